@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/kylin-tools/metastore/metastore"
+	"github.com/kylin-tools/metastore/metastore/folder"
+	"github.com/kylin-tools/metastore/metastore/locate"
+	"github.com/kylin-tools/metastore/objects"
+	"github.com/kylin-tools/metastore/scope"
+	"github.com/kylin-tools/metastore/snapshot"
+	"github.com/urfave/cli/v2"
+)
+
+// Exit codes, documented in the README.
+const (
+	exitOK       = 0
+	exitFailure  = 1 // the operation failed (I/O, database, ...)
+	exitUsage    = 2 // the command line was wrong
+	exitNotFound = 3 // unknown snapshot, tag, project, cube or resource
+	exitRefused  = 4 // refused to act: foreign metastore, scope mismatch, tag taken, empty source
+	exitRepo     = 5 // the repository is missing, corrupt, foreign or too new
+)
+
+// env is the process environment, injected so tests run in-process.
+type env struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	// flags set on the command line
+	metadataURL string
+	repo        string
+	json        bool
+	quiet       bool
+}
+
+// usageError marks errors in the command line.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// Main runs the command line args and returns the exit code.
+func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	e := &env{stdout: stdout, stderr: stderr, getenv: getenv}
+	app := newApp(e)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := app.RunContext(ctx, args)
+	if err == nil {
+		return exitOK
+	}
+	code := exitCode(err)
+	if e.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(map[string]any{"error": err.Error(), "exit_code": code})
+	}
+	fmt.Fprintf(stderr, "metastore: %v\n", err)
+	return code
+}
+
+func exitCode(err error) int {
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.Is(err, snapshot.ErrNotFound), errors.Is(err, snapshot.ErrAmbiguous),
+		errors.Is(err, scope.ErrUnknownProject), errors.Is(err, scope.ErrUnknownCube),
+		errors.Is(err, snapshot.ErrNotResource):
+		return exitNotFound
+	case errors.Is(err, snapshot.ErrForeign), errors.Is(err, snapshot.ErrScopeMismatch),
+		errors.Is(err, snapshot.ErrTagExists), errors.Is(err, snapshot.ErrEmptySource),
+		errors.Is(err, snapshot.ErrInvalidRef), errors.Is(err, scope.ErrInvalidScope),
+		errors.Is(err, snapshot.ErrReservedPath):
+		return exitRefused
+	case errors.Is(err, snapshot.ErrNoRepository), errors.Is(err, snapshot.ErrCorrupt),
+		errors.Is(err, snapshot.ErrNotMetastoreRepository), errors.Is(err, snapshot.ErrNewerFormat),
+		errors.Is(err, objects.ErrCorrupt):
+		return exitRepo
+	}
+	return exitFailure
+}
+
+func newApp(e *env) *cli.App {
+	app := &cli.App{
+		Name:  "metastore",
+		Usage: "back up and restore Apache Kylin metadata as git snapshots",
+		Description: "Every backup is a git commit in one repository: identical resources are stored once,\n" +
+			"any snapshot can be restored at system, project or cube scope, and plain git can read it.",
+		Writer:          e.stdout,
+		ErrWriter:       e.stderr,
+		HideHelpCommand: true,
+		Suggest:         true,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "metadata-url", Usage: "the Kylin metastore: a folder path or a Kylin metadata URL (default: kylin.metadata.url from $KYLIN_CONF or $KYLIN_HOME/conf/kylin.properties)", EnvVars: []string{"METASTORE_METADATA_URL"}, Destination: &e.metadataURL},
+			&cli.StringFlag{Name: "repo", Usage: "the snapshot repository (default: $KYLIN_HOME/meta_backups/snapshots.git)", EnvVars: []string{"METASTORE_REPO"}, Destination: &e.repo},
+			&cli.BoolFlag{Name: "json", Usage: "print results as JSON on stdout", Destination: &e.json},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress display", Destination: &e.quiet},
+		},
+		OnUsageError: func(c *cli.Context, err error, _ bool) error { return usageError{err.Error()} },
+		CommandNotFound: func(c *cli.Context, name string) {
+			fmt.Fprintf(e.stderr, "metastore: no command %q; see metastore --help\n", name)
+		},
+		ExitErrHandler: func(*cli.Context, error) {}, // Main reports errors
+		Commands: []*cli.Command{
+			backupCommand(e),
+			backupProjectCommand(e),
+			backupCubeCommand(e),
+			restoreCommand(e),
+			restoreProjectCommand(e),
+			restoreCubeCommand(e),
+			logCommand(e),
+			tagCommand(e),
+		},
+	}
+	for _, c := range app.Commands {
+		c.OnUsageError = app.OnUsageError
+	}
+	return app
+}
+
+// repoPath returns the repository path: an explicit one, --repo /
+// METASTORE_REPO, or $KYLIN_HOME/meta_backups/snapshots.git.
+func (e *env) repoPath(explicit string) (string, error) {
+	switch {
+	case explicit != "":
+		return explicit, nil
+	case e.repo != "":
+		return e.repo, nil
+	case e.getenv("KYLIN_HOME") != "":
+		return filepath.Join(e.getenv("KYLIN_HOME"), "meta_backups", "snapshots.git"), nil
+	}
+	return "", usagef("no snapshot repository given: set --repo (or METASTORE_REPO), or KYLIN_HOME to use $KYLIN_HOME/meta_backups/snapshots.git")
+}
+
+func (e *env) repoOptions() snapshot.Options {
+	return snapshot.Options{
+		Waiting: func(holder string) {
+			fmt.Fprintf(e.stderr, "waiting for the repository lock (held by %s)...\n", holder)
+		},
+	}
+}
+
+// openRepo opens an existing repository.
+func (e *env) openRepo(explicit string) (*snapshot.Repository, error) {
+	p, err := e.repoPath(explicit)
+	if err != nil {
+		return nil, err
+	}
+	return snapshot.Open(p, e.repoOptions())
+}
+
+// openOrCreateRepo opens the repository, creating it on first backup.
+func (e *env) openOrCreateRepo(explicit string) (*snapshot.Repository, bool, error) {
+	p, err := e.repoPath(explicit)
+	if err != nil {
+		return nil, false, err
+	}
+	return snapshot.OpenOrCreate(p, e.repoOptions())
+}
+
+// metadataURL returns the metastore's URL and a masked description of it.
+func (e *env) metadataURLValue() (string, error) {
+	if e.metadataURL != "" {
+		return e.metadataURL, nil
+	}
+	u, _, err := locate.MetadataURL(e.getenv)
+	if err != nil {
+		if errors.Is(err, locate.ErrNoMetadataURL) {
+			return "", usageError{err.Error()}
+		}
+		return "", err
+	}
+	return u, nil
+}
+
+// openMetastore opens the metastore; create makes a missing folder (restore
+// into a fresh metastore).
+func (e *env) openMetastore(ctx context.Context, create bool) (metastore.Store, string, error) {
+	raw, err := e.metadataURLValue()
+	if err != nil {
+		return nil, "", err
+	}
+	st, err := locate.Open(ctx, raw, create)
+	if err != nil {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil, "", fmt.Errorf("metastore %s does not exist: check --metadata-url or kylin.metadata.url: %w", locate.Mask(raw), err)
+		case errors.Is(err, folder.ErrNotDir):
+			return nil, "", fmt.Errorf("metastore %s is a file, not a folder: %w", locate.Mask(raw), err)
+		}
+		return nil, "", err
+	}
+	return st, describe(st, raw), nil
+}
+
+func describe(st metastore.Store, raw string) string {
+	if d, ok := st.(metastore.Describer); ok {
+		return d.Describe()
+	}
+	return locate.Mask(raw)
+}
+
+func closeStore(st metastore.Store) {
+	if c, ok := st.(metastore.Closer); ok {
+		c.Close()
+	}
+}
+
+// printJSON writes v as indented JSON.
+func (e *env) printJSON(v any) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (e *env) printf(format string, args ...any) { fmt.Fprintf(e.stdout, format, args...) }
+
+func (e *env) warn(format string, args ...any) {
+	fmt.Fprintf(e.stderr, "warning: "+format+"\n", args...)
+}
+
+// humanBytes prints a byte count with a binary unit.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+func joinOr(s []string, empty string) string {
+	if len(s) == 0 {
+		return empty
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"time"
+
+	"github.com/kylin-tools/metastore/scope"
+	"github.com/kylin-tools/metastore/snapshot"
+	"github.com/urfave/cli/v2"
+)
+
+// snapshotJSON is the --json form of a snapshot description.
+type snapshotJSON struct {
+	ID           string    `json:"id"`
+	Short        string    `json:"short_id"`
+	Parent       string    `json:"parent,omitempty"`
+	Time         time.Time `json:"time"`
+	Recorded     time.Time `json:"recorded"`
+	Scope        string    `json:"scope"`
+	Kind         string    `json:"kind"`
+	Author       string    `json:"author"`
+	Message      string    `json:"message"`
+	Resources    int       `json:"resources"`
+	Bytes        int64     `json:"bytes"`
+	Source       string    `json:"source,omitempty"`
+	UUID         string    `json:"metastore_uuid,omitempty"`
+	WithSegments bool      `json:"with_segments,omitempty"`
+	RestoreOf    string    `json:"restore_of,omitempty"`
+	ImportPath   string    `json:"imported_from,omitempty"`
+	Tags         []string  `json:"tags"`
+}
+
+func toSnapshotJSON(in snapshot.Info) snapshotJSON {
+	j := snapshotJSON{
+		ID: in.ID.String(), Short: in.ID.Short(), Time: in.Time, Recorded: in.Recorded,
+		Scope: in.Scope.String(), Kind: string(in.Kind), Author: in.Author, Message: in.Message,
+		Resources: in.Resources, Bytes: in.Bytes, Source: in.Source, UUID: in.UUID,
+		WithSegments: in.WithSegments, RestoreOf: in.RestoreOf, ImportPath: in.ImportPath, Tags: nonNil(in.Tags),
+	}
+	if !in.Parent.IsZero() {
+		j.Parent = in.Parent.String()
+	}
+	return j
+}
+
+func logCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "log",
+		Usage:     "list snapshots, newest first",
+		ArgsUsage: " ",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "scope", Usage: "only snapshots of this scope: system, project/P or cube/C"},
+			&cli.IntFlag{Name: "n", Usage: "at most this many snapshots (0: all)"},
+			&cli.BoolFlag{Name: "no-safety", Usage: "leave out the safety snapshots taken before restores"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("log takes no arguments; use --scope to filter")
+			}
+			f := snapshot.LogFilter{ExcludeSafety: c.Bool("no-safety")}
+			if v := c.String("scope"); v != "" {
+				s, err := scope.Parse(v)
+				if err != nil {
+					return usagef("--scope: %v", err)
+				}
+				f.Scope, f.HasScope = s, true
+			}
+			repo, err := e.openRepo("")
+			if err != nil {
+				return err
+			}
+			defer repo.Close()
+			list, err := repo.Log(c.Context, f)
+			if err != nil {
+				return err
+			}
+			if n := c.Int("n"); n > 0 && len(list) > n {
+				list = list[:n]
+			}
+			if e.json {
+				out := make([]snapshotJSON, 0, len(list))
+				for _, in := range list {
+					out = append(out, toSnapshotJSON(in))
+				}
+				return e.printJSON(out)
+			}
+			if len(list) == 0 {
+				e.printf("No snapshots yet.\n")
+				return nil
+			}
+			for _, in := range list {
+				mark := ""
+				switch in.Kind {
+				case snapshot.KindSafety:
+					mark = " [safety]"
+				case snapshot.KindImport:
+					mark = " [imported: " + in.ImportPath + "]"
+				}
+				tags := ""
+				if len(in.Tags) > 0 {
+					tags = " (tag: " + joinOr(in.Tags, "") + ")"
+				}
+				e.printf("%s  %s  %-28s  %-16s  %6d resources  %s%s%s\n",
+					in.ID.Short(), in.Time.Local().Format("2006-01-02 15:04:05"), in.Scope, in.Author,
+					in.Resources, in.Message, tags, mark)
+			}
+			return nil
+		},
+	}
+}
+
+func shortRef(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}
+
+func tagCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "tag",
+		Usage:     "name a snapshot (tag REF NAME), or remove a name (tag -d NAME)",
+		ArgsUsage: "REF NAME | -d NAME",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "delete", Aliases: []string{"d"}, Usage: "remove the tag"},
+		},
+		Action: func(c *cli.Context) error {
+			repo, err := e.openRepo("")
+			if err != nil {
+				return err
+			}
+			defer repo.Close()
+			if c.Bool("delete") {
+				if c.NArg() != 1 {
+					return usagef("usage: metastore tag -d NAME")
+				}
+				if err := repo.DeleteTag(c.Context, c.Args().First()); err != nil {
+					return err
+				}
+				if e.json {
+					return e.printJSON(map[string]any{"deleted": c.Args().First()})
+				}
+				e.printf("Deleted tag %s\n", c.Args().First())
+				return nil
+			}
+			if c.NArg() != 2 {
+				return usagef("usage: metastore tag REF NAME")
+			}
+			in, err := repo.Tag(c.Context, c.Args().Get(0), c.Args().Get(1))
+			if err != nil {
+				return err
+			}
+			if e.json {
+				return e.printJSON(toSnapshotJSON(in))
+			}
+			e.printf("Tagged snapshot %s (%s, %s) as %s\n", in.ID.Short(), in.Scope, in.Time.Local().Format("2006-01-02 15:04:05"), c.Args().Get(1))
+			return nil
+		},
+	}
+}

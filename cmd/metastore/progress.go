@@ -1,0 +1,63 @@
+package main
+
+import (
+	"os"
+	"sync"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/schollz/progressbar/v3"
+	"github.com/kylin-tools/metastore/snapshot"
+)
+
+// progress returns a progress display on stderr when stderr is a terminal
+// (and neither --quiet nor --json is set), otherwise nil.
+func (e *env) progress() snapshot.Progress {
+	if e.quiet || e.json {
+		return nil
+	}
+	f, ok := e.stderr.(*os.File)
+	if !ok || !(isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())) {
+		return nil
+	}
+	return &bar{out: f}
+}
+
+// bar adapts progressbar to snapshot.Progress.
+type bar struct {
+	out *os.File
+	mu  sync.Mutex
+	b   *progressbar.ProgressBar
+}
+
+func (p *bar) Start(phase string, total int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.b = progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(p.out),
+		progressbar.OptionSetDescription(phase),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("resources"),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+		progressbar.OptionSetWidth(30),
+	)
+}
+
+func (p *bar) Add(n int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.b != nil {
+		p.b.Add64(n)
+	}
+}
+
+func (p *bar) Done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.b != nil {
+		p.b.Finish()
+		p.b = nil
+	}
+}

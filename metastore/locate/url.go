@@ -1,0 +1,175 @@
+package locate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/kylin-tools/metastore/metastore"
+	"github.com/kylin-tools/metastore/metastore/folder"
+)
+
+// URL is a parsed Kylin metadata URL: IDENTIFIER@SCHEME,key=value,... or a
+// plain folder path.
+type URL struct {
+	// Identifier is the part before the scheme's '@' (the table name for
+	// JDBC metastores; kylin_metadata by default).
+	Identifier string
+	// Scheme is "jdbc", "hbase", "hdfs"... or "" for a folder path.
+	Scheme string
+	// Params are the key=value pairs after the scheme, in order.
+	Params []Param
+	// Path is the folder of a folder metastore.
+	Path string
+}
+
+// Param is one key=value of a metadata URL.
+type Param struct{ Key, Value string }
+
+// Get returns the value of key ("" if absent).
+func (u URL) Get(key string) string {
+	for _, p := range u.Params {
+		if p.Key == key {
+			return p.Value
+		}
+	}
+	return ""
+}
+
+// DefaultIdentifier is Kylin's default metadata identifier.
+const DefaultIdentifier = "kylin_metadata"
+
+// ErrUnsupported means the metadata URL names a kind of metastore this tool
+// cannot open.
+var ErrUnsupported = errors.New("unsupported metastore")
+
+var schemeRE = regexp.MustCompile(`^(jdbc|hbase|hdfs|s3|file|ofs|obs)(,|$)`)
+
+// ParseURL parses a Kylin metadata URL. The identifier ends at the '@' that
+// precedes a known scheme, so a password containing '@' does not confuse
+// it; values may be double-quoted (Kylin 5), which allows commas inside.
+func ParseURL(s string) (URL, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return URL{}, fmt.Errorf("%w: empty metadata URL", ErrUnsupported)
+	}
+	cut := -1
+	for i := 0; i < len(s); i++ {
+		if s[i] == '@' && schemeRE.MatchString(s[i+1:]) {
+			cut = i
+			break
+		}
+	}
+	if cut < 0 {
+		if strings.HasPrefix(s, "file://") {
+			u, err := url.Parse(s)
+			if err != nil {
+				return URL{}, fmt.Errorf("metadata URL %q: %w", s, err)
+			}
+			return URL{Path: u.Path}, nil
+		}
+		if strings.Contains(s, "@") {
+			return URL{}, fmt.Errorf("%w: metadata URL %q has an unknown scheme after '@'", ErrUnsupported, Mask(s))
+		}
+		return URL{Path: s}, nil
+	}
+	u := URL{Identifier: s[:cut]}
+	if u.Identifier == "" {
+		u.Identifier = DefaultIdentifier
+	}
+	parts, err := splitParams(s[cut+1:])
+	if err != nil {
+		return URL{}, fmt.Errorf("metadata URL %q: %w", Mask(s), err)
+	}
+	u.Scheme = parts[0]
+	for _, p := range parts[1:] {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok {
+			return URL{}, fmt.Errorf("metadata URL %q: parameter %q is not key=value", Mask(s), maskParam(p))
+		}
+		u.Params = append(u.Params, Param{Key: strings.TrimSpace(k), Value: unquote(strings.TrimSpace(v))})
+	}
+	return u, nil
+}
+
+// splitParams splits on commas outside double quotes.
+func splitParams(s string) ([]string, error) {
+	var out []string
+	var cur strings.Builder
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"':
+			quoted = !quoted
+			cur.WriteByte(c)
+		case c == ',' && !quoted:
+			out = append(out, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	if quoted {
+		return nil, errors.New("unbalanced double quote")
+	}
+	out = append(out, cur.String())
+	return out, nil
+}
+
+func unquote(v string) string {
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		return v[1 : len(v)-1]
+	}
+	return v
+}
+
+var passwordRE = regexp.MustCompile(`(?i)((?:^|,)\s*password\s*=\s*)("[^"]*"|[^,]*)`)
+
+func maskParam(p string) string { return passwordRE.ReplaceAllString(p, "${1}***") }
+
+// Mask returns the metadata URL with any password replaced by ***.
+func Mask(s string) string { return passwordRE.ReplaceAllString(s, "${1}***") }
+
+// String returns the URL in Kylin's syntax with the password masked.
+func (u URL) String() string {
+	if u.Scheme == "" {
+		return u.Path
+	}
+	var b strings.Builder
+	b.WriteString(u.Identifier + "@" + u.Scheme)
+	for _, p := range u.Params {
+		v := p.Value
+		if strings.EqualFold(p.Key, "password") {
+			v = "***"
+		} else if strings.Contains(v, ",") {
+			v = `"` + v + `"`
+		}
+		b.WriteString("," + p.Key + "=" + v)
+	}
+	return b.String()
+}
+
+// Open opens the metastore a metadata URL names. A folder must exist and be a
+// directory unless create is set (restoring into a fresh metastore).
+func Open(ctx context.Context, raw string, create bool) (metastore.Store, error) {
+	u, err := ParseURL(raw)
+	if err != nil {
+		return nil, err
+	}
+	switch u.Scheme {
+	case "":
+		if create {
+			return folder.Create(u.Path)
+		}
+		return folder.Open(u.Path)
+	case "jdbc":
+		return nil, fmt.Errorf("%w: JDBC metastore %s: not supported by this build", ErrUnsupported, u)
+	case "hbase":
+		return nil, fmt.Errorf("%w: %s is an HBase metastore; export it with Kylin's metastore.sh backup and import the folder", ErrUnsupported, u)
+	}
+	return nil, fmt.Errorf("%w: scheme %q in %s", ErrUnsupported, u.Scheme, u)
+}

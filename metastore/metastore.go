@@ -1,0 +1,185 @@
+package metastore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+)
+
+// Resource is one entry of a Kylin metastore: its key, its bytes and the
+// timestamp Kylin keeps beside it.
+type Resource struct {
+	// Path is the resource key as Kylin spells it, starting with a slash:
+	// "/cube/kylin_sales_cube.json", "/UUID", "/execute/<uuid>".
+	Path string
+	// Data is the content, treated as opaque bytes (JSON or binary).
+	Data []byte
+	// Timestamp is Kylin's resource timestamp in milliseconds since the Unix
+	// epoch (META_TABLE_TS in a database, the file's mtime in a folder).
+	Timestamp int64
+}
+
+// Entry describes a resource without its content, as a listing returns it.
+type Entry struct {
+	// Path is the resource key (see Resource.Path).
+	Path string
+	// Size is the length of the content in bytes.
+	Size int64
+	// Timestamp is Kylin's resource timestamp in milliseconds.
+	Timestamp int64
+	// Change is an opaque fingerprint that differs whenever the content may
+	// have changed since an earlier listing (for a file: device, inode,
+	// change time, size and mtime). An empty Change means the backend cannot
+	// tell, and the content must be read to know.
+	Change string
+}
+
+// Source is a metastore that can be read.
+type Source interface {
+	// List calls fn for every resource whose path starts with prefix, in
+	// lexical (byte) order of path. A prefix of "/" lists everything. It
+	// stops and returns the first error fn returns.
+	List(ctx context.Context, prefix string, fn func(path string) error) error
+	// Read returns the resource at path. It returns an error wrapping
+	// fs.ErrNotExist if there is no resource at path.
+	Read(ctx context.Context, path string) (Resource, error)
+}
+
+// Sink is a metastore that can be written.
+type Sink interface {
+	// Write creates or replaces the resource at r.Path with r.Data and
+	// r.Timestamp. A reader sees either the old or the new resource, never a
+	// mix.
+	Write(ctx context.Context, r Resource) error
+	// Delete removes the resource at path. Deleting a resource that does not
+	// exist is not an error.
+	Delete(ctx context.Context, path string) error
+}
+
+// Store is a metastore that can be read and written.
+type Store interface {
+	Source
+	Sink
+}
+
+// EntryLister is implemented by sources that can list resources with their
+// size, timestamp and change fingerprint without reading their content.
+type EntryLister interface {
+	// ListEntries is List with the entry of each resource.
+	ListEntries(ctx context.Context, prefix string, fn func(Entry) error) error
+}
+
+// Tx is a set of writes and deletes that take effect together or not at all.
+type Tx interface {
+	Sink
+	// Commit makes every write and delete of the transaction visible at once.
+	Commit(ctx context.Context) error
+	// Rollback abandons the transaction. Calling it after Commit does nothing.
+	Rollback() error
+}
+
+// Transactional is implemented by sinks that can apply a restore atomically
+// (a database in one transaction).
+type Transactional interface {
+	// Begin starts a transaction.
+	Begin(ctx context.Context) (Tx, error)
+}
+
+// Syncer is implemented by sinks that buffer writes: Sync makes every write
+// so far durable (for a folder, one syncfs call instead of one fsync per
+// file).
+type Syncer interface {
+	Sync(ctx context.Context) error
+}
+
+// Describer is implemented by backends that can name themselves for humans,
+// with any password masked.
+type Describer interface {
+	// Describe returns a human-readable location, such as a folder path or a
+	// JDBC URL with the password masked.
+	Describe() string
+}
+
+// Closer is implemented by backends that hold resources (connections).
+type Closer interface {
+	Close() error
+}
+
+// ErrInvalidPath is wrapped by errors about resource paths that are not
+// acceptable keys: empty, relative, with "." or ".." components, empty
+// components, NUL bytes or a trailing slash.
+var ErrInvalidPath = errors.New("invalid resource path")
+
+// ErrNotExist is fs.ErrNotExist, repeated here so callers can check missing
+// resources without importing io/fs.
+var ErrNotExist = fs.ErrNotExist
+
+// CheckPath reports whether p is a valid resource key: it starts with a
+// slash, has no empty, "." or ".." component, no NUL byte, and does not end
+// with a slash. The error wraps ErrInvalidPath and names the problem.
+func CheckPath(p string) error {
+	if p == "" {
+		return fmt.Errorf("%w: empty", ErrInvalidPath)
+	}
+	if p[0] != '/' {
+		return fmt.Errorf("%w %q: must start with /", ErrInvalidPath, p)
+	}
+	if p == "/" {
+		return fmt.Errorf("%w %q: the root is not a resource", ErrInvalidPath, p)
+	}
+	if strings.IndexByte(p, 0) >= 0 {
+		return fmt.Errorf("%w %q: contains a NUL byte", ErrInvalidPath, p)
+	}
+	for _, c := range strings.Split(p[1:], "/") {
+		switch c {
+		case "":
+			return fmt.Errorf("%w %q: empty path component", ErrInvalidPath, p)
+		case ".", "..":
+			return fmt.Errorf("%w %q: %q component", ErrInvalidPath, p, c)
+		}
+	}
+	return nil
+}
+
+// CheckPrefix reports whether prefix is acceptable to List: "/" or a string
+// starting with a slash without NUL bytes or ".." components.
+func CheckPrefix(prefix string) error {
+	if prefix == "" || prefix[0] != '/' {
+		return fmt.Errorf("%w: prefix %q must start with /", ErrInvalidPath, prefix)
+	}
+	if strings.IndexByte(prefix, 0) >= 0 {
+		return fmt.Errorf("%w: prefix %q contains a NUL byte", ErrInvalidPath, prefix)
+	}
+	for _, c := range strings.Split(prefix[1:], "/") {
+		if c == ".." || c == "." {
+			return fmt.Errorf("%w: prefix %q has a %q component", ErrInvalidPath, prefix, c)
+		}
+	}
+	return nil
+}
+
+// ListEntries lists the entries under prefix. It uses src's own EntryLister
+// when it has one; otherwise it reads every resource to learn its size and
+// timestamp (and leaves Change empty).
+func ListEntries(ctx context.Context, src Source, prefix string, fn func(Entry) error) error {
+	if el, ok := src.(EntryLister); ok {
+		return el.ListEntries(ctx, prefix, fn)
+	}
+	return src.List(ctx, prefix, func(p string) error {
+		r, err := src.Read(ctx, p)
+		if err != nil {
+			return err
+		}
+		return fn(Entry{Path: p, Size: int64(len(r.Data)), Timestamp: r.Timestamp})
+	})
+}
+
+// Describe names src for humans, using its Describer when it has one.
+func Describe(src any) string {
+	if d, ok := src.(Describer); ok {
+		return d.Describe()
+	}
+	return fmt.Sprintf("%T", src)
+}

@@ -1,0 +1,337 @@
+package objects
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
+	"github.com/klauspost/compress/zlib"
+)
+
+// PackStats counts what a PackWriter wrote.
+type PackStats struct {
+	// Objects and Bytes count the objects added to the pack and the size of
+	// their uncompressed content.
+	Objects int
+	Bytes   int64
+	// PackBytes is the size of the pack file on disk, once committed.
+	PackBytes int64
+	// Skipped counts objects that were offered but already present.
+	Skipped int
+}
+
+// PackWriter streams new objects into one pack file. Its Write methods may be
+// called from several goroutines at once: hashing and compression run in the
+// caller's goroutine, only the append to the file is serialised. Nothing it
+// writes is visible to readers until Commit, and Abort (or a crash) leaves
+// nothing behind but a temporary file that the next writer removes.
+type PackWriter struct {
+	repo  *Repository
+	level int
+
+	mu      sync.Mutex
+	f       *os.File
+	offset  int64
+	entries []packEntry
+	seen    map[ID]struct{}
+	stats   PackStats
+	done    bool
+	err     error
+}
+
+type packEntry struct {
+	id     ID
+	offset int64
+	crc    uint32
+}
+
+// DefaultCompression is the zlib level a PackWriter uses unless told
+// otherwise.
+const DefaultCompression = 6
+
+// tmpPackPrefix names the temporary files of packs being written.
+const tmpPackPrefix = "tmp_pack_"
+
+// NewPackWriter starts a pack. Writers of one repository should hold its
+// Lock; level is the zlib compression level (1-9, or 0 for
+// DefaultCompression).
+func (r *Repository) NewPackWriter(level int) (*PackWriter, error) {
+	if level <= 0 || level > 9 {
+		level = DefaultCompression
+	}
+	dir := filepath.Join(r.path, "objects", "pack")
+	if err := os.MkdirAll(dir, DirMode); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(dir, tmpPackPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("start pack: %w", err)
+	}
+	// Header with a count to be filled in at Commit.
+	hdr := []byte{'P', 'A', 'C', 'K', 0, 0, 0, 2, 0, 0, 0, 0}
+	if _, err := f.Write(hdr); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	return &PackWriter{repo: r, level: level, f: f, offset: int64(len(hdr)), seen: map[ID]struct{}{}}, nil
+}
+
+// RemoveStaleTemp deletes temporary pack files older than age left by writers
+// that crashed. Call it while holding the repository lock.
+func (r *Repository) RemoveStaleTemp(age time.Duration) {
+	dir := filepath.Join(r.path, "objects", "pack")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		n := e.Name()
+		stale := strings.HasPrefix(n, tmpPackPrefix) || strings.HasPrefix(n, tmpIdxPrefix)
+		if !stale {
+			// An index whose pack never arrived (a crash between the renames).
+			if strings.HasSuffix(n, ".idx") {
+				if _, err := os.Stat(filepath.Join(dir, strings.TrimSuffix(n, ".idx")+".pack")); errors.Is(err, os.ErrNotExist) {
+					stale = true
+				}
+			}
+		}
+		if !stale {
+			continue
+		}
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) >= age {
+			os.Remove(filepath.Join(dir, n))
+		}
+	}
+}
+
+// Write adds an object of kind k with content data unless the repository or
+// this pack already has it. It returns the object's ID and whether it was
+// added.
+func (w *PackWriter) Write(k Kind, data []byte) (ID, bool, error) {
+	id := HashObject(k, data)
+	w.mu.Lock()
+	if w.err != nil || w.done {
+		err := w.err
+		w.mu.Unlock()
+		if err == nil {
+			err = errors.New("pack writer already finished")
+		}
+		return id, false, err
+	}
+	_, dup := w.seen[id]
+	if !dup {
+		// Reserve the id so two goroutines do not both compress it.
+		w.seen[id] = struct{}{}
+	}
+	w.mu.Unlock()
+	if dup {
+		w.mu.Lock()
+		w.stats.Skipped++
+		w.mu.Unlock()
+		return id, false, nil
+	}
+	if w.repo.Has(id) {
+		w.mu.Lock()
+		w.stats.Skipped++
+		w.mu.Unlock()
+		return id, false, nil
+	}
+	entry := encodeEntry(k, data, w.level)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return id, false, w.err
+	}
+	if _, err := w.f.Write(entry); err != nil {
+		w.err = fmt.Errorf("write pack: %w", err)
+		return id, false, w.err
+	}
+	w.entries = append(w.entries, packEntry{id: id, offset: w.offset, crc: crc32.ChecksumIEEE(entry)})
+	w.offset += int64(len(entry))
+	w.stats.Objects++
+	w.stats.Bytes += int64(len(data))
+	return id, true, nil
+}
+
+// WriteBlob is Write for a blob.
+func (w *PackWriter) WriteBlob(data []byte) (ID, bool, error) { return w.Write(KindBlob, data) }
+
+// WriteTree encodes entries (in git order) and writes the tree.
+func (w *PackWriter) WriteTree(entries []TreeEntry) (ID, bool, error) {
+	data, err := EncodeTree(entries)
+	if err != nil {
+		return ID{}, false, err
+	}
+	return w.Write(KindTree, data)
+}
+
+// WriteCommit encodes c and writes the commit.
+func (w *PackWriter) WriteCommit(c Commit) (ID, error) {
+	id, _, err := w.Write(KindCommit, EncodeCommit(c))
+	return id, err
+}
+
+// Stats returns what the writer has written so far.
+func (w *PackWriter) Stats() PackStats {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.stats
+}
+
+// encodeEntry returns a pack entry: the type-and-size header followed by the
+// zlib-compressed content.
+func encodeEntry(k Kind, data []byte, level int) []byte {
+	var b bytes.Buffer
+	b.Grow(len(data)/2 + 32)
+	size := uint64(len(data))
+	c := byte(k)<<4 | byte(size&0x0f)
+	size >>= 4
+	for size != 0 {
+		b.WriteByte(c | 0x80)
+		c = byte(size & 0x7f)
+		size >>= 7
+	}
+	b.WriteByte(c)
+	zw, err := zlib.NewWriterLevel(&b, level)
+	if err != nil {
+		// Only an invalid level fails, and NewPackWriter checked it.
+		panic(err)
+	}
+	zw.Write(data)
+	zw.Close()
+	return b.Bytes()
+}
+
+// Abort discards the pack.
+func (w *PackWriter) Abort() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return
+	}
+	w.done = true
+	w.f.Close()
+	os.Remove(w.f.Name())
+}
+
+// tmpIdxPrefix names temporary index files.
+const tmpIdxPrefix = "tmp_idx_"
+
+// Commit finishes the pack and its index and makes their objects visible to
+// readers of the repository. A pack with no objects is discarded.
+func (w *PackWriter) Commit() (PackStats, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return w.stats, errors.New("pack writer already finished")
+	}
+	if w.err != nil {
+		w.done = true
+		w.f.Close()
+		os.Remove(w.f.Name())
+		return w.stats, w.err
+	}
+	w.done = true
+	if len(w.entries) == 0 {
+		w.f.Close()
+		os.Remove(w.f.Name())
+		return w.stats, nil
+	}
+	name, size, err := w.finish()
+	if err != nil {
+		w.f.Close()
+		os.Remove(w.f.Name())
+		return w.stats, err
+	}
+	w.stats.PackBytes = size
+	w.repo.reindex()
+	_ = name
+	return w.stats, nil
+}
+
+func (w *PackWriter) finish() (plumbing.Hash, int64, error) {
+	f := w.f
+	var cnt [4]byte
+	binary.BigEndian.PutUint32(cnt[:], uint32(len(w.entries)))
+	if _, err := f.WriteAt(cnt[:], 8); err != nil {
+		return plumbing.ZeroHash, 0, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return plumbing.ZeroHash, 0, err
+	}
+	h := sha1.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return plumbing.ZeroHash, 0, err
+	}
+	var sum plumbing.Hash
+	h.Sum(sum[:0])
+	if _, err := f.Seek(0, io.SeekEnd); err != nil {
+		return plumbing.ZeroHash, 0, err
+	}
+	if _, err := f.Write(sum[:]); err != nil {
+		return plumbing.ZeroHash, 0, fmt.Errorf("write pack: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return plumbing.ZeroHash, 0, fmt.Errorf("write pack: %w", err)
+	}
+	size := w.offset + 20
+	if err := f.Close(); err != nil {
+		return plumbing.ZeroHash, 0, err
+	}
+
+	iw := new(idxfile.Writer)
+	if err := iw.OnHeader(uint32(len(w.entries))); err != nil {
+		return plumbing.ZeroHash, 0, err
+	}
+	for _, e := range w.entries {
+		iw.Add(plumbing.Hash(e.id), uint64(e.offset), e.crc)
+	}
+	if err := iw.OnFooter(sum); err != nil {
+		return plumbing.ZeroHash, 0, err
+	}
+	idx, err := iw.Index()
+	if err != nil {
+		return plumbing.ZeroHash, 0, err
+	}
+	dir := filepath.Dir(f.Name())
+	xf, err := os.CreateTemp(dir, tmpIdxPrefix)
+	if err != nil {
+		return plumbing.ZeroHash, 0, err
+	}
+	if _, err := idxfile.NewEncoder(xf).Encode(idx); err != nil {
+		xf.Close()
+		os.Remove(xf.Name())
+		return plumbing.ZeroHash, 0, fmt.Errorf("write pack index: %w", err)
+	}
+	if err := xf.Sync(); err != nil {
+		xf.Close()
+		os.Remove(xf.Name())
+		return plumbing.ZeroHash, 0, fmt.Errorf("write pack index: %w", err)
+	}
+	xf.Close()
+	base := filepath.Join(dir, "pack-"+sum.String())
+	// The index first: readers only look at .pack files, so a crash between
+	// the renames leaves an unused index, never a pack without one.
+	if err := os.Rename(xf.Name(), base+".idx"); err != nil {
+		os.Remove(xf.Name())
+		return plumbing.ZeroHash, 0, err
+	}
+	if err := os.Rename(f.Name(), base+".pack"); err != nil {
+		os.Remove(base + ".idx")
+		return plumbing.ZeroHash, 0, err
+	}
+	syncDir(dir)
+	return sum, size, nil
+}

@@ -1,0 +1,337 @@
+package objects
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/go-git/go-billy/v5/osfs"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/plumbing/format/config"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+)
+
+// Errors returned by this package, wrapped with details. Check them with
+// errors.Is.
+var (
+	// ErrNotRepository means the path is not a git repository.
+	ErrNotRepository = errors.New("not a git repository")
+	// ErrNotFound means an object or reference does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrCorrupt means an object or reference exists but cannot be read as
+	// what it should be.
+	ErrCorrupt = errors.New("corrupt repository data")
+	// ErrRefChanged means a reference did not hold the value an update
+	// expected (someone else moved it).
+	ErrRefChanged = errors.New("reference changed concurrently")
+)
+
+// DirMode and FileMode are the permissions of everything this package
+// creates: the repository may hold password hashes, so it is private to its
+// owner.
+const (
+	DirMode  fs.FileMode = 0o700
+	FileMode fs.FileMode = 0o600
+)
+
+// Repository is a bare git repository opened for reading and writing objects
+// and references. Its methods are safe for concurrent use by one process;
+// across processes, writers coordinate with Lock.
+type Repository struct {
+	path string
+
+	mu      sync.Mutex // guards storage, which go-git does not make concurrency-safe
+	storage *filesystem.Storage
+}
+
+// Init creates a bare repository at path whose HEAD names head (for example
+// "refs/heads/main"), with directories of mode DirMode and files of mode
+// FileMode, and the given configuration values (section -> key -> value). The
+// repository appears at path complete or not at all. If path already exists
+// and is not empty, Init fails with an error wrapping fs.ErrExist.
+func Init(path, head string, settings map[string]map[string]string) (*Repository, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	parent := filepath.Dir(abs)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, fmt.Errorf("create repository: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(abs)+".init-")
+	if err != nil {
+		return nil, fmt.Errorf("create repository: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.Chmod(tmp, DirMode); err != nil {
+		return nil, err
+	}
+	for _, d := range []string{"objects/pack", "objects/info", "refs/heads", "refs/tags", "info"} {
+		if err := os.MkdirAll(filepath.Join(tmp, d), DirMode); err != nil {
+			return nil, fmt.Errorf("create repository: %w", err)
+		}
+	}
+	cfg := config.New()
+	cfg.Section("core").SetOption("repositoryformatversion", "0").SetOption("bare", "true").SetOption("filemode", "true")
+	for sec, kv := range settings {
+		for k, v := range kv {
+			cfg.Section(sec).SetOption(k, v)
+		}
+	}
+	cf, err := os.OpenFile(filepath.Join(tmp, "config"), os.O_CREATE|os.O_WRONLY|os.O_EXCL, FileMode)
+	if err != nil {
+		return nil, err
+	}
+	if err := config.NewEncoder(cf).Encode(cfg); err != nil {
+		cf.Close()
+		return nil, fmt.Errorf("create repository: %w", err)
+	}
+	if err := cf.Close(); err != nil {
+		return nil, err
+	}
+	if err := writeFileSync(filepath.Join(tmp, "HEAD"), []byte("ref: "+head+"\n")); err != nil {
+		return nil, err
+	}
+	if err := writeFileSync(filepath.Join(tmp, "description"), []byte("Snapshot repository; see FORMAT.md.\n")); err != nil {
+		return nil, err
+	}
+	// A rename onto an existing non-empty directory fails, so two processes
+	// initialising at once cannot both win.
+	if err := os.Rename(tmp, abs); err != nil {
+		if entries, rerr := os.ReadDir(abs); rerr == nil && len(entries) > 0 {
+			return nil, fmt.Errorf("create repository %s: %w", abs, fs.ErrExist)
+		}
+		if rerr := os.Remove(abs); rerr == nil {
+			if err = os.Rename(tmp, abs); err == nil {
+				return Open(abs)
+			}
+		}
+		return nil, fmt.Errorf("create repository %s: %w", abs, err)
+	}
+	syncDir(parent)
+	return Open(abs)
+}
+
+// Open opens the bare repository at path. It fails with an error wrapping
+// fs.ErrNotExist if nothing is there, and ErrNotRepository if path is not a
+// bare git repository.
+func Open(path string) (*Repository, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return nil, fmt.Errorf("open repository: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("open repository %s: %w (it is a file)", abs, ErrNotRepository)
+	}
+	for _, name := range []string{"HEAD", "objects", "refs"} {
+		if _, err := os.Stat(filepath.Join(abs, name)); err != nil {
+			hint := ""
+			if _, gerr := os.Stat(filepath.Join(abs, ".git")); gerr == nil {
+				hint = " (it has a .git folder: a work tree, not a bare repository)"
+			}
+			return nil, fmt.Errorf("open repository %s: %w: no %s%s", abs, ErrNotRepository, name, hint)
+		}
+	}
+	r := &Repository{path: abs}
+	r.storage = r.newStorage()
+	return r, nil
+}
+
+func (r *Repository) newStorage() *filesystem.Storage {
+	return filesystem.NewStorageWithOptions(osfs.New(r.path), cache.NewObjectLRU(16*cache.MiByte), filesystem.Options{KeepDescriptors: true})
+}
+
+// Path returns the absolute path of the repository.
+func (r *Repository) Path() string { return r.path }
+
+// Close releases open pack files.
+func (r *Repository) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.storage.Close()
+}
+
+// reindex makes packs added since the repository was opened visible.
+func (r *Repository) reindex() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_ = r.storage.Close()
+	r.storage = r.newStorage()
+}
+
+// ConfigValue returns the value of key in section of the repository's git
+// configuration, and whether it is set.
+func (r *Repository) ConfigValue(section, key string) (string, bool, error) {
+	f, err := os.Open(filepath.Join(r.path, "config"))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", false, nil
+		}
+		return "", false, err
+	}
+	defer f.Close()
+	cfg := config.New()
+	if err := config.NewDecoder(f).Decode(cfg); err != nil {
+		return "", false, fmt.Errorf("%w: config: %v", ErrCorrupt, err)
+	}
+	if !cfg.HasSection(section) {
+		return "", false, nil
+	}
+	s := cfg.Section(section)
+	if !s.HasOption(key) {
+		return "", false, nil
+	}
+	return s.Option(key), true, nil
+}
+
+// Has reports whether the repository holds the object id.
+func (r *Repository) Has(id ID) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.storage.HasEncodedObject(plumbing.Hash(id)) == nil
+}
+
+// Read returns the kind and content of object id. It fails with ErrNotFound
+// if the object is missing and ErrCorrupt if it cannot be decoded.
+func (r *Repository) Read(id ID) (k Kind, data []byte, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	defer func() {
+		// go-git panics on some malformed packs; a corrupt repository must
+		// give an error instead.
+		if p := recover(); p != nil {
+			k, data, err = 0, nil, fmt.Errorf("%w: object %s: %v", ErrCorrupt, id, p)
+		}
+	}()
+	o, err := r.storage.EncodedObject(plumbing.AnyObject, plumbing.Hash(id))
+	if err != nil {
+		return 0, nil, translate(id, err)
+	}
+	switch o.Type() {
+	case plumbing.BlobObject:
+		k = KindBlob
+	case plumbing.TreeObject:
+		k = KindTree
+	case plumbing.CommitObject:
+		k = KindCommit
+	default:
+		k = Kind(o.Type())
+	}
+	rd, err := o.Reader()
+	if err != nil {
+		return 0, nil, translate(id, err)
+	}
+	defer rd.Close()
+	data = make([]byte, 0, o.Size())
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := rd.Read(buf)
+		data = append(data, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, nil, translate(id, err)
+		}
+	}
+	if int64(len(data)) != o.Size() {
+		return 0, nil, fmt.Errorf("%w: object %s: read %d bytes, header says %d", ErrCorrupt, id, len(data), o.Size())
+	}
+	return k, data, nil
+}
+
+// ReadKind is Read that also checks the kind of the object.
+func (r *Repository) ReadKind(id ID, want Kind) ([]byte, error) {
+	k, data, err := r.Read(id)
+	if err != nil {
+		return nil, err
+	}
+	if k != want {
+		return nil, fmt.Errorf("%w: object %s is a %s, not a %s", ErrCorrupt, id, k, want)
+	}
+	return data, nil
+}
+
+// ReadTree reads and decodes the tree id.
+func (r *Repository) ReadTree(id ID) ([]TreeEntry, error) {
+	data, err := r.ReadKind(id, KindTree)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := DecodeTree(data)
+	if err != nil {
+		return nil, fmt.Errorf("tree %s: %w", id, err)
+	}
+	return entries, nil
+}
+
+// Size returns the size of the content of object id without reading it.
+func (r *Repository) Size(id ID) (int64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n, err := r.storage.EncodedObjectSize(plumbing.Hash(id))
+	if err != nil {
+		return 0, translate(id, err)
+	}
+	return n, nil
+}
+
+// ForEachObject calls fn with the id of every object the repository holds,
+// packed or loose.
+func (r *Repository) ForEachObject(fn func(ID) error) error {
+	r.mu.Lock()
+	var ids []ID
+	err := r.storage.ForEachObjectHash(func(h plumbing.Hash) error {
+		ids = append(ids, ID(h))
+		return nil
+	})
+	r.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("%w: listing objects: %v", ErrCorrupt, err)
+	}
+	for _, id := range ids {
+		if err := fn(id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func translate(id ID, err error) error {
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		return fmt.Errorf("object %s: %w", id, ErrNotFound)
+	}
+	return fmt.Errorf("%w: object %s: %v", ErrCorrupt, id, err)
+}
+
+func writeFileSync(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, FileMode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+}

@@ -1,0 +1,120 @@
+package objects
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Mode is the git file mode of a tree entry.
+type Mode uint32
+
+// The modes a snapshot tree uses.
+const (
+	ModeFile Mode = 0o100644
+	ModeDir  Mode = 0o040000
+)
+
+// TreeEntry is one named entry of a tree: a blob (ModeFile) or a subtree
+// (ModeDir).
+type TreeEntry struct {
+	Name string
+	Mode Mode
+	ID   ID
+}
+
+// IsDir reports whether the entry names a subtree.
+func (e TreeEntry) IsDir() bool { return e.Mode == ModeDir }
+
+// sortKey is the name git sorts an entry by: a subtree sorts as if its name
+// ended with a slash.
+func (e TreeEntry) sortKey() string {
+	if e.IsDir() {
+		return e.Name + "/"
+	}
+	return e.Name
+}
+
+// SortTree sorts entries into git's tree order, which is the byte order of the
+// full paths they lead to.
+func SortTree(entries []TreeEntry) {
+	sort.Slice(entries, func(i, j int) bool { return entries[i].sortKey() < entries[j].sortKey() })
+}
+
+// EncodeTree returns the canonical git encoding of a tree holding entries,
+// which must already be in git's order (see SortTree) with unique names.
+func EncodeTree(entries []TreeEntry) ([]byte, error) {
+	var b bytes.Buffer
+	b.Grow(len(entries) * 48)
+	prev := ""
+	for i, e := range entries {
+		if err := checkEntryName(e.Name); err != nil {
+			return nil, err
+		}
+		if e.Mode != ModeFile && e.Mode != ModeDir {
+			return nil, fmt.Errorf("tree entry %q: unsupported mode %o", e.Name, e.Mode)
+		}
+		k := e.sortKey()
+		if i > 0 && k <= prev {
+			return nil, fmt.Errorf("tree entry %q: entries not in git order or duplicated", e.Name)
+		}
+		prev = k
+		b.WriteString(strconv.FormatUint(uint64(e.Mode), 8))
+		b.WriteByte(' ')
+		b.WriteString(e.Name)
+		b.WriteByte(0)
+		b.Write(e.ID[:])
+	}
+	return b.Bytes(), nil
+}
+
+// DecodeTree parses the content of a git tree object.
+func DecodeTree(data []byte) ([]TreeEntry, error) {
+	var out []TreeEntry
+	for len(data) > 0 {
+		sp := bytes.IndexByte(data, ' ')
+		if sp < 0 {
+			return nil, fmt.Errorf("%w: tree entry without mode", ErrCorrupt)
+		}
+		m, err := strconv.ParseUint(string(data[:sp]), 8, 32)
+		if err != nil {
+			return nil, fmt.Errorf("%w: tree entry mode %q", ErrCorrupt, data[:sp])
+		}
+		data = data[sp+1:]
+		nul := bytes.IndexByte(data, 0)
+		if nul < 0 || len(data) < nul+1+20 {
+			return nil, fmt.Errorf("%w: truncated tree entry", ErrCorrupt)
+		}
+		e := TreeEntry{Name: string(data[:nul]), Mode: normalMode(Mode(m))}
+		copy(e.ID[:], data[nul+1:nul+21])
+		data = data[nul+21:]
+		if err := checkEntryName(e.Name); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// normalMode maps the modes git may write for regular files onto ModeFile.
+func normalMode(m Mode) Mode {
+	switch m {
+	case ModeDir:
+		return ModeDir
+	case 0o100644, 0o100755, 0o100664:
+		return ModeFile
+	}
+	return m
+}
+
+func checkEntryName(name string) error {
+	switch {
+	case name == "", name == ".", name == "..":
+		return fmt.Errorf("tree entry name %q is not allowed", name)
+	case strings.ContainsAny(name, "/\x00"):
+		return fmt.Errorf("tree entry name %q contains a slash or NUL", name)
+	}
+	return nil
+}

@@ -1,0 +1,90 @@
+// Package scope knows Kylin's metadata model: the types of resources, the
+// shape of their keys, the links between them, and therefore which resources
+// make up the whole system, one project or one cube. It reads resources
+// through metastore.Source and knows nothing of git or of how a backup is
+// stored.
+//
+// # Scopes
+//
+// A Scope is "system", "project/NAME" or "cube/NAME" (Parse, String).
+// Resolve turns a scope into the sorted list of resource keys it holds in a
+// given metastore, plus warnings. Only resources that exist are listed: a
+// reference to a missing resource, or a resource that cannot be parsed
+// while deciding membership, is a Warning and never an error: real
+// metastores have segments naming dictionaries that are gone, cubes in no
+// project, hand-made "*.json.bad" copies and duplicated uuids.
+//
+// # Kylin 2.x to 4.x and KE 3.x (Layout4)
+//
+// The system scope is every resource.
+//
+// A cube scope C holds "/UUID", "/cube/C.json", the descriptor
+// "/cube_desc/D.json" the cube names in "descriptor", the model
+// "/model_desc/M.json" the descriptor names in "model_name", the project file
+// "/project/P.json" of the project whose "realizations" list C with type
+// CUBE (none when no project lists it; the first by name, with a warning,
+// when several do), and every table the model uses (its "fact_table", and
+// the "table" of each "join_tables" entry of 2.x models or "lookups" entry of
+// older ones). A table DB.T is "/table/DB.T--P.json" when the project is
+// known and that resource exists, and the legacy "/table/DB.T.json"
+// otherwise; its "/table_exd/" resource follows the same rule, chosen on its
+// own, and is optional. Nothing else, unless Options.WithSegments asks for
+// the resources the cube's segments reference: the dictionaries (values of
+// a segment's "dictionaries"), the table snapshots (values of "snapshots")
+// and the statistics "/cube_statistics/C/SEGMENT_UUID.seq" (a missing one is
+// a warning, except the statistics of a segment never built, status NEW).
+//
+// A project scope P holds "/UUID", "/project/P.json" and:
+//   - every cube and hybrid of its "realizations" ("/cube/X.json",
+//     "/hybrid/X.json"), with the cubes a hybrid lists, each with the
+//     resources of its cube scope, the segment resources included (a
+//     dictionary shared by cubes of several projects belongs to each);
+//   - every model of "models" and every table of "tables" (project form
+//     first, then legacy), with its table_exd, used by a cube or not, but
+//     never another project's "/table/DB.T--Q.json";
+//   - "/acl/UUID" for the uuid of the project, of its cubes and of their and
+//     its models; "/bad_query/P.json";
+//   - the jobs of P, "/execute/ID" with "/execute_output/ID" and
+//     "/execute_output/ID-NN": a job is of P if its "params" name P as
+//     "projectName" or, lacking one, name one of P's cubes as "cubeName" or
+//     one of their segments as "segmentId";
+//   - "/kafka/T.json", "/streaming/T.json" and "/streaming_v2/T.json" of its
+//     tables (those it lists and those its cubes use);
+//   - KE's "/raw_table_desc/X.json" (X the cube's descriptor or the cube),
+//     "/raw_table_instance/C.json", "/scheduler/*" entries whose "project"
+//     is P, and "/model_stats/M.json" of its models;
+//   - every "/user/*" and "/user_group/*" resource;
+//   - the "/cube_stats_info/*" and "/history/*" resources with a key
+//     component (or a last component without its extension) equal to P or
+//     to one of its cubes.
+//
+// Saved queries ("/query/*") belong to the system scope only.
+//
+// # Kylin 5 (Layout5)
+//
+// A project scope P holds "/UUID", "/_global/project/P.json", everything
+// under "/P/", every "/_global/user/*" and "/_global/user_group/*" resource,
+// and the project's ACL "/_global/acl/PROJECT_UUID".
+//
+// Kylin 5 has models, not cubes, so a cube scope names a model by its
+// "alias" (or as "P.alias" when several projects use the alias): it holds
+// "/UUID", "/_global/project/P.json", the model "/P/model_desc/ID.json", its
+// "/P/index_plan/ID.json", "/P/dataflow/ID.json" and
+// "/P/dataflow_details/ID/*", the tables it uses "/P/table/DB.T.json" and
+// their "/P/table_exd/DB.T.json". ID is the stem of the model's key.
+//
+// # Cost
+//
+// Metastores hold 100,000 resources and more, so Resolve never reads them
+// all: a cube scope reads the cube, its descriptor and model and the
+// project files, and probes each other key; a project scope also lists the
+// folders it needs ("/execute/", "/user/", "/table/", ...) and reads the
+// jobs to learn their project.
+//
+// # Helpers
+//
+// TypeOf names the type of a key, Retarget moves a project-qualified table
+// key to another project, and MergeProject adds a cube, its model and its
+// tables to a project document without re-serialising it, for restoring a
+// cube into a project.
+package scope

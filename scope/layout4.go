@@ -1,0 +1,594 @@
+package scope
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// cubeInfo is what the cube rules learned about one cube.
+type cubeInfo struct {
+	name       string
+	path       string // "/cube/C.json"
+	uuid       string
+	descriptor string
+	model      string
+	modelUUID  string
+	tables     []string
+	segments   []cubeSegment
+}
+
+// cube4 resolves a cube scope on Layout4.
+func (r *resolver) cube4(res *Result, name string, opt Options) error {
+	cubePath := cubePrefix4 + name + jsonSuffix
+	ok, err := r.exists(cubePath)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		names, err := listStems(r.ctx, r.src, cubePrefix4)
+		if err != nil {
+			return err
+		}
+		return &NotFoundError{Kind: Cube, Name: name, Closest: closest(name, names)}
+	}
+	if _, err := r.addIfExists(uuidPath); err != nil {
+		return err
+	}
+	project, err := r.projectOf4(name, cubePath)
+	if err != nil {
+		return err
+	}
+	if project != "" {
+		r.add(projectPrefix4 + project + jsonSuffix)
+	}
+	info, err := r.cubeCore(name, project, "")
+	if err != nil || info == nil {
+		return err
+	}
+	if opt.WithSegments {
+		if err := r.segments(info); err != nil {
+			return err
+		}
+	}
+	res.Project = project
+	res.Model = info.model
+	res.Tables = append([]string(nil), info.tables...)
+	sort.Strings(res.Tables)
+	return nil
+}
+
+// projectOf4 returns the project that lists cube among its realizations
+// (type CUBE), or "" if none does. Projects are tried in name order; when
+// several list the cube the first wins and a warning names them all.
+func (r *resolver) projectOf4(cube, cubePath string) (string, error) {
+	names, err := listStems(r.ctx, r.src, projectPrefix4)
+	if err != nil {
+		return "", err
+	}
+	var found []string
+	for _, p := range names {
+		path := projectPrefix4 + p + jsonSuffix
+		data, ok, err := r.read(path)
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			continue
+		}
+		var pd projectDesc
+		if err := decode(data, &pd); err != nil {
+			if mentions(data, cube) {
+				r.warn(path, "cannot parse (%v); it may list cube %s", err, cube)
+			}
+			continue
+		}
+		for _, e := range pd.Realizations {
+			if e.isCube() && e.name() == cube {
+				found = append(found, p)
+				break
+			}
+		}
+	}
+	if len(found) == 0 {
+		return "", nil
+	}
+	if len(found) > 1 {
+		r.warn(cubePath, "listed by several projects (%s); using %s", strings.Join(found, ", "), found[0])
+	}
+	return found[0], nil
+}
+
+// cubeCore adds the resources of the cube rule except /UUID and the project
+// file: the cube, its descriptor, its model, and the model's tables and
+// table_exd in the form of project (or the legacy form). from names who
+// lists the cube, for the warning if it does not exist ("" when the caller
+// checked). It returns nil if the cube does not exist.
+func (r *resolver) cubeCore(name, project, from string) (*cubeInfo, error) {
+	cubePath := cubePrefix4 + name + jsonSuffix
+	if !isComponent(name) {
+		r.warn(from, "names cube %q, which cannot be a resource key", name)
+		return nil, nil
+	}
+	data, ok, err := r.read(cubePath)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		if from != "" {
+			r.warn(cubePath, "does not exist (listed by %s)", from)
+		}
+		return nil, nil
+	}
+	r.add(cubePath)
+	info := &cubeInfo{name: name, path: cubePath}
+	var ci cubeInstance
+	if err := decode(data, &ci); err != nil {
+		r.warn(cubePath, "cannot parse (%v); its descriptor, model, tables and segments are left out", err)
+		return info, nil
+	}
+	info.uuid, info.descriptor, info.segments = ci.UUID, ci.Descriptor, ci.Segments
+	if !isComponent(ci.Descriptor) {
+		r.warn(cubePath, "has no usable descriptor (%q); its descriptor, model and tables are left out", ci.Descriptor)
+		return info, nil
+	}
+	descPath := "/cube_desc/" + ci.Descriptor + jsonSuffix
+	data, ok, err = r.read(descPath)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		r.warn(descPath, "does not exist (referenced by %s)", cubePath)
+		return info, nil
+	}
+	r.add(descPath)
+	var cd cubeDescriptor
+	if err := decode(data, &cd); err != nil {
+		r.warn(descPath, "cannot parse (%v); its model and tables are left out", err)
+		return info, nil
+	}
+	info.model = cd.ModelName
+	if !isComponent(cd.ModelName) {
+		r.warn(descPath, "has no usable model_name (%q); the model and its tables are left out", cd.ModelName)
+		return info, nil
+	}
+	md, modelPath, err := r.model4(cd.ModelName, descPath)
+	if err != nil || md == nil {
+		return info, err
+	}
+	info.modelUUID = md.UUID
+	info.tables = md.tables()
+	for _, t := range info.tables {
+		if err := r.addTable(t, project, modelPath); err != nil {
+			return nil, err
+		}
+	}
+	return info, nil
+}
+
+// model4 adds "/model_desc/M.json" and returns it decoded, or nil (with a
+// warning) if it is missing or cannot be parsed.
+func (r *resolver) model4(name, from string) (*modelDesc, string, error) {
+	path := "/model_desc/" + name + jsonSuffix
+	if md, seen := r.models[path]; seen {
+		return md, path, nil
+	}
+	r.models[path] = nil
+	data, ok, err := r.read(path)
+	if err != nil {
+		return nil, path, err
+	}
+	if !ok {
+		r.warn(path, "does not exist (referenced by %s)", from)
+		return nil, path, nil
+	}
+	r.add(path)
+	var md modelDesc
+	if err := decode(data, &md); err != nil {
+		r.warn(path, "cannot parse (%v); the tables and ACL it implies are left out", err)
+		return nil, path, nil
+	}
+	r.models[path] = &md
+	return &md, path, nil
+}
+
+// addTable adds the table resource of table for project, and its table_exd
+// resource if there is one. Each is taken in the project form
+// "/table/DB.T--P.json" when project is known and that resource exists, and
+// in the legacy form "/table/DB.T.json" otherwise. A table without any
+// resource is warned about; a missing table_exd is normal.
+func (r *resolver) addTable(table, project, from string) error {
+	if !isComponent(table) {
+		r.warn(from, "names table %q, which cannot be a resource key", table)
+		return nil
+	}
+	for _, typ := range []string{"/table/", "/table_exd/"} {
+		legacy := typ + table + jsonSuffix
+		found := false
+		if project != "" {
+			ok, err := r.addIfExists(typ + table + tableProjectSep + project + jsonSuffix)
+			if err != nil {
+				return err
+			}
+			found = ok
+		}
+		if !found {
+			ok, err := r.addIfExists(legacy)
+			if err != nil {
+				return err
+			}
+			found = ok
+		}
+		if !found && typ == "/table/" {
+			if project != "" {
+				r.warn(legacy, "does not exist, nor %s (table %s is used by %s)",
+					typ+table+tableProjectSep+project+jsonSuffix, table, from)
+			} else {
+				r.warn(legacy, "does not exist (table %s is used by %s)", table, from)
+			}
+		}
+	}
+	return nil
+}
+
+// segments adds the dictionaries, snapshots and statistics that the cube's
+// segments reference; missing ones are warned about, except the statistics
+// of a segment that was never built (status NEW).
+func (r *resolver) segments(info *cubeInfo) error {
+	for _, seg := range info.segments {
+		from := info.path
+		if seg.Name != "" {
+			from = "segment " + seg.Name + " of " + info.path
+		}
+		for _, m := range []map[string]string{seg.Dictionaries, seg.Snapshots} {
+			for _, key := range sortedKeys(m) {
+				if m[key] == "" {
+					continue
+				}
+				if err := r.addReferenced(m[key], info.path, from); err != nil {
+					return err
+				}
+			}
+		}
+		if !isComponent(seg.UUID) || !isComponent(info.name) {
+			continue
+		}
+		stats := "/cube_statistics/" + info.name + "/" + seg.UUID + ".seq"
+		ok, err := r.addIfExists(stats)
+		if err != nil {
+			return err
+		}
+		if !ok && !strings.EqualFold(seg.Status, "NEW") {
+			r.warn(stats, "does not exist (statistics of %s)", from)
+		}
+	}
+	return nil
+}
+
+// project4 resolves a project scope on Layout4.
+func (r *resolver) project4(name string) error {
+	r.listDirs = true
+	projPath := projectPrefix4 + name + jsonSuffix
+	data, ok, err := r.read(projPath)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		names, err := listStems(r.ctx, r.src, projectPrefix4)
+		if err != nil {
+			return err
+		}
+		return &NotFoundError{Kind: Project, Name: name, Closest: closest(name, names)}
+	}
+	r.add(projPath)
+	var pd projectDesc
+	if err := decode(data, &pd); err != nil {
+		r.warn(projPath, "cannot parse (%v); its cubes, hybrids, models, tables and ACL are left out", err)
+	}
+	for _, p := range []string{uuidPath, "/bad_query/" + name + jsonSuffix} {
+		if _, err := r.addIfExists(p); err != nil {
+			return err
+		}
+	}
+	if err := r.addACL4(pd.UUID); err != nil {
+		return err
+	}
+
+	// Realizations: cubes, and hybrids with their cubes.
+	var cubes orderedSet
+	for _, e := range pd.Realizations {
+		switch {
+		case e.isCube():
+			cubes.add(e.name())
+		case strings.EqualFold(e.Type, "HYBRID"):
+			if err := r.hybrid4(e.name(), projPath, &cubes); err != nil {
+				return err
+			}
+		default:
+			r.warn(projPath, "realization %q has unknown type %q; left out", e.name(), e.Type)
+		}
+	}
+	var models, tables orderedSet
+	segmentIDs := map[string]bool{}
+	for _, c := range cubes.list {
+		info, err := r.cubeCore(c, name, projPath)
+		if err != nil {
+			return err
+		}
+		if info == nil {
+			continue
+		}
+		if err := r.segments(info); err != nil {
+			return err
+		}
+		for _, seg := range info.segments {
+			segmentIDs[seg.UUID] = true
+		}
+		for _, u := range []string{info.uuid, info.modelUUID} {
+			if err := r.addACL4(u); err != nil {
+				return err
+			}
+		}
+		for _, p := range []string{
+			"/raw_table_desc/" + info.descriptor + jsonSuffix,
+			"/raw_table_desc/" + c + jsonSuffix,
+			"/raw_table_instance/" + c + jsonSuffix,
+		} {
+			if _, err := r.addIfExists(p); err != nil {
+				return err
+			}
+		}
+		models.add(info.model)
+		for _, t := range info.tables {
+			tables.add(t)
+		}
+	}
+
+	// Models and tables the project lists, used by a cube or not.
+	for _, m := range pd.Models {
+		if !isComponent(m) {
+			r.warn(projPath, "lists model %q, which cannot be a resource key", m)
+			continue
+		}
+		models.add(m)
+		md, _, err := r.model4(m, projPath)
+		if err != nil {
+			return err
+		}
+		if md != nil {
+			if err := r.addACL4(md.UUID); err != nil {
+				return err
+			}
+		}
+	}
+	for _, m := range models.list {
+		if _, err := r.addIfExists("/model_stats/" + m + jsonSuffix); err != nil {
+			return err
+		}
+	}
+	for _, t := range pd.Tables {
+		t = normTable(t)
+		tables.add(t)
+		if err := r.addTable(t, name, projPath); err != nil {
+			return err
+		}
+	}
+	for _, t := range tables.list {
+		for _, typ := range []string{"/kafka/", "/streaming/", "/streaming_v2/"} {
+			if _, err := r.addIfExists(typ + t + jsonSuffix); err != nil {
+				return err
+			}
+		}
+	}
+
+	// Global and name-matched resources.
+	for _, prefix := range []string{"/user/", "/user_group/"} {
+		if err := r.addPrefix(prefix); err != nil {
+			return err
+		}
+	}
+	if err := r.scheduler4(name); err != nil {
+		return err
+	}
+	named := map[string]bool{name: true}
+	for _, c := range cubes.list {
+		named[c] = true
+	}
+	for _, prefix := range []string{"/cube_stats_info/", "/history/"} {
+		if err := r.addNamed(prefix, named); err != nil {
+			return err
+		}
+	}
+	return r.jobs4(name, &cubes, segmentIDs)
+}
+
+// hybrid4 adds "/hybrid/H.json" and adds the cubes it lists to cubes.
+func (r *resolver) hybrid4(name, from string, cubes *orderedSet) error {
+	if !isComponent(name) {
+		r.warn(from, "names hybrid %q, which cannot be a resource key", name)
+		return nil
+	}
+	path := "/hybrid/" + name + jsonSuffix
+	data, ok, err := r.read(path)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		r.warn(path, "does not exist (listed by %s)", from)
+		return nil
+	}
+	r.add(path)
+	var hd hybridDesc
+	if err := decode(data, &hd); err != nil {
+		r.warn(path, "cannot parse (%v); its cubes are left out", err)
+		return nil
+	}
+	for _, e := range hd.Realizations {
+		if e.isCube() {
+			cubes.add(e.name())
+		} else {
+			r.warn(path, "realization %q has unsupported type %q; left out", e.name(), e.Type)
+		}
+	}
+	return nil
+}
+
+// addACL4 adds "/acl/UUID" if it exists.
+func (r *resolver) addACL4(uuid string) error {
+	if !isComponent(uuid) {
+		return nil
+	}
+	_, err := r.addIfExists("/acl/" + uuid)
+	return err
+}
+
+// listKeys returns the keys under prefix that are its direct children.
+func (r *resolver) listKeys(prefix string) ([]string, error) {
+	var keys []string
+	err := r.src.List(r.ctx, prefix, func(p string) error {
+		if !strings.Contains(p[len(prefix):], "/") {
+			keys = append(keys, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", prefix, err)
+	}
+	return keys, nil
+}
+
+// scheduler4 adds the KE "/scheduler/*" jobs whose "project" is project.
+func (r *resolver) scheduler4(project string) error {
+	keys, err := r.listKeys("/scheduler/")
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		data, ok, err := r.read(k)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		var sj schedulerJob
+		if err := decode(data, &sj); err != nil {
+			if mentions(data, project) {
+				r.warn(k, "cannot parse (%v); it may be a job of project %s", err, project)
+			}
+			continue
+		}
+		if strings.EqualFold(sj.Project, project) {
+			r.add(k)
+		}
+	}
+	return nil
+}
+
+// addNamed adds the keys under prefix that have a path component, or a last
+// component without its extension, in names.
+func (r *resolver) addNamed(prefix string, names map[string]bool) error {
+	err := r.src.List(r.ctx, prefix, func(p string) error {
+		comps := strings.Split(p[len(prefix):], "/")
+		last := comps[len(comps)-1]
+		if i := strings.LastIndexByte(last, '.'); i > 0 {
+			comps = append(comps, last[:i])
+		}
+		for _, c := range comps {
+			if names[c] {
+				r.add(p)
+				break
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("list %s: %w", prefix, err)
+	}
+	return nil
+}
+
+// jobs4 adds the jobs of project and their outputs. A job ("/execute/ID",
+// an ExecutablePO) is of the project if its "projectName" parameter names
+// it or, for jobs without one, if its "cubeName" names one of the project's
+// cubes or its "segmentId" one of their segments. Its outputs are
+// "/execute_output/ID" and "/execute_output/ID-NN", one per step (the
+// steps' ids, which the job lists in "tasks").
+func (r *resolver) jobs4(project string, cubes *orderedSet, segmentIDs map[string]bool) error {
+	keys, err := r.listKeys("/execute/")
+	if err != nil {
+		return err
+	}
+	jobs := map[string]bool{}
+	for _, k := range keys {
+		data, ok, err := r.read(k)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		var job executable
+		if err := decode(data, &job); err != nil {
+			if mentions(data, append([]string{project}, cubes.list...)...) {
+				r.warn(k, "cannot parse (%v); it may be a job of project %s", err, project)
+			}
+			continue
+		}
+		var mine bool
+		switch pn, cn, sid := job.param("projectName"), job.param("cubeName"), job.param("segmentId"); {
+		case pn != "":
+			mine = strings.EqualFold(pn, project)
+		case cn != "":
+			mine = cubes.has(cn)
+		case sid != "":
+			mine = segmentIDs[sid]
+		}
+		if mine {
+			r.add(k)
+			jobs[k[len("/execute/"):]] = true
+			for _, task := range job.Tasks {
+				jobs[task.UUID] = task.UUID != ""
+			}
+		}
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	outputs, err := r.listKeys("/execute_output/")
+	if err != nil {
+		return err
+	}
+	for _, k := range outputs {
+		id := k[len("/execute_output/"):]
+		if jobs[id] {
+			r.add(k)
+			continue
+		}
+		if i := strings.LastIndexByte(id, '-'); i > 0 && allDigits(id[i+1:]) && jobs[id[:i]] {
+			r.add(k)
+		}
+	}
+	return nil
+}
+
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

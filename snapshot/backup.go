@@ -1,0 +1,370 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/kylin-tools/metastore/metastore"
+	"github.com/kylin-tools/metastore/objects"
+	"github.com/kylin-tools/metastore/scope"
+)
+
+// Progress receives the progress of long operations. Implementations must be
+// safe for concurrent use.
+type Progress interface {
+	// Start begins a phase ("scanning", "restoring") of total steps, or of
+	// unknown length when total is negative.
+	Start(phase string, total int64)
+	// Add reports n more steps done.
+	Add(n int64)
+	// Done ends the phase.
+	Done()
+}
+
+type noProgress struct{}
+
+func (noProgress) Start(string, int64) {}
+func (noProgress) Add(int64)           {}
+func (noProgress) Done()               {}
+
+func defaultWorkers() int {
+	n := runtime.NumCPU()
+	if n < 2 {
+		n = 2
+	}
+	return n
+}
+
+// BackupOptions say what a backup records.
+type BackupOptions struct {
+	// Scope is what to record: the whole metastore, one project or one cube.
+	Scope scope.Scope
+	// WithSegments adds, for a cube scope, the dictionaries, table snapshots
+	// and statistics its segments reference.
+	WithSegments bool
+	// Message is the snapshot's title; a default names the scope.
+	Message string
+	// Tags are names to give the new snapshot.
+	Tags []string
+	// SkipIfUnchanged records nothing when the scope's content (bytes and
+	// timestamps) equals the latest snapshot of the same scope.
+	SkipIfUnchanged bool
+	// Source describes the metastore for the record (a folder path, a JDBC
+	// URL with the password masked); metastore.Describe(src) if empty.
+	Source string
+	// Progress receives progress; nil for none.
+	Progress Progress
+
+	kind       Kind
+	paths      []string // an explicit member list (safety snapshots)
+	restoreOf  ID
+	importPath string
+	takenAt    int64 // author time in ms, for imports; now if zero
+}
+
+// BackupResult is what a backup did.
+type BackupResult struct {
+	// Snapshot is the recorded snapshot (or, when Recorded is false, the
+	// latest snapshot of the scope, which already holds this content).
+	Snapshot Info
+	// Recorded is false when SkipIfUnchanged found nothing new.
+	Recorded bool
+	// Resources is the number of resources in the snapshot, Bytes their
+	// total size.
+	Resources int
+	Bytes     int64
+	// NewObjects and NewBytes count the objects the repository did not have
+	// yet, and their uncompressed size; PackBytes is what they took on disk.
+	NewObjects int
+	NewBytes   int64
+	PackBytes  int64
+	// Unread counts resources whose content the change cache vouched for, so
+	// they were not read or hashed again.
+	Unread int
+	// Warnings are scope decisions that met unreadable resources or missing
+	// references.
+	Warnings []scope.Warning
+	// Repository is the repository's path.
+	Repository string
+}
+
+// scanned is one resource of a scan: where its content is and when it was
+// written.
+type scanned struct {
+	path   string
+	id     objects.ID
+	size   int64
+	ts     int64
+	change string
+	uuid   string // decoded content of /UUID
+}
+
+type scanStats struct {
+	unread int
+}
+
+// objectWriter stores an object or, in a dry run, only names it.
+type objectWriter func(k objects.Kind, data []byte) (objects.ID, error)
+
+func packObjectWriter(pw *objects.PackWriter) objectWriter {
+	return func(k objects.Kind, data []byte) (objects.ID, error) {
+		id, _, err := pw.Write(k, data)
+		return id, err
+	}
+}
+
+func hashOnly(k objects.Kind, data []byte) (objects.ID, error) { return objects.HashObject(k, data), nil }
+
+// checkKey refuses keys that cannot be stored in a snapshot tree.
+func checkKey(p string) error {
+	if err := metastore.CheckPath(p); err != nil {
+		return err
+	}
+	if p == "/"+recordsDir || strings.HasPrefix(p, "/"+recordsDir+"/") {
+		return fmt.Errorf("%w: %s collides with the repository's own records under /%s", ErrReservedPath, p, recordsDir)
+	}
+	return nil
+}
+
+// scan lists (or takes from paths) the resources of src and stores or hashes
+// their content, using the change cache where it can.
+func (r *Repository) scan(ctx context.Context, src metastore.Source, paths []string, write objectWriter, cache map[string]cacheEntry, prog Progress) ([]scanned, scanStats, error) {
+	var items []scanned
+	var st scanStats
+	if paths == nil {
+		prog.Start("listing", -1)
+		err := metastore.ListEntries(ctx, src, "/", func(e metastore.Entry) error {
+			items = append(items, scanned{path: e.Path, size: e.Size, ts: e.Timestamp, change: e.Change})
+			prog.Add(1)
+			return nil
+		})
+		prog.Done()
+		if err != nil {
+			return nil, st, fmt.Errorf("list %s: %w", metastore.Describe(src), err)
+		}
+	} else {
+		items = make([]scanned, len(paths))
+		for i, p := range paths {
+			items[i] = scanned{path: p}
+		}
+	}
+	for _, it := range items {
+		if err := checkKey(it.path); err != nil {
+			return nil, st, err
+		}
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		firstErr error
+		unread   int
+		gone     = make([]bool, len(items))
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
+			cancel()
+		}
+		mu.Unlock()
+	}
+	prog.Start("reading", int64(len(items)))
+	next := make(chan int, 256)
+	var wg sync.WaitGroup
+	for w := 0; w < r.opt.Workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				it := &items[i]
+				if c, ok := cache[it.path]; ok && it.change != "" && it.path != "/UUID" && c.change == it.change && c.size == it.size && r.objs.Has(c.id) {
+					it.id = c.id
+					mu.Lock()
+					unread++
+					mu.Unlock()
+					prog.Add(1)
+					continue
+				}
+				res, err := src.Read(ctx, it.path)
+				if errors.Is(err, fs.ErrNotExist) {
+					gone[i] = true // deleted while we were backing up
+					prog.Add(1)
+					continue
+				}
+				if err != nil {
+					fail(fmt.Errorf("read %s: %w", it.path, err))
+					return
+				}
+				id, err := write(objects.KindBlob, res.Data)
+				if err != nil {
+					fail(fmt.Errorf("store %s: %w", it.path, err))
+					return
+				}
+				if it.path == "/UUID" {
+					it.uuid = decodeUUID(res.Data)
+				}
+				if res.Timestamp != it.ts || int64(len(res.Data)) != it.size {
+					// Changed between listing and reading: the listed
+					// fingerprint no longer vouches for this content.
+					it.change = ""
+				}
+				it.id, it.size, it.ts = id, int64(len(res.Data)), res.Timestamp
+				prog.Add(1)
+			}
+		}()
+	}
+feed:
+	for i := range items {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	prog.Done()
+	if firstErr != nil {
+		return nil, st, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, st, err
+	}
+	out := items[:0]
+	for i, it := range items {
+		if !gone[i] {
+			out = append(out, it)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].path < out[j].path })
+	for i := 1; i < len(out); i++ {
+		if out[i].path == out[i-1].path {
+			return nil, st, fmt.Errorf("source listed %s twice", out[i].path)
+		}
+	}
+	st.unread = unread
+	return out, st, nil
+}
+
+// decodeUUID reads Kylin's /UUID resource: a Java writeUTF string (two-byte
+// big-endian length, then the text). Plain text is accepted too.
+func decodeUUID(b []byte) string {
+	var s string
+	if len(b) >= 2 && int(b[0])<<8|int(b[1]) == len(b)-2 {
+		s = string(b[2:])
+	} else {
+		s = strings.TrimSpace(string(b))
+	}
+	if !utf8.ValidString(s) || len(s) > 128 || strings.ContainsAny(s, "\n\r\x00") {
+		return ""
+	}
+	return s
+}
+
+// buildTree writes the trees of a snapshot from resources sorted by path and
+// returns the root tree: the resource folders plus the .metastore records.
+func buildTree(items []scanned, write objectWriter) (objects.ID, error) {
+	b := &treeBuilder{write: write}
+	entries, tsTree, err := b.dir(items, 1)
+	if err != nil {
+		return objects.ID{}, err
+	}
+	tsEntry := objects.TreeEntry{Name: timestampsDir, Mode: objects.ModeDir, ID: tsTree}
+	recID, err := b.tree([]objects.TreeEntry{tsEntry})
+	if err != nil {
+		return objects.ID{}, err
+	}
+	entries = append(entries, objects.TreeEntry{Name: recordsDir, Mode: objects.ModeDir, ID: recID})
+	objects.SortTree(entries)
+	return b.tree(entries)
+}
+
+type treeBuilder struct {
+	write     objectWriter
+	empty     objects.ID
+	haveEmpty bool
+}
+
+func (b *treeBuilder) tree(entries []objects.TreeEntry) (objects.ID, error) {
+	data, err := objects.EncodeTree(entries)
+	if err != nil {
+		return objects.ID{}, err
+	}
+	return b.write(objects.KindTree, data)
+}
+
+// dir builds the folder whose resources are items, all of which share the
+// first `off` bytes of their path (the folder's path with its slash). It
+// returns the folder's entries and the id of its timestamps mirror, in which
+// each resource is an empty blob named "<name>@<milliseconds>" and each
+// subfolder a tree (see FORMAT.md).
+func (b *treeBuilder) dir(items []scanned, off int) ([]objects.TreeEntry, objects.ID, error) {
+	var entries []objects.TreeEntry
+	var mirror []objects.TreeEntry
+	for i := 0; i < len(items); {
+		rest := items[i].path[off:]
+		slash := strings.IndexByte(rest, '/')
+		if slash < 0 {
+			if len(entries) > 0 && entries[len(entries)-1].Name == rest {
+				return nil, objects.ID{}, fmt.Errorf("resource %s is also a folder: a snapshot cannot hold both", items[i].path)
+			}
+			empty, err := b.emptyBlob()
+			if err != nil {
+				return nil, objects.ID{}, err
+			}
+			entries = append(entries, objects.TreeEntry{Name: rest, Mode: objects.ModeFile, ID: items[i].id})
+			mirror = append(mirror, objects.TreeEntry{Name: timestampName(rest, items[i].ts), Mode: objects.ModeFile, ID: empty})
+			i++
+			continue
+		}
+		name := rest[:slash]
+		prefix := items[i].path[:off+slash+1]
+		j := i + 1
+		for j < len(items) && strings.HasPrefix(items[j].path, prefix) {
+			j++
+		}
+		sub, subTS, err := b.dir(items[i:j], off+slash+1)
+		if err != nil {
+			return nil, objects.ID{}, err
+		}
+		id, err := b.tree(sub)
+		if err != nil {
+			return nil, objects.ID{}, err
+		}
+		for _, e := range entries {
+			if e.Name == name {
+				return nil, objects.ID{}, fmt.Errorf("resource %s is also a folder: a snapshot cannot hold both", items[i].path[:off+slash])
+			}
+		}
+		entries = append(entries, objects.TreeEntry{Name: name, Mode: objects.ModeDir, ID: id})
+		mirror = append(mirror, objects.TreeEntry{Name: escapeDir(name), Mode: objects.ModeDir, ID: subTS})
+		i = j
+	}
+	objects.SortTree(entries)
+	objects.SortTree(mirror)
+	mid, err := b.tree(mirror)
+	if err != nil {
+		return nil, objects.ID{}, err
+	}
+	return entries, mid, nil
+}
+
+func (b *treeBuilder) emptyBlob() (objects.ID, error) {
+	if !b.haveEmpty {
+		id, err := b.write(objects.KindBlob, nil)
+		if err != nil {
+			return id, err
+		}
+		b.empty, b.haveEmpty = id, true
+	}
+	return b.empty, nil
+}

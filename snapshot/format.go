@@ -1,0 +1,234 @@
+package snapshot
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kylin-tools/metastore/scope"
+)
+
+// FormatVersion is the repository format this package writes and the newest
+// it reads. It is recorded in the repository's git config as
+// metastore.format and in every commit's Metastore-Format trailer.
+const FormatVersion = 1
+
+// Names of the repository layout; FORMAT.md documents them.
+const (
+	// recordsDir is the top-level tree entry holding the tool's own records.
+	recordsDir = ".metastore"
+	// timestampsDir mirrors the resource folders; a resource's timestamp is
+	// in the name of its mirror entry.
+	timestampsDir = "timestamps"
+
+	refHeads  = "refs/heads/"
+	refTags   = "refs/tags/"
+	safetyRef = "safety/"
+	importRef = "imported"
+	headRef   = refHeads + "system"
+	cacheDir  = "metastore-cache"
+)
+
+// Kind says why a snapshot was taken.
+type Kind string
+
+// The kinds of snapshot.
+const (
+	// KindBackup is a snapshot taken by a backup command.
+	KindBackup Kind = "backup"
+	// KindSafety is the automatic snapshot of a target's state taken just
+	// before a restore overwrote it; "latest" never resolves to one.
+	KindSafety Kind = "safety"
+	// KindImport is a snapshot recorded from a Kylin backup folder
+	// (metastore.sh backup's meta_YYYY_MM_DD_HH_MM_SS).
+	KindImport Kind = "import"
+)
+
+// Commit trailer keys (see FORMAT.md).
+const (
+	trFormat     = "Metastore-Format"
+	trScope      = "Metastore-Scope"
+	trKind       = "Metastore-Kind"
+	trSource     = "Metastore-Source"
+	trUUID       = "Metastore-UUID"
+	trResources  = "Metastore-Resources"
+	trBytes      = "Metastore-Bytes"
+	trRestoreOf  = "Metastore-Restore-Of"
+	trSegments   = "Metastore-With-Segments"
+	trTakenAt    = "Metastore-Taken-At"
+	trImportPath = "Metastore-Imported-From"
+)
+
+// takenAtLayout is the millisecond-precision time of Metastore-Taken-At
+// (git's own commit times have whole seconds).
+const takenAtLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// chainRef is the branch that holds the snapshots of one scope and kind.
+func chainRef(s scope.Scope, k Kind) string {
+	switch k {
+	case KindSafety:
+		return refHeads + safetyRef + s.RefPath()
+	case KindImport:
+		return refHeads + importRef
+	}
+	return refHeads + s.RefPath()
+}
+
+// info fields carried by trailers.
+type trailerInfo struct {
+	Scope      scope.Scope
+	Kind       Kind
+	Source     string
+	UUID       string
+	Resources  int
+	Bytes      int64
+	RestoreOf  string
+	Segments   bool
+	TakenAt    time.Time
+	ImportPath string
+}
+
+func encodeMessage(title string, t trailerInfo) string {
+	var b strings.Builder
+	title = strings.TrimSpace(title)
+	if title == "" {
+		title = fmt.Sprintf("%s of %s", t.Kind, t.Scope)
+	}
+	b.WriteString(title)
+	b.WriteString("\n\n")
+	line := func(k, v string) {
+		v = strings.Map(func(r rune) rune {
+			if r == '\n' || r == '\r' {
+				return ' '
+			}
+			return r
+		}, v)
+		if v != "" {
+			fmt.Fprintf(&b, "%s: %s\n", k, v)
+		}
+	}
+	line(trFormat, strconv.Itoa(FormatVersion))
+	line(trScope, t.Scope.String())
+	line(trKind, string(t.Kind))
+	line(trSource, t.Source)
+	line(trUUID, t.UUID)
+	line(trResources, strconv.Itoa(t.Resources))
+	line(trBytes, strconv.FormatInt(t.Bytes, 10))
+	if t.Segments {
+		line(trSegments, "true")
+	}
+	line(trRestoreOf, t.RestoreOf)
+	if !t.TakenAt.IsZero() {
+		line(trTakenAt, t.TakenAt.UTC().Format(takenAtLayout))
+	}
+	line(trImportPath, t.ImportPath)
+	return b.String()
+}
+
+// splitMessage returns the message a user gave (everything before the
+// trailers) and the trailers.
+func splitMessage(msg string) (string, map[string][]string) {
+	m := strings.TrimRight(msg, "\n")
+	i := strings.LastIndex(m, "\n\n")
+	if i < 0 {
+		return m, nil
+	}
+	tr := map[string][]string{}
+	for _, l := range strings.Split(m[i+2:], "\n") {
+		k, v, ok := strings.Cut(l, ": ")
+		if !ok || strings.ContainsAny(k, " \t") {
+			return m, nil
+		}
+		tr[k] = append(tr[k], v)
+	}
+	return m[:i], tr
+}
+
+func decodeTrailers(tr map[string][]string) (trailerInfo, error) {
+	get := func(k string) string {
+		if v := tr[k]; len(v) > 0 {
+			return v[len(v)-1]
+		}
+		return ""
+	}
+	var t trailerInfo
+	fv := get(trFormat)
+	if fv == "" {
+		return t, fmt.Errorf("%w: commit has no %s trailer", ErrNotMetastoreRepository, trFormat)
+	}
+	n, err := strconv.Atoi(fv)
+	if err != nil {
+		return t, fmt.Errorf("%w: %s %q", ErrCorrupt, trFormat, fv)
+	}
+	if n > FormatVersion {
+		return t, fmt.Errorf("%w: snapshot format %d, this tool reads up to %d", ErrNewerFormat, n, FormatVersion)
+	}
+	t.Scope, err = scope.Parse(get(trScope))
+	if err != nil {
+		return t, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	t.Kind = Kind(get(trKind))
+	switch t.Kind {
+	case KindBackup, KindSafety, KindImport:
+	default:
+		return t, fmt.Errorf("%w: unknown snapshot kind %q", ErrCorrupt, t.Kind)
+	}
+	t.Source = get(trSource)
+	t.UUID = get(trUUID)
+	t.Resources, _ = strconv.Atoi(get(trResources))
+	t.Bytes, _ = strconv.ParseInt(get(trBytes), 10, 64)
+	t.RestoreOf = get(trRestoreOf)
+	t.Segments = get(trSegments) == "true"
+	if v := get(trTakenAt); v != "" {
+		if at, err := time.Parse(takenAtLayout, v); err == nil {
+			t.TakenAt = at
+		}
+	}
+	t.ImportPath = get(trImportPath)
+	return t, nil
+}
+
+// timestampName is the name of a resource's entry in the timestamps
+// mirror: "<name>@<milliseconds>".
+func timestampName(name string, ms int64) string {
+	return name + "@" + strconv.FormatInt(ms, 10)
+}
+
+// parseTimestampName splits a timestamps mirror entry name.
+func parseTimestampName(entry string) (string, int64, bool) {
+	i := strings.LastIndexByte(entry, '@')
+	if i <= 0 {
+		return "", 0, false
+	}
+	ms, err := strconv.ParseInt(entry[i+1:], 10, 64)
+	if err != nil {
+		return "", 0, false
+	}
+	return entry[:i], ms, true
+}
+
+// escapedDirRE matches folder names that look like timestamp entries.
+var escapedDirRE = regexp.MustCompile(`@-?[0-9]+@*$`)
+
+// escapeDir maps a resource folder name to its name in the timestamps
+// mirror. Folders and resources live in one namespace there, so a folder
+// whose name ends like a timestamp entry ("x@123") gets one more "@".
+func escapeDir(name string) string {
+	if escapedDirRE.MatchString(name) {
+		return name + "@"
+	}
+	return name
+}
+
+// parseBackupFolderTime reads the time in a Kylin backup folder's name,
+// meta_YYYY_MM_DD_HH_MM_SS (local time of the Kylin host).
+func parseBackupFolderTime(base string) (time.Time, bool) {
+	const layout = "meta_2006_01_02_15_04_05"
+	if len(base) < len(layout) {
+		return time.Time{}, false
+	}
+	t, err := time.ParseInLocation(layout, base[:len(layout)], time.Local)
+	return t, err == nil
+}

@@ -1,0 +1,300 @@
+package snapshot
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/kylin-tools/metastore/objects"
+	"github.com/kylin-tools/metastore/scope"
+)
+
+// Latest is the reference that names the newest snapshot covering a scope.
+const Latest = "latest"
+
+// LogFilter selects snapshots for Log.
+type LogFilter struct {
+	// Scope, if set (HasScope), keeps the snapshots of exactly that scope.
+	Scope    scope.Scope
+	HasScope bool
+	// Safety keeps safety snapshots too (they are listed by default and
+	// marked; set ExcludeSafety to drop them).
+	ExcludeSafety bool
+}
+
+// Log lists snapshots newest first (by the time they were taken, then by
+// the time they were recorded).
+func (r *Repository) Log(ctx context.Context, f LogFilter) ([]Info, error) {
+	all, err := r.all(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, in := range all {
+		if f.HasScope && in.Scope != f.Scope {
+			continue
+		}
+		if f.ExcludeSafety && in.Kind == KindSafety {
+			continue
+		}
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+// all reads every snapshot reachable from the repository's branches and
+// tags, newest first.
+func (r *Repository) all(ctx context.Context) ([]Info, error) {
+	refs, err := r.objs.Refs("refs/")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	tags, err := r.tagMap()
+	if err != nil {
+		return nil, err
+	}
+	seen := map[objects.ID]bool{}
+	var out []Info
+	for _, ref := range refs {
+		if !strings.HasPrefix(ref.Name, refHeads) && !strings.HasPrefix(ref.Name, refTags) {
+			continue
+		}
+		for id := ref.ID; !id.IsZero() && !seen[id]; {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			seen[id] = true
+			in, err := r.info(id, tags)
+			if err != nil {
+				if errors.Is(err, ErrNotMetastoreRepository) {
+					// A commit someone made with plain git: not a snapshot.
+					break
+				}
+				return nil, fmt.Errorf("%s: %w", ref.Name, err)
+			}
+			out = append(out, in)
+			id = in.Parent.object()
+		}
+	}
+	sortNewestFirst(out)
+	return out, nil
+}
+
+func sortNewestFirst(s []Info) {
+	sort.SliceStable(s, func(i, j int) bool {
+		if !s[i].Time.Equal(s[j].Time) {
+			return s[i].Time.After(s[j].Time)
+		}
+		if !s[i].Recorded.Equal(s[j].Recorded) {
+			return s[i].Recorded.After(s[j].Recorded)
+		}
+		return s[i].ID.String() < s[j].ID.String()
+	})
+}
+
+func (r *Repository) tagMap() (map[objects.ID][]string, error) {
+	refs, err := r.objs.Refs(refTags)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	m := map[objects.ID][]string{}
+	for _, ref := range refs {
+		m[ref.ID] = append(m[ref.ID], strings.TrimPrefix(ref.Name, refTags))
+	}
+	return m, nil
+}
+
+// Resolve finds the snapshot a reference names. A reference is, in this
+// order: "latest" (the newest snapshot, other than a safety snapshot, that
+// covers want: for a project, a snapshot of that project or of the whole
+// system that holds the project; for a cube, also snapshots of the cube or
+// of a project holding it); a tag; a branch name such as "system" or
+// "project/learn_kylin" (its newest snapshot); a full snapshot id or a unique
+// prefix of at least 4 hexadecimal digits. It fails with ErrNotFound,
+// ErrAmbiguous or ErrInvalidRef.
+func (r *Repository) Resolve(ctx context.Context, ref string, want scope.Scope) (Info, error) {
+	ref = strings.TrimSpace(ref)
+	if ref == "" {
+		return Info{}, fmt.Errorf("%w: empty reference", ErrInvalidRef)
+	}
+	if ref == Latest {
+		return r.latest(ctx, want)
+	}
+	if checkTagName(ref) == nil {
+		if id, err := r.objs.Ref(refTags + ref); err == nil {
+			return r.info(id, nil)
+		}
+	}
+	if s, err := scope.Parse(ref); err == nil {
+		if id, err := r.objs.Ref(chainRef(s, KindBackup)); err == nil {
+			return r.info(id, nil)
+		}
+	}
+	if len(ref) < 4 || len(ref) > 40 || !isHex(ref) {
+		return Info{}, fmt.Errorf("%w: %q is not a snapshot id, tag or \"latest\"", ErrNotFound, ref)
+	}
+	ref = strings.ToLower(ref)
+	all, err := r.all(ctx)
+	if err != nil {
+		return Info{}, err
+	}
+	var found []Info
+	for _, in := range all {
+		if strings.HasPrefix(in.ID.String(), ref) {
+			found = append(found, in)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return Info{}, fmt.Errorf("%w: no snapshot id starts with %s", ErrNotFound, ref)
+	case 1:
+		return found[0], nil
+	}
+	var ids []string
+	for _, in := range found {
+		ids = append(ids, in.ID.Short())
+	}
+	return Info{}, fmt.Errorf("%w: %s matches %d snapshots (%s); give more digits", ErrAmbiguous, ref, len(found), strings.Join(ids, ", "))
+}
+
+func isHex(s string) bool {
+	_, err := hex.DecodeString(s + strings.Repeat("0", len(s)%2))
+	return err == nil
+}
+
+// latest returns the newest non-safety snapshot that holds want.
+func (r *Repository) latest(ctx context.Context, want scope.Scope) (Info, error) {
+	all, err := r.all(ctx)
+	if err != nil {
+		return Info{}, err
+	}
+	for _, in := range all {
+		if in.Kind == KindSafety {
+			continue
+		}
+		ok, err := r.covers(in, want)
+		if err != nil {
+			return Info{}, err
+		}
+		if ok {
+			return in, nil
+		}
+	}
+	return Info{}, fmt.Errorf("%w: no snapshot covers %s yet", ErrNotFound, want)
+}
+
+// covers reports whether snapshot in holds the resources of scope want.
+func (r *Repository) covers(in Info, want scope.Scope) (bool, error) {
+	switch want.Kind {
+	case scope.System:
+		return in.Scope.Kind == scope.System, nil
+	case scope.Project:
+		if in.Scope == want {
+			return true, nil
+		}
+		if in.Scope.Kind != scope.System {
+			return false, nil
+		}
+		return r.hasProject(in, want.Name)
+	case scope.Cube:
+		if in.Scope == want {
+			return true, nil
+		}
+		if in.Scope.Kind == scope.Cube {
+			return false, nil
+		}
+		snap := r.open(in)
+		return snap.hasCube(want.Name)
+	}
+	return false, nil
+}
+
+func (r *Repository) hasProject(in Info, project string) (bool, error) {
+	snap := r.open(in)
+	names, err := scope.Projects(context.Background(), snap)
+	if err != nil {
+		return false, err
+	}
+	for _, n := range names {
+		if n == project {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// checkTagName accepts names usable as refs/tags/NAME that cannot be
+// mistaken for a snapshot id prefix or "latest".
+func checkTagName(name string) error {
+	if name == "" || name == Latest {
+		return fmt.Errorf("%w: tag name %q is reserved", ErrInvalidRef, name)
+	}
+	if err := objects.CheckRefName(refTags + name); err != nil {
+		return fmt.Errorf("%w: tag %q: %v", ErrInvalidRef, name, err)
+	}
+	if len(name) >= 4 && len(name) <= 40 && isHex(name) {
+		return fmt.Errorf("%w: tag %q looks like a snapshot id", ErrInvalidRef, name)
+	}
+	return nil
+}
+
+// Tag names the snapshot ref resolves to.
+func (r *Repository) Tag(ctx context.Context, ref, name string) (Info, error) {
+	if err := checkTagName(name); err != nil {
+		return Info{}, err
+	}
+	in, err := r.Resolve(ctx, ref, scope.SystemScope())
+	if err != nil {
+		return Info{}, err
+	}
+	unlock, err := r.lock(ctx)
+	if err != nil {
+		return Info{}, err
+	}
+	defer unlock()
+	if err := r.objs.UpdateRef(refTags+name, in.ID.object(), objects.ZeroID); err != nil {
+		if errors.Is(err, objects.ErrRefChanged) {
+			return Info{}, fmt.Errorf("tag %q: %w", name, ErrTagExists)
+		}
+		return Info{}, err
+	}
+	in.Tags = append(in.Tags, name)
+	sort.Strings(in.Tags)
+	return in, nil
+}
+
+// DeleteTag removes a tag. The snapshot stays.
+func (r *Repository) DeleteTag(ctx context.Context, name string) error {
+	if err := checkTagName(name); err != nil {
+		return err
+	}
+	unlock, err := r.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	id, err := r.objs.Ref(refTags + name)
+	if err != nil {
+		if errors.Is(err, objects.ErrNotFound) {
+			return fmt.Errorf("%w: no tag %q", ErrNotFound, name)
+		}
+		return err
+	}
+	if err := r.objs.DeleteRef(refTags+name, id); err != nil {
+		return err
+	}
+	// Leave no empty folders behind under refs/tags.
+	dir := filepath.Dir(filepath.Join(r.Path(), filepath.FromSlash(refTags+name)))
+	for dir != filepath.Join(r.Path(), "refs", "tags") {
+		if os.Remove(dir) != nil {
+			break
+		}
+		dir = filepath.Dir(dir)
+	}
+	return nil
+}

@@ -1,0 +1,293 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kylin-tools/metastore/metastore"
+	"github.com/kylin-tools/metastore/objects"
+	"github.com/kylin-tools/metastore/scope"
+)
+
+// Info describes a snapshot, as log and show print it.
+type Info struct {
+	// ID names the snapshot (its commit).
+	ID ID
+	// Parent is the previous snapshot of the same scope and kind, if any.
+	Parent ID
+	// Time is when the snapshot was taken (for an imported Kylin backup
+	// folder: when Kylin wrote the folder).
+	Time time.Time
+	// Recorded is when the snapshot was written into the repository.
+	Recorded time.Time
+	// Scope is what the snapshot holds.
+	Scope scope.Scope
+	// Kind says why it was taken.
+	Kind Kind
+	// Author is who took it, as user@host.
+	Author string
+	// Message is the title the user gave, or a default.
+	Message string
+	// Resources and Bytes count the resources and their total size.
+	Resources int
+	Bytes     int64
+	// Source is where the metadata came from, password masked.
+	Source string
+	// UUID is the metastore's /UUID at the time.
+	UUID string
+	// WithSegments is true for cube snapshots that include the segments'
+	// dictionaries, snapshots and statistics.
+	WithSegments bool
+	// RestoreOf is, for a safety snapshot, the snapshot whose restore it
+	// protects against.
+	RestoreOf string
+	// ImportPath is, for an imported Kylin backup folder, its path.
+	ImportPath string
+	// Tags are the names that point at this snapshot.
+	Tags []string
+
+	tree objects.ID
+}
+
+// Backup records the resources of src that opt.Scope holds as a new snapshot.
+// Nothing is visible in the repository until the snapshot is complete: the
+// objects are written first, the reference last, under the repository lock.
+func (r *Repository) Backup(ctx context.Context, src metastore.Source, opt BackupOptions) (*BackupResult, error) {
+	if opt.kind == "" {
+		opt.kind = KindBackup
+	}
+	prog := opt.Progress
+	if prog == nil {
+		prog = noProgress{}
+	}
+	if opt.Source == "" {
+		opt.Source = metastore.Describe(src)
+	}
+	for _, t := range opt.Tags {
+		if err := checkTagName(t); err != nil {
+			return nil, err
+		}
+	}
+	res := &BackupResult{Repository: r.Path()}
+
+	// Which resources: all of them, an explicit list, or what the scope
+	// rules say.
+	paths := opt.paths
+	if paths == nil && opt.Scope.Kind != scope.System {
+		sr, err := scope.Resolve(ctx, src, opt.Scope, scope.Options{WithSegments: opt.WithSegments})
+		if err != nil {
+			return nil, err
+		}
+		paths = sr.Paths
+		res.Warnings = sr.Warnings
+	}
+
+	unlock, err := r.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	for _, t := range opt.Tags {
+		if _, err := r.objs.Ref(refTags + t); err == nil {
+			return nil, fmt.Errorf("tag %q: %w", t, ErrTagExists)
+		}
+	}
+
+	pw, err := r.objs.NewPackWriter(r.opt.Compression)
+	if err != nil {
+		return nil, err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			pw.Abort()
+		}
+	}()
+
+	cachePath := r.cachePath(opt.Source)
+	cache := loadCache(cachePath)
+	items, st, err := r.scan(ctx, src, paths, packObjectWriter(pw), cache, prog)
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 && opt.kind != KindSafety {
+		return nil, fmt.Errorf("%w: %s has no resources in %s", ErrEmptySource, opt.Source, opt.Scope)
+	}
+	for _, it := range items {
+		res.Bytes += it.size
+	}
+	res.Resources = len(items)
+	res.Unread = st.unread
+
+	rec, err := r.record(pw, items, opt)
+	if err != nil {
+		return nil, err
+	}
+	if opt.kind == KindImport {
+		if prev, ok := r.findImport(rec.tree, opt.importPath); ok {
+			res.Snapshot = prev
+			return res, nil
+		}
+	}
+	if opt.SkipIfUnchanged && rec.unchanged {
+		info, err := r.info(rec.parent, nil)
+		if err != nil {
+			return nil, err
+		}
+		res.Snapshot = info
+		r.updateCache(cachePath, cache, items, paths == nil)
+		return res, nil
+	}
+	ps, err := r.publish(pw, rec, opt.Tags)
+	committed = true
+	if err != nil {
+		return nil, err
+	}
+	res.NewObjects, res.NewBytes, res.PackBytes = ps.Objects, ps.Bytes, ps.PackBytes
+	r.updateCache(cachePath, cache, items, paths == nil)
+	info, err := r.info(rec.commit, nil)
+	if err != nil {
+		return nil, err
+	}
+	res.Snapshot = info
+	res.Recorded = true
+	return res, nil
+}
+
+// recorded is a snapshot written into a pack but not yet published.
+type recorded struct {
+	ref       string
+	parent    objects.ID
+	commit    objects.ID
+	tree      objects.ID
+	unchanged bool // the tree equals the parent's
+}
+
+// record writes the trees and the commit of a snapshot of items.
+func (r *Repository) record(pw *objects.PackWriter, items []scanned, opt BackupOptions) (recorded, error) {
+	var rec recorded
+	root, err := buildTree(items, packObjectWriter(pw))
+	if err != nil {
+		return rec, err
+	}
+	var uuid string
+	var bytes int64
+	for _, it := range items {
+		bytes += it.size
+		if it.path == "/UUID" {
+			uuid = it.uuid
+		}
+	}
+	rec.tree = root
+	rec.ref = chainRef(opt.Scope, opt.kind)
+	rec.parent, err = r.objs.Ref(rec.ref)
+	if err != nil && !errors.Is(err, objects.ErrNotFound) {
+		return rec, err
+	}
+	if !rec.parent.IsZero() {
+		pc, err := r.objs.ReadCommit(rec.parent)
+		if err != nil {
+			return rec, fmt.Errorf("%w: latest snapshot of %s: %v", ErrCorrupt, opt.Scope, err)
+		}
+		rec.unchanged = pc.Tree == root
+	}
+	now := r.opt.Now()
+	taken := now
+	if opt.takenAt != 0 {
+		taken = time.UnixMilli(opt.takenAt)
+	}
+	t := trailerInfo{
+		Scope: opt.Scope, Kind: opt.kind, Source: opt.Source, UUID: uuid,
+		Resources: len(items), Bytes: bytes, Segments: opt.WithSegments,
+		ImportPath: opt.importPath, TakenAt: taken,
+	}
+	if !opt.restoreOf.IsZero() {
+		t.RestoreOf = opt.restoreOf.String()
+	}
+	who := objects.Signature{Name: r.opt.User, Email: r.opt.User + "@" + r.opt.Host}
+	author, committer := who, who
+	author.When, committer.When = taken, now
+	c := objects.Commit{Tree: root, Author: author, Committer: committer, Message: encodeMessage(opt.Message, t)}
+	if !rec.parent.IsZero() {
+		c.Parents = []objects.ID{rec.parent}
+	}
+	rec.commit, err = pw.WriteCommit(c)
+	return rec, err
+}
+
+// publish commits the pack, then moves the scope's reference and adds the
+// tags: objects first, references last.
+func (r *Repository) publish(pw *objects.PackWriter, rec recorded, tags []string) (objects.PackStats, error) {
+	ps, err := pw.Commit()
+	if err != nil {
+		return ps, err
+	}
+	if err := r.objs.UpdateRef(rec.ref, rec.commit, rec.parent); err != nil {
+		return ps, err
+	}
+	for _, tag := range tags {
+		if err := r.objs.UpdateRef(refTags+tag, rec.commit, objects.ZeroID); err != nil {
+			return ps, fmt.Errorf("snapshot %s recorded, but tag %q failed: %w", ID(rec.commit).Short(), tag, err)
+		}
+	}
+	return ps, nil
+}
+
+// updateCache records the fingerprints of this scan. A full scan replaces
+// the cache; a partial one updates the paths it saw.
+func (r *Repository) updateCache(path string, old map[string]cacheEntry, items []scanned, full bool) {
+	next := old
+	if full {
+		next = make(map[string]cacheEntry, len(items))
+	}
+	for _, it := range items {
+		if it.change == "" {
+			delete(next, it.path)
+			continue
+		}
+		next[it.path] = cacheEntry{change: it.change, size: it.size, ts: it.ts, id: it.id}
+	}
+	// A cache that cannot be saved only makes the next backup slower.
+	_ = saveCache(path, next)
+}
+
+// info reads the description of snapshot id. tags maps commit ids to tag
+// names; nil reads them from the repository.
+func (r *Repository) info(id objects.ID, tags map[objects.ID][]string) (Info, error) {
+	c, err := r.objs.ReadCommit(id)
+	if err != nil {
+		if errors.Is(err, objects.ErrNotFound) {
+			return Info{}, fmt.Errorf("%w: snapshot %s: commit missing", ErrCorrupt, id)
+		}
+		return Info{}, fmt.Errorf("%w: snapshot %s: %v", ErrCorrupt, id, err)
+	}
+	title, tr := splitMessage(c.Message)
+	t, err := decodeTrailers(tr)
+	if err != nil {
+		return Info{}, fmt.Errorf("commit %s: %w", ID(id).Short(), err)
+	}
+	info := Info{
+		ID: ID(id), Time: c.Author.When, Recorded: c.Committer.When,
+		Scope: t.Scope, Kind: t.Kind, Author: c.Author.Email, Message: title,
+		Resources: t.Resources, Bytes: t.Bytes, Source: t.Source, UUID: t.UUID,
+		WithSegments: t.Segments, RestoreOf: t.RestoreOf, ImportPath: t.ImportPath,
+		tree: c.Tree,
+	}
+	if !t.TakenAt.IsZero() {
+		info.Time = t.TakenAt.In(c.Author.When.Location())
+	}
+	if len(c.Parents) > 0 {
+		info.Parent = ID(c.Parents[0])
+	}
+	if tags == nil {
+		tags, err = r.tagMap()
+		if err != nil {
+			return Info{}, err
+		}
+	}
+	info.Tags = tags[id]
+	return info, nil
+}

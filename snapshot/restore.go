@@ -1,0 +1,611 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/kylin-tools/metastore/metastore"
+	"github.com/kylin-tools/metastore/objects"
+	"github.com/kylin-tools/metastore/scope"
+)
+
+// Action is what a restore does, or would do, to one resource.
+type Action string
+
+// The actions of a restore plan.
+const (
+	Added     Action = "added"     // the target lacks it: written
+	Changed   Action = "changed"   // bytes or timestamp differ: overwritten
+	Deleted   Action = "deleted"   // in scope in the target, absent from the snapshot (AfterTruncate)
+	Unchanged Action = "unchanged" // identical bytes and timestamp
+	Kept      Action = "kept"      // would be deleted, but is kept (Note says why)
+)
+
+// PlanItem is one resource of a restore plan.
+type PlanItem struct {
+	Path   string
+	Action Action
+	// OldSize and OldTimestamp describe the target's resource (zero when
+	// added); NewSize and NewTimestamp the snapshot's (zero when deleted).
+	OldSize, NewSize           int64
+	OldTimestamp, NewTimestamp int64
+	// Note explains kept resources and merged project files.
+	Note string
+
+	from objects.ID // blob to write
+	data []byte     // content to write instead of a blob (merged project file)
+}
+
+// RestoreOptions say what a restore does.
+type RestoreOptions struct {
+	// Scope is what to restore: the whole system, project P, or cube C.
+	Scope scope.Scope
+	// Project is, for a cube scope, the target project that receives the
+	// cube (restore-cube PROJECT).
+	Project string
+	// AfterTruncate also deletes in-scope resources of the target that the
+	// snapshot does not have, for an exact point-in-time rollback. Without
+	// it nothing is deleted.
+	AfterTruncate bool
+	// DryRun computes the plan and writes nothing, neither to the target nor
+	// to the repository.
+	DryRun bool
+	// AllowForeign restores a snapshot taken from a metastore with another
+	// /UUID.
+	AllowForeign bool
+	// Target describes the target metastore (password masked);
+	// metastore.Describe(target) if empty.
+	Target string
+	// Progress receives progress; nil for none.
+	Progress Progress
+}
+
+// RestoreResult is what a restore did (or, in a dry run, would do).
+type RestoreResult struct {
+	// Snapshot is the snapshot restored.
+	Snapshot Info
+	// Scope is the restored scope, Project the target project of a cube.
+	Scope   scope.Scope
+	Project string
+	// Plan lists every in-scope resource, sorted by path.
+	Plan []PlanItem
+	// Counts counts the plan's actions.
+	Counts map[Action]int
+	// Safety is the snapshot of the target's in-scope state taken before
+	// writing, to undo the restore; nil when nothing was written.
+	Safety *Info
+	// Applied is true when the target was written.
+	Applied bool
+	// Warnings are things the user should know (a foreign UUID accepted,
+	// unreadable resources met by the scope rules).
+	Warnings []string
+}
+
+// Restore writes the resources of snap that opt.Scope holds into target. It
+// first records the target's current in-scope state as a safety snapshot,
+// never overwrites the target's /UUID, and refuses a snapshot of another
+// metastore (another /UUID) unless AllowForeign is set or the snapshot was
+// imported from a Kylin backup folder (whose /UUID Kylin makes up).
+func (r *Repository) Restore(ctx context.Context, snap *Snapshot, target metastore.Store, opt RestoreOptions) (*RestoreResult, error) {
+	prog := opt.Progress
+	if prog == nil {
+		prog = noProgress{}
+	}
+	if opt.Target == "" {
+		opt.Target = metastore.Describe(target)
+	}
+	res := &RestoreResult{Snapshot: snap.Info, Scope: opt.Scope, Project: opt.Project, Counts: map[Action]int{}}
+
+	want, cube, err := r.desired(ctx, snap, opt, res)
+	if err != nil {
+		return nil, err
+	}
+	current, err := r.currentScope(ctx, target, opt, res)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Scope.Kind == scope.Cube {
+		// Add the cube, its model and tables to the target project, as
+		// Kylin's CubeMetaIngester does, keeping the rest of the file.
+		pf := "/project/" + opt.Project + ".json"
+		cur, err := target.Read(ctx, pf)
+		if err != nil {
+			return nil, fmt.Errorf("read target %s: %w", pf, err)
+		}
+		merged, changed, err := scope.MergeProject(cur.Data, scope.ProjectAdditions{
+			Realization: opt.Scope.Name, RealizationType: "CUBE", Model: cube.model, Tables: cube.tables,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("merge cube %s into %s: %w", opt.Scope.Name, pf, err)
+		}
+		w := wanted{data: merged, ts: cur.Timestamp, size: int64(len(merged)), note: "unchanged: already lists the cube, its model and tables"}
+		if changed {
+			w.ts = r.opt.Now().UnixMilli()
+			w.note = "merged: adds cube " + opt.Scope.Name + ", its model and tables"
+		}
+		want[pf] = w
+	}
+
+	// Resolve the target's in-scope state to object ids (and, unless this is
+	// a dry run, store it for the safety snapshot) while holding the lock.
+	var (
+		pw     *objects.PackWriter
+		write  objectWriter = hashOnly
+		unlock = func() {}
+	)
+	if !opt.DryRun {
+		if unlock, err = r.lock(ctx); err != nil {
+			return nil, err
+		}
+		defer unlock()
+		if pw, err = r.objs.NewPackWriter(r.opt.Compression); err != nil {
+			return nil, err
+		}
+		defer pw.Abort()
+		write = packObjectWriter(pw)
+	}
+	cachePath := r.cachePath(opt.Target)
+	cache := loadCache(cachePath)
+	var paths []string
+	if opt.Scope.Kind != scope.System {
+		paths = current
+	}
+	items, _, err := r.scan(ctx, target, paths, write, cache, prog)
+	if err != nil {
+		return nil, fmt.Errorf("read target: %w", err)
+	}
+	have := make(map[string]*scanned, len(items))
+	for i := range items {
+		have[items[i].path] = &items[i]
+	}
+
+	// The /UUID rule.
+	targetUUID := ""
+	if u, ok := have["/UUID"]; ok {
+		targetUUID = u.uuid
+		if targetUUID == "" {
+			if rr, err := target.Read(ctx, "/UUID"); err == nil {
+				targetUUID = decodeUUID(rr.Data)
+			}
+		}
+	}
+	snapUUID := snap.Info.UUID
+	if _, ok := have["/UUID"]; ok {
+		delete(want, "/UUID")
+		if snapUUID != "" && targetUUID != "" && snapUUID != targetUUID {
+			switch {
+			case snap.Info.Kind == KindImport:
+				res.Warnings = append(res.Warnings, fmt.Sprintf("the snapshot's /UUID %s differs from the target's %s, as expected for a Kylin backup folder (Kylin writes a new /UUID into each); the target keeps its own", snapUUID, targetUUID))
+			case opt.AllowForeign:
+				res.Warnings = append(res.Warnings, fmt.Sprintf("restoring a snapshot of metastore %s into metastore %s (--allow-foreign); the target keeps its /UUID", snapUUID, targetUUID))
+			default:
+				return nil, fmt.Errorf("%w: snapshot %s was taken from metastore %s, the target is metastore %s; pass --allow-foreign to move metadata between environments", ErrForeign, snap.Info.ID.Short(), snapUUID, targetUUID)
+			}
+		}
+	}
+
+	// The plan.
+	for p, w := range want {
+		it := PlanItem{Path: p, NewSize: w.size, NewTimestamp: w.ts, from: w.id, data: w.data, Note: w.note}
+		if old, ok := have[p]; ok {
+			it.OldSize, it.OldTimestamp = old.size, old.ts
+			if w.data == nil && old.id == w.id && old.ts == w.ts {
+				it.Action = Unchanged
+			} else if w.data != nil && old.id == objects.HashObject(objects.KindBlob, w.data) {
+				it.Action = Unchanged
+				it.NewTimestamp = old.ts
+			} else {
+				it.Action = Changed
+			}
+		} else {
+			it.Action = Added
+		}
+		res.Plan = append(res.Plan, it)
+	}
+	if opt.AfterTruncate {
+		protected, err := r.protected(ctx, target, opt)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range items {
+			if _, ok := want[it.path]; ok || it.path == "/UUID" {
+				continue
+			}
+			pi := PlanItem{Path: it.path, Action: Deleted, OldSize: it.size, OldTimestamp: it.ts}
+			if why, ok := protected[it.path]; ok {
+				pi.Action, pi.Note = Kept, why
+			}
+			res.Plan = append(res.Plan, pi)
+		}
+	}
+	sort.Slice(res.Plan, func(i, j int) bool { return res.Plan[i].Path < res.Plan[j].Path })
+	changes := 0
+	for _, it := range res.Plan {
+		res.Counts[it.Action]++
+		if it.Action == Added || it.Action == Changed || it.Action == Deleted {
+			changes++
+		}
+	}
+	if opt.DryRun || changes == 0 {
+		return res, nil
+	}
+
+	// The safety snapshot, then the writes.
+	rec, err := r.record(pw, items, BackupOptions{
+		Scope: opt.Scope, Source: opt.Target, kind: KindSafety, restoreOf: snap.Info.ID,
+		Message: fmt.Sprintf("before restoring %s of snapshot %s", opt.Scope, snap.Info.ID.Short()),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.publish(pw, rec, nil); err != nil {
+		return nil, fmt.Errorf("record safety snapshot: %w", err)
+	}
+	r.updateCache(cachePath, cache, items, opt.Scope.Kind == scope.System)
+	safety, err := r.info(rec.commit, nil)
+	if err != nil {
+		return nil, err
+	}
+	res.Safety = &safety
+	if err := r.apply(ctx, snap, target, res.Plan, prog); err != nil {
+		return res, fmt.Errorf("restore into %s: %w (undo with: restore %s)", opt.Target, err, safety.ID.Short())
+	}
+	res.Applied = true
+	return res, nil
+}
+
+// wanted is a resource the restore should leave in the target.
+type wanted struct {
+	id   objects.ID
+	ts   int64
+	size int64
+	data []byte // set for a merged project file
+	note string
+}
+
+// cubeSource describes the cube a cube restore takes from a snapshot.
+type cubeSource struct {
+	project string // the project that listed it in the snapshot
+	model   string
+	tables  []string
+}
+
+// desired computes the resources of snap in the requested scope, keyed by
+// the path they get in the target, and for a cube where it comes from.
+func (r *Repository) desired(ctx context.Context, snap *Snapshot, opt RestoreOptions, res *RestoreResult) (map[string]wanted, cubeSource, error) {
+	var cube cubeSource
+	in := snap.Info
+	mismatch := func(hint string) error {
+		return fmt.Errorf("%w: snapshot %s holds %s; %s", ErrScopeMismatch, in.ID.Short(), in.Scope, hint)
+	}
+	var paths []string
+	all := func() error {
+		return snap.List(ctx, "/", func(p string) error { paths = append(paths, p); return nil })
+	}
+	switch opt.Scope.Kind {
+	case scope.System:
+		if in.Scope.Kind != scope.System {
+			return nil, cube, mismatch(fmt.Sprintf("restore it with restore-%s", in.Scope.Kind))
+		}
+		if err := all(); err != nil {
+			return nil, cube, err
+		}
+	case scope.Project:
+		switch {
+		case in.Scope == opt.Scope:
+			if err := all(); err != nil {
+				return nil, cube, err
+			}
+		case in.Scope.Kind == scope.System:
+			sr, err := scope.Resolve(ctx, snap, opt.Scope, scope.Options{})
+			if errors.Is(err, scope.ErrUnknownProject) {
+				return nil, cube, fmt.Errorf("%w: %v", ErrScopeMismatch, err)
+			}
+			if err != nil {
+				return nil, cube, err
+			}
+			paths = sr.Paths
+			res.Warnings = append(res.Warnings, warnings(sr.Warnings)...)
+		default:
+			return nil, cube, mismatch("a project restore needs a snapshot of that project or of the whole system")
+		}
+	case scope.Cube:
+		if opt.Project == "" {
+			return nil, cube, errors.New("restore-cube needs the target project")
+		}
+		if in.Scope == opt.Scope {
+			if err := all(); err != nil {
+				return nil, cube, err
+			}
+			// Which project the cube came from (to rename --PROJECT
+			// tables), its model and tables (to merge into the project).
+			sr, err := scope.Resolve(ctx, snap, opt.Scope, scope.Options{})
+			if err != nil {
+				return nil, cube, err
+			}
+			cube = cubeSource{project: sr.Project, model: sr.Model, tables: sr.Tables}
+		} else {
+			sr, err := scope.Resolve(ctx, snap, opt.Scope, scope.Options{})
+			if errors.Is(err, scope.ErrUnknownCube) {
+				return nil, cube, fmt.Errorf("%w: %v", ErrScopeMismatch, err)
+			}
+			if err != nil {
+				return nil, cube, err
+			}
+			paths = sr.Paths
+			cube = cubeSource{project: sr.Project, model: sr.Model, tables: sr.Tables}
+			res.Warnings = append(res.Warnings, warnings(sr.Warnings)...)
+		}
+	}
+	want := make(map[string]wanted, len(paths))
+	for _, p := range paths {
+		if opt.Scope.Kind == scope.Cube && isProjectFile(p) {
+			continue // merged below, never replaced
+		}
+		id, ts, err := snap.lookup(p)
+		if err != nil {
+			return nil, cube, err
+		}
+		size, err := r.objs.Size(id)
+		if err != nil {
+			return nil, cube, fmt.Errorf("%w: snapshot %s: %s: %v", ErrCorrupt, in.ID.Short(), p, err)
+		}
+		dst := p
+		if opt.Scope.Kind == scope.Cube && cube.project != "" && cube.project != opt.Project {
+			dst = scope.Retarget(p, cube.project, opt.Project)
+		}
+		want[dst] = wanted{id: id, ts: ts, size: size}
+	}
+	return want, cube, nil
+}
+
+func isProjectFile(p string) bool {
+	return strings.HasPrefix(p, "/project/") || strings.HasPrefix(p, "/_global/project/")
+}
+
+func warnings(ws []scope.Warning) []string {
+	var out []string
+	for _, w := range ws {
+		out = append(out, w.Path+": "+w.Message)
+	}
+	return out
+}
+
+// currentScope lists the target's resources in the requested scope (nil for
+// the whole system: the scan lists them itself).
+func (r *Repository) currentScope(ctx context.Context, target metastore.Store, opt RestoreOptions, res *RestoreResult) ([]string, error) {
+	var s scope.Scope
+	switch opt.Scope.Kind {
+	case scope.System:
+		return nil, nil
+	case scope.Project:
+		s = opt.Scope
+	case scope.Cube:
+		s = opt.Scope
+	}
+	paths := []string{}
+	sr, err := scope.Resolve(ctx, target, s, scope.Options{})
+	switch {
+	case errors.Is(err, scope.ErrUnknownProject), errors.Is(err, scope.ErrUnknownCube):
+		// Not in the target yet: only its /UUID matters.
+	case err != nil:
+		return nil, fmt.Errorf("read target: %w", err)
+	default:
+		paths = sr.Paths
+	}
+	if opt.Scope.Kind == scope.Cube {
+		// The cube lands in opt.Project, whose project file is merged.
+		pf := "/project/" + opt.Project + ".json"
+		if _, err := target.Read(ctx, pf); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("%w: project %q does not exist in %s; create it in Kylin or restore-project it first", scope.ErrUnknownProject, opt.Project, opt.Target)
+			}
+			return nil, err
+		}
+		paths = append(paths, pf)
+	}
+	if _, err := target.Read(ctx, "/UUID"); err == nil {
+		paths = append(paths, "/UUID")
+	}
+	sort.Strings(paths)
+	return dedupe(paths), nil
+}
+
+func dedupe(s []string) []string {
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// protected returns the target's resources that a truncating restore must
+// not delete because other projects (or, for a cube, other cubes) of the
+// target use them, with the reason.
+func (r *Repository) protected(ctx context.Context, target metastore.Store, opt RestoreOptions) (map[string]string, error) {
+	out := map[string]string{}
+	switch opt.Scope.Kind {
+	case scope.System:
+		return out, nil
+	case scope.Project:
+		projects, err := scope.Projects(ctx, target)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range projects {
+			if p == opt.Scope.Name {
+				continue
+			}
+			sr, err := scope.Resolve(ctx, target, scope.ProjectScope(p), scope.Options{})
+			if err != nil {
+				continue
+			}
+			for _, path := range sr.Paths {
+				if _, ok := out[path]; !ok {
+					out[path] = "also used by project " + p
+				}
+			}
+		}
+	case scope.Cube:
+		cubes, err := scope.Cubes(ctx, target)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cubes {
+			if c == opt.Scope.Name {
+				continue
+			}
+			sr, err := scope.Resolve(ctx, target, scope.CubeScope(c), scope.Options{WithSegments: true})
+			if err != nil {
+				continue
+			}
+			for _, path := range sr.Paths {
+				if _, ok := out[path]; !ok {
+					out[path] = "also used by cube " + c
+				}
+			}
+		}
+		out["/project/"+opt.Project+".json"] = "project files are merged, never deleted"
+	}
+	return out, nil
+}
+
+// apply carries out a plan: writes first (project files last, so Kylin
+// never sees a project naming a cube that is not there yet), then deletes.
+// A transactional target gets everything in one transaction.
+func (r *Repository) apply(ctx context.Context, snap *Snapshot, target metastore.Store, plan []PlanItem, prog Progress) (err error) {
+	var writes, deletes []PlanItem
+	for _, it := range plan {
+		switch it.Action {
+		case Added, Changed:
+			writes = append(writes, it)
+		case Deleted:
+			deletes = append(deletes, it)
+		}
+	}
+	sort.SliceStable(writes, func(i, j int) bool {
+		return !isProjectFile(writes[i].Path) && isProjectFile(writes[j].Path)
+	})
+	var sink metastore.Sink = target
+	var tx metastore.Tx
+	if t, ok := target.(metastore.Transactional); ok {
+		if tx, err = t.Begin(ctx); err != nil {
+			return err
+		}
+		defer func() {
+			if err != nil {
+				tx.Rollback()
+			}
+		}()
+		sink = tx
+	}
+	prog.Start("restoring", int64(len(writes)+len(deletes)))
+	defer prog.Done()
+	content := func(it PlanItem) (metastore.Resource, error) {
+		if it.data != nil {
+			return metastore.Resource{Path: it.Path, Data: it.data, Timestamp: it.NewTimestamp}, nil
+		}
+		data, err := r.objs.ReadKind(it.from, objects.KindBlob)
+		if err != nil {
+			return metastore.Resource{}, fmt.Errorf("%w: snapshot %s: content of %s: %v", ErrCorrupt, snap.Info.ID.Short(), it.Path, err)
+		}
+		return metastore.Resource{Path: it.Path, Data: data, Timestamp: it.NewTimestamp}, nil
+	}
+	if tx != nil {
+		// One connection, one transaction: write in order.
+		for _, it := range writes {
+			res, err := content(it)
+			if err != nil {
+				return err
+			}
+			if err := sink.Write(ctx, res); err != nil {
+				return fmt.Errorf("write %s: %w", it.Path, err)
+			}
+			prog.Add(1)
+		}
+	} else if err := r.parallelWrites(ctx, sink, writes, content, prog); err != nil {
+		return err
+	}
+	for _, it := range deletes {
+		if err := sink.Delete(ctx, it.Path); err != nil {
+			return fmt.Errorf("delete %s: %w", it.Path, err)
+		}
+		prog.Add(1)
+	}
+	if tx != nil {
+		if err := tx.Commit(ctx); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+	}
+	if s, ok := target.(metastore.Syncer); ok {
+		if err := s.Sync(ctx); err != nil {
+			return fmt.Errorf("sync: %w", err)
+		}
+	}
+	return nil
+}
+
+// parallelWrites writes resources with several workers, keeping project
+// files for the end.
+func (r *Repository) parallelWrites(ctx context.Context, sink metastore.Sink, writes []PlanItem, content func(PlanItem) (metastore.Resource, error), prog Progress) error {
+	split := len(writes)
+	for i, it := range writes {
+		if isProjectFile(it.Path) {
+			split = i
+			break
+		}
+	}
+	run := func(batch []PlanItem) error {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var once sync.Once
+		var firstErr error
+		next := make(chan PlanItem)
+		var wg sync.WaitGroup
+		for w := 0; w < r.opt.Workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for it := range next {
+					res, err := content(it)
+					if err == nil {
+						err = sink.Write(ctx, res)
+						if err != nil {
+							err = fmt.Errorf("write %s: %w", it.Path, err)
+						}
+					}
+					if err != nil {
+						once.Do(func() { firstErr = err; cancel() })
+						continue
+					}
+					prog.Add(1)
+				}
+			}()
+		}
+	feed:
+		for _, it := range batch {
+			select {
+			case next <- it:
+			case <-ctx.Done():
+				break feed
+			}
+		}
+		close(next)
+		wg.Wait()
+		if firstErr != nil {
+			return firstErr
+		}
+		return ctx.Err()
+	}
+	if err := run(writes[:split]); err != nil {
+		return err
+	}
+	return run(writes[split:])
+}
