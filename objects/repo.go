@@ -1,18 +1,23 @@
 package objects
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"sync"
 
 	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/format/config"
+	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
@@ -286,24 +291,88 @@ func (r *Repository) Size(id ID) (int64, error) {
 }
 
 // ForEachObject calls fn with the id of every object the repository holds,
-// packed or loose.
+// packed or loose (an object in several packs is reported once).
 func (r *Repository) ForEachObject(fn func(ID) error) error {
+	seen := map[ID]bool{}
 	r.mu.Lock()
-	var ids []ID
 	err := r.storage.ForEachObjectHash(func(h plumbing.Hash) error {
-		ids = append(ids, ID(h))
+		seen[ID(h)] = true
 		return nil
 	})
 	r.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("%w: listing objects: %v", ErrCorrupt, err)
+		return fmt.Errorf("%w: listing loose objects: %v", ErrCorrupt, err)
 	}
+	packs, err := r.Packs()
+	if err != nil {
+		return err
+	}
+	for _, p := range packs {
+		idx, err := readIndex(filepath.Join(r.path, "objects", "pack", p+".idx"))
+		if err != nil {
+			return err
+		}
+		it, err := idx.Entries()
+		if err != nil {
+			return fmt.Errorf("%w: pack index %s: %v", ErrCorrupt, p, err)
+		}
+		for {
+			e, err := it.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				it.Close()
+				return fmt.Errorf("%w: pack index %s: %v", ErrCorrupt, p, err)
+			}
+			seen[ID(e.Hash)] = true
+		}
+		it.Close()
+	}
+	ids := make([]ID, 0, len(seen))
+	for id := range seen {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return bytes.Compare(ids[i][:], ids[j][:]) < 0 })
 	for _, id := range ids {
 		if err := fn(id); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// Packs lists the pack files of the repository by base name
+// ("pack-<sha1>"), sorted.
+func (r *Repository) Packs() ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(r.path, "objects", "pack"))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		n := e.Name()
+		if strings.HasPrefix(n, "pack-") && strings.HasSuffix(n, ".pack") {
+			out = append(out, strings.TrimSuffix(n, ".pack"))
+		}
+	}
+	return out, nil
+}
+
+func readIndex(path string) (*idxfile.MemoryIndex, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: pack index: %v", ErrCorrupt, err)
+	}
+	defer f.Close()
+	idx := idxfile.NewMemoryIndex()
+	if err := idxfile.NewDecoder(bufio.NewReader(f)).Decode(idx); err != nil {
+		return nil, fmt.Errorf("%w: pack index %s: %v", ErrCorrupt, filepath.Base(path), err)
+	}
+	return idx, nil
 }
 
 func translate(id ID, err error) error {
