@@ -151,9 +151,25 @@ func (r *Repository) Restore(ctx context.Context, snap *Snapshot, target metasto
 	}
 	cachePath := r.cachePath(opt.Target)
 	cache := loadCache(cachePath)
+	// Scan what is in scope in the target now, and whatever else the restore
+	// would overwrite (a resource the target's broken links hide from its
+	// scope is still there).
 	var paths []string
+	inScope := map[string]bool{}
 	if opt.Scope.Kind != scope.System {
-		paths = current
+		for _, p := range current {
+			inScope[p] = true
+		}
+		paths = append(paths, current...)
+		for p := range want {
+			if !inScope[p] {
+				if _, err := target.Read(ctx, p); err == nil {
+					paths = append(paths, p)
+				}
+			}
+		}
+		sort.Strings(paths)
+		paths = dedupe(paths)
 	}
 	items, _, err := r.scan(ctx, target, paths, write, cache, prog)
 	if err != nil {
@@ -214,6 +230,9 @@ func (r *Repository) Restore(ctx context.Context, snap *Snapshot, target metasto
 		}
 		for _, it := range items {
 			if _, ok := want[it.path]; ok || it.path == "/UUID" {
+				continue
+			}
+			if opt.Scope.Kind != scope.System && !inScope[it.path] {
 				continue
 			}
 			pi := PlanItem{Path: it.path, Action: Deleted, OldSize: it.size, OldTimestamp: it.ts}

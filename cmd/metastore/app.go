@@ -56,7 +56,7 @@ func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) i
 	app := newApp(e)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, reorderArgs(app, args))
 	if err == nil {
 		return exitOK
 	}
@@ -145,7 +145,12 @@ func (e *env) repoPath(explicit string) (string, error) {
 }
 
 func (e *env) repoOptions() snapshot.Options {
+	user := e.getenv("METASTORE_USER")
+	if user == "" {
+		user = e.getenv("USER")
+	}
 	return snapshot.Options{
+		User: user,
 		Waiting: func(holder string) {
 			fmt.Fprintf(e.stderr, "waiting for the repository lock (held by %s)...\n", holder)
 		},
@@ -257,4 +262,61 @@ func joinOr(s []string, empty string) string {
 		return empty
 	}
 	return strings.Join(s, ", ")
+}
+
+// reorderArgs moves a command's flags before its positional arguments, so
+// that "restore-cube P REF --cube C" works like "restore-cube --cube C P REF"
+// (urfave/cli stops parsing flags at the first positional argument).
+func reorderArgs(app *cli.App, args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	takesValue := func(flags []cli.Flag, name string) bool {
+		name = strings.TrimLeft(name, "-")
+		for _, f := range flags {
+			for _, n := range f.Names() {
+				if n == name {
+					_, isBool := f.(*cli.BoolFlag)
+					return !isBool
+				}
+			}
+		}
+		return false
+	}
+	// Skip the global flags to find the command.
+	i := 1
+	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "--" {
+		if !strings.Contains(args[i], "=") && takesValue(app.Flags, args[i]) {
+			i++
+		}
+		i++
+	}
+	if i >= len(args) {
+		return args
+	}
+	cmd := app.Command(args[i])
+	if cmd == nil {
+		return args
+	}
+	var flags, pos []string
+	rest := args[i+1:]
+	for j := 0; j < len(rest); j++ {
+		a := rest[j]
+		if a == "--" {
+			pos = append(pos, rest[j:]...)
+			break
+		}
+		if strings.HasPrefix(a, "-") && a != "-" {
+			flags = append(flags, a)
+			if !strings.Contains(a, "=") && takesValue(cmd.Flags, a) && j+1 < len(rest) {
+				flags = append(flags, rest[j+1])
+				j++
+			}
+			continue
+		}
+		pos = append(pos, a)
+	}
+	out := append([]string{}, args[:i+1]...)
+	out = append(out, flags...)
+	return append(out, pos...)
 }

@@ -1,0 +1,265 @@
+package folder
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/kylin-tools/metastore/metastore"
+)
+
+// List calls fn for the path of every file whose path starts with prefix, in
+// byte order of path, streaming the tree one directory at a time. It skips
+// Write's temporary files and stops at the first error: an error wrapping
+// metastore.ErrInvalidPath for an invalid prefix, the context's error once
+// ctx is done, an error wrapping ErrSymlink or ErrNotRegular that names the
+// first symbolic link or special file met, an error reading a directory, or
+// the error fn returns, returned as is.
+func (s *Store) List(ctx context.Context, prefix string, fn func(path string) error) error {
+	return s.list(ctx, prefix, false, func(p string, _ *unix.Stat_t) error { return fn(p) })
+}
+
+// ListEntries is List with each file's size, its modification time in
+// milliseconds as Timestamp, and a Change fingerprint of its device, inode,
+// change time, modification time and size, all from one lstat(2).
+func (s *Store) ListEntries(ctx context.Context, prefix string, fn func(metastore.Entry) error) error {
+	var change []byte
+	return s.list(ctx, prefix, true, func(p string, st *unix.Stat_t) error {
+		change = appendChange(change[:0], st)
+		return fn(metastore.Entry{Path: p, Size: st.Size, Timestamp: millis(st.Mtim), Change: string(change)})
+	})
+}
+
+// appendChange appends to b the fingerprint of st: device, inode, change
+// time, modification time and size in hexadecimal, each time as seconds and
+// nanoseconds, separated by colons.
+func appendChange(b []byte, st *unix.Stat_t) []byte {
+	b = strconv.AppendUint(b, uint64(st.Dev), 16)
+	b = append(b, ':')
+	b = strconv.AppendUint(b, uint64(st.Ino), 16)
+	csec, cnsec := st.Ctim.Unix()
+	msec, mnsec := st.Mtim.Unix()
+	for _, n := range [...]int64{csec, cnsec, msec, mnsec} {
+		b = append(b, ':')
+		b = strconv.AppendInt(b, n, 16)
+	}
+	b = append(b, ':')
+	return strconv.AppendInt(b, st.Size, 16)
+}
+
+func (s *Store) list(ctx context.Context, prefix string, stat bool, fn func(string, *unix.Stat_t) error) error {
+	if err := metastore.CheckPrefix(prefix); err != nil {
+		return fmt.Errorf("folder: list: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// "/cube/x" lists the entries of the directory /cube whose names start
+	// with "x"; "/" lists the root's.
+	i := strings.LastIndexByte(prefix, '/')
+	dir, namePrefix := prefix[:i], prefix[i+1:]
+	if strings.Contains(prefix[:i+1], "//") || strings.Contains(dir, tempMarker) && checkKey(dir) != nil {
+		return nil // no valid key has an empty or temporary component
+	}
+	w, err := s.walk(dir, walkList)
+	if err != nil {
+		if (errors.Is(err, unix.ENOENT) || errors.Is(err, ErrNotDir)) && !isRootError(err) {
+			return nil
+		}
+		return fmt.Errorf("folder: list %s: %w", prefix, err)
+	}
+	defer w.close()
+	l := &lister{
+		ctx:    ctx,
+		prefix: prefix,
+		stat:   stat,
+		fn:     fn,
+		buf:    make([]byte, 32<<10),
+		path:   append(append(make([]byte, 0, 256), dir...), '/'),
+	}
+	return l.dir(w.last(), namePrefix)
+}
+
+// lister walks a tree in byte order of path. Its names and ents are stacks
+// shared by the directories being listed, parent below child, so that a
+// whole listing allocates little beyond the paths it hands out.
+type lister struct {
+	ctx    context.Context
+	prefix string
+	stat   bool
+	fn     func(string, *unix.Stat_t) error
+
+	buf   []byte   // getdents(2) buffer
+	names []byte   // entry names; a directory's followed by "/"
+	ents  []dirent // entries of the directories being listed
+	path  []byte   // path of the directory being listed, ending in "/"
+	st    unix.Stat_t
+}
+
+// dirent is an entry of a directory being listed: names[off:end] and its
+// type (unix.DT_*).
+type dirent struct {
+	off, end int
+	typ      uint8
+}
+
+// Offsets in a struct linux_dirent64 as getdents64(2) returns it.
+const (
+	direntIno    = unsafe.Offsetof(unix.Dirent{}.Ino)
+	direntReclen = unsafe.Offsetof(unix.Dirent{}.Reclen)
+	direntType   = unsafe.Offsetof(unix.Dirent{}.Type)
+	direntName   = unsafe.Offsetof(unix.Dirent{}.Name)
+)
+
+// dir lists the open directory fd, whose path is l.path, keeping only the
+// entries whose names start with namePrefix.
+func (l *lister) dir(fd int, namePrefix string) error {
+	base, nbase := len(l.ents), len(l.names)
+	defer func() {
+		l.ents, l.names = l.ents[:base], l.names[:nbase]
+	}()
+	if err := l.read(fd, namePrefix); err != nil {
+		return err
+	}
+	// A directory sorts as its name followed by "/", as its files' paths do.
+	slices.SortFunc(l.ents[base:], func(a, b dirent) int {
+		return bytes.Compare(l.names[a.off:a.end], l.names[b.off:b.end])
+	})
+	plen := len(l.path)
+	for i := base; i < len(l.ents); i++ {
+		if err := l.ctx.Err(); err != nil {
+			return err
+		}
+		e := l.ents[i]
+		l.path = append(l.path[:plen], l.names[e.off:e.end]...)
+		switch e.typ {
+		case unix.DT_DIR:
+			name := l.transient(e.off, e.end-1)
+			child, err := openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if err == unix.ENOENT {
+				continue // removed since it was read
+			}
+			if err == unix.ENOTDIR || err == unix.ELOOP {
+				err = notDirError(fd, name)
+			}
+			if err != nil {
+				return l.fail(err)
+			}
+			err = l.dir(child, "")
+			unix.Close(child)
+			if err != nil {
+				return err
+			}
+		case unix.DT_REG:
+			var st *unix.Stat_t
+			if l.stat {
+				err := fstatat(fd, l.transient(e.off, e.end), &l.st)
+				if err == unix.ENOENT {
+					continue // removed since it was read
+				}
+				if err == nil {
+					err = checkType(l.st.Mode, false)
+				}
+				if err != nil {
+					return l.fail(err)
+				}
+				st = &l.st
+			}
+			if err := l.fn(string(l.path), st); err != nil {
+				return err
+			}
+		case unix.DT_LNK:
+			return l.fail(ErrSymlink)
+		default:
+			return l.fail(ErrNotRegular)
+		}
+	}
+	return nil
+}
+
+// read reads the entries of fd whose names start with namePrefix onto
+// l.ents and l.names, leaving out ".", ".." and temporary files.
+func (l *lister) read(fd int, namePrefix string) error {
+	for {
+		n, err := unix.Getdents(fd, l.buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return l.fail(err)
+		}
+		if n <= 0 {
+			return nil
+		}
+		for off := 0; off < n; {
+			rec := l.buf[off:n]
+			reclen := int(binary.NativeEndian.Uint16(rec[direntReclen:]))
+			if reclen <= int(direntName) || reclen > len(rec) {
+				return l.fail(fmt.Errorf("malformed directory entry of %d bytes", reclen))
+			}
+			off += reclen
+			name := rec[direntName:reclen]
+			if i := bytes.IndexByte(name, 0); i >= 0 {
+				name = name[:i]
+			}
+			switch {
+			case binary.NativeEndian.Uint64(rec[direntIno:]) == 0,
+				len(name) < len(namePrefix) || string(name[:len(namePrefix)]) != namePrefix,
+				len(name) == 1 && name[0] == '.',
+				len(name) == 2 && name[0] == '.' && name[1] == '.',
+				name[0] == '.' && isTemp(string(name)):
+				continue
+			}
+			typ := rec[direntType]
+			if typ == unix.DT_UNKNOWN {
+				var st unix.Stat_t
+				if err := fstatat(fd, string(name), &st); err != nil {
+					if err == unix.ENOENT {
+						continue
+					}
+					return l.fail(err)
+				}
+				typ = dtype(st.Mode)
+			}
+			start := len(l.names)
+			l.names = append(l.names, name...)
+			if typ == unix.DT_DIR {
+				l.names = append(l.names, '/')
+			}
+			l.ents = append(l.ents, dirent{off: start, end: len(l.names), typ: typ})
+		}
+	}
+}
+
+// transient returns l.names[off:end] as a string without copying it, for a
+// system call that copies it at once: the string changes if l.names does.
+func (l *lister) transient(off, end int) string {
+	return unsafe.String(&l.names[off], end-off)
+}
+
+// fail wraps err with the prefix listed and the path where it happened.
+func (l *lister) fail(err error) error {
+	return fmt.Errorf("folder: list %s: %s: %w", l.prefix, strings.TrimSuffix(string(l.path), "/"), err)
+}
+
+// dtype converts a stat mode to a directory entry type.
+func dtype(mode uint32) uint8 {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return unix.DT_REG
+	case unix.S_IFDIR:
+		return unix.DT_DIR
+	case unix.S_IFLNK:
+		return unix.DT_LNK
+	default:
+		return unix.DT_UNKNOWN // reported as not regular
+	}
+}
