@@ -120,7 +120,9 @@ func packObjectWriter(pw *objects.PackWriter) objectWriter {
 	}
 }
 
-func hashOnly(k objects.Kind, data []byte) (objects.ID, error) { return objects.HashObject(k, data), nil }
+func hashOnly(k objects.Kind, data []byte) (objects.ID, error) {
+	return objects.HashObject(k, data), nil
+}
 
 // checkKey refuses keys that cannot be stored in a snapshot tree.
 func checkKey(p string) error {

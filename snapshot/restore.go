@@ -136,7 +136,7 @@ func (r *Repository) Restore(ctx context.Context, snap *Snapshot, target metasto
 	var (
 		pw     *objects.PackWriter
 		write  objectWriter = hashOnly
-		unlock = func() {}
+		unlock              = func() {}
 	)
 	if !opt.DryRun {
 		if unlock, err = r.lock(ctx); err != nil {

@@ -21,7 +21,7 @@ type Snapshot struct {
 
 	repo *Repository
 	mu   sync.Mutex
-	dirs map[string]*dirTree           // folder path without slashes at the ends ("" is the root)
+	dirs map[string]*dirTree         // folder path without slashes at the ends ("" is the root)
 	ts   map[string]map[string]int64 // folder path -> name -> timestamp
 }
 

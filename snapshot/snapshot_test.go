@@ -200,6 +200,7 @@ func TestChangeCacheNeverMissesARewrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	st = st.WithRacyWindow(0)
 	ctx := context.Background()
 	for i := 0; i < 20; i++ {
 		st.Write(ctx, metastore.Resource{Path: fmt.Sprintf("/cube/c%02d.json", i), Data: []byte(`{"v":1}`), Timestamp: 1700000000000})

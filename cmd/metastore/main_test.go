@@ -39,7 +39,7 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"seed":    cmdSeed,
+			"seed":     cmdSeed,
 			"setmtime": cmdSetMtime,
 		},
 	})

@@ -5,9 +5,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kylin-tools/metastore/snapshot"
 	"github.com/mattn/go-isatty"
 	"github.com/schollz/progressbar/v3"
-	"github.com/kylin-tools/metastore/snapshot"
 )
 
 // progress returns a progress display on stderr when stderr is a terminal

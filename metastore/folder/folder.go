@@ -45,7 +45,8 @@ const (
 // root afresh and fails if it cannot: a store whose folder was removed is
 // not taken for an empty one.
 type Store struct {
-	root string // absolute and clean
+	root string        // absolute and clean
+	racy time.Duration // see RacyWindow
 }
 
 // Compile-time checks of the abilities a Store offers.
@@ -72,7 +73,17 @@ func Open(root string) (*Store, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("folder: open %s: %w", abs, ErrNotDir)
 	}
-	return &Store{root: abs}, nil
+	return &Store{root: abs, racy: RacyWindow}, nil
+}
+
+// WithRacyWindow returns a copy of the store whose ListEntries withholds
+// the Change fingerprint of files changed less than d before the listing
+// (RacyWindow by default; 0 for tests that rewrite files and list them at
+// once).
+func (s *Store) WithRacyWindow(d time.Duration) *Store {
+	c := *s
+	c.racy = d
+	return &c
 }
 
 // Create is Open that first makes root, and any missing parent, with mode

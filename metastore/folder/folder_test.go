@@ -537,6 +537,7 @@ func TestSpecialFiles(t *testing.T) {
 // would, keeping its size and restoring its modification time.
 func TestChangeAfterExternalRewrite(t *testing.T) {
 	s, root := newStore(t)
+	s = s.WithRacyWindow(0)
 	mustWrite(t, s, "/cube/x.json", "0123456789", 1457534216410)
 	change := func() string {
 		t.Helper()
@@ -721,5 +722,25 @@ func TestKylinSample(t *testing.T) {
 	}
 	if got, err := listAll(s, "/cube_desc/"); err != nil || len(got) != 22 {
 		t.Errorf("List(/cube_desc/) gave %d paths (%v), want 22", len(got), err)
+	}
+}
+
+// TestRacyFilesHaveNoChange checks that a file changed just before the
+// listing gets no fingerprint, so a cache never trusts it.
+func TestRacyFilesHaveNoChange(t *testing.T) {
+	s, _ := newStore(t)
+	mustWrite(t, s, "/cube/x.json", "0123456789", 1457534216410)
+	var c string
+	if err := s.ListEntries(t.Context(), "/", func(e metastore.Entry) error { c = e.Change; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if c != "" {
+		t.Errorf("Change of a file written %v ago = %q, want empty", "just now", c)
+	}
+	if err := s.WithRacyWindow(0).ListEntries(t.Context(), "/", func(e metastore.Entry) error { c = e.Change; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if c == "" {
+		t.Error("Change with no racy window is empty")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -30,13 +31,28 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(path string) er
 // ListEntries is List with each file's size, its modification time in
 // milliseconds as Timestamp, and a Change fingerprint of its device, inode,
 // change time, modification time and size, all from one lstat(2).
+//
+// A file whose change time is within RacyWindow of the moment it was listed
+// gets an empty Change: file systems stamp times with a coarse clock, so a
+// second write in the same tick could leave every field of the fingerprint
+// as it was (git's "racily clean" entries). Such files are always read.
 func (s *Store) ListEntries(ctx context.Context, prefix string, fn func(metastore.Entry) error) error {
 	var change []byte
 	return s.list(ctx, prefix, true, func(p string, st *unix.Stat_t) error {
-		change = appendChange(change[:0], st)
-		return fn(metastore.Entry{Path: p, Size: st.Size, Timestamp: millis(st.Mtim), Change: string(change)})
+		var now unix.Timespec
+		_ = unix.ClockGettime(unix.CLOCK_REALTIME, &now)
+		e := metastore.Entry{Path: p, Size: st.Size, Timestamp: millis(st.Mtim)}
+		if now.Nano()-st.Ctim.Nano() >= int64(s.racy) {
+			change = appendChange(change[:0], st)
+			e.Change = string(change)
+		}
+		return fn(e)
 	})
 }
+
+// RacyWindow is how recent a change must be for ListEntries to withhold a
+// file's Change fingerprint.
+const RacyWindow = 2 * time.Second
 
 // appendChange appends to b the fingerprint of st: device, inode, change
 // time, modification time and size in hexadecimal, each time as seconds and
