@@ -1,0 +1,54 @@
+package objects
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestDependenciesPointOneWay keeps the module's layering: cmd -> snapshot
+// -> {scope, objects, metastore}; only objects imports go-git; scope and
+// metastore know nothing of git or snapshots.
+func TestDependenciesPointOneWay(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go command not found")
+	}
+	out, err := exec.Command(goBin, "list", "-deps", "-json=ImportPath,Imports", "github.com/kylin-tools/metastore/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	const mod = "github.com/kylin-tools/metastore/"
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	forbidden := map[string][]string{
+		"objects":   {mod + "snapshot", mod + "scope", mod + "metastore", mod + "cmd"},
+		"scope":     {mod + "snapshot", mod + "objects", mod + "cmd", "github.com/go-git/"},
+		"metastore": {mod + "snapshot", mod + "objects", mod + "scope", mod + "cmd", "github.com/go-git/"},
+		"snapshot":  {mod + "cmd", "github.com/go-git/"},
+	}
+	for dec.More() {
+		var p struct {
+			ImportPath string
+			Imports    []string
+		}
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(p.ImportPath, mod) {
+			continue
+		}
+		pkg := strings.TrimPrefix(p.ImportPath, mod)
+		top, _, _ := strings.Cut(pkg, "/")
+		for _, imp := range p.Imports {
+			for _, bad := range forbidden[top] {
+				if strings.HasPrefix(imp, bad) {
+					t.Errorf("%s imports %s", p.ImportPath, imp)
+				}
+			}
+			if top != "objects" && strings.HasPrefix(imp, "github.com/go-git/") {
+				t.Errorf("%s imports go-git (%s): only objects may", p.ImportPath, imp)
+			}
+		}
+	}
+}
