@@ -53,7 +53,8 @@
 //   - KE's "/raw_table_desc/X.json" (X the cube's descriptor or the cube),
 //     "/raw_table_instance/C.json", "/scheduler/*" entries whose "project"
 //     is P, and "/model_stats/M.json" of its models;
-//   - every "/user/*" and "/user_group/*" resource;
+//   - every "/user/*" and "/user_group/*" resource, and "/user_group" itself
+//     (Kylin 3.x and 4.x keep every group in that one resource);
 //   - the "/cube_stats_info/*" and "/history/*" resources with a key
 //     component (or a last component without its extension) equal to P or
 //     to one of its cubes.

@@ -381,11 +381,16 @@ func (r *resolver) project4(name string) error {
 		}
 	}
 
-	// Global and name-matched resources.
+	// Global and name-matched resources. Kylin 3.x and 4.x keep all user
+	// groups in the single resource /user_group; older and newer layouts
+	// have one resource per group under /user_group/.
 	for _, prefix := range []string{"/user/", "/user_group/"} {
 		if err := r.addPrefix(prefix); err != nil {
 			return err
 		}
+	}
+	if _, err := r.addIfExists("/user_group"); err != nil {
+		return err
 	}
 	if err := r.scheduler4(name); err != nil {
 		return err

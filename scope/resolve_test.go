@@ -390,3 +390,18 @@ func TestSystemScope(t *testing.T) {
 		t.Errorf("system scope: %d paths, %d warnings; want %d and none", len(res.Paths), len(res.Warnings), len(src))
 	}
 }
+
+// TestProjectHasKylin3UserGroups checks the Kylin 3.x/4.x form of user
+// groups: one resource "/user_group" holding every group.
+func TestProjectHasKylin3UserGroups(t *testing.T) {
+	m := memSource{
+		"/project/p.json": `{"uuid": "u", "realizations": [], "models": [], "tables": []}`,
+		"/user/ADMIN":     `{}`,
+		"/user_group":     `{"groups": ["ALL_USERS"]}`,
+	}
+	res, err := scope.Resolve(context.Background(), m, scope.ProjectScope("p"), scope.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPaths(t, "project/p", res.Paths, []string{"/project/p.json", "/user/ADMIN", "/user_group"})
+}
