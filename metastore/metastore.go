@@ -71,6 +71,33 @@ type EntryLister interface {
 	ListEntries(ctx context.Context, prefix string, fn func(Entry) error) error
 }
 
+// Walker is implemented by sources that can stream resources with their
+// content in byte order of path, much faster than List and Read one by one
+// for a database.
+type Walker interface {
+	// Walk calls fn for each resource whose path starts with prefix, in
+	// byte order of path. The Resource's Data is only valid during the
+	// call. A resource whose content cannot be had is passed with an error
+	// (wrapping ErrContentElsewhere, say) and no Data, and the walk goes on
+	// if fn returns nil. Walk stops and returns the first error fn returns.
+	Walk(ctx context.Context, prefix string, fn func(Resource, error) error) error
+}
+
+// View is a consistent, read-only view of a metastore: everything read
+// through it comes from one point in time.
+type View interface {
+	Source
+	// Close releases the view (ends its transaction).
+	Close() error
+}
+
+// Viewer is implemented by sources that can give a consistent view (a
+// database read in one REPEATABLE READ or SERIALIZABLE transaction), so that
+// a Kylin writing during a backup cannot produce a torn snapshot.
+type Viewer interface {
+	View(ctx context.Context) (View, error)
+}
+
 // Tx is a set of writes and deletes that take effect together or not at all.
 type Tx interface {
 	Sink
@@ -111,6 +138,12 @@ type Closer interface {
 // acceptable keys: empty, relative, with "." or ".." components, empty
 // components, NUL bytes or a trailing slash.
 var ErrInvalidPath = errors.New("invalid resource path")
+
+// ErrContentElsewhere is wrapped by Read errors for resources whose content
+// the metastore does not hold itself: Kylin's JDBC store pushes content
+// larger than kylin.metadata.jdbc.max-cell-size to HDFS and leaves an empty
+// row. A backup reports such resources instead of storing them empty.
+var ErrContentElsewhere = errors.New("resource content is stored outside the metastore")
 
 // ErrNotExist is fs.ErrNotExist, repeated here so callers can check missing
 // resources without importing io/fs.

@@ -107,7 +107,14 @@ type scanned struct {
 }
 
 type scanStats struct {
-	unread int
+	unread   int
+	warnings []scope.Warning
+}
+
+// elsewhereWarning is the backup's report of a resource Kylin keeps outside
+// the metastore.
+func elsewhereWarning(p string, err error) scope.Warning {
+	return scope.Warning{Path: p, Message: fmt.Sprintf("not backed up: %v (Kylin pushed it out of the database, see kylin.metadata.jdbc.max-cell-size; give --hdfs-root to read it)", err)}
 }
 
 // objectWriter stores an object or, in a dry run, only names it.
@@ -140,6 +147,9 @@ func checkKey(p string) error {
 func (r *Repository) scan(ctx context.Context, src metastore.Source, paths []string, write objectWriter, cache map[string]cacheEntry, prog Progress) ([]scanned, scanStats, error) {
 	var items []scanned
 	var st scanStats
+	if w, ok := src.(metastore.Walker); ok && paths == nil {
+		return r.scanWalk(ctx, w, write, prog)
+	}
 	if paths == nil {
 		prog.Start("listing", -1)
 		err := metastore.ListEntries(ctx, src, "/", func(e metastore.Entry) error {
@@ -202,6 +212,14 @@ func (r *Repository) scan(ctx context.Context, src metastore.Source, paths []str
 					prog.Add(1)
 					continue
 				}
+				if errors.Is(err, metastore.ErrContentElsewhere) {
+					gone[i] = true
+					mu.Lock()
+					st.warnings = append(st.warnings, elsewhereWarning(it.path, err))
+					mu.Unlock()
+					prog.Add(1)
+					continue
+				}
 				if err != nil {
 					fail(fmt.Errorf("read %s: %w", it.path, err))
 					return
@@ -254,7 +272,97 @@ feed:
 		}
 	}
 	st.unread = unread
+	sort.Slice(st.warnings, func(i, j int) bool { return st.warnings[i].Path < st.warnings[j].Path })
 	return out, st, nil
+}
+
+// scanWalk stores the resources a Walker streams (a database read in one
+// pass), hashing and compressing them on several workers.
+func (r *Repository) scanWalk(ctx context.Context, w metastore.Walker, write objectWriter, prog Progress) ([]scanned, scanStats, error) {
+	var st scanStats
+	var items []scanned
+	type job struct {
+		i    int
+		data []byte
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		firstErr error
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
+			cancel()
+		}
+		mu.Unlock()
+	}
+	jobs := make(chan job, 64)
+	var wg sync.WaitGroup
+	results := map[int]objects.ID{}
+	for n := 0; n < r.opt.Workers; n++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				id, err := write(objects.KindBlob, j.data)
+				if err != nil {
+					fail(err)
+					continue
+				}
+				mu.Lock()
+				results[j.i] = id
+				mu.Unlock()
+				prog.Add(1)
+			}
+		}()
+	}
+	prog.Start("reading", -1)
+	err := w.Walk(ctx, "/", func(res metastore.Resource, rerr error) error {
+		if rerr != nil {
+			if errors.Is(rerr, metastore.ErrContentElsewhere) {
+				st.warnings = append(st.warnings, elsewhereWarning(res.Path, rerr))
+				return nil
+			}
+			return fmt.Errorf("read %s: %w", res.Path, rerr)
+		}
+		if err := checkKey(res.Path); err != nil {
+			return err
+		}
+		it := scanned{path: res.Path, size: int64(len(res.Data)), ts: res.Timestamp}
+		if res.Path == "/UUID" {
+			it.uuid = decodeUUID(res.Data)
+		}
+		items = append(items, it)
+		data := append([]byte(nil), res.Data...)
+		select {
+		case jobs <- job{len(items) - 1, data}:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	close(jobs)
+	wg.Wait()
+	prog.Done()
+	if firstErr != nil {
+		return nil, st, firstErr
+	}
+	if err != nil {
+		return nil, st, err
+	}
+	for i := range items {
+		items[i].id = results[i]
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].path < items[j].path })
+	for i := 1; i < len(items); i++ {
+		if items[i].path == items[i-1].path {
+			return nil, st, fmt.Errorf("source listed %s twice", items[i].path)
+		}
+	}
+	return items, st, nil
 }
 
 // decodeUUID reads Kylin's /UUID resource: a Java writeUTF string (two-byte

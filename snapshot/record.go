@@ -72,6 +72,17 @@ func (r *Repository) Backup(ctx context.Context, src metastore.Source, opt Backu
 	}
 	res := &BackupResult{Repository: r.Path()}
 
+	// One consistent view of the source for the whole backup, when it can
+	// give one (a database transaction).
+	if v, ok := src.(metastore.Viewer); ok {
+		view, err := v.View(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("open a consistent view of %s: %w", opt.Source, err)
+		}
+		defer view.Close()
+		src = view
+	}
+
 	// Which resources: all of them, an explicit list, or what the scope
 	// rules say.
 	paths := opt.paths
@@ -121,6 +132,7 @@ func (r *Repository) Backup(ctx context.Context, src metastore.Source, opt Backu
 	}
 	res.Resources = len(items)
 	res.Unread = st.unread
+	res.Warnings = append(res.Warnings, st.warnings...)
 
 	rec, err := r.record(pw, items, opt)
 	if err != nil {

@@ -725,3 +725,68 @@ func TestTimestampNamesRoundTrip(t *testing.T) {
 		t.Errorf("snapshot lists out of byte order: %q", listed)
 	}
 }
+
+// walkingSource streams resources like a database backend and keeps one
+// resource's content elsewhere, as Kylin's JDBC store does past
+// max-cell-size.
+type walkingSource struct {
+	*memory.Store
+	elsewhere string
+	views     int
+}
+
+func (w *walkingSource) Read(ctx context.Context, p string) (metastore.Resource, error) {
+	if p == w.elsewhere {
+		return metastore.Resource{}, fmt.Errorf("%s: %w", p, metastore.ErrContentElsewhere)
+	}
+	return w.Store.Read(ctx, p)
+}
+
+func (w *walkingSource) Walk(ctx context.Context, prefix string, fn func(metastore.Resource, error) error) error {
+	return w.Store.List(ctx, prefix, func(p string) error {
+		r, err := w.Read(ctx, p)
+		if err != nil {
+			return fn(metastore.Resource{Path: p}, err)
+		}
+		return fn(r, nil)
+	})
+}
+
+type view struct {
+	*walkingSource
+}
+
+func (view) Close() error { return nil }
+
+func (w *walkingSource) View(ctx context.Context) (metastore.View, error) {
+	w.views++
+	return view{w}, nil
+}
+
+func TestBackupFromWalkerReportsContentElsewhere(t *testing.T) {
+	r := newRepo(t)
+	m, _ := seeded(t)
+	src := &walkingSource{Store: m, elsewhere: "/dict/TEST_KYLIN_FACT/PRICE/927dde3f-6999-4434-b57c-adfa73160334.dict"}
+	for _, s := range []scope.Scope{scope.SystemScope(), scope.CubeScope("test_kylin_cube_with_slr_ready")} {
+		res, err := r.Backup(context.Background(), src, BackupOptions{Scope: s, WithSegments: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, w := range res.Warnings {
+			if w.Path == src.elsewhere && strings.Contains(w.Message, "max-cell-size") {
+				found = true
+			}
+		}
+		snap := r.OpenInfo(res.Snapshot)
+		if _, err := snap.Read(context.Background(), src.elsewhere); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s: resource kept elsewhere was stored: %v", s, err)
+		}
+		if s.Kind == scope.System && (!found || res.Resources != 187) {
+			t.Errorf("system: warnings %v, %d resources; want a warning and 187 resources", res.Warnings, res.Resources)
+		}
+	}
+	if src.views != 2 {
+		t.Errorf("backups opened %d consistent views, want 2", src.views)
+	}
+}
