@@ -52,6 +52,9 @@ type Repository struct {
 
 	mu      sync.Mutex // guards storage, which go-git does not make concurrency-safe
 	storage *filesystem.Storage
+
+	idxMu sync.Mutex
+	idx   []*idxfile.MemoryIndex // pack indexes, loaded on first use; nil: not loaded
 }
 
 // Init creates a bare repository at path whose HEAD names head (for example
@@ -168,9 +171,35 @@ func (r *Repository) Close() error {
 // reindex makes packs added since the repository was opened visible.
 func (r *Repository) reindex() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	_ = r.storage.Close()
 	r.storage = r.newStorage()
+	r.mu.Unlock()
+	r.idxMu.Lock()
+	r.idx = nil
+	r.idxMu.Unlock()
+}
+
+// packIndexes returns the indexes of the repository's packs.
+func (r *Repository) packIndexes() ([]*idxfile.MemoryIndex, error) {
+	r.idxMu.Lock()
+	defer r.idxMu.Unlock()
+	if r.idx != nil {
+		return r.idx, nil
+	}
+	packs, err := r.Packs()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*idxfile.MemoryIndex, 0, len(packs))
+	for _, p := range packs {
+		idx, err := readIndex(filepath.Join(r.path, "objects", "pack", p+".idx"))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, idx)
+	}
+	r.idx = out
+	return out, nil
 }
 
 // ConfigValue returns the value of key in section of the repository's git
@@ -198,11 +227,19 @@ func (r *Repository) ConfigValue(section, key string) (string, bool, error) {
 	return s.Option(key), true, nil
 }
 
-// Has reports whether the repository holds the object id.
+// Has reports whether the repository holds the object id. It looks in the
+// pack indexes first (this tool writes only packs), then for a loose object.
 func (r *Repository) Has(id ID) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.storage.HasEncodedObject(plumbing.Hash(id)) == nil
+	if idx, err := r.packIndexes(); err == nil {
+		for _, x := range idx {
+			if ok, _ := x.Contains(plumbing.Hash(id)); ok {
+				return true
+			}
+		}
+	}
+	hex := id.String()
+	_, err := os.Stat(filepath.Join(r.path, "objects", hex[:2], hex[2:]))
+	return err == nil
 }
 
 // Read returns the kind and content of object id. It fails with ErrNotFound
