@@ -25,8 +25,13 @@ type PackStats struct {
 	// their uncompressed content.
 	Objects int
 	Bytes   int64
-	// PackBytes is the size of the pack file on disk, once committed.
+	// PackBytes is what the new objects take in the pack (compressed, or as
+	// deltas).
 	PackBytes int64
+	// Merged counts the small packs merged into this one, CopiedBytes the
+	// bytes copied from them.
+	Merged      int
+	CopiedBytes int64
 	// Skipped counts objects that were offered but already present.
 	Skipped int
 }
@@ -48,6 +53,8 @@ type PackWriter struct {
 	stats   PackStats
 	done    bool
 	err     error
+
+	copy *copySet // small packs merged into this one; nil: none
 }
 
 type packEntry struct {
@@ -85,7 +92,11 @@ func (r *Repository) NewPackWriter(level int) (*PackWriter, error) {
 		os.Remove(f.Name())
 		return nil, err
 	}
-	return &PackWriter{repo: r, level: level, f: f, offset: int64(len(hdr)), seen: map[ID]struct{}{}}, nil
+	w := &PackWriter{repo: r, level: level, f: f, offset: int64(len(hdr)), seen: map[ID]struct{}{}}
+	if cs, err := r.planConsolidation(); err == nil && len(cs.packs) > 0 {
+		w.copy = cs
+	}
+	return w, nil
 }
 
 // RemoveStaleTemp deletes temporary pack files older than age left by writers
@@ -120,49 +131,61 @@ func (r *Repository) RemoveStaleTemp(age time.Duration) {
 // this pack already has it. It returns the object's ID and whether it was
 // added.
 func (w *PackWriter) Write(k Kind, data []byte) (ID, bool, error) {
-	id := HashObject(k, data)
+	return w.WriteDelta(k, data, ID{})
+}
+
+// reserve claims id for this writer; false if it is already written (or
+// being written) or the writer failed.
+func (w *PackWriter) reserve(id ID) bool {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.err != nil || w.done {
-		err := w.err
-		w.mu.Unlock()
-		if err == nil {
-			err = errors.New("pack writer already finished")
-		}
-		return id, false, err
+		return false
 	}
-	_, dup := w.seen[id]
-	if !dup {
-		// Reserve the id so two goroutines do not both compress it.
-		w.seen[id] = struct{}{}
-	}
-	w.mu.Unlock()
-	if dup {
-		w.mu.Lock()
+	if _, dup := w.seen[id]; dup {
 		w.stats.Skipped++
-		w.mu.Unlock()
-		return id, false, nil
+		return false
 	}
-	if w.repo.Has(id) {
-		w.mu.Lock()
-		w.stats.Skipped++
-		w.mu.Unlock()
-		return id, false, nil
-	}
-	entry := encodeEntry(k, data, w.level)
+	w.seen[id] = struct{}{}
+	return true
+}
+
+// failure is the error to return for an id reserve refused: the writer's
+// error, if any.
+func (w *PackWriter) failure() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil {
-		return id, false, w.err
+		return w.err
+	}
+	if w.done {
+		return errors.New("pack writer already finished")
+	}
+	return nil
+}
+
+func (w *PackWriter) skip() {
+	w.mu.Lock()
+	w.stats.Skipped++
+	w.mu.Unlock()
+}
+
+// append writes an encoded entry.
+func (w *PackWriter) append(id ID, entry []byte, size int64) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
 	}
 	if _, err := w.f.Write(entry); err != nil {
 		w.err = fmt.Errorf("write pack: %w", err)
-		return id, false, w.err
+		return w.err
 	}
 	w.entries = append(w.entries, packEntry{id: id, offset: w.offset, crc: crc32.ChecksumIEEE(entry)})
 	w.offset += int64(len(entry))
 	w.stats.Objects++
-	w.stats.Bytes += int64(len(data))
-	return id, true, nil
+	w.stats.Bytes += size
+	return nil
 }
 
 // WriteBlob is Write for a blob.
@@ -190,11 +213,16 @@ func (w *PackWriter) Stats() PackStats {
 	return w.stats
 }
 
+// zlibWriters reuses compressors: a zlib writer holds about a megabyte of
+// state, and allocating (and zeroing) one per object dominated the cost of a
+// backup.
+var zlibWriters [10]sync.Pool
+
 // encodeEntry returns a pack entry: the type-and-size header followed by the
 // zlib-compressed content.
 func encodeEntry(k Kind, data []byte, level int) []byte {
 	var b bytes.Buffer
-	b.Grow(len(data)/2 + 32)
+	b.Grow(len(data)/3 + 64)
 	size := uint64(len(data))
 	c := byte(k)<<4 | byte(size&0x0f)
 	size >>= 4
@@ -204,13 +232,20 @@ func encodeEntry(k Kind, data []byte, level int) []byte {
 		size >>= 7
 	}
 	b.WriteByte(c)
-	zw, err := zlib.NewWriterLevel(&b, level)
-	if err != nil {
-		// Only an invalid level fails, and NewPackWriter checked it.
-		panic(err)
+	zw, _ := zlibWriters[level].Get().(*zlib.Writer)
+	if zw == nil {
+		var err error
+		if zw, err = zlib.NewWriterLevel(&b, level); err != nil {
+			// Only an invalid level fails, and NewPackWriter checked it.
+			panic(err)
+		}
+	} else {
+		zw.Reset(&b)
 	}
 	zw.Write(data)
 	zw.Close()
+	zw.Reset(nil)
+	zlibWriters[level].Put(zw)
 	return b.Bytes()
 }
 
@@ -224,40 +259,48 @@ func (w *PackWriter) Abort() {
 	w.done = true
 	w.f.Close()
 	os.Remove(w.f.Name())
+	w.copy.close()
 }
 
 // tmpIdxPrefix names temporary index files.
 const tmpIdxPrefix = "tmp_idx_"
 
 // Commit finishes the pack and its index and makes their objects visible to
-// readers of the repository. A pack with no objects is discarded.
+// readers of the repository. A pack with no new objects is discarded (and
+// merges nothing).
 func (w *PackWriter) Commit() (PackStats, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	defer w.copy.close()
 	if w.done {
 		return w.stats, errors.New("pack writer already finished")
 	}
+	w.done = true
+	newBytes := w.offset - 12
+	if w.err == nil && len(w.entries) > 0 {
+		w.err = w.copyInto()
+	}
 	if w.err != nil {
-		w.done = true
 		w.f.Close()
 		os.Remove(w.f.Name())
 		return w.stats, w.err
 	}
-	w.done = true
 	if len(w.entries) == 0 {
 		w.f.Close()
 		os.Remove(w.f.Name())
 		return w.stats, nil
 	}
-	name, size, err := w.finish()
-	if err != nil {
+	if _, _, err := w.finish(); err != nil {
 		w.f.Close()
 		os.Remove(w.f.Name())
 		return w.stats, err
 	}
-	w.stats.PackBytes = size
+	w.stats.PackBytes = newBytes
+	if w.copy != nil {
+		w.stats.Merged = len(w.copy.packs)
+	}
+	w.removeMerged()
 	w.repo.reindex()
-	_ = name
 	return w.stats, nil
 }
 

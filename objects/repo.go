@@ -244,7 +244,18 @@ func (r *Repository) Has(id ID) bool {
 
 // Read returns the kind and content of object id. It fails with ErrNotFound
 // if the object is missing and ErrCorrupt if it cannot be decoded.
-func (r *Repository) Read(id ID) (k Kind, data []byte, err error) {
+func (r *Repository) Read(id ID) (Kind, []byte, error) {
+	k, data, err := r.read(id)
+	if err != nil {
+		// Another process may have merged the pack we knew the object in
+		// into a new one (see consolidate.go): look again.
+		r.reindex()
+		k, data, err = r.read(id)
+	}
+	return k, data, err
+}
+
+func (r *Repository) read(id ID) (k Kind, data []byte, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	defer func() {

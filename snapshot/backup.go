@@ -117,17 +117,19 @@ func elsewhereWarning(p string, err error) scope.Warning {
 	return scope.Warning{Path: p, Message: fmt.Sprintf("not backed up: %v (Kylin pushed it out of the database, see kylin.metadata.jdbc.max-cell-size; give --hdfs-root to read it)", err)}
 }
 
-// objectWriter stores an object or, in a dry run, only names it.
-type objectWriter func(k objects.Kind, data []byte) (objects.ID, error)
+// objectWriter stores an object or, in a dry run, only names it. base is an
+// earlier version of the object (same path, previous snapshot), which the
+// store may use as a delta base; zero if unknown.
+type objectWriter func(k objects.Kind, data []byte, base objects.ID) (objects.ID, error)
 
 func packObjectWriter(pw *objects.PackWriter) objectWriter {
-	return func(k objects.Kind, data []byte) (objects.ID, error) {
-		id, _, err := pw.Write(k, data)
+	return func(k objects.Kind, data []byte, base objects.ID) (objects.ID, error) {
+		id, _, err := pw.WriteDelta(k, data, base)
 		return id, err
 	}
 }
 
-func hashOnly(k objects.Kind, data []byte) (objects.ID, error) {
+func hashOnly(k objects.Kind, data []byte, _ objects.ID) (objects.ID, error) {
 	return objects.HashObject(k, data), nil
 }
 
@@ -224,7 +226,7 @@ func (r *Repository) scan(ctx context.Context, src metastore.Source, paths []str
 					fail(fmt.Errorf("read %s: %w", it.path, err))
 					return
 				}
-				id, err := write(objects.KindBlob, res.Data)
+				id, err := write(objects.KindBlob, res.Data, cache[it.path].id)
 				if err != nil {
 					fail(fmt.Errorf("store %s: %w", it.path, err))
 					return
@@ -307,7 +309,7 @@ func (r *Repository) scanWalk(ctx context.Context, w metastore.Walker, write obj
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				id, err := write(objects.KindBlob, j.data)
+				id, err := write(objects.KindBlob, j.data, objects.ID{})
 				if err != nil {
 					fail(err)
 					continue
@@ -382,34 +384,82 @@ func decodeUUID(b []byte) string {
 
 // buildTree writes the trees of a snapshot from resources sorted by path and
 // returns the root tree: the resource folders plus the .metastore records.
-func buildTree(items []scanned, write objectWriter) (objects.ID, error) {
-	b := &treeBuilder{write: write}
+// prev, if not nil, is the previous snapshot's tree, whose folders serve as
+// delta bases for the new versions of the same folders.
+func buildTree(items []scanned, write objectWriter, prev *prevTree) (objects.ID, error) {
+	b := &treeBuilder{write: write, prev: prev}
 	entries, tsTree, err := b.dir(items, 1)
 	if err != nil {
 		return objects.ID{}, err
 	}
 	tsEntry := objects.TreeEntry{Name: timestampsDir, Mode: objects.ModeDir, ID: tsTree}
-	recID, err := b.tree([]objects.TreeEntry{tsEntry})
+	recID, err := b.tree(recordsDir, []objects.TreeEntry{tsEntry})
 	if err != nil {
 		return objects.ID{}, err
 	}
 	entries = append(entries, objects.TreeEntry{Name: recordsDir, Mode: objects.ModeDir, ID: recID})
 	objects.SortTree(entries)
-	return b.tree(entries)
+	return b.tree("", entries)
 }
 
 type treeBuilder struct {
 	write     objectWriter
+	prev      *prevTree
 	empty     objects.ID
 	haveEmpty bool
 }
 
-func (b *treeBuilder) tree(entries []objects.TreeEntry) (objects.ID, error) {
+// tree writes the tree at path (slash-separated tree names from the root).
+func (b *treeBuilder) tree(path string, entries []objects.TreeEntry) (objects.ID, error) {
 	data, err := objects.EncodeTree(entries)
 	if err != nil {
 		return objects.ID{}, err
 	}
-	return b.write(objects.KindTree, data)
+	var base objects.ID
+	if b.prev != nil {
+		if id := objects.HashObject(objects.KindTree, data); !b.prev.repo.Has(id) {
+			base = b.prev.at(path)
+		}
+	}
+	return b.write(objects.KindTree, data, base)
+}
+
+// prevTree finds the trees of an earlier snapshot by path.
+type prevTree struct {
+	repo *objects.Repository
+	root objects.ID
+	dirs map[string]map[string]objects.TreeEntry
+}
+
+func newPrevTree(repo *objects.Repository, root objects.ID) *prevTree {
+	return &prevTree{repo: repo, root: root, dirs: map[string]map[string]objects.TreeEntry{}}
+}
+
+// at returns the id of the tree at path, or the zero ID.
+func (p *prevTree) at(path string) objects.ID {
+	if path == "" {
+		return p.root
+	}
+	parent, name := splitDir(path)
+	pid := p.at(parent)
+	if pid.IsZero() {
+		return objects.ID{}
+	}
+	d, ok := p.dirs[parent]
+	if !ok {
+		entries, err := p.repo.ReadTree(pid)
+		if err == nil {
+			d = make(map[string]objects.TreeEntry, len(entries))
+			for _, e := range entries {
+				d[e.Name] = e
+			}
+		}
+		p.dirs[parent] = d
+	}
+	if e, ok := d[name]; ok && e.IsDir() {
+		return e.ID
+	}
+	return objects.ID{}
 }
 
 // dir builds the folder whose resources are items, all of which share the
@@ -446,7 +496,7 @@ func (b *treeBuilder) dir(items []scanned, off int) ([]objects.TreeEntry, object
 		if err != nil {
 			return nil, objects.ID{}, err
 		}
-		id, err := b.tree(sub)
+		id, err := b.tree(items[i].path[1:off+slash], sub)
 		if err != nil {
 			return nil, objects.ID{}, err
 		}
@@ -461,7 +511,13 @@ func (b *treeBuilder) dir(items []scanned, off int) ([]objects.TreeEntry, object
 	}
 	objects.SortTree(entries)
 	objects.SortTree(mirror)
-	mid, err := b.tree(mirror)
+	mirrorPath := recordsDir + "/" + timestampsDir
+	if off > 1 {
+		for _, c := range strings.Split(items[0].path[1:off-1], "/") {
+			mirrorPath += "/" + escapeDir(c)
+		}
+	}
+	mid, err := b.tree(mirrorPath, mirror)
 	if err != nil {
 		return nil, objects.ID{}, err
 	}
@@ -470,7 +526,7 @@ func (b *treeBuilder) dir(items []scanned, off int) ([]objects.TreeEntry, object
 
 func (b *treeBuilder) emptyBlob() (objects.ID, error) {
 	if !b.haveEmpty {
-		id, err := b.write(objects.KindBlob, nil)
+		id, err := b.write(objects.KindBlob, nil, objects.ID{})
 		if err != nil {
 			return id, err
 		}

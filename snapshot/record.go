@@ -181,10 +181,27 @@ type recorded struct {
 // record writes the trees and the commit of a snapshot of items.
 func (r *Repository) record(pw *objects.PackWriter, items []scanned, opt BackupOptions) (recorded, error) {
 	var rec recorded
-	root, err := buildTree(items, packObjectWriter(pw))
+	var err error
+	rec.ref = chainRef(opt.Scope, opt.kind)
+	rec.parent, err = r.objs.Ref(rec.ref)
+	if err != nil && !errors.Is(err, objects.ErrNotFound) {
+		return rec, err
+	}
+	var prev *prevTree
+	var parentTree objects.ID
+	if !rec.parent.IsZero() {
+		pc, err := r.objs.ReadCommit(rec.parent)
+		if err != nil {
+			return rec, fmt.Errorf("%w: latest snapshot of %s: %v", ErrCorrupt, opt.Scope, err)
+		}
+		parentTree = pc.Tree
+		prev = newPrevTree(r.objs, pc.Tree)
+	}
+	root, err := buildTree(items, packObjectWriter(pw), prev)
 	if err != nil {
 		return rec, err
 	}
+	rec.unchanged = !rec.parent.IsZero() && parentTree == root
 	var uuid string
 	var bytes int64
 	for _, it := range items {
@@ -194,18 +211,6 @@ func (r *Repository) record(pw *objects.PackWriter, items []scanned, opt BackupO
 		}
 	}
 	rec.tree = root
-	rec.ref = chainRef(opt.Scope, opt.kind)
-	rec.parent, err = r.objs.Ref(rec.ref)
-	if err != nil && !errors.Is(err, objects.ErrNotFound) {
-		return rec, err
-	}
-	if !rec.parent.IsZero() {
-		pc, err := r.objs.ReadCommit(rec.parent)
-		if err != nil {
-			return rec, fmt.Errorf("%w: latest snapshot of %s: %v", ErrCorrupt, opt.Scope, err)
-		}
-		rec.unchanged = pc.Tree == root
-	}
 	now := r.opt.Now()
 	taken := now
 	if opt.takenAt != 0 {

@@ -1,0 +1,333 @@
+package objects
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+)
+
+// Packs are consolidated so that successive versions of a tree or blob can be
+// stored as deltas. Git (and go-git) only resolve a delta against a base in
+// the same pack, so each write copies the entries of the repository's small
+// packs, byte for byte, into the new pack, stores new objects as deltas
+// against the previous versions found there, and then removes the small
+// packs. Large packs (a first full backup) are never rewritten. The entries
+// this package writes are REF_DELTA, so copying them needs no rewriting of
+// offsets; packs with OFS_DELTA entries (written by git itself) are left
+// alone.
+
+const (
+	// consolidateMin is the size under which a pack is always merged into
+	// the next one.
+	consolidateMin = 32 << 20
+	// consolidateShare: packs smaller than this share of all pack bytes are
+	// merged too.
+	consolidateShare = 10
+	// maxDepth bounds delta chains, so reading the newest version of an
+	// object applies at most this many deltas.
+	maxDepth = 10
+	// typeRefDelta is the pack entry type of a delta naming its base by id.
+	typeRefDelta = 7
+	typeOfsDelta = 6
+)
+
+// smallPack is a pack being merged into a new one.
+type smallPack struct {
+	name    string // pack-<sha1>
+	f       *os.File
+	size    int64 // bytes before the trailing checksum
+	entries []idxfile.Entry
+}
+
+// copySet is what the new pack will copy from the small packs.
+type copySet struct {
+	packs []*smallPack
+	has   map[ID]bool
+	depth map[ID]int // delta chain length of each copied object (0: whole)
+}
+
+// planConsolidation picks the packs to merge and reads their indexes and
+// entry headers.
+func (r *Repository) planConsolidation() (*copySet, error) {
+	names, err := r.Packs()
+	if err != nil {
+		return nil, err
+	}
+	var total int64
+	sizes := map[string]int64{}
+	for _, n := range names {
+		st, err := os.Stat(filepath.Join(r.path, "objects", "pack", n+".pack"))
+		if err != nil {
+			continue
+		}
+		sizes[n] = st.Size()
+		total += st.Size()
+	}
+	limit := int64(consolidateMin)
+	if share := total / consolidateShare; share > limit {
+		limit = share
+	}
+	cs := &copySet{has: map[ID]bool{}, depth: map[ID]int{}}
+	bases := map[ID]ID{}
+	for _, n := range names {
+		size, ok := sizes[n]
+		if !ok || size >= limit {
+			continue
+		}
+		p, err := r.openSmallPack(n, size)
+		if err != nil {
+			// A pack we cannot parse is simply not merged.
+			continue
+		}
+		ok = true
+		local := map[ID]ID{}
+		for _, e := range p.entries {
+			typ, base, err := p.entryHeader(int64(e.Offset))
+			if err != nil || typ == typeOfsDelta || typ < 1 || typ > typeRefDelta {
+				ok = false
+				break
+			}
+			if typ == typeRefDelta {
+				local[ID(e.Hash)] = base
+			}
+		}
+		if !ok {
+			p.f.Close()
+			continue
+		}
+		cs.packs = append(cs.packs, p)
+		for _, e := range p.entries {
+			cs.has[ID(e.Hash)] = true
+		}
+		for k, v := range local {
+			bases[k] = v
+		}
+	}
+	// Depths, following bases inside the copied set.
+	var depth func(id ID, seen int) int
+	depth = func(id ID, seen int) int {
+		if d, ok := cs.depth[id]; ok {
+			return d
+		}
+		b, ok := bases[id]
+		if !ok || seen > 1000 {
+			cs.depth[id] = 0
+			return 0
+		}
+		d := depth(b, seen+1) + 1
+		cs.depth[id] = d
+		return d
+	}
+	for id := range cs.has {
+		depth(id, 0)
+	}
+	return cs, nil
+}
+
+func (r *Repository) openSmallPack(name string, size int64) (*smallPack, error) {
+	dir := filepath.Join(r.path, "objects", "pack")
+	idx, err := readIndex(filepath.Join(dir, name+".idx"))
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(filepath.Join(dir, name+".pack"))
+	if err != nil {
+		return nil, err
+	}
+	it, err := idx.EntriesByOffset()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	p := &smallPack{name: name, f: f, size: size - 20}
+	for {
+		e, err := it.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		p.entries = append(p.entries, *e)
+	}
+	it.Close()
+	sort.Slice(p.entries, func(i, j int) bool { return p.entries[i].Offset < p.entries[j].Offset })
+	return p, nil
+}
+
+// entryHeader reads the type of the entry at off and, for a REF_DELTA, its
+// base.
+func (p *smallPack) entryHeader(off int64) (int, ID, error) {
+	var buf [32]byte
+	n, err := p.f.ReadAt(buf[:], off)
+	if n < 2 && err != nil {
+		return 0, ID{}, err
+	}
+	typ := int(buf[0]>>4) & 7
+	i := 0
+	for buf[i]&0x80 != 0 {
+		i++
+		if i >= n {
+			return 0, ID{}, errors.New("bad entry header")
+		}
+	}
+	i++
+	var base ID
+	if typ == typeRefDelta {
+		if i+20 > n {
+			return 0, ID{}, errors.New("short delta header")
+		}
+		copy(base[:], buf[i:i+20])
+	}
+	return typ, base, nil
+}
+
+// close releases the small packs' files.
+func (cs *copySet) close() {
+	if cs == nil {
+		return
+	}
+	for _, p := range cs.packs {
+		p.f.Close()
+	}
+}
+
+// copyInto appends the small packs' entries (except those already written)
+// to the pack being finished.
+func (w *PackWriter) copyInto() error {
+	cs := w.copy
+	if cs == nil {
+		return nil
+	}
+	buf := make([]byte, 0, 1<<20)
+	for _, p := range cs.packs {
+		for i, e := range p.entries {
+			id := ID(e.Hash)
+			if _, ok := w.seen[id]; ok {
+				continue // copied from an earlier small pack already
+			}
+			end := p.size
+			if i+1 < len(p.entries) {
+				end = int64(p.entries[i+1].Offset)
+			}
+			n := end - int64(e.Offset)
+			if n <= 0 || n > 1<<32 {
+				return fmt.Errorf("%w: pack %s: entry %s has length %d", ErrCorrupt, p.name, id, n)
+			}
+			if int64(cap(buf)) < n {
+				buf = make([]byte, n)
+			}
+			b := buf[:n]
+			if _, err := p.f.ReadAt(b, int64(e.Offset)); err != nil {
+				return fmt.Errorf("copy from pack %s: %w", p.name, err)
+			}
+			if _, err := w.f.Write(b); err != nil {
+				return fmt.Errorf("write pack: %w", err)
+			}
+			w.entries = append(w.entries, packEntry{id: id, offset: w.offset, crc: e.CRC32})
+			w.offset += n
+			w.seen[id] = struct{}{}
+			w.stats.CopiedBytes += n
+		}
+	}
+	return nil
+}
+
+// removeMerged deletes the packs whose entries the new pack now holds. The
+// pack goes first, then its index: readers only look for .pack files, and a
+// reader that had already listed the removed pack finds its objects again
+// after reindexing (see Read).
+func (w *PackWriter) removeMerged() {
+	if w.copy == nil {
+		return
+	}
+	dir := filepath.Join(w.repo.path, "objects", "pack")
+	for _, p := range w.copy.packs {
+		os.Remove(filepath.Join(dir, p.name+".pack"))
+		os.Remove(filepath.Join(dir, p.name+".idx"))
+	}
+	syncDir(dir)
+}
+
+// deltaAgainst returns a delta of data against base, if base is in the
+// copied set (or in this pack with its content at hand), short enough to be
+// worth it and not too deep.
+func (w *PackWriter) deltaAgainst(base ID, data []byte) ([]byte, bool) {
+	if w.copy == nil || base.IsZero() || len(data) < 64 {
+		return nil, false
+	}
+	w.mu.Lock()
+	inCopy := w.copy.has[base]
+	d := w.copy.depth[base]
+	w.mu.Unlock()
+	if !inCopy || d >= maxDepth {
+		return nil, false
+	}
+	_, src, err := w.repo.Read(base)
+	if err != nil {
+		return nil, false
+	}
+	delta := packfile.DiffDelta(src, data)
+	if len(delta) >= len(data)/2 {
+		return nil, false
+	}
+	return delta, true
+}
+
+// WriteDelta is Write with a hint: base is an earlier version of the same
+// object (the tree or blob at the same path in the previous snapshot). If
+// the new pack will hold base, the object is stored as a delta against it.
+func (w *PackWriter) WriteDelta(k Kind, data []byte, base ID) (ID, bool, error) {
+	id := HashObject(k, data)
+	if w.inCopy(id) {
+		// Already in a small pack: copied with it at Commit.
+		w.skip()
+		return id, false, nil
+	}
+	if !w.reserve(id) {
+		return id, false, w.failure()
+	}
+	if w.repo.Has(id) {
+		w.skip()
+		return id, false, nil
+	}
+	var entry []byte
+	if delta, ok := w.deltaAgainst(base, data); ok {
+		entry = encodeDeltaEntry(base, delta, w.level)
+	} else {
+		entry = encodeEntry(k, data, w.level)
+	}
+	return id, true, w.append(id, entry, int64(len(data)))
+}
+
+func (w *PackWriter) inCopy(id ID) bool {
+	if w.copy == nil {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.copy.has[id]
+}
+
+// encodeDeltaEntry returns a REF_DELTA pack entry.
+func encodeDeltaEntry(base ID, delta []byte, level int) []byte {
+	e := encodeEntry(Kind(typeRefDelta), delta, level)
+	// encodeEntry wrote header+zlib; splice the base id after the header.
+	i := 0
+	for e[i]&0x80 != 0 {
+		i++
+	}
+	i++
+	out := make([]byte, 0, len(e)+20)
+	out = append(out, e[:i]...)
+	out = append(out, base[:]...)
+	return append(out, e[i:]...)
+}
+
