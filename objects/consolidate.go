@@ -3,6 +3,7 @@ package objects
 import (
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -31,7 +32,7 @@ const (
 	consolidateShare = 10
 	// maxDepth bounds delta chains, so reading the newest version of an
 	// object applies at most this many deltas.
-	maxDepth = 10
+	maxDepth = 50
 	// typeRefDelta is the pack entry type of a delta naming its base by id.
 	typeRefDelta = 7
 	typeOfsDelta = 6
@@ -47,9 +48,10 @@ type smallPack struct {
 
 // copySet is what the new pack will copy from the small packs.
 type copySet struct {
-	packs []*smallPack
-	has   map[ID]bool
-	depth map[ID]int // delta chain length of each copied object (0: whole)
+	packs  []*smallPack
+	has    map[ID]bool
+	depth  map[ID]int // delta chain length of each copied object (0: whole)
+	height map[ID]int // longest chain of copied deltas that rests on it
 }
 
 // planConsolidation picks the packs to merge and reads their indexes and
@@ -73,7 +75,7 @@ func (r *Repository) planConsolidation() (*copySet, error) {
 	if share := total / consolidateShare; share > limit {
 		limit = share
 	}
-	cs := &copySet{has: map[ID]bool{}, depth: map[ID]int{}}
+	cs := &copySet{has: map[ID]bool{}, depth: map[ID]int{}, height: map[ID]int{}}
 	bases := map[ID]ID{}
 	for _, n := range names {
 		size, ok := sizes[n]
@@ -126,6 +128,16 @@ func (r *Repository) planConsolidation() (*copySet, error) {
 	}
 	for id := range cs.has {
 		depth(id, 0)
+	}
+	// Heights: walk each delta's chain down to its whole base.
+	for id := range bases {
+		h := 1
+		for b, ok := bases[id], true; ok && h < 1000; b, ok = bases[b] {
+			if cs.height[b] < h {
+				cs.height[b] = h
+			}
+			h++
+		}
 	}
 	return cs, nil
 }
@@ -213,6 +225,18 @@ func (w *PackWriter) copyInto() error {
 			if _, ok := w.seen[id]; ok {
 				continue // copied from an earlier small pack already
 			}
+			if re, ok := w.rewrite[id]; ok {
+				// The previous version of a new object, now stored as a
+				// delta against it.
+				if _, err := w.f.Write(re); err != nil {
+					return fmt.Errorf("write pack: %w", err)
+				}
+				w.entries = append(w.entries, packEntry{id: id, offset: w.offset, crc: crc32.ChecksumIEEE(re)})
+				w.offset += int64(len(re))
+				w.seen[id] = struct{}{}
+				w.stats.CopiedBytes += int64(len(re))
+				continue
+			}
 			end := p.size
 			if i+1 < len(p.entries) {
 				end = int64(p.entries[i+1].Offset)
@@ -256,34 +280,43 @@ func (w *PackWriter) removeMerged() {
 	syncDir(dir)
 }
 
-// deltaAgainst returns a delta of data against base, if base is in the
-// copied set (or in this pack with its content at hand), short enough to be
-// worth it and not too deep.
-func (w *PackWriter) deltaAgainst(base ID, data []byte) ([]byte, bool) {
-	if w.copy == nil || base.IsZero() || len(data) < 64 {
-		return nil, false
+// rebase stores base, the previous version of data, as a delta against
+// data (git's order: the newest version whole, older ones as deltas, so the
+// snapshot read most often costs one inflate). It does so only if the new
+// pack copies base, base is whole, the chain resting on it stays under
+// maxDepth, and the delta is worth it.
+func (w *PackWriter) rebase(base, id ID, data []byte) {
+	if w.copy == nil || base.IsZero() || base == id || len(data) < 256 {
+		return
 	}
 	w.mu.Lock()
-	inCopy := w.copy.has[base]
-	d := w.copy.depth[base]
+	ok := w.copy.has[base] && w.copy.depth[base] == 0 && w.copy.height[base]+1 < maxDepth && w.rewrite[base] == nil
+	if ok {
+		w.rewrite[base] = []byte{} // claimed
+	}
 	w.mu.Unlock()
-	if !inCopy || d >= maxDepth {
-		return nil, false
+	if !ok {
+		return
 	}
-	_, src, err := w.repo.Read(base)
-	if err != nil {
-		return nil, false
+	_, old, err := w.repo.Read(base)
+	if err == nil && len(old) >= 64 {
+		if delta := packfile.DiffDelta(data, old); len(delta) < len(old)/2 {
+			entry := encodeDeltaEntry(id, delta, w.level)
+			w.mu.Lock()
+			w.rewrite[base] = entry
+			w.mu.Unlock()
+			return
+		}
 	}
-	delta := packfile.DiffDelta(src, data)
-	if len(delta) >= len(data)/2 {
-		return nil, false
-	}
-	return delta, true
+	w.mu.Lock()
+	delete(w.rewrite, base)
+	w.mu.Unlock()
 }
 
 // WriteDelta is Write with a hint: base is an earlier version of the same
-// object (the tree or blob at the same path in the previous snapshot). If
-// the new pack will hold base, the object is stored as a delta against it.
+// object (the tree or blob at the same path in the previous snapshot). The
+// new object is stored whole; if this pack will hold base, base is stored as
+// a delta against it.
 func (w *PackWriter) WriteDelta(k Kind, data []byte, base ID) (ID, bool, error) {
 	id := HashObject(k, data)
 	if w.inCopy(id) {
@@ -298,13 +331,8 @@ func (w *PackWriter) WriteDelta(k Kind, data []byte, base ID) (ID, bool, error) 
 		w.skip()
 		return id, false, nil
 	}
-	var entry []byte
-	if delta, ok := w.deltaAgainst(base, data); ok {
-		entry = encodeDeltaEntry(base, delta, w.level)
-	} else {
-		entry = encodeEntry(k, data, w.level)
-	}
-	return id, true, w.append(id, entry, int64(len(data)))
+	w.rebase(base, id, data)
+	return id, true, w.append(id, encodeEntry(k, data, w.level), int64(len(data)))
 }
 
 func (w *PackWriter) inCopy(id ID) bool {
@@ -330,4 +358,3 @@ func encodeDeltaEntry(base ID, delta []byte, level int) []byte {
 	out = append(out, base[:]...)
 	return append(out, e[i:]...)
 }
-

@@ -54,7 +54,8 @@ type PackWriter struct {
 	done    bool
 	err     error
 
-	copy *copySet // small packs merged into this one; nil: none
+	copy    *copySet      // small packs merged into this one; nil: none
+	rewrite map[ID][]byte // copied objects re-encoded as deltas against new ones
 }
 
 type packEntry struct {
@@ -92,7 +93,7 @@ func (r *Repository) NewPackWriter(level int) (*PackWriter, error) {
 		os.Remove(f.Name())
 		return nil, err
 	}
-	w := &PackWriter{repo: r, level: level, f: f, offset: int64(len(hdr)), seen: map[ID]struct{}{}}
+	w := &PackWriter{repo: r, level: level, f: f, offset: int64(len(hdr)), seen: map[ID]struct{}{}, rewrite: map[ID][]byte{}}
 	if cs, err := r.planConsolidation(); err == nil && len(cs.packs) > 0 {
 		w.copy = cs
 	}

@@ -55,6 +55,7 @@ type Repository struct {
 
 	idxMu sync.Mutex
 	idx   []*idxfile.MemoryIndex // pack indexes, loaded on first use; nil: not loaded
+	packs *packSet               // open packs for reading; nil: not opened
 }
 
 // Init creates a bare repository at path whose HEAD names head (for example
@@ -163,6 +164,10 @@ func (r *Repository) Path() string { return r.path }
 
 // Close releases open pack files.
 func (r *Repository) Close() error {
+	r.idxMu.Lock()
+	r.packs.close()
+	r.packs = nil
+	r.idxMu.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.storage.Close()
@@ -176,6 +181,8 @@ func (r *Repository) reindex() {
 	r.mu.Unlock()
 	r.idxMu.Lock()
 	r.idx = nil
+	r.packs.close()
+	r.packs = nil
 	r.idxMu.Unlock()
 }
 
@@ -256,6 +263,12 @@ func (r *Repository) Read(id ID) (Kind, []byte, error) {
 }
 
 func (r *Repository) read(id ID) (k Kind, data []byte, err error) {
+	if ps, perr := r.openPacks(); perr == nil {
+		k, data, ok, err := ps.read(id)
+		if ok {
+			return k, data, err
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	defer func() {
@@ -329,6 +342,12 @@ func (r *Repository) ReadTree(id ID) ([]TreeEntry, error) {
 
 // Size returns the size of the content of object id without reading it.
 func (r *Repository) Size(id ID) (int64, error) {
+	if ps, err := r.openPacks(); err == nil {
+		n, ok, err := ps.size(id)
+		if ok {
+			return n, err
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n, err := r.storage.EncodedObjectSize(plumbing.Hash(id))

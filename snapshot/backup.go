@@ -2,6 +2,8 @@ package snapshot
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -66,7 +68,8 @@ type BackupOptions struct {
 	paths      []string // an explicit member list (safety snapshots)
 	restoreOf  ID
 	importPath string
-	takenAt    int64 // author time in ms, for imports; now if zero
+	takenAt    int64  // author time in ms, for imports; now if zero
+	memoPath   string // tree memo file; "" for none
 }
 
 // BackupResult is what a backup did.
@@ -385,10 +388,16 @@ func decodeUUID(b []byte) string {
 // buildTree writes the trees of a snapshot from resources sorted by path and
 // returns the root tree: the resource folders plus the .metastore records.
 // prev, if not nil, is the previous snapshot's tree, whose folders serve as
-// delta bases for the new versions of the same folders.
-func buildTree(items []scanned, write objectWriter, prev *prevTree) (objects.ID, error) {
-	b := &treeBuilder{write: write, prev: prev}
-	entries, tsTree, err := b.dir(items, 1)
+// delta bases for the new versions of the same folders. memo, if not nil,
+// remembers the trees of folders whose content did not change since the
+// last backup, so they are not encoded and hashed again; it is updated.
+func buildTree(items []scanned, write objectWriter, prev *prevTree, memo *dirMemo) (objects.ID, error) {
+	b := &treeBuilder{write: write, prev: prev, memo: memo}
+	entries, mirror, err := b.dir(items, 1)
+	if err != nil {
+		return objects.ID{}, err
+	}
+	tsTree, err := b.tree(recordsDir+"/"+timestampsDir, mirror)
 	if err != nil {
 		return objects.ID{}, err
 	}
@@ -405,6 +414,7 @@ func buildTree(items []scanned, write objectWriter, prev *prevTree) (objects.ID,
 type treeBuilder struct {
 	write     objectWriter
 	prev      *prevTree
+	memo      *dirMemo
 	empty     objects.ID
 	haveEmpty bool
 }
@@ -422,6 +432,105 @@ func (b *treeBuilder) tree(path string, entries []objects.TreeEntry) (objects.ID
 		}
 	}
 	return b.write(objects.KindTree, data, base)
+}
+
+// dir returns the entries of the folder whose resources are items, all of
+// which share the first `off` bytes of their path (the folder's path with
+// its slash), and the entries of its timestamps mirror, in which each
+// resource is an empty blob named "<name>@<milliseconds>" and each subfolder
+// a tree (see FORMAT.md).
+func (b *treeBuilder) dir(items []scanned, off int) ([]objects.TreeEntry, []objects.TreeEntry, error) {
+	var entries []objects.TreeEntry
+	var mirror []objects.TreeEntry
+	for i := 0; i < len(items); {
+		rest := items[i].path[off:]
+		slash := strings.IndexByte(rest, '/')
+		if slash < 0 {
+			if len(entries) > 0 && entries[len(entries)-1].Name == rest {
+				return nil, nil, fmt.Errorf("resource %s is also a folder: a snapshot cannot hold both", items[i].path)
+			}
+			empty, err := b.emptyBlob()
+			if err != nil {
+				return nil, nil, err
+			}
+			entries = append(entries, objects.TreeEntry{Name: rest, Mode: objects.ModeFile, ID: items[i].id})
+			mirror = append(mirror, objects.TreeEntry{Name: timestampName(rest, items[i].ts), Mode: objects.ModeFile, ID: empty})
+			i++
+			continue
+		}
+		name := rest[:slash]
+		prefix := items[i].path[:off+slash+1]
+		j := i + 1
+		for j < len(items) && strings.HasPrefix(items[j].path, prefix) {
+			j++
+		}
+		for _, e := range entries {
+			if e.Name == name {
+				return nil, nil, fmt.Errorf("resource %s is also a folder: a snapshot cannot hold both", items[i].path[:off+slash])
+			}
+		}
+		id, subTS, err := b.subdir(items[i:j], off+slash+1)
+		if err != nil {
+			return nil, nil, err
+		}
+		entries = append(entries, objects.TreeEntry{Name: name, Mode: objects.ModeDir, ID: id})
+		mirror = append(mirror, objects.TreeEntry{Name: escapeDir(name), Mode: objects.ModeDir, ID: subTS})
+		i = j
+	}
+	objects.SortTree(entries)
+	objects.SortTree(mirror)
+	return entries, mirror, nil
+}
+
+// subdir writes the tree and the timestamps mirror of a folder below the
+// root (see dir), or takes them from the memo.
+func (b *treeBuilder) subdir(items []scanned, off int) (objects.ID, objects.ID, error) {
+	path := items[0].path[1 : off-1]
+	var fp [20]byte
+	if b.memo != nil {
+		fp = fingerprint(items, off)
+		if m, ok := b.memo.old[path]; ok && m.fp == fp && b.memo.repo.Has(m.tree) && b.memo.repo.Has(m.mirror) {
+			b.memo.next[path] = m
+			return m.tree, m.mirror, nil
+		}
+	}
+	entries, mirror, err := b.dir(items, off)
+	if err != nil {
+		return objects.ID{}, objects.ID{}, err
+	}
+	id, err := b.tree(path, entries)
+	if err != nil {
+		return objects.ID{}, objects.ID{}, err
+	}
+	mirrorPath := recordsDir + "/" + timestampsDir
+	for _, c := range strings.Split(path, "/") {
+		mirrorPath += "/" + escapeDir(c)
+	}
+	mid, err := b.tree(mirrorPath, mirror)
+	if err != nil {
+		return objects.ID{}, objects.ID{}, err
+	}
+	if b.memo != nil {
+		b.memo.next[path] = memoEntry{fp: fp, tree: id, mirror: mid}
+	}
+	return id, mid, nil
+}
+
+// fingerprint identifies the content of a folder: the names, objects and
+// timestamps of everything below it.
+func fingerprint(items []scanned, off int) [20]byte {
+	h := sha1.New()
+	var buf [8]byte
+	for _, it := range items {
+		h.Write([]byte(it.path[off:]))
+		h.Write([]byte{0})
+		h.Write(it.id[:])
+		binary.BigEndian.PutUint64(buf[:], uint64(it.ts))
+		h.Write(buf[:])
+	}
+	var out [20]byte
+	h.Sum(out[:0])
+	return out
 }
 
 // prevTree finds the trees of an earlier snapshot by path.
@@ -460,68 +569,6 @@ func (p *prevTree) at(path string) objects.ID {
 		return e.ID
 	}
 	return objects.ID{}
-}
-
-// dir builds the folder whose resources are items, all of which share the
-// first `off` bytes of their path (the folder's path with its slash). It
-// returns the folder's entries and the id of its timestamps mirror, in which
-// each resource is an empty blob named "<name>@<milliseconds>" and each
-// subfolder a tree (see FORMAT.md).
-func (b *treeBuilder) dir(items []scanned, off int) ([]objects.TreeEntry, objects.ID, error) {
-	var entries []objects.TreeEntry
-	var mirror []objects.TreeEntry
-	for i := 0; i < len(items); {
-		rest := items[i].path[off:]
-		slash := strings.IndexByte(rest, '/')
-		if slash < 0 {
-			if len(entries) > 0 && entries[len(entries)-1].Name == rest {
-				return nil, objects.ID{}, fmt.Errorf("resource %s is also a folder: a snapshot cannot hold both", items[i].path)
-			}
-			empty, err := b.emptyBlob()
-			if err != nil {
-				return nil, objects.ID{}, err
-			}
-			entries = append(entries, objects.TreeEntry{Name: rest, Mode: objects.ModeFile, ID: items[i].id})
-			mirror = append(mirror, objects.TreeEntry{Name: timestampName(rest, items[i].ts), Mode: objects.ModeFile, ID: empty})
-			i++
-			continue
-		}
-		name := rest[:slash]
-		prefix := items[i].path[:off+slash+1]
-		j := i + 1
-		for j < len(items) && strings.HasPrefix(items[j].path, prefix) {
-			j++
-		}
-		sub, subTS, err := b.dir(items[i:j], off+slash+1)
-		if err != nil {
-			return nil, objects.ID{}, err
-		}
-		id, err := b.tree(items[i].path[1:off+slash], sub)
-		if err != nil {
-			return nil, objects.ID{}, err
-		}
-		for _, e := range entries {
-			if e.Name == name {
-				return nil, objects.ID{}, fmt.Errorf("resource %s is also a folder: a snapshot cannot hold both", items[i].path[:off+slash])
-			}
-		}
-		entries = append(entries, objects.TreeEntry{Name: name, Mode: objects.ModeDir, ID: id})
-		mirror = append(mirror, objects.TreeEntry{Name: escapeDir(name), Mode: objects.ModeDir, ID: subTS})
-		i = j
-	}
-	objects.SortTree(entries)
-	objects.SortTree(mirror)
-	mirrorPath := recordsDir + "/" + timestampsDir
-	if off > 1 {
-		for _, c := range strings.Split(items[0].path[1:off-1], "/") {
-			mirrorPath += "/" + escapeDir(c)
-		}
-	}
-	mid, err := b.tree(mirrorPath, mirror)
-	if err != nil {
-		return nil, objects.ID{}, err
-	}
-	return entries, mid, nil
 }
 
 func (b *treeBuilder) emptyBlob() (objects.ID, error) {

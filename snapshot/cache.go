@@ -5,11 +5,10 @@ import (
 	"crypto/sha1"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/kylin-tools/metastore/objects"
 )
@@ -39,50 +38,46 @@ func cacheName(source string) string {
 
 // loadCache reads a cache file; a missing or unreadable one is empty.
 func loadCache(path string) map[string]cacheEntry {
-	out := map[string]cacheEntry{}
-	f, err := os.Open(path)
-	if err != nil {
-		return out
+	data, err := os.ReadFile(path)
+	if err != nil || !strings.HasPrefix(string(data), cacheMagic) {
+		return map[string]cacheEntry{}
 	}
-	defer f.Close()
-	br := bufio.NewReaderSize(f, 1<<16)
-	magic := make([]byte, len(cacheMagic))
-	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != cacheMagic {
-		return out
+	// One string for the whole file: paths and fingerprints are slices of
+	// it, not an allocation each.
+	all := string(data[len(cacheMagic):])
+	out := make(map[string]cacheEntry, len(all)/96)
+	i := 0
+	str := func() (string, bool) {
+		n, k := binary.Uvarint([]byte(all[i:min(len(all), i+binary.MaxVarintLen64)]))
+		if k <= 0 || n > uint64(len(all)-i-k) {
+			return "", false
+		}
+		s := all[i+k : i+k+int(n)]
+		i += k + int(n)
+		return s, true
 	}
-	readStr := func() (string, error) {
-		n, err := binary.ReadUvarint(br)
-		if err != nil {
-			return "", err
+	varint := func() (int64, bool) {
+		v, k := binary.Varint([]byte(all[i:min(len(all), i+binary.MaxVarintLen64)]))
+		if k <= 0 {
+			return 0, false
 		}
-		if n > 1<<20 {
-			return "", errors.New("cache string too long")
-		}
-		b := make([]byte, n)
-		_, err = io.ReadFull(br, b)
-		return string(b), err
+		i += k
+		return v, true
 	}
-	for {
-		p, err := readStr()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
+	for i < len(all) {
+		p, ok1 := str()
+		ch, ok2 := str()
+		sz, ok3 := varint()
+		ts, ok4 := varint()
+		if !ok1 || !ok2 || !ok3 || !ok4 || len(all)-i < 20 {
 			return map[string]cacheEntry{}
 		}
-		var e cacheEntry
-		if e.change, err = readStr(); err != nil {
-			return map[string]cacheEntry{}
-		}
-		sz, err1 := binary.ReadVarint(br)
-		ts, err2 := binary.ReadVarint(br)
-		_, err3 := io.ReadFull(br, e.id[:])
-		if err1 != nil || err2 != nil || err3 != nil {
-			return map[string]cacheEntry{}
-		}
-		e.size, e.ts = sz, ts
+		e := cacheEntry{change: ch, size: sz, ts: ts}
+		copy(e.id[:], all[i:i+20])
+		i += 20
 		out[p] = e
 	}
+	return out
 }
 
 // saveCache replaces the cache file atomically.
@@ -125,4 +120,74 @@ func saveCache(path string, entries map[string]cacheEntry) error {
 		return err
 	}
 	return nil
+}
+
+// The tree memo remembers, for each folder of the last system backup of a
+// source, a fingerprint of everything below it and the tree and timestamps
+// mirror it gave, so that an unchanged folder costs one hash of its
+// listing instead of encoding, hashing and looking up all its trees.
+
+type memoEntry struct {
+	fp     [20]byte
+	tree   objects.ID
+	mirror objects.ID
+}
+
+type dirMemo struct {
+	repo *objects.Repository
+	old  map[string]memoEntry
+	next map[string]memoEntry
+}
+
+const memoMagic = "metastore-trees 1\n"
+
+func loadDirMemo(repo *objects.Repository, path string) *dirMemo {
+	m := &dirMemo{repo: repo, old: map[string]memoEntry{}, next: map[string]memoEntry{}}
+	data, err := os.ReadFile(path)
+	if err != nil || !strings.HasPrefix(string(data), memoMagic) {
+		return m
+	}
+	b := data[len(memoMagic):]
+	for len(b) > 0 {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < n+60 {
+			return &dirMemo{repo: repo, old: map[string]memoEntry{}, next: map[string]memoEntry{}}
+		}
+		b = b[k:]
+		p := string(b[:n])
+		b = b[n:]
+		var e memoEntry
+		copy(e.fp[:], b[:20])
+		copy(e.tree[:], b[20:40])
+		copy(e.mirror[:], b[40:60])
+		b = b[60:]
+		m.old[p] = e
+	}
+	return m
+}
+
+func (m *dirMemo) save(path string) error {
+	var buf []byte
+	buf = append(buf, memoMagic...)
+	for p, e := range m.next {
+		buf = binary.AppendUvarint(buf, uint64(len(p)))
+		buf = append(buf, p...)
+		buf = append(buf, e.fp[:]...)
+		buf = append(buf, e.tree[:]...)
+		buf = append(buf, e.mirror[:]...)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-trees-")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(buf); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }

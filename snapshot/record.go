@@ -120,6 +120,9 @@ func (r *Repository) Backup(ctx context.Context, src metastore.Source, opt Backu
 
 	cachePath := r.cachePath(opt.Source)
 	cache := loadCache(cachePath)
+	if paths == nil && opt.kind == KindBackup {
+		opt.memoPath = cachePath + ".trees"
+	}
 	items, st, err := r.scan(ctx, src, paths, packObjectWriter(pw), cache, prog)
 	if err != nil {
 		return nil, err
@@ -151,6 +154,9 @@ func (r *Repository) Backup(ctx context.Context, src metastore.Source, opt Backu
 		}
 		res.Snapshot = info
 		r.updateCache(cachePath, cache, items, paths == nil)
+		if rec.memo != nil {
+			rec.memo.save(opt.memoPath)
+		}
 		return res, nil
 	}
 	ps, err := r.publish(pw, rec, opt.Tags)
@@ -160,6 +166,9 @@ func (r *Repository) Backup(ctx context.Context, src metastore.Source, opt Backu
 	}
 	res.NewObjects, res.NewBytes, res.PackBytes = ps.Objects, ps.Bytes, ps.PackBytes
 	r.updateCache(cachePath, cache, items, paths == nil)
+	if rec.memo != nil {
+		rec.memo.save(opt.memoPath)
+	}
 	info, err := r.info(rec.commit, nil)
 	if err != nil {
 		return nil, err
@@ -176,6 +185,7 @@ type recorded struct {
 	commit    objects.ID
 	tree      objects.ID
 	unchanged bool // the tree equals the parent's
+	memo      *dirMemo
 }
 
 // record writes the trees and the commit of a snapshot of items.
@@ -197,11 +207,16 @@ func (r *Repository) record(pw *objects.PackWriter, items []scanned, opt BackupO
 		parentTree = pc.Tree
 		prev = newPrevTree(r.objs, pc.Tree)
 	}
-	root, err := buildTree(items, packObjectWriter(pw), prev)
+	var memo *dirMemo
+	if opt.memoPath != "" {
+		memo = loadDirMemo(r.objs, opt.memoPath)
+	}
+	root, err := buildTree(items, packObjectWriter(pw), prev, memo)
 	if err != nil {
 		return rec, err
 	}
 	rec.unchanged = !rec.parent.IsZero() && parentTree == root
+	rec.memo = memo
 	var uuid string
 	var bytes int64
 	for _, it := range items {

@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -60,6 +62,10 @@ func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) i
 	if err == nil {
 		return exitOK
 	}
+	var st exitStatus
+	if errors.As(err, &st) {
+		return int(st) // a result, not a failure: nothing to report
+	}
 	code := exitCode(err)
 	if e.json {
 		enc := json.NewEncoder(stdout)
@@ -107,6 +113,35 @@ func newApp(e *env) *cli.App {
 			&cli.StringFlag{Name: "repo", Usage: "the snapshot repository (default: $KYLIN_HOME/meta_backups/snapshots.git)", EnvVars: []string{"METASTORE_REPO"}, Destination: &e.repo},
 			&cli.BoolFlag{Name: "json", Usage: "print results as JSON on stdout", Destination: &e.json},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress display", Destination: &e.quiet},
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile (pprof) to this file", Hidden: true},
+			&cli.StringFlag{Name: "memprofile", Usage: "write a heap profile (pprof) to this file at exit", Hidden: true},
+		},
+		Before: func(c *cli.Context) error {
+			if p := c.String("cpuprofile"); p != "" {
+				f, err := os.Create(p)
+				if err != nil {
+					return err
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		After: func(c *cli.Context) error {
+			if c.String("cpuprofile") != "" {
+				pprof.StopCPUProfile()
+			}
+			if p := c.String("memprofile"); p != "" {
+				f, err := os.Create(p)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				runtime.GC()
+				return pprof.WriteHeapProfile(f)
+			}
+			return nil
 		},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error { return usageError{err.Error()} },
 		CommandNotFound: func(c *cli.Context, name string) {
@@ -122,6 +157,10 @@ func newApp(e *env) *cli.App {
 			restoreCubeCommand(e),
 			logCommand(e),
 			tagCommand(e),
+			diffCommand(e),
+			showCommand(e),
+			lsCommand(e),
+			historyCommand(e),
 		},
 	}
 	for _, c := range app.Commands {

@@ -2,8 +2,16 @@
 // Kyligence Enterprise as snapshots in a git repository. See the README.
 package main
 
-import "os"
+import (
+	"os"
+	"runtime/debug"
+)
 
 func main() {
+	// Keep the heap well under 200 MB on large metastores: collect more
+	// eagerly near the limit rather than grow (GOMEMLIMIT overrides).
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(150 << 20)
+	}
 	os.Exit(Main(os.Args, os.Stdout, os.Stderr, os.Getenv))
 }

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"strconv"
+
+	"github.com/kylin-tools/metastore/metastore"
+	"github.com/kylin-tools/metastore/snapshot"
+	"github.com/urfave/cli/v2"
+)
+
+// historyJSON is the --json form of history.
+type historyJSON struct {
+	Path    string             `json:"path,omitempty"`
+	Project string             `json:"project,omitempty"`
+	Ignore  []string           `json:"ignore"`
+	Entries []historyEntryJSON `json:"entries"`
+}
+
+type historyEntryJSON struct {
+	Snapshot  snapshotJSON        `json:"snapshot"`
+	Change    snapshot.Change     `json:"change"`
+	Modifiers []snapshot.Modifier `json:"modifiers"`
+}
+
+func historyCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "history",
+		Usage: "every snapshot in which a resource (or every resource of a project) was added, changed or deleted",
+		Description: "Newest first: snapshot time and id, scope, who took it, what happened, the resource's own\n" +
+			"timestamp and the modifier fields Kylin keeps inside it (owner, last_modified, KE's modifiers).\n" +
+			"A system snapshot always tells whether the resource exists; a project or cube snapshot only\n" +
+			"speaks for the resources it holds. Safety snapshots are part of history and marked.",
+		ArgsUsage: "PATH | --project P",
+		Flags: append([]cli.Flag{
+			&cli.BoolFlag{Name: "patch", Aliases: []string{"p"}, Usage: "show the field-level diff against the previous version"},
+			&cli.StringFlag{Name: "project", Usage: "the history of every resource of this project"},
+		}, ignoreFlags()...),
+		Action: func(c *cli.Context) error {
+			project := c.String("project")
+			if (project == "") == (c.NArg() == 0) || c.NArg() > 1 {
+				return usagef("usage: metastore history PATH, or metastore history --project P")
+			}
+			opt := snapshot.HistoryOptions{Details: c.Bool("patch"), Ignore: ignoreList(c)}
+			j := historyJSON{Project: project, Ignore: opt.Ignore}
+			if project == "" {
+				j.Path = c.Args().First()
+				if j.Path != "" && j.Path[0] != '/' {
+					j.Path = "/" + j.Path
+				}
+				if err := metastore.CheckPath(j.Path); err != nil {
+					return usagef("%v", err)
+				}
+			}
+			repo, err := e.openRepo("")
+			if err != nil {
+				return err
+			}
+			defer repo.Close()
+			var entries []snapshot.HistoryEntry
+			if project != "" {
+				entries, err = repo.ProjectHistory(c.Context, project, opt)
+			} else {
+				entries, err = repo.History(c.Context, j.Path, opt)
+			}
+			if err != nil {
+				return err
+			}
+			if e.json {
+				j.Entries = []historyEntryJSON{}
+				for _, en := range entries {
+					mods := en.Modifiers
+					if mods == nil {
+						mods = []snapshot.Modifier{}
+					}
+					j.Entries = append(j.Entries, historyEntryJSON{Snapshot: toSnapshotJSON(en.Snapshot), Change: en.Change, Modifiers: mods})
+				}
+				return e.printJSON(j)
+			}
+			var last snapshot.ID
+			for _, en := range entries {
+				in := en.Snapshot
+				if project == "" || in.ID != last {
+					mark := ""
+					switch in.Kind {
+					case snapshot.KindSafety:
+						mark = "  [safety]"
+					case snapshot.KindImport:
+						mark = "  [imported]"
+					}
+					e.printf("%s  %s  %-24s  %s%s\n", in.Time.Local().Format("2006-01-02 15:04:05"), in.ID.Short(), in.Scope, in.Author, mark)
+					last = in.ID
+				}
+				e.printChange(en.Change, "    ")
+				if ts := resourceTime(en.Change); ts != 0 {
+					e.printf("        resource timestamp %s\n", msTime(ts))
+				}
+				for _, m := range en.Modifiers {
+					v := m.Value
+					if m.Field == "last_modified" || m.Field == "config_last_modified" {
+						if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms > 0 {
+							v += " (" + msTime(ms) + ")"
+						}
+					}
+					e.printf("        %s: %s\n", m.Field, v)
+				}
+			}
+			return nil
+		},
+	}
+}
+
+// resourceTime is the resource's own timestamp in the version an entry is
+// about (the old one for a deletion).
+func resourceTime(c snapshot.Change) int64 {
+	if c.Action == snapshot.DiffDeleted {
+		return c.OldTimestamp
+	}
+	return c.NewTimestamp
+}

@@ -1,0 +1,360 @@
+package objects
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+	"github.com/klauspost/compress/zlib"
+)
+
+// Packed objects are read here rather than through go-git's storage: go-git
+// keeps one lock around its storage, re-hashes every object it resolves from
+// a delta chain (with the slower collision-detecting SHA-1) and caches them
+// whole, which made reading delta bases the largest cost of an incremental
+// backup and the largest use of memory. This reader resolves REF_DELTA and
+// OFS_DELTA chains itself, reads packs with ReadAt from any number of
+// goroutines, inflates with klauspost/compress, applies deltas with go-git's
+// PatchDelta, and caches only a bounded amount of delta bases. Loose objects
+// still go through go-git.
+
+// maxObjectSize bounds the size a pack entry may claim, so a corrupt header
+// cannot make the reader allocate without limit.
+const maxObjectSize = 1 << 31
+
+// baseCacheBytes bounds the delta bases kept in memory.
+const baseCacheBytes = 48 << 20
+
+type packFile struct {
+	name string
+	f    *os.File
+	idx  *idxfile.MemoryIndex
+}
+
+type packSet struct {
+	packs []*packFile
+
+	mu    sync.Mutex
+	cache map[baseKey]*cachedBase
+	lru   []baseKey
+	bytes int
+}
+
+type baseKey struct {
+	pack *packFile
+	off  int64
+}
+
+type cachedBase struct {
+	kind Kind
+	data []byte
+}
+
+// packSet returns the open packs, opening them on first use.
+func (r *Repository) openPacks() (*packSet, error) {
+	r.idxMu.Lock()
+	defer r.idxMu.Unlock()
+	if r.packs != nil {
+		return r.packs, nil
+	}
+	names, err := r.Packs()
+	if err != nil {
+		return nil, err
+	}
+	ps := &packSet{cache: map[baseKey]*cachedBase{}}
+	dir := filepath.Join(r.path, "objects", "pack")
+	for _, n := range names {
+		idx, err := readIndex(filepath.Join(dir, n+".idx"))
+		if err != nil {
+			ps.close()
+			return nil, err
+		}
+		f, err := os.Open(filepath.Join(dir, n+".pack"))
+		if err != nil {
+			ps.close()
+			return nil, fmt.Errorf("%w: pack %s: %v", ErrCorrupt, n, err)
+		}
+		ps.packs = append(ps.packs, &packFile{name: n, f: f, idx: idx})
+	}
+	r.packs = ps
+	return ps, nil
+}
+
+func (ps *packSet) close() {
+	if ps == nil {
+		return
+	}
+	for _, p := range ps.packs {
+		p.f.Close()
+	}
+}
+
+// find returns the pack and offset of id.
+func (ps *packSet) find(id ID) (*packFile, int64, bool) {
+	for _, p := range ps.packs {
+		if off, err := p.idx.FindOffset(plumbing.Hash(id)); err == nil {
+			return p, off, true
+		}
+	}
+	return nil, 0, false
+}
+
+// read returns a packed object; ok is false if no pack holds it.
+func (ps *packSet) read(id ID) (Kind, []byte, bool, error) {
+	p, off, ok := ps.find(id)
+	if !ok {
+		return 0, nil, false, nil
+	}
+	k, data, err := ps.readAt(p, off, 0)
+	if err != nil {
+		return 0, nil, true, fmt.Errorf("%w: object %s in %s: %v", ErrCorrupt, id, p.name, err)
+	}
+	return k, data, true, nil
+}
+
+// entry is a pack entry's header.
+type entry struct {
+	typ     int
+	size    int64 // inflated size of the content (of the delta, for deltas)
+	dataOff int64 // where the zlib stream starts
+	base    ID    // REF_DELTA
+	baseOff int64 // OFS_DELTA: absolute offset of the base
+}
+
+func (p *packFile) header(off int64) (entry, error) {
+	var buf [64]byte
+	n, err := p.f.ReadAt(buf[:], off)
+	if n == 0 && err != nil {
+		return entry{}, err
+	}
+	b := buf[:n]
+	var e entry
+	if len(b) == 0 {
+		return e, io.ErrUnexpectedEOF
+	}
+	e.typ = int(b[0]>>4) & 7
+	size := int64(b[0] & 0x0f)
+	shift := uint(4)
+	i := 0
+	for b[i]&0x80 != 0 {
+		i++
+		if i >= len(b) || shift > 35 {
+			return e, errors.New("bad entry header")
+		}
+		size |= int64(b[i]&0x7f) << shift
+		shift += 7
+	}
+	i++
+	if size > maxObjectSize {
+		return e, fmt.Errorf("entry claims %d bytes", size)
+	}
+	e.size = size
+	switch e.typ {
+	case 1, 2, 3, 4:
+	case typeRefDelta:
+		if i+20 > len(b) {
+			return e, io.ErrUnexpectedEOF
+		}
+		copy(e.base[:], b[i:i+20])
+		i += 20
+	case typeOfsDelta:
+		if i >= len(b) {
+			return e, io.ErrUnexpectedEOF
+		}
+		c := b[i]
+		o := int64(c & 0x7f)
+		for c&0x80 != 0 {
+			i++
+			if i >= len(b) || o > 1<<50 {
+				return e, errors.New("bad delta offset")
+			}
+			c = b[i]
+			o = ((o + 1) << 7) | int64(c&0x7f)
+		}
+		i++
+		e.baseOff = off - o
+		if e.baseOff <= 0 || e.baseOff >= off {
+			return e, errors.New("delta base offset out of range")
+		}
+	default:
+		return e, fmt.Errorf("unknown entry type %d", e.typ)
+	}
+	e.dataOff = off + int64(i)
+	return e, nil
+}
+
+var zlibReaders sync.Pool
+
+// inflate reads the zlib stream at off, which must inflate to exactly size
+// bytes.
+func (p *packFile) inflate(off, size int64) ([]byte, error) {
+	src := io.NewSectionReader(p.f, off, 1<<62)
+	zr, _ := zlibReaders.Get().(io.ReadCloser)
+	var err error
+	if zr == nil {
+		zr, err = zlib.NewReader(src)
+	} else {
+		err = zr.(zlib.Resetter).Reset(src, nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer zlibReaders.Put(zr)
+	out := make([]byte, size)
+	if _, err := io.ReadFull(zr, out); err != nil {
+		return nil, fmt.Errorf("inflate: %w", err)
+	}
+	var one [1]byte
+	if n, _ := zr.Read(one[:]); n != 0 {
+		return nil, errors.New("inflated content longer than its header says")
+	}
+	return out, nil
+}
+
+// readAt resolves the entry at off, following delta chains.
+func (ps *packSet) readAt(p *packFile, off int64, depth int) (Kind, []byte, error) {
+	if depth > 4096 {
+		return 0, nil, errors.New("delta chain too deep (cycle?)")
+	}
+	if c := ps.cached(p, off); c != nil {
+		return c.kind, c.data, nil
+	}
+	e, err := p.header(off)
+	if err != nil {
+		return 0, nil, err
+	}
+	if e.typ <= 4 {
+		data, err := p.inflate(e.dataOff, e.size)
+		return Kind(e.typ), data, err
+	}
+	delta, err := p.inflate(e.dataOff, e.size)
+	if err != nil {
+		return 0, nil, err
+	}
+	var bk Kind
+	var base []byte
+	if e.typ == typeOfsDelta {
+		bk, base, err = ps.readAt(p, e.baseOff, depth+1)
+	} else {
+		bp, boff, ok := p, int64(0), false
+		if o, ferr := p.idx.FindOffset(plumbing.Hash(e.base)); ferr == nil {
+			boff, ok = o, true
+		} else {
+			bp, boff, ok = ps.find(e.base)
+		}
+		if !ok {
+			return 0, nil, fmt.Errorf("delta base %s missing", e.base)
+		}
+		bk, base, err = ps.readAt(bp, boff, depth+1)
+		p = bp
+		if err == nil {
+			ps.remember(bp, boff, bk, base)
+		}
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	if e.typ == typeOfsDelta {
+		ps.remember(p, e.baseOff, bk, base)
+	}
+	data, err := packfile.PatchDelta(base, delta)
+	if err != nil {
+		return 0, nil, fmt.Errorf("apply delta: %w", err)
+	}
+	return bk, data, nil
+}
+
+func (ps *packSet) cached(p *packFile, off int64) *cachedBase {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return ps.cache[baseKey{p, off}]
+}
+
+// remember keeps a delta base, evicting the oldest beyond baseCacheBytes.
+func (ps *packSet) remember(p *packFile, off int64, k Kind, data []byte) {
+	if len(data) > baseCacheBytes/4 {
+		return
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	key := baseKey{p, off}
+	if _, ok := ps.cache[key]; ok {
+		return
+	}
+	ps.cache[key] = &cachedBase{kind: k, data: data}
+	ps.lru = append(ps.lru, key)
+	ps.bytes += len(data)
+	for ps.bytes > baseCacheBytes && len(ps.lru) > 0 {
+		old := ps.lru[0]
+		ps.lru = ps.lru[1:]
+		if c, ok := ps.cache[old]; ok {
+			ps.bytes -= len(c.data)
+			delete(ps.cache, old)
+		}
+	}
+}
+
+// size returns the size of a packed object without inflating it whole.
+func (ps *packSet) size(id ID) (int64, bool, error) {
+	p, off, ok := ps.find(id)
+	if !ok {
+		return 0, false, nil
+	}
+	e, err := p.header(off)
+	if err != nil {
+		return 0, true, fmt.Errorf("%w: object %s: %v", ErrCorrupt, id, err)
+	}
+	if e.typ <= 4 {
+		return e.size, true, nil
+	}
+	// A delta starts with the base's size and the result's size.
+	head, err := p.inflatePrefix(e.dataOff, 32)
+	if err != nil {
+		return 0, true, fmt.Errorf("%w: object %s: %v", ErrCorrupt, id, err)
+	}
+	r := bytes.NewReader(head)
+	if _, err := readLEB(r); err != nil {
+		return 0, true, fmt.Errorf("%w: object %s: %v", ErrCorrupt, id, err)
+	}
+	n, err := readLEB(r)
+	if err != nil {
+		return 0, true, fmt.Errorf("%w: object %s: %v", ErrCorrupt, id, err)
+	}
+	return int64(n), true, nil
+}
+
+func (p *packFile) inflatePrefix(off int64, n int) ([]byte, error) {
+	zr, err := zlib.NewReader(io.NewSectionReader(p.f, off, 1<<62))
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	buf := make([]byte, n)
+	m, err := io.ReadFull(zr, buf)
+	if err != nil && err != io.ErrUnexpectedEOF {
+		return nil, err
+	}
+	return buf[:m], nil
+}
+
+func readLEB(r io.ByteReader) (uint64, error) {
+	var v uint64
+	for shift := uint(0); shift < 64; shift += 7 {
+		b, err := r.ReadByte()
+		if err != nil {
+			return 0, err
+		}
+		v |= uint64(b&0x7f) << shift
+		if b&0x80 == 0 {
+			return v, nil
+		}
+	}
+	return 0, errors.New("bad delta size")
+}

@@ -1,0 +1,417 @@
+package snapshot
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/kylin-tools/metastore/metastore"
+	"github.com/kylin-tools/metastore/objects"
+	"github.com/kylin-tools/metastore/scope"
+)
+
+// HistoryOptions tune History and ProjectHistory.
+type HistoryOptions struct {
+	// Details fills the details of each entry's Change: the field-level
+	// diff against the previous version (see DiffOptions.Details).
+	Details bool
+	// Ignore lists the JSON fields the field-level diff ignores.
+	Ignore []string
+}
+
+// HistoryEntry is one snapshot in which a resource was added, modified,
+// touched or deleted.
+type HistoryEntry struct {
+	// Snapshot is the snapshot that holds the new version (for a deletion:
+	// the first snapshot without the resource). Safety and imported
+	// snapshots are part of history; Snapshot.Kind tells them apart.
+	Snapshot Info
+	// Change compares the resource with its previous version: the version
+	// in the previous snapshot that covers it (see History). The oldest
+	// version is DiffAdded.
+	Change Change
+	// Modifiers are the fields Kylin keeps inside the resource about who
+	// changed it and when (ModifierFields), read from the new version, or
+	// from the old one for a deletion; only those present and not null.
+	Modifiers []Modifier
+}
+
+// Modifier is one "who and when" field of a resource.
+type Modifier struct {
+	// Field is the JSON field name.
+	Field string `json:"field"`
+	// Value is its value: a string as is, anything else in JSON.
+	Value string `json:"value"`
+}
+
+// ModifierFields returns the fields History reports from a resource, in
+// order: "owner" and "last_modified" (Kylin), "last_modifier",
+// "last_modified_user", "modifier", "creator", "create_user" (Kyligence
+// Enterprise), "config_last_modifier" and "config_last_modified" (Kylin 5
+// models). For dictionaries and table snapshots they are read from the
+// header.
+func ModifierFields() []string {
+	return []string{"owner", "last_modified", "last_modifier", "last_modified_user", "modifier",
+		"creator", "create_user", "config_last_modifier", "config_last_modified"}
+}
+
+// version is a resource as one snapshot has it.
+type version struct {
+	present bool
+	id      objects.ID
+	ts      int64
+}
+
+// History lists the snapshots in which the resource at path was added,
+// modified, touched or deleted, newest first. It looks the path up in every
+// snapshot (by path through the trees, never walking a whole snapshot), from
+// the oldest to the newest, and reports each snapshot whose version differs
+// from the previous snapshot that covers the path.
+//
+// A system snapshot covers every path: lacking the resource, it records a
+// deletion. A project or cube snapshot covers only the resources it holds:
+// its scope may simply not include the path, so its lacking the resource
+// says nothing. Deletions are therefore seen in system snapshots (backups,
+// imports and safety snapshots of the system).
+//
+// It fails with an error wrapping ErrNotResource if no snapshot ever held
+// the path.
+func (r *Repository) History(ctx context.Context, path string, opt HistoryOptions) ([]HistoryEntry, error) {
+	if err := checkKey(path); err != nil {
+		return nil, err
+	}
+	all, err := r.Log(ctx, LogFilter{})
+	if err != nil {
+		return nil, err
+	}
+	var out []HistoryEntry
+	var prev version
+	seen := false
+	memo := &treeMemo{r: r}
+	for i := len(all) - 1; i >= 0; i-- {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		in := all[i]
+		cur, err := memo.version(in.tree, path)
+		if err != nil {
+			return nil, fmt.Errorf("snapshot %s: %w", in.ID.Short(), err)
+		}
+		if !cur.present && in.Scope.Kind != scope.System {
+			continue
+		}
+		if !seen && !cur.present {
+			continue
+		}
+		if seen && cur == prev {
+			continue
+		}
+		e, err := r.historyEntry(path, in, prev, cur, seen, opt)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+		seen, prev = true, cur
+	}
+	if !seen {
+		return nil, fmt.Errorf("%w: no snapshot holds %s", ErrNotResource, path)
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, nil
+}
+
+// historyEntry describes the step from version old (if hadOld) to cur in
+// snapshot in.
+func (r *Repository) historyEntry(path string, in Info, old, cur version, hadOld bool, opt HistoryOptions) (HistoryEntry, error) {
+	e := HistoryEntry{Snapshot: in}
+	ch := Change{Path: path, Type: scope.TypeOf(path)}
+	hasOld := hadOld && old.present
+	switch {
+	case !hasOld:
+		ch.Action = DiffAdded
+	case !cur.present:
+		ch.Action = DiffDeleted
+	case old.id == cur.id:
+		ch.Action = DiffTouched
+	default:
+		ch.Action = DiffModified
+	}
+	var oldData, newData []byte
+	var err error
+	if hasOld {
+		if ch.OldSize, err = r.blobSize(old.id, path); err != nil {
+			return e, err
+		}
+		ch.OldTimestamp, ch.OldID = old.ts, old.id.String()
+	}
+	if cur.present {
+		if ch.NewSize, err = r.blobSize(cur.id, path); err != nil {
+			return e, err
+		}
+		ch.NewTimestamp, ch.NewID = cur.ts, cur.id.String()
+	}
+	// The version the modifier fields come from.
+	from := cur
+	if !cur.present {
+		from = old
+	}
+	fromData, err := r.blob(from.id, path)
+	if err != nil {
+		return e, err
+	}
+	e.Modifiers = modifiers(path, fromData)
+	if opt.Details && ch.Action != DiffTouched {
+		if hasOld {
+			if oldData, err = r.blob(old.id, path); err != nil {
+				return e, err
+			}
+		}
+		if cur.present {
+			newData = fromData
+		}
+		describe(&ch, oldData, newData, hasOld, cur.present, opt.Ignore)
+	}
+	e.Change = ch
+	return e, nil
+}
+
+func (r *Repository) blob(id objects.ID, path string) ([]byte, error) {
+	data, err := r.objs.ReadKind(id, objects.KindBlob)
+	if err != nil {
+		return nil, fmt.Errorf("%w: content of %s (object %s): %v", ErrCorrupt, path, id, err)
+	}
+	return data, nil
+}
+
+func (r *Repository) blobSize(id objects.ID, path string) (int64, error) {
+	n, err := r.objs.Size(id)
+	if err != nil {
+		return 0, fmt.Errorf("%w: content of %s (object %s): %v", ErrCorrupt, path, id, err)
+	}
+	return n, nil
+}
+
+// modifiers reads the ModifierFields of a resource: the top-level fields of
+// a JSON object, or of a dictionary's or snapshot's header.
+func modifiers(path string, data []byte) []Modifier {
+	var fields map[string]json.RawMessage
+	if h, err := scope.ReadBinaryHeader(path, data); err == nil && h.JSON != nil {
+		data = h.JSON
+	} else if scope.BinaryKindOf(path) != "" {
+		return nil
+	}
+	if json.Unmarshal(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), &fields) != nil {
+		return nil
+	}
+	var out []Modifier
+	for _, name := range ModifierFields() {
+		raw, ok := fields[name]
+		if !ok {
+			continue
+		}
+		var s string
+		switch {
+		case string(raw) == "null":
+			continue
+		case json.Unmarshal(raw, &s) == nil:
+		default:
+			var buf bytes.Buffer
+			if json.Compact(&buf, raw) != nil {
+				continue
+			}
+			s = buf.String()
+		}
+		out = append(out, Modifier{Field: name, Value: s})
+	}
+	return out
+}
+
+// ProjectHistory is History for every resource of a project: it compares
+// each snapshot covering the project (a snapshot of the project, or a
+// system snapshot holding it) with the previous one, on the project's scope
+// as each of them resolves it (DiffOptions.Scope), and lists the resources
+// that changed, newest snapshot first, then by path. In the oldest such
+// snapshot every resource of the project is DiffAdded.
+//
+// It fails with an error wrapping scope.ErrUnknownProject if no snapshot
+// covers the project.
+func (r *Repository) ProjectHistory(ctx context.Context, project string, opt HistoryOptions) ([]HistoryEntry, error) {
+	want := scope.ProjectScope(project)
+	if err := want.Check(); err != nil {
+		return nil, err
+	}
+	all, err := r.Log(ctx, LogFilter{})
+	if err != nil {
+		return nil, err
+	}
+	var covering []Info
+	for i := len(all) - 1; i >= 0; i-- {
+		in := all[i]
+		if in.Scope.Kind == scope.Cube {
+			continue
+		}
+		ok, err := r.covers(in, want)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			covering = append(covering, in)
+		}
+	}
+	if len(covering) == 0 {
+		return nil, fmt.Errorf("%w: no snapshot covers project %q", scope.ErrUnknownProject, project)
+	}
+	cache := resolved{}
+	var out []HistoryEntry
+	var prev metastore.Source = emptySource{}
+	for _, in := range covering {
+		snap := r.open(in)
+		res, err := r.diff(ctx, prev, snap, DiffOptions{Scope: want, HasScope: true, Details: opt.Details, Ignore: opt.Ignore}, cache)
+		if err != nil {
+			return nil, err
+		}
+		var entries []HistoryEntry
+		for _, ch := range res.Changes {
+			e := HistoryEntry{Snapshot: in, Change: ch}
+			hex := ch.NewID
+			if ch.Action == DiffDeleted {
+				hex = ch.OldID
+			}
+			if id, err := objects.ParseID(hex); err == nil {
+				data, err := r.blob(id, ch.Path)
+				if err != nil {
+					return nil, err
+				}
+				e.Modifiers = modifiers(ch.Path, data)
+			}
+			entries = append(entries, e)
+		}
+		// Newest snapshot first; Diff sorted each snapshot's changes by path.
+		out = append(entries, out...)
+		prev = snap
+	}
+	return out, nil
+}
+
+// emptySource is a metastore without resources: the state before the first
+// snapshot.
+type emptySource struct{}
+
+func (emptySource) List(context.Context, string, func(string) error) error { return nil }
+
+func (emptySource) Read(_ context.Context, p string) (metastore.Resource, error) {
+	return metastore.Resource{}, fmt.Errorf("%s: %w", p, fs.ErrNotExist)
+}
+
+func (emptySource) Describe() string { return "nothing" }
+
+// treeMemo looks resources up by path in a series of snapshots, keeping the
+// folders decoded for the previous snapshot: consecutive snapshots share
+// most folders, so a big folder (/execute) is decoded once, not once per
+// snapshot.
+type treeMemo struct {
+	r         *Repository
+	prev, cur map[objects.ID]*memoTree
+}
+
+type memoTree struct {
+	entries map[string]objects.TreeEntry
+	ts      map[string]int64 // for a timestamps mirror folder: resource name -> ms
+}
+
+func (m *treeMemo) tree(id objects.ID) (*memoTree, error) {
+	if m.cur == nil {
+		m.cur = map[objects.ID]*memoTree{}
+	}
+	if t, ok := m.cur[id]; ok {
+		return t, nil
+	}
+	t, ok := m.prev[id]
+	if !ok {
+		entries, err := m.r.readTree(id)
+		if err != nil {
+			return nil, err
+		}
+		t = &memoTree{entries: make(map[string]objects.TreeEntry, len(entries)), ts: map[string]int64{}}
+		for _, e := range entries {
+			t.entries[e.Name] = e
+			if !e.IsDir() {
+				if name, ms, ok := parseTimestampName(e.Name); ok {
+					t.ts[name] = ms
+				}
+			}
+		}
+	}
+	m.cur[id] = t
+	return t, nil
+}
+
+// child returns the subtree name of tree id, or a zero id.
+func (m *treeMemo) child(id objects.ID, name string) (objects.ID, error) {
+	t, err := m.tree(id)
+	if err != nil {
+		return objects.ID{}, err
+	}
+	if e, ok := t.entries[name]; ok && e.IsDir() {
+		return e.ID, nil
+	}
+	return objects.ID{}, nil
+}
+
+// version looks resource p up in the snapshot whose root tree is root. Call
+// it for one snapshot after the other: it forgets the folders of all but
+// the previous one.
+func (m *treeMemo) version(root objects.ID, p string) (version, error) {
+	m.prev, m.cur = m.cur, nil
+	dir, name := splitDir(p[1:])
+	var comps []string
+	if dir != "" {
+		comps = strings.Split(dir, "/")
+	}
+	id := root
+	for _, c := range comps {
+		var err error
+		if id, err = m.child(id, c); err != nil || id.IsZero() {
+			return version{}, err
+		}
+	}
+	t, err := m.tree(id)
+	if err != nil {
+		return version{}, err
+	}
+	e, ok := t.entries[name]
+	if !ok || e.IsDir() {
+		return version{}, nil
+	}
+	mid, err := m.child(root, recordsDir)
+	if err == nil && !mid.IsZero() {
+		mid, err = m.child(mid, timestampsDir)
+	}
+	for _, c := range comps {
+		if err != nil || mid.IsZero() {
+			break
+		}
+		mid, err = m.child(mid, escapeDir(c))
+	}
+	if err != nil {
+		return version{}, err
+	}
+	var ts int64
+	found := false
+	if !mid.IsZero() {
+		mt, err := m.tree(mid)
+		if err != nil {
+			return version{}, err
+		}
+		ts, found = mt.ts[name]
+	}
+	if !found {
+		return version{}, fmt.Errorf("%w: no timestamp for %s", ErrCorrupt, p)
+	}
+	return version{present: true, id: e.ID, ts: ts}, nil
+}
