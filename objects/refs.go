@@ -268,3 +268,38 @@ func (r *Repository) DeleteRef(name string, old ID) error {
 	}
 	return os.Rename(tmp, filepath.Join(r.path, "packed-refs"))
 }
+
+// RefNames lists the names of every reference, loose or packed, whether or
+// not its file parses (Ref tells which ones do not), sorted.
+func (r *Repository) RefNames() ([]string, error) {
+	found := map[string]bool{}
+	if packed, err := r.packedRefs(); err == nil {
+		for n := range packed {
+			found[n] = true
+		}
+	}
+	root := filepath.Join(r.path, "refs")
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() || strings.HasSuffix(p, ".lock") {
+			return nil
+		}
+		rel, _ := filepath.Rel(r.path, p)
+		found[filepath.ToSlash(rel)] = true
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list references: %w", err)
+	}
+	out := make([]string, 0, len(found))
+	for n := range found {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out, nil
+}

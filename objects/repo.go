@@ -471,3 +471,17 @@ func syncDir(dir string) {
 		d.Close()
 	}
 }
+
+// Offset returns where a packed object's entry starts in its pack (for
+// tests and diagnostics).
+func (r *Repository) Offset(id ID) (int64, error) {
+	ps, err := r.openPacks()
+	if err != nil {
+		return 0, err
+	}
+	_, off, ok := ps.find(id)
+	if !ok {
+		return 0, fmt.Errorf("object %s: %w", id, ErrNotFound)
+	}
+	return off, nil
+}

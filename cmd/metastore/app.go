@@ -161,6 +161,7 @@ func newApp(e *env) *cli.App {
 			showCommand(e),
 			lsCommand(e),
 			historyCommand(e),
+			verifyCommand(e),
 		},
 	}
 	for _, c := range app.Commands {

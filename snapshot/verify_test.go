@@ -1,0 +1,198 @@
+package snapshot
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kylin-tools/metastore/objects"
+	"github.com/kylin-tools/metastore/scope"
+)
+
+func problems(t *testing.T, r *Repository, readData bool) []string {
+	t.Helper()
+	res, err := r.Verify(context.Background(), VerifyOptions{ReadData: readData})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, p := range res.Problems {
+		out = append(out, p.String())
+	}
+	return out
+}
+
+func TestVerifySoundRepository(t *testing.T) {
+	r := newRepo(t)
+	src, _ := seeded(t)
+	backup(t, r, src, scope.SystemScope())
+	backup(t, r, src, scope.ProjectScope("default"))
+	backup(t, r, src, scope.CubeScope("ssb"))
+	res, err := r.Verify(context.Background(), VerifyOptions{ReadData: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Problems) != 0 {
+		t.Fatalf("problems in a sound repository: %v", res.Problems)
+	}
+	if res.Snapshots != 3 || res.Blobs < 187 {
+		t.Errorf("checked %d snapshots, %d blobs", res.Snapshots, res.Blobs)
+	}
+}
+
+// craft records a snapshot commit over a hand-made root tree.
+func craft(t *testing.T, r *Repository, resources int, build func(pw *objects.PackWriter) objects.ID) {
+	t.Helper()
+	pw, err := r.objs.NewPackWriter(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := build(pw)
+	c, err := pw.WriteCommit(objects.Commit{Tree: root, Message: encodeMessage("crafted", trailerInfo{Scope: scope.SystemScope(), Kind: KindBackup, Resources: resources})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.objs.UpdateRef("refs/heads/system", c, objects.ZeroID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func tree(t *testing.T, pw *objects.PackWriter, entries ...objects.TreeEntry) objects.ID {
+	t.Helper()
+	objects.SortTree(entries)
+	id, _, err := pw.WriteTree(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func file(name string, id objects.ID) objects.TreeEntry {
+	return objects.TreeEntry{Name: name, Mode: objects.ModeFile, ID: id}
+}
+
+func dir(name string, id objects.ID) objects.TreeEntry {
+	return objects.TreeEntry{Name: name, Mode: objects.ModeDir, ID: id}
+}
+
+func TestVerifyFindsStructuralProblems(t *testing.T) {
+	tests := []struct {
+		name  string
+		count int
+		build func(t *testing.T, pw *objects.PackWriter) objects.ID
+		want  []string
+	}{
+		{
+			name:  "missing blob",
+			count: 1,
+			build: func(t *testing.T, pw *objects.PackWriter) objects.ID {
+				empty, _, _ := pw.WriteBlob(nil)
+				ghost := objects.HashObject(objects.KindBlob, []byte("never stored"))
+				cube := tree(t, pw, file("a.json", ghost))
+				ts := tree(t, pw, dir("cube", tree(t, pw, file("a.json@5", empty))))
+				return tree(t, pw, dir("cube", cube), dir(recordsDir, tree(t, pw, dir(timestampsDir, ts))))
+			},
+			want: []string{"/cube/a.json (object 03733c4e239c83e188a7604b4291e7f3f11e8dd5): content missing"},
+		},
+		{
+			name:  "resource without timestamp and a record without resource",
+			count: 1,
+			build: func(t *testing.T, pw *objects.PackWriter) objects.ID {
+				empty, _, _ := pw.WriteBlob(nil)
+				blob, _, _ := pw.WriteBlob([]byte("{}"))
+				cube := tree(t, pw, file("a.json", blob))
+				ts := tree(t, pw, dir("cube", tree(t, pw, file("b.json@5", empty))))
+				return tree(t, pw, dir("cube", cube), dir(recordsDir, tree(t, pw, dir(timestampsDir, ts))))
+			},
+			want: []string{"/cube/a.json: resource has no timestamp record", "/cube/b.json: timestamp record without a resource"},
+		},
+		{
+			name:  "count differs from the trailer",
+			count: 7,
+			build: func(t *testing.T, pw *objects.PackWriter) objects.ID {
+				empty, _, _ := pw.WriteBlob(nil)
+				blob, _, _ := pw.WriteBlob([]byte("{}"))
+				ts := tree(t, pw, file("UUID@1", empty))
+				return tree(t, pw, file("UUID", blob), dir(recordsDir, tree(t, pw, dir(timestampsDir, ts))))
+			},
+			want: []string{"holds 1 resources, its record says 7"},
+		},
+		{
+			name:  "no records at all",
+			count: 1,
+			build: func(t *testing.T, pw *objects.PackWriter) objects.ID {
+				blob, _, _ := pw.WriteBlob([]byte("{}"))
+				return tree(t, pw, file("UUID", blob))
+			},
+			want: []string{"no .metastore/timestamps records", "/UUID: resource has no timestamp record"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRepo(t)
+			craft(t, r, tt.count, func(pw *objects.PackWriter) objects.ID { return tt.build(t, pw) })
+			got := strings.Join(problems(t, r, false), "\n")
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("problems:\n%s\nwant one containing %q", got, w)
+				}
+			}
+		})
+	}
+}
+
+func TestVerifyFindsDamagedContentAndTornReferences(t *testing.T) {
+	r := newRepo(t)
+	src, _ := seeded(t)
+	res := backup(t, r, src, scope.SystemScope())
+	snap := r.OpenInfo(res.Snapshot)
+	id, _, err := snap.lookup("/cube_desc/ssb.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Damage the compressed bytes of one blob in the pack.
+	ps, err := r.objs.Packs()
+	if err != nil || len(ps) != 1 {
+		t.Fatalf("packs %v %v", ps, err)
+	}
+	offs := packOffset(t, r, id)
+	path := filepath.Join(r.Path(), "objects", "pack", ps[0]+".pack")
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("garbage!"), offs+10)
+	f.Close()
+	r.objs.Close()
+
+	if got := strings.Join(problems(t, r, false), "\n"); got != "" {
+		t.Errorf("a structural check reads no blob, yet found: %s", got)
+	}
+	got := strings.Join(problems(t, r, true), "\n")
+	if !strings.Contains(got, "/cube_desc/ssb.json") || !strings.Contains(got, res.Snapshot.ID.Short()) {
+		t.Errorf("--read-data problems:\n%s\nwant the damaged resource named with its snapshot", got)
+	}
+
+	// A torn (empty) reference.
+	os.WriteFile(filepath.Join(r.Path(), "refs", "heads", "project", "x"), nil, 0o600)
+	os.MkdirAll(filepath.Join(r.Path(), "refs", "heads", "cube"), 0o700)
+	os.WriteFile(filepath.Join(r.Path(), "refs", "heads", "cube", "y"), []byte("not a hash\n"), 0o600)
+	got = strings.Join(problems(t, r, false), "\n")
+	if !strings.Contains(got, "refs/heads/cube/y: reference does not parse") {
+		t.Errorf("problems:\n%s\nwant the torn reference", got)
+	}
+}
+
+func packOffset(t *testing.T, r *Repository, id objects.ID) int64 {
+	t.Helper()
+	off, err := r.objs.Offset(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return off
+}
