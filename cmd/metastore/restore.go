@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/kylin-tools/metastore/metastore/folder"
+	"github.com/kylin-tools/metastore/metastore/locate"
+	"github.com/kylin-tools/metastore/metastore/memory"
 	"github.com/kylin-tools/metastore/scope"
 	"github.com/kylin-tools/metastore/snapshot"
 	"github.com/urfave/cli/v2"
@@ -164,12 +168,19 @@ func (e *env) runRestore(c *cli.Context, s scope.Scope, project, ref string) err
 		s = scope.CubeScope(name)
 	}
 
-	target, desc, err := e.openMetastore(ctx, true)
+	dry := c.Bool("dry-run")
+	// A restore may create a fresh metastore; a dry run writes nothing.
+	target, desc, err := e.openMetastore(ctx, !dry)
+	if dry && errors.Is(err, fs.ErrNotExist) {
+		// Planning a restore into a metastore that does not exist yet:
+		// everything would be added.
+		raw, _ := e.metadataURLValue()
+		target, desc, err = memory.New(), locate.Mask(raw)+" (does not exist yet)", nil
+	}
 	if err != nil {
 		return err
 	}
 	defer closeStore(target)
-	dry := c.Bool("dry-run")
 	res, err := repo.Restore(ctx, snap, target, snapshot.RestoreOptions{
 		Scope: s, Project: project, AfterTruncate: c.Bool("after-truncate"), DryRun: dry,
 		AllowForeign: c.Bool("allow-foreign"), Target: desc, Progress: e.progress(),
