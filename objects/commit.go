@@ -98,22 +98,3 @@ func DecodeCommit(data []byte) (c Commit, err error) {
 	return c, nil
 }
 
-// Trailers parses the "Key: value" lines of the last paragraph of a commit
-// message, git's trailer convention. A key that appears more than once keeps
-// every value in order.
-func Trailers(message string) map[string][]string {
-	msg := strings.TrimRight(message, "\n")
-	i := strings.LastIndex(msg, "\n\n")
-	if i < 0 {
-		return nil
-	}
-	out := map[string][]string{}
-	for _, line := range strings.Split(msg[i+2:], "\n") {
-		k, v, ok := strings.Cut(line, ": ")
-		if !ok || k == "" || strings.ContainsAny(k, " \t") {
-			return nil
-		}
-		out[k] = append(out[k], v)
-	}
-	return out
-}

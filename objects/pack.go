@@ -100,9 +100,9 @@ func (r *Repository) NewPackWriter(level int) (*PackWriter, error) {
 	return w, nil
 }
 
-// RemoveStaleTemp deletes temporary pack files older than age left by writers
-// that crashed. Call it while holding the repository lock.
-func (r *Repository) RemoveStaleTemp(age time.Duration) {
+// RemoveStaleTemp deletes temporary pack files last written before cutoff,
+// left by writers that crashed. Call it while holding the repository lock.
+func (r *Repository) RemoveStaleTemp(cutoff time.Time) {
 	dir := filepath.Join(r.path, "objects", "pack")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -122,7 +122,7 @@ func (r *Repository) RemoveStaleTemp(age time.Duration) {
 		if !stale {
 			continue
 		}
-		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) >= age {
+		if info, err := e.Info(); err == nil && !info.ModTime().After(cutoff) {
 			os.Remove(filepath.Join(dir, n))
 		}
 	}

@@ -100,6 +100,10 @@ func Init(path, head string, settings map[string]map[string]string) (*Repository
 		cf.Close()
 		return nil, fmt.Errorf("create repository: %w", err)
 	}
+	if err := cf.Sync(); err != nil {
+		cf.Close()
+		return nil, fmt.Errorf("create repository: %w", err)
+	}
 	if err := cf.Close(); err != nil {
 		return nil, err
 	}
@@ -137,6 +141,9 @@ func Open(path string) (*Repository, error) {
 	st, err := os.Stat(abs)
 	if err != nil {
 		return nil, fmt.Errorf("open repository: %w", err)
+	}
+	if _, err := os.ReadDir(abs); errors.Is(err, fs.ErrPermission) {
+		return nil, fmt.Errorf("open repository %s: %w (the repository is private to the user who created it)", abs, err)
 	}
 	if !st.IsDir() {
 		return nil, fmt.Errorf("open repository %s: %w (it is a file)", abs, ErrNotRepository)

@@ -64,12 +64,13 @@ type BackupOptions struct {
 	// Progress receives progress; nil for none.
 	Progress Progress
 
-	kind       Kind
-	paths      []string // an explicit member list (safety snapshots)
-	restoreOf  ID
-	importPath string
-	takenAt    int64  // author time in ms, for imports; now if zero
-	memoPath   string // tree memo file; "" for none
+	kind         Kind
+	paths        []string // an explicit member list (safety snapshots)
+	restoreOf    ID
+	importPath   string
+	takenAt      int64    // author time in ms, for imports; now if zero
+	memoPath     string   // tree memo file; "" for none
+	restoreAdded []string // safety snapshots of cube restores: paths the restore adds
 }
 
 // BackupResult is what a backup did.
@@ -490,7 +491,7 @@ func (b *treeBuilder) subdir(items []scanned, off int) (objects.ID, objects.ID, 
 	if b.memo != nil {
 		fp = fingerprint(items, off)
 		if m, ok := b.memo.old[path]; ok && m.fp == fp && b.memo.repo.Has(m.tree) && b.memo.repo.Has(m.mirror) {
-			b.memo.next[path] = m
+			b.memo.keep(path, m)
 			return m.tree, m.mirror, nil
 		}
 	}

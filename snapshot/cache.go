@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/kylin-tools/metastore/objects"
@@ -137,6 +138,25 @@ type dirMemo struct {
 	repo *objects.Repository
 	old  map[string]memoEntry
 	next map[string]memoEntry
+	keys []string // old's keys, sorted; built on first use
+}
+
+// keep carries an unchanged folder and everything remembered below it over
+// to the next memo, so that a later change deep inside still finds its
+// siblings remembered.
+func (m *dirMemo) keep(path string, e memoEntry) {
+	m.next[path] = e
+	if m.keys == nil {
+		m.keys = make([]string, 0, len(m.old))
+		for k := range m.old {
+			m.keys = append(m.keys, k)
+		}
+		sort.Strings(m.keys)
+	}
+	prefix := path + "/"
+	for i := sort.SearchStrings(m.keys, prefix); i < len(m.keys) && strings.HasPrefix(m.keys[i], prefix); i++ {
+		m.next[m.keys[i]] = m.old[m.keys[i]]
+	}
 }
 
 const memoMagic = "metastore-trees 1\n"
@@ -150,7 +170,7 @@ func loadDirMemo(repo *objects.Repository, path string) *dirMemo {
 	b := data[len(memoMagic):]
 	for len(b) > 0 {
 		n, k := binary.Uvarint(b)
-		if k <= 0 || uint64(len(b)-k) < n+60 {
+		if k <= 0 || n > uint64(len(b)-k) || uint64(len(b)-k)-n < 60 {
 			return &dirMemo{repo: repo, old: map[string]memoEntry{}, next: map[string]memoEntry{}}
 		}
 		b = b[k:]

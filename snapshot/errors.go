@@ -33,6 +33,9 @@ var (
 	ErrReservedPath = errors.New("resource path is reserved")
 	// ErrTagExists means a tag name is already taken.
 	ErrTagExists = errors.New("tag already exists")
+	// ErrConflict means a restore would leave the target inconsistent (a
+	// cube in two projects) or cannot tell what is safe to delete.
+	ErrConflict = errors.New("restore conflicts with the target")
 	// ErrNotResource means a path names no resource in a snapshot.
 	ErrNotResource = errors.New("no such resource in snapshot")
 )

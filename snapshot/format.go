@@ -59,6 +59,7 @@ const (
 	trSegments   = "Metastore-With-Segments"
 	trTakenAt    = "Metastore-Taken-At"
 	trImportPath = "Metastore-Imported-From"
+	trAdded      = "Metastore-Restore-Added"
 )
 
 // takenAtLayout is the millisecond-precision time of Metastore-Taken-At
@@ -88,6 +89,7 @@ type trailerInfo struct {
 	Segments   bool
 	TakenAt    time.Time
 	ImportPath string
+	Added      []string
 }
 
 func encodeMessage(title string, t trailerInfo) string {
@@ -124,6 +126,9 @@ func encodeMessage(title string, t trailerInfo) string {
 		line(trTakenAt, t.TakenAt.UTC().Format(takenAtLayout))
 	}
 	line(trImportPath, t.ImportPath)
+	for _, p := range t.Added {
+		line(trAdded, p)
+	}
 	return b.String()
 }
 
@@ -187,6 +192,7 @@ func decodeTrailers(tr map[string][]string) (trailerInfo, error) {
 		}
 	}
 	t.ImportPath = get(trImportPath)
+	t.Added = tr[trAdded]
 	return t, nil
 }
 

@@ -240,6 +240,10 @@ func checkTagName(name string) error {
 	if len(name) >= 4 && len(name) <= 40 && isHex(name) {
 		return fmt.Errorf("%w: tag %q looks like a snapshot id", ErrInvalidRef, name)
 	}
+	if _, err := scope.Parse(name); err == nil || name == importRef || strings.HasPrefix(name, safetyRef) ||
+		strings.HasPrefix(name, "project/") || strings.HasPrefix(name, "cube/") {
+		return fmt.Errorf("%w: tag %q would hide the branch of the same name", ErrInvalidRef, name)
+	}
 	return nil
 }
 

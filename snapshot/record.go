@@ -45,6 +45,10 @@ type Info struct {
 	RestoreOf string
 	// ImportPath is, for an imported Kylin backup folder, its path.
 	ImportPath string
+	// RestoreAdded is, for the safety snapshot of a cube restore, the
+	// resources that restore added (restoring the safety snapshot with
+	// AfterTruncate removes them).
+	RestoreAdded []string
 	// Tags are the names that point at this snapshot.
 	Tags []string
 
@@ -148,6 +152,13 @@ func (r *Repository) Backup(ctx context.Context, src metastore.Source, opt Backu
 		}
 	}
 	if opt.SkipIfUnchanged && rec.unchanged {
+		// Nothing new to record; the tags name the snapshot that already
+		// holds this content.
+		for _, tag := range opt.Tags {
+			if err := r.objs.UpdateRef(refTags+tag, rec.parent, objects.ZeroID); err != nil {
+				return nil, fmt.Errorf("tag %q: %w", tag, err)
+			}
+		}
 		info, err := r.info(rec.parent, nil)
 		if err != nil {
 			return nil, err
@@ -234,7 +245,7 @@ func (r *Repository) record(pw *objects.PackWriter, items []scanned, opt BackupO
 	t := trailerInfo{
 		Scope: opt.Scope, Kind: opt.kind, Source: opt.Source, UUID: uuid,
 		Resources: len(items), Bytes: bytes, Segments: opt.WithSegments,
-		ImportPath: opt.importPath, TakenAt: taken,
+		ImportPath: opt.importPath, TakenAt: taken, Added: opt.restoreAdded,
 	}
 	if !opt.restoreOf.IsZero() {
 		t.RestoreOf = opt.restoreOf.String()
@@ -277,7 +288,12 @@ func (r *Repository) updateCache(path string, old map[string]cacheEntry, items [
 	}
 	for _, it := range items {
 		if it.change == "" {
-			delete(next, it.path)
+			if full {
+				delete(next, it.path)
+			}
+			// A scoped scan reads by path and learns no fingerprint: the
+			// entry it has stays (if the file changed, its fingerprint no
+			// longer matches anyway).
 			continue
 		}
 		next[it.path] = cacheEntry{change: it.change, size: it.size, ts: it.ts, id: it.id}
@@ -305,7 +321,7 @@ func (r *Repository) info(id objects.ID, tags map[objects.ID][]string) (Info, er
 		ID: ID(id), Time: c.Author.When, Recorded: c.Committer.When,
 		Scope: t.Scope, Kind: t.Kind, Author: c.Author.Email, Message: title,
 		Resources: t.Resources, Bytes: t.Bytes, Source: t.Source, UUID: t.UUID,
-		WithSegments: t.Segments, RestoreOf: t.RestoreOf, ImportPath: t.ImportPath,
+		WithSegments: t.Segments, RestoreOf: t.RestoreOf, ImportPath: t.ImportPath, RestoreAdded: t.Added,
 		tree: c.Tree,
 	}
 	if !t.TakenAt.IsZero() {

@@ -92,7 +92,7 @@ func OpenOrCreate(path string, opt Options) (*Repository, bool, error) {
 	if err == nil {
 		return r, false, nil
 	}
-	if !errors.Is(err, ErrNoRepository) {
+	if !errors.Is(err, ErrNoRepository) && !isEmptyDir(path) {
 		return nil, false, err
 	}
 	r, err = Create(path, opt)
@@ -142,10 +142,17 @@ func (r *Repository) lock(ctx context.Context) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	r.objs.RemoveStaleTemp(time.Minute)
+	r.objs.RemoveStaleTemp(r.opt.Now().Add(-time.Minute))
 	return unlock, nil
 }
 
 func (r *Repository) cachePath(source string) string {
 	return filepath.Join(r.Path(), cacheDir, cacheName(source))
+}
+
+// isEmptyDir reports whether path is an existing, empty directory (made by
+// an admin for the repository to go in).
+func isEmptyDir(path string) bool {
+	entries, err := os.ReadDir(path)
+	return err == nil && len(entries) == 0
 }

@@ -101,34 +101,50 @@ func (r *Repository) Restore(ctx context.Context, snap *Snapshot, target metasto
 	}
 	res := &RestoreResult{Snapshot: snap.Info, Scope: opt.Scope, Project: opt.Project, Counts: map[Action]int{}}
 
-	want, cube, err := r.desired(ctx, snap, opt, res)
-	if err != nil {
-		return nil, err
-	}
-	current, err := r.currentScope(ctx, target, opt, res)
-	if err != nil {
-		return nil, err
-	}
+	// Undoing a cube restore: its safety snapshot is put back path by
+	// path (project file included), and what that restore added is removed.
+	exact := snap.Info.Kind == KindSafety && snap.Info.Scope.Kind == scope.Cube && opt.Scope.Kind == scope.Cube
+	layout := scope.Layout4
+	var err error
 	if opt.Scope.Kind == scope.Cube {
-		// Add the cube, its model and tables to the target project, as
-		// Kylin's CubeMetaIngester does, keeping the rest of the file.
-		pf := "/project/" + opt.Project + ".json"
-		cur, err := target.Read(ctx, pf)
-		if err != nil {
-			return nil, fmt.Errorf("read target %s: %w", pf, err)
+		if layout, err = scope.DetectLayout(ctx, snap); err != nil {
+			return nil, err
 		}
-		merged, changed, err := scope.MergeProject(cur.Data, scope.ProjectAdditions{
-			Realization: opt.Scope.Name, RealizationType: "CUBE", Model: cube.model, Tables: cube.tables,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("merge cube %s into %s: %w", opt.Scope.Name, pf, err)
+	}
+	want, cube, err := r.desired(ctx, snap, opt, res, exact, layout)
+	if err != nil {
+		return nil, err
+	}
+	current, owner, err := r.currentScope(ctx, target, opt, layout, exact, snap)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Scope.Kind == scope.Cube && !exact {
+		if owner != "" && owner != opt.Project {
+			return nil, fmt.Errorf("%w: cube %s already belongs to project %s in %s; restore it into %s, or remove it from %s first (Kylin allows a cube in one project only)",
+				ErrConflict, opt.Scope.Name, owner, opt.Target, owner, owner)
 		}
-		w := wanted{data: merged, ts: cur.Timestamp, size: int64(len(merged)), note: "unchanged: already lists the cube, its model and tables"}
-		if changed {
-			w.ts = r.opt.Now().UnixMilli()
-			w.note = "merged: adds cube " + opt.Scope.Name + ", its model and tables"
+		if layout == scope.Layout4 {
+			// Add the cube, its model and tables to the target project, as
+			// Kylin's CubeMetaIngester does, keeping the rest of the file.
+			pf := projectFile(layout, opt.Project)
+			cur, err := target.Read(ctx, pf)
+			if err != nil {
+				return nil, fmt.Errorf("read target %s: %w", pf, err)
+			}
+			merged, changed, err := scope.MergeProject(cur.Data, scope.ProjectAdditions{
+				Realization: opt.Scope.Name, RealizationType: "CUBE", Model: cube.model, Tables: cube.tables,
+			})
+			if err != nil {
+				return nil, fmt.Errorf("merge cube %s into %s: %w", opt.Scope.Name, pf, err)
+			}
+			w := wanted{data: merged, ts: cur.Timestamp, size: int64(len(merged)), note: "unchanged: already lists the cube, its model and tables"}
+			if changed {
+				w.ts = r.opt.Now().UnixMilli()
+				w.note = "merged: adds cube " + opt.Scope.Name + ", its model and tables"
+			}
+			want[pf] = w
 		}
-		want[pf] = w
 	}
 
 	// Resolve the target's in-scope state to object ids (and, unless this is
@@ -224,9 +240,15 @@ func (r *Repository) Restore(ctx context.Context, snap *Snapshot, target metasto
 		res.Plan = append(res.Plan, it)
 	}
 	if opt.AfterTruncate {
-		protected, err := r.protected(ctx, target, opt)
-		if err != nil {
-			return nil, err
+		var protected map[string]string
+		if !exact {
+			if protected, err = r.protected(ctx, target, opt); err != nil {
+				return nil, err
+			}
+		}
+		added := map[string]bool{}
+		for _, p := range snap.Info.RestoreAdded {
+			added[p] = true
 		}
 		for _, it := range items {
 			if _, ok := want[it.path]; ok || it.path == "/UUID" {
@@ -235,9 +257,14 @@ func (r *Repository) Restore(ctx context.Context, snap *Snapshot, target metasto
 			if opt.Scope.Kind != scope.System && !inScope[it.path] {
 				continue
 			}
+			if exact && !added[it.path] {
+				continue
+			}
 			pi := PlanItem{Path: it.path, Action: Deleted, OldSize: it.size, OldTimestamp: it.ts}
 			if why, ok := protected[it.path]; ok {
 				pi.Action, pi.Note = Kept, why
+			} else if opt.Scope.Kind == scope.Cube && !exact && sharedByNature(it.path) {
+				pi.Action, pi.Note = Kept, "models, tables and projects are never deleted by a cube restore"
 			}
 			res.Plan = append(res.Plan, pi)
 		}
@@ -255,10 +282,20 @@ func (r *Repository) Restore(ctx context.Context, snap *Snapshot, target metasto
 	}
 
 	// The safety snapshot, then the writes.
-	rec, err := r.record(pw, items, BackupOptions{
+	safetyOpt := BackupOptions{
 		Scope: opt.Scope, Source: opt.Target, kind: KindSafety, restoreOf: snap.Info.ID,
 		Message: fmt.Sprintf("before restoring %s of snapshot %s", opt.Scope, snap.Info.ID.Short()),
-	})
+	}
+	if opt.Scope.Kind == scope.Cube {
+		// So that restoring this safety snapshot can remove what this
+		// restore adds.
+		for _, it := range res.Plan {
+			if it.Action == Added {
+				safetyOpt.restoreAdded = append(safetyOpt.restoreAdded, it.Path)
+			}
+		}
+	}
+	rec, err := r.record(pw, items, safetyOpt)
 	if err != nil {
 		return nil, err
 	}
@@ -296,7 +333,7 @@ type cubeSource struct {
 
 // desired computes the resources of snap in the requested scope, keyed by
 // the path they get in the target, and for a cube where it comes from.
-func (r *Repository) desired(ctx context.Context, snap *Snapshot, opt RestoreOptions, res *RestoreResult) (map[string]wanted, cubeSource, error) {
+func (r *Repository) desired(ctx context.Context, snap *Snapshot, opt RestoreOptions, res *RestoreResult, exact bool, layout scope.Layout) (map[string]wanted, cubeSource, error) {
 	var cube cubeSource
 	in := snap.Info
 	mismatch := func(hint string) error {
@@ -337,6 +374,15 @@ func (r *Repository) desired(ctx context.Context, snap *Snapshot, opt RestoreOpt
 		if opt.Project == "" {
 			return nil, cube, errors.New("restore-cube needs the target project")
 		}
+		if exact {
+			if in.Scope != opt.Scope {
+				return nil, cube, mismatch("it is the safety snapshot of another cube")
+			}
+			if err := all(); err != nil {
+				return nil, cube, err
+			}
+			break
+		}
 		if in.Scope == opt.Scope {
 			if err := all(); err != nil {
 				return nil, cube, err
@@ -363,7 +409,7 @@ func (r *Repository) desired(ctx context.Context, snap *Snapshot, opt RestoreOpt
 	}
 	want := make(map[string]wanted, len(paths))
 	for _, p := range paths {
-		if opt.Scope.Kind == scope.Cube && isProjectFile(p) {
+		if opt.Scope.Kind == scope.Cube && !exact && isProjectFile(p) {
 			continue // merged below, never replaced
 		}
 		id, ts, err := snap.lookup(p)
@@ -375,8 +421,8 @@ func (r *Repository) desired(ctx context.Context, snap *Snapshot, opt RestoreOpt
 			return nil, cube, fmt.Errorf("%w: snapshot %s: %s: %v", ErrCorrupt, in.ID.Short(), p, err)
 		}
 		dst := p
-		if opt.Scope.Kind == scope.Cube && cube.project != "" && cube.project != opt.Project {
-			dst = scope.Retarget(p, cube.project, opt.Project)
+		if opt.Scope.Kind == scope.Cube && !exact && cube.project != "" && cube.project != opt.Project {
+			dst = retarget(layout, p, cube.project, opt.Project)
 		}
 		want[dst] = wanted{id: id, ts: ts, size: size}
 	}
@@ -385,6 +431,37 @@ func (r *Repository) desired(ctx context.Context, snap *Snapshot, opt RestoreOpt
 
 func isProjectFile(p string) bool {
 	return strings.HasPrefix(p, "/project/") || strings.HasPrefix(p, "/_global/project/")
+}
+
+// projectFile is the key of project p's file in a layout.
+func projectFile(l scope.Layout, p string) string {
+	if l == scope.Layout5 {
+		return "/_global/project/" + p + ".json"
+	}
+	return "/project/" + p + ".json"
+}
+
+// retarget moves a cube's resource from project from to project to: the
+// --PROJECT suffix of Kylin 4 tables, the project folder of Kylin 5.
+func retarget(l scope.Layout, p, from, to string) string {
+	if l == scope.Layout5 {
+		if strings.HasPrefix(p, "/"+from+"/") {
+			return "/" + to + p[len(from)+1:]
+		}
+		return p
+	}
+	return scope.Retarget(p, from, to)
+}
+
+// sharedByNature reports resources that other cubes or projects may use
+// without the scope rules knowing (a table listed by a project, a model),
+// which a cube restore never deletes.
+func sharedByNature(p string) bool {
+	switch scope.TypeOf(p) {
+	case "model_desc", "table", "table_exd", "project":
+		return true
+	}
+	return false
 }
 
 func warnings(ws []scope.Warning) []string {
@@ -396,35 +473,38 @@ func warnings(ws []scope.Warning) []string {
 }
 
 // currentScope lists the target's resources in the requested scope (nil for
-// the whole system: the scan lists them itself).
-func (r *Repository) currentScope(ctx context.Context, target metastore.Store, opt RestoreOptions, res *RestoreResult) ([]string, error) {
-	var s scope.Scope
-	switch opt.Scope.Kind {
-	case scope.System:
-		return nil, nil
-	case scope.Project:
-		s = opt.Scope
-	case scope.Cube:
-		s = opt.Scope
+// the whole system: the scan lists them itself) and, for a cube, the project
+// that lists it in the target now.
+func (r *Repository) currentScope(ctx context.Context, target metastore.Store, opt RestoreOptions, layout scope.Layout, exact bool, snap *Snapshot) ([]string, string, error) {
+	if opt.Scope.Kind == scope.System {
+		return nil, "", nil
 	}
 	paths := []string{}
-	sr, err := scope.Resolve(ctx, target, s, scope.Options{})
+	owner := ""
+	sr, err := scope.Resolve(ctx, target, opt.Scope, scope.Options{})
 	switch {
 	case errors.Is(err, scope.ErrUnknownProject), errors.Is(err, scope.ErrUnknownCube):
 		// Not in the target yet: only its /UUID matters.
 	case err != nil:
-		return nil, fmt.Errorf("read target: %w", err)
+		return nil, "", fmt.Errorf("read target: %w", err)
 	default:
-		paths = sr.Paths
+		paths, owner = sr.Paths, sr.Project
 	}
-	if opt.Scope.Kind == scope.Cube {
+	if exact {
+		// Everything the safety snapshot holds, and what the restore it
+		// protects against added.
+		if err := snap.List(ctx, "/", func(p string) error { paths = append(paths, p); return nil }); err != nil {
+			return nil, "", err
+		}
+		paths = append(paths, snap.Info.RestoreAdded...)
+	} else if opt.Scope.Kind == scope.Cube {
 		// The cube lands in opt.Project, whose project file is merged.
-		pf := "/project/" + opt.Project + ".json"
+		pf := projectFile(layout, opt.Project)
 		if _, err := target.Read(ctx, pf); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("%w: project %q does not exist in %s; create it in Kylin or restore-project it first", scope.ErrUnknownProject, opt.Project, opt.Target)
+				return nil, "", fmt.Errorf("%w: project %q does not exist in %s; create it in Kylin or restore-project it first", scope.ErrUnknownProject, opt.Project, opt.Target)
 			}
-			return nil, err
+			return nil, "", err
 		}
 		paths = append(paths, pf)
 	}
@@ -432,7 +512,7 @@ func (r *Repository) currentScope(ctx context.Context, target metastore.Store, o
 		paths = append(paths, "/UUID")
 	}
 	sort.Strings(paths)
-	return dedupe(paths), nil
+	return dedupe(paths), owner, nil
 }
 
 func dedupe(s []string) []string {
@@ -463,8 +543,15 @@ func (r *Repository) protected(ctx context.Context, target metastore.Store, opt 
 				continue
 			}
 			sr, err := scope.Resolve(ctx, target, scope.ProjectScope(p), scope.Options{})
+			if err == nil {
+				for _, w := range sr.Warnings {
+					if isProjectFile(w.Path) {
+						err = errors.New(w.Path + ": " + w.Message)
+					}
+				}
+			}
 			if err != nil {
-				continue
+				return nil, fmt.Errorf("%w: cannot tell what project %s of the target uses (%v), so nothing can be deleted safely; fix it, or restore without --after-truncate", ErrConflict, p, err)
 			}
 			for _, path := range sr.Paths {
 				if _, ok := out[path]; !ok {
@@ -483,7 +570,7 @@ func (r *Repository) protected(ctx context.Context, target metastore.Store, opt 
 			}
 			sr, err := scope.Resolve(ctx, target, scope.CubeScope(c), scope.Options{WithSegments: true})
 			if err != nil {
-				continue
+				return nil, fmt.Errorf("%w: cannot tell what cube %s of the target uses (%v), so nothing can be deleted safely; fix it, or restore without --after-truncate", ErrConflict, c, err)
 			}
 			for _, path := range sr.Paths {
 				if _, ok := out[path]; !ok {
@@ -492,6 +579,7 @@ func (r *Repository) protected(ctx context.Context, target metastore.Store, opt 
 			}
 		}
 		out["/project/"+opt.Project+".json"] = "project files are merged, never deleted"
+		out["/_global/project/"+opt.Project+".json"] = "project files are merged, never deleted"
 	}
 	return out, nil
 }

@@ -790,3 +790,114 @@ func TestBackupFromWalkerReportsContentElsewhere(t *testing.T) {
 		t.Errorf("backups opened %d consistent views, want 2", src.views)
 	}
 }
+
+func TestRestoreCubeRefusesASecondProject(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	src, _ := seeded(t)
+	snap := r.OpenInfo(backup(t, r, src, scope.CubeScope("ssb")).Snapshot)
+	src.Write(ctx, metastore.Resource{Path: "/project/sales.json", Data: []byte(`{"name":"sales","realizations":[],"tables":[],"models":[]}`), Timestamp: 1})
+	before := dump(t, src)
+	// ssb belongs to project default in the target.
+	_, err := r.Restore(ctx, snap, src, RestoreOptions{Scope: scope.CubeScope("ssb"), Project: "sales", AfterTruncate: true})
+	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "already belongs to project default") {
+		t.Fatalf("err = %v, want ErrConflict naming project default", err)
+	}
+	sameResources(t, dump(t, src), before)
+}
+
+func TestUndoCubeRestore(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	src, _ := seeded(t)
+	snap := r.OpenInfo(backup(t, r, src, scope.CubeScope("ssb")).Snapshot)
+
+	target := memory.New()
+	target.Write(ctx, uuidResource("3591078f-9401-481a-a233-e7755c1142d0"))
+	target.Write(ctx, metastore.Resource{Path: "/project/sales.json", Data: []byte(`{"name":"sales","realizations":[],"tables":["DEFAULT.KEEP"],"models":[]}`), Timestamp: 7})
+	target.Write(ctx, metastore.Resource{Path: "/table/DEFAULT.KEEP.json", Data: []byte(`{}`), Timestamp: 7})
+	before := dump(t, target)
+	res, err := r.Restore(ctx, snap, target, RestoreOptions{Scope: scope.CubeScope("ssb"), Project: "sales", AfterTruncate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Counts[Added] < 5 || res.Safety == nil || len(res.Safety.RestoreAdded) != res.Counts[Added] {
+		t.Fatalf("counts %v, safety %+v", res.Counts, res.Safety)
+	}
+	// The printed undo: restore-cube PROJECT <safety> --after-truncate.
+	undo, err := r.Restore(ctx, r.OpenInfo(*res.Safety), target, RestoreOptions{Scope: scope.CubeScope("ssb"), Project: "sales", AfterTruncate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if undo.Counts[Deleted] != res.Counts[Added] || undo.Counts[Changed] != 1 {
+		t.Errorf("undo counts %v, want %d deleted and the project file changed back", undo.Counts, res.Counts[Added])
+	}
+	sameResources(t, dump(t, target), before)
+}
+
+func TestCubeTruncateKeepsSharedMetadata(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	src, _ := seeded(t)
+	snap := r.OpenInfo(backup(t, r, src, scope.CubeScope("ssb")).Snapshot)
+	// The model now also uses a new table; the cube restore must not delete
+	// it even though the snapshot lacks it.
+	md, _ := src.Read(ctx, "/model_desc/ssb.json")
+	md.Data = bytes.Replace(md.Data, []byte(`"table" : "SSB.PART"`), []byte(`"table" : "SSB.NEWDIM"`), 1)
+	src.Write(ctx, md)
+	src.Write(ctx, metastore.Resource{Path: "/table/SSB.NEWDIM.json", Data: []byte(`{}`), Timestamp: 3})
+	res, err := r.Restore(ctx, snap, src, RestoreOptions{Scope: scope.CubeScope("ssb"), Project: "default", AfterTruncate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Read(ctx, "/table/SSB.NEWDIM.json"); err != nil {
+		t.Errorf("a table was deleted by a cube restore: %v", err)
+	}
+	if res.Counts[Deleted] != 0 || res.Counts[Kept] != 1 {
+		t.Errorf("counts %v, want the new table kept", res.Counts)
+	}
+}
+
+func TestTruncatingProjectRestoreRefusesWhenAnotherProjectIsUnreadable(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	src, _ := seeded(t)
+	snap := r.OpenInfo(backup(t, r, src, scope.ProjectScope("default")).Snapshot)
+	src.Write(ctx, metastore.Resource{Path: "/project/broken.json", Data: []byte(`{"name":"broken","tables":[`), Timestamp: 3})
+	src.Write(ctx, metastore.Resource{Path: "/user/NEWUSER", Data: []byte(`{}`), Timestamp: 3})
+	_, err := r.Restore(ctx, snap, src, RestoreOptions{Scope: scope.ProjectScope("default"), AfterTruncate: true})
+	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "project broken") {
+		t.Errorf("err = %v, want ErrConflict naming project broken", err)
+	}
+	if _, rerr := src.Read(ctx, "/user/NEWUSER"); rerr != nil {
+		t.Error("deleted a resource while another project's use of it was unknown")
+	}
+}
+
+func TestDamagedCachesOnlyCostTime(t *testing.T) {
+	r := newRepo(t)
+	src, _ := seeded(t)
+	first := backup(t, r, src, scope.SystemScope())
+	cache := r.cachePath("memory")
+	for name, data := range map[string][]byte{
+		cache:            append([]byte(cacheMagic), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01),
+		cache + ".trees": append([]byte(memoMagic), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 'x'),
+	} {
+		if err := os.WriteFile(name, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again := backup(t, r, src, scope.SystemScope())
+	if again.Snapshot.Resources != first.Snapshot.Resources {
+		t.Errorf("backup with damaged caches recorded %d resources, want %d", again.Snapshot.Resources, first.Snapshot.Resources)
+	}
+	// A memo naming trees the repository lacks is not trusted either.
+	m := &dirMemo{next: map[string]memoEntry{"cube": {tree: objects.HashObject(objects.KindTree, []byte("nope"))}}}
+	if err := m.save(cache + ".trees"); err != nil {
+		t.Fatal(err)
+	}
+	third := backup(t, r, src, scope.SystemScope())
+	if r.OpenInfo(third.Snapshot).Info.tree != r.OpenInfo(again.Snapshot).Info.tree {
+		t.Error("a bogus memo changed the snapshot's tree")
+	}
+}

@@ -36,6 +36,8 @@ type Problem struct {
 	Message string
 }
 
+// String describes the problem in one line: snapshot (or reference), path,
+// object and message.
 func (p Problem) String() string {
 	var b strings.Builder
 	if !p.Snapshot.IsZero() {
@@ -184,6 +186,11 @@ func (v *verifier) snapshot(ref string, id objects.ID) (objects.ID, bool) {
 	}
 	_, tr := splitMessage(c.Message)
 	t, err := decodeTrailers(tr)
+	if errors.Is(err, ErrNotMetastoreRepository) {
+		// A commit made with plain git (FORMAT.md): not a snapshot, as for
+		// log.
+		return objects.ID{}, false
+	}
 	if err != nil {
 		v.problem(Problem{Object: id.String(), Message: "not a snapshot commit: " + err.Error()})
 		return objects.ID{}, false

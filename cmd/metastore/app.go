@@ -85,7 +85,7 @@ func exitCode(err error) int {
 		errors.Is(err, scope.ErrUnknownProject), errors.Is(err, scope.ErrUnknownCube),
 		errors.Is(err, snapshot.ErrNotResource):
 		return exitNotFound
-	case errors.Is(err, snapshot.ErrForeign), errors.Is(err, snapshot.ErrScopeMismatch),
+	case errors.Is(err, snapshot.ErrForeign), errors.Is(err, snapshot.ErrScopeMismatch), errors.Is(err, snapshot.ErrConflict),
 		errors.Is(err, snapshot.ErrTagExists), errors.Is(err, snapshot.ErrEmptySource),
 		errors.Is(err, snapshot.ErrInvalidRef), errors.Is(err, scope.ErrInvalidScope),
 		errors.Is(err, snapshot.ErrReservedPath):

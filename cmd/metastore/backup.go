@@ -77,7 +77,7 @@ func backupCubeCommand(e *env) *cli.Command {
 func namedScope(mk func(string) scope.Scope, name string) (scope.Scope, error) {
 	s := mk(name)
 	if _, err := scope.Parse(s.String()); err != nil {
-		return s, err
+		return s, usageError{err.Error()}
 	}
 	return s, nil
 }

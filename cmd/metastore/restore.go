@@ -83,7 +83,7 @@ func restoreCubeCommand(e *env) *cli.Command {
 			}
 			project := c.Args().Get(0)
 			if _, err := scope.Parse("project/" + project); err != nil {
-				return err
+				return usageError{err.Error()}
 			}
 			return e.runRestore(c, scope.Scope{Kind: scope.Cube}, project, c.Args().Get(1))
 		},
@@ -128,7 +128,27 @@ type restoreJSON struct {
 
 func (e *env) runRestore(c *cli.Context, s scope.Scope, project, ref string) error {
 	ctx := c.Context
-	repo, _, err := e.openOrCreateRepo("")
+	dry := c.Bool("dry-run")
+	folderRef := isBackupFolder(ref)
+	var repo *snapshot.Repository
+	var err error
+	switch {
+	case folderRef && dry:
+		// Plan from a throw-away repository: a dry run records nothing,
+		// not even the import.
+		tmp, terr := os.MkdirTemp("", "metastore-dry-run-")
+		if terr != nil {
+			return terr
+		}
+		defer os.RemoveAll(tmp)
+		repo, err = snapshot.Create(filepath.Join(tmp, "snapshots.git"), e.repoOptions())
+	case folderRef:
+		repo, _, err = e.openOrCreateRepo("")
+	default:
+		// A restore never creates a repository: a mistyped --repo is an
+		// error, not an empty repository.
+		repo, err = e.openRepo("")
+	}
 	if err != nil {
 		return err
 	}
@@ -136,7 +156,7 @@ func (e *env) runRestore(c *cli.Context, s scope.Scope, project, ref string) err
 
 	imported := false
 	var snap *snapshot.Snapshot
-	if isBackupFolder(ref) {
+	if folderRef {
 		snap, err = e.importFolder(ctx, repo, ref)
 		if err != nil {
 			return err
@@ -168,7 +188,6 @@ func (e *env) runRestore(c *cli.Context, s scope.Scope, project, ref string) err
 		s = scope.CubeScope(name)
 	}
 
-	dry := c.Bool("dry-run")
 	// A restore may create a fresh metastore; a dry run writes nothing.
 	target, desc, err := e.openMetastore(ctx, !dry)
 	if dry && errors.Is(err, fs.ErrNotExist) {

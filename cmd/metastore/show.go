@@ -27,8 +27,8 @@ type resourceJSON struct {
 	Size          int    `json:"size"`
 	Timestamp     int64  `json:"timestamp"`
 	ID            string `json:"id"`
-	Content       string `json:"content,omitempty"`
-	ContentBase64 string `json:"content_base64,omitempty"`
+	Content       *string `json:"content,omitempty"`
+	ContentBase64 *string `json:"content_base64,omitempty"`
 }
 
 func showCommand(e *env) *cli.Command {
@@ -66,9 +66,11 @@ func showCommand(e *env) *cli.Command {
 					j := resourceJSON{Snapshot: snap.Info.ID.String(), Path: res.Path, Size: len(res.Data),
 						Timestamp: res.Timestamp, ID: snapshot.BlobID(res.Data).String()}
 					if utf8.Valid(res.Data) && !bytes.ContainsRune(res.Data, 0) {
-						j.Content = string(res.Data)
+						text := string(res.Data)
+						j.Content = &text
 					} else {
-						j.ContentBase64 = base64.StdEncoding.EncodeToString(res.Data)
+						b64 := base64.StdEncoding.EncodeToString(res.Data)
+						j.ContentBase64 = &b64
 					}
 					return e.printJSON(j)
 				}
