@@ -10,6 +10,7 @@ import (
 
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/metastore/folder"
+	"github.com/kylin-tools/metastore/metastore/jdbc"
 )
 
 // URL is a parsed Kylin metadata URL: IDENTIFIER@SCHEME,key=value,... or a
@@ -50,7 +51,9 @@ var schemeRE = regexp.MustCompile(`^(jdbc|hbase|hdfs|s3|file|ofs|obs)(,|$)`)
 
 // ParseURL parses a Kylin metadata URL. The identifier ends at the '@' that
 // precedes a known scheme, so a password containing '@' does not confuse
-// it; values may be double-quoted (Kylin 5), which allows commas inside.
+// it; values may be double- or single-quoted (Kylin 5), which allows commas
+// inside. A URL whose quotes do not pair up is split at every comma, as
+// Kylin 2.x-4.x do.
 func ParseURL(s string) (URL, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -95,44 +98,63 @@ func ParseURL(s string) (URL, error) {
 	return u, nil
 }
 
-// splitParams splits on commas outside double quotes.
+// splitParams splits on commas outside quotes (Kylin 5's StorageURL), or at
+// every comma if the quotes do not pair up (Kylin 2.x-4.x's).
 func splitParams(s string) ([]string, error) {
 	var out []string
 	var cur strings.Builder
-	quoted := false
+	var quote byte
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
-		case c == '"':
-			quoted = !quoted
+		case quote == 0 && (c == '"' || c == '\''):
+			quote = c
 			cur.WriteByte(c)
-		case c == ',' && !quoted:
+		case c == quote:
+			quote = 0
+			cur.WriteByte(c)
+		case c == ',' && quote == 0:
 			out = append(out, cur.String())
 			cur.Reset()
 		default:
 			cur.WriteByte(c)
 		}
 	}
-	if quoted {
-		return nil, errors.New("unbalanced double quote")
+	if quote != 0 {
+		return strings.Split(s, ","), nil
 	}
 	out = append(out, cur.String())
 	return out, nil
 }
 
+// unquote strips the quotes around a value: double or single, as Kylin 5
+// does.
 func unquote(v string) string {
-	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+	if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
 		return v[1 : len(v)-1]
 	}
 	return v
 }
 
-var passwordRE = regexp.MustCompile(`(?i)((?:^|,)\s*password\s*=\s*)("[^"]*"|[^,]*)`)
+var (
+	passwordRE = regexp.MustCompile(`(?i)((?:^|,)\s*password\s*=\s*)("[^"]*"|'[^']*'|ENC\('[^']*'\)|[^,]*)`)
+	// A password inside a JDBC URL: ?password=... or user:password@host.
+	urlPasswordRE = regexp.MustCompile(`(?i)([?&;]password=)[^&;,"']*`)
+	userinfoRE    = regexp.MustCompile(`(jdbc:[A-Za-z:]+//[^/@?,"']*?:)[^/@?,"']*@`)
+)
 
-func maskParam(p string) string { return passwordRE.ReplaceAllString(p, "${1}***") }
+func maskParam(p string) string { return Mask(p) }
 
-// Mask returns the metadata URL with any password replaced by ***.
-func Mask(s string) string { return passwordRE.ReplaceAllString(s, "${1}***") }
+// Mask returns the metadata URL with any password replaced by ***: the
+// password parameter (plain, quoted or ENC('...')), and a password inside
+// the JDBC URL (?password=... or user:password@host), wherever the parsers
+// find them (see maskParsed).
+func Mask(s string) string {
+	s = maskParsed(s)
+	s = passwordRE.ReplaceAllString(s, "${1}***")
+	s = urlPasswordRE.ReplaceAllString(s, "${1}***")
+	return userinfoRE.ReplaceAllString(s, "${1}***@")
+}
 
 // String returns the URL in Kylin's syntax with the password masked.
 func (u URL) String() string {
@@ -145,8 +167,11 @@ func (u URL) String() string {
 		v := p.Value
 		if strings.EqualFold(p.Key, "password") {
 			v = "***"
-		} else if strings.Contains(v, ",") {
-			v = `"` + v + `"`
+		} else {
+			v = Mask(v)
+			if strings.Contains(v, ",") {
+				v = `"` + v + `"`
+			}
 		}
 		b.WriteString("," + p.Key + "=" + v)
 	}
@@ -154,20 +179,62 @@ func (u URL) String() string {
 }
 
 // Open opens the metastore a metadata URL names. A folder must exist and be a
-// directory unless create is set (restoring into a fresh metastore).
+// directory unless create is set (restoring into a fresh metastore). It is
+// OpenWith with only Options.Create.
 func Open(ctx context.Context, raw string, create bool) (metastore.Store, error) {
+	return OpenWith(ctx, raw, Options{Create: create})
+}
+
+// Options say how OpenWith opens a metastore.
+type Options struct {
+	// Create makes a missing folder metastore (restoring into a fresh
+	// metastore).
+	Create bool
+	// CreateSchema, for a JDBC metastore whose database holds no metastore
+	// tables yet, is the layout to create them in: "4" (Kylin 2.5-4.x) or
+	// "5" (Kylin 5.x). Empty: such a database is refused.
+	CreateSchema string
+	// HDFSRoot is, for a Kylin 2.5-4.x JDBC metastore, a local copy of
+	// kylin.env.hdfs-working-dir, where Kylin pushed big resources (see
+	// jdbc.Config.HDFSRoot).
+	HDFSRoot string
+	// CipherIV is kylin.security.encrypt.cipher.ivSpec, for a password
+	// encrypted by Kylin 3.x-4.x (passwordEncrypted=true); Kylin's default
+	// if empty.
+	CipherIV string
+}
+
+// OpenWith opens the metastore a metadata URL names: a folder, or a JDBC
+// metastore (IDENTIFIER@jdbc,url=jdbc:postgresql|mysql|mariadb://...,
+// username=...,password=...) through package jdbc. A JDBC store holds
+// connections: close it with metastore.Closer.
+func OpenWith(ctx context.Context, raw string, opt Options) (metastore.Store, error) {
 	u, err := ParseURL(raw)
 	if err != nil {
 		return nil, err
 	}
 	switch u.Scheme {
 	case "":
-		if create {
+		if opt.Create {
 			return folder.Create(u.Path)
 		}
 		return folder.Open(u.Path)
 	case "jdbc":
-		return nil, fmt.Errorf("%w: JDBC metastore %s: not supported by this build", ErrUnsupported, u)
+		params := make([]jdbc.Param, len(u.Params))
+		for i, p := range u.Params {
+			params[i] = jdbc.Param{Key: p.Key, Value: p.Value}
+		}
+		cfg, err := jdbc.ConfigFromParams(u.Identifier, params)
+		if err != nil {
+			return nil, err
+		}
+		cfg.HDFSRoot, cfg.CipherIV = opt.HDFSRoot, opt.CipherIV
+		if opt.CreateSchema != "" {
+			if cfg.CreateSchema, err = jdbc.ParseSchema(opt.CreateSchema); err != nil {
+				return nil, err
+			}
+		}
+		return jdbc.Open(ctx, cfg)
 	case "hbase":
 		return nil, fmt.Errorf("%w: %s is an HBase metastore; export it with Kylin's metastore.sh backup and import the folder", ErrUnsupported, u)
 	}

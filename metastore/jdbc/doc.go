@@ -1,0 +1,96 @@
+// Package jdbc is a metastore kept in a relational database, the way Kylin's
+// JDBC metastores keep it: PostgreSQL through jackc/pgx, MySQL and MariaDB
+// through go-sql-driver/mysql, both behind database/sql.
+//
+// A Config names the database as Kylin's kylin.metadata.url does
+// (IDENTIFIER@jdbc,url=jdbc:mysql://host:3306/kylin,username=u,password=p):
+// ConfigFromParams builds one from the parameters of such a URL, Open
+// connects, finds the metastore's tables and returns a Store.
+//
+// # Schemas
+//
+// Open detects which of Kylin's two layouts the database holds, from the
+// tables and columns information_schema lists in the connection's current
+// schema (PostgreSQL) or database (MySQL):
+//
+//   - Kylin 5.x: the table IDENTIFIER with the columns META_TABLE_KEY,
+//     META_TABLE_CONTENT, META_TABLE_TS and META_TABLE_MVCC (Kylin 5's
+//     JdbcMetadataStore).
+//   - Kylin 2.5 to 4.x and Kyligence Enterprise 3.x: the tables IDENTIFIER
+//     and IDENTIFIER_log, each with META_TABLE_KEY, META_TABLE_TS and
+//     META_TABLE_CONTENT but no META_TABLE_MVCC (Kylin's JDBCResourceStore).
+//     Resources whose key starts with /bad_query, /execute_output or
+//     /temp_statement live in IDENTIFIER_log, all others in IDENTIFIER;
+//     reads, listings and walks cover both tables.
+//
+// Table and column names are matched without regard to case, as Kylin
+// creates them unquoted (PostgreSQL folds them to lower case). A database
+// with neither layout is refused with an error wrapping ErrNoMetastore that
+// names the database and the tables looked for, unless Config.CreateSchema
+// asks Open to create the tables of one layout (for a restore into a fresh
+// database). Config.Schema makes Open refuse a database holding the other
+// layout.
+//
+// # Content
+//
+// A Resource holds the bytes as Kylin means them:
+//
+//   - Kylin 5 stores content as the four bytes "GZIP" followed by a zlib
+//     stream when kylin.metadata.compress.enabled is on (its
+//     CompressionUtils). Content of more than four bytes starting with
+//     "GZIP" is inflated on read. A write compresses when the row it
+//     replaces is compressed, and a new row when the table's rows are (a
+//     sample of them at Open; an empty table counts as compressed, Kylin 5's
+//     default); content that itself starts with "GZIP" is always compressed,
+//     so that it reads back as written. A write sets META_TABLE_MVCC to the
+//     row's current value plus one, or 0 for a new row, never to a value of
+//     the snapshot being restored.
+//   - Kylin 2.5 to 4.x push content larger than kylin.metadata.jdbc.max-cell-size,
+//     and dictionaries, table snapshots and cuboid statistics written as
+//     "big resources", out to HDFS, at
+//     <kylin.env.hdfs-working-dir>/<identifier>/resources-jdbc<key>, and leave
+//     a row whose content is NULL or empty. Such a row (NULL content, or
+//     empty content for a key that is not JSON metadata in Kylin's sense:
+//     ending in .json or under /execute or /execute_output) is read from
+//     Config.HDFSRoot, a local copy of that folder, when one is given; without
+//     it, or when the file is missing there, Read returns an error wrapping
+//     metastore.ErrContentElsewhere that names the HDFS path, and Walk passes
+//     the same error for it. Writing an empty resource under such a key
+//     writes the empty row Kylin writes; with an HDFSRoot it also writes the
+//     empty file there, so that it reads back empty.
+//
+// # Transactions and views
+//
+// Store is metastore.Transactional: Begin starts one database transaction in
+// which writes are sent in multi-row batches and that commits entirely or not
+// at all; a transaction whose context is canceled, whose connection dies or
+// whose process is killed leaves the database as it was. Plain Write and
+// Delete each run in their own short transaction.
+//
+// Store is a metastore.Viewer: View opens a read-only REPEATABLE READ
+// transaction on one connection (MySQL: START TRANSACTION WITH CONSISTENT
+// SNAPSHOT, READ ONLY), so that everything read through it comes from one
+// point in time, whatever Kylin writes meanwhile. A View is safe for
+// concurrent use; its calls take turns on the single connection.
+//
+// Listings and walks are in byte order of key (ORDER BY ... COLLATE "C" in
+// PostgreSQL, by the binary value of the key in MySQL), and prefixes are
+// matched byte for byte: "_" and "%" are no wildcards, and a key column
+// whose MySQL collation ignores case still tells /Cube from /cube. A write
+// that such a collation would merge with another key fails with an error
+// wrapping ErrKeyCollision instead of overwriting the other resource.
+//
+// # Errors and passwords
+//
+// Database errors are translated at this package's boundary into errors
+// wrapping ErrUnreachable (the server is down or cannot be reached), ErrAuth
+// (wrong user name or password), ErrNoDatabase, ErrNoMetastore (tables or
+// columns missing), ErrPacketTooLarge (MySQL's max_allowed_packet, naming the
+// resource and its size, checked before anything is sent), ErrKeyTooLong (a
+// key wider than META_TABLE_KEY), ErrKeyCollision or ErrDatabase (anything
+// else), with the server's message; a context's error stays detectable with
+// errors.Is. The password is never part of an error, of Describe's result or of
+// anything the package logs: Describe masks it as ***. Kylin's encrypted
+// passwords are accepted (passwordEncrypted=true and Kylin 5's
+// password=ENC('...')); see DecryptPassword.
+package jdbc

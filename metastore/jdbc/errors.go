@@ -1,0 +1,166 @@
+package jdbc
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Errors of this package; every database error Store returns wraps one of
+// them (or a context error), with the server's own message after it.
+var (
+	// ErrUnreachable: the database server is down or cannot be reached
+	// (connection refused, unknown host, timeout, connection lost).
+	ErrUnreachable = errors.New("database is down or unreachable")
+	// ErrAuth: the server refused the user name or password.
+	ErrAuth = errors.New("database refused the login")
+	// ErrNoDatabase: the database named in the JDBC URL does not exist.
+	ErrNoDatabase = errors.New("database does not exist")
+	// ErrNoMetastore: the database holds no Kylin metastore of the given
+	// identifier (tables or columns missing), or not the layout asked for.
+	ErrNoMetastore = errors.New("no Kylin metastore in the database")
+	// ErrPacketTooLarge: a resource is larger than MySQL's
+	// max_allowed_packet lets one statement be.
+	ErrPacketTooLarge = errors.New("resource too large for max_allowed_packet")
+	// ErrKeyTooLong: a key is wider than the key column (VARCHAR(255) in
+	// Kylin's tables).
+	ErrKeyTooLong = errors.New("key too long for the metastore table")
+	// ErrKeyCollision: the key column's collation (MySQL, case- or
+	// accent-insensitive) takes two different keys for the same one.
+	ErrKeyCollision = errors.New("key collides with another key under the table's collation")
+	// ErrDatabase: any other error the database reported.
+	ErrDatabase = errors.New("database error")
+)
+
+// translate turns a driver error met while doing what into an error of this
+// package. A context error is passed through (wrapped) so that callers see
+// context.Canceled.
+func (s *Store) translate(ctx context.Context, what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ctx != nil && ctx.Err() != nil {
+		return fmt.Errorf("jdbc: %s: %w", what, context.Cause(ctx))
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("jdbc: %s: %w", what, err)
+	}
+	for _, e := range []error{ErrUnreachable, ErrAuth, ErrNoDatabase, ErrNoMetastore, ErrPacketTooLarge, ErrKeyCollision, ErrKeyTooLong, ErrDatabase, ErrConfig} {
+		if errors.Is(err, e) {
+			return err // already ours
+		}
+	}
+	msg := s.scrub(err.Error())
+	where := s.where()
+	switch classify(err) {
+	case classUnreachable:
+		return fmt.Errorf("jdbc: %s: %w: database %s is down or unreachable: %s", what, ErrUnreachable, where, msg)
+	case classAuth:
+		return fmt.Errorf("jdbc: %s: %w: %s refused user %q (wrong username or password, or no access to database %s): %s", what, ErrAuth, where, s.user, s.dbName, msg)
+	case classNoDatabase:
+		return fmt.Errorf("jdbc: %s: %w: database %s does not exist on %s: %s", what, ErrNoDatabase, s.dbName, where, msg)
+	case classNoTable:
+		return fmt.Errorf("jdbc: %s: %w: %s: %s", what, ErrNoMetastore, s.describeTables(), msg)
+	case classPacket:
+		return fmt.Errorf("jdbc: %s: %w: %s (max_allowed_packet is %d bytes; raise it on the server, in my.cnf [mysqld] max_allowed_packet=...)", what, ErrPacketTooLarge, msg, s.maxPacket)
+	}
+	return fmt.Errorf("jdbc: %s: %w: %s", what, ErrDatabase, msg)
+}
+
+type errClass int
+
+const (
+	classOther errClass = iota
+	classUnreachable
+	classAuth
+	classNoDatabase
+	classNoTable
+	classPacket
+)
+
+// classify sorts a pgx, go-sql-driver or network error.
+func classify(err error) errClass {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "28P01" || pe.Code == "28000":
+			return classAuth
+		case pe.Code == "3D000":
+			return classNoDatabase
+		case pe.Code == "42P01" || pe.Code == "42703":
+			return classNoTable
+		case pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03" || strings.HasPrefix(pe.Code, "08"):
+			return classUnreachable
+		}
+		return classOther
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1045, 1044, 1698, 1251:
+			return classAuth
+		case 1049:
+			return classNoDatabase
+		case 1146, 1054:
+			return classNoTable
+		case 1153, 1301:
+			return classPacket
+		case 1040, 1053, 1077, 1152, 1158, 1159, 1160, 1161, 2002, 2003, 2006, 2013:
+			return classUnreachable
+		}
+		return classOther
+	}
+	if errors.Is(err, mysql.ErrPktTooLarge) {
+		return classPacket
+	}
+	if errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return classUnreachable
+	}
+	var ne net.Error
+	var oe *net.OpError
+	var de *net.DNSError
+	if errors.As(err, &oe) || errors.As(err, &de) || errors.As(err, &ne) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EPIPE) {
+		return classUnreachable
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return classUnreachable
+	}
+	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
+		return classUnreachable
+	}
+	return classOther
+}
+
+// scrub removes the password from a message, in case a driver quoted it.
+func (s *Store) scrub(msg string) string {
+	if len(s.secret) >= 3 {
+		msg = strings.ReplaceAll(msg, s.secret, "***")
+	}
+	return msg
+}
+
+// where names the server for messages: the host:port pairs of the URL.
+func (s *Store) where() string {
+	return strings.Join(s.hosts, ",")
+}
+
+// describeTables names the tables the store uses or looked for.
+func (s *Store) describeTables() string {
+	if s.log.name != "" {
+		return fmt.Sprintf("tables %s and %s in database %s on %s", s.main.name, s.log.name, s.dbName, s.where())
+	}
+	if s.main.name != "" {
+		return fmt.Sprintf("table %s in database %s on %s", s.main.name, s.dbName, s.where())
+	}
+	return fmt.Sprintf("database %s on %s", s.dbName, s.where())
+}

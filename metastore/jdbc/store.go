@@ -1,0 +1,506 @@
+package jdbc
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/kylin-tools/metastore/metastore"
+)
+
+// Store is a Kylin metastore in a PostgreSQL, MySQL or MariaDB database. It
+// is safe for concurrent use; it holds a pool of connections until Close.
+type Store struct {
+	cfg    Config
+	db     *sql.DB
+	d      dialect
+	id     string // identifier
+	hosts  []string
+	dbName string
+	user   string
+	secret string // the password, only to scrub it from driver messages
+	desc   string
+
+	schema    Schema
+	main, log table // log is unused in the Kylin 5 layout
+
+	maxPacket   int64 // MySQL's max_allowed_packet
+	compressNew bool  // Kylin 5: compress new rows
+	src         reader
+}
+
+// Compile-time checks of the abilities a Store offers.
+var (
+	_ metastore.Store         = (*Store)(nil)
+	_ metastore.EntryLister   = (*Store)(nil)
+	_ metastore.Walker        = (*Store)(nil)
+	_ metastore.Viewer        = (*Store)(nil)
+	_ metastore.Transactional = (*Store)(nil)
+	_ metastore.Describer     = (*Store)(nil)
+	_ metastore.Closer        = (*Store)(nil)
+)
+
+// Open connects to the database cfg names and finds the metastore's tables
+// (see the package documentation for the layouts). It fails with an error
+// wrapping ErrConfig for settings that cannot work, ErrUnreachable,
+// ErrAuth or ErrNoDatabase when it cannot log in, and ErrNoMetastore when
+// the database has no metastore of cfg's identifier and cfg.CreateSchema
+// does not ask to create one.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	u, err := ParseJDBCURL(cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.checkDriverClass(u); err != nil {
+		return nil, err
+	}
+	id := cfg.identifier()
+	if !identifierRE.MatchString(id) {
+		return nil, fmt.Errorf("%w: identifier %q (before @jdbc) cannot name the metastore's table: use up to 60 letters, digits and underscores", ErrConfig, id)
+	}
+	if cfg.Schema != SchemaAuto && cfg.Schema != Schema4 && cfg.Schema != Schema5 {
+		return nil, fmt.Errorf("%w: schema %q", ErrConfig, string(cfg.Schema))
+	}
+	if cfg.CreateSchema != SchemaAuto && cfg.CreateSchema != Schema4 && cfg.CreateSchema != Schema5 {
+		return nil, fmt.Errorf("%w: schema to create %q", ErrConfig, string(cfg.CreateSchema))
+	}
+	pw, err := cfg.password(u)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{
+		cfg: cfg, d: dialect{u.Driver}, id: id, hosts: u.Hosts, dbName: u.Database,
+		user: cfg.user(u), secret: pw, desc: cfg.Describe(),
+	}
+	if err := s.connect(ctx, u, pw); err != nil {
+		return nil, err
+	}
+	s.src = reader{s: s, q: s.db}
+	if err := s.init(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// init finds (or creates) the tables and reads the settings writes need.
+func (s *Store) init(ctx context.Context) error {
+	err := s.detect(ctx)
+	if errors.Is(err, ErrNoMetastore) && s.cfg.CreateSchema != SchemaAuto {
+		found, lerr := s.lookTables(ctx)
+		if lerr != nil {
+			return lerr
+		}
+		if len(found) > 0 {
+			return err // something is there, but not a metastore: leave it
+		}
+		if s.cfg.Schema != SchemaAuto && s.cfg.Schema != s.cfg.CreateSchema {
+			return fmt.Errorf("%w: asked for a %s metastore but to create a %s one", ErrConfig, s.cfg.Schema, s.cfg.CreateSchema)
+		}
+		if err := s.create(ctx, s.cfg.CreateSchema); err != nil {
+			return err
+		}
+		err = s.detect(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	if s.d.driver == MySQL {
+		if err := s.db.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&s.maxPacket); err != nil {
+			return s.translate(ctx, "read max_allowed_packet", err)
+		}
+	}
+	if s.schema == Schema5 {
+		// Kylin 5 compresses unless kylin.metadata.compress.enabled=false:
+		// follow what the table's rows show.
+		q := fmt.Sprintf("SELECT CASE WHEN %s THEN 1 ELSE 0 END FROM %s WHERE %s > 4 LIMIT 32",
+			s.d.gzipped(s.main.content), s.main.q, s.d.length(s.main.content))
+		rows, err := s.db.QueryContext(ctx, q)
+		if err != nil {
+			return s.translate(ctx, "sample "+s.main.name, err)
+		}
+		defer rows.Close()
+		n, z := 0, 0
+		for rows.Next() {
+			var c int
+			if err := rows.Scan(&c); err != nil {
+				return s.translate(ctx, "sample "+s.main.name, err)
+			}
+			n, z = n+1, z+c
+		}
+		if err := rows.Err(); err != nil {
+			return s.translate(ctx, "sample "+s.main.name, err)
+		}
+		s.compressNew = n == 0 || z > 0
+	}
+	return nil
+}
+
+// Schema returns the layout of the metastore's tables.
+func (s *Store) Schema() Schema { return s.schema }
+
+// Driver returns the database family.
+func (s *Store) Driver() Driver { return s.d.driver }
+
+// Tables returns the names of the metastore's tables: one for Kylin 5.x,
+// IDENTIFIER and IDENTIFIER_log for Kylin 2.5-4.x.
+func (s *Store) Tables() []string {
+	if s.schema == Schema4 {
+		return []string{s.main.name, s.log.name}
+	}
+	return []string{s.main.name}
+}
+
+// Describe returns the metadata URL in Kylin's syntax with the password
+// masked: kylin_metadata@jdbc,url=jdbc:postgresql://127.0.0.1:5432/kylin,username=kylin,password=***.
+func (s *Store) Describe() string { return s.desc }
+
+// Close closes the store's connections.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Read returns the resource at p. It returns an error wrapping
+// fs.ErrNotExist if there is none, one wrapping metastore.ErrInvalidPath if
+// p is not a valid key, and one wrapping metastore.ErrContentElsewhere for a
+// resource whose content Kylin pushed to HDFS and HDFSRoot does not hold.
+func (s *Store) Read(ctx context.Context, p string) (metastore.Resource, error) {
+	return s.src.read(ctx, p)
+}
+
+// List calls fn for every key starting with prefix, in byte order. The keys
+// are read first, then fn is called: fn may use the store.
+func (s *Store) List(ctx context.Context, prefix string, fn func(string) error) error {
+	return s.src.list(ctx, prefix, fn)
+}
+
+// ListEntries is List with each resource's size and timestamp. Change is
+// always empty: a database row carries nothing that tells reliably whether
+// its content changed (another tool may rewrite it with the same timestamp
+// and size). A Kylin 5 row's size is that of its inflated content; a row
+// whose content Kylin pushed to HDFS has the size of the HDFSRoot file, or
+// 0 without one.
+func (s *Store) ListEntries(ctx context.Context, prefix string, fn func(metastore.Entry) error) error {
+	return s.src.listEntries(ctx, prefix, fn)
+}
+
+// Walk streams the resources under prefix in byte order of key with one
+// query. A resource whose content Kylin pushed to HDFS, and that HDFSRoot
+// does not hold, is passed with an error wrapping
+// metastore.ErrContentElsewhere.
+func (s *Store) Walk(ctx context.Context, prefix string, fn func(metastore.Resource, error) error) error {
+	return s.src.walk(ctx, prefix, fn)
+}
+
+// Write writes r in a transaction of its own (see Tx.Write).
+func (s *Store) Write(ctx context.Context, r metastore.Resource) error {
+	if err := metastore.CheckPath(r.Path); err != nil {
+		return fmt.Errorf("jdbc: write: %w", err)
+	}
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	if err := tx.Write(ctx, r); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// Delete deletes the resource at p in a transaction of its own (see
+// Tx.Delete).
+func (s *Store) Delete(ctx context.Context, p string) error {
+	if err := metastore.CheckPath(p); err != nil {
+		return fmt.Errorf("jdbc: delete: %w", err)
+	}
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	if err := tx.Delete(ctx, p); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// querier is what reads need of a *sql.DB or *sql.Conn.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// reader reads the metastore through a querier: the pool, or a View's one
+// connection (then lock serializes the calls).
+type reader struct {
+	s    *Store
+	q    querier
+	lock func() (unlock func())
+}
+
+func (r reader) enter() func() {
+	if r.lock == nil {
+		return func() {}
+	}
+	return r.lock()
+}
+
+// row is one row of a metastore table, as scan passes it.
+type row struct {
+	key     string
+	ts      int64
+	null    bool   // content IS NULL
+	length  int64  // bytes of content in the database
+	content []byte // valid until the next row; nil if not selected
+}
+
+type contentMode int
+
+const (
+	noContent   contentMode = iota
+	allContent              // every row's content
+	gzipContent             // only compressed (Kylin 5) content
+)
+
+// scan runs one query over the metastore's table (or both tables of the
+// Kylin 2.5-4.x layout, the row of the table Kylin reads the key from
+// first), in byte order of key, and calls fn for each row whose key match
+// accepts. Of two rows with the same key only the first is passed.
+func (r reader) scan(ctx context.Context, cond func(a *args, col string) string, match func(string) bool, mode contentMode, fn func(row) error) error {
+	s := r.s
+	d := s.d
+	a := &args{d: d}
+	cols := func(t table) string {
+		c := fmt.Sprintf("%s AS k, COALESCE(%s, 0) AS t, %s AS n, COALESCE(%s, 0) AS l", t.key, t.ts, d.isNull(t.content), d.length(t.content))
+		switch mode {
+		case allContent:
+			c += ", " + t.content + " AS c"
+		case gzipContent:
+			c += fmt.Sprintf(", CASE WHEN %s THEN %s END AS c", d.gzipped(t.content), t.content)
+		}
+		return c
+	}
+	var q string
+	if s.schema == Schema5 {
+		q = fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s", cols(s.main), s.main.q, cond(a, s.main.key), d.bin(s.main.key))
+	} else {
+		outer := "k, t, n, l"
+		if mode != noContent {
+			outer += ", c"
+		}
+		q = fmt.Sprintf("SELECT %s FROM (SELECT %s, CASE WHEN %s THEN 1 ELSE 0 END AS p FROM %s WHERE %s UNION ALL SELECT %s, CASE WHEN %s THEN 0 ELSE 1 END AS p FROM %s WHERE %s) u ORDER BY %s, p",
+			outer,
+			cols(s.main), d.inLogCond(s.main.key), s.main.q, cond(a, s.main.key),
+			cols(s.log), d.inLogCond(s.log.key), s.log.q, cond(a, s.log.key),
+			d.bin("k"))
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	unlock := r.enter()
+	defer unlock()
+	rows, err := r.q.QueryContext(ctx, q, a.vals...)
+	if err != nil {
+		return s.translate(ctx, "query "+strings.Join(s.Tables(), ", "), err)
+	}
+	defer rows.Close()
+	var (
+		rw      row
+		content sql.RawBytes
+		last    string
+		first   = true
+	)
+	dest := []any{&rw.key, &rw.ts, &rw.null, &rw.length}
+	if mode != noContent {
+		dest = append(dest, &content)
+	}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return s.translate(ctx, "read "+strings.Join(s.Tables(), ", "), err)
+		}
+		if !first && rw.key == last {
+			continue // a duplicate in the other table, which Kylin ignores
+		}
+		if !match(rw.key) {
+			continue
+		}
+		first, last = false, rw.key
+		rw.content = nil
+		if mode != noContent {
+			rw.content = content
+		}
+		if err := fn(rw); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return s.translate(ctx, "read "+strings.Join(s.Tables(), ", "), err)
+	}
+	return nil
+}
+
+func checkPrefix(prefix string) error {
+	if err := metastore.CheckPrefix(prefix); err != nil {
+		return fmt.Errorf("jdbc: list: %w", err)
+	}
+	return nil
+}
+
+func (r reader) read(ctx context.Context, p string) (metastore.Resource, error) {
+	if err := metastore.CheckPath(p); err != nil {
+		return metastore.Resource{}, fmt.Errorf("jdbc: read: %w", err)
+	}
+	var (
+		res   metastore.Resource
+		found bool
+		cerr  error
+	)
+	dec := &codec{}
+	err := r.scan(ctx, func(a *args, col string) string { return r.s.d.keyCond(a, col, p) },
+		func(k string) bool { return k == p }, allContent, func(rw row) error {
+			found = true
+			var data []byte
+			data, cerr = r.s.content(rw, dec)
+			res = metastore.Resource{Path: p, Data: clone(data), Timestamp: rw.ts}
+			return errStop
+		})
+	if err != nil && err != errStop {
+		return metastore.Resource{}, err
+	}
+	if !found {
+		return metastore.Resource{}, fmt.Errorf("jdbc: read %s: %w", p, fs.ErrNotExist)
+	}
+	if cerr != nil {
+		return metastore.Resource{}, fmt.Errorf("jdbc: read %s: %w", p, cerr)
+	}
+	return res, nil
+}
+
+// errStop ends a scan early.
+var errStop = errors.New("stop")
+
+func clone(b []byte) []byte {
+	out := make([]byte, len(b))
+	copy(out, b)
+	return out
+}
+
+func (r reader) list(ctx context.Context, prefix string, fn func(string) error) error {
+	if err := checkPrefix(prefix); err != nil {
+		return err
+	}
+	var keys []string
+	err := r.scan(ctx, func(a *args, col string) string { return r.s.d.prefixCond(a, col, prefix) },
+		func(k string) bool { return strings.HasPrefix(k, prefix) }, noContent, func(rw row) error {
+			keys = append(keys, rw.key)
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r reader) listEntries(ctx context.Context, prefix string, fn func(metastore.Entry) error) error {
+	if err := checkPrefix(prefix); err != nil {
+		return err
+	}
+	mode := noContent
+	if r.s.schema == Schema5 {
+		mode = gzipContent
+	}
+	var entries []metastore.Entry
+	dec := &codec{}
+	err := r.scan(ctx, func(a *args, col string) string { return r.s.d.prefixCond(a, col, prefix) },
+		func(k string) bool { return strings.HasPrefix(k, prefix) }, mode, func(rw row) error {
+			size, err := r.s.size(rw, dec)
+			if err != nil {
+				return fmt.Errorf("jdbc: list %s: %w", rw.key, err)
+			}
+			entries = append(entries, metastore.Entry{Path: rw.key, Size: size, Timestamp: rw.ts})
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r reader) walk(ctx context.Context, prefix string, fn func(metastore.Resource, error) error) error {
+	if err := checkPrefix(prefix); err != nil {
+		return err
+	}
+	dec := &codec{}
+	return r.scan(ctx, func(a *args, col string) string { return r.s.d.prefixCond(a, col, prefix) },
+		func(k string) bool { return strings.HasPrefix(k, prefix) }, allContent, func(rw row) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			data, err := r.s.content(rw, dec)
+			if err != nil {
+				return fn(metastore.Resource{Path: rw.key, Timestamp: rw.ts}, fmt.Errorf("jdbc: read %s: %w", rw.key, err))
+			}
+			if data == nil {
+				data = []byte{}
+			}
+			return fn(metastore.Resource{Path: rw.key, Data: data, Timestamp: rw.ts}, nil)
+		})
+}
+
+// content returns the bytes of a row as Kylin means them: inflated (Kylin
+// 5), or read from HDFSRoot (Kylin 2.5-4.x, pushed out). The result may
+// alias the row's buffer or dec's.
+func (s *Store) content(rw row, dec *codec) ([]byte, error) {
+	if s.schema == Schema5 {
+		if rw.null {
+			return []byte{}, nil
+		}
+		return dec.decode(rw.content)
+	}
+	if s.pushed(rw) {
+		return s.readPushed(rw)
+	}
+	return rw.content, nil
+}
+
+// size returns the size of a row's resource without keeping its content.
+func (s *Store) size(rw row, dec *codec) (int64, error) {
+	if s.schema == Schema5 {
+		if rw.content != nil && isGzipped(rw.content) {
+			return dec.inflatedSize(rw.content)
+		}
+		return rw.length, nil
+	}
+	if s.pushed(rw) {
+		if n, ok := s.statPushed(rw.key); ok {
+			return n, nil
+		}
+		return 0, nil
+	}
+	return rw.length, nil
+}
+
+// pushed reports whether a Kylin 2.5-4.x row marks content Kylin pushed to
+// HDFS: NULL content (kylin.metadata.jdbc.max-cell-size overflow), or empty
+// content for a key Kylin does not keep in the database always (a big
+// resource's marker: PushdownResourceStore.putBigResource).
+func (s *Store) pushed(rw row) bool {
+	return rw.null || (rw.length == 0 && !isJSONMetadata(rw.key))
+}

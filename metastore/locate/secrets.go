@@ -1,0 +1,161 @@
+package locate
+
+import (
+	"net/url"
+	"sort"
+	"strings"
+)
+
+// maskParsed replaces with *** every password of metadata URL s exactly
+// where the parsers find it: the value of a password= parameter, split as
+// ParseURL splits (quotes pair up across commas), and in a JDBC URL the
+// password parameter up to '&' or ';' and the password of user:password@,
+// as jdbc.ParseJDBCURL reads them. The regular expressions of Mask cannot
+// know where a quoted value ends, and left the rest of a password with a
+// quote or a comma in it visible.
+func maskParsed(s string) string {
+	var spans [][2]int // byte ranges to hide
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '@' && schemeRE.MatchString(s[i+1:]) {
+			start = i + 1
+			break
+		}
+	}
+	for _, p := range paramSpans(s, start) {
+		eq := strings.IndexByte(s[p[0]:p[1]], '=')
+		if eq < 0 {
+			spans = append(spans, jdbcSecretSpans(s, p[0], p[1])...)
+			continue
+		}
+		key := strings.TrimSpace(s[p[0] : p[0]+eq])
+		vs, ve := trimSpan(s, p[0]+eq+1, p[1])
+		if strings.EqualFold(key, "password") {
+			if vs < ve {
+				spans = append(spans, [2]int{vs, ve})
+			}
+			continue
+		}
+		if strings.Contains(s[vs:ve], "jdbc:") {
+			spans = append(spans, jdbcSecretSpans(s, vs, ve)...)
+		} else {
+			// A bare JDBC URL: its query's '=' is not a parameter's.
+			spans = append(spans, jdbcSecretSpans(s, p[0], p[1])...)
+		}
+	}
+	if len(spans) == 0 {
+		return s
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i][0] < spans[j][0] })
+	var b strings.Builder
+	at := 0
+	for _, sp := range spans {
+		if sp[0] < at {
+			sp[0] = at // overlapping ranges: hide their union
+		}
+		if sp[1] <= at {
+			continue
+		}
+		b.WriteString(s[at:sp[0]])
+		b.WriteString("***")
+		at = sp[1]
+	}
+	b.WriteString(s[at:])
+	return b.String()
+}
+
+// paramSpans returns the byte ranges of the comma-separated parameters of
+// s[from:], split as splitParams splits them.
+func paramSpans(s string, from int) [][2]int {
+	var out [][2]int
+	var quote byte
+	begin := from
+	for i := from; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote == 0 && (c == '"' || c == '\''):
+			quote = c
+		case c == quote:
+			quote = 0
+		case c == ',' && quote == 0:
+			out = append(out, [2]int{begin, i})
+			begin = i + 1
+		}
+	}
+	if quote != 0 {
+		// Unpaired quotes: split at every comma.
+		out = out[:0]
+		begin = from
+		for i := from; i < len(s); i++ {
+			if s[i] == ',' {
+				out = append(out, [2]int{begin, i})
+				begin = i + 1
+			}
+		}
+	}
+	return append(out, [2]int{begin, len(s)})
+}
+
+// trimSpan trims spaces and one pair of enclosing quotes from s[a:b].
+func trimSpan(s string, a, b int) (int, int) {
+	for a < b && isSpace(s[a]) {
+		a++
+	}
+	for b > a && isSpace(s[b-1]) {
+		b--
+	}
+	if b-a >= 2 && (s[a] == '"' || s[a] == '\'') && s[b-1] == s[a] {
+		a, b = a+1, b-1
+	}
+	return a, b
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' }
+
+// jdbcSecretSpans returns the ranges of the passwords of a JDBC URL in
+// s[a:b], if s[a:b] holds one: the password parameter (up to '&' or ';'),
+// and user:password@ before the host.
+func jdbcSecretSpans(s string, a, b int) [][2]int {
+	i := strings.Index(s[a:b], "jdbc:")
+	if i < 0 {
+		return nil
+	}
+	a += i
+	var out [][2]int
+	rest := a + len("jdbc:")
+	if j := strings.Index(s[rest:b], "//"); j >= 0 {
+		host := rest + j + 2
+		end := host
+		for end < b && s[end] != '/' && s[end] != '?' {
+			end++
+		}
+		if at := strings.LastIndexByte(s[host:end], '@'); at >= 0 {
+			if colon := strings.IndexByte(s[host:host+at], ':'); colon >= 0 {
+				out = append(out, [2]int{host + colon + 1, host + at})
+			}
+		}
+	}
+	q := strings.IndexByte(s[a:b], '?')
+	if q < 0 {
+		return out
+	}
+	for k := a + q + 1; k < b; {
+		e := k
+		for e < b && s[e] != '&' && s[e] != ';' {
+			e++
+		}
+		if key, _, ok := strings.Cut(s[k:e], "="); ok && strings.EqualFold(unescapeQuery(key), "password") {
+			out = append(out, [2]int{k + len(key) + 1, e})
+		}
+		k = e + 1
+	}
+	return out
+}
+
+// unescapeQuery decodes a JDBC URL component as jdbc.ParseJDBCURL does.
+func unescapeQuery(s string) string {
+	if v, err := url.QueryUnescape(s); err == nil {
+		return v
+	}
+	return s
+}
