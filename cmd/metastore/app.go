@@ -17,6 +17,7 @@ import (
 
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/metastore/folder"
+	"github.com/kylin-tools/metastore/metastore/jdbc"
 	"github.com/kylin-tools/metastore/metastore/locate"
 	"github.com/kylin-tools/metastore/objects"
 	"github.com/kylin-tools/metastore/scope"
@@ -43,6 +44,7 @@ type env struct {
 	repo        string
 	json        bool
 	quiet       bool
+	hdfsRoot    string
 }
 
 // usageError marks errors in the command line.
@@ -112,6 +114,7 @@ func newApp(e *env) *cli.App {
 			&cli.StringFlag{Name: "metadata-url", Usage: "the Kylin metastore: a folder path or a Kylin metadata URL (default: kylin.metadata.url from $KYLIN_CONF or $KYLIN_HOME/conf/kylin.properties)", EnvVars: []string{"METASTORE_METADATA_URL"}, Destination: &e.metadataURL},
 			&cli.StringFlag{Name: "repo", Usage: "the snapshot repository (default: $KYLIN_HOME/meta_backups/snapshots.git)", EnvVars: []string{"METASTORE_REPO"}, Destination: &e.repo},
 			&cli.BoolFlag{Name: "json", Usage: "print results as JSON on stdout", Destination: &e.json},
+			&cli.StringFlag{Name: "hdfs-root", Usage: "JDBC metastores of Kylin 2.5-4.x: a local copy of kylin.env.hdfs-working-dir, to read the resources Kylin pushed out of the database (max-cell-size)", EnvVars: []string{"METASTORE_HDFS_ROOT"}, Destination: &e.hdfsRoot},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress display", Destination: &e.quiet},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile (pprof) to this file", Hidden: true},
 			&cli.StringFlag{Name: "memprofile", Usage: "write a heap profile (pprof) to this file at exit", Hidden: true},
@@ -231,19 +234,28 @@ func (e *env) metadataURLValue() (string, error) {
 }
 
 // openMetastore opens the metastore; create makes a missing folder (restore
-// into a fresh metastore).
-func (e *env) openMetastore(ctx context.Context, create bool) (metastore.Store, string, error) {
+// into a fresh metastore), createSchema the tables of an empty database.
+func (e *env) openMetastore(ctx context.Context, create bool, createSchema ...string) (metastore.Store, string, error) {
 	raw, err := e.metadataURLValue()
 	if err != nil {
 		return nil, "", err
 	}
-	st, err := locate.Open(ctx, raw, create)
+	opt := locate.Options{Create: create, HDFSRoot: e.hdfsRoot}
+	if len(createSchema) > 0 {
+		opt.CreateSchema = createSchema[0]
+	}
+	if props, _, err := locate.KylinProperties(e.getenv); err == nil {
+		opt.CipherIV = props[locate.CipherIVKey]
+	}
+	st, err := locate.OpenWith(ctx, raw, opt)
 	if err != nil {
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			return nil, "", fmt.Errorf("metastore %s does not exist: check --metadata-url or kylin.metadata.url: %w", locate.Mask(raw), err)
 		case errors.Is(err, folder.ErrNotDir):
 			return nil, "", fmt.Errorf("metastore %s is a file, not a folder: %w", locate.Mask(raw), err)
+		case errors.Is(err, jdbc.ErrConfig):
+			return nil, "", usageError{err.Error()}
 		}
 		return nil, "", err
 	}

@@ -30,6 +30,7 @@ func restoreFlags(cube bool) []cli.Flag {
 		&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print the plan and write nothing"},
 		&cli.BoolFlag{Name: "allow-foreign", Usage: "restore a snapshot taken from a metastore with another /UUID"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "list every resource written or deleted"},
+		&cli.StringFlag{Name: "create-schema", Usage: "restoring into a database without metastore tables: create them in Kylin 4 (\"4\": 2.5-4.x) or Kylin 5 (\"5\") layout"},
 	}
 	if cube {
 		f = append(f, &cli.StringFlag{Name: "cube", Usage: "the cube to take from REF when REF is not a cube snapshot"})
@@ -189,7 +190,7 @@ func (e *env) runRestore(c *cli.Context, s scope.Scope, project, ref string) err
 	}
 
 	// A restore may create a fresh metastore; a dry run writes nothing.
-	target, desc, err := e.openMetastore(ctx, !dry)
+	target, desc, err := e.openMetastore(ctx, !dry, c.String("create-schema"))
 	if dry && errors.Is(err, fs.ErrNotExist) {
 		// Planning a restore into a metastore that does not exist yet:
 		// everything would be added.

@@ -22,11 +22,11 @@ type summaryJSON struct {
 // resourceJSON is the --json form of show REF:PATH: the content as a
 // string when it is UTF-8 text without NUL bytes, in base64 otherwise.
 type resourceJSON struct {
-	Snapshot      string `json:"snapshot"`
-	Path          string `json:"path"`
-	Size          int    `json:"size"`
-	Timestamp     int64  `json:"timestamp"`
-	ID            string `json:"id"`
+	Snapshot      string  `json:"snapshot"`
+	Path          string  `json:"path"`
+	Size          int     `json:"size"`
+	Timestamp     int64   `json:"timestamp"`
+	ID            string  `json:"id"`
 	Content       *string `json:"content,omitempty"`
 	ContentBase64 *string `json:"content_base64,omitempty"`
 }

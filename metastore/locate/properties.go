@@ -143,12 +143,12 @@ const MetadataURLKey = "kylin.metadata.url"
 // metastore.
 var ErrNoMetadataURL = errors.New("no metastore given")
 
-// MetadataURL finds kylin.metadata.url the way Kylin does: in
-// $KYLIN_CONF/kylin.properties if KYLIN_CONF is set, else in
+// KylinProperties reads Kylin's configuration the way Kylin does:
+// $KYLIN_CONF/kylin.properties if KYLIN_CONF is set, else
 // $KYLIN_HOME/conf/kylin.properties, with kylin.properties.override beside
-// it taking precedence. It returns the value and the file it came from. A
-// relative folder path is taken relative to KYLIN_HOME.
-func MetadataURL(env Env) (url, from string, err error) {
+// it taking precedence. It returns the merged properties and the folder
+// read; with neither variable set it fails with ErrNoMetadataURL.
+func KylinProperties(env Env) (map[string]string, string, error) {
 	var dir string
 	switch {
 	case env("KYLIN_CONF") != "":
@@ -156,10 +156,9 @@ func MetadataURL(env Env) (url, from string, err error) {
 	case env("KYLIN_HOME") != "":
 		dir = filepath.Join(env("KYLIN_HOME"), "conf")
 	default:
-		return "", "", fmt.Errorf("%w: set --metadata-url (or METASTORE_METADATA_URL), or KYLIN_HOME (or KYLIN_CONF) so that kylin.metadata.url is read from kylin.properties", ErrNoMetadataURL)
+		return nil, "", fmt.Errorf("%w: set --metadata-url (or METASTORE_METADATA_URL), or KYLIN_HOME (or KYLIN_CONF) so that kylin.metadata.url is read from kylin.properties", ErrNoMetadataURL)
 	}
 	props := map[string]string{}
-	found := ""
 	for _, name := range []string{"kylin.properties", "kylin.properties.override"} {
 		p := filepath.Join(dir, name)
 		f, err := os.Open(p)
@@ -167,19 +166,31 @@ func MetadataURL(env Env) (url, from string, err error) {
 			continue
 		}
 		if err != nil {
-			return "", "", fmt.Errorf("read %s: %w", p, err)
+			return nil, dir, fmt.Errorf("read %s: %w", p, err)
 		}
 		m, err := ParseProperties(f)
 		f.Close()
 		if err != nil {
-			return "", "", fmt.Errorf("read %s: %w", p, err)
-		}
-		if _, ok := m[MetadataURLKey]; ok {
-			found = p
+			return nil, dir, fmt.Errorf("read %s: %w", p, err)
 		}
 		for k, v := range m {
 			props[k] = v
 		}
+	}
+	return props, dir, nil
+}
+
+// CipherIVKey is the Kylin 3.x-4.x property holding the IV of encrypted
+// passwords.
+const CipherIVKey = "kylin.security.encrypt.cipher.ivSpec"
+
+// MetadataURL finds kylin.metadata.url in Kylin's configuration (see
+// KylinProperties) and returns it with the folder it came from. A relative
+// folder path is taken relative to KYLIN_HOME.
+func MetadataURL(env Env) (url, from string, err error) {
+	props, dir, err := KylinProperties(env)
+	if err != nil {
+		return "", "", err
 	}
 	v := strings.TrimSpace(props[MetadataURLKey])
 	if v == "" {
@@ -188,5 +199,5 @@ func MetadataURL(env Env) (url, from string, err error) {
 	if !strings.Contains(v, "@") && !strings.Contains(v, "://") && !filepath.IsAbs(v) && env("KYLIN_HOME") != "" {
 		v = filepath.Join(env("KYLIN_HOME"), v)
 	}
-	return v, found, nil
+	return v, dir, nil
 }
