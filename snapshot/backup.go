@@ -150,7 +150,11 @@ func checkKey(p string) error {
 
 // scan lists (or takes from paths) the resources of src and stores or hashes
 // their content, using the change cache where it can.
-func (r *Repository) scan(ctx context.Context, src metastore.Source, paths []string, write objectWriter, cache map[string]cacheEntry, prog Progress) ([]scanned, scanStats, error) {
+//
+// trusted says that the cache was saved with a snapshot the repository
+// still has, so the blobs it names exist and need not be looked up one by
+// one.
+func (r *Repository) scan(ctx context.Context, src metastore.Source, paths []string, write objectWriter, cache map[string]cacheEntry, trusted bool, prog Progress) ([]scanned, scanStats, error) {
 	var items []scanned
 	var st scanStats
 	if w, ok := src.(metastore.Walker); ok && paths == nil {
@@ -204,7 +208,7 @@ func (r *Repository) scan(ctx context.Context, src metastore.Source, paths []str
 			defer wg.Done()
 			for i := range next {
 				it := &items[i]
-				if c, ok := cache[it.path]; ok && it.change != "" && it.path != "/UUID" && c.change == it.change && c.size == it.size && r.objs.Has(c.id) {
+				if c, ok := cache[it.path]; ok && it.change != "" && it.path != "/UUID" && c.change == it.change && c.size == it.size && (trusted || r.objs.Has(c.id)) {
 					it.id = c.id
 					mu.Lock()
 					unread++
@@ -490,7 +494,7 @@ func (b *treeBuilder) subdir(items []scanned, off int) (objects.ID, objects.ID, 
 	var fp [20]byte
 	if b.memo != nil {
 		fp = fingerprint(items, off)
-		if m, ok := b.memo.old[path]; ok && m.fp == fp && b.memo.repo.Has(m.tree) && b.memo.repo.Has(m.mirror) {
+		if m, ok := b.memo.old[path]; ok && m.fp == fp && b.memo.has(m.tree) && b.memo.has(m.mirror) {
 			b.memo.keep(path, m)
 			return m.tree, m.mirror, nil
 		}

@@ -1,7 +1,6 @@
 package snapshot
 
 import (
-	"bufio"
 	"crypto/sha1"
 	"encoding/binary"
 	"encoding/hex"
@@ -30,7 +29,9 @@ type cacheEntry struct {
 	id     objects.ID
 }
 
-const cacheMagic = "metastore-cache 1\n"
+// cacheMagic starts a cache file; the 20-byte id of the snapshot it was
+// saved with follows. A version 1 file is ignored (read as empty).
+const cacheMagic = "metastore-cache 2\n"
 
 func cacheName(source string) string {
 	h := sha1.Sum([]byte(source))
@@ -39,13 +40,28 @@ func cacheName(source string) string {
 
 // loadCache reads a cache file; a missing or unreadable one is empty.
 func loadCache(path string) map[string]cacheEntry {
+	m, _ := loadCacheFile(path)
+	return m
+}
+
+// loadCacheFile reads a cache file and the id of the snapshot it was saved
+// with.
+func loadCacheFile(path string) (map[string]cacheEntry, objects.ID) {
 	data, err := os.ReadFile(path)
-	if err != nil || !strings.HasPrefix(string(data), cacheMagic) {
-		return map[string]cacheEntry{}
+	if err != nil || !strings.HasPrefix(string(data), cacheMagic) || len(data) < len(cacheMagic)+40 {
+		return map[string]cacheEntry{}, objects.ID{}
 	}
+	// A SHA-1 of everything before it ends the file: a damaged cache is
+	// discarded whole, never half trusted.
+	if sum := sha1.Sum(data[:len(data)-20]); string(sum[:]) != string(data[len(data)-20:]) {
+		return map[string]cacheEntry{}, objects.ID{}
+	}
+	data = data[:len(data)-20]
+	var commit objects.ID
+	copy(commit[:], data[len(cacheMagic):])
 	// One string for the whole file: paths and fingerprints are slices of
 	// it, not an allocation each.
-	all := string(data[len(cacheMagic):])
+	all := string(data[len(cacheMagic)+20:])
 	out := make(map[string]cacheEntry, len(all)/96)
 	i := 0
 	str := func() (string, bool) {
@@ -71,46 +87,49 @@ func loadCache(path string) map[string]cacheEntry {
 		sz, ok3 := varint()
 		ts, ok4 := varint()
 		if !ok1 || !ok2 || !ok3 || !ok4 || len(all)-i < 20 {
-			return map[string]cacheEntry{}
+			return map[string]cacheEntry{}, objects.ID{}
 		}
 		e := cacheEntry{change: ch, size: sz, ts: ts}
 		copy(e.id[:], all[i:i+20])
 		i += 20
 		out[p] = e
 	}
-	return out
+	return out, commit
 }
 
-// saveCache replaces the cache file atomically.
-func saveCache(path string, entries map[string]cacheEntry) error {
+// saveCache replaces the cache file atomically; commit is the snapshot
+// whose objects the entries name.
+func saveCache(path string, entries map[string]cacheEntry, commit objects.ID) error {
 	if err := os.MkdirAll(filepath.Dir(path), objects.DirMode); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-cache-")
+	buf := make([]byte, 0, 64+len(entries)*128)
+	buf = append(buf, cacheMagic...)
+	buf = append(buf, commit[:]...)
+	for p, e := range entries {
+		buf = binary.AppendUvarint(buf, uint64(len(p)))
+		buf = append(buf, p...)
+		buf = binary.AppendUvarint(buf, uint64(len(e.change)))
+		buf = append(buf, e.change...)
+		buf = binary.AppendVarint(buf, e.size)
+		buf = binary.AppendVarint(buf, e.ts)
+		buf = append(buf, e.id[:]...)
+	}
+	sum := sha1.Sum(buf)
+	buf = append(buf, sum[:]...)
+	return writeAtomic(path, buf, ".tmp-cache-")
+}
+
+// writeAtomic replaces path with data through a temporary file.
+func writeAtomic(path string, data []byte, tmpPrefix string) error {
+	f, err := os.CreateTemp(filepath.Dir(path), tmpPrefix)
 	if err != nil {
 		return err
 	}
-	bw := bufio.NewWriterSize(f, 1<<16)
-	bw.WriteString(cacheMagic)
-	var buf [binary.MaxVarintLen64]byte
-	putStr := func(s string) {
-		n := binary.PutUvarint(buf[:], uint64(len(s)))
-		bw.Write(buf[:n])
-		bw.WriteString(s)
-	}
-	for p, e := range entries {
-		putStr(p)
-		putStr(e.change)
-		n := binary.PutVarint(buf[:], e.size)
-		bw.Write(buf[:n])
-		n = binary.PutVarint(buf[:], e.ts)
-		bw.Write(buf[:n])
-		bw.Write(e.id[:])
-	}
-	if err := bw.Flush(); err != nil {
+	if _, err := f.Write(data); err != nil {
 		f.Close()
 		os.Remove(f.Name())
-		return fmt.Errorf("save change cache: %w", err)
+		return fmt.Errorf("save %s: %w", filepath.Base(path), err)
 	}
 	if err := f.Close(); err != nil {
 		os.Remove(f.Name())
@@ -135,10 +154,16 @@ type memoEntry struct {
 }
 
 type dirMemo struct {
-	repo *objects.Repository
-	old  map[string]memoEntry
-	next map[string]memoEntry
-	keys []string // old's keys, sorted; built on first use
+	repo    *objects.Repository
+	old     map[string]memoEntry
+	next    map[string]memoEntry
+	keys    []string // old's keys, sorted; built on first use
+	trusted bool     // the snapshot it was saved with exists: so do its trees
+}
+
+// has reports whether the memo's tree id is in the repository.
+func (m *dirMemo) has(id objects.ID) bool {
+	return m.trusted || m.repo.Has(id)
 }
 
 // keep carries an unchanged folder and everything remembered below it over
@@ -159,15 +184,23 @@ func (m *dirMemo) keep(path string, e memoEntry) {
 	}
 }
 
-const memoMagic = "metastore-trees 1\n"
+// memoMagic starts a memo file; the 20-byte id of the snapshot it was saved
+// with follows.
+const memoMagic = "metastore-trees 2\n"
 
 func loadDirMemo(repo *objects.Repository, path string) *dirMemo {
 	m := &dirMemo{repo: repo, old: map[string]memoEntry{}, next: map[string]memoEntry{}}
 	data, err := os.ReadFile(path)
-	if err != nil || !strings.HasPrefix(string(data), memoMagic) {
+	if err != nil || !strings.HasPrefix(string(data), memoMagic) || len(data) < len(memoMagic)+40 {
 		return m
 	}
-	b := data[len(memoMagic):]
+	if sum := sha1.Sum(data[:len(data)-20]); string(sum[:]) != string(data[len(data)-20:]) {
+		return m // damaged: discarded whole
+	}
+	data = data[:len(data)-20]
+	var commit objects.ID
+	copy(commit[:], data[len(memoMagic):])
+	b := data[len(memoMagic)+20:]
 	for len(b) > 0 {
 		n, k := binary.Uvarint(b)
 		if k <= 0 || n > uint64(len(b)-k) || uint64(len(b)-k)-n < 60 {
@@ -183,12 +216,16 @@ func loadDirMemo(repo *objects.Repository, path string) *dirMemo {
 		b = b[60:]
 		m.old[p] = e
 	}
+	// Objects are never deleted while reachable, and every tree the memo
+	// names belongs to that snapshot or an earlier one of the chain.
+	m.trusted = !commit.IsZero() && repo.Has(commit)
 	return m
 }
 
-func (m *dirMemo) save(path string) error {
+func (m *dirMemo) save(path string, commit objects.ID) error {
 	var buf []byte
 	buf = append(buf, memoMagic...)
+	buf = append(buf, commit[:]...)
 	for p, e := range m.next {
 		buf = binary.AppendUvarint(buf, uint64(len(p)))
 		buf = append(buf, p...)
@@ -196,18 +233,7 @@ func (m *dirMemo) save(path string) error {
 		buf = append(buf, e.tree[:]...)
 		buf = append(buf, e.mirror[:]...)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-trees-")
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(buf); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	sum := sha1.Sum(buf)
+	buf = append(buf, sum[:]...)
+	return writeAtomic(path, buf, ".tmp-trees-")
 }

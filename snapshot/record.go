@@ -123,11 +123,12 @@ func (r *Repository) Backup(ctx context.Context, src metastore.Source, opt Backu
 	}()
 
 	cachePath := r.cachePath(opt.Source)
-	cache := loadCache(cachePath)
+	cache, cacheCommit := loadCacheFile(cachePath)
 	if paths == nil && opt.kind == KindBackup {
 		opt.memoPath = cachePath + ".trees"
 	}
-	items, st, err := r.scan(ctx, src, paths, packObjectWriter(pw), cache, prog)
+	trusted := !cacheCommit.IsZero() && r.objs.Has(cacheCommit)
+	items, st, err := r.scan(ctx, src, paths, packObjectWriter(pw), cache, trusted, prog)
 	if err != nil {
 		return nil, err
 	}
@@ -164,9 +165,9 @@ func (r *Repository) Backup(ctx context.Context, src metastore.Source, opt Backu
 			return nil, err
 		}
 		res.Snapshot = info
-		r.updateCache(cachePath, cache, items, paths == nil)
+		r.updateCache(cachePath, cache, items, paths == nil, rec.parent)
 		if rec.memo != nil {
-			rec.memo.save(opt.memoPath)
+			rec.memo.save(opt.memoPath, rec.parent)
 		}
 		return res, nil
 	}
@@ -176,9 +177,9 @@ func (r *Repository) Backup(ctx context.Context, src metastore.Source, opt Backu
 		return nil, err
 	}
 	res.NewObjects, res.NewBytes, res.PackBytes = ps.Objects, ps.Bytes, ps.PackBytes
-	r.updateCache(cachePath, cache, items, paths == nil)
+	r.updateCache(cachePath, cache, items, paths == nil, rec.commit)
 	if rec.memo != nil {
-		rec.memo.save(opt.memoPath)
+		rec.memo.save(opt.memoPath, rec.commit)
 	}
 	info, err := r.info(rec.commit, nil)
 	if err != nil {
@@ -281,7 +282,7 @@ func (r *Repository) publish(pw *objects.PackWriter, rec recorded, tags []string
 
 // updateCache records the fingerprints of this scan. A full scan replaces
 // the cache; a partial one updates the paths it saw.
-func (r *Repository) updateCache(path string, old map[string]cacheEntry, items []scanned, full bool) {
+func (r *Repository) updateCache(path string, old map[string]cacheEntry, items []scanned, full bool, commit objects.ID) {
 	next := old
 	if full {
 		next = make(map[string]cacheEntry, len(items))
@@ -299,7 +300,7 @@ func (r *Repository) updateCache(path string, old map[string]cacheEntry, items [
 		next[it.path] = cacheEntry{change: it.change, size: it.size, ts: it.ts, id: it.id}
 	}
 	// A cache that cannot be saved only makes the next backup slower.
-	_ = saveCache(path, next)
+	_ = saveCache(path, next, commit)
 }
 
 // info reads the description of snapshot id. tags maps commit ids to tag

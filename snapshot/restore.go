@@ -166,7 +166,8 @@ func (r *Repository) Restore(ctx context.Context, snap *Snapshot, target metasto
 		write = packObjectWriter(pw)
 	}
 	cachePath := r.cachePath(opt.Target)
-	cache := loadCache(cachePath)
+	cache, cacheCommit := loadCacheFile(cachePath)
+	trusted := !cacheCommit.IsZero() && r.objs.Has(cacheCommit)
 	// Scan what is in scope in the target now, and whatever else the restore
 	// would overwrite (a resource the target's broken links hide from its
 	// scope is still there).
@@ -187,7 +188,7 @@ func (r *Repository) Restore(ctx context.Context, snap *Snapshot, target metasto
 		sort.Strings(paths)
 		paths = dedupe(paths)
 	}
-	items, _, err := r.scan(ctx, target, paths, write, cache, prog)
+	items, _, err := r.scan(ctx, target, paths, write, cache, trusted, prog)
 	if err != nil {
 		return nil, fmt.Errorf("read target: %w", err)
 	}
@@ -302,7 +303,7 @@ func (r *Repository) Restore(ctx context.Context, snap *Snapshot, target metasto
 	if _, err := r.publish(pw, rec, nil); err != nil {
 		return nil, fmt.Errorf("record safety snapshot: %w", err)
 	}
-	r.updateCache(cachePath, cache, items, opt.Scope.Kind == scope.System)
+	r.updateCache(cachePath, cache, items, opt.Scope.Kind == scope.System, rec.commit)
 	safety, err := r.info(rec.commit, nil)
 	if err != nil {
 		return nil, err

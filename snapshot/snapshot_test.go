@@ -880,8 +880,8 @@ func TestDamagedCachesOnlyCostTime(t *testing.T) {
 	first := backup(t, r, src, scope.SystemScope())
 	cache := r.cachePath("memory")
 	for name, data := range map[string][]byte{
-		cache:            append([]byte(cacheMagic), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01),
-		cache + ".trees": append([]byte(memoMagic), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 'x'),
+		cache:            append(append([]byte(cacheMagic), make([]byte, 20)...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01),
+		cache + ".trees": append(append([]byte(memoMagic), make([]byte, 20)...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 'x'),
 	} {
 		if err := os.WriteFile(name, data, 0o600); err != nil {
 			t.Fatal(err)
@@ -893,7 +893,7 @@ func TestDamagedCachesOnlyCostTime(t *testing.T) {
 	}
 	// A memo naming trees the repository lacks is not trusted either.
 	m := &dirMemo{next: map[string]memoEntry{"cube": {tree: objects.HashObject(objects.KindTree, []byte("nope"))}}}
-	if err := m.save(cache + ".trees"); err != nil {
+	if err := m.save(cache+".trees", objects.ID{}); err != nil {
 		t.Fatal(err)
 	}
 	third := backup(t, r, src, scope.SystemScope())
