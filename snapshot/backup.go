@@ -396,8 +396,18 @@ func decodeUUID(b []byte) string {
 // delta bases for the new versions of the same folders. memo, if not nil,
 // remembers the trees of folders whose content did not change since the
 // last backup, so they are not encoded and hashed again; it is updated.
-func buildTree(items []scanned, write objectWriter, prev *prevTree, memo *dirMemo) (objects.ID, error) {
-	b := &treeBuilder{write: write, prev: prev, memo: memo}
+// has says whether the repository already holds an object (nil: never
+// skip a write); large trees are written by up to workers goroutines.
+func buildTree(items []scanned, write objectWriter, prev *prevTree, memo *dirMemo, has func(objects.ID) bool, workers int) (objects.ID, error) {
+	b := &treeBuilder{write: write, prev: prev, memo: memo, has: has, sem: make(chan struct{}, workers)}
+	root, err := b.root(items)
+	if werr := b.wait(); werr != nil && err == nil {
+		err = werr
+	}
+	return root, err
+}
+
+func (b *treeBuilder) root(items []scanned) (objects.ID, error) {
 	entries, mirror, err := b.dir(items, 1)
 	if err != nil {
 		return objects.ID{}, err
@@ -420,9 +430,21 @@ type treeBuilder struct {
 	write     objectWriter
 	prev      *prevTree
 	memo      *dirMemo
+	has       func(objects.ID) bool
 	empty     objects.ID
 	haveEmpty bool
+
+	// Large trees (a flat folder of tens of thousands of jobs) are
+	// compressed and delta-encoded on other cores while the walk goes on.
+	sem     chan struct{}
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	lateErr error
 }
+
+// asyncTreeSize is the size above which a tree is stored in the
+// background.
+const asyncTreeSize = 64 << 10
 
 // tree writes the tree at path (slash-separated tree names from the root).
 func (b *treeBuilder) tree(path string, entries []objects.TreeEntry) (objects.ID, error) {
@@ -430,13 +452,38 @@ func (b *treeBuilder) tree(path string, entries []objects.TreeEntry) (objects.ID
 	if err != nil {
 		return objects.ID{}, err
 	}
+	id := objects.HashObject(objects.KindTree, data)
+	if b.has != nil && b.has(id) {
+		return id, nil
+	}
 	var base objects.ID
 	if b.prev != nil {
-		if id := objects.HashObject(objects.KindTree, data); !b.prev.repo.Has(id) {
-			base = b.prev.at(path)
-		}
+		base = b.prev.at(path)
 	}
-	return b.write(objects.KindTree, data, base)
+	if len(data) < asyncTreeSize || cap(b.sem) < 2 {
+		return b.write(objects.KindTree, data, base)
+	}
+	b.sem <- struct{}{}
+	b.wg.Add(1)
+	go func() {
+		defer func() { <-b.sem; b.wg.Done() }()
+		if _, err := b.write(objects.KindTree, data, base); err != nil {
+			b.mu.Lock()
+			if b.lateErr == nil {
+				b.lateErr = err
+			}
+			b.mu.Unlock()
+		}
+	}()
+	return id, nil
+}
+
+// wait waits for the trees being stored in the background.
+func (b *treeBuilder) wait() error {
+	b.wg.Wait()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lateErr
 }
 
 // dir returns the entries of the folder whose resources are items, all of

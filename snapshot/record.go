@@ -223,7 +223,7 @@ func (r *Repository) record(pw *objects.PackWriter, items []scanned, opt BackupO
 	if opt.memoPath != "" {
 		memo = loadDirMemo(r.objs, opt.memoPath)
 	}
-	root, err := buildTree(items, packObjectWriter(pw), prev, memo)
+	root, err := buildTree(items, packObjectWriter(pw), prev, memo, r.objs.Has, r.opt.Workers)
 	if err != nil {
 		return rec, err
 	}

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -45,8 +46,9 @@ const (
 // root afresh and fails if it cannot: a store whose folder was removed is
 // not taken for an empty one.
 type Store struct {
-	root string        // absolute and clean
-	racy time.Duration // see RacyWindow
+	root    string        // absolute and clean
+	racy    time.Duration // see RacyWindow
+	workers int           // folders listed at once by ListEntries("/")
 }
 
 // Compile-time checks of the abilities a Store offers.
@@ -73,7 +75,7 @@ func Open(root string) (*Store, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("folder: open %s: %w", abs, ErrNotDir)
 	}
-	return &Store{root: abs, racy: RacyWindow}, nil
+	return &Store{root: abs, racy: RacyWindow, workers: max(2, runtime.NumCPU())}, nil
 }
 
 // WithRacyWindow returns a copy of the store whose ListEntries withholds

@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -36,7 +38,18 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(path string) er
 // gets an empty Change: file systems stamp times with a coarse clock, so a
 // second write in the same tick could leave every field of the fingerprint
 // as it was (git's "racily clean" entries). Such files are always read.
+//
+// Listing the whole store ("/") lists the root's folders on several
+// goroutines at once (the system calls, one lstat per file, dominate) and
+// still calls fn in order, from the calling goroutine.
 func (s *Store) ListEntries(ctx context.Context, prefix string, fn func(metastore.Entry) error) error {
+	if prefix == "/" && s.workers > 1 {
+		return s.listEntriesParallel(ctx, fn)
+	}
+	return s.listEntries(ctx, prefix, fn)
+}
+
+func (s *Store) listEntries(ctx context.Context, prefix string, fn func(metastore.Entry) error) error {
 	var change []byte
 	return s.list(ctx, prefix, true, func(p string, st *unix.Stat_t) error {
 		var now unix.Timespec
@@ -278,4 +291,78 @@ func dtype(mode uint32) uint8 {
 	default:
 		return unix.DT_UNKNOWN // reported as not regular
 	}
+}
+
+// listEntriesParallel lists each folder of the root on its own goroutine (at
+// most s.workers at once, ahead of the caller) and hands the entries to fn
+// in byte order of path.
+func (s *Store) listEntriesParallel(ctx context.Context, fn func(metastore.Entry) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	des, err := os.ReadDir(s.root)
+	if err != nil {
+		return fmt.Errorf("folder: list /: %w", err)
+	}
+	// Byte order of full paths: a folder sorts as its name plus "/".
+	type part struct {
+		key  string
+		dir  bool
+		name string
+		done chan struct{}
+		ents []metastore.Entry
+		err  error
+	}
+	parts := make([]*part, 0, len(des))
+	for _, d := range des {
+		key := d.Name()
+		if d.IsDir() {
+			key += "/"
+		}
+		parts = append(parts, &part{key: key, dir: d.IsDir(), name: d.Name(), done: make(chan struct{})})
+	}
+	sort.Slice(parts, func(i, j int) bool { return parts[i].key < parts[j].key })
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, s.workers)
+	go func() {
+		for _, p := range parts {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			go func(p *part) {
+				defer close(p.done)
+				prefix := "/" + p.name
+				if p.dir {
+					prefix += "/"
+				}
+				p.err = s.listEntries(ctx, prefix, func(e metastore.Entry) error {
+					if p.dir || e.Path == prefix {
+						p.ents = append(p.ents, e)
+					}
+					return nil
+				})
+			}(p)
+		}
+	}()
+	for _, p := range parts {
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		<-sem
+		if p.err != nil {
+			return p.err
+		}
+		for _, e := range p.ents {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		p.ents = nil
+	}
+	return nil
 }
