@@ -97,4 +97,3 @@ func DecodeCommit(data []byte) (c Commit, err error) {
 	}
 	return c, nil
 }
-

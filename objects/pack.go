@@ -91,7 +91,7 @@ func (r *Repository) NewPackWriter(level int) (*PackWriter, error) {
 	if _, err := f.Write(hdr); err != nil {
 		f.Close()
 		os.Remove(f.Name())
-		return nil, err
+		return nil, fmt.Errorf("start pack: %w", err)
 	}
 	w := &PackWriter{repo: r, level: level, f: f, offset: int64(len(hdr)), seen: map[ID]struct{}{}, rewrite: map[ID][]byte{}}
 	if cs, err := r.planConsolidation(); err == nil && len(cs.packs) > 0 {
@@ -310,7 +310,7 @@ func (w *PackWriter) finish() (plumbing.Hash, int64, error) {
 	var cnt [4]byte
 	binary.BigEndian.PutUint32(cnt[:], uint32(len(w.entries)))
 	if _, err := f.WriteAt(cnt[:], 8); err != nil {
-		return plumbing.ZeroHash, 0, err
+		return plumbing.ZeroHash, 0, fmt.Errorf("write pack: %w", err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return plumbing.ZeroHash, 0, err

@@ -35,6 +35,7 @@ const baseCacheBytes = 48 << 20
 type packFile struct {
 	name string
 	f    *os.File
+	size int64 // bytes in the file
 	idx  *idxfile.MemoryIndex
 }
 
@@ -81,7 +82,13 @@ func (r *Repository) openPacks() (*packSet, error) {
 			ps.close()
 			return nil, fmt.Errorf("%w: pack %s: %v", ErrCorrupt, n, err)
 		}
-		ps.packs = append(ps.packs, &packFile{name: n, f: f, idx: idx})
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			ps.close()
+			return nil, fmt.Errorf("%w: pack %s: %v", ErrCorrupt, n, err)
+		}
+		ps.packs = append(ps.packs, &packFile{name: n, f: f, size: st.Size(), idx: idx})
 	}
 	r.packs = ps
 	return ps, nil
@@ -192,9 +199,17 @@ func (p *packFile) header(off int64) (entry, error) {
 
 var zlibReaders sync.Pool
 
+// maxDeflateRatio bounds how much deflate can expand its input (1032:1, for
+// long runs of one byte).
+const maxDeflateRatio = 1032
+
 // inflate reads the zlib stream at off, which must inflate to exactly size
-// bytes.
+// bytes. A size the rest of the pack could not inflate to is refused before
+// anything is allocated, so a damaged header cannot cost gigabytes.
 func (p *packFile) inflate(off, size int64) ([]byte, error) {
+	if avail := p.size - off; avail < 0 || size > avail*maxDeflateRatio+64 {
+		return nil, fmt.Errorf("entry claims %d bytes, more than the %d bytes left in the pack can hold", size, max(avail, 0))
+	}
 	src := io.NewSectionReader(p.f, off, 1<<62)
 	zr, _ := zlibReaders.Get().(io.ReadCloser)
 	var err error

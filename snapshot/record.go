@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/kylin-tools/metastore/metastore"
@@ -183,7 +184,13 @@ func (r *Repository) Backup(ctx context.Context, src metastore.Source, opt Backu
 	}
 	info, err := r.info(rec.commit, nil)
 	if err != nil {
-		return nil, err
+		// The snapshot is recorded: a reference elsewhere that does not
+		// parse (Verify reports it) must not make it look failed. Its tags
+		// are the ones just given.
+		info, err = r.info(rec.commit, map[objects.ID][]string{rec.commit: slices.Sorted(slices.Values(opt.Tags))})
+		if err != nil {
+			return nil, err
+		}
 	}
 	res.Snapshot = info
 	res.Recorded = true

@@ -79,6 +79,14 @@ func (s *Snapshot) dir(path string) (*dirTree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: snapshot %s, folder /%s: %v", ErrCorrupt, s.Info.ID.Short(), path, err)
 	}
+	for _, e := range entries {
+		// A snapshot holds files and folders only (FORMAT.md); a symbolic
+		// link or a submodule entry would otherwise be restored as a file
+		// holding its target.
+		if e.Mode != objects.ModeFile && e.Mode != objects.ModeDir {
+			return nil, fmt.Errorf("%w: snapshot %s, folder /%s: entry %q has mode %o, not a file or folder", ErrCorrupt, s.Info.ID.Short(), path, e.Name, e.Mode)
+		}
+	}
 	d = &dirTree{entries: entries, index: make(map[string]int, len(entries))}
 	for i, e := range entries {
 		d.index[e.Name] = i

@@ -42,6 +42,10 @@ func (p Problem) String() string {
 	var b strings.Builder
 	if !p.Snapshot.IsZero() {
 		b.WriteString("snapshot " + p.Snapshot.Short())
+		if p.Ref != "" && p.Path == "" {
+			// A problem with the snapshot itself: say how it was reached.
+			b.WriteString(" (" + p.Ref + ")")
+		}
 	} else if p.Ref != "" {
 		b.WriteString(p.Ref)
 	}

@@ -6,15 +6,18 @@ import (
 	"strings"
 )
 
-// maskParsed replaces with *** every password of metadata URL s exactly
-// where the parsers find it: the value of a password= parameter, split as
-// ParseURL splits (quotes pair up across commas), and in a JDBC URL the
-// password parameter up to '&' or ';' and the password of user:password@,
-// as jdbc.ParseJDBCURL reads them. The regular expressions of Mask cannot
-// know where a quoted value ends, and left the rest of a password with a
-// quote or a comma in it visible.
-func maskParsed(s string) string {
-	var spans [][2]int // byte ranges to hide
+// secretSpans returns the byte ranges of s that hold a password, however
+// metadata URL s is read: where the parsers find it (the value of a
+// password= parameter, split as ParseURL splits, quotes pairing up across
+// commas; in a JDBC URL the password parameter up to '&' or ';' and the
+// password of user:password@, as jdbc.ParseJDBCURL reads them), and where
+// the regular expressions of Mask find it (what the user most likely meant
+// when quotes do not pair up). The regular expressions alone cannot know
+// where a quoted value ends, and left the rest of a password with a quote
+// or a comma in it visible; the parsers alone would show what a malformed
+// URL meant as its password.
+func secretSpans(s string) [][2]int {
+	var spans [][2]int
 	start := 0
 	for i := 0; i < len(s); i++ {
 		if s[i] == '@' && schemeRE.MatchString(s[i+1:]) {
@@ -22,7 +25,13 @@ func maskParsed(s string) string {
 			break
 		}
 	}
-	for _, p := range paramSpans(s, start) {
+	params := paramSpans(s, start)
+	if start == 0 && strings.HasPrefix(strings.TrimSpace(s), "jdbc:") {
+		// A bare JDBC URL (the value of url=): commas are part of it.
+		params = nil
+		spans = append(spans, jdbcSecretSpans(s, 0, len(s))...)
+	}
+	for _, p := range params {
 		eq := strings.IndexByte(s[p[0]:p[1]], '=')
 		if eq < 0 {
 			spans = append(spans, jdbcSecretSpans(s, p[0], p[1])...)
@@ -43,19 +52,37 @@ func maskParsed(s string) string {
 			spans = append(spans, jdbcSecretSpans(s, p[0], p[1])...)
 		}
 	}
+	for _, m := range passwordRE.FindAllStringSubmatchIndex(s, -1) {
+		spans = append(spans, [2]int{m[4], m[5]})
+	}
+	for _, m := range urlPasswordRE.FindAllStringSubmatchIndex(s, -1) {
+		spans = append(spans, [2]int{m[3], m[1]})
+	}
+	for _, m := range userinfoRE.FindAllStringSubmatchIndex(s, -1) {
+		spans = append(spans, [2]int{m[3], m[1] - 1})
+	}
+	return spans
+}
+
+// maskSpans replaces each of the byte ranges spans of s with ***; ranges
+// that overlap or touch are hidden as one.
+func maskSpans(s string, spans [][2]int) string {
 	if len(spans) == 0 {
 		return s
 	}
 	sort.Slice(spans, func(i, j int) bool { return spans[i][0] < spans[j][0] })
-	var b strings.Builder
-	at := 0
-	for _, sp := range spans {
-		if sp[0] < at {
-			sp[0] = at // overlapping ranges: hide their union
-		}
-		if sp[1] <= at {
+	merged := spans[:1]
+	for _, sp := range spans[1:] {
+		last := &merged[len(merged)-1]
+		if sp[0] <= last[1] {
+			last[1] = max(last[1], sp[1])
 			continue
 		}
+		merged = append(merged, sp)
+	}
+	var b strings.Builder
+	at := 0
+	for _, sp := range merged {
 		b.WriteString(s[at:sp[0]])
 		b.WriteString("***")
 		at = sp[1]
@@ -110,7 +137,9 @@ func trimSpan(s string, a, b int) (int, int) {
 	return a, b
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' }
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+}
 
 // jdbcSecretSpans returns the ranges of the passwords of a JDBC URL in
 // s[a:b], if s[a:b] holds one: the password parameter (up to '&' or ';'),

@@ -25,6 +25,8 @@ type URL struct {
 	Params []Param
 	// Path is the folder of a folder metastore.
 	Path string
+
+	masked string // for a parsed URL, Mask of the text parsed: what String prints
 }
 
 // Param is one key=value of a metadata URL.
@@ -79,7 +81,7 @@ func ParseURL(s string) (URL, error) {
 		}
 		return URL{Path: s}, nil
 	}
-	u := URL{Identifier: s[:cut]}
+	u := URL{Identifier: s[:cut], masked: Mask(s)}
 	if u.Identifier == "" {
 		u.Identifier = DefaultIdentifier
 	}
@@ -148,18 +150,20 @@ func maskParam(p string) string { return Mask(p) }
 // Mask returns the metadata URL with any password replaced by ***: the
 // password parameter (plain, quoted or ENC('...')), and a password inside
 // the JDBC URL (?password=... or user:password@host), wherever the parsers
-// find them (see maskParsed).
+// or these regular expressions find them (see secretSpans).
 func Mask(s string) string {
-	s = maskParsed(s)
-	s = passwordRE.ReplaceAllString(s, "${1}***")
-	s = urlPasswordRE.ReplaceAllString(s, "${1}***")
-	return userinfoRE.ReplaceAllString(s, "${1}***@")
+	return maskSpans(s, secretSpans(s))
 }
 
-// String returns the URL in Kylin's syntax with the password masked.
+// String returns the URL in Kylin's syntax with the password masked: for a
+// URL ParseURL returned, the text it parsed as Mask prints it (a password
+// spread over several parameters by unpaired quotes stays hidden).
 func (u URL) String() string {
 	if u.Scheme == "" {
 		return u.Path
+	}
+	if u.masked != "" {
+		return u.masked
 	}
 	var b strings.Builder
 	b.WriteString(u.Identifier + "@" + u.Scheme)
