@@ -226,9 +226,18 @@ func (p *packFile) inflate(off, size int64) ([]byte, error) {
 	if _, err := io.ReadFull(zr, out); err != nil {
 		return nil, fmt.Errorf("inflate: %w", err)
 	}
+	// Read to the end of the stream: that is where zlib checks its
+	// checksum, so damaged bytes are an error, not different content.
 	var one [1]byte
-	if n, _ := zr.Read(one[:]); n != 0 {
+	n, err := zr.Read(one[:])
+	for n == 0 && err == nil {
+		n, err = zr.Read(one[:])
+	}
+	if n != 0 {
 		return nil, errors.New("inflated content longer than its header says")
+	}
+	if err != io.EOF {
+		return nil, fmt.Errorf("inflate: %w", err)
 	}
 	return out, nil
 }
@@ -239,6 +248,10 @@ func (ps *packSet) readAt(p *packFile, off int64, depth int) (Kind, []byte, erro
 		return 0, nil, errors.New("delta chain too deep (cycle?)")
 	}
 	if c := ps.cached(p, off); c != nil {
+		if depth == 0 {
+			// Callers own what Read returns; the cache keeps its copy.
+			return c.kind, append([]byte(nil), c.data...), nil
+		}
 		return c.kind, c.data, nil
 	}
 	e, err := p.header(off)

@@ -3,7 +3,9 @@ package objects
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -76,4 +78,69 @@ func mustOnePack(t *testing.T, r *Repository) string {
 		t.Fatalf("packs %v, %v", packs, err)
 	}
 	return packs[0]
+}
+
+// TestDamagedBytesAreAnError flips one byte inside a stored
+// (incompressible) blob: the zlib checksum must turn it into an error, never
+// into different content.
+func TestDamagedBytesAreAnError(t *testing.T) {
+	r := newRepo(t)
+	data := make([]byte, 4096)
+	x := uint32(2463534242)
+	for i := range data {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		data[i] = byte(x)
+	}
+	w, _ := r.NewPackWriter(0)
+	id, _, _ := w.WriteBlob(data)
+	if _, err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	off, err := r.Offset(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pack := filepath.Join(r.Path(), "objects", "pack", mustOnePack(t, r)+".pack")
+	f, err := os.OpenFile(pack, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b [1]byte
+	f.ReadAt(b[:], off+2000)
+	b[0] ^= 0x40
+	f.WriteAt(b[:], off+2000)
+	f.Close()
+	r.Close()
+	got, err := r.ReadKind(id, KindBlob)
+	if err == nil {
+		t.Fatalf("read a damaged blob without error (%d bytes, equal: %v)", len(got), bytes.Equal(got, data))
+	}
+}
+
+// TestReadReturnsPrivateCopies checks that modifying what Read returns
+// cannot change later reads (delta bases are cached).
+func TestReadReturnsPrivateCopies(t *testing.T) {
+	r := newRepo(t)
+	base := bytes.Repeat([]byte("a line of a tree that barely changes\n"), 400)
+	w, _ := r.NewPackWriter(0)
+	b, _, _ := w.WriteBlob(base)
+	w.Commit()
+	next := append(append([]byte(nil), base...), "one more\n"...)
+	w, _ = r.NewPackWriter(0)
+	n, _, _ := w.WriteDelta(KindBlob, next, b)
+	w.Commit()
+	for _, id := range []ID{b, n, b, n} {
+		got, err := r.ReadKind(id, KindBlob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range got {
+			got[i] = 'X'
+		}
+	}
+	if got, _ := r.ReadKind(b, KindBlob); !bytes.Equal(got, base) {
+		t.Error("a caller's change to a returned slice reached the cache")
+	}
 }

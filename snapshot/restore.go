@@ -624,6 +624,10 @@ func (r *Repository) apply(ctx context.Context, snap *Snapshot, target metastore
 		if err != nil {
 			return metastore.Resource{}, fmt.Errorf("%w: snapshot %s: content of %s: %v", ErrCorrupt, snap.Info.ID.Short(), it.Path, err)
 		}
+		// What a restore writes is exactly what was backed up, or nothing.
+		if got := objects.HashObject(objects.KindBlob, data); got != it.from {
+			return metastore.Resource{}, fmt.Errorf("%w: snapshot %s: content of %s does not match its id %s", ErrCorrupt, snap.Info.ID.Short(), it.Path, it.from)
+		}
 		return metastore.Resource{Path: it.Path, Data: data, Timestamp: it.NewTimestamp}, nil
 	}
 	if tx != nil {
