@@ -4,12 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 
-	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 )
 
@@ -43,19 +41,20 @@ type smallPack struct {
 	name    string // pack-<sha1>
 	f       *os.File
 	size    int64 // bytes before the trailing checksum
-	entries []idxfile.Entry
+	entries []idxEntry
 }
 
 // copySet is what the new pack will copy from the small packs.
 type copySet struct {
-	packs  []*smallPack
-	has    map[ID]bool
-	depth  map[ID]int // delta chain length of each copied object (0: whole)
-	height map[ID]int // longest chain of copied deltas that rests on it
+	packs    []*smallPack
+	has      map[ID]bool
+	analyzed bool
+	depth    map[ID]int // delta chain length of each copied object (0: whole)
+	height   map[ID]int // longest chain of copied deltas that rests on it
 }
 
-// planConsolidation picks the packs to merge and reads their indexes and
-// entry headers.
+// planConsolidation picks the packs to merge and reads their indexes. Their
+// entry headers are read later, and only if the merge happens (analyze).
 func (r *Repository) planConsolidation() (*copySet, error) {
 	names, err := r.Packs()
 	if err != nil {
@@ -75,8 +74,7 @@ func (r *Repository) planConsolidation() (*copySet, error) {
 	if share := total / consolidateShare; share > limit {
 		limit = share
 	}
-	cs := &copySet{has: map[ID]bool{}, depth: map[ID]int{}, height: map[ID]int{}}
-	bases := map[ID]ID{}
+	cs := &copySet{has: map[ID]bool{}}
 	for _, n := range names {
 		size, ok := sizes[n]
 		if !ok || size >= limit {
@@ -87,28 +85,57 @@ func (r *Repository) planConsolidation() (*copySet, error) {
 			// A pack we cannot parse is simply not merged.
 			continue
 		}
-		ok = true
+		cs.packs = append(cs.packs, p)
+		for _, e := range p.entries {
+			cs.has[e.id] = true
+		}
+	}
+	return cs, nil
+}
+
+// analyze reads the entry headers of the packs to merge: it leaves out packs
+// with OFS_DELTA entries (git's own, whose offsets would need rewriting) and
+// computes how deep each copied delta is and how long the chains resting on
+// each object are.
+func (cs *copySet) analyze() {
+	if cs.analyzed {
+		return
+	}
+	cs.analyzed = true
+	cs.depth, cs.height = map[ID]int{}, map[ID]int{}
+	bases := map[ID]ID{}
+	kept := cs.packs[:0]
+	for _, p := range cs.packs {
+		ok := true
 		local := map[ID]ID{}
 		for _, e := range p.entries {
-			typ, base, err := p.entryHeader(int64(e.Offset))
+			typ, base, err := p.entryHeader(e.offset)
 			if err != nil || typ == typeOfsDelta || typ < 1 || typ > typeRefDelta {
 				ok = false
 				break
 			}
 			if typ == typeRefDelta {
-				local[ID(e.Hash)] = base
+				local[e.id] = base
 			}
 		}
 		if !ok {
+			// Not merged: its objects stay where they are.
 			p.f.Close()
+			for _, e := range p.entries {
+				delete(cs.has, e.id)
+			}
 			continue
 		}
-		cs.packs = append(cs.packs, p)
-		for _, e := range p.entries {
-			cs.has[ID(e.Hash)] = true
-		}
+		kept = append(kept, p)
 		for k, v := range local {
 			bases[k] = v
+		}
+	}
+	cs.packs = kept
+	// An object in an excluded pack may also be in a kept one.
+	for _, p := range cs.packs {
+		for _, e := range p.entries {
+			cs.has[e.id] = true
 		}
 	}
 	// Depths, following bases inside the copied set.
@@ -139,39 +166,23 @@ func (r *Repository) planConsolidation() (*copySet, error) {
 			h++
 		}
 	}
-	return cs, nil
 }
 
 func (r *Repository) openSmallPack(name string, size int64) (*smallPack, error) {
-	dir := filepath.Join(r.path, "objects", "pack")
-	idx, err := readIndex(filepath.Join(dir, name+".idx"))
+	x, err := r.index(name)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(filepath.Join(dir, name+".pack"))
+	entries, err := x.entries()
 	if err != nil {
 		return nil, err
 	}
-	it, err := idx.EntriesByOffset()
+	f, err := os.Open(filepath.Join(r.path, "objects", "pack", name+".pack"))
 	if err != nil {
-		f.Close()
 		return nil, err
 	}
-	p := &smallPack{name: name, f: f, size: size - 20}
-	for {
-		e, err := it.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			f.Close()
-			return nil, err
-		}
-		p.entries = append(p.entries, *e)
-	}
-	it.Close()
-	sort.Slice(p.entries, func(i, j int) bool { return p.entries[i].Offset < p.entries[j].Offset })
-	return p, nil
+	sort.Slice(entries, func(i, j int) bool { return entries[i].offset < entries[j].offset })
+	return &smallPack{name: name, f: f, size: size - 20, entries: entries}, nil
 }
 
 // entryHeader reads the type of the entry at off and, for a REF_DELTA, its
@@ -221,7 +232,7 @@ func (w *PackWriter) copyInto() error {
 	buf := make([]byte, 0, 1<<20)
 	for _, p := range cs.packs {
 		for i, e := range p.entries {
-			id := ID(e.Hash)
+			id := e.id
 			if _, ok := w.seen[id]; ok {
 				continue // copied from an earlier small pack already
 			}
@@ -239,9 +250,9 @@ func (w *PackWriter) copyInto() error {
 			}
 			end := p.size
 			if i+1 < len(p.entries) {
-				end = int64(p.entries[i+1].Offset)
+				end = p.entries[i+1].offset
 			}
-			n := end - int64(e.Offset)
+			n := end - e.offset
 			if n <= 0 || n > 1<<32 {
 				return fmt.Errorf("%w: pack %s: entry %s has length %d", ErrCorrupt, p.name, id, n)
 			}
@@ -249,13 +260,13 @@ func (w *PackWriter) copyInto() error {
 				buf = make([]byte, n)
 			}
 			b := buf[:n]
-			if _, err := p.f.ReadAt(b, int64(e.Offset)); err != nil {
+			if _, err := p.f.ReadAt(b, e.offset); err != nil {
 				return fmt.Errorf("copy from pack %s: %w", p.name, err)
 			}
 			if _, err := w.f.Write(b); err != nil {
 				return fmt.Errorf("write pack: %w", err)
 			}
-			w.entries = append(w.entries, packEntry{id: id, offset: w.offset, crc: e.CRC32})
+			w.entries = append(w.entries, packEntry{id: id, offset: w.offset, crc: e.crc})
 			w.offset += n
 			w.seen[id] = struct{}{}
 			w.stats.CopiedBytes += n
@@ -290,6 +301,7 @@ func (w *PackWriter) rebase(base, id ID, data []byte) {
 		return
 	}
 	w.mu.Lock()
+	w.copy.analyze()
 	ok := w.copy.has[base] && w.copy.depth[base] == 0 && w.copy.height[base]+1 < maxDepth && w.rewrite[base] == nil
 	if ok {
 		w.rewrite[base] = []byte{} // claimed

@@ -113,3 +113,29 @@ func TestLargePacksAreNotRewritten(t *testing.T) {
 		t.Error("large object lost")
 	}
 }
+
+// TestTinyPacksWaitToBeMerged checks that a write of almost nothing (a
+// backup that found no change: one commit) leaves the small packs alone,
+// until there are too many of them.
+func TestTinyPacksWaitToBeMerged(t *testing.T) {
+	r := newRepo(t)
+	w, _ := r.NewPackWriter(0)
+	w.WriteBlob(bytes.Repeat([]byte("x"), 100<<10))
+	w.Commit()
+	for i := 1; i < maxSmallPacks; i++ {
+		w, _ := r.NewPackWriter(0)
+		w.WriteBlob([]byte(fmt.Sprintf("tiny %d", i)))
+		if _, err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if packs, _ := r.Packs(); len(packs) != i+1 {
+			t.Fatalf("after %d tiny writes: %d packs, want %d", i, len(packs), i+1)
+		}
+	}
+	w, _ = r.NewPackWriter(0)
+	w.WriteBlob([]byte("one too many"))
+	w.Commit()
+	if packs, _ := r.Packs(); len(packs) != 1 {
+		t.Fatalf("%d packs after %d small ones, want them merged into one", len(packs), maxSmallPacks)
+	}
+}

@@ -68,6 +68,13 @@ type packEntry struct {
 // otherwise.
 const DefaultCompression = 6
 
+// A pack of less than tinyPack new bytes does not absorb the small packs,
+// unless there are maxSmallPacks of them.
+const (
+	tinyPack      = 64 << 10
+	maxSmallPacks = 16
+)
+
 // tmpPackPrefix names the temporary files of packs being written.
 const tmpPackPrefix = "tmp_pack_"
 
@@ -278,7 +285,14 @@ func (w *PackWriter) Commit() (PackStats, error) {
 	}
 	w.done = true
 	newBytes := w.offset - 12
-	if w.err == nil && len(w.entries) > 0 {
+	if w.copy != nil && len(w.rewrite) == 0 && newBytes < tinyPack && len(w.copy.packs) < maxSmallPacks {
+		// Too little to be worth rewriting the small packs for (a backup
+		// that found nothing new): they are merged next time.
+		w.copy.close()
+		w.copy = nil
+	}
+	if w.err == nil && len(w.entries) > 0 && w.copy != nil {
+		w.copy.analyze()
 		w.err = w.copyInto()
 	}
 	if w.err != nil {

@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/klauspost/compress/zlib"
 )
@@ -36,7 +34,7 @@ type packFile struct {
 	name string
 	f    *os.File
 	size int64 // bytes in the file
-	idx  *idxfile.MemoryIndex
+	idx  *packIndex
 }
 
 type packSet struct {
@@ -72,7 +70,7 @@ func (r *Repository) openPacks() (*packSet, error) {
 	ps := &packSet{cache: map[baseKey]*cachedBase{}}
 	dir := filepath.Join(r.path, "objects", "pack")
 	for _, n := range names {
-		idx, err := readIndex(filepath.Join(dir, n+".idx"))
+		idx, err := r.indexLocked(n)
 		if err != nil {
 			ps.close()
 			return nil, err
@@ -106,7 +104,7 @@ func (ps *packSet) close() {
 // find returns the pack and offset of id.
 func (ps *packSet) find(id ID) (*packFile, int64, bool) {
 	for _, p := range ps.packs {
-		if off, err := p.idx.FindOffset(plumbing.Hash(id)); err == nil {
+		if off, ok := p.idx.find(id); ok {
 			return p, off, true
 		}
 	}
@@ -272,7 +270,7 @@ func (ps *packSet) readAt(p *packFile, off int64, depth int) (Kind, []byte, erro
 		bk, base, err = ps.readAt(p, e.baseOff, depth+1)
 	} else {
 		bp, boff, ok := p, int64(0), false
-		if o, ferr := p.idx.FindOffset(plumbing.Hash(e.base)); ferr == nil {
+		if o, found := p.idx.find(e.base); found {
 			boff, ok = o, true
 		} else {
 			bp, boff, ok = ps.find(e.base)

@@ -1,7 +1,6 @@
 package objects
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -17,7 +16,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/format/config"
-	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
@@ -53,9 +51,10 @@ type Repository struct {
 	mu      sync.Mutex // guards storage, which go-git does not make concurrency-safe
 	storage *filesystem.Storage
 
-	idxMu sync.Mutex
-	idx   []*idxfile.MemoryIndex // pack indexes, loaded on first use; nil: not loaded
-	packs *packSet               // open packs for reading; nil: not opened
+	idxMu   sync.Mutex
+	indexes map[string]*packIndex // mapped pack indexes by pack name (names are content hashes)
+	idx     []*packIndex          // the current packs' indexes; nil: not listed yet
+	packs   *packSet              // open packs for reading; nil: not opened
 }
 
 // Init creates a bare repository at path whose HEAD names head (for example
@@ -169,11 +168,16 @@ func (r *Repository) newStorage() *filesystem.Storage {
 // Path returns the absolute path of the repository.
 func (r *Repository) Path() string { return r.path }
 
-// Close releases open pack files.
+// Close releases open pack files and index mappings. The repository must
+// not be used afterwards, except to Close it again.
 func (r *Repository) Close() error {
 	r.idxMu.Lock()
 	r.packs.close()
 	r.packs = nil
+	for _, x := range r.indexes {
+		x.close()
+	}
+	r.indexes, r.idx = nil, nil
 	r.idxMu.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -194,7 +198,7 @@ func (r *Repository) reindex() {
 }
 
 // packIndexes returns the indexes of the repository's packs.
-func (r *Repository) packIndexes() ([]*idxfile.MemoryIndex, error) {
+func (r *Repository) packIndexes() ([]*packIndex, error) {
 	r.idxMu.Lock()
 	defer r.idxMu.Unlock()
 	if r.idx != nil {
@@ -204,16 +208,40 @@ func (r *Repository) packIndexes() ([]*idxfile.MemoryIndex, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*idxfile.MemoryIndex, 0, len(packs))
+	out := make([]*packIndex, 0, len(packs))
 	for _, p := range packs {
-		idx, err := readIndex(filepath.Join(r.path, "objects", "pack", p+".idx"))
+		x, err := r.indexLocked(p)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, idx)
+		out = append(out, x)
 	}
 	r.idx = out
 	return out, nil
+}
+
+// index returns the mapped index of pack name.
+func (r *Repository) index(name string) (*packIndex, error) {
+	r.idxMu.Lock()
+	defer r.idxMu.Unlock()
+	return r.indexLocked(name)
+}
+
+func (r *Repository) indexLocked(name string) (*packIndex, error) {
+	if x, ok := r.indexes[name]; ok {
+		return x, nil
+	}
+	x, err := openIndex(filepath.Join(r.path, "objects", "pack", name+".idx"))
+	if err != nil {
+		return nil, err
+	}
+	if r.indexes == nil {
+		r.indexes = map[string]*packIndex{}
+	}
+	// Mappings stay until Close: a pack merged away may still be read
+	// through them.
+	r.indexes[name] = x
+	return x, nil
 }
 
 // ConfigValue returns the value of key in section of the repository's git
@@ -246,7 +274,7 @@ func (r *Repository) ConfigValue(section, key string) (string, bool, error) {
 func (r *Repository) Has(id ID) bool {
 	if idx, err := r.packIndexes(); err == nil {
 		for _, x := range idx {
-			if ok, _ := x.Contains(plumbing.Hash(id)); ok {
+			if _, ok := x.find(id); ok {
 				return true
 			}
 		}
@@ -382,26 +410,17 @@ func (r *Repository) ForEachObject(fn func(ID) error) error {
 		return err
 	}
 	for _, p := range packs {
-		idx, err := readIndex(filepath.Join(r.path, "objects", "pack", p+".idx"))
+		x, err := r.index(p)
 		if err != nil {
 			return err
 		}
-		it, err := idx.Entries()
+		entries, err := x.entries()
 		if err != nil {
-			return fmt.Errorf("%w: pack index %s: %v", ErrCorrupt, p, err)
+			return fmt.Errorf("pack %s: %w", p, err)
 		}
-		for {
-			e, err := it.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				it.Close()
-				return fmt.Errorf("%w: pack index %s: %v", ErrCorrupt, p, err)
-			}
-			seen[ID(e.Hash)] = true
+		for _, e := range entries {
+			seen[e.id] = true
 		}
-		it.Close()
 	}
 	ids := make([]ID, 0, len(seen))
 	for id := range seen {
@@ -434,19 +453,6 @@ func (r *Repository) Packs() ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-func readIndex(path string) (*idxfile.MemoryIndex, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("%w: pack index: %v", ErrCorrupt, err)
-	}
-	defer f.Close()
-	idx := idxfile.NewMemoryIndex()
-	if err := idxfile.NewDecoder(bufio.NewReader(f)).Decode(idx); err != nil {
-		return nil, fmt.Errorf("%w: pack index %s: %v", ErrCorrupt, filepath.Base(path), err)
-	}
-	return idx, nil
 }
 
 func translate(id ID, err error) error {

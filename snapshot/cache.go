@@ -222,7 +222,24 @@ func loadDirMemo(repo *objects.Repository, path string) *dirMemo {
 	return m
 }
 
+// unchanged reports whether the next memo would say exactly what the old
+// one says (then there is no need to write it).
+func (m *dirMemo) unchanged() bool {
+	if len(m.next) != len(m.old) {
+		return false
+	}
+	for k, v := range m.next {
+		if m.old[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
 func (m *dirMemo) save(path string, commit objects.ID) error {
+	if m.trusted && m.unchanged() {
+		return nil
+	}
 	var buf []byte
 	buf = append(buf, memoMagic...)
 	buf = append(buf, commit[:]...)

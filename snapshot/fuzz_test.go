@@ -553,7 +553,9 @@ func TestFuzzTemplateIsSound(t *testing.T) {
 			caches++
 		}
 	}
-	if packs != 1 || caches != 2 {
-		t.Errorf("template has %d packs and %d cache files (%q), want 1 consolidated pack, a change cache and a tree memo", packs, caches, files)
+	// A backup that adds almost nothing leaves its tiny pack beside the
+	// others (they are merged by the next real write), so one or two packs.
+	if packs < 1 || packs > 2 || caches != 2 {
+		t.Errorf("template has %d packs and %d cache files (%q), want one or two packs, a change cache and a tree memo", packs, caches, files)
 	}
 }

@@ -290,6 +290,20 @@ func (r *Repository) publish(pw *objects.PackWriter, rec recorded, tags []string
 // updateCache records the fingerprints of this scan. A full scan replaces
 // the cache; a partial one updates the paths it saw.
 func (r *Repository) updateCache(path string, old map[string]cacheEntry, items []scanned, full bool, commit objects.ID) {
+	if full && len(items) == len(old) {
+		same := true
+		for _, it := range items {
+			if c, ok := old[it.path]; !ok || c != (cacheEntry{change: it.change, size: it.size, ts: it.ts, id: it.id}) {
+				same = false
+				break
+			}
+		}
+		if same {
+			// Nothing to learn; the snapshot the file names still holds
+			// every blob it lists.
+			return
+		}
+	}
 	next := old
 	if full {
 		next = make(map[string]cacheEntry, len(items))

@@ -111,6 +111,11 @@ func (r *Repository) Verify(ctx context.Context, opt VerifyOptions) (*VerifyResu
 			starts = append(starts, start{ref, in.ID.object()})
 		}
 	}
+	if len(opt.Refs) == 0 {
+		for _, err := range r.objs.CheckPacks(opt.ReadData) {
+			v.problem(Problem{Message: err.Error()})
+		}
+	}
 	seen := map[objects.ID]bool{}
 	v.opt.Progress.Start("verifying", -1)
 	defer v.opt.Progress.Done()

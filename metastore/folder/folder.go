@@ -75,7 +75,7 @@ func Open(root string) (*Store, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("folder: open %s: %w", abs, ErrNotDir)
 	}
-	return &Store{root: abs, racy: RacyWindow, workers: max(2, runtime.NumCPU())}, nil
+	return &Store{root: abs, racy: RacyWindow, workers: max(4, 2*runtime.NumCPU())}, nil
 }
 
 // WithRacyWindow returns a copy of the store whose ListEntries withholds
