@@ -344,7 +344,7 @@ func (w *PackWriter) WriteDelta(k Kind, data []byte, base ID) (ID, bool, error) 
 		return id, false, nil
 	}
 	w.rebase(base, id, data)
-	return id, true, w.append(id, encodeEntry(k, data, w.level), int64(len(data)))
+	return id, true, w.append(id, encodeEntry(k, data, w.levelFor(k)), int64(len(data)))
 }
 
 func (w *PackWriter) inCopy(id ID) bool {

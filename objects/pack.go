@@ -226,6 +226,15 @@ func (w *PackWriter) Stats() PackStats {
 // backup.
 var zlibWriters [10]sync.Pool
 
+// levelFor is the compression level for objects of kind k: trees are
+// mostly object ids, which do not compress, so they get the fastest level.
+func (w *PackWriter) levelFor(k Kind) int {
+	if k == KindTree {
+		return 1
+	}
+	return w.level
+}
+
 // encodeEntry returns a pack entry: the type-and-size header followed by the
 // zlib-compressed content.
 func encodeEntry(k Kind, data []byte, level int) []byte {

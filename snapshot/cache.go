@@ -103,10 +103,21 @@ func saveCache(path string, entries map[string]cacheEntry, commit objects.ID) er
 	if err := os.MkdirAll(filepath.Dir(path), objects.DirMode); err != nil {
 		return err
 	}
+	return writeAtomic(path, encodeCacheFile(entries, commit), ".tmp-cache-")
+}
+
+// encodeCacheFile returns the bytes of a cache file, in path order.
+func encodeCacheFile(entries map[string]cacheEntry, commit objects.ID) []byte {
+	paths := make([]string, 0, len(entries))
+	for p := range entries {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
 	buf := make([]byte, 0, 64+len(entries)*128)
 	buf = append(buf, cacheMagic...)
 	buf = append(buf, commit[:]...)
-	for p, e := range entries {
+	for _, p := range paths {
+		e := entries[p]
 		buf = binary.AppendUvarint(buf, uint64(len(p)))
 		buf = append(buf, p...)
 		buf = binary.AppendUvarint(buf, uint64(len(e.change)))
@@ -116,12 +127,14 @@ func saveCache(path string, entries map[string]cacheEntry, commit objects.ID) er
 		buf = append(buf, e.id[:]...)
 	}
 	sum := sha1.Sum(buf)
-	buf = append(buf, sum[:]...)
-	return writeAtomic(path, buf, ".tmp-cache-")
+	return append(buf, sum[:]...)
 }
 
 // writeAtomic replaces path with data through a temporary file.
 func writeAtomic(path string, data []byte, tmpPrefix string) error {
+	if err := os.MkdirAll(filepath.Dir(path), objects.DirMode); err != nil {
+		return err
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), tmpPrefix)
 	if err != nil {
 		return err

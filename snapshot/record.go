@@ -172,13 +172,21 @@ func (r *Repository) Backup(ctx context.Context, src metastore.Source, opt Backu
 		}
 		return res, nil
 	}
+	// Encode the change cache while the pack is finished and synced; write
+	// it only once the snapshot is published.
+	cacheData := make(chan []byte, 1)
+	go func() { cacheData <- r.encodeCache(cache, items, paths == nil, rec.commit) }()
 	ps, err := r.publish(pw, rec, opt.Tags)
 	committed = true
+	data := <-cacheData
 	if err != nil {
 		return nil, err
 	}
 	res.NewObjects, res.NewBytes, res.PackBytes = ps.Objects, ps.Bytes, ps.PackBytes
-	r.updateCache(cachePath, cache, items, paths == nil, rec.commit)
+	if data != nil {
+		// A cache that cannot be saved only makes the next backup slower.
+		_ = writeAtomic(cachePath, data, ".tmp-cache-")
+	}
 	if rec.memo != nil {
 		rec.memo.save(opt.memoPath, rec.commit)
 	}
@@ -287,9 +295,18 @@ func (r *Repository) publish(pw *objects.PackWriter, rec recorded, tags []string
 	return ps, nil
 }
 
-// updateCache records the fingerprints of this scan. A full scan replaces
-// the cache; a partial one updates the paths it saw.
+// updateCache records the fingerprints of this scan (see encodeCache).
 func (r *Repository) updateCache(path string, old map[string]cacheEntry, items []scanned, full bool, commit objects.ID) {
+	if data := r.encodeCache(old, items, full, commit); data != nil {
+		// A cache that cannot be saved only makes the next backup slower.
+		_ = writeAtomic(path, data, ".tmp-cache-")
+	}
+}
+
+// encodeCache returns the next change cache: a full scan replaces the old
+// one, a partial one updates the paths it saw. It returns nil when there is
+// nothing new to write.
+func (r *Repository) encodeCache(old map[string]cacheEntry, items []scanned, full bool, commit objects.ID) []byte {
 	if full && len(items) == len(old) {
 		same := true
 		for _, it := range items {
@@ -301,7 +318,7 @@ func (r *Repository) updateCache(path string, old map[string]cacheEntry, items [
 		if same {
 			// Nothing to learn; the snapshot the file names still holds
 			// every blob it lists.
-			return
+			return nil
 		}
 	}
 	next := old
@@ -310,18 +327,17 @@ func (r *Repository) updateCache(path string, old map[string]cacheEntry, items [
 	}
 	for _, it := range items {
 		if it.change == "" {
-			if full {
-				delete(next, it.path)
-			}
 			// A scoped scan reads by path and learns no fingerprint: the
 			// entry it has stays (if the file changed, its fingerprint no
 			// longer matches anyway).
+			if full {
+				delete(next, it.path)
+			}
 			continue
 		}
 		next[it.path] = cacheEntry{change: it.change, size: it.size, ts: it.ts, id: it.id}
 	}
-	// A cache that cannot be saved only makes the next backup slower.
-	_ = saveCache(path, next, commit)
+	return encodeCacheFile(next, commit)
 }
 
 // info reads the description of snapshot id. tags maps commit ids to tag
