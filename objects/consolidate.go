@@ -1,9 +1,12 @@
 package objects
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -222,55 +225,97 @@ func (cs *copySet) close() {
 	}
 }
 
-// copyInto appends the small packs' entries (except those already written)
-// to the pack being finished.
-func (w *PackWriter) copyInto() error {
+// copyBuffer is the size of the buffers copying entries between packs.
+const copyBuffer = 1 << 20
+
+// copyOp is one entry of a small pack to copy into the new pack: as it is,
+// or as the delta in rewrite.
+type copyOp struct {
+	p       *smallPack
+	i       int    // index in p.entries
+	rewrite []byte // the entry to write instead; nil: copy as is
+}
+
+// planCopy lists the small packs' entries the new pack copies: every object
+// not written already, once, in pack order.
+func (w *PackWriter) planCopy() []copyOp {
 	cs := w.copy
 	if cs == nil {
 		return nil
 	}
-	buf := make([]byte, 0, 1<<20)
+	var ops []copyOp
 	for _, p := range cs.packs {
 		for i, e := range p.entries {
-			id := e.id
-			if _, ok := w.seen[id]; ok {
-				continue // copied from an earlier small pack already
+			if _, ok := w.seen[e.id]; ok {
+				continue // written new, or in an earlier small pack
 			}
-			if re, ok := w.rewrite[id]; ok {
-				// The previous version of a new object, now stored as a
-				// delta against it.
-				if _, err := w.f.Write(re); err != nil {
-					return fmt.Errorf("write pack: %w", err)
-				}
-				w.entries = append(w.entries, packEntry{id: id, offset: w.offset, crc: crc32.ChecksumIEEE(re)})
-				w.offset += int64(len(re))
-				w.seen[id] = struct{}{}
-				w.stats.CopiedBytes += int64(len(re))
-				continue
-			}
-			end := p.size
-			if i+1 < len(p.entries) {
-				end = p.entries[i+1].offset
-			}
-			n := end - e.offset
-			if n <= 0 || n > 1<<32 {
-				return fmt.Errorf("%w: pack %s: entry %s has length %d", ErrCorrupt, p.name, id, n)
-			}
-			if int64(cap(buf)) < n {
-				buf = make([]byte, n)
-			}
-			b := buf[:n]
-			if _, err := p.f.ReadAt(b, e.offset); err != nil {
-				return fmt.Errorf("copy from pack %s: %w", p.name, err)
-			}
-			if _, err := w.f.Write(b); err != nil {
+			w.seen[e.id] = struct{}{}
+			ops = append(ops, copyOp{p: p, i: i, rewrite: w.rewrite[e.id]})
+		}
+	}
+	return ops
+}
+
+// copyInto appends the planned entries to the pack being finished, writing
+// through out (the file, buffered, and the pack's checksum). Entries are
+// read in order through a buffer: a small pack is read sequentially, not
+// one system call per entry.
+func (w *PackWriter) copyInto(ops []copyOp, out io.Writer) error {
+	var (
+		cur *smallPack
+		rd  *bufio.Reader
+		pos int64 // offset in cur that rd reads next
+		buf []byte
+	)
+	for _, op := range ops {
+		p, e := op.p, op.p.entries[op.i]
+		if op.rewrite != nil {
+			// The previous version of a new object, now stored as a delta
+			// against it.
+			if _, err := out.Write(op.rewrite); err != nil {
 				return fmt.Errorf("write pack: %w", err)
 			}
-			w.entries = append(w.entries, packEntry{id: id, offset: w.offset, crc: e.crc})
-			w.offset += n
-			w.seen[id] = struct{}{}
-			w.stats.CopiedBytes += n
+			w.entries = append(w.entries, packEntry{id: e.id, offset: w.offset, crc: crc32.ChecksumIEEE(op.rewrite)})
+			w.offset += int64(len(op.rewrite))
+			w.stats.CopiedBytes += int64(len(op.rewrite))
+			continue
 		}
+		end := p.size
+		if op.i+1 < len(p.entries) {
+			end = p.entries[op.i+1].offset
+		}
+		n := end - e.offset
+		if n <= 0 || n > 1<<32 {
+			return fmt.Errorf("%w: pack %s: entry %s has length %d", ErrCorrupt, p.name, e.id, n)
+		}
+		switch {
+		case p == cur && e.offset == pos:
+		case p == cur && e.offset > pos && e.offset-pos <= copyBuffer:
+			// Entries skipped: read past them.
+			if _, err := rd.Discard(int(e.offset - pos)); err != nil {
+				return fmt.Errorf("copy from pack %s: %w", p.name, err)
+			}
+		default:
+			if rd == nil {
+				rd = bufio.NewReaderSize(nil, copyBuffer)
+			}
+			rd.Reset(io.NewSectionReader(p.f, e.offset, p.size-e.offset))
+		}
+		cur, pos = p, e.offset
+		if int64(cap(buf)) < n {
+			buf = make([]byte, n)
+		}
+		b := buf[:n]
+		if _, err := io.ReadFull(rd, b); err != nil {
+			return fmt.Errorf("copy from pack %s: %w", p.name, err)
+		}
+		pos += n
+		if _, err := out.Write(b); err != nil {
+			return fmt.Errorf("write pack: %w", err)
+		}
+		w.entries = append(w.entries, packEntry{id: e.id, offset: w.offset, crc: e.crc})
+		w.offset += n
+		w.stats.CopiedBytes += n
 	}
 	return nil
 }
@@ -296,7 +341,7 @@ func (w *PackWriter) removeMerged() {
 // snapshot read most often costs one inflate). It does so only if the new
 // pack copies base, base is whole, the chain resting on it stays under
 // maxDepth, and the delta is worth it.
-func (w *PackWriter) rebase(base, id ID, data []byte) {
+func (w *PackWriter) rebase(k Kind, base, id ID, data []byte) {
 	if w.copy == nil || base.IsZero() || base == id || len(data) < 256 {
 		return
 	}
@@ -312,7 +357,7 @@ func (w *PackWriter) rebase(base, id ID, data []byte) {
 	}
 	_, old, err := w.repo.Read(base)
 	if err == nil && len(old) >= 64 {
-		if delta := packfile.DiffDelta(data, old); len(delta) < len(old)/2 {
+		if delta := diffDelta(k, data, old); len(delta) < len(old)/2 {
 			entry := encodeDeltaEntry(id, delta, w.level)
 			w.mu.Lock()
 			w.rewrite[base] = entry
@@ -323,6 +368,21 @@ func (w *PackWriter) rebase(base, id ID, data []byte) {
 	w.mu.Lock()
 	delete(w.rewrite, base)
 	w.mu.Unlock()
+}
+
+// diffDelta returns a delta that rebuilds target from src, objects of kind
+// k. Trees are matched entry by entry (treeDelta), and the result checked;
+// anything else, or a tree that does not parse, goes through go-git's
+// general-purpose DiffDelta.
+func diffDelta(k Kind, src, target []byte) []byte {
+	if k == KindTree {
+		if d, ok := treeDelta(src, target); ok {
+			if out, err := packfile.PatchDelta(src, d); err == nil && bytes.Equal(out, target) {
+				return d
+			}
+		}
+	}
+	return packfile.DiffDelta(src, target)
 }
 
 // WriteDelta is Write with a hint: base is an earlier version of the same
@@ -343,7 +403,7 @@ func (w *PackWriter) WriteDelta(k Kind, data []byte, base ID) (ID, bool, error) 
 		w.skip()
 		return id, false, nil
 	}
-	w.rebase(base, id, data)
+	w.rebase(k, base, id, data)
 	return id, true, w.append(id, encodeEntry(k, data, w.levelFor(k)), int64(len(data)))
 }
 

@@ -1,6 +1,7 @@
 package objects
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha1"
 	"encoding/binary"
@@ -300,24 +301,23 @@ func (w *PackWriter) Commit() (PackStats, error) {
 		w.copy.close()
 		w.copy = nil
 	}
+	var ops []copyOp
 	if w.err == nil && len(w.entries) > 0 && w.copy != nil {
 		w.copy.analyze()
-		w.err = w.copyInto()
+		ops = w.planCopy()
+	}
+	if w.err == nil && len(w.entries) == 0 {
+		w.f.Close()
+		os.Remove(w.f.Name())
+		return w.stats, nil
+	}
+	if w.err == nil {
+		_, _, w.err = w.finish(ops)
 	}
 	if w.err != nil {
 		w.f.Close()
 		os.Remove(w.f.Name())
 		return w.stats, w.err
-	}
-	if len(w.entries) == 0 {
-		w.f.Close()
-		os.Remove(w.f.Name())
-		return w.stats, nil
-	}
-	if _, _, err := w.finish(); err != nil {
-		w.f.Close()
-		os.Remove(w.f.Name())
-		return w.stats, err
 	}
 	w.stats.PackBytes = newBytes
 	if w.copy != nil {
@@ -328,25 +328,33 @@ func (w *PackWriter) Commit() (PackStats, error) {
 	return w.stats, nil
 }
 
-func (w *PackWriter) finish() (plumbing.Hash, int64, error) {
+// finish completes the pack: the object count in its header, the entries
+// ops copies from the small packs, the checksum, the index, and the renames
+// that make it visible. The entries written so far are read back once for
+// the checksum; the copied ones are hashed as they are written.
+func (w *PackWriter) finish(ops []copyOp) (plumbing.Hash, int64, error) {
 	f := w.f
 	var cnt [4]byte
-	binary.BigEndian.PutUint32(cnt[:], uint32(len(w.entries)))
+	binary.BigEndian.PutUint32(cnt[:], uint32(len(w.entries)+len(ops)))
 	if _, err := f.WriteAt(cnt[:], 8); err != nil {
 		return plumbing.ZeroHash, 0, fmt.Errorf("write pack: %w", err)
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
+	h := sha1.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, w.offset)); err != nil {
 		return plumbing.ZeroHash, 0, err
 	}
-	h := sha1.New()
-	if _, err := io.Copy(h, f); err != nil {
+	if _, err := f.Seek(w.offset, io.SeekStart); err != nil {
+		return plumbing.ZeroHash, 0, err
+	}
+	bw := bufio.NewWriterSize(io.MultiWriter(f, h), copyBuffer)
+	if err := w.copyInto(ops, bw); err != nil {
 		return plumbing.ZeroHash, 0, err
 	}
 	var sum plumbing.Hash
-	h.Sum(sum[:0])
-	if _, err := f.Seek(0, io.SeekEnd); err != nil {
-		return plumbing.ZeroHash, 0, err
+	if err := bw.Flush(); err != nil {
+		return plumbing.ZeroHash, 0, fmt.Errorf("write pack: %w", err)
 	}
+	h.Sum(sum[:0])
 	if _, err := f.Write(sum[:]); err != nil {
 		return plumbing.ZeroHash, 0, fmt.Errorf("write pack: %w", err)
 	}

@@ -3,7 +3,7 @@ package objects
 import (
 	"bytes"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -28,19 +28,15 @@ type TreeEntry struct {
 // IsDir reports whether the entry names a subtree.
 func (e TreeEntry) IsDir() bool { return e.Mode == ModeDir }
 
-// sortKey is the name git sorts an entry by: a subtree sorts as if its name
-// ended with a slash.
-func (e TreeEntry) sortKey() string {
-	if e.IsDir() {
-		return e.Name + "/"
-	}
-	return e.Name
-}
-
 // SortTree sorts entries into git's tree order, which is the byte order of the
 // full paths they lead to.
 func SortTree(entries []TreeEntry) {
-	sort.Slice(entries, func(i, j int) bool { return entries[i].sortKey() < entries[j].sortKey() })
+	cmp := func(a, b TreeEntry) int {
+		return compareTreeKeys(a.Name, a.IsDir(), b.Name, b.IsDir())
+	}
+	if !slices.IsSortedFunc(entries, cmp) {
+		slices.SortFunc(entries, cmp)
+	}
 }
 
 // EncodeTree returns the canonical git encoding of a tree holding entries,
@@ -48,7 +44,6 @@ func SortTree(entries []TreeEntry) {
 func EncodeTree(entries []TreeEntry) ([]byte, error) {
 	var b bytes.Buffer
 	b.Grow(len(entries) * 48)
-	prev := ""
 	for i, e := range entries {
 		if err := checkEntryName(e.Name); err != nil {
 			return nil, err
@@ -56,11 +51,9 @@ func EncodeTree(entries []TreeEntry) ([]byte, error) {
 		if e.Mode != ModeFile && e.Mode != ModeDir {
 			return nil, fmt.Errorf("tree entry %q: unsupported mode %o", e.Name, e.Mode)
 		}
-		k := e.sortKey()
-		if i > 0 && k <= prev {
+		if i > 0 && compareTreeKeys(entries[i-1].Name, entries[i-1].IsDir(), e.Name, e.IsDir()) >= 0 {
 			return nil, fmt.Errorf("tree entry %q: entries not in git order or duplicated", e.Name)
 		}
-		prev = k
 		b.WriteString(strconv.FormatUint(uint64(e.Mode), 8))
 		b.WriteByte(' ')
 		b.WriteString(e.Name)

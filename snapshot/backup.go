@@ -109,6 +109,7 @@ type scanned struct {
 	change string
 	uuid   string // decoded content of /UUID
 	gone   bool   // deleted (or kept elsewhere) when it was to be read
+	cached bool   // taken from the change cache, whose entry it equals
 }
 
 type scanStats struct {
@@ -152,10 +153,11 @@ func checkKey(p string) error {
 // scan lists (or takes from paths) the resources of src and stores or hashes
 // their content, using the change cache where it can.
 //
-// trusted says that the cache was saved with a snapshot the repository
-// still has, so the blobs it names exist and need not be looked up one by
-// one.
-func (r *Repository) scan(ctx context.Context, src metastore.Source, paths []string, write objectWriter, cache map[string]cacheEntry, trusted bool, prog Progress) ([]scanned, scanStats, error) {
+// The cache may still be loading (cl): resources listed before it is ready
+// wait in a queue, so the listing starts at once. A cache saved with a
+// snapshot the repository still has is trusted: the blobs it names exist and
+// need not be looked up one by one.
+func (r *Repository) scan(ctx context.Context, src metastore.Source, paths []string, write objectWriter, cl *cacheLoad, prog Progress) ([]scanned, scanStats, error) {
 	var st scanStats
 	if w, ok := src.(metastore.Walker); ok && paths == nil {
 		return r.scanWalk(ctx, w, write, prog)
@@ -167,6 +169,9 @@ func (r *Repository) scan(ctx context.Context, src metastore.Source, paths []str
 		firstErr error
 		unread   int
 		items    []*scanned
+		cache    map[string]cacheEntry // nil until cl is ready
+		trusted  bool
+		waiting  []*scanned // listed before the cache was ready
 	)
 	fail := func(err error) {
 		mu.Lock()
@@ -222,13 +227,10 @@ func (r *Repository) scan(ctx context.Context, src metastore.Source, paths []str
 			}
 		}()
 	}
-	add := func(it *scanned) error {
-		if err := checkKey(it.path); err != nil {
-			return err
-		}
-		items = append(items, it)
+	settle := func(it *scanned) error {
 		if c, ok := cache[it.path]; ok && it.change != "" && it.path != "/UUID" && c.change == it.change && c.size == it.size && (trusted || r.objs.Has(c.id)) {
 			it.id = c.id
+			it.cached = c.ts == it.ts
 			unread++
 			prog.Add(1)
 			return nil
@@ -239,6 +241,35 @@ func (r *Repository) scan(ctx context.Context, src metastore.Source, paths []str
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+	}
+	// flush settles the queued resources once the cache is ready; block
+	// says whether to wait for it.
+	flush := func(block bool) error {
+		if cache == nil {
+			if !block && !cl.ready() {
+				return nil
+			}
+			cache, trusted = cl.wait(), cl.trusted
+		}
+		for i, it := range waiting {
+			if err := settle(it); err != nil {
+				return err
+			}
+			waiting[i] = nil
+		}
+		waiting = waiting[:0]
+		return nil
+	}
+	add := func(it *scanned) error {
+		if err := checkKey(it.path); err != nil {
+			return err
+		}
+		items = append(items, it)
+		if cache == nil {
+			waiting = append(waiting, it)
+			return flush(false)
+		}
+		return settle(it)
 	}
 	var err error
 	if paths == nil {
@@ -256,6 +287,9 @@ func (r *Repository) scan(ctx context.Context, src metastore.Source, paths []str
 				break
 			}
 		}
+	}
+	if err == nil {
+		err = flush(true)
 	}
 	close(next)
 	wg.Wait()

@@ -97,6 +97,42 @@ func loadCacheFile(path string) (map[string]cacheEntry, objects.ID) {
 	return out, commit
 }
 
+// cacheLoad is a change cache being read in the background, so that a
+// backup lists the source while the cache file is read and checked.
+type cacheLoad struct {
+	done    chan struct{}
+	entries map[string]cacheEntry
+	commit  objects.ID
+	trusted bool // saved with a snapshot the repository still has
+}
+
+// loadCacheAsync starts reading the cache file at path.
+func (r *Repository) loadCacheAsync(path string) *cacheLoad {
+	c := &cacheLoad{done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		c.entries, c.commit = loadCacheFile(path)
+		c.trusted = !c.commit.IsZero() && r.objs.Has(c.commit)
+	}()
+	return c
+}
+
+// ready reports whether the cache has been read.
+func (c *cacheLoad) ready() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// wait returns the cache once it has been read.
+func (c *cacheLoad) wait() map[string]cacheEntry {
+	<-c.done
+	return c.entries
+}
+
 // saveCache replaces the cache file atomically; commit is the snapshot
 // whose objects the entries name.
 func saveCache(path string, entries map[string]cacheEntry, commit objects.ID) error {
@@ -117,17 +153,38 @@ func encodeCacheFile(entries map[string]cacheEntry, commit objects.ID) []byte {
 	buf = append(buf, cacheMagic...)
 	buf = append(buf, commit[:]...)
 	for _, p := range paths {
-		e := entries[p]
-		buf = binary.AppendUvarint(buf, uint64(len(p)))
-		buf = append(buf, p...)
-		buf = binary.AppendUvarint(buf, uint64(len(e.change)))
-		buf = append(buf, e.change...)
-		buf = binary.AppendVarint(buf, e.size)
-		buf = binary.AppendVarint(buf, e.ts)
-		buf = append(buf, e.id[:]...)
+		buf = appendCacheEntry(buf, p, entries[p])
 	}
 	sum := sha1.Sum(buf)
 	return append(buf, sum[:]...)
+}
+
+// encodeCacheItems returns the bytes of a cache file holding the
+// fingerprints of items, which are in path order; items without one (read
+// by path, not listed) are left out.
+func encodeCacheItems(items []scanned, commit objects.ID) []byte {
+	buf := make([]byte, 0, 64+len(items)*128)
+	buf = append(buf, cacheMagic...)
+	buf = append(buf, commit[:]...)
+	for i := range items {
+		it := &items[i]
+		if it.change != "" {
+			buf = appendCacheEntry(buf, it.path, cacheEntry{change: it.change, size: it.size, ts: it.ts, id: it.id})
+		}
+	}
+	sum := sha1.Sum(buf)
+	return append(buf, sum[:]...)
+}
+
+// appendCacheEntry appends one entry of a cache file.
+func appendCacheEntry(buf []byte, p string, e cacheEntry) []byte {
+	buf = binary.AppendUvarint(buf, uint64(len(p)))
+	buf = append(buf, p...)
+	buf = binary.AppendUvarint(buf, uint64(len(e.change)))
+	buf = append(buf, e.change...)
+	buf = binary.AppendVarint(buf, e.size)
+	buf = binary.AppendVarint(buf, e.ts)
+	return append(buf, e.id[:]...)
 }
 
 // writeAtomic replaces path with data through a temporary file.

@@ -105,6 +105,11 @@ func (r *Repository) Backup(ctx context.Context, src metastore.Source, opt Backu
 		return nil, err
 	}
 	defer unlock()
+	// The change cache is read while the pack is set up and the source is
+	// listed.
+	cachePath := r.cachePath(opt.Source)
+	cl := r.loadCacheAsync(cachePath)
+	defer cl.wait()
 
 	for _, t := range opt.Tags {
 		if _, err := r.objs.Ref(refTags + t); err == nil {
@@ -123,16 +128,14 @@ func (r *Repository) Backup(ctx context.Context, src metastore.Source, opt Backu
 		}
 	}()
 
-	cachePath := r.cachePath(opt.Source)
-	cache, cacheCommit := loadCacheFile(cachePath)
 	if paths == nil && opt.kind == KindBackup {
 		opt.memoPath = cachePath + ".trees"
 	}
-	trusted := !cacheCommit.IsZero() && r.objs.Has(cacheCommit)
-	items, st, err := r.scan(ctx, src, paths, packObjectWriter(pw), cache, trusted, prog)
+	items, st, err := r.scan(ctx, src, paths, packObjectWriter(pw), cl, prog)
 	if err != nil {
 		return nil, err
 	}
+	cache := cl.wait()
 	if len(items) == 0 && opt.kind != KindSafety {
 		return nil, fmt.Errorf("%w: %s has no resources in %s", ErrEmptySource, opt.Source, opt.Scope)
 	}
@@ -309,7 +312,11 @@ func (r *Repository) updateCache(path string, old map[string]cacheEntry, items [
 func (r *Repository) encodeCache(old map[string]cacheEntry, items []scanned, full bool, commit objects.ID) []byte {
 	if full && len(items) == len(old) {
 		same := true
-		for _, it := range items {
+		for i := range items {
+			it := &items[i]
+			if it.cached {
+				continue
+			}
 			if c, ok := old[it.path]; !ok || c != (cacheEntry{change: it.change, size: it.size, ts: it.ts, id: it.id}) {
 				same = false
 				break
@@ -321,18 +328,17 @@ func (r *Repository) encodeCache(old map[string]cacheEntry, items []scanned, ful
 			return nil
 		}
 	}
-	next := old
 	if full {
-		next = make(map[string]cacheEntry, len(items))
+		// The items are in path order: the file is written from them
+		// directly.
+		return encodeCacheItems(items, commit)
 	}
+	next := old
 	for _, it := range items {
 		if it.change == "" {
 			// A scoped scan reads by path and learns no fingerprint: the
 			// entry it has stays (if the file changed, its fingerprint no
 			// longer matches anyway).
-			if full {
-				delete(next, it.path)
-			}
 			continue
 		}
 		next[it.path] = cacheEntry{change: it.change, size: it.size, ts: it.ts, id: it.id}

@@ -166,8 +166,8 @@ func (r *Repository) Restore(ctx context.Context, snap *Snapshot, target metasto
 		write = packObjectWriter(pw)
 	}
 	cachePath := r.cachePath(opt.Target)
-	cache, cacheCommit := loadCacheFile(cachePath)
-	trusted := !cacheCommit.IsZero() && r.objs.Has(cacheCommit)
+	cl := r.loadCacheAsync(cachePath)
+	defer cl.wait()
 	// Scan what is in scope in the target now, and whatever else the restore
 	// would overwrite (a resource the target's broken links hide from its
 	// scope is still there).
@@ -188,10 +188,11 @@ func (r *Repository) Restore(ctx context.Context, snap *Snapshot, target metasto
 		sort.Strings(paths)
 		paths = dedupe(paths)
 	}
-	items, _, err := r.scan(ctx, target, paths, write, cache, trusted, prog)
+	items, _, err := r.scan(ctx, target, paths, write, cl, prog)
 	if err != nil {
 		return nil, fmt.Errorf("read target: %w", err)
 	}
+	cache := cl.wait()
 	have := make(map[string]*scanned, len(items))
 	for i := range items {
 		have[items[i].path] = &items[i]
