@@ -139,3 +139,105 @@ func TestTinyPacksWaitToBeMerged(t *testing.T) {
 		t.Fatalf("%d packs after %d small ones, want them merged into one", len(packs), maxSmallPacks)
 	}
 }
+
+// TestConsolidationCopiesEveryObjectOnce merges small packs that hold, side
+// by side, versions of a large tree (stored as deltas entry by entry),
+// unrelated blobs, and one object that two packs both hold (git's own packs,
+// or a crash, can leave such duplicates). The merged pack must hold every
+// object exactly once, read back byte for byte, and pass git's checks of its
+// checksum and of every entry.
+func TestConsolidationCopiesEveryObjectOnce(t *testing.T) {
+	r := newRepo(t)
+	var names []string
+	for i := 0; i < 3000; i++ {
+		names = append(names, fmt.Sprintf("job-%05d", i*7))
+	}
+	want := map[ID][]byte{}
+	var prevTree ID
+	for v := 0; v < 6; v++ {
+		w, err := r.NewPackWriter(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 50; i++ {
+			data := []byte(fmt.Sprintf("unrelated resource %d of version %d", i, v))
+			id, _, err := w.WriteBlob(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want[id] = data
+		}
+		names = append(names, fmt.Sprintf("job-%05d-new%d", v, v))
+		var es []TreeEntry
+		for i, n := range names {
+			content := n
+			if i%500 == v {
+				content += fmt.Sprint(" changed in version ", v)
+			}
+			es = append(es, TreeEntry{Name: n, Mode: ModeFile, ID: HashObject(KindBlob, []byte(content))})
+		}
+		SortTree(es)
+		data, err := EncodeTree(es)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _, err := w.WriteDelta(KindTree, data, prevTree)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[id], prevTree = data, id
+		if _, err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if v == 3 {
+			// A pack made elsewhere that repeats an object this one has.
+			other := newRepo(t)
+			ow, _ := other.NewPackWriter(0)
+			dup := []byte("unrelated resource 7 of version 3")
+			ow.WriteBlob(dup)
+			ow.WriteBlob([]byte("only in the other pack"))
+			want[HashObject(KindBlob, []byte("only in the other pack"))] = []byte("only in the other pack")
+			ow.Commit()
+			op, _ := other.Packs()
+			for _, ext := range []string{".pack", ".idx"} {
+				b, err := os.ReadFile(filepath.Join(other.Path(), "objects", "pack", op[0]+ext))
+				if err != nil {
+					t.Fatal(err)
+				}
+				os.WriteFile(filepath.Join(r.Path(), "objects", "pack", op[0]+ext), b, 0o600)
+			}
+			r.reindex()
+		}
+	}
+	packs, _ := r.Packs()
+	if len(packs) != 1 {
+		t.Fatalf("%d packs, want the small packs merged into one", len(packs))
+	}
+	x, err := r.index(packs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := x.entries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != len(want) {
+		t.Errorf("merged pack holds %d objects, want %d", len(entries), len(want))
+	}
+	for id, data := range want {
+		_, got, err := r.Read(id)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("object %s reads back wrong: %v", id, err)
+		}
+	}
+	if git, err := exec.LookPath("git"); err == nil {
+		idx := filepath.Join(r.Path(), "objects", "pack", packs[0]+".idx")
+		out, err := exec.Command(git, "verify-pack", "-v", idx).CombinedOutput()
+		if err != nil {
+			t.Fatalf("git verify-pack: %v\n%s", err, out)
+		}
+		if !bytes.Contains(out, []byte("chain length = ")) {
+			t.Errorf("no deltas in the merged pack: the older trees were stored whole\n%s", out)
+		}
+	}
+}
