@@ -71,6 +71,17 @@ type EntryLister interface {
 	ListEntries(ctx context.Context, prefix string, fn func(Entry) error) error
 }
 
+// Exister is implemented by sources that can tell whether a resource exists
+// without listing its folder or reading it (one stat(2) for a folder, a
+// search of one tree for a snapshot), so that following the links of one
+// cube does not cost in proportion to the metastore's size.
+type Exister interface {
+	// Exists reports whether there is a resource at path, with Read's
+	// meaning: a folder, or a path below a resource, is not one. An
+	// invalid path gives an error wrapping ErrInvalidPath.
+	Exists(ctx context.Context, path string) (bool, error)
+}
+
 // Walker is implemented by sources that can stream resources with their
 // content in byte order of path, much faster than List and Read one by one
 // for a database.

@@ -44,20 +44,33 @@ type smallPack struct {
 	name    string // pack-<sha1>
 	f       *os.File
 	size    int64 // bytes before the trailing checksum
-	entries []idxEntry
+	x       *packIndex
+	entries []idxEntry // in pack order; read by analyze
 }
 
 // copySet is what the new pack will copy from the small packs.
 type copySet struct {
 	packs    []*smallPack
-	has      map[ID]bool
 	analyzed bool
 	depth    map[ID]int // delta chain length of each copied object (0: whole)
 	height   map[ID]int // longest chain of copied deltas that rests on it
 }
 
-// planConsolidation picks the packs to merge and reads their indexes. Their
-// entry headers are read later, and only if the merge happens (analyze).
+// holds reports whether one of the small packs has id (a search of their
+// indexes, which stay mapped: nothing is decoded for it).
+func (cs *copySet) holds(id ID) bool {
+	for _, p := range cs.packs {
+		if _, ok := p.x.find(id); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// planConsolidation picks the packs to merge. Their indexes are only
+// searched until the merge is certain; their entries and entry headers are
+// read then (analyze), so a backup that writes almost nothing (which merges
+// nothing) does not pay for reading them.
 func (r *Repository) planConsolidation() (*copySet, error) {
 	names, err := r.Packs()
 	if err != nil {
@@ -77,7 +90,7 @@ func (r *Repository) planConsolidation() (*copySet, error) {
 	if share := total / consolidateShare; share > limit {
 		limit = share
 	}
-	cs := &copySet{has: map[ID]bool{}}
+	cs := &copySet{}
 	for _, n := range names {
 		size, ok := sizes[n]
 		if !ok || size >= limit {
@@ -89,9 +102,6 @@ func (r *Repository) planConsolidation() (*copySet, error) {
 			continue
 		}
 		cs.packs = append(cs.packs, p)
-		for _, e := range p.entries {
-			cs.has[e.id] = true
-		}
 	}
 	return cs, nil
 }
@@ -109,9 +119,12 @@ func (cs *copySet) analyze() {
 	bases := map[ID]ID{}
 	kept := cs.packs[:0]
 	for _, p := range cs.packs {
-		ok := true
+		ok := p.load() == nil
 		local := map[ID]ID{}
 		for _, e := range p.entries {
+			if !ok {
+				break
+			}
 			typ, base, err := p.entryHeader(e.offset)
 			if err != nil || typ == typeOfsDelta || typ < 1 || typ > typeRefDelta {
 				ok = false
@@ -124,9 +137,6 @@ func (cs *copySet) analyze() {
 		if !ok {
 			// Not merged: its objects stay where they are.
 			p.f.Close()
-			for _, e := range p.entries {
-				delete(cs.has, e.id)
-			}
 			continue
 		}
 		kept = append(kept, p)
@@ -135,12 +145,6 @@ func (cs *copySet) analyze() {
 		}
 	}
 	cs.packs = kept
-	// An object in an excluded pack may also be in a kept one.
-	for _, p := range cs.packs {
-		for _, e := range p.entries {
-			cs.has[e.id] = true
-		}
-	}
 	// Depths, following bases inside the copied set.
 	var depth func(id ID, seen int) int
 	depth = func(id ID, seen int) int {
@@ -156,8 +160,10 @@ func (cs *copySet) analyze() {
 		cs.depth[id] = d
 		return d
 	}
-	for id := range cs.has {
-		depth(id, 0)
+	for _, p := range cs.packs {
+		for _, e := range p.entries {
+			depth(e.id, 0)
+		}
 	}
 	// Heights: walk each delta's chain down to its whole base.
 	for id := range bases {
@@ -176,16 +182,25 @@ func (r *Repository) openSmallPack(name string, size int64) (*smallPack, error) 
 	if err != nil {
 		return nil, err
 	}
-	entries, err := x.entries()
-	if err != nil {
-		return nil, err
-	}
 	f, err := os.Open(filepath.Join(r.path, "objects", "pack", name+".pack"))
 	if err != nil {
 		return nil, err
 	}
+	return &smallPack{name: name, f: f, size: size - 20, x: x}, nil
+}
+
+// load reads the pack's entries from its index, in pack order.
+func (p *smallPack) load() error {
+	if p.entries != nil {
+		return nil
+	}
+	entries, err := p.x.entries()
+	if err != nil {
+		return err
+	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].offset < entries[j].offset })
-	return &smallPack{name: name, f: f, size: size - 20, entries: entries}, nil
+	p.entries = entries
+	return nil
 }
 
 // entryHeader reads the type of the entry at off and, for a REF_DELTA, its
@@ -347,7 +362,8 @@ func (w *PackWriter) rebase(k Kind, base, id ID, data []byte) {
 	}
 	w.mu.Lock()
 	w.copy.analyze()
-	ok := w.copy.has[base] && w.copy.depth[base] == 0 && w.copy.height[base]+1 < maxDepth && w.rewrite[base] == nil
+	_, has := w.copy.depth[base]
+	ok := has && w.copy.depth[base] == 0 && w.copy.height[base]+1 < maxDepth && w.rewrite[base] == nil
 	if ok {
 		w.rewrite[base] = []byte{} // claimed
 	}
@@ -413,7 +429,7 @@ func (w *PackWriter) inCopy(id ID) bool {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.copy.has[id]
+	return w.copy.holds(id)
 }
 
 // encodeDeltaEntry returns a REF_DELTA pack entry.

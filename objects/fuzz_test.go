@@ -189,3 +189,41 @@ func writeRawPack(t testing.TB, r *Repository, body []byte, offs map[ID]int64) {
 	}
 	r.reindex()
 }
+
+// FuzzWalkTree checks WalkTree against DecodeTree: on any bytes that decode
+// as a tree, the walk yields the same entries; on a canonical tree it never
+// fails.
+func FuzzWalkTree(f *testing.F) {
+	good, _ := EncodeTree([]TreeEntry{{Name: "a", Mode: ModeFile}, {Name: "b", Mode: ModeDir}})
+	f.Add(good)
+	f.Add([]byte("100644 a\x00short"))
+	f.Add([]byte("0100644 x\x00aaaaaaaaaaaaaaaaaaaa"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		want, derr := DecodeTree(data)
+		var got []TreeEntry
+		werr := WalkTree(data, func(m Mode, name []byte, id ID) bool {
+			got = append(got, TreeEntry{Name: string(name), Mode: m, ID: id})
+			return true
+		})
+		if derr != nil || werr != nil {
+			if werr != nil && !errors.Is(werr, ErrCorrupt) {
+				t.Fatalf("WalkTree error %v does not wrap ErrCorrupt", werr)
+			}
+			return
+		}
+		if len(got) != len(want) {
+			t.Fatalf("WalkTree gave %d entries, DecodeTree %d", len(got), len(want))
+		}
+		for i := range got {
+			if got[i] != want[i] {
+				t.Fatalf("entry %d: WalkTree %+v, DecodeTree %+v", i, got[i], want[i])
+			}
+		}
+		if enc, err := EncodeTree(want); err == nil {
+			n := 0
+			if err := WalkTree(enc, func(Mode, []byte, ID) bool { n++; return true }); err != nil || n != len(want) {
+				t.Fatalf("canonical tree: %d entries, %v", n, err)
+			}
+		}
+	})
+}

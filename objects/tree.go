@@ -91,6 +91,38 @@ func DecodeTree(data []byte) ([]TreeEntry, error) {
 	return out, nil
 }
 
+// WalkTree calls fn for each entry of the encoded tree data, in order,
+// without allocating: name is only valid during the call. It stops when fn
+// returns false, and returns an error wrapping ErrCorrupt at the first
+// malformed entry it reaches.
+func WalkTree(data []byte, fn func(mode Mode, name []byte, id ID) bool) error {
+	for len(data) > 0 {
+		sp := bytes.IndexByte(data, ' ')
+		if sp <= 0 || sp > 7 {
+			return fmt.Errorf("%w: tree entry without mode", ErrCorrupt)
+		}
+		var m Mode
+		for _, c := range data[:sp] {
+			if c < '0' || c > '7' {
+				return fmt.Errorf("%w: tree entry mode %q", ErrCorrupt, data[:sp])
+			}
+			m = m<<3 | Mode(c-'0')
+		}
+		data = data[sp+1:]
+		nul := bytes.IndexByte(data, 0)
+		if nul < 0 || len(data) < nul+1+20 {
+			return fmt.Errorf("%w: truncated tree entry", ErrCorrupt)
+		}
+		var id ID
+		copy(id[:], data[nul+1:nul+21])
+		if !fn(normalMode(m), data[:nul], id) {
+			return nil
+		}
+		data = data[nul+21:]
+	}
+	return nil
+}
+
 // normalMode maps the modes git may write for regular files onto ModeFile.
 func normalMode(m Mode) Mode {
 	switch m {

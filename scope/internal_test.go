@@ -76,3 +76,26 @@ func TestImports(t *testing.T) {
 		}
 	}
 }
+
+func TestCannotMention(t *testing.T) {
+	tests := []struct {
+		data, name string
+		want       bool
+	}{
+		{`{"realizations":[{"type":"CUBE","realization":"sales_cube"}]}`, "sales_cube", false},
+		{`{"realizations":[{"type":"CUBE","realization":"other_cube"}]}`, "sales_cube", true},
+		{`{"realizations":[{"type":"CUBE","realization":"sales_cube_2"}]}`, "sales_cube", true},
+		// A \u escape could spell the name: parse to be sure.
+		{`{"realizations":[{"type":"CUBE","realization":"s\u0061les_cube"}]}`, "sales_cube", false},
+		// Names JSON may escape or that need care are never skipped.
+		{`{"realizations":[]}`, "sales/cube", false},
+		{`{"realizations":[]}`, "caf\u00e9", false},
+		{`{"realizations":[]}`, `quo"te`, false},
+	}
+	for _, tt := range tests {
+		got := cannotMention([]byte(tt.data), tt.name, []byte(`"`+tt.name+`"`))
+		if got != tt.want {
+			t.Errorf("cannotMention(%s, %q) = %v, want %v", tt.data, tt.name, got, tt.want)
+		}
+	}
+}

@@ -67,13 +67,14 @@ func (r *resolver) projectOf4(cube, cubePath string) (string, error) {
 		return "", err
 	}
 	var found []string
+	quoted := []byte(`"` + cube + `"`)
 	for _, p := range names {
 		path := projectPrefix4 + p + jsonSuffix
 		data, ok, err := r.read(path)
 		if err != nil {
 			return "", err
 		}
-		if !ok {
+		if !ok || cannotMention(data, cube, quoted) {
 			continue
 		}
 		var pd projectDesc

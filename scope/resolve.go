@@ -214,6 +214,14 @@ func (r *resolver) exists(p string) (bool, error) {
 		}
 		return r.known[p], nil
 	}
+	if ex, ok := r.src.(metastore.Exister); ok {
+		found, err := ex.Exists(r.ctx, p)
+		if err != nil {
+			return false, fmt.Errorf("look for %s: %w", p, err)
+		}
+		r.known[p] = found
+		return found, nil
+	}
 	// Keys are listed in byte order and p sorts before every other key it
 	// prefixes, so the first key listed is p if p exists.
 	found := false
@@ -297,6 +305,21 @@ func mentions(data []byte, names ...string) bool {
 		}
 	}
 	return false
+}
+
+// cannotMention reports, without parsing data, that no JSON string in it
+// can be name: name (quoted, as the bytes `"name"`) has only characters JSON
+// never needs to escape, and data neither holds those bytes nor any \u
+// escape that could spell them. Skipping such resources before decoding keeps
+// a cube's lookups from parsing every project of a large metastore.
+func cannotMention(data []byte, name string, quoted []byte) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return !bytes.Contains(data, quoted) && !bytes.Contains(data, []byte(`\u`))
 }
 
 // orderedSet keeps the first-seen order of distinct strings.

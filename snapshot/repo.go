@@ -35,8 +35,9 @@ type Options struct {
 // Repository is a snapshot repository: a bare git repository in which every
 // snapshot is a commit (see FORMAT.md).
 type Repository struct {
-	objs *objects.Repository
-	opt  Options
+	objs  *objects.Repository
+	opt   Options
+	trees *treeCache
 }
 
 // Open opens the repository at path. It fails with ErrNoRepository if there
@@ -127,7 +128,7 @@ func newRepository(o *objects.Repository, opt Options) *Repository {
 	if opt.Workers <= 0 {
 		opt.Workers = defaultWorkers()
 	}
-	return &Repository{objs: o, opt: opt}
+	return &Repository{objs: o, opt: opt, trees: &treeCache{}}
 }
 
 // Path returns the repository's absolute path.

@@ -21,13 +21,186 @@ type Snapshot struct {
 
 	repo *Repository
 	mu   sync.Mutex
-	dirs map[string]*dirTree         // folder path without slashes at the ends ("" is the root)
-	ts   map[string]map[string]int64 // folder path -> name -> timestamp
+	dirs map[string]*dirTree // folder path without slashes at the ends ("" is the root)
 }
 
+// dirTree is a folder of a snapshot. The first few lookups search the
+// tree's encoding in place; a walk, or more lookups, decode it once into
+// entries and an index by name. Looking up one cube in a folder of
+// thousands so costs one inflate and one pass over the bytes.
 type dirTree struct {
-	entries []objects.TreeEntry
-	index   map[string]int
+	mu        sync.Mutex
+	raw       []byte // the tree's encoding, until decoded
+	lookups   int // searches of raw so far
+	tsLookups int
+	decoded   bool
+	err       error // from decoding
+	entries   []objects.TreeEntry
+	index     map[string]int
+	ts        map[string]int64 // timestamp records of a mirror folder, once parsed
+	tsErr     error
+}
+
+// scanLookups is how many lookups in a folder search its encoding before
+// it is decoded.
+const scanLookups = 8
+
+// decode returns the folder's entries and their index by name, decoding
+// them once. A snapshot holds files and folders only (FORMAT.md): a
+// symbolic link or a submodule entry would otherwise be restored as a file
+// holding its target, so either is an error.
+func (d *dirTree) decode() ([]objects.TreeEntry, map[string]int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.decoded {
+		d.decoded = true
+		d.entries, d.err = objects.DecodeTree(d.raw)
+		for _, e := range d.entries {
+			if d.err == nil {
+				d.err = checkEntryMode(e.Name, e.Mode)
+			}
+		}
+		if d.err == nil {
+			d.index = make(map[string]int, len(d.entries))
+			for i, e := range d.entries {
+				d.index[e.Name] = i
+			}
+		}
+		d.raw = nil // the entries say it all now
+	}
+	return d.entries, d.index, d.err
+}
+
+func checkEntryMode(name string, m objects.Mode) error {
+	if m != objects.ModeFile && m != objects.ModeDir {
+		return fmt.Errorf("entry %q has mode %o, not a file or folder", name, m)
+	}
+	return nil
+}
+
+// find returns the entry named name, if there is one.
+func (d *dirTree) find(name string) (objects.TreeEntry, bool, error) {
+	d.mu.Lock()
+	d.lookups++
+	raw := d.raw
+	scan := !d.decoded && d.lookups <= scanLookups
+	d.mu.Unlock()
+	if !scan {
+		entries, index, err := d.decode()
+		if err != nil {
+			return objects.TreeEntry{}, false, err
+		}
+		i, ok := index[name]
+		if !ok {
+			return objects.TreeEntry{}, false, nil
+		}
+		return entries[i], true, nil
+	}
+	var found objects.TreeEntry
+	ok := false
+	err := objects.WalkTree(raw, func(m objects.Mode, n []byte, id objects.ID) bool {
+		if string(n) != name {
+			return true
+		}
+		found, ok = objects.TreeEntry{Name: name, Mode: m, ID: id}, true
+		return false
+	})
+	if err == nil && ok {
+		err = checkEntryMode(name, found.Mode)
+	}
+	return found, ok, err
+}
+
+// timestamps returns the timestamp records of a mirror folder, parsing them
+// once; bad reports the first malformed record.
+func (d *dirTree) timestamps() (m map[string]int64, bad string, err error) {
+	d.mu.Lock()
+	m, err = d.ts, d.tsErr
+	d.mu.Unlock()
+	if m != nil || err != nil {
+		return m, "", err
+	}
+	entries, _, err := d.decode()
+	if err != nil {
+		return nil, "", err
+	}
+	m = make(map[string]int64, len(entries))
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		name, ms, ok := parseTimestampName(e.Name)
+		if !ok {
+			return nil, e.Name, nil
+		}
+		m[name] = ms
+	}
+	d.mu.Lock()
+	d.ts = m
+	d.mu.Unlock()
+	return m, "", nil
+}
+
+// timestamp returns the timestamp a mirror folder records for name,
+// searching the encoding for "name@..." for the first few lookups.
+func (d *dirTree) timestamp(name string) (ms int64, ok bool, bad string, err error) {
+	d.mu.Lock()
+	d.tsLookups++
+	raw := d.raw
+	scan := d.ts == nil && !d.decoded && d.tsLookups <= scanLookups
+	d.mu.Unlock()
+	if !scan {
+		m, bad, err := d.timestamps()
+		if err != nil || bad != "" {
+			return 0, false, bad, err
+		}
+		ms, ok = m[name]
+		return ms, ok, "", nil
+	}
+	err = objects.WalkTree(raw, func(m objects.Mode, n []byte, _ objects.ID) bool {
+		if m == objects.ModeDir || len(n) <= len(name) || n[len(name)] != '@' || string(n[:len(name)]) != name {
+			return true
+		}
+		if rn, t, good := parseTimestampName(string(n)); good && rn == name {
+			ms, ok = t, true
+			return false
+		}
+		return true
+	})
+	return ms, ok, "", err
+}
+
+// treeCache shares folders between the snapshots a repository opens:
+// resolving "latest" and then restoring from it read the same folders, and
+// consecutive snapshots share most of theirs. A tree's id fixes its content,
+// so an entry never goes stale. The cache holds folders of at most
+// maxCachedBytes of encoded trees (decoded, about three times that) and
+// starts afresh when full.
+type treeCache struct {
+	mu    sync.Mutex
+	dirs  map[objects.ID]*dirTree
+	bytes int
+}
+
+const maxCachedBytes = 8 << 20
+
+func (c *treeCache) get(id objects.ID) *dirTree {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dirs[id]
+}
+
+func (c *treeCache) put(id objects.ID, d *dirTree) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(d.raw) // put before anyone decodes it
+	if c.dirs == nil || c.bytes+n > maxCachedBytes {
+		c.dirs, c.bytes = map[objects.ID]*dirTree{}, 0
+	}
+	if n <= maxCachedBytes {
+		c.dirs[id] = d
+		c.bytes += n
+	}
 }
 
 // Open opens the snapshot ref names (see Resolve; the scope used for
@@ -44,7 +217,7 @@ func (r *Repository) Open(ctx context.Context, ref string) (*Snapshot, error) {
 func (r *Repository) OpenInfo(in Info) *Snapshot { return r.open(in) }
 
 func (r *Repository) open(in Info) *Snapshot {
-	return &Snapshot{Info: in, repo: r, dirs: map[string]*dirTree{}, ts: map[string]map[string]int64{}}
+	return &Snapshot{Info: in, repo: r, dirs: map[string]*dirTree{}}
 }
 
 // Describe names the snapshot for messages.
@@ -68,31 +241,42 @@ func (s *Snapshot) dir(path string) (*dirTree, error) {
 		if err != nil || parent == nil {
 			return nil, err
 		}
-		i, ok := parent.index[name]
-		if !ok || !parent.entries[i].IsDir() {
+		e, ok, err := parent.find(name)
+		if err != nil {
+			return nil, s.corrupt(parentPath, err)
+		}
+		if !ok || !e.IsDir() {
 			s.remember(path, nil)
 			return nil, nil
 		}
-		id = parent.entries[i].ID
+		id = e.ID
 	}
-	entries, err := s.repo.objs.ReadTree(id)
+	if d := s.repo.trees.get(id); d != nil {
+		s.remember(path, d)
+		return d, nil
+	}
+	raw, err := s.repo.objs.ReadKind(id, objects.KindTree)
 	if err != nil {
-		return nil, fmt.Errorf("%w: snapshot %s, folder /%s: %v", ErrCorrupt, s.Info.ID.Short(), path, err)
+		return nil, s.corrupt(path, err)
 	}
-	for _, e := range entries {
-		// A snapshot holds files and folders only (FORMAT.md); a symbolic
-		// link or a submodule entry would otherwise be restored as a file
-		// holding its target.
-		if e.Mode != objects.ModeFile && e.Mode != objects.ModeDir {
-			return nil, fmt.Errorf("%w: snapshot %s, folder /%s: entry %q has mode %o, not a file or folder", ErrCorrupt, s.Info.ID.Short(), path, e.Name, e.Mode)
-		}
-	}
-	d = &dirTree{entries: entries, index: make(map[string]int, len(entries))}
-	for i, e := range entries {
-		d.index[e.Name] = i
-	}
+	d = &dirTree{raw: raw}
+	s.repo.trees.put(id, d)
 	s.remember(path, d)
 	return d, nil
+}
+
+// corrupt describes a damaged folder of the snapshot.
+func (s *Snapshot) corrupt(path string, err error) error {
+	return fmt.Errorf("%w: snapshot %s, folder /%s: %v", ErrCorrupt, s.Info.ID.Short(), path, err)
+}
+
+// entries returns the decoded entries of folder d at path.
+func (s *Snapshot) entries(path string, d *dirTree) ([]objects.TreeEntry, error) {
+	entries, _, err := d.decode()
+	if err != nil {
+		return nil, s.corrupt(path, err)
+	}
+	return entries, nil
 }
 
 func (s *Snapshot) remember(path string, d *dirTree) {
@@ -109,40 +293,31 @@ func splitDir(path string) (string, string) {
 	return path[:i], path[i+1:]
 }
 
-// timestamps returns the timestamps record of resource folder dir.
-func (s *Snapshot) timestamps(dir string) (map[string]int64, error) {
-	s.mu.Lock()
-	m, ok := s.ts[dir]
-	s.mu.Unlock()
-	if ok {
-		return m, nil
-	}
+// mirror returns the timestamps mirror of resource folder dir, or nil if
+// there is none.
+func (s *Snapshot) mirror(dir string) (*dirTree, error) {
 	mirror := recordsDir + "/" + timestampsDir
 	if dir != "" {
 		for _, c := range strings.Split(dir, "/") {
 			mirror += "/" + escapeDir(c)
 		}
 	}
-	d, err := s.dir(mirror)
+	return s.dir(mirror)
+}
+
+// timestamps returns the timestamps record of resource folder dir.
+func (s *Snapshot) timestamps(dir string) (map[string]int64, error) {
+	d, err := s.mirror(dir)
+	if err != nil || d == nil {
+		return map[string]int64{}, err
+	}
+	m, bad, err := d.timestamps()
 	if err != nil {
-		return nil, err
+		return nil, s.corrupt(dir, err)
 	}
-	m = map[string]int64{}
-	if d != nil {
-		for _, e := range d.entries {
-			if e.IsDir() {
-				continue
-			}
-			name, ms, ok := parseTimestampName(e.Name)
-			if !ok {
-				return nil, fmt.Errorf("%w: snapshot %s: bad timestamp entry %q in /%s", ErrCorrupt, s.Info.ID.Short(), e.Name, dir)
-			}
-			m[name] = ms
-		}
+	if bad != "" {
+		return nil, fmt.Errorf("%w: snapshot %s: bad timestamp entry %q in /%s", ErrCorrupt, s.Info.ID.Short(), bad, dir)
 	}
-	s.mu.Lock()
-	s.ts[dir] = m
-	s.mu.Unlock()
 	return m, nil
 }
 
@@ -159,19 +334,54 @@ func (s *Snapshot) lookup(p string) (objects.ID, int64, error) {
 	if d == nil {
 		return objects.ID{}, 0, fmt.Errorf("%s in %s: %w", p, s.Describe(), fs.ErrNotExist)
 	}
-	i, ok := d.index[name]
-	if !ok || d.entries[i].IsDir() {
+	e, ok, err := d.find(name)
+	if err != nil {
+		return objects.ID{}, 0, s.corrupt(dirPath, err)
+	}
+	if !ok || e.IsDir() {
 		return objects.ID{}, 0, fmt.Errorf("%s in %s: %w", p, s.Describe(), fs.ErrNotExist)
 	}
-	ts, err := s.timestamps(dirPath)
+	var t int64
+	ok = false
+	md, err := s.mirror(dirPath)
+	if err == nil && md != nil {
+		var bad string
+		t, ok, bad, err = md.timestamp(name)
+		if err == nil && bad != "" {
+			return objects.ID{}, 0, fmt.Errorf("%w: snapshot %s: bad timestamp entry %q in /%s", ErrCorrupt, s.Info.ID.Short(), bad, dirPath)
+		}
+		if err != nil {
+			err = s.corrupt(dirPath, err)
+		}
+	}
 	if err != nil {
 		return objects.ID{}, 0, err
 	}
-	t, ok := ts[name]
 	if !ok {
 		return objects.ID{}, 0, fmt.Errorf("%w: snapshot %s has no timestamp for %s", ErrCorrupt, s.Info.ID.Short(), p)
 	}
-	return d.entries[i].ID, t, nil
+	return e.ID, t, nil
+}
+
+// Exists reports whether the snapshot holds resource p, searching only
+// p's folder (see metastore.Exister).
+func (s *Snapshot) Exists(ctx context.Context, p string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	if err := checkKey(p); err != nil {
+		return false, err
+	}
+	dirPath, name := splitDir(p[1:])
+	d, err := s.dir(dirPath)
+	if err != nil || d == nil {
+		return false, err
+	}
+	e, ok, err := d.find(name)
+	if err != nil {
+		return false, s.corrupt(dirPath, err)
+	}
+	return ok && !e.IsDir(), nil
 }
 
 // Read returns the resource at p with the snapshot's bytes and timestamp.
@@ -228,12 +438,16 @@ func (s *Snapshot) walkDir(ctx context.Context, dir, prefix string, sizes bool, 
 	if err != nil || d == nil {
 		return err
 	}
+	entries, err := s.entries(dir, d)
+	if err != nil {
+		return err
+	}
 	var ts map[string]int64
 	base := "/"
 	if dir != "" {
 		base = "/" + dir + "/"
 	}
-	for _, e := range d.entries {
+	for _, e := range entries {
 		if dir == "" && e.Name == recordsDir {
 			continue
 		}
@@ -250,17 +464,20 @@ func (s *Snapshot) walkDir(ctx context.Context, dir, prefix string, sizes bool, 
 		if !strings.HasPrefix(full, prefix) {
 			continue
 		}
-		if ts == nil {
-			if ts, err = s.timestamps(dir); err != nil {
-				return err
-			}
-		}
-		t, ok := ts[e.Name]
-		if !ok {
-			return fmt.Errorf("%w: snapshot %s has no timestamp for %s", ErrCorrupt, s.Info.ID.Short(), full)
-		}
-		ent := metastore.Entry{Path: full, Timestamp: t, Change: e.ID.String()}
+		ent := metastore.Entry{Path: full}
 		if sizes {
+			// Entries: the timestamp record, the size and the object id
+			// (List needs none of them).
+			if ts == nil {
+				if ts, err = s.timestamps(dir); err != nil {
+					return err
+				}
+			}
+			t, ok := ts[e.Name]
+			if !ok {
+				return fmt.Errorf("%w: snapshot %s has no timestamp for %s", ErrCorrupt, s.Info.ID.Short(), full)
+			}
+			ent.Timestamp, ent.Change = t, e.ID.String()
 			n, err := s.repo.objs.Size(e.ID)
 			if err != nil {
 				return fmt.Errorf("%w: snapshot %s: %s: %v", ErrCorrupt, s.Info.ID.Short(), full, err)
@@ -275,11 +492,10 @@ func (s *Snapshot) walkDir(ctx context.Context, dir, prefix string, sizes bool, 
 }
 
 // Forget drops the folders cached while reading, to bound memory after a
-// full walk.
+// full walk (the repository keeps a bounded cache of its own).
 func (s *Snapshot) Forget() {
 	s.mu.Lock()
 	s.dirs = map[string]*dirTree{}
-	s.ts = map[string]map[string]int64{}
 	s.mu.Unlock()
 }
 

@@ -170,6 +170,44 @@ func (s *Store) read(p string) (metastore.Resource, error) {
 	return metastore.Resource{Path: p, Data: data, Timestamp: millis(st.Mtim)}, nil
 }
 
+// Exists reports whether there is a regular file at p, with one lstat(2)
+// and without reading it (see metastore.Exister). A symbolic link or a
+// special file at p is an error, as for Read.
+func (s *Store) Exists(ctx context.Context, p string) (bool, error) {
+	if err := checkKey(p); err != nil {
+		return false, fmt.Errorf("folder: exists: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	parent, base := splitKey(p)
+	w, err := s.walk(parent, walkFind)
+	if err != nil {
+		if (errors.Is(err, unix.ENOENT) || errors.Is(err, ErrNotDir)) && !isRootError(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("folder: exists %s: %w", p, err)
+	}
+	defer w.close()
+	var st unix.Stat_t
+	switch err := fstatat(w.last(), base, &st); err {
+	case nil:
+	case unix.ENOENT, unix.ENOTDIR:
+		return false, nil
+	default:
+		return false, fmt.Errorf("folder: exists %s: %w", p, err)
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return true, nil
+	case unix.S_IFDIR:
+		return false, nil
+	case unix.S_IFLNK:
+		return false, fmt.Errorf("folder: exists %s: %w", p, ErrSymlink)
+	}
+	return false, fmt.Errorf("folder: exists %s: %w", p, ErrNotRegular)
+}
+
 // Write creates or replaces the file of r.Path with r.Data and sets its
 // modification time to r.Timestamp, through a temporary file renamed over the
 // target. It creates missing parent directories. It returns an error wrapping

@@ -184,6 +184,9 @@ func TestSymlinks(t *testing.T) {
 		if r, err := s.Read(ctx, p); !errors.Is(err, folder.ErrSymlink) {
 			t.Errorf("Read(%q) = (%q, %v), want an error wrapping ErrSymlink", p, r.Data, err)
 		}
+		if ok, err := s.Exists(ctx, p); !errors.Is(err, folder.ErrSymlink) {
+			t.Errorf("Exists(%q) = (%v, %v), want an error wrapping ErrSymlink", p, ok, err)
+		}
 		if err := s.Delete(ctx, p); !errors.Is(err, folder.ErrSymlink) {
 			t.Errorf("Delete(%q) error = %v, want one wrapping ErrSymlink", p, err)
 		}

@@ -73,6 +73,21 @@ func (s *Store) Read(ctx context.Context, path string) (metastore.Resource, erro
 	return metastore.Resource{Path: path, Data: slices.Clone(orEmpty(it.data)), Timestamp: it.timestamp}, nil
 }
 
+// Exists reports whether there is a resource at path (see
+// metastore.Exister).
+func (s *Store) Exists(ctx context.Context, path string) (bool, error) {
+	if err := metastore.CheckPath(path); err != nil {
+		return false, fmt.Errorf("memory: exists: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	s.mu.RLock()
+	_, ok := s.items[path]
+	s.mu.RUnlock()
+	return ok, nil
+}
+
 // Write stores a copy of r. It returns an error wrapping
 // metastore.ErrInvalidPath if r.Path is not a valid key.
 func (s *Store) Write(ctx context.Context, r metastore.Resource) error {

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) metastore.Store) {
 		fn   func(t *testing.T, s metastore.Store)
 	}{
 		{"ReadMissing", testReadMissing},
+		{"Exists", testExists},
 		{"RoundTrip", testRoundTrip},
 		{"WriteCopiesData", testWriteCopiesData},
 		{"Overwrite", testOverwrite},
@@ -72,6 +73,40 @@ func testReadMissing(t *testing.T, s metastore.Store) {
 		if !errors.Is(err, metastore.ErrNotExist) {
 			t.Errorf("Read(%q) error = %v, want one wrapping fs.ErrNotExist", p, err)
 		}
+	}
+}
+
+// testExists checks metastore.Exister, for backends that have it, against
+// Read's notion of a resource.
+func testExists(t *testing.T, s metastore.Store) {
+	ex, ok := s.(metastore.Exister)
+	if !ok {
+		t.Skip("the backend has no Exists")
+	}
+	ctx := t.Context()
+	write(t, s, metastore.Resource{Path: "/cube/a/b.json", Data: []byte("{}"), Timestamp: tsKylin})
+	write(t, s, metastore.Resource{Path: "/UUID", Data: []byte("u"), Timestamp: tsKylin})
+	for p, want := range map[string]bool{
+		"/cube/a/b.json":        true,
+		"/UUID":                 true,
+		"/cube/missing.json":    false,
+		"/missing/x.json":       false,
+		"/cube/a":               false, // a "directory", not a resource
+		"/cube":                 false,
+		"/cube/a/b.json/x.json": false, // below a resource
+		"/Cube/a/b.json":        false, // paths are case-sensitive
+	} {
+		got, err := ex.Exists(ctx, p)
+		if err != nil || got != want {
+			t.Errorf("Exists(%q) = %v, %v; want %v", p, got, err, want)
+		}
+	}
+	if _, err := ex.Exists(ctx, "/cube/../x.json"); !errors.Is(err, metastore.ErrInvalidPath) {
+		t.Errorf("Exists of an invalid path: %v, want an error wrapping ErrInvalidPath", err)
+	}
+	s.Delete(ctx, "/cube/a/b.json")
+	if got, err := ex.Exists(ctx, "/cube/a/b.json"); got || err != nil {
+		t.Errorf("Exists after Delete = %v, %v", got, err)
 	}
 }
 
