@@ -31,7 +31,7 @@ type Snapshot struct {
 type dirTree struct {
 	mu        sync.Mutex
 	raw       []byte // the tree's encoding, until decoded
-	lookups   int // searches of raw so far
+	lookups   int    // searches of raw so far
 	tsLookups int
 	decoded   bool
 	err       error // from decoding
