@@ -26,6 +26,9 @@ func (r *resolver) cube4(res *Result, name string, opt Options) error {
 		return err
 	}
 	if !ok {
+		if !r.suggest {
+			return &NotFoundError{Kind: Cube, Name: name}
+		}
 		names, err := listStems(r.ctx, r.src, cubePrefix4)
 		if err != nil {
 			return err
@@ -275,6 +278,9 @@ func (r *resolver) project4(name string) error {
 		return err
 	}
 	if !ok {
+		if !r.suggest {
+			return &NotFoundError{Kind: Project, Name: name}
+		}
 		names, err := listStems(r.ctx, r.src, projectPrefix4)
 		if err != nil {
 			return err

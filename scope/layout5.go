@@ -122,7 +122,11 @@ func (r *resolver) cube5(res *Result, name string) error {
 		for _, w := range r.sortedWarnings() {
 			unparsed = append(unparsed, w.Path)
 		}
-		return &NotFoundError{Kind: Cube, Name: name, Closest: closest(name, cubeNames5(all)), Unparsed: unparsed}
+		nf := &NotFoundError{Kind: Cube, Name: name, Unparsed: unparsed}
+		if r.suggest {
+			nf.Closest = closest(name, cubeNames5(all))
+		}
+		return nf
 	case 1:
 	default:
 		var names []string
@@ -178,6 +182,9 @@ func (r *resolver) project5(name string) error {
 		return err
 	}
 	if !ok {
+		if !r.suggest {
+			return &NotFoundError{Kind: Project, Name: name}
+		}
 		names, err := listStems(r.ctx, r.src, project5Prefix)
 		if err != nil {
 			return err

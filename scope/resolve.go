@@ -19,6 +19,11 @@ type Options struct {
 	// and cuboid statistics that the cube's segments reference. A project
 	// scope always has them; a system scope has everything anyway.
 	WithSegments bool
+	// NoSuggestions leaves NotFoundError.Closest empty: for callers that
+	// expect the project or cube may not exist (a restore looking at what
+	// its target holds now), comparing the name with every other costs time
+	// for nothing.
+	NoSuggestions bool
 }
 
 // Warning is something Resolve noticed that may make a scope incomplete: a
@@ -84,6 +89,7 @@ func Resolve(ctx context.Context, src metastore.Source, s Scope, opt Options) (*
 		return nil, err
 	}
 	r := newResolver(ctx, src)
+	r.suggest = !opt.NoSuggestions
 	res := &Result{Scope: s, Layout: layout}
 	switch {
 	case s.Kind == System:
@@ -113,8 +119,9 @@ func Resolve(ctx context.Context, src metastore.Source, s Scope, opt Options) (*
 
 // resolver gathers the members and warnings of one scope.
 type resolver struct {
-	ctx context.Context
-	src metastore.Source
+	ctx     context.Context
+	src     metastore.Source
+	suggest bool // fill in NotFoundError.Closest
 
 	// listDirs makes exists list a resource's whole folder once instead of
 	// probing the single key: cheaper when a scope checks many keys of the

@@ -359,6 +359,21 @@ func TestResolveErrors(t *testing.T) {
 	}
 }
 
+// TestResolveNoSuggestions checks that a caller that does not want the
+// closest names gets the same error without them.
+func TestResolveNoSuggestions(t *testing.T) {
+	for _, sc := range []scope.Scope{scope.ProjectScope("sale"), scope.CubeScope("c")} {
+		_, err := scope.Resolve(context.Background(), salesMeta(), sc, scope.Options{NoSuggestions: true})
+		var nf *scope.NotFoundError
+		if !errors.As(err, &nf) {
+			t.Fatalf("Resolve(%v) error = %v, want a NotFoundError", sc, err)
+		}
+		if len(nf.Closest) != 0 || strings.Contains(err.Error(), "closest") {
+			t.Errorf("Resolve(%v) with NoSuggestions: %v", sc, err)
+		}
+	}
+}
+
 // failingSource fails every read and listing.
 type failingSource struct{}
 

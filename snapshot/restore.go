@@ -483,7 +483,7 @@ func (r *Repository) currentScope(ctx context.Context, target metastore.Store, o
 	}
 	paths := []string{}
 	owner := ""
-	sr, err := scope.Resolve(ctx, target, opt.Scope, scope.Options{})
+	sr, err := scope.Resolve(ctx, target, opt.Scope, scope.Options{NoSuggestions: true})
 	switch {
 	case errors.Is(err, scope.ErrUnknownProject), errors.Is(err, scope.ErrUnknownCube):
 		// Not in the target yet: only its /UUID matters.

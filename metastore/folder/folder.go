@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -49,6 +50,47 @@ type Store struct {
 	root    string        // absolute and clean
 	racy    time.Duration // see RacyWindow
 	workers int           // folders listed at once by ListEntries("/")
+	pending *pending      // what Sync must make durable
+}
+
+// pending remembers the keys written since the last Sync while they are
+// few, so that Sync can fsync those files and their folders instead of the
+// whole file system: on a busy Kylin host, syncfs(2) would also wait for
+// every other dirty page there (logs, caches). Past maxSyncFiles, or after
+// a delete, Sync makes one syncfs call.
+type pending struct {
+	mu   sync.Mutex
+	keys []string
+	all  bool
+}
+
+// maxSyncFiles is how many written files Sync fsyncs one by one.
+const maxSyncFiles = 16
+
+func (p *pending) add(key string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.all:
+	case len(p.keys) >= maxSyncFiles:
+		p.all, p.keys = true, nil
+	default:
+		p.keys = append(p.keys, key)
+	}
+}
+
+func (p *pending) addAll() {
+	p.mu.Lock()
+	p.all, p.keys = true, nil
+	p.mu.Unlock()
+}
+
+func (p *pending) take() (keys []string, all bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	keys, all = p.keys, p.all
+	p.keys, p.all = nil, false
+	return keys, all
 }
 
 // Compile-time checks of the abilities a Store offers.
@@ -75,7 +117,7 @@ func Open(root string) (*Store, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("folder: open %s: %w", abs, ErrNotDir)
 	}
-	return &Store{root: abs, racy: RacyWindow, workers: max(4, 2*runtime.NumCPU())}, nil
+	return &Store{root: abs, racy: RacyWindow, workers: max(4, 2*runtime.NumCPU()), pending: &pending{}}, nil
 }
 
 // WithRacyWindow returns a copy of the store whose ListEntries withholds
@@ -238,6 +280,7 @@ func (s *Store) Write(ctx context.Context, r metastore.Resource) error {
 	if err != nil {
 		return fmt.Errorf("folder: write %s: %w", r.Path, err)
 	}
+	s.pending.add(r.Path)
 	return nil
 }
 
@@ -323,6 +366,7 @@ func (s *Store) Delete(ctx context.Context, p string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	s.pending.addAll()
 	if err := s.delete(p); err != nil {
 		return fmt.Errorf("folder: delete %s: %w", p, err)
 	}
@@ -366,12 +410,70 @@ func (s *Store) delete(p string) error {
 	return nil
 }
 
-// Sync makes every write so far durable with one syncfs(2) call on the file
-// system that holds the root.
+// Sync makes every write and delete so far durable: a few written files
+// with an fsync(2) of each and of the folders from the root down to it;
+// more, or any delete, with one syncfs(2) call on the file system that holds
+// the root.
 func (s *Store) Sync(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	keys, all := s.pending.take()
+	if !all && s.syncFiles(keys) == nil {
+		return nil
+	}
+	return s.syncfs()
+}
+
+// syncFiles fsyncs the files of keys and every folder on their paths, once
+// each. Any error (other than a file deleted since) returns at once, for
+// Sync to fall back to syncfs.
+func (s *Store) syncFiles(keys []string) error {
+	done := map[string]bool{}
+	for _, k := range keys {
+		parent, base := splitKey(k)
+		w, err := s.walk(parent, walkFind)
+		if err != nil {
+			if (errors.Is(err, unix.ENOENT) || errors.Is(err, ErrNotDir)) && !isRootError(err) {
+				continue // deleted since
+			}
+			return err
+		}
+		err = fsyncAt(w.last(), base, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY)
+		if err == unix.ENOENT {
+			err = nil
+		}
+		for i := len(w.fds) - 1; i >= 0 && err == nil; i-- {
+			dir := w.dir[:w.ends[i]]
+			if done[dir] {
+				break // and so are its parents
+			}
+			done[dir] = true
+			err = fsyncAt(w.fds[i], ".", unix.O_RDONLY|unix.O_DIRECTORY)
+		}
+		w.close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fsyncAt opens name in directory dirfd with flags and fsyncs it.
+func fsyncAt(dirfd int, name string, flags int) error {
+	fd, err := openat(dirfd, name, flags|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	err = unix.Fsync(fd)
+	if cerr := unix.Close(fd); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// syncfs flushes the whole file system that holds the root.
+func (s *Store) syncfs() error {
 	fd, err := openat(unix.AT_FDCWD, s.root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("folder: sync %s: %w", s.root, err)
