@@ -29,7 +29,8 @@
 #   restore_project       restore one project from the latest snapshot
 #   gc                    git gc after all that (git only; size after it)
 #
-# Every step is timed with GNU time (%e %U %S %M: wall, user, sys, max RSS).
+# Every step is timed with bench/timeit (GNU time's %e %U %S %M: wall, user,
+# sys, max RSS, but to the microsecond: a cube restore takes milliseconds).
 # Restores go into a scratch copy of the metastore from which the scope's
 # resources were deleted (as if the cube or project had been dropped); /UUID
 # and, for the cube, the project file stay. The scratch copy is re-made
@@ -42,9 +43,9 @@
 # output. The big working folders (OUT/SIZE) are deleted at the end unless
 # --keep is given.
 #
-# Needs git, restic, zstd, GNU time (/usr/bin/time), Go (go on PATH or
+# Needs git, restic, zstd, Go (go on PATH or
 # /usr/local/go/bin/go), awk, du, df. Installs nothing: on Debian,
-#   apt-get install -y restic zstd time git
+#   apt-get install -y restic zstd git
 set -eu
 
 SIZES="10000 100000"
@@ -88,7 +89,7 @@ function med(a, k, n,    i, j, x, v) {
 	for (i = 2; i <= n; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
 	return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
 }
-function secs(x) { if (x == "-" || x == "") return "-"; return (x < 10) ? sprintf("%.2f", x) : sprintf("%.1f", x) }
+function secs(x) { if (x == "-" || x == "") return "-"; return (x < 1) ? sprintf("%.3f", x) : (x < 10) ? sprintf("%.2f", x) : sprintf("%.1f", x) }
 function mb(x) { if (x == "-" || x == "") return "-"; return sprintf("%.0f", x / 1024) }
 function mib(x) { if (x == "-" || x == "") return "-"; return (x < 10 * 1048576) ? sprintf("%.2f MiB", x / 1048576) : sprintf("%.0f MiB", x / 1048576) }
 function ratio(a, b) { if (a == "-" || b == "-" || a == "" || b == "" || b + 0 == 0) return "-"; return sprintf("%.2fx", a / b) }
@@ -231,22 +232,19 @@ missing=
 command -v git >/dev/null 2>&1 || missing="$missing git"
 command -v restic >/dev/null 2>&1 || missing="$missing restic"
 command -v zstd >/dev/null 2>&1 || missing="$missing zstd"
-if [ ! -x /usr/bin/time ] || ! /usr/bin/time -f '%M' -o /dev/null true >/dev/null 2>&1; then
-	missing="$missing time"
-fi
 GO=$(command -v go 2>/dev/null || true)
 [ -n "$GO" ] || { [ -x /usr/local/go/bin/go ] && GO=/usr/local/go/bin/go; } || true
 [ -n "$GO" ] || missing="$missing go"
 if [ -n "$missing" ]; then
 	echo "run.sh: missing:$missing" >&2
-	echo "  on Debian/Ubuntu: apt-get install -y restic zstd time git   (Go: https://go.dev/dl/)" >&2
+	echo "  on Debian/Ubuntu: apt-get install -y restic zstd git   (Go: https://go.dev/dl/)" >&2
 	exit 2
 fi
 
 BIN=$OUT/bin
 mkdir -p "$BIN"
-echo "building metastore and kylin-metagen into $BIN"
-(cd "$ROOT" && "$GO" build -o "$BIN/metastore" ./cmd/metastore && "$GO" build -o "$BIN/kylin-metagen" ./cmd/kylin-metagen)
+echo "building metastore, kylin-metagen and timeit into $BIN"
+(cd "$ROOT" && "$GO" build -o "$BIN/metastore" ./cmd/metastore && "$GO" build -o "$BIN/kylin-metagen" ./cmd/kylin-metagen && "$GO" build -o "$BIN/timeit" ./bench/timeit)
 MS=$BIN/metastore
 GEN=$BIN/kylin-metagen
 
@@ -280,7 +278,7 @@ cat "$MACHINE"
 # --- helpers --------------------------------------------------------------------
 log() { printf '%s  %s\n' "$(date '+%H:%M:%S')" "$*"; }
 
-# measure SIZE SCENARIO TOOL BYTES_PATH CMD...: runs CMD under GNU time (after a
+# measure SIZE SCENARIO TOOL BYTES_PATH CMD...: runs CMD under timeit (after a
 # sync, so the previous step's writes are not flushed during this one) and
 # appends a row to the TSV; bytes is du -sb of BYTES_PATH after the command
 # ("-" for none).
@@ -289,17 +287,16 @@ measure() {
 	shift 4
 	sync
 	echo "### $m_size $m_scen $m_tool: $*" >>"$LOG"
-	if ! /usr/bin/time -f '%e %U %S %M' -o "$TF" "$@" >>"$LOG" 2>&1; then
+	if ! "$BIN/timeit" -o "$TF" "$@" >>"$LOG" 2>&1; then
 		echo "run.sh: $m_scen with $m_tool failed; see $LOG:" >&2
 		tail -n 20 "$LOG" >&2
 		exit 1
 	fi
 	m_bytes=-
 	[ "$m_path" = - ] || m_bytes=$(du -sb "$m_path" | cut -f1)
-	# GNU time may print other lines (e.g. for signals) before the numbers.
 	tail -n 1 "$TF" | awk -v s="$m_size" -v sc="$m_scen" -v t="$m_tool" -v b="$m_bytes" \
 		'BEGIN {OFS="\t"} {print s, sc, t, $1, $2, $3, $4, b}' >>"$TSV"
-	tail -n 1 "$TSV" | awk -F '\t' '{printf "    %-18s %-9s %8.2fs wall %8.2fs cpu %7.1f MB\n", $2, $3, $4, $5+$6, $7/1024}'
+	tail -n 1 "$TSV" | awk -F '\t' '{printf "    %-18s %-9s %8.3fs wall %8.3fs cpu %7.1f MB\n", $2, $3, $4, $5+$6, $7/1024}'
 }
 
 # row SIZE SCENARIO TOOL BYTES: a size-only row.
