@@ -126,8 +126,8 @@ type Transactional interface {
 }
 
 // Syncer is implemented by sinks that buffer writes: Sync makes every write
-// so far durable (for a folder, one syncfs call instead of one fsync per
-// file).
+// so far durable (for a folder, an fsync of each of a few files, or one
+// syncfs call instead of one fsync per file).
 type Syncer interface {
 	Sync(ctx context.Context) error
 }

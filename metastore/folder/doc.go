@@ -24,8 +24,11 @@
 // mode 0644, which List skips), sets its modification and access times to
 // the timestamp and renames it over the target: a reader sees the old or the
 // new content, never a torn file, and a crash leaves at most a temporary
-// file. Files are not synced one by one, so that restoring 100,000 resources
-// stays fast; Sync flushes the whole file system once with syncfs(2).
+// file. Writes are not synced as they are made; Sync makes them durable: a
+// few files (a cube restore) with an fsync(2) of each and of the folders
+// above it, so that a busy host's other dirty data is not waited for; more
+// (restoring 100,000 resources), or any delete, with one syncfs(2) of the
+// whole file system.
 //
 // Delete removes the file and then every parent directory it left empty, up
 // to but never including the root.
