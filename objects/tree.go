@@ -42,8 +42,11 @@ func SortTree(entries []TreeEntry) {
 // EncodeTree returns the canonical git encoding of a tree holding entries,
 // which must already be in git's order (see SortTree) with unique names.
 func EncodeTree(entries []TreeEntry) ([]byte, error) {
-	var b bytes.Buffer
-	b.Grow(len(entries) * 48)
+	n := 0
+	for _, e := range entries {
+		n += len("100644 ") + len(e.Name) + 1 + len(e.ID)
+	}
+	b := make([]byte, 0, n)
 	for i, e := range entries {
 		if err := checkEntryName(e.Name); err != nil {
 			return nil, err
@@ -54,13 +57,16 @@ func EncodeTree(entries []TreeEntry) ([]byte, error) {
 		if i > 0 && compareTreeKeys(entries[i-1].Name, entries[i-1].IsDir(), e.Name, e.IsDir()) >= 0 {
 			return nil, fmt.Errorf("tree entry %q: entries not in git order or duplicated", e.Name)
 		}
-		b.WriteString(strconv.FormatUint(uint64(e.Mode), 8))
-		b.WriteByte(' ')
-		b.WriteString(e.Name)
-		b.WriteByte(0)
-		b.Write(e.ID[:])
+		if e.Mode == ModeFile {
+			b = append(b, "100644 "...)
+		} else {
+			b = append(b, "40000 "...)
+		}
+		b = append(b, e.Name...)
+		b = append(b, 0)
+		b = append(b, e.ID[:]...)
 	}
-	return b.Bytes(), nil
+	return b, nil
 }
 
 // DecodeTree parses the content of a git tree object.
@@ -138,7 +144,7 @@ func checkEntryName(name string) error {
 	switch {
 	case name == "", name == ".", name == "..":
 		return fmt.Errorf("tree entry name %q is not allowed", name)
-	case strings.ContainsAny(name, "/\x00"):
+	case strings.IndexByte(name, '/') >= 0, strings.IndexByte(name, 0) >= 0:
 		return fmt.Errorf("tree entry name %q contains a slash or NUL", name)
 	}
 	return nil

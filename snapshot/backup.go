@@ -526,8 +526,12 @@ func (b *treeBuilder) wait() error {
 // resource is an empty blob named "<name>@<milliseconds>" and each subfolder
 // a tree (see FORMAT.md).
 func (b *treeBuilder) dir(items []scanned, off int) ([]objects.TreeEntry, []objects.TreeEntry, error) {
-	var entries []objects.TreeEntry
-	var mirror []objects.TreeEntry
+	var entries, mirror []objects.TreeEntry
+	if n := len(items); n <= 1<<16 {
+		// At most one entry per resource: enough for a flat folder of job
+		// outputs without regrowing, little to waste for a nested one.
+		entries, mirror = make([]objects.TreeEntry, 0, n), make([]objects.TreeEntry, 0, n)
+	}
 	for i := 0; i < len(items); {
 		rest := items[i].path[off:]
 		slash := strings.IndexByte(rest, '/')

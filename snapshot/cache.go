@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/kylin-tools/metastore/objects"
 )
@@ -139,7 +140,7 @@ func saveCache(path string, entries map[string]cacheEntry, commit objects.ID) er
 	if err := os.MkdirAll(filepath.Dir(path), objects.DirMode); err != nil {
 		return err
 	}
-	return writeAtomic(path, encodeCacheFile(entries, commit), ".tmp-cache-")
+	return writeAtomic(path, encodeCacheFile(entries, commit), tmpMarker+"cache-")
 }
 
 // encodeCacheFile returns the bytes of a cache file, in path order.
@@ -189,27 +190,70 @@ func appendCacheEntry(buf []byte, p string, e cacheEntry) []byte {
 
 // writeAtomic replaces path with data through a temporary file.
 func writeAtomic(path string, data []byte, tmpPrefix string) error {
-	if err := os.MkdirAll(filepath.Dir(path), objects.DirMode); err != nil {
+	f, err := prepareAtomic(path, data, tmpPrefix)
+	if err != nil {
 		return err
+	}
+	return f.commit()
+}
+
+// staged is a file written under a temporary name, to replace path once
+// committed.
+type staged struct{ tmp, path string }
+
+// tmpMarker starts the names of the temporary files of the cache folder.
+const tmpMarker = ".tmp-"
+
+// prepareAtomic writes data to a temporary file beside path.
+func prepareAtomic(path string, data []byte, tmpPrefix string) (staged, error) {
+	if err := os.MkdirAll(filepath.Dir(path), objects.DirMode); err != nil {
+		return staged{}, err
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), tmpPrefix)
 	if err != nil {
-		return err
+		return staged{}, err
 	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()
 		os.Remove(f.Name())
-		return fmt.Errorf("save %s: %w", filepath.Base(path), err)
+		return staged{}, fmt.Errorf("save %s: %w", filepath.Base(path), err)
 	}
 	if err := f.Close(); err != nil {
 		os.Remove(f.Name())
-		return err
+		return staged{}, err
 	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		os.Remove(f.Name())
+	return staged{tmp: f.Name(), path: path}, nil
+}
+
+// commit renames the temporary file over path.
+func (f staged) commit() error {
+	if err := os.Rename(f.tmp, f.path); err != nil {
+		os.Remove(f.tmp)
 		return err
 	}
 	return nil
+}
+
+// discard removes the temporary file.
+func (f staged) discard() { os.Remove(f.tmp) }
+
+// removeStaleCacheTemp deletes temporary files of the cache folder last
+// written before cutoff: left by a backup that was killed. Call it while
+// holding the repository lock.
+func (r *Repository) removeStaleCacheTemp(cutoff time.Time) {
+	dir := filepath.Join(r.Path(), cacheDir)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), tmpMarker) {
+			continue
+		}
+		if info, err := e.Info(); err == nil && !info.ModTime().After(cutoff) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // The tree memo remembers, for each folder of the last system backup of a
@@ -307,6 +351,16 @@ func (m *dirMemo) unchanged() bool {
 }
 
 func (m *dirMemo) save(path string, commit objects.ID) error {
+	data := m.encode(commit)
+	if data == nil {
+		return nil
+	}
+	return writeAtomic(path, data, tmpMarker+"trees-")
+}
+
+// encode returns the memo file to save with snapshot commit, or nil if the
+// file already says it all.
+func (m *dirMemo) encode(commit objects.ID) []byte {
 	if m.trusted && m.unchanged() {
 		return nil
 	}
@@ -321,6 +375,5 @@ func (m *dirMemo) save(path string, commit objects.ID) error {
 		buf = append(buf, e.mirror[:]...)
 	}
 	sum := sha1.Sum(buf)
-	buf = append(buf, sum[:]...)
-	return writeAtomic(path, buf, ".tmp-trees-")
+	return append(buf, sum[:]...)
 }

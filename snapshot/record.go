@@ -175,23 +175,39 @@ func (r *Repository) Backup(ctx context.Context, src metastore.Source, opt Backu
 		}
 		return res, nil
 	}
-	// Encode the change cache while the pack is finished and synced; write
-	// it only once the snapshot is published.
-	cacheData := make(chan []byte, 1)
-	go func() { cacheData <- r.encodeCache(cache, items, paths == nil, rec.commit) }()
+	// Write the change cache and the tree memo under temporary names while
+	// the pack is finished and synced; they replace the old ones only once
+	// the snapshot is published. One that cannot be saved only makes the
+	// next backup slower.
+	prepared := make(chan []staged, 1)
+	go func() {
+		var files []staged
+		if data := r.encodeCache(cache, items, paths == nil, rec.commit); data != nil {
+			if f, err := prepareAtomic(cachePath, data, tmpMarker+"cache-"); err == nil {
+				files = append(files, f)
+			}
+		}
+		if rec.memo != nil {
+			if data := rec.memo.encode(rec.commit); data != nil {
+				if f, err := prepareAtomic(opt.memoPath, data, tmpMarker+"trees-"); err == nil {
+					files = append(files, f)
+				}
+			}
+		}
+		prepared <- files
+	}()
 	ps, err := r.publish(pw, rec, opt.Tags)
 	committed = true
-	data := <-cacheData
+	files := <-prepared
 	if err != nil {
+		for _, f := range files {
+			f.discard()
+		}
 		return nil, err
 	}
 	res.NewObjects, res.NewBytes, res.PackBytes = ps.Objects, ps.Bytes, ps.PackBytes
-	if data != nil {
-		// A cache that cannot be saved only makes the next backup slower.
-		_ = writeAtomic(cachePath, data, ".tmp-cache-")
-	}
-	if rec.memo != nil {
-		rec.memo.save(opt.memoPath, rec.commit)
+	for _, f := range files {
+		_ = f.commit()
 	}
 	info, err := r.info(rec.commit, nil)
 	if err != nil {
@@ -302,7 +318,7 @@ func (r *Repository) publish(pw *objects.PackWriter, rec recorded, tags []string
 func (r *Repository) updateCache(path string, old map[string]cacheEntry, items []scanned, full bool, commit objects.ID) {
 	if data := r.encodeCache(old, items, full, commit); data != nil {
 		// A cache that cannot be saved only makes the next backup slower.
-		_ = writeAtomic(path, data, ".tmp-cache-")
+		_ = writeAtomic(path, data, tmpMarker+"cache-")
 	}
 }
 

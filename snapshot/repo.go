@@ -144,6 +144,7 @@ func (r *Repository) lock(ctx context.Context) (func(), error) {
 		return nil, err
 	}
 	r.objs.RemoveStaleTemp(r.opt.Now().Add(-time.Minute))
+	r.removeStaleCacheTemp(r.opt.Now().Add(-time.Minute))
 	return unlock, nil
 }
 

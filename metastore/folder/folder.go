@@ -50,6 +50,7 @@ type Store struct {
 	root    string        // absolute and clean
 	racy    time.Duration // see RacyWindow
 	workers int           // folders listed at once by ListEntries("/")
+	statMin int           // files in a folder from which they are lstat'ed in parallel
 	pending *pending      // what Sync must make durable
 }
 
@@ -117,7 +118,7 @@ func Open(root string) (*Store, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("folder: open %s: %w", abs, ErrNotDir)
 	}
-	return &Store{root: abs, racy: RacyWindow, workers: max(4, 2*runtime.NumCPU()), pending: &pending{}}, nil
+	return &Store{root: abs, racy: RacyWindow, workers: max(4, 2*runtime.NumCPU()), statMin: parallelStatMin, pending: &pending{}}, nil
 }
 
 // WithRacyWindow returns a copy of the store whose ListEntries withholds

@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -107,12 +109,13 @@ func (s *Store) list(ctx context.Context, prefix string, stat bool, fn func(stri
 	}
 	defer w.close()
 	l := &lister{
-		ctx:    ctx,
-		prefix: prefix,
-		stat:   stat,
-		fn:     fn,
-		buf:    make([]byte, 32<<10),
-		path:   append(append(make([]byte, 0, 256), dir...), '/'),
+		ctx:     ctx,
+		prefix:  prefix,
+		stat:    stat,
+		statMin: s.statMin,
+		fn:      fn,
+		buf:     make([]byte, 32<<10),
+		path:    append(append(make([]byte, 0, 256), dir...), '/'),
 	}
 	return l.dir(w.last(), namePrefix)
 }
@@ -121,10 +124,11 @@ func (s *Store) list(ctx context.Context, prefix string, stat bool, fn func(stri
 // shared by the directories being listed, parent below child, so that a
 // whole listing allocates little beyond the paths it hands out.
 type lister struct {
-	ctx    context.Context
-	prefix string
-	stat   bool
-	fn     func(string, *unix.Stat_t) error
+	ctx     context.Context
+	prefix  string
+	stat    bool
+	statMin int // see parallelStatMin
+	fn      func(string, *unix.Stat_t) error
 
 	buf   []byte   // getdents(2) buffer
 	names []byte   // entry names; a directory's followed by "/"
@@ -162,6 +166,7 @@ func (l *lister) dir(fd int, namePrefix string) error {
 	slices.SortFunc(l.ents[base:], func(a, b dirent) int {
 		return bytes.Compare(l.names[a.off:a.end], l.names[b.off:b.end])
 	})
+	stats := l.statAll(fd, l.ents[base:])
 	plen := len(l.path)
 	for i := base; i < len(l.ents); i++ {
 		if err := l.ctx.Err(); err != nil {
@@ -189,7 +194,20 @@ func (l *lister) dir(fd int, namePrefix string) error {
 			}
 		case unix.DT_REG:
 			var st *unix.Stat_t
-			if l.stat {
+			if stats != nil {
+				fs := &stats[i-base]
+				if fs.err == unix.ENOENT {
+					continue // removed since it was read
+				}
+				err := fs.err
+				if err == nil {
+					err = checkType(fs.st.Mode, false)
+				}
+				if err != nil {
+					return l.fail(err)
+				}
+				st = &fs.st
+			} else if l.stat {
 				err := fstatat(fd, l.transient(e.off, e.end), &l.st)
 				if err == unix.ENOENT {
 					continue // removed since it was read
@@ -212,6 +230,45 @@ func (l *lister) dir(fd int, namePrefix string) error {
 		}
 	}
 	return nil
+}
+
+// parallelStatMin is the number of files from which a folder's files are
+// lstat'ed on several goroutines before they are handed out in order: one
+// flat folder (Kylin's execute_output, tens of thousands of job outputs)
+// otherwise makes one goroutine the whole listing's critical path.
+const parallelStatMin = 4096
+
+// fileStat is the lstat(2) of one entry, or its error.
+type fileStat struct {
+	st  unix.Stat_t
+	err error
+}
+
+// statAll lstats the regular files of ents (entries of directory fd) on
+// several goroutines when there are many and the listing wants stats; it
+// returns nil otherwise (the caller stats as it goes).
+func (l *lister) statAll(fd int, ents []dirent) []fileStat {
+	if !l.stat || len(ents) < l.statMin {
+		return nil
+	}
+	out := make([]fileStat, len(ents))
+	workers := min(runtime.NumCPU(), 4)
+	chunk := (len(ents) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for lo := 0; lo < len(ents); lo += chunk {
+		hi := min(lo+chunk, len(ents))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				if e := ents[i]; e.typ == unix.DT_REG {
+					out[i].err = fstatat(fd, l.transient(e.off, e.end), &out[i].st)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // read reads the entries of fd whose names start with namePrefix onto

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/kylin-tools/metastore/metastore"
@@ -28,18 +29,25 @@ func TestParallelListingMatchesSequential(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	list := func(workers int) []metastore.Entry {
+	list := func(workers, statMin int) []metastore.Entry {
 		c := *s
-		c.workers = workers
+		c.workers, c.statMin, c.racy = workers, statMin, 0
 		var out []metastore.Entry
 		if err := c.ListEntries(context.Background(), "/", func(e metastore.Entry) error { out = append(out, e); return nil }); err != nil {
 			t.Fatal(err)
 		}
 		return out
 	}
-	seq, par := list(1), list(4)
-	if len(seq) != len(files) || fmt.Sprint(seq) != fmt.Sprint(par) {
-		t.Fatalf("sequential %d entries, parallel %d; differ: %v", len(seq), len(par), fmt.Sprint(seq) != fmt.Sprint(par))
+	// Folders on several goroutines, and each folder's files lstat'ed on
+	// several goroutines (statMin 1: every folder).
+	seq, par, stats := list(1, 1<<30), list(4, 1<<30), list(4, 1)
+	if len(seq) != len(files) || fmt.Sprint(seq) != fmt.Sprint(par) || fmt.Sprint(seq) != fmt.Sprint(stats) {
+		t.Fatalf("sequential %d entries, parallel %d, parallel lstat %d; differ: %v, %v", len(seq), len(par), len(stats), fmt.Sprint(seq) != fmt.Sprint(par), fmt.Sprint(seq) != fmt.Sprint(stats))
+	}
+	for _, e := range stats {
+		if e.Change == "" || e.Size != int64(len(strings.TrimPrefix(e.Path, "/"))) {
+			t.Fatalf("entry %+v: no fingerprint or wrong size", e)
+		}
 	}
 	for i := 1; i < len(par); i++ {
 		if par[i-1].Path >= par[i].Path {
