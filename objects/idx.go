@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -180,10 +181,22 @@ func (r *Repository) CheckPacks(full bool) []error {
 		return []error{err}
 	}
 	var out []error
+	// A pack listed but gone when opened was merged into a new one by a
+	// backup running meanwhile (it removes the pack, then its index): not a
+	// problem. The objects are checked through the packs that hold them now.
+	gone := func(n string, err error) bool {
+		if !errors.Is(err, fs.ErrNotExist) {
+			return false
+		}
+		_, serr := os.Stat(filepath.Join(r.path, "objects", "pack", n+".pack"))
+		return errors.Is(serr, fs.ErrNotExist)
+	}
 	for _, n := range names {
 		x, err := r.index(n)
 		if err != nil {
-			out = append(out, err)
+			if !gone(n, err) {
+				out = append(out, err)
+			}
 			continue
 		}
 		if !x.checksumOK() {
@@ -192,7 +205,9 @@ func (r *Repository) CheckPacks(full bool) []error {
 		path := filepath.Join(r.path, "objects", "pack", n+".pack")
 		f, err := os.Open(path)
 		if err != nil {
-			out = append(out, fmt.Errorf("%w: pack %s: %v", ErrCorrupt, n, err))
+			if !gone(n, err) {
+				out = append(out, fmt.Errorf("%w: pack %s: %v", ErrCorrupt, n, err))
+			}
 			continue
 		}
 		st, err := f.Stat()
