@@ -38,7 +38,6 @@ type dirTree struct {
 	entries   []objects.TreeEntry
 	index     map[string]int
 	ts        map[string]int64 // timestamp records of a mirror folder, once parsed
-	tsErr     error
 }
 
 // scanLookups is how many lookups in a folder search its encoding before
@@ -115,10 +114,10 @@ func (d *dirTree) find(name string) (objects.TreeEntry, bool, error) {
 // once; bad reports the first malformed record.
 func (d *dirTree) timestamps() (m map[string]int64, bad string, err error) {
 	d.mu.Lock()
-	m, err = d.ts, d.tsErr
+	m = d.ts
 	d.mu.Unlock()
-	if m != nil || err != nil {
-		return m, "", err
+	if m != nil {
+		return m, "", nil
 	}
 	entries, _, err := d.decode()
 	if err != nil {
