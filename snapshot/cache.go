@@ -134,15 +134,6 @@ func (c *cacheLoad) wait() map[string]cacheEntry {
 	return c.entries
 }
 
-// saveCache replaces the cache file atomically; commit is the snapshot
-// whose objects the entries name.
-func saveCache(path string, entries map[string]cacheEntry, commit objects.ID) error {
-	if err := os.MkdirAll(filepath.Dir(path), objects.DirMode); err != nil {
-		return err
-	}
-	return writeAtomic(path, encodeCacheFile(entries, commit), tmpMarker+"cache-")
-}
-
 // encodeCacheFile returns the bytes of a cache file, in path order.
 func encodeCacheFile(entries map[string]cacheEntry, commit objects.ID) []byte {
 	paths := make([]string, 0, len(entries))

@@ -340,21 +340,21 @@ func (s *Snapshot) lookup(p string) (objects.ID, int64, error) {
 	if !ok || e.IsDir() {
 		return objects.ID{}, 0, fmt.Errorf("%s in %s: %w", p, s.Describe(), fs.ErrNotExist)
 	}
-	var t int64
-	ok = false
 	md, err := s.mirror(dirPath)
-	if err == nil && md != nil {
-		var bad string
-		t, ok, bad, err = md.timestamp(name)
-		if err == nil && bad != "" {
-			return objects.ID{}, 0, fmt.Errorf("%w: snapshot %s: bad timestamp entry %q in /%s", ErrCorrupt, s.Info.ID.Short(), bad, dirPath)
-		}
-		if err != nil {
-			err = s.corrupt(dirPath, err)
-		}
-	}
 	if err != nil {
 		return objects.ID{}, 0, err
+	}
+	var t int64
+	ok = false
+	if md != nil {
+		var bad string
+		t, ok, bad, err = md.timestamp(name)
+		if err != nil {
+			return objects.ID{}, 0, s.corrupt(dirPath, err)
+		}
+		if bad != "" {
+			return objects.ID{}, 0, fmt.Errorf("%w: snapshot %s: bad timestamp entry %q in /%s", ErrCorrupt, s.Info.ID.Short(), bad, dirPath)
+		}
 	}
 	if !ok {
 		return objects.ID{}, 0, fmt.Errorf("%w: snapshot %s has no timestamp for %s", ErrCorrupt, s.Info.ID.Short(), p)
@@ -488,14 +488,6 @@ func (s *Snapshot) walkDir(ctx context.Context, dir, prefix string, sizes bool, 
 		}
 	}
 	return nil
-}
-
-// Forget drops the folders cached while reading, to bound memory after a
-// full walk (the repository keeps a bounded cache of its own).
-func (s *Snapshot) Forget() {
-	s.mu.Lock()
-	s.dirs = map[string]*dirTree{}
-	s.mu.Unlock()
 }
 
 // hasCube reports whether the snapshot holds /cube/<name>.json (Kylin 2.x-4.x)
