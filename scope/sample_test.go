@@ -14,14 +14,15 @@ import (
 	"testing"
 
 	"github.com/kylin-tools/metastore/metastore"
+	"github.com/kylin-tools/metastore/metastore/metastoretest"
 	"github.com/kylin-tools/metastore/scope"
 )
 
-// The shared sample metastores (read-only).
-const (
-	sample3     = "../../shared/kylin-meta/kylin-3.1.3"
-	sample3Want = "../../shared/kylin-meta/kylin-3.1.3.scopes.json"
-	sample5     = "../../shared/kylin-meta/kylin5"
+// The Kylin sample metastores in the module's testdata (read-only).
+var (
+	sample3     = metastoretest.Sample("kylin-3.1.3")
+	sample3Want = metastoretest.Sample("kylin-3.1.3.scopes.json")
+	sample5     = metastoretest.Sample("kylin5")
 )
 
 // dirSource is a read-only metastore.Source over a folder: the file at
@@ -105,7 +106,7 @@ func (c *countingSource) Read(ctx context.Context, path string) (metastore.Resou
 func needDir(t *testing.T, dir string) {
 	t.Helper()
 	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("sample not available: %v", err)
+		t.Fatalf("the Kylin sample metastore in testdata is missing: %v", err)
 	}
 }
 
@@ -119,7 +120,7 @@ func loadExpected(t *testing.T) expectedScopes {
 	t.Helper()
 	data, err := os.ReadFile(sample3Want)
 	if err != nil {
-		t.Skipf("expected scopes not available: %v", err)
+		t.Fatalf("the expected scopes in testdata are missing: %v", err)
 	}
 	var want expectedScopes
 	if err := json.Unmarshal(data, &want); err != nil {

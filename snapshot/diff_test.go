@@ -348,7 +348,7 @@ func kylinPair(t *testing.T, r *Repository, apply func(*kylin)) (*Snapshot, *Sna
 func needSample(t *testing.T) {
 	t.Helper()
 	if _, err := os.Stat(sample); err != nil {
-		t.Skipf("sample metastore not available: %v", err)
+		t.Fatalf("the Kylin sample metastore in testdata is missing: %v", err)
 	}
 }
 

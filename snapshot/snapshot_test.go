@@ -22,7 +22,7 @@ import (
 	"github.com/kylin-tools/metastore/scope"
 )
 
-const sample = "../../shared/kylin-meta/kylin-3.1.3"
+var sample = metastoretest.Sample("kylin-3.1.3")
 
 // clock is a deterministic clock that advances one second per call.
 func clock() func() time.Time {

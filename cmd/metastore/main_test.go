@@ -9,11 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kylin-tools/metastore/metastore/metastoretest"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
 // sample is the real Kylin 3.1.3 test metastore shared by the team.
-const sample = "../../../shared/kylin-meta/kylin-3.1.3"
+var sample = metastoretest.Sample("kylin-3.1.3")
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){

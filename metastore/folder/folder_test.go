@@ -674,11 +674,11 @@ func TestSync(t *testing.T) {
 
 // kylinSample is Kylin 3.1.3's test metastore in the shared fixtures, laid
 // beside the project's root.
-const kylinSample = "../../../shared/kylin-meta/kylin-3.1.3"
+var kylinSample = metastoretest.Sample("kylin-3.1.3")
 
 func TestKylinSample(t *testing.T) {
 	if _, err := os.Stat(kylinSample); err != nil {
-		t.Skipf("no shared Kylin sample: %v", err)
+		t.Fatalf("the Kylin sample metastore in testdata is missing: %v", err)
 	}
 	ctx := t.Context()
 

@@ -75,13 +75,13 @@ func TestMigrationChain(t *testing.T) {
 		schema jdbc.Schema
 		sample string
 	}{
-		{jdbc.Schema4, "../../../shared/kylin-meta/kylin-3.1.3"},
-		{jdbc.Schema5, "../../../shared/kylin-meta/kylin5"},
+		{jdbc.Schema4, metastoretest.Sample("kylin-3.1.3")},
+		{jdbc.Schema5, metastoretest.Sample("kylin5")},
 	} {
 		t.Run("kylin"+string(c.schema), func(t *testing.T) {
 			t.Parallel()
 			if _, err := os.Stat(c.sample); err != nil {
-				t.Skipf("no shared sample metastore: %v", err)
+				t.Fatalf("the Kylin sample metastore in testdata is missing: %v", err)
 			}
 			pg := openStore(t, jdbc.NewTestConfig(t, jdbc.Postgres, c.schema))
 			myCfg := jdbc.NewTestConfig(t, jdbc.MySQL, c.schema)
@@ -187,9 +187,9 @@ func TestBackupReportsPushedContent(t *testing.T) {
 // TestScopedRestore checks that a project restore into a database writes the
 // project's resources and touches nothing outside the project.
 func TestScopedRestore(t *testing.T) {
-	const sample = "../../../shared/kylin-meta/kylin-3.1.3"
+	sample := metastoretest.Sample("kylin-3.1.3")
 	if _, err := os.Stat(sample); err != nil {
-		t.Skipf("no shared sample metastore: %v", err)
+		t.Fatalf("the Kylin sample metastore in testdata is missing: %v", err)
 	}
 	for _, d := range []jdbc.Driver{jdbc.Postgres, jdbc.MySQL} {
 		t.Run(string(d), func(t *testing.T) {

@@ -12,8 +12,8 @@ import (
 // The shared sample metastores: a Kylin 3.1.3 one (the Kylin 2.5-4.x
 // layout) and a Kylin 5 one.
 var samples = map[Schema]string{
-	Schema4: "../../../shared/kylin-meta/kylin-3.1.3",
-	Schema5: "../../../shared/kylin-meta/kylin5",
+	Schema4: metastoretest.Sample("kylin-3.1.3"),
+	Schema5: metastoretest.Sample("kylin5"),
 }
 
 // TestSeedSamples loads Kylin's sample metastores and reads them back byte
@@ -23,7 +23,7 @@ func TestSeedSamples(t *testing.T) {
 	eachDBSchema(t, func(t *testing.T, db testDB, sc Schema) {
 		dir := samples[sc]
 		if _, err := os.Stat(dir); err != nil {
-			t.Skipf("no shared sample metastore: %v", err)
+			t.Fatalf("the Kylin sample metastore in testdata is missing: %v", err)
 		}
 		s := openNew(t, db, sc)
 		want := metastoretest.Seed(t, s, dir)

@@ -33,7 +33,7 @@ func SeedTimestamp(path string) int64 {
 // "/a/b" with the file's bytes and the timestamp SeedTimestamp("/a/b"); file
 // modification times are ignored, because checkouts do not keep them. Seed
 // only reads dir, so dir may be read-only, such as the shared sample
-// metastore ../shared/kylin-meta/kylin-3.1.3.
+// metastore Sample("kylin-3.1.3").
 //
 // Seed fails the test if dir cannot be read, if it holds a symbolic link or a
 // file that is not regular, or if dst refuses a write.

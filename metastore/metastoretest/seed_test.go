@@ -82,9 +82,9 @@ func TestSeed(t *testing.T) {
 }
 
 func TestSeedKylinSample(t *testing.T) {
-	const dir = "../../../shared/kylin-meta/kylin-3.1.3"
+	dir := metastoretest.Sample("kylin-3.1.3")
 	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("no shared Kylin sample: %v", err)
+		t.Fatalf("the Kylin sample metastore in testdata is missing: %v", err)
 	}
 	s := memory.New()
 	got := metastoretest.Seed(t, s, dir)
