@@ -15,24 +15,23 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/kylin-tools/metastore/cmd/metastore/internal/api"
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/metastore/folder"
 	"github.com/kylin-tools/metastore/metastore/jdbc"
 	"github.com/kylin-tools/metastore/metastore/locate"
-	"github.com/kylin-tools/metastore/objects"
-	"github.com/kylin-tools/metastore/scope"
 	"github.com/kylin-tools/metastore/snapshot"
 	"github.com/urfave/cli/v2"
 )
 
 // Exit codes, documented in the README.
 const (
-	exitOK       = 0
-	exitFailure  = 1 // the operation failed (I/O, database, ...)
-	exitUsage    = 2 // the command line was wrong
-	exitNotFound = 3 // unknown snapshot, tag, project, cube or resource
-	exitRefused  = 4 // refused to act: foreign metastore, scope mismatch, tag taken, empty source
-	exitRepo     = 5 // the repository is missing, corrupt, foreign or too new
+	exitOK       = api.ExitOK
+	exitFailure  = api.ExitFailure  // the operation failed (I/O, database, ...)
+	exitUsage    = api.ExitUsage    // the command line was wrong
+	exitNotFound = api.ExitNotFound // unknown snapshot, tag, project, cube or resource
+	exitRefused  = api.ExitRefused  // refused to act: foreign metastore, scope mismatch, tag taken, empty source
+	exitRepo     = api.ExitRepo     // the repository is missing, corrupt, foreign or too new
 )
 
 // env is the process environment, injected so tests run in-process.
@@ -48,11 +47,9 @@ type env struct {
 }
 
 // usageError marks errors in the command line.
-type usageError struct{ msg string }
+type usageError = api.UsageError
 
-func (e usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+func usagef(format string, args ...any) error { return api.Usagef(format, args...) }
 
 // Main runs the command line args and returns the exit code.
 func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
@@ -78,27 +75,7 @@ func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) i
 	return code
 }
 
-func exitCode(err error) int {
-	var ue usageError
-	switch {
-	case errors.As(err, &ue):
-		return exitUsage
-	case errors.Is(err, snapshot.ErrNotFound), errors.Is(err, snapshot.ErrAmbiguous),
-		errors.Is(err, scope.ErrUnknownProject), errors.Is(err, scope.ErrUnknownCube),
-		errors.Is(err, snapshot.ErrNotResource):
-		return exitNotFound
-	case errors.Is(err, snapshot.ErrForeign), errors.Is(err, snapshot.ErrScopeMismatch), errors.Is(err, snapshot.ErrConflict),
-		errors.Is(err, snapshot.ErrTagExists), errors.Is(err, snapshot.ErrEmptySource),
-		errors.Is(err, snapshot.ErrInvalidRef), errors.Is(err, scope.ErrInvalidScope),
-		errors.Is(err, snapshot.ErrReservedPath):
-		return exitRefused
-	case errors.Is(err, snapshot.ErrNoRepository), errors.Is(err, snapshot.ErrCorrupt),
-		errors.Is(err, snapshot.ErrNotMetastoreRepository), errors.Is(err, snapshot.ErrNewerFormat),
-		errors.Is(err, objects.ErrCorrupt):
-		return exitRepo
-	}
-	return exitFailure
-}
+func exitCode(err error) int { return api.ExitCode(err) }
 
 func newApp(e *env) *cli.App {
 	app := &cli.App{
@@ -146,7 +123,7 @@ func newApp(e *env) *cli.App {
 			}
 			return nil
 		},
-		OnUsageError: func(c *cli.Context, err error, _ bool) error { return usageError{err.Error()} },
+		OnUsageError: func(c *cli.Context, err error, _ bool) error { return usageError{Msg: err.Error()} },
 		CommandNotFound: func(c *cli.Context, name string) {
 			fmt.Fprintf(e.stderr, "metastore: no command %q; see metastore --help\n", name)
 		},
@@ -226,7 +203,7 @@ func (e *env) metadataURLValue() (string, error) {
 	u, _, err := locate.MetadataURL(e.getenv)
 	if err != nil {
 		if errors.Is(err, locate.ErrNoMetadataURL) {
-			return "", usageError{err.Error()}
+			return "", usageError{Msg: err.Error()}
 		}
 		return "", err
 	}
@@ -255,7 +232,7 @@ func (e *env) openMetastore(ctx context.Context, create bool, createSchema ...st
 		case errors.Is(err, folder.ErrNotDir):
 			return nil, "", fmt.Errorf("metastore %s is a file, not a folder: %w", locate.Mask(raw), err)
 		case errors.Is(err, jdbc.ErrConfig):
-			return nil, "", usageError{err.Error()}
+			return nil, "", usageError{Msg: err.Error()}
 		}
 		return nil, "", err
 	}
@@ -273,6 +250,33 @@ func closeStore(st metastore.Store) {
 	if c, ok := st.(metastore.Closer); ok {
 		c.Close()
 	}
+}
+
+// api returns the requests' environment: the metastore and repository the
+// global flags name.
+func (e *env) api() *api.Env {
+	a := &api.Env{
+		OpenRepo: func(explicit string, create bool) (*snapshot.Repository, bool, error) {
+			if create {
+				return e.openOrCreateRepo(explicit)
+			}
+			repo, err := e.openRepo(explicit)
+			return repo, false, err
+		},
+		OpenMetastore: func(ctx context.Context, create bool, createSchema string) (metastore.Store, string, error) {
+			return e.openMetastore(ctx, create, createSchema)
+		},
+		MaskedURL: func() string {
+			raw, _ := e.metadataURLValue()
+			return locate.Mask(raw)
+		},
+		RepoOptions: e.repoOptions,
+		Folders:     true,
+	}
+	if !e.json {
+		a.Notice = func(format string, args ...any) { fmt.Fprintf(e.stderr, format, args...) }
+	}
+	return a
 }
 
 // printJSON writes v as indented JSON.
