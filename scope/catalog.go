@@ -19,6 +19,9 @@ type CubeEntry struct {
 	// "realizations" list the cube (the first by name when several do, as
 	// Resolve decides), "" when none does; on Layout5 the model's project.
 	Project string
+	// Key is the resource that defines it: "/cube/C.json" (Layout4) or the
+	// model "/P/model_desc/ID.json" (Layout5).
+	Key string
 	// StatusKey is the resource whose "status" field is the cube's status:
 	// "/cube/C.json" (Layout4) or the model's "/P/dataflow/ID.json"
 	// (Layout5).
@@ -65,7 +68,7 @@ func CubeList(ctx context.Context, src metastore.Source) ([]CubeEntry, error) {
 	}
 	out := make([]CubeEntry, 0, len(names))
 	for _, n := range names {
-		out = append(out, CubeEntry{Name: n, Project: owner[n], StatusKey: cubePrefix4 + n + jsonSuffix})
+		out = append(out, CubeEntry{Name: n, Project: owner[n], Key: cubePrefix4 + n + jsonSuffix, StatusKey: cubePrefix4 + n + jsonSuffix})
 	}
 	return out, nil
 }
@@ -98,7 +101,7 @@ func cubeList5(ctx context.Context, src metastore.Source) ([]CubeEntry, error) {
 			continue // two models of one project share the alias: Cubes names it once
 		}
 		seen[name] = true
-		out = append(out, CubeEntry{Name: name, Project: m.project, StatusKey: "/" + m.project + "/dataflow/" + m.id + jsonSuffix})
+		out = append(out, CubeEntry{Name: name, Project: m.project, Key: m.path, StatusKey: "/" + m.project + "/dataflow/" + m.id + jsonSuffix})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil

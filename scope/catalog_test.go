@@ -46,6 +46,9 @@ func TestCubeList(t *testing.T) {
 				if c.Project != res.Project {
 					t.Errorf("%s: project %q, the cube scope resolves to %q", c.Name, c.Project, res.Project)
 				}
+				if !slices.Contains(res.Paths, c.Key) {
+					t.Errorf("%s: key %s is not in the cube's scope", c.Name, c.Key)
+				}
 				st, err := scope.CubeStatus(ctx, tc.src, c)
 				if err != nil {
 					t.Fatal(err)
