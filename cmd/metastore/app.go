@@ -142,6 +142,7 @@ func newApp(e *env) *cli.App {
 			lsCommand(e),
 			historyCommand(e),
 			verifyCommand(e),
+			serveCommand(e),
 		},
 	}
 	for _, c := range app.Commands {

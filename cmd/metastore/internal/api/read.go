@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/kylin-tools/metastore/metastore"
@@ -101,4 +102,23 @@ func (e *Env) Ls(ctx context.Context, ref, prefix string) (snapshot.Info, []meta
 	}
 	entries, err := snap.Entries(ctx, prefix)
 	return snap.Info, entries, err
+}
+
+// ReadDir lists one folder of the snapshot ref names, a page at a time
+// (snapshot.Snapshot.ReadDir), and the snapshot.
+func (e *Env) ReadDir(ctx context.Context, ref, dir string, offset, limit int) (snapshot.Info, []snapshot.DirEntry, int, error) {
+	repo, err := e.openRepo()
+	if err != nil {
+		return snapshot.Info{}, nil, 0, err
+	}
+	defer repo.Close()
+	snap, err := repo.Open(ctx, ref)
+	if err != nil {
+		return snapshot.Info{}, nil, 0, err
+	}
+	entries, total, err := snap.ReadDir(ctx, dir, offset, limit)
+	if err != nil && errors.Is(err, metastore.ErrInvalidPath) {
+		err = UsageError{err.Error()}
+	}
+	return snap.Info, entries, total, err
 }
