@@ -90,6 +90,16 @@ var funcs = template.FuncMap{
 	"pathEscape": url.PathEscape,
 	"dir":        path.Dir,
 	"scopeWords": scopeWords,
+	// modifier shows a modifier field's value, with the time of a
+	// millisecond timestamp, as history does on the command line.
+	"modifier": func(field, value string) string {
+		if field == "last_modified" || field == "config_last_modified" {
+			if ms, err := strconv.ParseInt(value, 10, 64); err == nil && ms > 0 {
+				return value + " (" + time.UnixMilli(ms).Local().Format("2006-01-02 15:04:05.000") + ")"
+			}
+		}
+		return value
+	},
 	// restoreLink is the restore plan of a snapshot at its own scope.
 	"restoreLink": func(s api.SnapshotJSON) template.URL {
 		kind, name, _ := strings.Cut(s.Scope, "/")
