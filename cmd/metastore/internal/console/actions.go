@@ -131,7 +131,11 @@ type restoreData struct {
 	DryRunCommand string
 	Digest        string
 	Error         string
+	More          int // items the confirmation leaves out
 }
+
+// confirmItems is how many resources a restore confirmation lists.
+const confirmItems = 200
 
 // planDigest identifies a plan: the restore runs only if its dry run still
 // gives the plan the user confirmed.
@@ -211,6 +215,10 @@ func (c *Console) restoreConfirm(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, it := range d.Plan.Plan {
 		if it.Action != string(snapshot.Unchanged) {
+			if len(d.Items) == confirmItems {
+				d.More++
+				continue
+			}
 			d.Items = append(d.Items, it)
 		}
 	}
