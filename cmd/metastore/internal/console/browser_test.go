@@ -165,7 +165,7 @@ func TestBrowser(t *testing.T) {
 	var system snapshot.Info
 	t.Run("system backup", func(t *testing.T) {
 		ctx := tab(t, browser)
-		do(t, ctx, chromedp.Navigate(f.srv.URL+"/system"), visible("#counts table"))
+		do(t, ctx, chromedp.Navigate(f.srv.URL+"/system"), visible("#counts dl.typecounts"))
 		if m := text(t, ctx, "[data-field=metastore]"); m != f.meta {
 			t.Errorf("System page names metastore %q, want %q", m, f.meta)
 		}
@@ -178,7 +178,7 @@ func TestBrowser(t *testing.T) {
 		if want := "metastore restore " + system.ID.Short(); cmd != want {
 			t.Errorf("restore command %q, want %q", cmd, want)
 		}
-		do(t, ctx, chromedp.Navigate(f.srv.URL+"/system"), visible("#counts table"))
+		do(t, ctx, chromedp.Navigate(f.srv.URL+"/system"), visible("#counts dl.typecounts"))
 		shots.shot(ctx, "system")
 	})
 	t.Run("project backup", func(t *testing.T) {

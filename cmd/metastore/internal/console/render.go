@@ -2,6 +2,8 @@ package console
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -25,7 +27,8 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // staticHandler serves the vendored htmx, its SSE extension and the style
-// sheet. They change only with the binary, so they may be cached a day.
+// sheet. Pages name them with their content's digest (asset), so a browser
+// may keep them a day and still never uses a stale one after an upgrade.
 func staticHandler() http.Handler {
 	sub, err := fs.Sub(staticFS, "static")
 	if err != nil {
@@ -40,6 +43,16 @@ func staticHandler() http.Handler {
 		w.Header().Set("Cache-Control", "public, max-age=86400")
 		files.ServeHTTP(w, r)
 	})
+}
+
+// asset is the URL of a static file, with its content's digest.
+func asset(name string) (string, error) {
+	b, err := staticFS.ReadFile("static/" + name)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return "/static/" + name + "?v=" + hex.EncodeToString(sum[:6]), nil
 }
 
 // pages are the parsed templates: one set per page (the layout with the
@@ -88,6 +101,7 @@ var funcs = template.FuncMap{
 		return template.URL(base + "?" + q.Encode())
 	},
 	"pathEscape": url.PathEscape,
+	"asset":      asset,
 	"dir":        path.Dir,
 	"scopeWords": scopeWords,
 	// modifier shows a modifier field's value, with the time of a
