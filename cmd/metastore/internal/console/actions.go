@@ -72,10 +72,11 @@ func (c *Console) backupStart(w http.ResponseWriter, r *http.Request) {
 		c.failErr(w, r, err)
 		return
 	}
+	message, tags := strings.TrimSpace(r.FormValue("message")), strings.Fields(r.FormValue("tag"))
 	title := "Backup of " + t.Words
 	j := c.jobs.start(title, func(ctx context.Context, j *job) template.HTML {
 		c.logf("backup of %s started", s)
-		b, err := c.env.Backup(ctx, api.BackupRequest{Scope: s}, j)
+		b, err := c.env.Backup(ctx, api.BackupRequest{Scope: s, Message: message, Tags: tags}, j)
 		if err != nil {
 			c.logf("backup of %s failed: %v", s, err)
 			return c.fragmentHTML("job-error", jobErrorData{Title: title + " failed", Message: c.errorText(err)})

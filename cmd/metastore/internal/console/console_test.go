@@ -291,7 +291,7 @@ func TestRestoreNeedsAllowRestore(t *testing.T) {
 // server-sent events to the final dialog.
 func TestBackupJob(t *testing.T) {
 	f := newFixture(t, Config{AllowRestore: true})
-	resp, body := f.do("POST", "/backup", strings.NewReader("scope=cube/kylin_sales_cube&project=learn_kylin"),
+	resp, body := f.do("POST", "/backup", strings.NewReader("scope=cube/kylin_sales_cube&project=learn_kylin&message=before+the+change&tag=cube-v1"),
 		"Sec-Fetch-Site", "same-origin", "HX-Request", "true")
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("POST /backup: %s %s", resp.Status, body)
@@ -309,8 +309,8 @@ func TestBackupJob(t *testing.T) {
 	if id == nil || !strings.Contains(done[0], `data-field="repository">`+f.repo+`<`) {
 		t.Fatalf("the final dialog does not name the repository and the snapshot:\n%s", done[0])
 	}
-	if got := f.resolve(id[1]).Scope; got != scope.CubeScope("kylin_sales_cube") {
-		t.Errorf("snapshot of %s, want the cube", got)
+	if in := f.resolve(id[1]); in.Scope != scope.CubeScope("kylin_sales_cube") || in.Message != "before the change" || strings.Join(in.Tags, ",") != "cube-v1" {
+		t.Errorf("snapshot of %s (%q, tags %v), want the cube with the message and tag given", in.Scope, in.Message, in.Tags)
 	}
 	if !strings.Contains(done[0], "metastore restore-cube learn_kylin "+id[1]) {
 		t.Errorf("the dialog lacks the restore command:\n%s", done[0])
