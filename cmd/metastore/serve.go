@@ -238,6 +238,10 @@ func secretsOf(raw, masked string) []string {
 		}
 		if s := raw[pos:next]; len(s) >= 4 {
 			out = append(out, s)
+			// A quoted value's password is what is between the quotes.
+			if u := strings.Trim(s, `"'`); u != s && len(u) >= 4 {
+				out = append(out, u)
+			}
 		}
 		pos = next + len(p)
 	}

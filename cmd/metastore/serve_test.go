@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -411,4 +412,20 @@ func TestConsoleNeverShowsPasswords(t *testing.T) {
 			t.Error("no page names the database (masked)")
 		}
 	})
+}
+
+// TestSecretsOf finds the passwords Mask hides, for the console to scrub.
+func TestSecretsOf(t *testing.T) {
+	for _, s := range secretURLs {
+		got := secretsOf(s.url, locate.Mask(s.url))
+		if !slices.Contains(got, s.secret) {
+			t.Errorf("%s: secrets %q, want %q among them", locate.Mask(s.url), got, s.secret)
+		}
+	}
+	if got := secretsOf("/opt/kylin/meta", "/opt/kylin/meta"); got != nil {
+		t.Errorf("a folder has secrets %q", got)
+	}
+	if got := secretsOf("k@jdbc,url=jdbc:mysql://h/db,username=u,password=abc", "k@jdbc,url=jdbc:mysql://h/db,username=u,password=***"); got != nil {
+		t.Errorf("a 3-character password is scrubbed: %q (it would garble every page)", got)
+	}
 }
