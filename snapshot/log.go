@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/kylin-tools/metastore/objects"
 	"github.com/kylin-tools/metastore/scope"
@@ -27,8 +28,9 @@ type LogFilter struct {
 	ExcludeSafety bool
 }
 
-// Log lists snapshots newest first (by the time they were taken, then by
-// the time they were recorded).
+// Log lists snapshots newest first, in the order they were recorded into
+// the repository (see sortNewestFirst): an imported Kylin backup folder is
+// placed when it was imported, whatever the time in its name.
 func (r *Repository) Log(ctx context.Context, f LogFilter) ([]Info, error) {
 	all, err := r.all(ctx)
 	if err != nil {
@@ -85,16 +87,66 @@ func (r *Repository) all(ctx context.Context) ([]Info, error) {
 	return out, nil
 }
 
+// sortNewestFirst orders snapshots by when they were recorded into the
+// repository, newest first; never by the time in an imported folder's name.
+// Within a chain (a snapshot and its parent) the later snapshot always comes
+// first, even when both were recorded in the same millisecond or the clock
+// went back between them: a snapshot counts as recorded no earlier than its
+// parent, and ties go to the one further down its chain, then to the id.
 func sortNewestFirst(s []Info) {
-	sort.SliceStable(s, func(i, j int) bool {
-		if !s[i].Time.Equal(s[j].Time) {
-			return s[i].Time.After(s[j].Time)
+	type key struct {
+		recorded time.Time
+		depth    int
+	}
+	index := make(map[ID]int, len(s))
+	for i := range s {
+		index[s[i].ID] = i
+	}
+	keys := make([]key, len(s))
+	done := make([]bool, len(s))
+	var chain []int
+	for i := range s {
+		// Walk up to the first snapshot whose key is known (or the root),
+		// then fill the keys in on the way back down.
+		// (A crafted cycle of parents stops the walk too: its keys are
+		// then only partly ordered, but still well defined.)
+		chain = chain[:0]
+		for j, ok := i, true; ok && !done[j]; j, ok = index[s[j].Parent] {
+			chain = append(chain, j)
+			done[j] = true
 		}
-		if !s[i].Recorded.Equal(s[j].Recorded) {
-			return s[i].Recorded.After(s[j].Recorded)
+		for n := len(chain) - 1; n >= 0; n-- {
+			j := chain[n]
+			k := key{recorded: s[j].Recorded}
+			if p, ok := index[s[j].Parent]; ok {
+				pk := keys[p]
+				if pk.recorded.After(k.recorded) {
+					k.recorded = pk.recorded
+				}
+				k.depth = pk.depth + 1
+			}
+			keys[j] = k
 		}
-		return s[i].ID.String() < s[j].ID.String()
+	}
+	order := make([]int, len(s))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		ka, kb := keys[order[a]], keys[order[b]]
+		if !ka.recorded.Equal(kb.recorded) {
+			return ka.recorded.After(kb.recorded)
+		}
+		if ka.depth != kb.depth {
+			return ka.depth > kb.depth
+		}
+		return s[order[a]].ID.String() < s[order[b]].ID.String()
 	})
+	sorted := make([]Info, len(s))
+	for i, j := range order {
+		sorted[i] = s[j]
+	}
+	copy(s, sorted)
 }
 
 func (r *Repository) tagMap() (map[objects.ID][]string, error) {
@@ -110,8 +162,8 @@ func (r *Repository) tagMap() (map[objects.ID][]string, error) {
 }
 
 // Resolve finds the snapshot a reference names. A reference is, in this
-// order: "latest" (the newest snapshot, other than a safety snapshot, that
-// covers want: for a project, a snapshot of that project or of the whole
+// order: "latest" (the newest snapshot recorded, other than a safety
+// snapshot, that covers want, in Log's order: for a project, a snapshot of that project or of the whole
 // system that holds the project; for a cube, also snapshots of the cube or
 // of a project holding it); a tag; a branch name such as "system" or
 // "project/learn_kylin" (its newest snapshot); a full snapshot id or a unique
@@ -167,7 +219,7 @@ func isHex(s string) bool {
 	return err == nil
 }
 
-// latest returns the newest non-safety snapshot that holds want.
+// latest returns the newest recorded non-safety snapshot that holds want.
 func (r *Repository) latest(ctx context.Context, want scope.Scope) (Info, error) {
 	all, err := r.all(ctx)
 	if err != nil {
