@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/kylin-tools/metastore/scope"
 )
@@ -94,9 +96,18 @@ type trailerInfo struct {
 	Added      []string
 }
 
+// encodeMessage returns a snapshot commit's message: the title on one line,
+// a blank line, the trailers. A title is one line whatever the caller gave:
+// line breaks and other control characters become spaces, so a title can
+// neither forge lines in log nor add a paragraph of trailers.
 func encodeMessage(title string, t trailerInfo) string {
 	var b strings.Builder
-	title = strings.TrimSpace(title)
+	title = strings.TrimSpace(strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || r == utf8.RuneError {
+			return ' '
+		}
+		return r
+	}, title))
 	if title == "" {
 		title = fmt.Sprintf("%s of %s", t.Kind, t.Scope)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -313,6 +314,9 @@ func (r *Repository) Tag(ctx context.Context, ref, name string) (Info, error) {
 		return Info{}, err
 	}
 	defer unlock()
+	if err := r.checkNewTag(name, nil); err != nil {
+		return Info{}, err
+	}
 	if err := r.objs.UpdateRef(refTags+name, in.ID.object(), objects.ZeroID); err != nil {
 		if errors.Is(err, objects.ErrRefChanged) {
 			return Info{}, fmt.Errorf("tag %q: %w", name, ErrTagExists)
@@ -334,6 +338,16 @@ func (r *Repository) DeleteTag(ctx context.Context, name string) error {
 		return err
 	}
 	defer unlock()
+	names, err := r.objs.RefNames()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	if !slices.Contains(names, refTags+name) {
+		if below := tagsBelow(names, name); len(below) > 0 {
+			return fmt.Errorf("%w: no tag %q, only tags below it (%s)", ErrNotFound, name, strings.Join(below, ", "))
+		}
+		return fmt.Errorf("%w: no tag %q", ErrNotFound, name)
+	}
 	id, err := r.objs.Ref(refTags + name)
 	if err != nil {
 		if errors.Is(err, objects.ErrNotFound) {
@@ -353,4 +367,42 @@ func (r *Repository) DeleteTag(ctx context.Context, name string) error {
 		dir = filepath.Dir(dir)
 	}
 	return nil
+}
+
+// checkNewTag checks, under the lock, that tag name can be created beside
+// the repository's tags and the tags given before it in the same command
+// (given): ErrTagExists if it is taken, ErrInvalidRef if it would be both a
+// name and a folder of names ("a" beside "a/b", or the reverse), which git's
+// reference rules forbid.
+func (r *Repository) checkNewTag(name string, given []string) error {
+	names, err := r.objs.RefNames()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	for _, g := range given {
+		names = append(names, refTags+g)
+	}
+	full := refTags + name
+	for _, n := range names {
+		switch {
+		case n == full:
+			return fmt.Errorf("tag %q: %w", name, ErrTagExists)
+		case strings.HasPrefix(n, full+"/"), strings.HasPrefix(full, n+"/"):
+			return fmt.Errorf("%w: tag %q cannot be created beside tag %q: a tag name cannot also be a folder of tag names (git's rule)",
+				ErrInvalidRef, name, strings.TrimPrefix(n, refTags))
+		}
+	}
+	return nil
+}
+
+// tagsBelow returns the tags named "name/...", from a list of reference
+// names.
+func tagsBelow(refs []string, name string) []string {
+	var out []string
+	for _, n := range refs {
+		if strings.HasPrefix(n, refTags+name+"/") {
+			out = append(out, strings.TrimPrefix(n, refTags))
+		}
+	}
+	return out
 }

@@ -119,9 +119,9 @@ func (r *Repository) Backup(ctx context.Context, src metastore.Source, opt Backu
 	cl := r.loadCacheAsync(cachePath)
 	defer cl.wait()
 
-	for _, t := range opt.Tags {
-		if _, err := r.objs.Ref(refTags + t); err == nil {
-			return nil, fmt.Errorf("tag %q: %w", t, ErrTagExists)
+	for i, t := range opt.Tags {
+		if err := r.checkNewTag(t, opt.Tags[:i]); err != nil {
+			return nil, err
 		}
 	}
 
