@@ -188,10 +188,10 @@ func TestNameListedTwiceIsCorrupt(t *testing.T) {
 	ctx := context.Background()
 	empty := objects.HashObject(objects.KindBlob, nil).String()
 	for _, tc := range []struct {
-		name       string
-		cube, ts   []string // entries of cube/ and of its timestamps mirror
-		path       string   // the resource read by path
-		resources  int      // as the commit records it (what verify counts)
+		name      string
+		cube, ts  []string // entries of cube/ and of its timestamps mirror
+		path      string   // the resource read by path
+		resources int      // as the commit records it (what verify counts)
 	}{
 		{
 			name: "two files",
