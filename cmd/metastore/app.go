@@ -45,6 +45,9 @@ type env struct {
 	json        bool
 	quiet       bool
 	hdfsRoot    string
+	// unknown is the usage error of "help NAME" for a command that does
+	// not exist (urfave/cli reports it through a callback).
+	unknown error
 }
 
 // usageError marks errors in the command line.
@@ -54,6 +57,24 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
+// unknownCommand is the usage error for a command name that does not
+// exist, with urfave/cli's suggestion of the closest one.
+func unknownCommand(c *cli.Context, name string) error {
+	msg := fmt.Sprintf("no command %q", name)
+	if cli.SuggestCommand != nil {
+		var visible []*cli.Command
+		for _, cmd := range c.App.Commands {
+			if !cmd.Hidden {
+				visible = append(visible, cmd)
+			}
+		}
+		if s := cli.SuggestCommand(visible, name); s != "" {
+			msg += ". " + s
+		}
+	}
+	return usagef("%s (see metastore --help)", msg)
+}
+
 // Main runs the command line args and returns the exit code.
 func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	e := &env{stdout: stdout, stderr: stderr, getenv: getenv}
@@ -61,6 +82,9 @@ func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) i
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := app.RunContext(ctx, reorderArgs(app, args))
+	if err == nil {
+		err = e.unknown
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -81,7 +105,7 @@ func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) i
 func exitCode(err error) int {
 	var ue usageError
 	switch {
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), errors.Is(err, scope.ErrAmbiguousCube):
 		return exitUsage
 	case errors.Is(err, snapshot.ErrNotFound), errors.Is(err, snapshot.ErrAmbiguous),
 		errors.Is(err, scope.ErrUnknownProject), errors.Is(err, scope.ErrUnknownCube),
@@ -147,8 +171,24 @@ func newApp(e *env) *cli.App {
 			return nil
 		},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error { return usageError{err.Error()} },
+		// The app's own action runs when no command matched: a bare
+		// "metastore" or a typo ("metastore backpu" in a cron line) is a
+		// usage error, never a silent success.
+		Action: func(c *cli.Context) error {
+			switch {
+			case c.NArg() == 0:
+				cli.HelpPrinter(e.stderr, cli.AppHelpTemplate, c.App)
+				return usagef("no command given; see the commands above, or metastore --help")
+			case c.Args().First() == "help" && c.NArg() == 1:
+				return cli.ShowAppHelp(c)
+			case c.Args().First() == "help":
+				return cli.ShowCommandHelp(c, c.Args().Get(1))
+			}
+			return unknownCommand(c, c.Args().First())
+		},
+		// "metastore help backpu" lands here.
 		CommandNotFound: func(c *cli.Context, name string) {
-			fmt.Fprintf(e.stderr, "metastore: no command %q; see metastore --help\n", name)
+			e.unknown = unknownCommand(c, name)
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // Main reports errors
 		Commands: []*cli.Command{

@@ -2,6 +2,8 @@ package main
 
 import (
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/kylin-tools/metastore/scope"
 	"github.com/kylin-tools/metastore/snapshot"
@@ -98,8 +100,26 @@ type backupJSON struct {
 	Seconds    float64      `json:"seconds"`
 }
 
+// checkMessage accepts a snapshot title: one line of text. A line break
+// would forge lines in log (and look like trailers in the commit), other
+// control characters would rewrite the terminal of whoever reads log.
+func checkMessage(msg string) error {
+	if !utf8.ValidString(msg) {
+		return usagef("-m: the message is not valid UTF-8")
+	}
+	for i, r := range msg {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return usagef("-m: the message is one line of text: character %q at byte %d is a line break or control character", r, i)
+		}
+	}
+	return nil
+}
+
 func (e *env) runBackup(c *cli.Context, s scope.Scope, repoArg string) error {
 	start := time.Now()
+	if err := checkMessage(c.String("message")); err != nil {
+		return err
+	}
 	src, desc, err := e.openMetastore(c.Context, false)
 	if err != nil {
 		return err
@@ -120,6 +140,12 @@ func (e *env) runBackup(c *cli.Context, s scope.Scope, repoArg string) error {
 		Progress:        e.progress(),
 	})
 	if err != nil {
+		if created {
+			// Nothing was recorded: leave no empty repository behind.
+			if _, rerr := repo.RemoveIfUnused(); rerr != nil {
+				e.warn("could not remove the repository this backup created at %s: %v", repo.Path(), rerr)
+			}
+		}
 		return err
 	}
 	var warns []string

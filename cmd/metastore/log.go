@@ -26,6 +26,7 @@ type snapshotJSON struct {
 	WithSegments bool      `json:"with_segments,omitempty"`
 	RestoreOf    string    `json:"restore_of,omitempty"`
 	ImportPath   string    `json:"imported_from,omitempty"`
+	FolderTime   string    `json:"folder_time,omitempty"`
 	Tags         []string  `json:"tags"`
 }
 
@@ -34,7 +35,8 @@ func toSnapshotJSON(in snapshot.Info) snapshotJSON {
 		ID: in.ID.String(), Short: in.ID.Short(), Time: in.Time, Recorded: in.Recorded,
 		Scope: in.Scope.String(), Kind: string(in.Kind), Author: in.Author, Message: in.Message,
 		Resources: in.Resources, Bytes: in.Bytes, Source: in.Source, UUID: in.UUID,
-		WithSegments: in.WithSegments, RestoreOf: in.RestoreOf, ImportPath: in.ImportPath, Tags: nonNil(in.Tags),
+		WithSegments: in.WithSegments, RestoreOf: in.RestoreOf, ImportPath: in.ImportPath, FolderTime: in.FolderTime,
+		Tags: nonNil(in.Tags),
 	}
 	if !in.Parent.IsZero() {
 		j.Parent = in.Parent.String()
@@ -93,7 +95,7 @@ func logCommand(e *env) *cli.Command {
 				case snapshot.KindSafety:
 					mark = " [safety]"
 				case snapshot.KindImport:
-					mark = " [imported: " + in.ImportPath + "]"
+					mark = " [imported: " + in.ImportPath + folderTimeNote(in, ", ") + "]"
 				}
 				tags := ""
 				if len(in.Tags) > 0 {
@@ -106,6 +108,16 @@ func logCommand(e *env) *cli.Command {
 			return nil
 		},
 	}
+}
+
+// folderTimeNote describes the time in an imported folder's name, after
+// sep, or returns "" when there is none.
+func folderTimeNote(in snapshot.Info, sep string) string {
+	t, err := time.Parse("2006-01-02T15:04:05", in.FolderTime)
+	if err != nil {
+		return ""
+	}
+	return sep + "folder time " + t.Format(time.DateTime) + " (folder name, zone unknown)"
 }
 
 func shortRef(s string) string {

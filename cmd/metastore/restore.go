@@ -158,7 +158,7 @@ func (e *env) runRestore(c *cli.Context, s scope.Scope, project, ref string) err
 	imported := false
 	var snap *snapshot.Snapshot
 	if folderRef {
-		snap, err = e.importFolder(ctx, repo, ref)
+		snap, err = e.importFolder(ctx, repo, ref, dry)
 		if err != nil {
 			return err
 		}
@@ -211,7 +211,7 @@ func (e *env) runRestore(c *cli.Context, s scope.Scope, project, ref string) err
 	return e.printRestore(res, imported, desc, dry, c.Bool("verbose"))
 }
 
-func (e *env) importFolder(ctx context.Context, repo *snapshot.Repository, dir string) (*snapshot.Snapshot, error) {
+func (e *env) importFolder(ctx context.Context, repo *snapshot.Repository, dir string, dry bool) (*snapshot.Snapshot, error) {
 	src, err := folder.Open(dir)
 	if err != nil {
 		return nil, fmt.Errorf("Kylin backup folder %s: %w", dir, err)
@@ -220,13 +220,16 @@ func (e *env) importFolder(ctx context.Context, repo *snapshot.Repository, dir s
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", dir, err)
 	}
-	if !e.json {
-		verb := "Recorded"
-		if !res.Recorded {
-			verb = "Already recorded"
-		}
-		abs, _ := filepath.Abs(dir)
-		fmt.Fprintf(e.stderr, "%s Kylin backup folder %s as snapshot %s (%d resources)\n", verb, abs, res.Snapshot.ID.Short(), res.Resources)
+	abs, _ := filepath.Abs(dir)
+	switch {
+	case e.json:
+	case dry:
+		// The plan comes from a throw-away repository: nothing is recorded.
+		fmt.Fprintf(e.stderr, "Read Kylin backup folder %s (%d resources); a dry run does not record it\n", abs, res.Resources)
+	case !res.Recorded:
+		fmt.Fprintf(e.stderr, "Already recorded Kylin backup folder %s as snapshot %s (%d resources)\n", abs, res.Snapshot.ID.Short(), res.Resources)
+	default:
+		fmt.Fprintf(e.stderr, "Recorded Kylin backup folder %s as snapshot %s (%d resources)\n", abs, res.Snapshot.ID.Short(), res.Resources)
 	}
 	return repo.OpenInfo(res.Snapshot), nil
 }
@@ -263,8 +266,11 @@ func (e *env) printRestore(res *snapshot.RestoreResult, imported bool, target st
 		what += " into project " + res.Project
 	}
 	if dry {
-		e.printf("Dry run: restoring %s from snapshot %s (%s) into %s would do:\n", what, res.Snapshot.ID.Short(),
-			res.Snapshot.Time.Local().Format("2006-01-02 15:04:05"), target)
+		from := fmt.Sprintf("snapshot %s (%s)", res.Snapshot.ID.Short(), res.Snapshot.Time.Local().Format("2006-01-02 15:04:05"))
+		if imported {
+			from = "Kylin backup folder " + res.Snapshot.ImportPath // not recorded: it has no snapshot id
+		}
+		e.printf("Dry run: restoring %s from %s into %s would do:\n", what, from, target)
 		for _, it := range res.Plan {
 			e.printf("  %-9s %s%s\n", it.Action, it.Path, sizeNote(it))
 		}
