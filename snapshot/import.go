@@ -24,7 +24,8 @@ type ImportOptions struct {
 // snapshot of kind KindImport on its own branch. The snapshot's time is the
 // one in the folder's name (or, if the name has none, its newest resource
 // timestamp). Importing the same folder again with the same content returns
-// the existing snapshot.
+// the existing snapshot. A folder that overlaps the repository is refused
+// with ErrInsideRepository (see CheckSeparate).
 func (r *Repository) Import(ctx context.Context, src metastore.Source, opt ImportOptions) (*BackupResult, error) {
 	abs, err := filepath.Abs(opt.Path)
 	if err != nil {

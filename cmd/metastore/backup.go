@@ -100,6 +100,9 @@ type backupJSON struct {
 
 func (e *env) runBackup(c *cli.Context, s scope.Scope, repoArg string) error {
 	start := time.Now()
+	if err := e.checkSeparate(repoArg); err != nil {
+		return err
+	}
 	src, desc, err := e.openMetastore(c.Context, false)
 	if err != nil {
 		return err
