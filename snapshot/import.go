@@ -26,7 +26,8 @@ type ImportOptions struct {
 // Kylin host's wall clock in a zone nobody recorded, so it is kept as
 // Info.FolderTime and never decides which snapshot is the newest. Importing
 // the same folder again with the same content returns the existing
-// snapshot.
+// snapshot. A folder that overlaps the repository is refused with
+// ErrInsideRepository (see CheckSeparate).
 func (r *Repository) Import(ctx context.Context, src metastore.Source, opt ImportOptions) (*BackupResult, error) {
 	abs, err := filepath.Abs(opt.Path)
 	if err != nil {

@@ -67,7 +67,12 @@ type Info struct {
 // Backup records the resources of src that opt.Scope holds as a new snapshot.
 // Nothing is visible in the repository until the snapshot is complete: the
 // objects are written first, the reference last, under the repository lock.
+// A folder metastore that is, contains or lies inside the repository is
+// refused with ErrInsideRepository (see CheckSeparate).
 func (r *Repository) Backup(ctx context.Context, src metastore.Source, opt BackupOptions) (*BackupResult, error) {
+	if err := r.checkSeparate(src); err != nil {
+		return nil, err
+	}
 	if opt.kind == "" {
 		opt.kind = KindBackup
 	}

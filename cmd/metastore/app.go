@@ -31,7 +31,7 @@ const (
 	exitFailure  = 1 // the operation failed (I/O, database, ...)
 	exitUsage    = 2 // the command line was wrong
 	exitNotFound = 3 // unknown snapshot, tag, project, cube or resource
-	exitRefused  = 4 // refused to act: foreign metastore, scope mismatch, tag taken, empty source
+	exitRefused  = 4 // refused to act: foreign metastore, scope mismatch, tag taken, empty source, metastore overlapping the repository
 	exitRepo     = 5 // the repository is missing, corrupt, foreign or too new
 )
 
@@ -96,7 +96,7 @@ func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) i
 	if e.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		enc.Encode(map[string]any{"error": err.Error(), "exit_code": code})
+		enc.Encode(errorJSON(err, code))
 	}
 	fmt.Fprintf(stderr, "metastore: %v\n", err)
 	return code
@@ -114,7 +114,7 @@ func exitCode(err error) int {
 	case errors.Is(err, snapshot.ErrForeign), errors.Is(err, snapshot.ErrScopeMismatch), errors.Is(err, snapshot.ErrConflict),
 		errors.Is(err, snapshot.ErrTagExists), errors.Is(err, snapshot.ErrEmptySource),
 		errors.Is(err, snapshot.ErrInvalidRef), errors.Is(err, scope.ErrInvalidScope),
-		errors.Is(err, snapshot.ErrReservedPath):
+		errors.Is(err, snapshot.ErrReservedPath), errors.Is(err, snapshot.ErrInsideRepository):
 		return exitRefused
 	case errors.Is(err, snapshot.ErrNoRepository), errors.Is(err, snapshot.ErrCorrupt),
 		errors.Is(err, snapshot.ErrNotMetastoreRepository), errors.Is(err, snapshot.ErrNewerFormat),
@@ -300,6 +300,29 @@ func (e *env) openMetastore(ctx context.Context, create bool, createSchema ...st
 		return nil, "", err
 	}
 	return st, describe(st, raw), nil
+}
+
+// checkSeparate refuses a folder metastore, or any of folders, that
+// overlaps the repository (snapshot.CheckSeparate), before anything is
+// opened or created: a restore creates a missing target folder, a backup a
+// missing repository. A repository or metastore that is not set is left for
+// the command to report.
+func (e *env) checkSeparate(repoArg string, folders ...string) error {
+	repo, err := e.repoPath(repoArg)
+	if err != nil {
+		return nil
+	}
+	if raw, err := e.metadataURLValue(); err == nil {
+		if u, err := locate.ParseURL(raw); err == nil && u.Scheme == "" {
+			folders = append(folders, u.Path)
+		}
+	}
+	for _, f := range folders {
+		if err := snapshot.CheckSeparate(repo, f); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func describe(st metastore.Store, raw string) string {

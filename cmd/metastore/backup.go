@@ -120,6 +120,9 @@ func (e *env) runBackup(c *cli.Context, s scope.Scope, repoArg string) error {
 	if err := checkMessage(c.String("message")); err != nil {
 		return err
 	}
+	if err := e.checkSeparate(repoArg); err != nil {
+		return err
+	}
 	src, desc, err := e.openMetastore(c.Context, false)
 	if err != nil {
 		return err

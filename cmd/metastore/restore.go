@@ -123,6 +123,7 @@ type restoreJSON struct {
 	Counts   map[string]int    `json:"counts"`
 	Plan     []planItemJSON    `json:"plan"`
 	Warnings []string          `json:"warnings"`
+	Undo     string            `json:"undo,omitempty"`
 	Reminder string            `json:"reminder,omitempty"`
 	Extra    map[string]string `json:"-"`
 }
@@ -131,6 +132,13 @@ func (e *env) runRestore(c *cli.Context, s scope.Scope, project, ref string) err
 	ctx := c.Context
 	dry := c.Bool("dry-run")
 	folderRef := isBackupFolder(ref)
+	var folders []string
+	if folderRef {
+		folders = append(folders, ref)
+	}
+	if err := e.checkSeparate("", folders...); err != nil {
+		return err
+	}
 	var repo *snapshot.Repository
 	var err error
 	switch {
@@ -205,10 +213,14 @@ func (e *env) runRestore(c *cli.Context, s scope.Scope, project, ref string) err
 		Scope: s, Project: project, AfterTruncate: c.Bool("after-truncate"), DryRun: dry,
 		AllowForeign: c.Bool("allow-foreign"), Target: desc, Progress: e.progress(),
 	})
+	var ae *snapshot.ApplyError
+	if errors.As(err, &ae) {
+		return &restoreFailed{err: err, safety: ae.Safety, undo: e.undoCommand(repo, ae.Scope, ae.Project, ae.Safety.ID)}
+	}
 	if err != nil {
 		return err
 	}
-	return e.printRestore(res, imported, desc, dry, c.Bool("verbose"))
+	return e.printRestore(repo, res, imported, desc, dry, c.Bool("verbose"))
 }
 
 func (e *env) importFolder(ctx context.Context, repo *snapshot.Repository, dir string, dry bool) (*snapshot.Snapshot, error) {
@@ -234,7 +246,7 @@ func (e *env) importFolder(ctx context.Context, repo *snapshot.Repository, dir s
 	return repo.OpenInfo(res.Snapshot), nil
 }
 
-func (e *env) printRestore(res *snapshot.RestoreResult, imported bool, target string, dry, verbose bool) error {
+func (e *env) printRestore(repo *snapshot.Repository, res *snapshot.RestoreResult, imported bool, target string, dry, verbose bool) error {
 	changes := res.Counts[snapshot.Added] + res.Counts[snapshot.Changed] + res.Counts[snapshot.Deleted]
 	if e.json {
 		j := restoreJSON{
@@ -248,6 +260,7 @@ func (e *env) printRestore(res *snapshot.RestoreResult, imported bool, target st
 		if res.Safety != nil {
 			sj := toSnapshotJSON(*res.Safety)
 			j.Safety = &sj
+			j.Undo = e.undoCommand(repo, res.Scope, res.Project, res.Safety.ID)
 		}
 		for _, it := range res.Plan {
 			j.Plan = append(j.Plan, planItemJSON{Path: it.Path, Action: string(it.Action), OldSize: it.OldSize, NewSize: it.NewSize,
@@ -298,15 +311,8 @@ func (e *env) printRestore(res *snapshot.RestoreResult, imported bool, target st
 	e.printf("Restored %s from snapshot %s (%s) into %s\n", what, res.Snapshot.ID.Short(),
 		res.Snapshot.Time.Local().Format(time.RFC3339), target)
 	if res.Safety != nil {
-		undo := "restore"
-		switch res.Scope.Kind {
-		case scope.Project:
-			undo = "restore-project " + res.Scope.Name
-		case scope.Cube:
-			undo = "restore-cube " + res.Project
-		}
-		e.printf("The previous state was saved as safety snapshot %s; undo with: metastore %s %s --after-truncate\n",
-			res.Safety.ID.Short(), undo, res.Safety.ID.Short())
+		e.printf("The previous state was saved as safety snapshot %s; undo with: %s\n",
+			res.Safety.ID.Short(), e.undoCommand(repo, res.Scope, res.Project, res.Safety.ID))
 	}
 	e.printf("%s", reloadReminder)
 	return nil
@@ -326,4 +332,73 @@ func sizeNote(it snapshot.PlanItem) string {
 		s += " [" + it.Note + "]"
 	}
 	return s
+}
+
+// undoCommand is the command line that puts back the state a restore of s
+// (for a cube, into project) saved as safety snapshot id: the same verb,
+// with --after-truncate, so that what the restore added goes too. It names
+// the repository and metastore the restore used when they were given on the
+// command line (rather than by the environment, which the user still has),
+// a metadata URL with its password masked.
+func (e *env) undoCommand(repo *snapshot.Repository, s scope.Scope, project string, id snapshot.ID) string {
+	args := []string{"metastore"}
+	if e.metadataURL != "" && e.metadataURL != e.getenv("METASTORE_METADATA_URL") {
+		v := locate.Mask(e.metadataURL)
+		if u, err := locate.ParseURL(e.metadataURL); err == nil && u.Scheme == "" {
+			if abs, err := filepath.Abs(u.Path); err == nil {
+				v = abs
+			}
+		}
+		args = append(args, "--metadata-url", shellQuote(v))
+	}
+	if e.repo != "" && e.repo != e.getenv("METASTORE_REPO") {
+		args = append(args, "--repo", shellQuote(repo.Path()))
+	}
+	switch s.Kind {
+	case scope.Project:
+		args = append(args, "restore-project", shellQuote(s.Name))
+	case scope.Cube:
+		args = append(args, "restore-cube", shellQuote(project))
+	default:
+		args = append(args, "restore")
+	}
+	return strings.Join(append(args, id.Short(), "--after-truncate"), " ")
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@,+%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// restoreFailed is a restore that failed while writing the target, after
+// it saved the target's previous state as a safety snapshot: the message
+// says how to undo it, and --json gives the snapshot and the command their
+// own fields (errorJSON).
+type restoreFailed struct {
+	err    error
+	safety snapshot.Info
+	undo   string
+}
+
+func (f *restoreFailed) Error() string { return f.err.Error() + "; undo with: " + f.undo }
+
+func (f *restoreFailed) Unwrap() error { return f.err }
+
+// errorJSON is the --json form of a failed command: the message and the exit
+// code, and for a restore that failed after saving a safety snapshot, that
+// snapshot (as log --json prints it) and the command that undoes the
+// restore.
+func errorJSON(err error, code int) map[string]any {
+	out := map[string]any{"error": err.Error(), "exit_code": code}
+	var f *restoreFailed
+	if errors.As(err, &f) {
+		out["safety"] = toSnapshotJSON(f.safety)
+		out["undo"] = f.undo
+	}
+	return out
 }
