@@ -280,6 +280,7 @@ func (r *Repository) Restore(ctx context.Context, snap *Snapshot, target metasto
 		}
 	}
 	if opt.DryRun || changes == 0 {
+		res.Warnings = append(res.Warnings, targetNotices(ctx, target, opt.DryRun)...)
 		return res, nil
 	}
 
@@ -314,6 +315,7 @@ func (r *Repository) Restore(ctx context.Context, snap *Snapshot, target metasto
 		return res, fmt.Errorf("restore into %s: %w (undo with: restore %s)", opt.Target, err, safety.ID.Short())
 	}
 	res.Applied = true
+	res.Warnings = append(res.Warnings, targetNotices(ctx, target, false)...)
 	return res, nil
 }
 
