@@ -234,3 +234,61 @@ func TestCacheFileIsNotFollowed(t *testing.T) {
 		t.Fatal("backup with a cache linked to a FIFO still runs after 20 s: it reads through the link")
 	}
 }
+
+// TestRestoreKeepsModesAndOwners restores over a folder whose /user/ADMIN
+// (a password hash) is private and whose files belong to Kylin's user, as
+// root: the restored files stay private and Kylin's.
+func TestRestoreKeepsModesAndOwners(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	src, _ := seededFolder(t)
+	if err := src.Write(ctx, metastore.Resource{Path: "/user/ADMIN", Data: []byte(`{"username":"ADMIN","password":"$2a$10$hash"}`), Timestamp: 1457534216410}); err != nil {
+		t.Fatal(err)
+	}
+	snap := r.OpenInfo(backup(t, r, src, scope.SystemScope()).Snapshot)
+	_, dir := seededFolder(t)
+	admin := filepath.Join(dir, "user", "ADMIN")
+	if err := os.Mkdir(filepath.Join(dir, "user"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(admin, []byte(`{"username":"ADMIN","password":"changed"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(admin, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	asRoot := os.Geteuid() == 0
+	const kylin = 1234
+	if asRoot {
+		for _, p := range []string{dir, filepath.Join(dir, "user"), admin} {
+			if err := os.Lchown(p, kylin, kylin); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "cube")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Restore(ctx, snap, reopen(t, dir), RestoreOptions{Scope: scope.SystemScope()}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("after the restore /user/ADMIN has mode %v, want it kept at 0600", fi.Mode().Perm())
+	}
+	if !asRoot {
+		t.Skip("not root: owners are not checked (tests run as root in CI)")
+	}
+	for _, p := range []string{admin, filepath.Join(dir, "cube"), filepath.Join(dir, "cube", "test_kylin_cube_with_slr_empty.json")} {
+		fi, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := fi.Sys().(*syscall.Stat_t); st.Uid != kylin || st.Gid != kylin {
+			t.Errorf("after a restore as root, %s belongs to %d:%d, want Kylin's %d:%d", p, st.Uid, st.Gid, kylin, kylin)
+		}
+	}
+}

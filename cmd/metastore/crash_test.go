@@ -253,7 +253,7 @@ func TestCrashDuringRestore(t *testing.T) {
 	points = append(points, writing)
 	points = append(points, spread(writing, d, 13)...)
 	points = append(points, d+d/10)
-	var kills, interrupted, mixed int
+	var kills, interrupted, mixed, leftovers int
 	for round := 0; round < longRuns(t); round++ {
 		for _, delay := range points {
 			resetFolder(t, live, b)
@@ -294,6 +294,7 @@ func TestCrashDuringRestore(t *testing.T) {
 				t.Logf("kill after %v: finished %v, %d resources as in A, %d as in B", delay, k.Finished, fromA, fromB)
 			}
 			checkRepository(t, repo, false)
+			leftovers += len(looseFiles(t, live))
 			res := c.run(restore...)
 			if res.code != 0 {
 				t.Fatalf("kill after %v: restoring again failed: %s", delay, res)
@@ -324,8 +325,8 @@ func TestCrashDuringRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := c.mustRun("--repo", repo, "verify", "--read-data")
-	t.Logf("%d kills (%d interrupted a running restore, %d left a mix of A and B); %d temporary files left at the end; %s",
-		kills, interrupted, mixed, len(stray), strings.TrimSpace(res.stdout))
+	t.Logf("%d kills (%d interrupted a running restore, %d left a mix of A and B, %d temporary files, each removed by the next restore); %d temporary files left at the end; %s",
+		kills, interrupted, mixed, leftovers, len(stray), strings.TrimSpace(res.stdout))
 }
 
 // gitFsck checks the repository with git itself, when git is installed:
