@@ -202,7 +202,7 @@ func (s *Store) read(p string) (metastore.Resource, error) {
 	defer w.close()
 	fd, err := openat(w.last(), base, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		if err == unix.ELOOP {
+		if isLoop(err) {
 			return metastore.Resource{}, ErrSymlink
 		}
 		return metastore.Resource{}, err

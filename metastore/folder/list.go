@@ -174,7 +174,7 @@ func (l *lister) dir(fd int, namePrefix string) error {
 			if err == unix.ENOENT {
 				continue // removed since it was read
 			}
-			if err == unix.ENOTDIR || err == unix.ELOOP {
+			if err == unix.ENOTDIR || isLoop(err) {
 				err = notDirError(fd, name)
 			}
 			if err != nil {

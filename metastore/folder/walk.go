@@ -86,7 +86,7 @@ func (s *Store) walk(dir string, mode walkMode) (*walked, error) {
 			}
 		}
 		if err != nil {
-			if err == unix.ENOTDIR || err == unix.ELOOP {
+			if err == unix.ENOTDIR || isLoop(err) {
 				err = notDirError(w.last(), name)
 			}
 			w.close()
@@ -128,6 +128,11 @@ func notDirError(dir int, name string) error {
 	}
 	return ErrNotDir
 }
+
+// isLoop reports whether err is what openat(2) with O_NOFOLLOW returns for
+// a symbolic link: ELOOP, or EMLINK on FreeBSD (which openat never returns
+// otherwise).
+func isLoop(err error) bool { return err == unix.ELOOP || err == unix.EMLINK }
 
 // openat is unix.Openat, retried on EINTR.
 func openat(dir int, name string, flags int, mode uint32) (int, error) {
