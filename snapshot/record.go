@@ -158,6 +158,7 @@ func (r *Repository) Backup(ctx context.Context, src metastore.Source, opt Backu
 	res.Resources = len(items)
 	res.Unread = st.unread
 	res.Warnings = append(res.Warnings, st.warnings...)
+	res.Warnings = append(res.Warnings, storeNotices(src)...)
 
 	rec, err := r.record(pw, items, opt)
 	if err != nil {

@@ -298,6 +298,7 @@ func (r *Repository) Restore(ctx context.Context, snap *Snapshot, target metasto
 		}
 	}
 	if opt.DryRun || changes == 0 {
+		res.Warnings = append(res.Warnings, targetNotices(ctx, target, opt.DryRun)...)
 		return res, nil
 	}
 
@@ -332,6 +333,7 @@ func (r *Repository) Restore(ctx context.Context, snap *Snapshot, target metasto
 		return res, &ApplyError{Target: opt.Target, Scope: opt.Scope, Project: opt.Project, Safety: safety, Err: err}
 	}
 	res.Applied = true
+	res.Warnings = append(res.Warnings, targetNotices(ctx, target, false)...)
 	return res, nil
 }
 
