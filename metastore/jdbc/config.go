@@ -118,7 +118,8 @@ type Config struct {
 	// IOTimeout is how long a connected server may send nothing while the
 	// store waits for it (an answer to a statement, the next rows of a
 	// result, room to write): a statement may run for hours as long as
-	// the server keeps answering. If zero: 4 times ConnectTimeout if that
+	// the server keeps answering. If zero: IOTimeoutFactor times
+	// ConnectTimeout if that
 	// is set, else the JDBC URL's socketTimeout (same units), else
 	// DefaultIOTimeout.
 	IOTimeout time.Duration

@@ -88,8 +88,8 @@ func (s *Store) translate(ctx context.Context, what string, err error) error {
 // silence returns the SilenceError behind a driver error met while the
 // caller's context was alive, or nil if it is no timeout: a read or write
 // the server left unanswered (pgx keeps the error; go-sql-driver reports a
-// lost connection, and the connection reported it to the store), or a
-// connection not made within the connect timeout (the deadline of a
+// lost connection, and the connection reported the timeout to the store),
+// or a connection not made within the connect timeout (the deadline of a
 // context or a dial that only the store set).
 func (s *Store) silence(err error) *SilenceError {
 	var se *SilenceError
@@ -100,7 +100,7 @@ func (s *Store) silence(err error) *SilenceError {
 	if errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) || (errors.As(err, &ne) && ne.Timeout()) {
 		return &SilenceError{Addr: s.where(), Wait: s.connectTimeout, Connecting: true}
 	}
-	if classify(err) == classUnreachable {
+	if errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, driver.ErrBadConn) {
 		return s.silent.Load()
 	}
 	return nil

@@ -42,43 +42,45 @@ func (e *SilenceError) Unwrap() []error { return []error{ErrTimeout, os.ErrDeadl
 // silentConn is a connection to a database server whose reads and writes
 // fail, and close it, when the server makes them wait longer than timeout:
 // each read or write has its own deadline, so that only silence fails, not
-// a long result or a long transaction. Deadlines the driver sets itself
-// (pgx interrupts a read by one when a context is canceled) are kept when
-// they come first.
+// a long result or a long transaction, and an idle connection has none.
+// Deadlines the driver sets itself (pgx interrupts a read by one when a
+// context is canceled) are kept when they come first.
 type silentConn struct {
 	net.Conn
 	addr    string
 	timeout time.Duration
 	silent  *atomic.Pointer[SilenceError] // where a timeout is reported
 
-	mu     sync.Mutex
-	rd, wd time.Time // the driver's deadlines; zero for none
+	mu               sync.Mutex
+	rd, wd           time.Time // the driver's deadlines; zero for none
+	reading, writing bool      // a read or write is waiting
 }
 
 func (c *silentConn) Read(p []byte) (int, error) {
-	ours, err := c.arm(&c.rd, c.Conn.SetReadDeadline)
+	ours, err := c.begin(&c.rd, &c.reading, c.Conn.SetReadDeadline)
 	if err != nil {
 		return 0, err
 	}
 	n, err := c.Conn.Read(p)
-	return n, c.check(err, ours, &c.rd)
+	return n, c.end(err, ours, &c.rd, &c.reading, c.Conn.SetReadDeadline)
 }
 
 func (c *silentConn) Write(p []byte) (int, error) {
-	ours, err := c.arm(&c.wd, c.Conn.SetWriteDeadline)
+	ours, err := c.begin(&c.wd, &c.writing, c.Conn.SetWriteDeadline)
 	if err != nil {
 		return 0, err
 	}
 	n, err := c.Conn.Write(p)
-	return n, c.check(err, ours, &c.wd)
+	return n, c.end(err, ours, &c.wd, &c.writing, c.Conn.SetWriteDeadline)
 }
 
-// arm sets the deadline of a read or write: the timeout from now, or the
+// begin sets the deadline of a read or write: the timeout from now, or the
 // driver's deadline *set if that comes first. It returns ours, or the zero
 // time if the driver's deadline applies.
-func (c *silentConn) arm(set *time.Time, apply func(time.Time) error) (time.Time, error) {
+func (c *silentConn) begin(set *time.Time, busy *bool, apply func(time.Time) error) (time.Time, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	*busy = true
 	ours := time.Now().Add(c.timeout)
 	if !set.IsZero() && set.Before(ours) {
 		return time.Time{}, apply(*set)
@@ -86,19 +88,18 @@ func (c *silentConn) arm(set *time.Time, apply func(time.Time) error) (time.Time
 	return ours, apply(ours)
 }
 
-// check turns a timeout of a read or write whose deadline was ours into a
-// SilenceError, reports it, and closes the connection: the server may
-// still answer the statement, and nothing may read that answer as the
-// answer to another.
-func (c *silentConn) check(err error, ours time.Time, set *time.Time) error {
-	if err == nil || ours.IsZero() || !errors.Is(err, os.ErrDeadlineExceeded) {
-		return err
-	}
+// end puts the driver's deadline back after a read or write, and turns a
+// timeout whose deadline was ours into a SilenceError: it reports it and
+// closes the connection, since the server may still answer the statement
+// and nothing may read that answer as the answer to another.
+func (c *silentConn) end(err error, ours time.Time, set *time.Time, busy *bool, apply func(time.Time) error) error {
 	c.mu.Lock()
+	*busy = false
+	apply(*set)
 	driverDeadline := !set.IsZero() && !set.After(time.Now())
 	c.mu.Unlock()
-	if driverDeadline {
-		return err // the driver interrupted it
+	if err == nil || ours.IsZero() || driverDeadline || !errors.Is(err, os.ErrDeadlineExceeded) {
+		return err
 	}
 	se := &SilenceError{Addr: c.addr, Wait: c.timeout}
 	c.silent.Store(se)
@@ -107,29 +108,35 @@ func (c *silentConn) check(err error, ours time.Time, set *time.Time) error {
 }
 
 // SetDeadline, SetReadDeadline and SetWriteDeadline record the driver's
-// deadlines; the I/O timeout still applies to a read or write waiting now.
+// deadlines; the I/O timeout still bounds a read or write waiting now.
 func (c *silentConn) SetDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.rd, c.wd = t, t
-	return c.Conn.SetDeadline(c.soonest(t))
+	return errors.Join(c.Conn.SetReadDeadline(c.soonest(t, c.reading)), c.Conn.SetWriteDeadline(c.soonest(t, c.writing)))
 }
 
 func (c *silentConn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.rd = t
-	return c.Conn.SetReadDeadline(c.soonest(t))
+	return c.Conn.SetReadDeadline(c.soonest(t, c.reading))
 }
 
 func (c *silentConn) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.wd = t
-	return c.Conn.SetWriteDeadline(c.soonest(t))
+	return c.Conn.SetWriteDeadline(c.soonest(t, c.writing))
 }
 
-func (c *silentConn) soonest(t time.Time) time.Time {
+// soonest returns the deadline to apply when the driver asks for t: t, or
+// for a read or write waiting now (busy) the I/O timeout from now if that
+// comes first.
+func (c *silentConn) soonest(t time.Time, busy bool) time.Time {
+	if !busy {
+		return t
+	}
 	ours := time.Now().Add(c.timeout)
 	if !t.IsZero() && t.Before(ours) {
 		return t

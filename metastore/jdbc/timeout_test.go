@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -157,13 +158,13 @@ func TestTimeouts(t *testing.T) {
 		wantConn, wantIO time.Duration
 	}{
 		{"jdbc:mysql://h/k", 0, 0, DefaultConnectTimeout, DefaultIOTimeout},
-		{"jdbc:postgresql://h/k", 0, 0, 15 * time.Second, time.Minute},
-		{"jdbc:postgresql://h/k", 2 * time.Second, 0, 2 * time.Second, 8 * time.Second},
+		{"jdbc:postgresql://h/k", 0, 0, 15 * time.Second, 2 * time.Minute},
+		{"jdbc:postgresql://h/k", 2 * time.Second, 0, 2 * time.Second, 16 * time.Second},
 		{"jdbc:mysql://h/k", 2 * time.Second, 3 * time.Second, 2 * time.Second, 3 * time.Second},
 		{"jdbc:mysql://h/k?connectTimeout=5000&socketTimeout=30000", 0, 0, 5 * time.Second, 30 * time.Second},
 		{"jdbc:postgresql://h/k?connectTimeout=5&socketTimeout=30", 0, 0, 5 * time.Second, 30 * time.Second},
 		{"jdbc:postgresql://h/k?connectTimeout=5", 0, 0, 5 * time.Second, DefaultIOTimeout},
-		{"jdbc:postgresql://h/k?connectTimeout=5&socketTimeout=30", time.Second, 0, time.Second, 4 * time.Second},
+		{"jdbc:postgresql://h/k?connectTimeout=5&socketTimeout=30", time.Second, 0, time.Second, 8 * time.Second},
 		{"jdbc:mysql://h/k?connectTimeout=0&socketTimeout=x", 0, 0, DefaultConnectTimeout, DefaultIOTimeout},
 	}
 	for _, tt := range tests {
@@ -396,4 +397,60 @@ func TestLongWorkIsNotCut(t *testing.T) {
 		}
 		t.Logf("with a 300ms I/O timeout: a %d-write transaction took %s, a slow walk %s", n, txTook.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 	})
+}
+
+// TestSilentConn checks the deadlines of a connection: a read the peer
+// leaves unanswered for the timeout fails with a SilenceError, reported
+// and closing the connection; a deadline the driver sets itself (to
+// interrupt a read) fails only that read, as a plain timeout; reads that
+// each wait less than the timeout succeed however long they take together.
+func TestSilentConn(t *testing.T) {
+	t.Parallel()
+	const timeout = 200 * time.Millisecond
+	pair := func() (*silentConn, net.Conn, *atomic.Pointer[SilenceError]) {
+		server, client := net.Pipe()
+		t.Cleanup(func() { server.Close(); client.Close() })
+		var silent atomic.Pointer[SilenceError]
+		return &silentConn{Conn: client, addr: "db:5432", timeout: timeout, silent: &silent}, server, &silent
+	}
+	buf := make([]byte, 16)
+
+	c, _, silent := pair()
+	start := time.Now()
+	_, err := c.Read(buf)
+	var se *SilenceError
+	if !errors.As(err, &se) || !errors.Is(err, ErrTimeout) || se.Addr != "db:5432" || silent.Load() != se {
+		t.Fatalf("Read from a silent peer: %v, want a reported SilenceError", err)
+	}
+	if took := time.Since(start); took < timeout || took > 10*timeout {
+		t.Errorf("Read from a silent peer failed after %s, want %s", took, timeout)
+	}
+	if _, err := c.Conn.Write([]byte("x")); err == nil {
+		t.Errorf("the connection is still open after the timeout")
+	}
+
+	c, _, silent = pair()
+	c.SetReadDeadline(time.Now().Add(timeout / 4))
+	_, err = c.Read(buf)
+	if !errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &se) || silent.Load() != nil {
+		t.Fatalf("Read past the driver's deadline: %v, want a plain timeout, not reported", err)
+	}
+	c.SetReadDeadline(time.Time{})
+
+	c, server, silent := pair()
+	go func() {
+		for range 4 {
+			time.Sleep(timeout * 3 / 4)
+			server.Write([]byte("row"))
+		}
+	}()
+	start = time.Now()
+	for i := range 4 {
+		if _, err := c.Read(buf); err != nil {
+			t.Fatalf("read %d after %s: %v", i, time.Since(start), err)
+		}
+	}
+	if took := time.Since(start); took < 2*timeout || silent.Load() != nil {
+		t.Errorf("4 reads waiting 3/4 of the timeout each took %s (silence reported: %v)", took, silent.Load())
+	}
 }

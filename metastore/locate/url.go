@@ -207,7 +207,7 @@ type Options struct {
 	// if empty.
 	CipherIV string
 	// Timeout, for a JDBC metastore, bounds connecting to the database and
-	// logging in; a connected server may stay silent 4 times as long (see
+	// logging in; a connected server may stay silent 8 times as long (see
 	// jdbc.Config.ConnectTimeout and IOTimeout). Zero: the JDBC URL's
 	// connectTimeout and socketTimeout, else jdbc.DefaultConnectTimeout and
 	// jdbc.DefaultIOTimeout.
