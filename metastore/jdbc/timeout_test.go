@@ -119,7 +119,7 @@ func TestSilentServer(t *testing.T) {
 			if !errors.As(err, &se) || se.Wait != time.Second || !se.Connecting {
 				t.Errorf("Open of a silent server: %v, want a *SilenceError of a 1s connect timeout", err)
 			}
-			if took < 900*time.Millisecond || took > 6*time.Second {
+			if took < 900*time.Millisecond || took > 10*time.Second {
 				t.Errorf("Open of a silent server failed after %s, want about 1s", took)
 			}
 			noSecret(t, "Open's error", err.Error(), secret)
@@ -140,7 +140,7 @@ func TestRefusedPort(t *testing.T) {
 			if !errors.Is(err, ErrUnreachable) || errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), addr) {
 				t.Fatalf("Open of a closed port: %v, want ErrUnreachable naming %s", err, addr)
 			}
-			if took > 3*time.Second {
+			if took > 5*time.Second {
 				t.Errorf("Open of a closed port failed after %s, want at once", took)
 			}
 		})
@@ -337,7 +337,7 @@ func TestServerFallsSilent(t *testing.T) {
 				if !errors.Is(err, ErrTimeout) || !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), p.addr) {
 					t.Fatalf("%s after the server fell silent: %v, want ErrTimeout naming %s", op, err, p.addr)
 				}
-				if took > 8*time.Second {
+				if took > 15*time.Second {
 					t.Errorf("%s failed after %s, want about the 1s I/O timeout (or the 2s connect timeout)", op, took)
 				}
 				noSecret(t, op+"'s error", err.Error(), db.password())
@@ -348,16 +348,18 @@ func TestServerFallsSilent(t *testing.T) {
 }
 
 // TestLongWorkIsNotCut checks that the I/O timeout is about silence, not
-// about how long the work takes: with a 300 ms I/O timeout, a transaction
-// of 1,200 writes that lasts several seconds, with pauses longer than the
-// timeout between statements, commits; a walk whose reader is slower than
-// the timeout completes.
+// about how long the work takes: with a 2 s I/O timeout, a transaction of
+// 1,200 writes that lasts three times as long, with pauses longer than the
+// timeout between statements, commits; a walk whose reader pauses longer
+// than the timeout completes. (Each statement itself must answer within
+// 2 s, on a host loaded by the other tests.)
 func TestLongWorkIsNotCut(t *testing.T) {
 	eachDB(t, func(t *testing.T, db testDB) {
 		ctx := t.Context()
 		seed := openNew(t, db, Schema4)
 		cfg := seed.cfg
-		cfg.CreateSchema, cfg.IOTimeout = "", 300*time.Millisecond
+		const timeout = 2 * time.Second
+		cfg.CreateSchema, cfg.IOTimeout = "", timeout
 		s := openConfig(t, cfg)
 		start := time.Now()
 		tx, err := s.Begin(ctx)
@@ -370,8 +372,8 @@ func TestLongWorkIsNotCut(t *testing.T) {
 			if err := tx.Write(ctx, metastore.Resource{Path: fmt.Sprintf("/table/T%d/r%04d.json", i%26, i), Data: data, Timestamp: int64(i)}); err != nil {
 				t.Fatalf("write %d: %v", i, err)
 			}
-			if i%400 == 399 {
-				time.Sleep(700 * time.Millisecond) // idle in the transaction
+			if i%500 == 250 {
+				time.Sleep(timeout + timeout/2) // idle in the transaction
 			}
 		}
 		if err := tx.Commit(ctx); err != nil {
@@ -387,15 +389,19 @@ func TestLongWorkIsNotCut(t *testing.T) {
 		rows := 0
 		err = v.(metastore.Walker).Walk(ctx, "/", func(r metastore.Resource, err error) error {
 			rows++
-			if rows%300 == 0 {
-				time.Sleep(500 * time.Millisecond) // a slow reader
+			if rows%500 == 0 {
+				time.Sleep(timeout + timeout/2) // a slow reader
 			}
 			return err
 		})
 		if err != nil || rows != n {
 			t.Fatalf("Walk after %s: %d rows, %v; want %d rows", time.Since(start), rows, err, n)
 		}
-		t.Logf("with a 300ms I/O timeout: a %d-write transaction took %s, a slow walk %s", n, txTook.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+		took := time.Since(start)
+		if txTook < 2*timeout || took < 2*timeout {
+			t.Errorf("the transaction took %s and the walk %s, want each longer than twice the timeout", txTook, took)
+		}
+		t.Logf("with a %s I/O timeout: a %d-write transaction took %s, a slow walk %s", timeout, n, txTook.Round(time.Millisecond), took.Round(time.Millisecond))
 	})
 }
 
@@ -406,7 +412,7 @@ func TestLongWorkIsNotCut(t *testing.T) {
 // each wait less than the timeout succeed however long they take together.
 func TestSilentConn(t *testing.T) {
 	t.Parallel()
-	const timeout = 200 * time.Millisecond
+	const timeout = 600 * time.Millisecond
 	pair := func() (*silentConn, net.Conn, *atomic.Pointer[SilenceError]) {
 		server, client := net.Pipe()
 		t.Cleanup(func() { server.Close(); client.Close() })
@@ -422,7 +428,7 @@ func TestSilentConn(t *testing.T) {
 	if !errors.As(err, &se) || !errors.Is(err, ErrTimeout) || se.Addr != "db:5432" || silent.Load() != se {
 		t.Fatalf("Read from a silent peer: %v, want a reported SilenceError", err)
 	}
-	if took := time.Since(start); took < timeout || took > 10*timeout {
+	if took := time.Since(start); took < timeout || took > 15*timeout {
 		t.Errorf("Read from a silent peer failed after %s, want %s", took, timeout)
 	}
 	if _, err := c.Conn.Write([]byte("x")); err == nil {
@@ -439,18 +445,18 @@ func TestSilentConn(t *testing.T) {
 
 	c, server, silent := pair()
 	go func() {
-		for range 4 {
-			time.Sleep(timeout * 3 / 4)
+		for range 5 {
+			time.Sleep(timeout / 2)
 			server.Write([]byte("row"))
 		}
 	}()
 	start = time.Now()
-	for i := range 4 {
+	for i := range 5 {
 		if _, err := c.Read(buf); err != nil {
 			t.Fatalf("read %d after %s: %v", i, time.Since(start), err)
 		}
 	}
 	if took := time.Since(start); took < 2*timeout || silent.Load() != nil {
-		t.Errorf("4 reads waiting 3/4 of the timeout each took %s (silence reported: %v)", took, silent.Load())
+		t.Errorf("5 reads waiting half the timeout each took %s (silence reported: %v)", took, silent.Load())
 	}
 }

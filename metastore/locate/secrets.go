@@ -151,14 +151,16 @@ func isSpace(c byte) bool {
 }
 
 // jdbcSecretSpans returns the ranges of s[a:b] that jdbc.MaskJDBCURL hides
-// when s[a:b] is read as a JDBC URL (from its "jdbc:" on, if it has one):
-// the password of user:password@ before the host, password parameters up
-// to '&' or ';', and for a URL that package jdbc refuses, what may be a
-// password it could not tell apart.
+// when s[a:b] holds a JDBC URL (read from its "jdbc:" on): the password of
+// user:password@ before the host, password parameters up to '&' or ';',
+// and for a URL that package jdbc refuses, what may be a password it could
+// not tell apart.
 func jdbcSecretSpans(s string, a, b int) [][2]int {
-	if i := strings.Index(s[a:b], "jdbc:"); i >= 0 {
-		a += i
+	i := strings.Index(s[a:b], "jdbc:")
+	if i < 0 {
+		return nil
 	}
+	a += i
 	spans := jdbc.PasswordSpans(s[a:b])
 	for i := range spans {
 		spans[i][0] += a
