@@ -379,8 +379,8 @@ func TestPasswordFormsNeverShown(t *testing.T) {
 // URL, a wrong password parameter where the URL's must take precedence):
 // every form logs in, the recorded source masks the password, and neither
 // the password nor the wrong one shows in the output of backup, log, show,
-// verify, diff and a dry-run restore, with and without --json, or in the
-// repository.
+// verify, diff and restore (its safety snapshot records the target too),
+// with and without --json, or in the repository.
 func TestPasswordFormsUsedNeverStored(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, db testDatabase) {
 		c := newCLI(t)
@@ -421,7 +421,7 @@ func TestPasswordFormsUsedNeverStored(t *testing.T) {
 			for _, flags := range [][]string{{"-q"}, {"-q", "--json"}} {
 				for _, cmd := range [][]string{
 					{"backup", "-m", f.Name}, {"log", "-n", "1"}, {"show", "latest"}, {"verify", "latest"},
-					{"diff", "latest"}, {"restore", "--dry-run", "latest"},
+					{"diff", "latest"}, {"restore", "--dry-run", "latest"}, {"restore", "latest"},
 				} {
 					args := append(append(flags, "--metadata-url", f.URL, "--repo", repo), cmd...)
 					res := c.run(args...)
