@@ -14,6 +14,7 @@ import (
 	"runtime/pprof"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/metastore/folder"
@@ -45,6 +46,7 @@ type env struct {
 	json        bool
 	quiet       bool
 	hdfsRoot    string
+	dbTimeout   time.Duration
 	// unknown is the usage error of "help NAME" for a command that does
 	// not exist (urfave/cli reports it through a callback).
 	unknown error
@@ -139,6 +141,7 @@ func newApp(e *env) *cli.App {
 			&cli.StringFlag{Name: "repo", Usage: "the snapshot repository (default: $KYLIN_HOME/meta_backups/snapshots.git)", EnvVars: []string{"METASTORE_REPO"}, Destination: &e.repo},
 			&cli.BoolFlag{Name: "json", Usage: "print results as JSON on stdout", Destination: &e.json},
 			&cli.StringFlag{Name: "hdfs-root", Usage: "JDBC metastores of Kylin 2.5-4.x: a local copy of kylin.env.hdfs-working-dir, to read the resources Kylin pushed out of the database (max-cell-size)", EnvVars: []string{"METASTORE_HDFS_ROOT"}, Destination: &e.hdfsRoot},
+			&cli.DurationFlag{Name: "db-timeout", Usage: "database metastores: how long to wait to connect and log in (a server silent 8 times as long during the work fails the command); default: the JDBC URL's connectTimeout, else 15s", EnvVars: []string{"METASTORE_DB_TIMEOUT"}, Destination: &e.dbTimeout},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress display", Destination: &e.quiet},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile (pprof) to this file", Hidden: true},
 			&cli.StringFlag{Name: "memprofile", Usage: "write a heap profile (pprof) to this file at exit", Hidden: true},
@@ -280,7 +283,10 @@ func (e *env) openMetastore(ctx context.Context, create bool, createSchema ...st
 	if err != nil {
 		return nil, "", err
 	}
-	opt := locate.Options{Create: create, HDFSRoot: e.hdfsRoot}
+	if e.dbTimeout < 0 {
+		return nil, "", usagef("--db-timeout (METASTORE_DB_TIMEOUT) %s: want a positive duration such as 15s", e.dbTimeout)
+	}
+	opt := locate.Options{Create: create, HDFSRoot: e.hdfsRoot, Timeout: e.dbTimeout}
 	if len(createSchema) > 0 {
 		opt.CreateSchema = createSchema[0]
 	}
