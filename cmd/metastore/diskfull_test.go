@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -317,8 +319,9 @@ func TestRestoreDiskFull(t *testing.T) {
 	if res.code != 1 || !strings.Contains(res.stderr, "no space left on device") {
 		t.Fatalf("a restore larger than the disk: want exit 1 and \"no space left on device\", got %s", res)
 	}
-	if !strings.Contains(res.stderr, "undo with: restore") {
-		t.Errorf("the failed restore does not say how to undo it: %s", res.stderr)
+	undo := undoArgs(t, res.stderr)
+	if want := []string{"restore", "--after-truncate"}; len(undo) < 3 || undo[len(undo)-3] != want[0] || undo[len(undo)-1] != want[1] {
+		t.Errorf("the failed restore does not print a complete undo (restore SAFETY --after-truncate): %q", undo)
 	}
 	got := readFolder(t, live)
 	newer := 0
@@ -335,6 +338,11 @@ func TestRestoreDiskFull(t *testing.T) {
 		t.Errorf("%d of %d resources restored before the disk was full: the test did not fill the disk half-way", newer, len(a))
 	}
 	resizeTmpfs(t, fsDir, "16m")
+	// The printed undo, run as printed, puts back what was there before.
+	c.mustRun(undo...)
+	if diff := diffStates(readFolder(t, live), b); diff != "" {
+		t.Fatalf("the printed undo (%q) did not put back the state before the failed restore:\n%s", undo, diff)
+	}
 	c.mustRun(restore...)
 	if diff := diffStates(readFolder(t, live), a); diff != "" {
 		t.Fatalf("the restore after freeing space did not give A:\n%s", diff)

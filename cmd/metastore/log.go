@@ -1,6 +1,8 @@
 package main
 
 import (
+	"time"
+
 	"github.com/kylin-tools/metastore/cmd/metastore/internal/api"
 	"github.com/kylin-tools/metastore/snapshot"
 	"github.com/urfave/cli/v2"
@@ -42,7 +44,7 @@ func logCommand(e *env) *cli.Command {
 				case snapshot.KindSafety:
 					mark = " [safety]"
 				case snapshot.KindImport:
-					mark = " [imported: " + in.ImportPath + "]"
+					mark = " [imported: " + in.ImportPath + folderTimeNote(in, ", ") + "]"
 				}
 				tags := ""
 				if len(in.Tags) > 0 {
@@ -55,6 +57,16 @@ func logCommand(e *env) *cli.Command {
 			return nil
 		},
 	}
+}
+
+// folderTimeNote describes the time in an imported folder's name, after
+// sep, or returns "" when there is none.
+func folderTimeNote(in snapshot.Info, sep string) string {
+	t, err := time.Parse("2006-01-02T15:04:05", in.FolderTime)
+	if err != nil {
+		return ""
+	}
+	return sep + "folder time " + t.Format(time.DateTime) + " (folder name, zone unknown)"
 }
 
 func shortRef(s string) string {

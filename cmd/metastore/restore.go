@@ -2,9 +2,12 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/kylin-tools/metastore/cmd/metastore/internal/api"
+	"github.com/kylin-tools/metastore/metastore/locate"
 	"github.com/kylin-tools/metastore/scope"
 	"github.com/kylin-tools/metastore/snapshot"
 	"github.com/urfave/cli/v2"
@@ -97,8 +100,11 @@ func (e *env) printRestore(r *api.Restore, verbose bool) error {
 		what += " into project " + res.Project
 	}
 	if dry {
-		e.printf("Dry run: restoring %s from snapshot %s (%s) into %s would do:\n", what, res.Snapshot.ID.Short(),
-			res.Snapshot.Time.Local().Format("2006-01-02 15:04:05"), target)
+		from := fmt.Sprintf("snapshot %s (%s)", res.Snapshot.ID.Short(), res.Snapshot.Time.Local().Format("2006-01-02 15:04:05"))
+		if r.Imported {
+			from = "Kylin backup folder " + res.Snapshot.ImportPath // not recorded: it has no snapshot id
+		}
+		e.printf("Dry run: restoring %s from %s into %s would do:\n", what, from, target)
 		for _, it := range res.Plan {
 			e.printf("  %-9s %s%s\n", it.Action, it.Path, sizeNote(it))
 		}
@@ -146,4 +152,34 @@ func sizeNote(it snapshot.PlanItem) string {
 		s += " [" + it.Note + "]"
 	}
 	return s
+}
+
+// undoCommand is the command line that puts back the state a restore of s
+// (for a cube, into project) saved as safety snapshot id: the same verb,
+// with --after-truncate, so that what the restore added goes too
+// (api.UndoCommand), with the global flags of commandLine.
+func (e *env) undoCommand(repo *snapshot.Repository, s scope.Scope, project string, id snapshot.ID) string {
+	return e.commandLine(repo, api.UndoCommand(s, project, id.Short()))
+}
+
+// commandLine completes cmd ("metastore VERB ARGS", as package api writes
+// it) with the repository and metastore this command used when they were
+// given on the command line (rather than by the environment, which the user
+// still has): a metadata URL with its password masked, a folder as an
+// absolute path, the repository as repo's path.
+func (e *env) commandLine(repo *snapshot.Repository, cmd string) string {
+	args := []string{"metastore"}
+	if e.metadataURL != "" && e.metadataURL != e.getenv("METASTORE_METADATA_URL") {
+		v := locate.Mask(e.metadataURL)
+		if u, err := locate.ParseURL(e.metadataURL); err == nil && u.Scheme == "" {
+			if abs, err := filepath.Abs(u.Path); err == nil {
+				v = abs
+			}
+		}
+		args = append(args, "--metadata-url", api.Quote(v))
+	}
+	if e.repo != "" && e.repo != e.getenv("METASTORE_REPO") && repo != nil {
+		args = append(args, "--repo", api.Quote(repo.Path()))
+	}
+	return strings.Join(args, " ") + strings.TrimPrefix(cmd, "metastore")
 }

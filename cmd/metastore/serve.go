@@ -151,6 +151,9 @@ func (e *env) consoleConfig(o serveOptions, token string) (console.Config, strin
 	}
 	ae := e.api()
 	ae.Folders, ae.Notice = false, nil
+	// The commands in answers (a restore's undo) carry the console's
+	// global flags, as every command it shows.
+	ae.Command = func(_ *snapshot.Repository, c string) string { return cmd + strings.TrimPrefix(c, "metastore") }
 	ae.OpenRepo = func(explicit string, create bool) (*snapshot.Repository, bool, error) {
 		if explicit != "" {
 			return nil, false, usagef("the console backs up into its own repository only")

@@ -33,8 +33,16 @@ type serveFixture struct {
 func newServeFixture(t *testing.T, o serveOptions) *serveFixture {
 	t.Helper()
 	dir := t.TempDir()
-	f := &serveFixture{t: t, meta: filepath.Join(dir, "meta"), repo: filepath.Join(dir, "snap.git")}
-	copySample(t, f.meta, 0)
+	meta := filepath.Join(dir, "meta")
+	copySample(t, meta, 0)
+	return newServeFixtureAt(t, o, meta, filepath.Join(dir, "snap.git"))
+}
+
+// newServeFixtureAt is newServeFixture on the metastore meta and the
+// repository repo.
+func newServeFixtureAt(t *testing.T, o serveOptions, meta, repo string) *serveFixture {
+	t.Helper()
+	f := &serveFixture{t: t, meta: meta, repo: repo}
 	vars := map[string]string{"USER": "admin", "TZ": "UTC"}
 	f.getenv = func(k string) string { return vars[k] }
 	var stderr bytes.Buffer
@@ -146,7 +154,8 @@ func TestAPIEqualsCLI(t *testing.T) {
 		{[]string{"restore-project", "default", "before", "--dry-run", "--after-truncate"}, "/api/v1/restore-plan?kind=project&project=default&ref=before&after_truncate=1", 200},
 		{[]string{"restore-cube", "default", "before", "--cube", "ssb", "--dry-run"}, "/api/v1/restore-plan?kind=cube&project=default&cube=ssb&ref=before", 200},
 		{[]string{"restore-cube", "default", "cube/ssb", "--dry-run"}, "/api/v1/restore-plan?kind=cube&project=default&ref=cube/ssb", 200},
-		{[]string{"restore-project", "nope", "before", "--dry-run"}, "/api/v1/restore-plan?kind=project&project=nope&ref=before", 409},
+		{[]string{"restore-project", "nope", "before", "--dry-run"}, "/api/v1/restore-plan?kind=project&project=nope&ref=before", 404},
+		{[]string{"restore", "project/default", "--dry-run"}, "/api/v1/restore-plan?kind=system&ref=project/default", 409},
 	} {
 		want, code := f.cli(append([]string{"--json"}, tc.cli...)...)
 		got, status := f.api("GET", tc.path, nil)

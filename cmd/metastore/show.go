@@ -64,7 +64,7 @@ func (e *env) printSummary(sum *snapshot.Summary) {
 			kind += " (taken before restoring " + shortRef(in.RestoreOf) + ")"
 		}
 	case snapshot.KindImport:
-		kind += " (Kylin backup folder " + in.ImportPath + ")"
+		kind += " (Kylin backup folder " + in.ImportPath + folderTimeNote(in, "; ") + ")"
 	}
 	line("kind", kind)
 	line("author", in.Author)

@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/kylin-tools/metastore/scope"
 	"github.com/kylin-tools/metastore/snapshot"
@@ -27,10 +29,34 @@ type Backup struct {
 	Seconds float64
 }
 
+// CheckMessage accepts a snapshot title: one line of text. A line break
+// would forge lines in log (and look like trailers in the commit), other
+// control characters would rewrite the terminal of whoever reads log.
+func CheckMessage(msg string) error {
+	if !utf8.ValidString(msg) {
+		return Usagef("-m: the message is not valid UTF-8")
+	}
+	for i, r := range msg {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return Usagef("-m: the message is one line of text: character %q at byte %d is a line break or control character", r, i)
+		}
+	}
+	return nil
+}
+
 // Backup records a snapshot of req.Scope of the live metastore, creating
-// the repository on first use. p receives progress; nil for none.
+// the repository on first use (and removing it again if the backup fails).
+// It refuses a one-line message that is not one line, and a metastore
+// folder that overlaps the repository, before it opens anything. p
+// receives progress; nil for none.
 func (e *Env) Backup(ctx context.Context, req BackupRequest, p snapshot.Progress) (*Backup, error) {
 	start := time.Now()
+	if err := CheckMessage(req.Message); err != nil {
+		return nil, err
+	}
+	if err := e.checkSeparate(req.Repo); err != nil {
+		return nil, err
+	}
 	src, desc, err := e.OpenMetastore(ctx, false, "")
 	if err != nil {
 		return nil, err
@@ -51,6 +77,12 @@ func (e *Env) Backup(ctx context.Context, req BackupRequest, p snapshot.Progress
 		Progress:        p,
 	})
 	if err != nil {
+		if created {
+			// Nothing was recorded: leave no empty repository behind.
+			if _, rerr := repo.RemoveIfUnused(); rerr != nil {
+				e.warn("could not remove the repository this backup created at %s: %v", repo.Path(), rerr)
+			}
+		}
 		return nil, err
 	}
 	return &Backup{Result: res, Scope: req.Scope, Created: created, Source: desc, Seconds: time.Since(start).Seconds()}, nil

@@ -37,6 +37,24 @@ type Env struct {
 	// Notice, if not nil, reports what a request did on the side (a Kylin
 	// backup folder recorded as a snapshot).
 	Notice func(format string, args ...any)
+	// Warn, if not nil, reports what went wrong on the side of a request
+	// that failed anyway (an empty repository a failed first backup could
+	// not remove).
+	Warn func(format string, args ...any)
+	// CheckSeparate refuses, with an error wrapping
+	// snapshot.ErrInsideRepository, a folder metastore or any of folders
+	// (a Kylin backup folder) that is, contains or lies inside the
+	// repository (explicit if not empty, else the configured one): a
+	// backup and a restore call it before they open or create anything.
+	// The console requires it; nil checks nothing here (package snapshot
+	// still refuses before writing).
+	CheckSeparate func(explicitRepo string, folders ...string) error
+	// Command, if not nil, completes a command line as this package writes
+	// it ("metastore VERB ARGS") with the global flags that reach the
+	// metastore and repository the request used (repo), for the commands
+	// an answer tells the user to run (the undo of a restore). nil leaves
+	// it as it is.
+	Command func(repo *snapshot.Repository, cmd string) string
 }
 
 // Exit codes, documented in the README's table.
@@ -45,7 +63,7 @@ const (
 	ExitFailure  = 1 // the operation failed (I/O, database, ...)
 	ExitUsage    = 2 // the command line was wrong
 	ExitNotFound = 3 // unknown snapshot, tag, project, cube or resource
-	ExitRefused  = 4 // refused to act: foreign metastore, scope mismatch, tag taken, empty source
+	ExitRefused  = 4 // refused to act: foreign metastore, scope mismatch, tag taken, empty source, metastore overlapping the repository
 	ExitRepo     = 5 // the repository is missing, corrupt, foreign or too new
 )
 
@@ -64,7 +82,7 @@ func ExitCode(err error) int {
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), errors.Is(err, scope.ErrAmbiguousCube):
 		return ExitUsage
 	case errors.Is(err, snapshot.ErrNotFound), errors.Is(err, snapshot.ErrAmbiguous),
 		errors.Is(err, scope.ErrUnknownProject), errors.Is(err, scope.ErrUnknownCube),
@@ -73,7 +91,7 @@ func ExitCode(err error) int {
 	case errors.Is(err, snapshot.ErrForeign), errors.Is(err, snapshot.ErrScopeMismatch), errors.Is(err, snapshot.ErrConflict),
 		errors.Is(err, snapshot.ErrTagExists), errors.Is(err, snapshot.ErrEmptySource),
 		errors.Is(err, snapshot.ErrInvalidRef), errors.Is(err, scope.ErrInvalidScope),
-		errors.Is(err, snapshot.ErrReservedPath):
+		errors.Is(err, snapshot.ErrReservedPath), errors.Is(err, snapshot.ErrInsideRepository):
 		return ExitRefused
 	case errors.Is(err, snapshot.ErrNoRepository), errors.Is(err, snapshot.ErrCorrupt),
 		errors.Is(err, snapshot.ErrNotMetastoreRepository), errors.Is(err, snapshot.ErrNewerFormat),
@@ -109,6 +127,27 @@ func (e *Env) notice(format string, args ...any) {
 	if e.Notice != nil {
 		e.Notice(format, args...)
 	}
+}
+
+func (e *Env) warn(format string, args ...any) {
+	if e.Warn != nil {
+		e.Warn(format, args...)
+	}
+}
+
+func (e *Env) checkSeparate(explicitRepo string, folders ...string) error {
+	if e.CheckSeparate == nil {
+		return nil
+	}
+	return e.CheckSeparate(explicitRepo, folders...)
+}
+
+// command completes cmd with the global flags (Env.Command).
+func (e *Env) command(repo *snapshot.Repository, cmd string) string {
+	if e.Command == nil {
+		return cmd
+	}
+	return e.Command(repo, cmd)
 }
 
 func (e *Env) openRepo() (*snapshot.Repository, error) {

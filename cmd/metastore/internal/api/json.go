@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"time"
 	"unicode/utf8"
 
@@ -28,6 +29,7 @@ type SnapshotJSON struct {
 	WithSegments bool      `json:"with_segments,omitempty"`
 	RestoreOf    string    `json:"restore_of,omitempty"`
 	ImportPath   string    `json:"imported_from,omitempty"`
+	FolderTime   string    `json:"folder_time,omitempty"`
 	Tags         []string  `json:"tags"`
 }
 
@@ -37,7 +39,8 @@ func Snapshot(in snapshot.Info) SnapshotJSON {
 		ID: in.ID.String(), Short: in.ID.Short(), Time: in.Time, Recorded: in.Recorded,
 		Scope: in.Scope.String(), Kind: string(in.Kind), Author: in.Author, Message: in.Message,
 		Resources: in.Resources, Bytes: in.Bytes, Source: in.Source, UUID: in.UUID,
-		WithSegments: in.WithSegments, RestoreOf: in.RestoreOf, ImportPath: in.ImportPath, Tags: NonNil(in.Tags),
+		WithSegments: in.WithSegments, RestoreOf: in.RestoreOf, ImportPath: in.ImportPath, FolderTime: in.FolderTime,
+		Tags: NonNil(in.Tags),
 	}
 	if !in.Parent.IsZero() {
 		j.Parent = in.Parent.String()
@@ -160,6 +163,7 @@ type RestoreJSON struct {
 	Counts   map[string]int `json:"counts"`
 	Plan     []PlanItemJSON `json:"plan"`
 	Warnings []string       `json:"warnings"`
+	Undo     string         `json:"undo,omitempty"`
 	Reminder string         `json:"reminder,omitempty"`
 }
 
@@ -218,10 +222,25 @@ type HistoryEntryJSON struct {
 }
 
 // ErrorJSON is the document of a failed request: the message and the exit
-// code the command line ends with.
+// code the command line ends with, and for a restore that failed after
+// saving a safety snapshot (RestoreFailed), that snapshot and the command
+// that undoes the restore.
 type ErrorJSON struct {
-	Error    string `json:"error"`
-	ExitCode int    `json:"exit_code"`
+	Error    string        `json:"error"`
+	ExitCode int           `json:"exit_code"`
+	Safety   *SnapshotJSON `json:"safety,omitempty"`
+	Undo     string        `json:"undo,omitempty"`
+}
+
+// Error describes err as a document, with the exit code code.
+func Error(err error, code int) ErrorJSON {
+	j := ErrorJSON{Error: err.Error(), ExitCode: code}
+	var f *RestoreFailed
+	if errors.As(err, &f) {
+		s := Snapshot(f.Safety)
+		j.Safety, j.Undo = &s, f.Undo
+	}
+	return j
 }
 
 // NonNil returns s, or an empty slice for nil (so that JSON prints [], not

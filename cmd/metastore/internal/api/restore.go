@@ -41,12 +41,31 @@ type RestoreRequest struct {
 // Restore is a restore done or planned.
 type Restore struct {
 	Result   *snapshot.RestoreResult
-	Imported bool   // Ref was a Kylin backup folder, recorded first
+	Imported bool   // Ref was a Kylin backup folder, recorded first (or, in a dry run, read)
 	Target   string // the metastore, password masked
 	DryRun   bool
+	// Undo is the command that undoes an applied restore (UndoCommand).
+	Undo string
 }
 
-// Restore restores (or plans) req. p receives progress; nil for none.
+// RestoreFailed is a restore that failed while writing the target, after
+// it saved the target's previous state as a safety snapshot: the message
+// says how to undo it, and its document (Error) gives the snapshot and the
+// command their own fields.
+type RestoreFailed struct {
+	Err    error
+	Safety snapshot.Info
+	Undo   string
+}
+
+func (f *RestoreFailed) Error() string { return f.Err.Error() + "; undo with: " + f.Undo }
+
+func (f *RestoreFailed) Unwrap() error { return f.Err }
+
+// Restore restores (or plans) req. A metastore folder or Kylin backup
+// folder that overlaps the repository is refused before anything is
+// opened; a restore that fails after saving its safety snapshot returns a
+// *RestoreFailed. p receives progress; nil for none.
 func (e *Env) Restore(ctx context.Context, req RestoreRequest, p snapshot.Progress) (*Restore, error) {
 	var s scope.Scope
 	switch req.Kind {
@@ -65,6 +84,13 @@ func (e *Env) Restore(ctx context.Context, req RestoreRequest, p snapshot.Progre
 	}
 	dry := req.DryRun
 	folderRef := e.isBackupFolder(req.Ref)
+	var folders []string
+	if folderRef {
+		folders = append(folders, req.Ref)
+	}
+	if err := e.checkSeparate("", folders...); err != nil {
+		return nil, err
+	}
 	var repo *snapshot.Repository
 	var err error
 	switch {
@@ -92,7 +118,7 @@ func (e *Env) Restore(ctx context.Context, req RestoreRequest, p snapshot.Progre
 	imported := false
 	var snap *snapshot.Snapshot
 	if folderRef {
-		snap, err = e.importFolder(ctx, repo, req.Ref, p)
+		snap, err = e.importFolder(ctx, repo, req.Ref, dry, p)
 		if err != nil {
 			return nil, err
 		}
@@ -138,13 +164,28 @@ func (e *Env) Restore(ctx context.Context, req RestoreRequest, p snapshot.Progre
 		Scope: s, Project: req.Project, AfterTruncate: req.AfterTruncate, DryRun: dry,
 		AllowForeign: req.AllowForeign, Target: desc, Progress: p,
 	})
+	var ae *snapshot.ApplyError
+	if errors.As(err, &ae) {
+		return nil, &RestoreFailed{Err: err, Safety: ae.Safety, Undo: e.undoCommand(repo, ae.Scope, ae.Project, ae.Safety.ID)}
+	}
 	if err != nil {
 		return nil, err
 	}
-	return &Restore{Result: res, Imported: imported, Target: desc, DryRun: dry}, nil
+	r := &Restore{Result: res, Imported: imported, Target: desc, DryRun: dry}
+	if res.Safety != nil {
+		r.Undo = e.undoCommand(repo, res.Scope, res.Project, res.Safety.ID)
+	}
+	return r, nil
 }
 
-func (e *Env) importFolder(ctx context.Context, repo *snapshot.Repository, dir string, p snapshot.Progress) (*snapshot.Snapshot, error) {
+// undoCommand is the command line that puts back the state a restore of s
+// (for a cube, into project) saved as safety snapshot id, with the global
+// flags that reach the same metastore and repository (Env.Command).
+func (e *Env) undoCommand(repo *snapshot.Repository, s scope.Scope, project string, id snapshot.ID) string {
+	return e.command(repo, UndoCommand(s, project, id.Short()))
+}
+
+func (e *Env) importFolder(ctx context.Context, repo *snapshot.Repository, dir string, dry bool, p snapshot.Progress) (*snapshot.Snapshot, error) {
 	src, err := folder.Open(dir)
 	if err != nil {
 		return nil, fmt.Errorf("Kylin backup folder %s: %w", dir, err)
@@ -153,12 +194,16 @@ func (e *Env) importFolder(ctx context.Context, repo *snapshot.Repository, dir s
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", dir, err)
 	}
-	verb := "Recorded"
-	if !res.Recorded {
-		verb = "Already recorded"
-	}
 	abs, _ := filepath.Abs(dir)
-	e.notice("%s Kylin backup folder %s as snapshot %s (%d resources)\n", verb, abs, res.Snapshot.ID.Short(), res.Resources)
+	switch {
+	case dry:
+		// The plan comes from a throw-away repository: nothing is recorded.
+		e.notice("Read Kylin backup folder %s (%d resources); a dry run does not record it\n", abs, res.Resources)
+	case !res.Recorded:
+		e.notice("Already recorded Kylin backup folder %s as snapshot %s (%d resources)\n", abs, res.Snapshot.ID.Short(), res.Resources)
+	default:
+		e.notice("Recorded Kylin backup folder %s as snapshot %s (%d resources)\n", abs, res.Snapshot.ID.Short(), res.Resources)
+	}
 	return repo.OpenInfo(res.Snapshot), nil
 }
 
@@ -168,7 +213,7 @@ func (r *Restore) JSON() RestoreJSON {
 	j := RestoreJSON{
 		Snapshot: Snapshot(res.Snapshot), Imported: r.Imported, Scope: res.Scope.String(), Project: res.Project,
 		Target: r.Target, DryRun: r.DryRun, Applied: res.Applied, Counts: map[string]int{}, Plan: []PlanItemJSON{},
-		Warnings: NonNil(res.Warnings),
+		Warnings: NonNil(res.Warnings), Undo: r.Undo,
 	}
 	for _, a := range []snapshot.Action{snapshot.Added, snapshot.Changed, snapshot.Deleted, snapshot.Unchanged, snapshot.Kept} {
 		j.Counts[string(a)] = res.Counts[a]
@@ -188,17 +233,13 @@ func (r *Restore) JSON() RestoreJSON {
 }
 
 // UndoCommand is the command that undoes an applied restore: restoring its
-// safety snapshot exactly. "" when nothing was written.
-func (r *Restore) UndoCommand() string {
-	res := r.Result
-	if res.Safety == nil {
-		return ""
-	}
-	return UndoCommand(res.Scope, res.Project, res.Safety.ID.Short())
-}
+// safety snapshot exactly, with the global flags of Env.Command. "" when
+// nothing was written.
+func (r *Restore) UndoCommand() string { return r.Undo }
 
 // UndoCommand is the command that restores safety snapshot id of a restore
-// of scope s (into project, for a cube) exactly.
+// of scope s (into project, for a cube) exactly: the same verb, with
+// --after-truncate, so that what the restore added goes too.
 func UndoCommand(s scope.Scope, project, id string) string {
 	undo := "restore"
 	switch s.Kind {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -61,6 +62,21 @@ type backupResultData struct {
 type jobErrorData struct {
 	Title   string
 	Message string
+	// Safety and Undo: a restore that failed after saving the target's
+	// state (api.RestoreFailed).
+	Safety string
+	Undo   string
+}
+
+// jobError describes a job's failure: for a restore that failed half-way,
+// the error, the safety snapshot and the command that undoes it apart.
+func (c *Console) jobError(title string, err error) jobErrorData {
+	d := jobErrorData{Title: title, Message: c.errorText(err)}
+	var f *api.RestoreFailed
+	if errors.As(err, &f) {
+		d.Message, d.Safety, d.Undo = c.errorText(f.Err), f.Safety.ID.Short(), c.scrub(f.Undo)
+	}
+	return d
 }
 
 // backupStart starts a backup and answers the dialog that follows its
@@ -79,7 +95,7 @@ func (c *Console) backupStart(w http.ResponseWriter, r *http.Request) {
 		b, err := c.env.Backup(ctx, api.BackupRequest{Scope: s, Message: message, Tags: tags}, j)
 		if err != nil {
 			c.logf("backup of %s failed: %v", s, err)
-			return c.fragmentHTML("job-error", jobErrorData{Title: title + " failed", Message: c.errorText(err)})
+			return c.fragmentHTML("job-error", c.jobError(title+" failed", err))
 		}
 		doc := b.JSON()
 		c.logf("backup of %s saved as snapshot %s in %s", s, doc.Snapshot.Short, doc.Repository)
@@ -259,7 +275,7 @@ func (c *Console) restoreStart(w http.ResponseWriter, r *http.Request) {
 	j := c.jobs.start(title, func(ctx context.Context, j *job) template.HTML {
 		fail := func(err error) template.HTML {
 			c.logf("restore (%s) failed: %v", req.Command(), err)
-			return c.fragmentHTML("job-error", jobErrorData{Title: title + " failed", Message: c.errorText(err)})
+			return c.fragmentHTML("job-error", c.jobError(title+" failed", err))
 		}
 		var d restoreData
 		j.Start("checking the plan", -1)
@@ -276,7 +292,7 @@ func (c *Console) restoreStart(w http.ResponseWriter, r *http.Request) {
 			return fail(err)
 		}
 		doc := res.JSON()
-		out := restoreResultData{RestoreJSON: doc, Undo: c.command(res.UndoCommand()), Words: what, Reminder: api.ReloadReminder}
+		out := restoreResultData{RestoreJSON: doc, Undo: res.UndoCommand(), Words: what, Reminder: api.ReloadReminder}
 		out.Changes = doc.Counts[string(snapshot.Added)] + doc.Counts[string(snapshot.Changed)] + doc.Counts[string(snapshot.Deleted)]
 		if doc.Safety != nil {
 			c.logf("restore applied; safety snapshot %s; undo: %s", doc.Safety.Short, out.Undo)

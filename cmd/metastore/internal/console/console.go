@@ -30,7 +30,10 @@ import (
 // Config sets up a console.
 type Config struct {
 	// Env carries out the requests (the metastore and repository of the
-	// command's global flags). Env.Folders must be false.
+	// command's global flags). Env.Folders must be false, and
+	// Env.CheckSeparate set (a backup or restore refuses a repository that
+	// overlaps the metastore). Env.Command should complete commands as
+	// Command does: the undo command of a restore comes from it.
 	Env *api.Env
 	// Repository is the repository's path, shown where backups go (it may
 	// not exist before the first backup).
@@ -76,6 +79,9 @@ func New(cfg Config) (*Console, error) {
 	}
 	if cfg.Env.Folders {
 		return nil, errors.New("console: Env.Folders must be off (no folder references from the web)")
+	}
+	if cfg.Env.CheckSeparate == nil {
+		return nil, errors.New("console: Env.CheckSeparate must be set (a repository inside the metastore is refused)")
 	}
 	if cfg.Context == nil {
 		cfg.Context = context.Background()

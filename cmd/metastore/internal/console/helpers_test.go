@@ -61,6 +61,14 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 		},
 		MaskedURL:   func() string { return f.meta },
 		RepoOptions: opts,
+		CheckSeparate: func(explicit string, folders ...string) error {
+			for _, d := range append(folders, f.meta) {
+				if err := snapshot.CheckSeparate(f.repo, d); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
 	}
 	cfg.Env, cfg.Repository = f.env, f.repo
 	ctx, cancel := context.WithCancel(context.Background())

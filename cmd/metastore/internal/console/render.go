@@ -251,8 +251,12 @@ func (c *Console) failErr(w http.ResponseWriter, r *http.Request, err error) {
 	c.fail(w, r, status, err.Error())
 }
 
+// apiError answers the command line's --json error document for err
+// (api.Error: with a failed restore's safety snapshot and undo command).
 func (c *Console) apiError(w http.ResponseWriter, r *http.Request, status int, err error) {
-	writeJSON(w, status, api.ErrorJSON{Error: c.errorText(err), ExitCode: api.ExitCode(err)})
+	j := api.Error(err, api.ExitCode(err))
+	j.Error, j.Undo = c.scrub(j.Error), c.scrub(j.Undo)
+	writeJSON(w, status, j)
 }
 
 func exitCodeOf(status int) int {
