@@ -32,7 +32,10 @@ func serveCommand(e *env) *cli.Command {
 			"(POST /kylin/api/metastore/backup[?cube=NAME], POST /kylin/api/projects/{project}/backup) and a JSON\n" +
 			"API under /api/v1 that answers what the command line prints with --json. Listening on another\n" +
 			"address needs --token-file. Restoring from the console needs --allow-restore; without it the\n" +
-			"console shows restore plans and the commands that carry them out.",
+			"console shows restore plans and the commands that carry them out.\n\n" +
+			"The global flags, given before serve, apply to every request as to every command: --metadata-url,\n" +
+			"--repo, --hdfs-root and --db-timeout (database metastores: how long to wait to connect and log in;\n" +
+			"a server silent 8 times as long during a request fails it).",
 		ArgsUsage: " ",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "listen", Value: defaultListen, Usage: "the address to serve on (host:port)"},
@@ -68,6 +71,11 @@ func (e *env) serve(ctx context.Context, o serveOptions, ready func(url string))
 	}
 	token, err := readToken(o.tokenFile)
 	if err != nil {
+		return err
+	}
+	// Every request opens the metastore: a bad setting is refused now,
+	// not on the first page.
+	if err := e.checkDBTimeout(); err != nil {
 		return err
 	}
 	if token == "" && !isLoopback(host) {
@@ -148,6 +156,9 @@ func (e *env) consoleConfig(o serveOptions, token string) (console.Config, strin
 	}
 	if e.hdfsRoot != "" {
 		cmd += " --hdfs-root " + api.Quote(e.hdfsRoot)
+	}
+	if e.dbTimeout > 0 {
+		cmd += " --db-timeout " + e.dbTimeout.String()
 	}
 	ae := e.api()
 	ae.Folders, ae.Notice = false, nil

@@ -63,6 +63,15 @@ type pages struct {
 }
 
 var funcs = template.FuncMap{
+	// folderTime writes an imported folder's name time (Info.FolderTime,
+	// no zone) as log and show do; "" when there is none.
+	"folderTime": func(s string) string {
+		t, err := time.Parse("2006-01-02T15:04:05", s)
+		if err != nil {
+			return ""
+		}
+		return t.Format(time.DateTime)
+	},
 	"short": func(s string) string {
 		if len(s) > 12 {
 			return s[:12]
