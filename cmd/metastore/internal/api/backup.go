@@ -46,7 +46,7 @@ func CheckMessage(msg string) error {
 
 // Backup records a snapshot of req.Scope of the live metastore, creating
 // the repository on first use (and removing it again if the backup fails).
-// It refuses a one-line message that is not one line, and a metastore
+// It refuses a message that is not one line of text, and a metastore
 // folder that overlaps the repository, before it opens anything. p
 // receives progress; nil for none.
 func (e *Env) Backup(ctx context.Context, req BackupRequest, p snapshot.Progress) (*Backup, error) {
