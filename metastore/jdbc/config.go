@@ -19,7 +19,7 @@ const DefaultIdentifier = "kylin_metadata"
 // Param is one key=value of a Kylin metadata URL, after the scheme.
 type Param struct{ Key, Value string }
 
-// Schema names one of Kylin's two database layouts.
+// Schema names one of Kylin's database layouts.
 type Schema string
 
 // The layouts Open knows.
@@ -30,23 +30,31 @@ const (
 	// tables IDENTIFIER and IDENTIFIER_log with META_TABLE_KEY,
 	// META_TABLE_TS and META_TABLE_CONTENT.
 	Schema4 Schema = "4"
-	// Schema5 is the layout of Kylin 5.x: table IDENTIFIER with
-	// META_TABLE_KEY, META_TABLE_CONTENT, META_TABLE_TS and META_TABLE_MVCC.
+	// Schema5 is the layout of Kylin 5.0 alpha and beta (the kylin5 branch
+	// until KYLIN-5945): table IDENTIFIER with META_TABLE_KEY,
+	// META_TABLE_CONTENT, META_TABLE_TS and META_TABLE_MVCC, beside
+	// IDENTIFIER_audit_log and IDENTIFIER_epoch.
 	Schema5 Schema = "5"
+	// SchemaTyped is the layout of Kylin 5.0 GA and later (KYLIN-5945): one
+	// table per metadata type, IDENTIFIER_project, IDENTIFIER_model, ...,
+	// beside IDENTIFIER_audit_log_v2. See typed.go for the resource keys.
+	SchemaTyped Schema = "5t"
 )
 
-// ParseSchema parses "4" or "5" (also "4.x", "kylin4", "5.x", "kylin5"), and
-// "" or "auto" for SchemaAuto.
+// ParseSchema parses "4", "5" or "5t" (also "4.x", "kylin4", "5.x",
+// "kylin5", "5-typed"), and "" or "auto" for SchemaAuto.
 func ParseSchema(s string) (Schema, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "", "auto":
 		return SchemaAuto, nil
 	case "4", "4.x", "kylin4", "3", "3.x", "kylin3":
 		return Schema4, nil
-	case "5", "5.x", "kylin5":
+	case "5", "5.x", "kylin5", "5-beta":
 		return Schema5, nil
+	case "5t", "5-typed", "typed", "5.0-ga":
+		return SchemaTyped, nil
 	}
-	return "", fmt.Errorf("%w: schema %q: want 4 (Kylin 2.5-4.x) or 5 (Kylin 5.x)", ErrConfig, s)
+	return "", fmt.Errorf("%w: schema %q: want 4 (Kylin 2.5-4.x), 5 (Kylin 5.0 beta, one table) or 5t (Kylin 5.0 GA and later, one table per metadata type)", ErrConfig, s)
 }
 
 // String names the layout for humans.
@@ -55,7 +63,9 @@ func (s Schema) String() string {
 	case Schema4:
 		return "Kylin 2.5-4.x"
 	case Schema5:
-		return "Kylin 5.x"
+		return "Kylin 5.x (one table)"
+	case SchemaTyped:
+		return "Kylin 5 (one table per metadata type, KYLIN-5945)"
 	}
 	return "auto"
 }

@@ -185,9 +185,9 @@ func dropTables(t testing.TB, cfg Config) {
 		return
 	}
 	defer s.db.Close()
-	for _, n := range []string{s.id, s.id + "_log"} {
-		if u.Driver == Postgres {
-			n = strings.ToLower(n)
+	for _, n := range candidateTables(s.id) {
+		if u.Driver != Postgres {
+			n = strings.Replace(n, strings.ToLower(s.id), s.id, 1)
 		}
 		if _, err := s.db.Exec("DROP TABLE IF EXISTS " + s.d.quote(n)); err != nil {
 			t.Errorf("drop table %s: %v", n, err)

@@ -202,6 +202,9 @@ func (s *Store) where() string {
 
 // describeTables names the tables the store uses or looked for.
 func (s *Store) describeTables() string {
+	if s.schema == SchemaTyped {
+		return fmt.Sprintf("tables %s_* (one per metadata type) in database %s on %s", s.id, s.dbName, s.where())
+	}
 	if s.log.name != "" {
 		return fmt.Sprintf("tables %s and %s in database %s on %s", s.main.name, s.log.name, s.dbName, s.where())
 	}

@@ -37,6 +37,25 @@ type foundTable struct {
 	cols      map[string]string // lower-cased name -> name
 	collation string            // of the key column
 	keyLen    int               // of the key column
+	// Per column (lower-cased name): NOT NULL without a default, and the
+	// data type (lower case: "bigint", "character varying", "varchar"...).
+	required map[string]bool
+	types    map[string]string
+}
+
+// candidateTables are the names of the tables that may belong to the
+// metastore of identifier id: the Kylin 2.5-4.x and Kylin 5.0 beta tables,
+// their companions (audit log, epochs), and the tables of the per-type
+// layout.
+func candidateTables(id string) []string {
+	names := []string{id, id + "_log", id + auditSuffix, id + auditSuffixV2, id + epochSuffix}
+	for _, t := range typedTypes {
+		names = append(names, t.table(id))
+	}
+	for i, n := range names {
+		names[i] = strings.ToLower(n)
+	}
+	return names
 }
 
 // detect finds the metastore's tables and their layout.
@@ -47,6 +66,15 @@ func (s *Store) detect(ctx context.Context) error {
 	}
 	mainName, logName := s.id, s.id+"_log"
 	main, log := pick(found, mainName), pick(found, logName)
+	if typed := pick(found, typedByName("PROJECT").table(s.id)); typed != nil {
+		use, err := s.preferTyped(ctx, main, typed)
+		if err != nil {
+			return err
+		}
+		if use {
+			return s.detectTyped(found)
+		}
+	}
 	missing := func(t *foundTable, cols ...string) []string {
 		var out []string
 		for _, c := range cols {
@@ -83,6 +111,9 @@ func (s *Store) detect(ctx context.Context) error {
 	if schema == Schema4 {
 		s.log = s.makeTable(log)
 	}
+	if schema == Schema5 {
+		s.findCompanions(found)
+	}
 	return nil
 }
 
@@ -103,8 +134,8 @@ func (s *Store) noMetastore(extra string) error {
 	if s.d.driver == Postgres {
 		where = "the current schema of database " + s.dbName
 	}
-	return fmt.Errorf("jdbc: %w: %s on %s has no Kylin metastore %q: looked for table %s (Kylin 5.x: META_TABLE_KEY, META_TABLE_CONTENT, META_TABLE_TS, META_TABLE_MVCC) and tables %s and %s_log (Kylin 2.5-4.x: META_TABLE_KEY, META_TABLE_TS, META_TABLE_CONTENT); check the identifier before @jdbc in the metadata URL, or create the tables by restoring with --create-schema 4 or 5%s",
-		ErrNoMetastore, where, s.where(), s.id, s.id, s.id, s.id, extra)
+	return fmt.Errorf("jdbc: %w: %s on %s has no Kylin metastore %q: looked for tables %s_project, %s_model, ... (Kylin 5.0 GA and later, one per metadata type), table %s (Kylin 5.0 beta: META_TABLE_KEY, META_TABLE_CONTENT, META_TABLE_TS, META_TABLE_MVCC) and tables %s and %s_log (Kylin 2.5-4.x: META_TABLE_KEY, META_TABLE_TS, META_TABLE_CONTENT); check the identifier before @jdbc in the metadata URL, or create the tables by restoring with --create-schema 4 or 5%s",
+		ErrNoMetastore, where, s.where(), s.id, s.id, s.id, s.id, s.id, s.id, extra)
 }
 
 // lookTables lists the columns of the tables that may be the metastore's.
@@ -112,11 +143,11 @@ func (s *Store) lookTables(ctx context.Context) (map[string]*foundTable, error) 
 	a := &args{d: s.d}
 	var q string
 	if s.d.driver == Postgres {
-		q = "SELECT table_name, column_name, COALESCE(collation_name, ''), COALESCE(character_maximum_length, 0) FROM information_schema.columns WHERE table_schema = current_schema() AND lower(table_name) IN (" +
-			a.list([]string{strings.ToLower(s.id), strings.ToLower(s.id + "_log")}) + ")"
+		q = "SELECT table_name, column_name, COALESCE(collation_name, ''), COALESCE(character_maximum_length, 0), CASE WHEN is_nullable = 'NO' AND column_default IS NULL THEN 1 ELSE 0 END, lower(data_type) FROM information_schema.columns WHERE table_schema = current_schema() AND lower(table_name) IN (" +
+			a.list(candidateTables(s.id)) + ")"
 	} else {
-		q = "SELECT TABLE_NAME, COLUMN_NAME, COALESCE(COLLATION_NAME, ''), COALESCE(CHARACTER_MAXIMUM_LENGTH, 0) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND LOWER(TABLE_NAME) IN (" +
-			a.list([]string{strings.ToLower(s.id), strings.ToLower(s.id + "_log")}) + ")"
+		q = "SELECT TABLE_NAME, COLUMN_NAME, COALESCE(COLLATION_NAME, ''), COALESCE(CHARACTER_MAXIMUM_LENGTH, 0), CASE WHEN IS_NULLABLE = 'NO' AND COLUMN_DEFAULT IS NULL AND EXTRA NOT LIKE '%auto_increment%' THEN 1 ELSE 0 END, LOWER(DATA_TYPE) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND LOWER(TABLE_NAME) IN (" +
+			a.list(candidateTables(s.id)) + ")"
 	}
 	rows, err := s.db.QueryContext(ctx, q, a.vals...)
 	if err != nil {
@@ -125,19 +156,22 @@ func (s *Store) lookTables(ctx context.Context) (map[string]*foundTable, error) 
 	defer rows.Close()
 	found := map[string]*foundTable{}
 	for rows.Next() {
-		var tname, cname, coll string
+		var tname, cname, coll, typ string
 		var width int64
-		if err := rows.Scan(&tname, &cname, &coll, &width); err != nil {
+		var required int
+		if err := rows.Scan(&tname, &cname, &coll, &width, &required, &typ); err != nil {
 			return nil, s.translate(ctx, "look for the metastore tables", err)
 		}
 		t := found[tname]
 		if t == nil {
-			t = &foundTable{name: tname, cols: map[string]string{}}
+			t = &foundTable{name: tname, cols: map[string]string{}, required: map[string]bool{}, types: map[string]string{}}
 			found[tname] = t
 		}
 		lc := strings.ToLower(cname)
 		t.cols[lc] = cname
-		if lc == colKey {
+		t.required[lc] = required == 1
+		t.types[lc] = typ
+		if lc == colKey || lc == tcMetaKey {
 			t.collation, t.keyLen = coll, int(min(width, 1<<30))
 		}
 	}
@@ -224,6 +258,8 @@ func (s *Store) create(ctx context.Context, sc Schema) error {
 				stmts = append(stmts, stmt{fmt.Sprintf("CREATE INDEX IDX_META_TABLE_TS ON %s (META_TABLE_TS)", q(n)), ""})
 			}
 		}
+	case SchemaTyped:
+		return fmt.Errorf("jdbc: %w: metastore cannot create the tables of %s: start Kylin (5.0 GA or later) once on database %s, which creates them, then restore", ErrConfig, sc, s.dbName)
 	default:
 		return fmt.Errorf("jdbc: %w: cannot create schema %q", ErrConfig, string(sc))
 	}

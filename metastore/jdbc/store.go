@@ -28,6 +28,13 @@ type Store struct {
 
 	schema    Schema
 	main, log table // log is unused in the Kylin 5 layout
+	// typed are the tables of the per-type layout by MetadataType name
+	// (SchemaTyped; main is then its PROJECT table, for sampling).
+	typed map[string]*typedTable
+	// audit is Kylin 5's audit log, when the database has one; epoch its
+	// epoch table (Kylin 5.0 beta). See audit.go and epoch.go.
+	audit *auditTable
+	epoch *epochTable
 
 	connectTimeout time.Duration                // bounds connecting and logging in
 	ioTimeout      time.Duration                // how long a connected server may stay silent
@@ -67,10 +74,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if !identifierRE.MatchString(id) {
 		return nil, fmt.Errorf("%w: identifier %q (before @jdbc) cannot name the metastore's table: use up to 60 letters, digits and underscores", ErrConfig, id)
 	}
-	if cfg.Schema != SchemaAuto && cfg.Schema != Schema4 && cfg.Schema != Schema5 {
+	if cfg.Schema != SchemaAuto && cfg.Schema != Schema4 && cfg.Schema != Schema5 && cfg.Schema != SchemaTyped {
 		return nil, fmt.Errorf("%w: schema %q", ErrConfig, string(cfg.Schema))
 	}
-	if cfg.CreateSchema != SchemaAuto && cfg.CreateSchema != Schema4 && cfg.CreateSchema != Schema5 {
+	if cfg.CreateSchema != SchemaAuto && cfg.CreateSchema != Schema4 && cfg.CreateSchema != Schema5 && cfg.CreateSchema != SchemaTyped {
 		return nil, fmt.Errorf("%w: schema to create %q", ErrConfig, string(cfg.CreateSchema))
 	}
 	pw, err := cfg.password(u)
@@ -119,7 +126,7 @@ func (s *Store) init(ctx context.Context) error {
 			return s.translate(ctx, "read max_allowed_packet", err)
 		}
 	}
-	if s.schema == Schema5 {
+	if s.schema != Schema4 {
 		// Kylin 5 compresses unless kylin.metadata.compress.enabled=false:
 		// follow what the table's rows show.
 		q := fmt.Sprintf("SELECT CASE WHEN %s THEN 1 ELSE 0 END FROM %s WHERE %s > 4 LIMIT 32",
@@ -151,13 +158,31 @@ func (s *Store) Schema() Schema { return s.schema }
 // Driver returns the database family.
 func (s *Store) Driver() Driver { return s.d.driver }
 
-// Tables returns the names of the metastore's tables: one for Kylin 5.x,
-// IDENTIFIER and IDENTIFIER_log for Kylin 2.5-4.x.
+// Tables returns the names of the metastore's tables: one for Kylin 5.0
+// beta, IDENTIFIER and IDENTIFIER_log for Kylin 2.5-4.x, one per metadata
+// type for Kylin 5.0 GA and later; then the audit log and epoch tables when
+// the database has them.
 func (s *Store) Tables() []string {
-	if s.schema == Schema4 {
-		return []string{s.main.name, s.log.name}
+	var out []string
+	switch s.schema {
+	case Schema4:
+		out = []string{s.main.name, s.log.name}
+	case SchemaTyped:
+		for _, t := range typedTypes {
+			if tt := s.typed[t.name]; tt != nil {
+				out = append(out, tt.name)
+			}
+		}
+	default:
+		out = []string{s.main.name}
 	}
-	return []string{s.main.name}
+	if s.audit != nil {
+		out = append(out, s.audit.name)
+	}
+	if s.epoch != nil {
+		out = append(out, s.epoch.name)
+	}
+	return out
 }
 
 // Describe returns the metadata URL in Kylin's syntax with the password
@@ -204,7 +229,7 @@ func (s *Store) Write(ctx context.Context, r metastore.Resource) error {
 	if err := metastore.CheckPath(r.Path); err != nil {
 		return fmt.Errorf("jdbc: write: %w", err)
 	}
-	tx, err := s.begin(ctx)
+	tx, err := s.Begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -221,7 +246,7 @@ func (s *Store) Delete(ctx context.Context, p string) error {
 	if err := metastore.CheckPath(p); err != nil {
 		return fmt.Errorf("jdbc: delete: %w", err)
 	}
-	tx, err := s.begin(ctx)
+	tx, err := s.Begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -363,7 +388,7 @@ func (r reader) read(ctx context.Context, p string) (metastore.Resource, error) 
 		cerr  error
 	)
 	dec := &codec{}
-	err := r.scan(ctx, func(a *args, col string) string { return r.s.d.keyCond(a, col, p) },
+	err := r.query(ctx, selection{key: p},
 		func(k string) bool { return k == p }, allContent, func(rw row) error {
 			found = true
 			var data []byte
@@ -397,7 +422,7 @@ func (r reader) list(ctx context.Context, prefix string, fn func(string) error) 
 		return err
 	}
 	var keys []string
-	err := r.scan(ctx, func(a *args, col string) string { return r.s.d.prefixCond(a, col, prefix) },
+	err := r.query(ctx, selection{prefix: prefix},
 		func(k string) bool { return strings.HasPrefix(k, prefix) }, noContent, func(rw row) error {
 			keys = append(keys, rw.key)
 			return nil
@@ -421,12 +446,12 @@ func (r reader) listEntries(ctx context.Context, prefix string, fn func(metastor
 		return err
 	}
 	mode := noContent
-	if r.s.schema == Schema5 {
+	if r.s.schema != Schema4 {
 		mode = gzipContent
 	}
 	var entries []metastore.Entry
 	dec := &codec{}
-	err := r.scan(ctx, func(a *args, col string) string { return r.s.d.prefixCond(a, col, prefix) },
+	err := r.query(ctx, selection{prefix: prefix},
 		func(k string) bool { return strings.HasPrefix(k, prefix) }, mode, func(rw row) error {
 			size, err := r.s.size(rw, dec)
 			if err != nil {
@@ -454,7 +479,7 @@ func (r reader) walk(ctx context.Context, prefix string, fn func(metastore.Resou
 		return err
 	}
 	dec := &codec{}
-	return r.scan(ctx, func(a *args, col string) string { return r.s.d.prefixCond(a, col, prefix) },
+	return r.query(ctx, selection{prefix: prefix},
 		func(k string) bool { return strings.HasPrefix(k, prefix) }, allContent, func(rw row) error {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -474,7 +499,7 @@ func (r reader) walk(ctx context.Context, prefix string, fn func(metastore.Resou
 // 5), or read from HDFSRoot (Kylin 2.5-4.x, pushed out). The result may
 // alias the row's buffer or dec's.
 func (s *Store) content(rw row, dec *codec) ([]byte, error) {
-	if s.schema == Schema5 {
+	if s.schema != Schema4 {
 		if rw.null {
 			return []byte{}, nil
 		}
@@ -488,7 +513,7 @@ func (s *Store) content(rw row, dec *codec) ([]byte, error) {
 
 // size returns the size of a row's resource without keeping its content.
 func (s *Store) size(rw row, dec *codec) (int64, error) {
-	if s.schema == Schema5 {
+	if s.schema != Schema4 {
 		if rw.content != nil && isGzipped(rw.content) {
 			return dec.inflatedSize(rw.content)
 		}

@@ -48,6 +48,9 @@ type Tx struct {
 	// inflight receives the result of the batch of writes being sent, if
 	// any: one batch is sent while the next one fills.
 	inflight chan error
+	// audit writes Kylin 5's audit log rows at Commit (audit.go); nil
+	// without an audit log.
+	audit *auditWriter
 }
 
 // pending is a write not yet sent.
@@ -61,6 +64,9 @@ type pending struct {
 // Begin starts a transaction. The context bounds the whole transaction: if
 // it is canceled before Commit, the database rolls everything back.
 func (s *Store) Begin(ctx context.Context) (metastore.Tx, error) {
+	if s.schema == SchemaTyped {
+		return s.beginTyped(ctx)
+	}
 	return s.begin(ctx)
 }
 
@@ -69,7 +75,11 @@ func (s *Store) begin(ctx context.Context) (*Tx, error) {
 	if err != nil {
 		return nil, s.translate(ctx, "begin a transaction", err)
 	}
-	return &Tx{s: s, tx: tx, index: map[string]int{}, dset: map[string]bool{}}, nil
+	t := &Tx{s: s, tx: tx, index: map[string]int{}, dset: map[string]bool{}}
+	if s.schema == Schema5 {
+		t.audit = s.newAuditWriter(tx)
+	}
+	return t, nil
 }
 
 // batchBytes is how many bytes of content one statement may carry.
@@ -127,6 +137,7 @@ func (t *Tx) Write(ctx context.Context, r metastore.Resource) error {
 	}
 	est := t.estimate(r.Path, data)
 	if i, ok := t.index[r.Path]; ok {
+		t.audit.note(r.Path, true)
 		t.wbytes -= t.estimate(r.Path, t.writes[i].data)
 		t.writes[i].data, t.writes[i].ts = data, r.Timestamp
 		t.wbytes += est
@@ -137,6 +148,7 @@ func (t *Tx) Write(ctx context.Context, r metastore.Resource) error {
 			return t.fail(err)
 		}
 	}
+	t.audit.note(r.Path, true)
 	t.index[r.Path] = len(t.writes)
 	t.writes = append(t.writes, pending{key: r.Path, data: data, ts: r.Timestamp})
 	t.wbytes += est
@@ -177,6 +189,7 @@ func (t *Tx) Delete(ctx context.Context, p string) error {
 		t.writes[i].gone, t.writes[i].data = true, nil
 		delete(t.index, p)
 	}
+	t.audit.note(p, false)
 	if !t.dset[p] {
 		t.dset[p] = true
 		t.deletes = append(t.deletes, p)
@@ -206,6 +219,9 @@ func (t *Tx) Commit(ctx context.Context) error {
 	}
 	if err == nil {
 		err = t.flushDeletes(ctx)
+	}
+	if err == nil {
+		err = t.audit.commit(ctx)
 	}
 	if err == nil {
 		if cerr := t.tx.Commit(); cerr != nil {
