@@ -49,16 +49,16 @@ func TestParseTypedKey(t *testing.T) {
 		{"/TABLE_INFO/ssb.SSB.CUSTOMER.json", "TABLE_INFO", "ssb.SSB.CUSTOMER", true},
 		{"/SYSTEM/UUID.json", "SYSTEM", "UUID", true},
 		{"/LAYOUT_DETAILS/53bb6ab4-8058-4696-bc06-597a5e9a9103-1.json", "LAYOUT_DETAILS", "53bb6ab4-8058-4696-bc06-597a5e9a9103-1", true},
-		{"/model/x.json", "", "", false},                     // types are upper case
-		{"/TMP_REC/x.json", "", "", false},                   // only in backups
-		{"/MODEL/x", "", "", false},                          // no .json
-		{"/MODEL/.json", "", "", false},                      // empty meta_key
-		{"/MODEL/a/b.json", "", "", false},                   // "/" in a meta_key
-		{"/default/model_desc/x.json", "", "", false},        // Kylin 5.0 beta layout
-		{"/_global/project/default.json", "", "", false},     //
-		{"/UUID", "", "", false},                             //
-		{"MODEL/x.json", "", "", false},                      // no leading slash
-		{"/MODEL/x.json.json", "MODEL", "x.json", true},      // a dot is allowed
+		{"/model/x.json", "", "", false},                 // types are upper case
+		{"/TMP_REC/x.json", "", "", false},               // only in backups
+		{"/MODEL/x", "", "", false},                      // no .json
+		{"/MODEL/.json", "", "", false},                  // empty meta_key
+		{"/MODEL/a/b.json", "", "", false},               // "/" in a meta_key
+		{"/default/model_desc/x.json", "", "", false},    // Kylin 5.0 beta layout
+		{"/_global/project/default.json", "", "", false}, //
+		{"/UUID", "", "", false},                         //
+		{"MODEL/x.json", "", "", false},                  // no leading slash
+		{"/MODEL/x.json.json", "MODEL", "x.json", true},  // a dot is allowed
 		{"/KAFKA_CONFIG/streaming_test.SSB.P_LINEORDER.json", "KAFKA_CONFIG", "streaming_test.SSB.P_LINEORDER", true},
 	} {
 		typ, mk, ok := parseTypedKey(c.key)
@@ -232,7 +232,7 @@ func TestTypedSchema(t *testing.T) {
 				// JdbcAuditLogStore.save writes.
 				audit := s.audit.q
 				var n, units int
-				raw.QueryRow("SELECT COUNT(*), COUNT(DISTINCT unit_id) FROM " + audit).Scan(&n, &units)
+				raw.QueryRow("SELECT COUNT(*), COUNT(DISTINCT unit_id) FROM "+audit).Scan(&n, &units)
 				if n != len(sample)+2 || units != 3 {
 					t.Errorf("audit log has %d rows in %d units, want %d rows in 3 units (the restore, the update, the delete)", n, units, len(sample)+2)
 				}
