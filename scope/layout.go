@@ -22,6 +22,13 @@ const (
 	// ("/_global/project/P.json", "/_global/user/U") and one folder per
 	// project holding that project's resources ("/P/model_desc/UUID.json").
 	Layout5
+	// LayoutTyped is the layout of Kylin 5.0 GA and later (KYLIN-5945),
+	// one folder per metadata type, upper case, each resource named by its
+	// meta key: "/PROJECT/P.json", "/MODEL/UUID.json",
+	// "/TABLE_INFO/P.DB.T.json", "/SYSTEM/UUID.json" (Kylin's
+	// MetadataType, RawResource.generateFilePath). Only the system scope
+	// is supported on it.
+	LayoutTyped
 )
 
 // String returns "layout4" or "layout5".
@@ -31,6 +38,8 @@ func (l Layout) String() string {
 		return "layout4"
 	case Layout5:
 		return "layout5"
+	case LayoutTyped:
+		return "layout5-typed"
 	}
 	return fmt.Sprintf("Layout(%d)", int8(l))
 }
@@ -45,6 +54,8 @@ const (
 	project5Prefix  = "/_global/project/"
 	uuidPath        = "/UUID"
 	projectPrefix4  = "/project/"
+	projectTyped    = "/PROJECT/"
+	modelTyped      = "/MODEL/"
 	cubePrefix4     = "/cube/"
 	jsonSuffix      = ".json"
 	tableProjectSep = "--"
@@ -54,22 +65,34 @@ const (
 var errStop = errors.New("stop listing")
 
 // DetectLayout returns Layout5 if src has any resource under
-// "/_global/project/", and Layout4 otherwise (an empty metastore included).
-// It lists at most one resource.
+// "/_global/project/", LayoutTyped if it has one under "/PROJECT/" (which
+// Kylin 2.x-4.x, whose project folder is lower case, never has), and
+// Layout4 otherwise (an empty metastore included). It lists at most two
+// resources.
 func DetectLayout(ctx context.Context, src metastore.Source) (Layout, error) {
-	found := false
-	err := src.List(ctx, project5Prefix, func(string) error {
-		found = true
-		return errStop
-	})
-	if err != nil && !errors.Is(err, errStop) {
-		return Layout4, fmt.Errorf("detect layout: %w", err)
-	}
-	if found {
-		return Layout5, nil
+	for _, c := range []struct {
+		prefix string
+		layout Layout
+	}{{project5Prefix, Layout5}, {projectTyped, LayoutTyped}} {
+		found := false
+		err := src.List(ctx, c.prefix, func(string) error {
+			found = true
+			return errStop
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			return Layout4, fmt.Errorf("detect layout: %w", err)
+		}
+		if found {
+			return c.layout, nil
+		}
 	}
 	return Layout4, nil
 }
+
+// ErrUnsupportedLayout is wrapped by the errors of Resolve for a scope its
+// layout does not support (a project or model of Kylin 5's per-type
+// layout).
+var ErrUnsupportedLayout = errors.New("scope not supported on this layout")
 
 // layout4Types are the first path components of Kylin 2.x-4.x and KE 3.x
 // resource keys. TypeOf uses them to tell a flat key with several components
@@ -138,8 +161,11 @@ func Projects(ctx context.Context, src metastore.Source) ([]string, error) {
 		return nil, err
 	}
 	prefix := projectPrefix4
-	if layout == Layout5 {
+	switch layout {
+	case Layout5:
 		prefix = project5Prefix
+	case LayoutTyped:
+		prefix = projectTyped
 	}
 	return listStems(ctx, src, prefix)
 }
@@ -158,6 +184,13 @@ func Cubes(ctx context.Context, src metastore.Source) ([]string, error) {
 	}
 	if layout == Layout4 {
 		return listStems(ctx, src, cubePrefix4)
+	}
+	if layout == LayoutTyped {
+		models, err := modelsTyped(ctx, src)
+		if err != nil {
+			return nil, err
+		}
+		return cubeNames5(models), nil
 	}
 	models, err := models5(ctx, src)
 	if err != nil {

@@ -59,6 +59,39 @@ func models5(ctx context.Context, src metastore.Source) ([]model5, error) {
 	return out, nil
 }
 
+// modelsTyped reads the model descriptors of a LayoutTyped metastore,
+// "/MODEL/UUID.json", whose project is their "project" field.
+func modelsTyped(ctx context.Context, src metastore.Source) ([]model5, error) {
+	ids, err := listStems(ctx, src, modelTyped)
+	if err != nil {
+		return nil, err
+	}
+	var out []model5
+	for _, id := range ids {
+		m := model5{id: id, path: modelTyped + id + jsonSuffix}
+		res, err := src.Read(ctx, m.path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", m.path, err)
+		}
+		var p struct {
+			Project string `json:"project"`
+		}
+		if m.err = decode(res.Data, &m.desc); m.err == nil {
+			m.err = decode(res.Data, &p)
+		}
+		m.project = p.Project
+		if m.err != nil {
+			m.raw = res.Data
+		}
+		out = append(out, m)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].project < out[j].project })
+	return out, nil
+}
+
 // cubeNames5 returns the names Cubes reports for Kylin 5 models: the alias,
 // or "project.alias" when projects share the alias.
 func cubeNames5(models []model5) []string {

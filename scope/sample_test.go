@@ -329,7 +329,9 @@ func TestResolveCost(t *testing.T) {
 		t.Errorf("cube scope read %q, want %q", got, want)
 	}
 	for _, p := range cs.prefix {
-		if p == "/" || strings.HasSuffix(p, "/") && p != "/project/" && p != "/_global/project/" {
+		// The project folders of the three layouts are listed (at most
+		// one entry each) to detect the layout.
+		if p == "/" || strings.HasSuffix(p, "/") && p != "/project/" && p != "/_global/project/" && p != "/PROJECT/" {
 			t.Errorf("cube scope listed folder %q", p)
 		}
 	}
@@ -468,5 +470,46 @@ func TestSample5BrokenModel(t *testing.T) {
 	want := []string{"/broken_test/model_desc/3f8941de-d01c-42b8-91b5-44646390864b.json"}
 	if !slices.Equal(nf.Unparsed, want) {
 		t.Errorf("Unparsed = %q, want %q (error %v)", nf.Unparsed, want, err)
+	}
+}
+
+// TestSampleTyped checks Kylin 5.0.2's sample metastore in the per-type
+// layout (KYLIN-5945): detected as such, its projects and model aliases
+// listed, the system scope holding everything, and project and model
+// scopes refused, never misread as Kylin 2.x-4.x.
+func TestSampleTyped(t *testing.T) {
+	dir := metastoretest.Sample("kylin5-typed")
+	needDir(t, dir)
+	ctx := context.Background()
+	src := dirSource{dir}
+	layout, err := scope.DetectLayout(ctx, src)
+	if err != nil || layout != scope.LayoutTyped {
+		t.Fatalf("DetectLayout = %s, %v; want %s", layout, err, scope.LayoutTyped)
+	}
+	projects, err := scope.Projects(ctx, src)
+	if err != nil || len(projects) != 35 || !slices.Contains(projects, "default") {
+		t.Errorf("Projects = %d %v, %v; want the 35 stems of /PROJECT/", len(projects), projects, err)
+	}
+	cubes, err := scope.Cubes(ctx, src)
+	if err != nil || !slices.Contains(cubes, "default.nmodel_basic") || !slices.Contains(cubes, "AUTO_MODEL_TEST_ACCOUNT_1") {
+		t.Errorf("Cubes = %v, %v; want the model aliases, qualified by their JSON project where shared", cubes, err)
+	}
+	for _, c := range cubes {
+		if strings.Contains(c, "/") {
+			t.Errorf("Cubes lists %q", c)
+		}
+	}
+	res, err := scope.Resolve(ctx, src, scope.SystemScope(), scope.Options{})
+	if err != nil || len(res.Paths) != 857 || res.Layout != scope.LayoutTyped {
+		t.Errorf("system scope: %d paths, layout %s, %v; want 857, %s", len(res.Paths), res.Layout, err, scope.LayoutTyped)
+	}
+	for _, s := range []scope.Scope{scope.ProjectScope("default"), scope.CubeScope("nmodel_basic")} {
+		_, err := scope.Resolve(ctx, src, s, scope.Options{})
+		if !errors.Is(err, scope.ErrUnsupportedLayout) || !strings.Contains(err.Error(), "KYLIN-5945") {
+			t.Errorf("Resolve(%s) = %v, want ErrUnsupportedLayout", s, err)
+		}
+	}
+	if got := scope.TypeOf("/MODEL/x.json"); got != "MODEL" {
+		t.Errorf("TypeOf(/MODEL/x.json) = %q", got)
 	}
 }

@@ -76,6 +76,10 @@ func unknownCommand(c *cli.Context, name string) error {
 
 // Main runs the command line args and returns the exit code.
 func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if getenv(guardianEnv) == "1" {
+		// The guardian of a restore's maintenance mode (guardian.go).
+		return jdbc.RunGuardian(os.Stdin, stderr)
+	}
 	e := &env{stdout: stdout, stderr: stderr, getenv: getenv}
 	app := newApp(e)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -354,6 +358,7 @@ func (e *env) api() *api.Env {
 		Warn:          e.warn,
 		CheckSeparate: e.checkSeparate,
 		Command:       e.commandLine,
+		Guardian:      guardianCommand,
 	}
 	if !e.json {
 		a.Notice = func(format string, args ...any) { fmt.Fprintf(e.stderr, format, args...) }

@@ -24,6 +24,7 @@ func restoreFlags(cube bool) []cli.Flag {
 		&cli.BoolFlag{Name: "allow-foreign", Usage: "restore a snapshot taken from a metastore with another /UUID"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "list every resource written or deleted"},
 		&cli.StringFlag{Name: "create-schema", Usage: "restoring into a database without metastore tables: create them in Kylin 4 (\"4\": 2.5-4.x) or Kylin 5 (\"5\") layout"},
+		&cli.BoolFlag{Name: "force", Usage: "restore into a Kylin 5.0 beta database that is already in a maintenance mode someone else took, inside it (it stays on)"},
 	}
 	if cube {
 		f = append(f, &cli.StringFlag{Name: "cube", Usage: "the cube to take from REF when REF is not a cube snapshot"})
@@ -78,7 +79,7 @@ func restoreCubeCommand(e *env) *cli.Command {
 
 func (e *env) runRestore(c *cli.Context, req api.RestoreRequest) error {
 	req.AfterTruncate, req.DryRun, req.AllowForeign = c.Bool("after-truncate"), c.Bool("dry-run"), c.Bool("allow-foreign")
-	req.CreateSchema = c.String("create-schema")
+	req.CreateSchema, req.Force = c.String("create-schema"), c.Bool("force")
 	r, err := e.api().Restore(c.Context, req, e.progress())
 	if err != nil {
 		return err
@@ -105,6 +106,13 @@ func (e *env) printRestore(r *api.Restore, verbose bool) error {
 			from = "Kylin backup folder " + res.Snapshot.ImportPath // not recorded: it has no snapshot id
 		}
 		e.printf("Dry run: restoring %s from %s into %s would do:\n", what, from, target)
+		if l := r.Live; l != nil && l.EpochTable != "" {
+			held := "no Kylin node holds its epochs"
+			if len(l.HeldBy) > 0 {
+				held = "held by " + strings.Join(l.HeldBy, ", ")
+			}
+			e.printf("  (Kylin epoch table %s, %s: the restore %s Kylin's maintenance mode)\n", l.EpochTable, held, map[bool]string{true: "would take", false: "would meet"}[l.Maintenance == "would take"])
+		}
 		for _, it := range res.Plan {
 			e.printf("  %-9s %s%s\n", it.Action, it.Path, sizeNote(it))
 		}
@@ -133,6 +141,10 @@ func (e *env) printRestore(r *api.Restore, verbose bool) error {
 		res.Snapshot.Time.Local().Format(time.RFC3339), target)
 	if res.Safety != nil {
 		e.printf("The previous state was saved as safety snapshot %s; undo with: %s\n", res.Safety.ID.Short(), r.UndoCommand())
+	}
+	if l := r.Live; l != nil && l.AuditLog != "" {
+		e.printf("Running Kylin 5 nodes replay the restore from audit log %s within seconds; no reload or restart is needed.\n", l.AuditLog)
+		return nil
 	}
 	e.printf("%s", reloadReminder)
 	return nil

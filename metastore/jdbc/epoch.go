@@ -261,14 +261,46 @@ func (s *Store) EnterMaintenance(ctx context.Context, opt MaintenanceOptions) (*
 	var b [12]byte
 	rand.Read(b[:])
 	m.token = hex.EncodeToString(b[:])
+	if opt.Guardian != nil {
+		// The guardian starts first: a kill right after the epochs are
+		// taken must find it there.
+		g, err := startGuardian(opt.Guardian, s.cfg, m.token)
+		if err != nil {
+			return nil, fmt.Errorf("jdbc: start the maintenance guardian: %w", err)
+		}
+		m.guardian = g
+	}
+	taken, err := s.takeMaintenance(ctx, m, opt)
+	if !taken && m.guardian != nil {
+		// Nothing to give back, unless the failure left it unclear
+		// whether the epochs were taken: then the guardian makes sure.
+		m.guardian.done(err == nil)
+		m.guardian = nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if taken {
+		m.Taken = true
+		m.stop = make(chan struct{})
+		m.renewed.Add(1)
+		go m.renew()
+	}
+	return m, nil
+}
+
+// takeMaintenance takes the epochs for m in one transaction, and reports
+// whether it did (not when Kylin was in maintenance mode and opt.Force
+// joined it).
+func (s *Store) takeMaintenance(ctx context.Context, m *Maintenance, opt MaintenanceOptions) (bool, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, s.translate(ctx, "begin a transaction", err)
+		return false, s.translate(ctx, "begin a transaction", err)
 	}
 	defer tx.Rollback()
 	eps, err := s.readEpochs(ctx, tx, true)
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	m.Before = eps
 	now := time.Now()
@@ -282,18 +314,18 @@ func (s *Store) EnterMaintenance(ctx context.Context, opt MaintenanceOptions) (*
 		}
 		if opt.Force {
 			m.Joined = true
-			return m, nil
+			return false, nil
 		}
 		what := "someone else's (an administrator's MaintainModeTool -on, or Kylin's metastore.sh restore)"
 		if _, until, ok := leaseOf(e.Reason); ok {
 			what = fmt.Sprintf("another metastore restore's, whose lease runs until %s", time.UnixMilli(until).UTC().Format(time.RFC3339))
 		}
-		return nil, fmt.Errorf("jdbc: %w: epoch %s of %s is owned by %s with reason %q: %s; wait for it to end, or, if you put Kylin in maintenance mode yourself for this restore, pass --force to restore inside it (it is left on)",
+		return false, fmt.Errorf("jdbc: %w: epoch %s of %s is owned by %s with reason %q: %s; wait for it to end, or, if you put Kylin in maintenance mode yourself for this restore, pass --force to restore inside it (it is left on)",
 			ErrMaintenance, globalEpoch, s.epoch.name, e.Owner, e.Reason, what)
 	}
 	projects, err := s.epochTargets(ctx, tx)
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	m.reason = m.reasonUntil(now.Add(m.lease))
 	owner := maintenanceOwner()
@@ -307,10 +339,10 @@ func (s *Store) EnterMaintenance(ctx context.Context, opt MaintenanceOptions) (*
 			c["maintenance_mode_reason"], a.add(m.reason), c["mvcc"], a.add(e.MVCC+1), c["epoch_target"], a.add(e.Target), c["mvcc"], a.add(e.MVCC))
 		res, err := tx.ExecContext(ctx, q, a.vals...)
 		if err != nil {
-			return nil, s.translate(ctx, "update "+s.epoch.name, err)
+			return false, s.translate(ctx, "update "+s.epoch.name, err)
 		}
 		if n, err := res.RowsAffected(); err == nil && n != 1 {
-			return nil, fmt.Errorf("jdbc: %w: epoch %s of %s changed while it was taken; retry", ErrDatabase, e.Target, s.epoch.name)
+			return false, fmt.Errorf("jdbc: %w: epoch %s of %s changed while it was taken; retry", ErrDatabase, e.Target, s.epoch.name)
 		}
 	}
 	for _, target := range projects {
@@ -322,25 +354,13 @@ func (s *Store) EnterMaintenance(ctx context.Context, opt MaintenanceOptions) (*
 			s.epoch.q, c["epoch_id"], c["epoch_target"], c["current_epoch_owner"], c["last_epoch_renew_time"], c["server_mode"], c["maintenance_mode_reason"], c["mvcc"],
 			a.add(target), a.add(owner), a.add(int64(math.MaxInt64)), a.add(m.reason))
 		if _, err := tx.ExecContext(ctx, q, a.vals...); err != nil {
-			return nil, s.translate(ctx, "insert into "+s.epoch.name, err)
+			return false, s.translate(ctx, "insert into "+s.epoch.name, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, s.translate(ctx, "commit "+s.epoch.name, err)
+		return false, s.translate(ctx, "commit "+s.epoch.name, err)
 	}
-	m.Taken = true
-	if opt.Guardian != nil {
-		g, err := startGuardian(opt.Guardian, s.cfg, m.token)
-		if err != nil {
-			rerr := m.Release(context.WithoutCancel(ctx))
-			return nil, errors.Join(fmt.Errorf("jdbc: start the maintenance guardian: %w", err), rerr)
-		}
-		m.guardian = g
-	}
-	m.stop = make(chan struct{})
-	m.renewed.Add(1)
-	go m.renew()
-	return m, nil
+	return true, nil
 }
 
 // epochTargets returns the epochs MaintainModeTool marks: every project

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/kylin-tools/metastore/metastore"
+	"github.com/kylin-tools/metastore/metastore/jdbc"
 	"github.com/kylin-tools/metastore/objects"
 	"github.com/kylin-tools/metastore/scope"
 	"github.com/kylin-tools/metastore/snapshot"
@@ -55,6 +56,11 @@ type Env struct {
 	// an answer tells the user to run (the undo of a restore). nil leaves
 	// it as it is.
 	Command func(repo *snapshot.Repository, cmd string) string
+	// Guardian, if not nil, is the command of a process that gives Kylin's
+	// maintenance mode back if the restore that took it dies without doing
+	// so (jdbc.MaintenanceOptions.Guardian); without it only the lease
+	// expires.
+	Guardian jdbc.GuardianCommand
 }
 
 // Exit codes, documented in the README's table.
@@ -91,7 +97,8 @@ func ExitCode(err error) int {
 	case errors.Is(err, snapshot.ErrForeign), errors.Is(err, snapshot.ErrScopeMismatch), errors.Is(err, snapshot.ErrConflict),
 		errors.Is(err, snapshot.ErrTagExists), errors.Is(err, snapshot.ErrEmptySource),
 		errors.Is(err, snapshot.ErrInvalidRef), errors.Is(err, scope.ErrInvalidScope),
-		errors.Is(err, snapshot.ErrReservedPath), errors.Is(err, snapshot.ErrInsideRepository):
+		errors.Is(err, snapshot.ErrReservedPath), errors.Is(err, snapshot.ErrInsideRepository),
+		errors.Is(err, scope.ErrUnsupportedLayout), errors.Is(err, jdbc.ErrMaintenance):
 		return ExitRefused
 	case errors.Is(err, snapshot.ErrNoRepository), errors.Is(err, snapshot.ErrCorrupt),
 		errors.Is(err, snapshot.ErrNotMetastoreRepository), errors.Is(err, snapshot.ErrNewerFormat),

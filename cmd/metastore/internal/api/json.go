@@ -165,6 +165,8 @@ type RestoreJSON struct {
 	Warnings []string       `json:"warnings"`
 	Undo     string         `json:"undo,omitempty"`
 	Reminder string         `json:"reminder,omitempty"`
+	// Live is, for a database target, what a running Kylin 5 sees.
+	Live *LiveJSON `json:"live_cluster,omitempty"`
 }
 
 // DiffSideJSON describes one side of a diff.

@@ -36,6 +36,9 @@ type RestoreRequest struct {
 	DryRun        bool
 	AllowForeign  bool
 	CreateSchema  string
+	// Force restores into a Kylin 5.0 beta database that is already in a
+	// maintenance mode someone else took, inside it (and leaves it on).
+	Force bool
 }
 
 // Restore is a restore done or planned.
@@ -46,6 +49,34 @@ type Restore struct {
 	DryRun   bool
 	// Undo is the command that undoes an applied restore (UndoCommand).
 	Undo string
+	// Live says what a running Kylin 5 cluster on a database target sees of
+	// the restore; nil for other targets.
+	Live *LiveJSON
+}
+
+// LiveJSON says what a running Kylin 5 cluster on the target database sees
+// of a restore (live.go's rules; README "What a running Kylin sees").
+type LiveJSON struct {
+	// AuditLog is the audit log table the restore's rows went into (its
+	// nodes replay them); "" when the database has none: nodes see the
+	// restore only when they restart.
+	AuditLog string `json:"audit_log"`
+	// Maintenance is "taken" (Kylin 5.0 beta was put in maintenance mode
+	// for the restore and given back), "joined" (it was already, --force),
+	// "would take" (a dry run), or "none" (no epoch table: Kylin 2.5-4.x,
+	// or Kylin 5.0 GA and later, which have no maintenance mode).
+	Maintenance string `json:"maintenance"`
+	// EpochTable is the epoch table, if any.
+	EpochTable string `json:"epoch_table,omitempty"`
+	// HeldBy are the Kylin nodes that held epochs, live, before the
+	// restore ("host:port" and the project or _global).
+	HeldBy []string `json:"held_by,omitempty"`
+	// StaleLease is true when a maintenance mode left by a metastore
+	// process that died was taken over.
+	StaleLease bool `json:"stale_lease_taken_over,omitempty"`
+	// ReleaseError is set when the maintenance mode could not be given
+	// back (the guardian retries; the message says what to run).
+	ReleaseError string `json:"release_error,omitempty"`
 }
 
 // RestoreFailed is a restore that failed while writing the target, after
@@ -160,10 +191,18 @@ func (e *Env) Restore(ctx context.Context, req RestoreRequest, p snapshot.Progre
 		return nil, err
 	}
 	defer closeStore(target)
+	live, release, err := e.enterLive(ctx, target, req)
+	if err != nil {
+		return nil, err
+	}
 	res, err := repo.Restore(ctx, snap, target, snapshot.RestoreOptions{
 		Scope: s, Project: req.Project, AfterTruncate: req.AfterTruncate, DryRun: dry,
 		AllowForeign: req.AllowForeign, Target: desc, Progress: p,
 	})
+	if rerr := release(); rerr != nil {
+		e.warn("%v", rerr)
+		live.ReleaseError = rerr.Error()
+	}
 	var ae *snapshot.ApplyError
 	if errors.As(err, &ae) {
 		return nil, &RestoreFailed{Err: err, Safety: ae.Safety, Undo: e.undoCommand(repo, ae.Scope, ae.Project, ae.Safety.ID)}
@@ -171,7 +210,7 @@ func (e *Env) Restore(ctx context.Context, req RestoreRequest, p snapshot.Progre
 	if err != nil {
 		return nil, err
 	}
-	r := &Restore{Result: res, Imported: imported, Target: desc, DryRun: dry}
+	r := &Restore{Result: res, Imported: imported, Target: desc, DryRun: dry, Live: live}
 	if res.Safety != nil {
 		r.Undo = e.undoCommand(repo, res.Scope, res.Project, res.Safety.ID)
 	}
@@ -213,7 +252,7 @@ func (r *Restore) JSON() RestoreJSON {
 	j := RestoreJSON{
 		Snapshot: Snapshot(res.Snapshot), Imported: r.Imported, Scope: res.Scope.String(), Project: res.Project,
 		Target: r.Target, DryRun: r.DryRun, Applied: res.Applied, Counts: map[string]int{}, Plan: []PlanItemJSON{},
-		Warnings: NonNil(res.Warnings), Undo: r.Undo,
+		Warnings: NonNil(res.Warnings), Undo: r.Undo, Live: r.Live,
 	}
 	for _, a := range []snapshot.Action{snapshot.Added, snapshot.Changed, snapshot.Deleted, snapshot.Unchanged, snapshot.Kept} {
 		j.Counts[string(a)] = res.Counts[a]
@@ -226,7 +265,7 @@ func (r *Restore) JSON() RestoreJSON {
 		j.Plan = append(j.Plan, PlanItemJSON{Path: it.Path, Action: string(it.Action), OldSize: it.OldSize, NewSize: it.NewSize,
 			OldTimestamp: it.OldTimestamp, NewTimestamp: it.NewTimestamp, Note: it.Note})
 	}
-	if res.Applied {
+	if res.Applied && (r.Live == nil || r.Live.AuditLog == "") {
 		j.Reminder = ReloadReminder
 	}
 	return j
