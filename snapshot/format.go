@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"fmt"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -247,18 +248,20 @@ func escapeDir(name string) string {
 // folder's name: a wall-clock time without a zone.
 const folderTimeLayout = "2006-01-02T15:04:05"
 
-// backupFolderTime reads the time in a Kylin backup folder's name,
-// meta_YYYY_MM_DD_HH_MM_SS, as a wall-clock time (folderTimeLayout). The
-// name is in the local time of the Kylin host that wrote it, whose zone is
-// unknown here: the time is never read as an instant.
-func backupFolderTime(base string) (string, bool) {
+// backupFolderTime reads the time in the name of a Kylin backup at p (a
+// slash-separated path), as a wall-clock time (folderTimeLayout): a Kylin
+// 2.x-4.x folder meta_YYYY_MM_DD_HH_MM_SS (and names that start so), or
+// a Kylin 5 backup or model export (scope.BackupTime: a
+// YYYY-MM-DD-HH-mm-ss_backup folder, the metadata.zip or core_meta in one,
+// PROJECT_model_metadata_YYYY_MM_DD_HH_mm_ss_MD5.zip). The name is in the
+// local time of the Kylin host that wrote it, whose zone is unknown here:
+// the time is never read as an instant.
+func backupFolderTime(p string) (string, bool) {
 	const layout = "meta_2006_01_02_15_04_05"
-	if len(base) < len(layout) {
-		return "", false
+	if base := path.Base(p); len(base) >= len(layout) {
+		if t, err := time.ParseInLocation(layout, base[:len(layout)], time.UTC); err == nil {
+			return t.Format(folderTimeLayout), true
+		}
 	}
-	t, err := time.ParseInLocation(layout, base[:len(layout)], time.UTC)
-	if err != nil {
-		return "", false
-	}
-	return t.Format(folderTimeLayout), true
+	return scope.BackupTime(p)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"path/filepath"
 	"slices"
 	"time"
@@ -413,7 +412,7 @@ func (r *Repository) info(id objects.ID, tags map[objects.ID][]string) (Info, er
 		// the folder name read in the importing host's zone as their
 		// Taken-At, which is no instant (FolderTime keeps the name's).
 		info.Time = info.Recorded
-		info.FolderTime, _ = backupFolderTime(path.Base(filepath.ToSlash(t.ImportPath)))
+		info.FolderTime, _ = backupFolderTime(filepath.ToSlash(t.ImportPath))
 	}
 	if len(c.Parents) > 0 {
 		info.Parent = ID(c.Parents[0])

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/kylin-tools/metastore/metastore"
-	"github.com/kylin-tools/metastore/metastore/folder"
 	"github.com/kylin-tools/metastore/metastore/locate"
 	"github.com/kylin-tools/metastore/scope"
 	"github.com/kylin-tools/metastore/snapshot"
@@ -97,12 +96,14 @@ func (e *Env) Diff(ctx context.Context, req DiffRequest) (*Diff, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer closeSource(old)
 	var new metastore.Source
 	var newJ DiffSideJSON
 	if req.B != "" {
 		if new, newJ, err = e.diffSide(ctx, repo, req.B, want); err != nil {
 			return nil, err
 		}
+		defer closeSource(new)
 	} else {
 		st, desc, err := e.OpenMetastore(ctx, false, "")
 		if err != nil {
@@ -111,6 +112,18 @@ func (e *Env) Diff(ctx context.Context, req DiffRequest) (*Diff, error) {
 		defer closeStore(st)
 		new, newJ = st, DiffSideJSON{Ref: "live", Kind: "live", Source: desc}
 		opt.Source = desc
+	}
+	if kb, ok := old.(*kylinBackup); ok && kb.kind == scope.BackupModelExport {
+		// A model export holds only its models: compare what it holds,
+		// not as if the other side's every other resource were new.
+		if new, err = onlyKeysOf(ctx, kb, new); err != nil {
+			return nil, err
+		}
+	}
+	if kb, ok := new.(*kylinBackup); ok && kb.kind == scope.BackupModelExport {
+		if old, err = onlyKeysOf(ctx, kb, old); err != nil {
+			return nil, err
+		}
 	}
 	if !opt.HasScope {
 		// A project or cube snapshot is compared on its own scope, not as
@@ -129,9 +142,9 @@ func (e *Env) Diff(ctx context.Context, req DiffRequest) (*Diff, error) {
 // diffSide opens one side of a diff: a Kylin backup folder or a snapshot.
 func (e *Env) diffSide(ctx context.Context, repo *snapshot.Repository, ref string, want scope.Scope) (metastore.Source, DiffSideJSON, error) {
 	if e.isBackupFolder(ref) {
-		st, err := folder.Open(ref)
+		st, err := openBackup(ref)
 		if err != nil {
-			return nil, DiffSideJSON{}, fmt.Errorf("Kylin backup folder %s: %w", ref, err)
+			return nil, DiffSideJSON{}, fmt.Errorf("Kylin backup %s: %w", ref, err)
 		}
 		abs, _ := filepath.Abs(ref)
 		return st, DiffSideJSON{Ref: ref, Kind: "folder", Source: abs}, nil
@@ -204,4 +217,11 @@ func (s DiffSideJSON) String() string {
 	}
 	j := s.Snapshot
 	return fmt.Sprintf("snapshot %s (%s, %s, %s)", j.Short, j.Time.Local().Format("2006-01-02 15:04:05"), j.Scope, j.Author)
+}
+
+// closeSource closes a side of a diff that holds a file (a zip).
+func closeSource(src metastore.Source) {
+	if c, ok := src.(*kylinBackup); ok {
+		c.Close()
+	}
 }

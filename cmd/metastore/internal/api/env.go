@@ -9,6 +9,7 @@ import (
 
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/metastore/jdbc"
+	"github.com/kylin-tools/metastore/metastore/zipfile"
 	"github.com/kylin-tools/metastore/objects"
 	"github.com/kylin-tools/metastore/scope"
 	"github.com/kylin-tools/metastore/snapshot"
@@ -98,7 +99,8 @@ func ExitCode(err error) int {
 		errors.Is(err, snapshot.ErrTagExists), errors.Is(err, snapshot.ErrEmptySource),
 		errors.Is(err, snapshot.ErrInvalidRef), errors.Is(err, scope.ErrInvalidScope),
 		errors.Is(err, snapshot.ErrReservedPath), errors.Is(err, snapshot.ErrInsideRepository),
-		errors.Is(err, scope.ErrUnsupportedLayout), errors.Is(err, jdbc.ErrMaintenance):
+		errors.Is(err, scope.ErrUnsupportedLayout), errors.Is(err, jdbc.ErrMaintenance),
+		errors.Is(err, ErrBadBackup), errors.Is(err, zipfile.ErrUnsafe):
 		return ExitRefused
 	case errors.Is(err, snapshot.ErrNoRepository), errors.Is(err, snapshot.ErrCorrupt),
 		errors.Is(err, snapshot.ErrNotMetastoreRepository), errors.Is(err, snapshot.ErrNewerFormat),
@@ -117,17 +119,19 @@ func NamedScope(mk func(string) scope.Scope, name string) (scope.Scope, error) {
 	return s, nil
 }
 
-// isBackupFolder reports whether ref names a folder on disk (a Kylin backup
-// folder) rather than a snapshot.
+// isBackupFolder reports whether ref names a Kylin backup on disk rather
+// than a snapshot: a folder (meta_*, *_backup, or any path with a
+// separator), or a zip file (metadata.zip, a model export).
 func (e *Env) isBackupFolder(ref string) bool {
 	if !e.Folders {
 		return false
 	}
-	if !strings.ContainsRune(ref, os.PathSeparator) && !strings.HasPrefix(ref, "meta_") {
+	zip := strings.HasSuffix(strings.ToLower(ref), ".zip")
+	if !strings.ContainsRune(ref, os.PathSeparator) && !strings.HasPrefix(ref, "meta_") && !strings.HasSuffix(ref, "_backup") && !zip {
 		return false
 	}
 	st, err := os.Stat(ref)
-	return err == nil && st.IsDir()
+	return err == nil && (st.IsDir() || zip && st.Mode().IsRegular())
 }
 
 func (e *Env) notice(format string, args ...any) {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/kylin-tools/metastore/metastore/folder"
 	"github.com/kylin-tools/metastore/metastore/memory"
 	"github.com/kylin-tools/metastore/scope"
 	"github.com/kylin-tools/metastore/snapshot"
@@ -122,6 +121,9 @@ func (e *Env) Restore(ctx context.Context, req RestoreRequest, p snapshot.Progre
 	if err := e.checkSeparate("", folders...); err != nil {
 		return nil, err
 	}
+	if folderRef && req.AfterTruncate && scope.BackupKindOf(filepath.ToSlash(filepath.Clean(req.Ref))) == scope.BackupModelExport {
+		return nil, fmt.Errorf("%w: %s is a Kylin model export, which holds only its models: --after-truncate would delete everything else; restore it without", snapshot.ErrScopeMismatch, req.Ref)
+	}
 	var repo *snapshot.Repository
 	var err error
 	switch {
@@ -168,6 +170,9 @@ func (e *Env) Restore(ctx context.Context, req RestoreRequest, p snapshot.Progre
 			return nil, err
 		}
 		snap = repo.OpenInfo(in)
+	}
+	if req.AfterTruncate && snap.Info.Kind == snapshot.KindImport && scope.BackupKindOf(filepath.ToSlash(snap.Info.ImportPath)) == scope.BackupModelExport {
+		return nil, fmt.Errorf("%w: snapshot %s is a Kylin model export (%s), which holds only its models: --after-truncate would delete everything else; restore it without", snapshot.ErrScopeMismatch, snap.Info.ID.Short(), filepath.Base(snap.Info.ImportPath))
 	}
 	if s.Kind == scope.Cube {
 		name := req.Cube
@@ -225,23 +230,28 @@ func (e *Env) undoCommand(repo *snapshot.Repository, s scope.Scope, project stri
 }
 
 func (e *Env) importFolder(ctx context.Context, repo *snapshot.Repository, dir string, dry bool, p snapshot.Progress) (*snapshot.Snapshot, error) {
-	src, err := folder.Open(dir)
+	src, err := openBackup(dir)
 	if err != nil {
-		return nil, fmt.Errorf("Kylin backup folder %s: %w", dir, err)
+		return nil, fmt.Errorf("Kylin backup %s: %w", dir, err)
 	}
-	res, err := repo.Import(ctx, src, snapshot.ImportOptions{Path: dir, Progress: p})
+	defer src.Close()
+	what := src.what()
+	abs, _ := filepath.Abs(dir)
+	res, err := repo.Import(ctx, src, snapshot.ImportOptions{Path: dir, Progress: p, Message: "import of " + what + " " + filepath.Base(abs)})
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", dir, err)
 	}
-	abs, _ := filepath.Abs(dir)
+	for _, s := range src.Skipped() {
+		e.notice("Left out of the import: %s\n", s)
+	}
 	switch {
 	case dry:
 		// The plan comes from a throw-away repository: nothing is recorded.
-		e.notice("Read Kylin backup folder %s (%d resources); a dry run does not record it\n", abs, res.Resources)
+		e.notice("Read %s %s (%d resources); a dry run does not record it\n", what, abs, res.Resources)
 	case !res.Recorded:
-		e.notice("Already recorded Kylin backup folder %s as snapshot %s (%d resources)\n", abs, res.Snapshot.ID.Short(), res.Resources)
+		e.notice("Already recorded %s %s as snapshot %s (%d resources)\n", what, abs, res.Snapshot.ID.Short(), res.Resources)
 	default:
-		e.notice("Recorded Kylin backup folder %s as snapshot %s (%d resources)\n", abs, res.Snapshot.ID.Short(), res.Resources)
+		e.notice("Recorded %s %s as snapshot %s (%d resources)\n", what, abs, res.Snapshot.ID.Short(), res.Resources)
 	}
 	return repo.OpenInfo(res.Snapshot), nil
 }
