@@ -4,6 +4,7 @@
 // (EntryLister, Transactional, Syncer, Describer, Noticer, Tidier).
 //
 // Backends live in subpackages: folder (Kylin's FileResourceStore layout and
-// Kylin's backup folders), memory (for tests) and the database backends.
+// Kylin's backup folders), zipfile (a read-only zip: Kylin 5's metadata.zip
+// and model exports), memory (for tests) and the database backends (jdbc).
 // Package metastoretest holds the conformance suite every backend passes.
 package metastore

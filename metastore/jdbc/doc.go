@@ -9,13 +9,20 @@
 //
 // # Schemas
 //
-// Open detects which of Kylin's two layouts the database holds, from the
+// Open detects which of Kylin's layouts the database holds, from the
 // tables and columns information_schema lists in the connection's current
 // schema (PostgreSQL) or database (MySQL):
 //
-//   - Kylin 5.x: the table IDENTIFIER with the columns META_TABLE_KEY,
-//     META_TABLE_CONTENT, META_TABLE_TS and META_TABLE_MVCC (Kylin 5's
-//     JdbcMetadataStore).
+//   - Kylin 5.0 GA and later (KYLIN-5945, SchemaTyped): one table per
+//     metadata type, IDENTIFIER_project, IDENTIFIER_model, ..., each with
+//     meta_key, uuid, mvcc, ts and content and the columns Kylin copies out
+//     of the JSON. Its resources are keyed "/TYPE/META_KEY.json", as
+//     Kylin's backups name their files; writes fill the copied columns from
+//     the content as Kylin's mappers do (typed.go). A database that also
+//     holds a Kylin 5.0 beta table IDENTIFIER with rows is refused.
+//   - Kylin 5.0 alpha and beta (Schema5): the table IDENTIFIER with the
+//     columns META_TABLE_KEY, META_TABLE_CONTENT, META_TABLE_TS and
+//     META_TABLE_MVCC (JdbcMetadataStore of the kylin5 branch).
 //   - Kylin 2.5 to 4.x and Kyligence Enterprise 3.x: the tables IDENTIFIER
 //     and IDENTIFIER_log, each with META_TABLE_KEY, META_TABLE_TS and
 //     META_TABLE_CONTENT but no META_TABLE_MVCC (Kylin's JDBCResourceStore).
@@ -58,6 +65,18 @@
 //     the same error for it. Writing an empty resource under such a key
 //     writes the empty row Kylin writes; with an HDFSRoot it also writes the
 //     empty file there, so that it reads back empty.
+//
+// # Running Kylin 5 clusters
+//
+// Kylin 5 nodes replay an audit log, IDENTIFIER_audit_log (5.0 beta) or
+// IDENTIFIER_audit_log_v2 (5.0 GA and later), to follow each other's
+// writes. When the database has one, every transaction writes, before it
+// commits, the rows the nodes replay for what it changed (audit.go). Kylin
+// 5.0 beta also has a maintenance mode, kept in its epoch table
+// IDENTIFIER_epoch: EnterMaintenance takes it as Kylin's MaintainModeTool
+// does and Maintenance.Release gives it back; a lease renewed while the
+// process lives and a guardian process (RunGuardian) give it back when the
+// process is killed (epoch.go, guardian.go).
 //
 // # Transactions and views
 //
