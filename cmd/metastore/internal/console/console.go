@@ -70,7 +70,17 @@ type Console struct {
 	pages   *pages
 	jobs    *jobs
 	logMu   sync.Mutex
+
+	// nav remembers, for the navigation, whether the metastore is a Kylin 5
+	// one (whose cubes are models); checked again after navTTL.
+	navMu      sync.Mutex
+	navModels  bool
+	navChecked time.Time
 }
+
+// navTTL is how long the navigation trusts what it last saw of the
+// metastore's layout.
+const navTTL = 30 * time.Second
 
 // New returns the console for cfg.
 func New(cfg Config) (*Console, error) {

@@ -568,3 +568,24 @@ func TestSecretsScrubbed(t *testing.T) {
 		t.Errorf("Kyligence backup with the database down: %s %s", resp.Status, body)
 	}
 }
+
+// TestModelsNav checks that the navigation names the cubes page "Models" on
+// a Kylin 5 metastore, and "Cubes" on Kylin 2.x-4.x.
+func TestModelsNav(t *testing.T) {
+	f := newFixture(t, Config{})
+	if body := f.get("/system"); !strings.Contains(body, ">Cubes</a>") || strings.Contains(body, ">Models</a>") {
+		t.Errorf("Kylin 4 metastore: the navigation should say Cubes")
+	}
+	f5 := newFixture(t, Config{})
+	os.RemoveAll(f5.meta)
+	if err := os.CopyFS(f5.meta, os.DirFS(filepath.Join("..", "..", "..", "..", "testdata", "kylin5"))); err != nil {
+		t.Fatal(err)
+	}
+	body := f5.get("/cubes")
+	if !strings.Contains(body, ">Models</a>") || strings.Contains(body, ">Cubes</a>") || !strings.Contains(body, "<h1>Models</h1>") {
+		t.Errorf("Kylin 5 metastore: the navigation and the page should say Models")
+	}
+	if body := f5.get("/snapshots"); !strings.Contains(body, ">Models</a>") {
+		t.Errorf("Kylin 5 metastore: every page's navigation should say Models")
+	}
+}

@@ -67,7 +67,8 @@ func (c *Console) systemCounts(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		d.Layout = map[scope.Layout]string{scope.Layout4: "Kylin 2.x-4.x", scope.Layout5: "Kylin 5"}[layout]
+		d.Layout = map[scope.Layout]string{scope.Layout4: "Kylin 2.x-4.x", scope.Layout5: "Kylin 5", scope.LayoutTyped: "Kylin 5 (one table per metadata type)"}[layout]
+		c.sawLayout(layout)
 		n := map[string]int{}
 		err = st.List(r.Context(), "/", func(p string) error {
 			n[scope.TypeOf(p)]++
@@ -162,7 +163,8 @@ func (c *Console) cubesPage(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		d.Models = layout == scope.Layout5
+		d.Models = layout != scope.Layout4
+		c.sawLayout(layout)
 		all, err := scope.CubeList(r.Context(), st)
 		if err != nil {
 			return err

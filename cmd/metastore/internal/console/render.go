@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -18,6 +19,8 @@ import (
 	"time"
 
 	"github.com/kylin-tools/metastore/cmd/metastore/internal/api"
+	"github.com/kylin-tools/metastore/metastore"
+	"github.com/kylin-tools/metastore/scope"
 )
 
 //go:embed templates/*.html
@@ -168,8 +171,10 @@ func (p *pages) fragment(w io.Writer, name string, data any) error {
 
 // view is what the layout renders around a page.
 type view struct {
-	Title        string
-	Nav          string
+	Title string
+	Nav   string
+	// Models names the cubes page "Models" (a Kylin 5 metastore).
+	Models       bool
 	Page         any
 	Auth         bool
 	AllowRestore bool
@@ -197,7 +202,8 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 		return
 	}
 	var b bytes.Buffer
-	v := view{Title: title, Nav: navOf(name), Page: data, Auth: c.cfg.Token != "", AllowRestore: c.cfg.AllowRestore, Repository: c.cfg.Repository}
+	v := view{Title: title, Nav: navOf(name), Page: data, Auth: c.cfg.Token != "", AllowRestore: c.cfg.AllowRestore, Repository: c.cfg.Repository,
+		Models: c.models(r)}
 	if err := t.ExecuteTemplate(&b, "layout", v); err != nil {
 		c.logf("render %s: %v", name, err)
 		http.Error(w, "internal error rendering the page", http.StatusInternalServerError)
@@ -335,4 +341,33 @@ func groupDigits(s string) string {
 		b.WriteString(s[i : i+3])
 	}
 	return b.String()
+}
+
+// models reports whether the metastore has Kylin 5's models rather than
+// cubes, for the navigation: what a page last saw, or, after navTTL, what a
+// quick look says (what was known before if the metastore cannot be read).
+func (c *Console) models(r *http.Request) bool {
+	c.navMu.Lock()
+	defer c.navMu.Unlock()
+	if time.Since(c.navChecked) < navTTL {
+		return c.navModels
+	}
+	c.navChecked = time.Now()
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	c.env.WithMetastore(ctx, func(st metastore.Store, _ string) error {
+		layout, err := scope.DetectLayout(ctx, st)
+		if err == nil {
+			c.navModels = layout != scope.Layout4
+		}
+		return err
+	})
+	return c.navModels
+}
+
+// sawLayout records what a page saw of the metastore's layout.
+func (c *Console) sawLayout(layout scope.Layout) {
+	c.navMu.Lock()
+	c.navModels, c.navChecked = layout != scope.Layout4, time.Now()
+	c.navMu.Unlock()
 }
