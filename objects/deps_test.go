@@ -8,8 +8,10 @@ import (
 )
 
 // TestDependenciesPointOneWay keeps the module's layering: cmd -> snapshot
-// -> {scope, objects, metastore}; only objects imports go-git; scope and
-// metastore know nothing of git or snapshots.
+// -> {scope, objects, metastore}; only objects (and its git transport,
+// objects/gitremote) imports go-git; only objects/s3 imports minio-go, and
+// it knows nothing of git; scope and metastore know nothing of git or
+// snapshots.
 func TestDependenciesPointOneWay(t *testing.T) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -46,8 +48,14 @@ func TestDependenciesPointOneWay(t *testing.T) {
 					t.Errorf("%s imports %s", p.ImportPath, imp)
 				}
 			}
-			if top != "objects" && strings.HasPrefix(imp, "github.com/go-git/") {
+			if (top != "objects" || pkg == "objects/s3") && strings.HasPrefix(imp, "github.com/go-git/") {
 				t.Errorf("%s imports go-git (%s): only objects may", p.ImportPath, imp)
+			}
+			if pkg == "objects/s3" && strings.HasPrefix(imp, mod) {
+				t.Errorf("%s imports %s: it stores files and knows nothing of git or snapshots", p.ImportPath, imp)
+			}
+			if pkg != "objects/s3" && strings.HasPrefix(imp, "github.com/minio/") {
+				t.Errorf("%s imports minio-go (%s): only objects/s3 may", p.ImportPath, imp)
 			}
 		}
 	}

@@ -279,11 +279,11 @@ func (r *Remote) open(parent context.Context, push bool) (*Session, error) {
 	}
 	adv, err := sess.AdvertisedReferencesContext(ctx)
 	if err != nil && !(errors.Is(err, transport.ErrEmptyRemoteRepository) && !push) {
-		sess.Close()
-		s.stop()
 		if c := context.Cause(ctx); c != nil {
 			err = c
 		}
+		sess.Close()
+		s.stop()
 		return nil, r.fail(err)
 	}
 	s.dog.touch()
