@@ -25,12 +25,20 @@ type LogFilter struct {
 	// Safety keeps safety snapshots too (they are listed by default and
 	// marked; set ExcludeSafety to drop them).
 	ExcludeSafety bool
+	// Instance, if set, lists the snapshots of that instance (a metastore
+	// UUID or a unique prefix of one), this repository's own or pulled
+	// from a remote, or of every instance (AllInstances). By default only
+	// this repository's own snapshots are listed.
+	Instance string
 }
 
 // Log lists snapshots newest first (by the time they were taken, then by
 // the time they were recorded).
 func (r *Repository) Log(ctx context.Context, f LogFilter) ([]Info, error) {
 	all, err := r.all(ctx)
+	if f.Instance != "" {
+		all, err = r.instanceSnapshots(ctx, f.Instance)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -135,11 +143,17 @@ func (r *Repository) Resolve(ctx context.Context, ref string, want scope.Scope) 
 			return r.info(id, nil)
 		}
 	}
+	if checkTagName(ref) == nil {
+		// A tag of an instance pulled from a remote.
+		if in, err := r.resolvePulledTag(ref); !errors.Is(err, ErrNotFound) {
+			return in, err
+		}
+	}
 	if len(ref) < 4 || len(ref) > 40 || !isHex(ref) {
 		return Info{}, fmt.Errorf("%w: %q is not a snapshot id, tag or \"latest\"", ErrNotFound, ref)
 	}
 	ref = strings.ToLower(ref)
-	all, err := r.all(ctx)
+	all, _, err := r.everySnapshot(ctx)
 	if err != nil {
 		return Info{}, err
 	}

@@ -52,6 +52,11 @@ type Info struct {
 	RestoreAdded []string
 	// Tags are the names that point at this snapshot.
 	Tags []string
+	// Instance is, in listings of several instances (LogFilter.Instance),
+	// the instance the snapshot belongs to; Remote is, for a snapshot
+	// pulled from a remote, that remote's name.
+	Instance string
+	Remote   string
 
 	tree objects.ID
 }

@@ -92,7 +92,7 @@ func (r *Repository) Verify(ctx context.Context, opt VerifyOptions) (*VerifyResu
 			v.problem(Problem{Message: "cannot list references: " + err.Error()})
 		}
 		for _, name := range names {
-			if !strings.HasPrefix(name, refHeads) && !strings.HasPrefix(name, refTags) {
+			if !strings.HasPrefix(name, refHeads) && !strings.HasPrefix(name, refTags) && !strings.HasPrefix(name, refRemotes) {
 				continue
 			}
 			id, err := r.objs.Ref(name)

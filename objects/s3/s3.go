@@ -172,18 +172,35 @@ func (s *Store) key(name string) string { return s.prefix + name }
 
 // Get reads a small file whole and returns it with its ETag.
 func (s *Store) Get(ctx context.Context, name string) ([]byte, string, error) {
+	for attempt := 0; ; attempt++ {
+		data, etag, err := s.get(ctx, name)
+		// The file replaced while it was read (the client reads a second
+		// part with If-Match): read it again.
+		if err != nil && minio.ToErrorResponse(err).StatusCode == http.StatusPreconditionFailed && attempt < 5 {
+			continue
+		}
+		if err != nil {
+			return nil, "", s.fail("read "+name, err)
+		}
+		return data, etag, nil
+	}
+}
+
+func (s *Store) get(ctx context.Context, name string) ([]byte, string, error) {
 	o, err := s.c.GetObject(ctx, s.bucket, s.key(name), minio.GetObjectOptions{})
 	if err != nil {
-		return nil, "", s.fail("read "+name, err)
+		return nil, "", err
 	}
 	defer o.Close()
-	st, err := o.Stat()
-	if err != nil {
-		return nil, "", s.fail("read "+name, err)
-	}
+	// Read first: the object's information then comes from the same
+	// response, so the ETag is the one of these bytes.
 	data, err := io.ReadAll(o)
 	if err != nil {
-		return nil, "", s.fail("read "+name, err)
+		return nil, "", err
+	}
+	st, err := o.Stat()
+	if err != nil {
+		return nil, "", err
 	}
 	return data, st.ETag, nil
 }
