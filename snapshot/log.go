@@ -42,6 +42,12 @@ func (r *Repository) Log(ctx context.Context, f LogFilter) ([]Info, error) {
 	if err != nil {
 		return nil, err
 	}
+	if f.Instance == "" {
+		own := instanceOf(all)
+		for i := range all {
+			all[i].Instance = own
+		}
+	}
 	out := all[:0]
 	for _, in := range all {
 		if f.HasScope && in.Scope != f.Scope {

@@ -81,8 +81,12 @@ func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) i
 func exitCode(err error) int {
 	var ue usageError
 	switch {
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), isRemoteUsage(err):
 		return exitUsage
+	case errors.Is(err, snapshot.ErrUnknownRemote):
+		return exitNotFound
+	case errors.Is(err, snapshot.ErrNonFastForward), errors.Is(err, snapshot.ErrRemoteExists):
+		return exitRefused
 	case errors.Is(err, snapshot.ErrNotFound), errors.Is(err, snapshot.ErrAmbiguous),
 		errors.Is(err, scope.ErrUnknownProject), errors.Is(err, scope.ErrUnknownCube),
 		errors.Is(err, snapshot.ErrNotResource):
@@ -165,6 +169,9 @@ func newApp(e *env) *cli.App {
 			lsCommand(e),
 			historyCommand(e),
 			verifyCommand(e),
+			remoteCommand(e),
+			pushCommand(e),
+			pullCommand(e),
 		},
 	}
 	for _, c := range app.Commands {
@@ -349,6 +356,16 @@ func reorderArgs(app *cli.App, args []string) []string {
 	cmd := app.Command(args[i])
 	if cmd == nil {
 		return args
+	}
+	// A command with subcommands (remote add ...): reorder after the
+	// subcommand.
+	if len(cmd.Subcommands) > 0 && i+1 < len(args) {
+		sub := cmd.Command(args[i+1])
+		if sub == nil {
+			return args
+		}
+		cmd = sub
+		i++
 	}
 	var flags, pos []string
 	rest := args[i+1:]

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/kylin-tools/metastore/scope"
@@ -27,6 +28,8 @@ type snapshotJSON struct {
 	RestoreOf    string    `json:"restore_of,omitempty"`
 	ImportPath   string    `json:"imported_from,omitempty"`
 	Tags         []string  `json:"tags"`
+	Instance     string    `json:"instance,omitempty"`
+	Remote       string    `json:"pulled_from,omitempty"`
 }
 
 func toSnapshotJSON(in snapshot.Info) snapshotJSON {
@@ -35,6 +38,7 @@ func toSnapshotJSON(in snapshot.Info) snapshotJSON {
 		Scope: in.Scope.String(), Kind: string(in.Kind), Author: in.Author, Message: in.Message,
 		Resources: in.Resources, Bytes: in.Bytes, Source: in.Source, UUID: in.UUID,
 		WithSegments: in.WithSegments, RestoreOf: in.RestoreOf, ImportPath: in.ImportPath, Tags: nonNil(in.Tags),
+		Instance: in.Instance, Remote: in.Remote,
 	}
 	if !in.Parent.IsZero() {
 		j.Parent = in.Parent.String()
@@ -51,12 +55,13 @@ func logCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "scope", Usage: "only snapshots of this scope: system, project/P or cube/C"},
 			&cli.IntFlag{Name: "n", Usage: "at most this many snapshots (0: all)"},
 			&cli.BoolFlag{Name: "no-safety", Usage: "leave out the safety snapshots taken before restores"},
+			&cli.StringFlag{Name: "instance", Usage: "the snapshots of this instance (a metastore UUID or a unique prefix), this repository's or pulled from a remote; \"all\" for every instance (default: this repository's own)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("log takes no arguments; use --scope to filter")
 			}
-			f := snapshot.LogFilter{ExcludeSafety: c.Bool("no-safety")}
+			f := snapshot.LogFilter{ExcludeSafety: c.Bool("no-safety"), Instance: c.String("instance")}
 			if v := c.String("scope"); v != "" {
 				s, err := scope.Parse(v)
 				if err != nil {
@@ -85,7 +90,6 @@ func logCommand(e *env) *cli.Command {
 			}
 			if len(list) == 0 {
 				e.printf("No snapshots yet.\n")
-				return nil
 			}
 			for _, in := range list {
 				mark := ""
@@ -99,9 +103,16 @@ func logCommand(e *env) *cli.Command {
 				if len(in.Tags) > 0 {
 					tags = " (tag: " + joinOr(in.Tags, "") + ")"
 				}
-				e.printf("%s  %s  %-28s  %-16s  %6d resources  %s%s%s\n",
-					in.ID.Short(), in.Time.Local().Format("2006-01-02 15:04:05"), in.Scope, in.Author,
+				inst := ""
+				if f.Instance != "" {
+					inst = fmt.Sprintf("%-8.8s  ", in.Instance)
+				}
+				e.printf("%s  %s%s  %-28s  %-16s  %6d resources  %s%s%s\n",
+					in.ID.Short(), inst, in.Time.Local().Format("2006-01-02 15:04:05"), in.Scope, in.Author,
 					in.Resources, in.Message, tags, mark)
+			}
+			if f.Instance == "" {
+				return e.printInstanceNote(c, repo)
 			}
 			return nil
 		},
@@ -156,4 +167,33 @@ func tagCommand(e *env) *cli.Command {
 			return nil
 		},
 	}
+}
+
+// printInstanceNote ends the default log, on stderr (stdout stays one line
+// per snapshot for scripts): which instance these snapshots belong to, and
+// whether others were pulled.
+func (e *env) printInstanceNote(c *cli.Context, repo *snapshot.Repository) error {
+	insts, err := repo.Instances(c.Context)
+	if err != nil {
+		return err
+	}
+	own, others, pulled := "", 0, 0
+	for _, in := range insts {
+		if in.Own {
+			own = in.Name
+			continue
+		}
+		if in.Name == "" {
+			continue
+		}
+		others++
+		pulled += in.Snapshots
+	}
+	if own != "" {
+		fmt.Fprintf(e.stderr, "Instance %s (this repository's own snapshots).\n", own)
+	}
+	if others > 0 {
+		fmt.Fprintf(e.stderr, "%s of %s pulled from remotes: metastore log --instance all\n", plural(pulled, "snapshot", "snapshots"), plural(others, "other instance", "other instances"))
+	}
+	return nil
 }

@@ -351,6 +351,13 @@ type GitHTTP struct {
 // wants the returned User and Password; it stops when the test ends.
 func StartGitHTTP(t testing.TB) *GitHTTP {
 	t.Helper()
+	return StartGitHTTPAt(t, t.TempDir(), "")
+}
+
+// StartGitHTTPAt is StartGitHTTP serving the repositories under root, with
+// the given password (a fresh one if empty).
+func StartGitHTTPAt(t testing.TB, root, password string) *GitHTTP {
+	t.Helper()
 	backend := "/usr/lib/git-core/git-http-backend"
 	if _, err := os.Stat(backend); err != nil {
 		if out, err := exec.Command("git", "--exec-path").Output(); err == nil {
@@ -360,9 +367,12 @@ func StartGitHTTP(t testing.TB) *GitHTTP {
 			require(t, "METASTORE_REQUIRE_GIT_HTTP", "git http-backend is not installed (apt-get install git)")
 		}
 	}
-	pw := make([]byte, 12)
-	rand.Read(pw)
-	g := &GitHTTP{Root: t.TempDir(), User: "kylin", Password: "pw-" + base64.RawURLEncoding.EncodeToString(pw)}
+	if password == "" {
+		pw := make([]byte, 12)
+		rand.Read(pw)
+		password = "pw-" + base64.RawURLEncoding.EncodeToString(pw)
+	}
+	g := &GitHTTP{Root: root, User: "kylin", Password: password}
 	h := &cgi.Handler{
 		Path: backend,
 		Env: []string{
@@ -433,6 +443,7 @@ type Proxy struct {
 	sent   atomic.Int64
 	cut    atomic.Int64
 	onCut  func()
+	cutOn  atomic.Pointer[[]byte]
 	mu     sync.Mutex
 	conns  []net.Conn
 	closed bool
@@ -492,6 +503,10 @@ func (p *Proxy) forward(c net.Conn) {
 	for {
 		n, err := c.Read(buf)
 		if n > 0 {
+			if pat := p.cutOn.Load(); pat != nil && bytes.Contains(buf[:n], *pat) {
+				p.cutNow()
+				return
+			}
 			total := p.sent.Add(int64(n))
 			if cut := p.cut.Load(); cut > 0 && total >= cut {
 				p.cutNow()
@@ -524,6 +539,14 @@ func (p *Proxy) cutNow() {
 	if p.onCut != nil {
 		p.onCut()
 	}
+}
+
+// CutOn cuts every connection (and stops listening) before forwarding
+// data towards the server that contains pattern (an HTTP request line, say:
+// "PUT /bucket/prefix/refs.json").
+func (p *Proxy) CutOn(pattern string) {
+	b := []byte(pattern)
+	p.cutOn.Store(&b)
 }
 
 // CutAfter cuts every connection (and stops listening) once n more bytes
