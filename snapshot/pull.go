@@ -151,7 +151,9 @@ func (r *Repository) Pull(ctx context.Context, opt PullOptions) (*PullResult, er
 	if t.name == "" && !hadRemotes(r) {
 		// The first pull of a URL into a repository without remotes: it
 		// becomes "origin", the default (as git clone does).
-		if _, err := r.addRemoteLocked(trackingOrigin, t.url); err == nil {
+		// Never a password into the config: later pulls take it from the
+		// environment or ~/.netrc.
+		if _, err := r.addRemoteLocked(trackingOrigin, t.display()); err == nil {
 			t.name, t.tracking = trackingOrigin, trackingOrigin
 			res.Remote, res.AddedRemote = trackingOrigin, true
 		}

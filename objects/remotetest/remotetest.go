@@ -27,6 +27,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -201,11 +202,24 @@ type SSHD struct {
 	// KnownHosts a known_hosts file holding the server's host key.
 	Home, KnownHosts string
 
-	t   testing.TB
-	dir string
-	cfg string
-	mu  sync.Mutex
-	cmd *exec.Cmd
+	t       testing.TB
+	dir     string
+	cfg     string
+	hostKey ssh.PublicKey
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+}
+
+// KnownHostsFor writes a known_hosts file that trusts this server's host
+// key at addr (a proxy in front of it, say) and returns its path.
+func (s *SSHD) KnownHostsFor(addr string) string {
+	host, port, _ := net.SplitHostPort(addr)
+	p := filepath.Join(s.t.TempDir(), "known_hosts")
+	line := fmt.Sprintf("[%s]:%s %s", host, port, ssh.MarshalAuthorizedKey(s.hostKey))
+	if err := os.WriteFile(p, []byte(line), 0o600); err != nil {
+		s.t.Fatal(err)
+	}
+	return p
 }
 
 // StartSSHD starts /usr/sbin/sshd on a loopback port with a fresh host key
@@ -233,6 +247,7 @@ func StartSSHD(t testing.TB) *SSHD {
 	s := &SSHD{User: u.Username, t: t, dir: dir, Home: filepath.Join(dir, "home")}
 	os.MkdirAll(filepath.Join(s.Home, ".ssh"), 0o700)
 	hostKey := writeKey(t, filepath.Join(dir, "host_ed25519"))
+	s.hostKey = hostKey
 	userKey := writeKey(t, filepath.Join(s.Home, ".ssh", "id_ed25519"))
 	os.WriteFile(filepath.Join(dir, "authorized_keys"), ssh.MarshalAuthorizedKey(userKey), 0o600)
 	s.Port = freePort(t)
@@ -338,7 +353,8 @@ type GitHTTP struct {
 	// User and Password are the credentials it accepts.
 	User, Password string
 
-	srv *httptest.Server
+	srv  *httptest.Server
+	pids string // folder of the pids of the backends started
 	// cut, when set, closes the connection once the request bodies read
 	// reach that many bytes.
 	cut     atomic.Int64
@@ -372,10 +388,14 @@ func StartGitHTTPAt(t testing.TB, root, password string) *GitHTTP {
 		rand.Read(pw)
 		password = "pw-" + base64.RawURLEncoding.EncodeToString(pw)
 	}
-	g := &GitHTTP{Root: root, User: "kylin", Password: password}
+	g := &GitHTTP{Root: root, User: "kylin", Password: password, pids: t.TempDir()}
+	// Each request's git http-backend writes its pid where Stop finds it:
+	// the backend spins on a request body cut short, so a cut must kill it.
 	h := &cgi.Handler{
-		Path: backend,
+		Path: "/bin/sh",
+		Args: []string{"-c", `echo $$ > "$METASTORE_CGI_PIDS/$$" && exec "$0"`, backend},
 		Env: []string{
+			"METASTORE_CGI_PIDS=" + g.pids,
 			"GIT_PROJECT_ROOT=" + g.Root,
 			"GIT_HTTP_EXPORT_ALL=1",
 			// Pushes are allowed to whoever passed basic authentication.
@@ -396,7 +416,10 @@ func StartGitHTTPAt(t testing.TB, root, password string) *GitHTTP {
 		h.ServeHTTP(w, r)
 	}))
 	g.URL = g.srv.URL
-	t.Cleanup(g.Stop)
+	t.Cleanup(func() {
+		g.Stop()
+		g.srv.Close()
+	})
 	return g
 }
 
@@ -428,8 +451,26 @@ func (g *GitHTTP) Stop() {
 	if g.stopped.Swap(true) {
 		return
 	}
+	g.srv.Listener.Close()
 	g.srv.CloseClientConnections()
-	go g.srv.Close()
+	g.killBackends()
+}
+
+// killBackends ends the git http-backend processes this server started
+// that still run.
+func (g *GitHTTP) killBackends() {
+	entries, _ := os.ReadDir(g.pids)
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		// Only if that pid is still one of our backends.
+		if cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && bytes.Contains(cmd, []byte("http-backend")) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		os.Remove(filepath.Join(g.pids, e.Name()))
+	}
 }
 
 // Proxy forwards loopback TCP connections to a server and can cut them
