@@ -1,6 +1,7 @@
 package objects
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -285,4 +286,218 @@ func (r *Repository) IsAncestor(ctx context.Context, a, b ID) (bool, error) {
 		stack = append(stack, c.Parents...)
 	}
 	return false, nil
+}
+
+// MissingFrom lists the objects reachable from the commits tips that a
+// remote holding the commits bases (and everything they reach) lacks, in
+// the order a sender sends them: commits, trees, blobs. Unlike Missing it
+// never walks what the remote has: each new commit's trees are compared,
+// path by path, with its parents' (or, for a commit without parents, with
+// the bases'), and only what differs is read, so the cost follows the size
+// of the change rather than of the snapshots. An object that moved to
+// another path may be listed although the remote has it (sending it again
+// is harmless). Bases this repository lacks are ignored.
+func (r *Repository) MissingFrom(ctx context.Context, tips, bases []ID) ([]ID, error) {
+	have := ObjectSet{}
+	var baseTrees []ID
+	stack := append([]ID(nil), bases...)
+	first := ObjectSet{}
+	for _, b := range bases {
+		first.Add(b)
+	}
+	for len(stack) > 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		id := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if have.Has(id) {
+			continue
+		}
+		c, err := r.ReadCommit(id)
+		if err != nil {
+			if errors.Is(err, ErrNotFound) || errors.Is(err, ErrCorrupt) {
+				continue // not here (another instance's), or not a commit
+			}
+			return nil, err
+		}
+		have.Add(id)
+		if first.Has(id) {
+			baseTrees = append(baseTrees, c.Tree)
+		}
+		stack = append(stack, c.Parents...)
+	}
+	type newCommit struct {
+		tree    ID
+		parents []ID
+	}
+	var commits []ID
+	info := map[ID]newCommit{}
+	stack = append(stack[:0], tips...)
+	for len(stack) > 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		id := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if have.Has(id) {
+			continue
+		}
+		if _, ok := info[id]; ok {
+			continue
+		}
+		c, err := r.ReadCommit(id)
+		if err != nil {
+			return nil, fmt.Errorf("commit %s: %w", id, err)
+		}
+		info[id] = newCommit{c.Tree, c.Parents}
+		commits = append(commits, id)
+		stack = append(stack, c.Parents...)
+	}
+	w := &pairWalker{r: r, ctx: ctx, sent: ObjectSet{}}
+	for _, id := range commits {
+		nc := info[id]
+		var refs []ID
+		for _, p := range nc.parents {
+			if pc, ok := info[p]; ok {
+				refs = append(refs, pc.tree)
+			} else if c, err := r.ReadCommit(p); err == nil {
+				refs = append(refs, c.Tree)
+			}
+		}
+		if len(refs) == 0 {
+			refs = baseTrees
+		}
+		if err := w.walk(nc.tree, refs); err != nil {
+			return nil, err
+		}
+	}
+	for _, b := range w.blobs {
+		if !r.Has(b) {
+			return nil, fmt.Errorf("blob %s: %w", b, ErrNotFound)
+		}
+	}
+	out := make([]ID, 0, len(commits)+len(w.trees)+len(w.blobs))
+	out = append(out, commits...)
+	out = append(out, w.trees...)
+	return append(out, w.blobs...), nil
+}
+
+// pairWalker lists the trees and blobs of a tree that differ from reference
+// trees at the same paths.
+type pairWalker struct {
+	r     *Repository
+	ctx   context.Context
+	sent  ObjectSet
+	trees []ID
+	blobs []ID
+}
+
+// treeEntryRef is an entry of a tree held in memory (its name points into
+// the tree's encoding).
+type treeEntryRef struct {
+	name []byte
+	mode Mode
+	id   ID
+}
+
+// entryLess orders entries as git sorts a tree: by name, a folder's name
+// compared as if it ended with '/'.
+func entryLess(a []byte, aDir bool, b []byte, bDir bool) int {
+	n := min(len(a), len(b))
+	if c := bytes.Compare(a[:n], b[:n]); c != 0 {
+		return c
+	}
+	next := func(s []byte, dir bool) int {
+		if len(s) > n {
+			return int(s[n])
+		}
+		if dir {
+			return '/'
+		}
+		return 0
+	}
+	return next(a, aDir) - next(b, bDir)
+}
+
+func (w *pairWalker) walk(tree ID, refs []ID) error {
+	if w.sent.Has(tree) {
+		return nil
+	}
+	for _, ref := range refs {
+		if ref == tree {
+			return nil
+		}
+	}
+	if err := w.ctx.Err(); err != nil {
+		return err
+	}
+	w.sent.Add(tree)
+	w.trees = append(w.trees, tree)
+	data, err := w.r.ReadKind(tree, KindTree)
+	if err != nil {
+		return fmt.Errorf("tree %s: %w", tree, err)
+	}
+	// The reference trees' entries, in git order like the tree's, joined
+	// with its entries by merging.
+	var old [][]treeEntryRef
+	for _, ref := range refs {
+		rd, err := w.r.ReadKind(ref, KindTree)
+		if err != nil {
+			continue
+		}
+		es := make([]treeEntryRef, 0, len(rd)/40+1)
+		WalkTree(rd, func(mode Mode, name []byte, id ID) bool {
+			es = append(es, treeEntryRef{name, mode, id})
+			return true
+		})
+		old = append(old, es)
+	}
+	pos := make([]int, len(old))
+	type sub struct {
+		id   ID
+		refs []ID
+	}
+	var subs []sub
+	err = WalkTree(data, func(mode Mode, name []byte, id ID) bool {
+		dir := mode == ModeDir
+		var match []treeEntryRef
+		for i, es := range old {
+			for pos[i] < len(es) && entryLess(es[pos[i]].name, es[pos[i]].mode == ModeDir, name, dir) < 0 {
+				pos[i]++
+			}
+			if pos[i] < len(es) && es[pos[i]].mode == mode && bytes.Equal(es[pos[i]].name, name) {
+				match = append(match, es[pos[i]])
+			}
+		}
+		switch mode {
+		case ModeDir:
+			s := sub{id: id}
+			for _, e := range match {
+				s.refs = append(s.refs, e.id)
+			}
+			subs = append(subs, s)
+		case ModeFile:
+			if w.sent.Has(id) {
+				return true
+			}
+			for _, e := range match {
+				if e.id == id {
+					return true
+				}
+			}
+			w.sent.Add(id)
+			w.blobs = append(w.blobs, id)
+		}
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("tree %s: %w", tree, err)
+	}
+	for _, s := range subs {
+		if err := w.walk(s.id, s.refs); err != nil {
+			return err
+		}
+	}
+	return nil
 }

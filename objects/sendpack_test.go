@@ -268,3 +268,111 @@ func TestReceivePackRefusesDamage(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestMissingFrom: the objects a remote holding some commits lacks, found
+// by comparing trees path by path, are exactly those outside everything the
+// remote's commits reach (computed the slow way, walking every tree), for
+// histories continued on one branch and for a new branch.
+func TestMissingFrom(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	commits := history(t, r, 6)
+	full := func(bases []ID) ObjectSet {
+		set := ObjectSet{}
+		var walk func(ID)
+		walk = func(tree ID) {
+			set.Add(tree)
+			data, err := r.ReadKind(tree, KindTree)
+			if err != nil {
+				t.Fatal(err)
+			}
+			WalkTree(data, func(m Mode, _ []byte, id ID) bool {
+				if m == ModeDir {
+					walk(id)
+				} else {
+					set.Add(id)
+				}
+				return true
+			})
+		}
+		for _, b := range bases {
+			for id := b; !id.IsZero(); {
+				c, err := r.ReadCommit(id)
+				if errors.Is(err, ErrNotFound) {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				set.Add(id)
+				walk(c.Tree)
+				id = ZeroID
+				if len(c.Parents) > 0 {
+					id = c.Parents[0]
+				}
+			}
+		}
+		return set
+	}
+	for _, tc := range []struct {
+		name        string
+		tips, bases []ID
+	}{
+		{"two commits ahead", commits[5:], commits[3:4]},
+		{"one ahead", commits[5:], commits[4:5]},
+		{"nothing on the remote", commits[2:3], nil},
+		{"up to date", commits[5:], commits[5:]},
+		{"bases unknown here", commits[5:], []ID{HashObject(KindCommit, []byte("elsewhere"))}},
+	} {
+		got, err := r.MissingFrom(ctx, tc.tips, tc.bases)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		have := full(tc.bases)
+		want, err := r.Missing(ctx, tc.tips, have.Has)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gs, ws := ObjectSet{}, ObjectSet{}
+		for _, id := range got {
+			gs.Add(id)
+		}
+		for _, id := range want {
+			ws.Add(id)
+		}
+		if len(gs) != len(got) {
+			t.Errorf("%s: an object is listed twice", tc.name)
+		}
+		for id := range ws {
+			if !gs.Has(id) {
+				t.Errorf("%s: %s is missing on the remote but not listed", tc.name, id)
+			}
+		}
+		if len(gs) != len(ws) {
+			t.Errorf("%s: %d objects listed, %d missing", tc.name, len(gs), len(ws))
+		}
+	}
+	// A new branch whose first commit shares most of a base's tree: only
+	// what differs from the bases travels.
+	w, _ := r.NewPackWriter(0)
+	base, _ := r.ReadCommit(commits[5])
+	rootEntries, _ := r.ReadTree(base.Tree)
+	sub, _ := r.ReadTree(rootEntries[0].ID)
+	blob, _, _ := w.WriteBlob([]byte("a new resource\n"))
+	sub = append(sub[:10:10], TreeEntry{Name: "zz-new.json", Mode: ModeFile, ID: blob})
+	SortTree(sub)
+	subID, _, _ := w.WriteTree(sub)
+	root, _, _ := w.WriteTree([]TreeEntry{{Name: "cube", Mode: ModeDir, ID: subID}})
+	when := time.Unix(1800000000, 0).UTC()
+	branch, _ := w.WriteCommit(Commit{Tree: root, Author: Signature{"A", "a@x", when}, Committer: Signature{"A", "a@x", when}, Message: "project\n"})
+	if _, err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.MissingFrom(ctx, []ID{branch}, commits[5:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 { // the commit, two trees, the new blob
+		t.Errorf("new branch: %d objects listed, want 4", len(got))
+	}
+}

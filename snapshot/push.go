@@ -142,11 +142,7 @@ func (r *Repository) Push(ctx context.Context, opt PushOptions) (*PushResult, er
 		for _, u := range updates {
 			tips = append(tips, u.new)
 		}
-		there, err := sess.there(ctx)
-		if err != nil {
-			return nil, err
-		}
-		ids, err := r.objs.Missing(ctx, tips, there)
+		ids, err := sess.missing(ctx, tips)
 		if err != nil {
 			if errors.Is(err, objects.ErrNotFound) {
 				return nil, fmt.Errorf("%w: %v (run metastore verify)", ErrCorrupt, err)

@@ -315,9 +315,9 @@ type remoteEnd interface {
 // its start, what the remote holds, and the sending.
 type pushSession interface {
 	refs() map[string]objects.ID
-	// there returns a test for objects the remote holds, closed under
-	// reachability.
-	there(ctx context.Context) (func(objects.ID) bool, error)
+	// missing lists what the commits tips reach that the remote lacks, in
+	// sending order.
+	missing(ctx context.Context, tips []objects.ID) ([]objects.ID, error)
 	// send stores the objects ids on the remote and then moves its
 	// references as updates say, never before every object is stored. It
 	// returns the bytes sent.

@@ -42,18 +42,15 @@ type gitPush struct {
 func (p *gitPush) refs() map[string]objects.ID { return p.s.Refs() }
 func (p *gitPush) close()                      { p.s.Close() }
 
-// there is what the remote's references reach, as far as this repository
-// knows those commits: the trees of their tips and their ancestors.
-func (p *gitPush) there(ctx context.Context) (func(objects.ID) bool, error) {
-	var tips []objects.ID
+// missing compares the new snapshots with the ones the remote's references
+// name, as far as this repository has them (git's negotiation: a server can
+// only be told about commits the client knows).
+func (p *gitPush) missing(ctx context.Context, tips []objects.ID) ([]objects.ID, error) {
+	var bases []objects.ID
 	for _, id := range p.s.Refs() {
-		tips = append(tips, id)
+		bases = append(bases, id)
 	}
-	set, err := p.r.objs.Closure(ctx, tips)
-	if err != nil {
-		return nil, err
-	}
-	return set.Has, nil
+	return p.r.objs.MissingFrom(ctx, tips, bases)
 }
 
 func (p *gitPush) send(ctx context.Context, updates []refChange, ids []objects.ID, prog Progress) (int64, error) {

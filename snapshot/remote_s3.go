@@ -175,6 +175,14 @@ func (p *s3Push) close()                      {}
 // beyond the packs before it, so the set is closed under reachability.
 // Packs of an interrupted push are counted, and listed in refs.json by the
 // next one.
+func (p *s3Push) missing(ctx context.Context, tips []objects.ID) ([]objects.ID, error) {
+	there, err := p.there(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return p.e.r.objs.Missing(ctx, tips, there)
+}
+
 func (p *s3Push) there(ctx context.Context) (func(objects.ID) bool, error) {
 	packs, err := p.e.completePacks(ctx)
 	if err != nil {
