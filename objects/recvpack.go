@@ -204,28 +204,16 @@ type rawEntry struct {
 	done    bool
 }
 
-// crcReader counts and checksums the bytes its reader consumes; it is an
-// io.ByteReader so that zlib reads no further than its stream.
-type crcReader struct {
-	r   *bufio.Reader
-	n   int64
-	crc uint32
+// countReader counts the bytes read through it.
+type countReader struct {
+	r io.Reader
+	n int64
 }
 
-func (c *crcReader) Read(p []byte) (int, error) {
+func (c *countReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
-	c.crc = crc32.Update(c.crc, crc32.IEEETable, p[:n])
 	return n, err
-}
-
-func (c *crcReader) ReadByte() (byte, error) {
-	b, err := c.r.ReadByte()
-	if err == nil {
-		c.n++
-		c.crc = crc32.Update(c.crc, crc32.IEEETable, []byte{b})
-	}
-	return b, err
 }
 
 // indexPack reads the pack in f (size bytes, checksum verified) and returns
@@ -246,25 +234,29 @@ func indexPack(f *os.File, size int64) ([]*rawEntry, error) {
 	if count > (size-32)/2+1 {
 		return nil, fmt.Errorf("pack claims %d objects in %d bytes", count, size)
 	}
-	cr := &crcReader{r: bufio.NewReaderSize(io.NewSectionReader(f, 12, size-32), copyBuffer), n: 12}
+	// zlib is given the bufio.Reader itself (flate decodes fastest from
+	// one, and reads no further than its stream from an io.ByteReader);
+	// the position is what went into the buffer less what is still in it.
+	cr := &countReader{r: io.NewSectionReader(f, 12, size-32), n: 12}
+	br := bufio.NewReaderSize(cr, copyBuffer)
+	pos := func() int64 { return cr.n - int64(br.Buffered()) }
 	entries := make([]*rawEntry, 0, count)
 	byOffset := make(map[int64]*rawEntry, count)
 	var zr io.ReadCloser
 	for i := int64(0); i < count; i++ {
-		e := &rawEntry{offset: cr.n}
-		cr.crc = 0
-		if err := readEntryHeader(cr, e); err != nil {
+		e := &rawEntry{offset: pos()}
+		if err := readEntryHeader(br, e); err != nil {
 			return nil, fmt.Errorf("entry at %d: %w", e.offset, err)
 		}
-		e.dataOff = cr.n
+		e.dataOff = pos()
 		if e.size > maxObjectSize {
 			return nil, fmt.Errorf("entry at %d claims %d bytes", e.offset, e.size)
 		}
 		var err error
 		if zr == nil {
-			zr, err = zlib.NewReader(cr)
+			zr, err = zlib.NewReader(br)
 		} else {
-			err = zr.(zlib.Resetter).Reset(cr, nil)
+			err = zr.(zlib.Resetter).Reset(br, nil)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("entry at %d: %w", e.offset, err)
@@ -285,15 +277,29 @@ func indexPack(f *os.File, size int64) ([]*rawEntry, error) {
 		if n, err := io.ReadFull(zr, one[:]); n != 0 || err != io.EOF {
 			return nil, fmt.Errorf("entry at %d: content longer than its header says, or damaged", e.offset)
 		}
-		e.end, e.crc = cr.n, cr.crc
+		e.end = pos()
 		if e.typ == typeOfsDelta && byOffset[e.baseOff] == nil {
 			return nil, fmt.Errorf("entry at %d: delta base offset %d is not an entry", e.offset, e.baseOff)
 		}
 		entries = append(entries, e)
 		byOffset[e.offset] = e
 	}
-	if cr.n != size-20 {
-		return nil, fmt.Errorf("%d bytes after the last entry", size-20-cr.n)
+	if end := pos(); end != size-20 {
+		return nil, fmt.Errorf("%d bytes after the last entry", size-20-end)
+	}
+	// Each entry's CRC-32, for the index, over its bytes as stored.
+	buf := make([]byte, copyBuffer)
+	for _, e := range entries {
+		crc := uint32(0)
+		for off := e.offset; off < e.end; {
+			n := min(int64(len(buf)), e.end-off)
+			if _, err := f.ReadAt(buf[:n], off); err != nil {
+				return nil, err
+			}
+			crc = crc32.Update(crc, crc32.IEEETable, buf[:n])
+			off += n
+		}
+		e.crc = crc
 	}
 
 	// Resolve deltas from their bases down.
