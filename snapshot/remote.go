@@ -175,7 +175,13 @@ func (r *Repository) Remotes() ([]Remote, error) {
 	def, _ := c.Get("metastore", "", defaultRemoteKV)
 	var out []Remote
 	for _, ss := range c.Subsections(remoteSection) {
-		out = append(out, Remote{Name: ss.Name, URL: ss.Values["url"], Default: ss.Name == def})
+		// A password someone wrote into the config by hand is neither
+		// shown nor used (credentials come from the environment).
+		url := ss.Values["url"]
+		if !s3.IsURL(url) {
+			url = gitremote.Redact(url)
+		}
+		out = append(out, Remote{Name: ss.Name, URL: url, Default: ss.Name == def})
 	}
 	return out, nil
 }

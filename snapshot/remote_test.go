@@ -343,6 +343,14 @@ func TestRemoteConfig(t *testing.T) {
 	if !strings.Contains(string(cfg), `[remote "backup"]`) || !strings.Contains(string(cfg), "format = 1") {
 		t.Fatalf("config:\n%s", cfg)
 	}
+	// A password written into the config by hand is neither shown nor used.
+	if out, err := exec.Command("git", "--git-dir", r.Path(), "config", "remote.hand.url", "https://u:hand-secret@git.example.com/x.git").CombinedOutput(); err != nil {
+		t.Fatalf("git config: %v\n%s", err, out)
+	}
+	rs, err = r.Remotes()
+	if err != nil || len(rs) != 2 || rs[1].Name != "hand" || strings.Contains(rs[1].URL, "hand-secret") {
+		t.Fatalf("remotes = %+v, %v", rs, err)
+	}
 	// Plain git reads the configuration.
 	if out, err := exec.Command("git", "--git-dir", r.Path(), "remote", "-v").CombinedOutput(); err == nil && !strings.Contains(string(out), "backup") {
 		t.Errorf("git remote -v:\n%s", out)
