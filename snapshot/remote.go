@@ -144,7 +144,7 @@ func CheckRemoteURL(url string) error {
 	if gitremote.HasPassword(url) {
 		return fmt.Errorf("%w: %s holds a password, which would be stored in clear in the repository's config: add the URL without it, and give the password in METASTORE_GIT_PASSWORD (with METASTORE_GIT_USERNAME) or ~/.netrc", ErrRemoteURL, gitremote.Redact(url))
 	}
-	if _, err := gitremote.Open(url, gitremote.Options{Getenv: func(string) string { return "" }}); err != nil && errors.Is(err, gitremote.ErrURL) {
+	if err := gitremote.CheckURL(url); err != nil {
 		return fmt.Errorf("%w: %v", ErrRemoteURL, err)
 	}
 	return nil
@@ -288,7 +288,7 @@ func (r *Repository) resolveRemote(arg string) (target, error) {
 		return target{}, fmt.Errorf("%w: %q is neither a configured remote (metastore remote list) nor a URL or path", ErrUnknownRemote, arg)
 	}
 	if !s3.IsURL(arg) {
-		if _, err := gitremote.Open(arg, gitremote.Options{Getenv: func(string) string { return "" }}); errors.Is(err, gitremote.ErrURL) {
+		if err := gitremote.CheckURL(arg); err != nil {
 			return target{}, fmt.Errorf("%w: %v", ErrRemoteURL, err)
 		}
 	}

@@ -126,16 +126,15 @@ func HasPassword(raw string) bool {
 	return false
 }
 
-// Open prepares a remote for the URL raw: file:///path or a plain path,
-// ssh://[user@]host[:port]/path, [user@]host:path, http(s)://host/path.
-// It does not connect.
-func Open(raw string, opt Options) (*Remote, error) {
-	if opt.Getenv == nil {
-		opt.Getenv = os.Getenv
-	}
-	if opt.Timeout <= 0 {
-		opt.Timeout = DefaultTimeout
-	}
+// CheckURL reports whether raw is a URL or path Open accepts, without
+// looking for credentials or known hosts. It fails with ErrURL.
+func CheckURL(raw string) error {
+	_, err := parse(raw)
+	return err
+}
+
+// parse turns raw into an endpoint of a scheme this package serves.
+func parse(raw string) (*transport.Endpoint, error) {
 	if !IsGitURL(raw) {
 		return nil, fmt.Errorf("%w: %s", ErrURL, Redact(raw))
 	}
@@ -148,6 +147,31 @@ func Open(raw string, opt Options) (*Remote, error) {
 	ep, err := transport.NewEndpoint(norm)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrURL, Redact(raw), err)
+	}
+	switch ep.Protocol {
+	case "file", "ssh", "http", "https":
+	default:
+		return nil, fmt.Errorf("%w: %s: scheme %q (use file://, ssh://, user@host:path, http:// or https://)", ErrURL, Redact(raw), ep.Protocol)
+	}
+	if ep.Protocol == "ssh" && ep.Password != "" {
+		return nil, fmt.Errorf("%w: %s: ssh URLs take no password (use a key: ssh-agent or ~/.ssh)", ErrURL, Redact(raw))
+	}
+	return ep, nil
+}
+
+// Open prepares a remote for the URL raw: file:///path or a plain path,
+// ssh://[user@]host[:port]/path, [user@]host:path, http(s)://host/path.
+// It does not connect.
+func Open(raw string, opt Options) (*Remote, error) {
+	if opt.Getenv == nil {
+		opt.Getenv = os.Getenv
+	}
+	if opt.Timeout <= 0 {
+		opt.Timeout = DefaultTimeout
+	}
+	ep, err := parse(raw)
+	if err != nil {
+		return nil, err
 	}
 	r := &Remote{display: Redact(raw), ep: ep, timeout: opt.Timeout, env: opt.Getenv}
 	if ep.Password != "" {
@@ -162,9 +186,6 @@ func Open(raw string, opt Options) (*Remote, error) {
 	case "ssh":
 		if ep.User == "" {
 			ep.User = localUser(opt.Getenv)
-		}
-		if ep.Password != "" {
-			return nil, fmt.Errorf("%w: %s: ssh URLs take no password (use a key: ssh-agent or ~/.ssh)", ErrURL, r.display)
 		}
 		a, err := newSSHAuth(ep, opt.Getenv, opt.Timeout)
 		if err != nil {
@@ -182,8 +203,6 @@ func Open(raw string, opt Options) (*Remote, error) {
 		// the URL (which go-git may print).
 		ep.User, ep.Password = "", ""
 		r.client = githttp.NewClient(&http.Client{Transport: newHTTPTransport(opt.Timeout)})
-	default:
-		return nil, fmt.Errorf("%w: %s: scheme %q (use file://, ssh://, user@host:path, http:// or https://)", ErrURL, r.display, ep.Protocol)
 	}
 	return r, nil
 }
