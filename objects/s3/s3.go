@@ -15,6 +15,13 @@
 //     S3-compatible server, e.g. http://127.0.0.1:7070), else the profile's
 //     endpoint_url, else Amazon S3;
 //   - region: AWS_REGION or AWS_DEFAULT_REGION, else the profile's region.
+//
+// minio-go rather than the AWS SDK v2: one module (the SDK takes a dozen:
+// config, credentials, s3, smithy, ...), S3-compatible servers are its first
+// use, it sets If-Match and If-None-Match on PutObject, and it reads the
+// same AWS environment and files. Instance roles (EC2 metadata) are not
+// consulted, so a machine without credentials fails at once instead of
+// waiting for a metadata service.
 package s3
 
 import (
