@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"os"
 	"sort"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -76,6 +77,33 @@ func (r *Repository) WritePack(w io.Writer, ids []ID, progress func(objects int,
 	if err != nil {
 		return nil, err
 	}
+	// Entries go out in the order they are stored (pack by pack, by
+	// offset), so the packs are read front to back through a window rather
+	// than with a system call per object; objects not in a pack go last.
+	// (A pack's order does not matter to its readers.)
+	type place struct {
+		pack int
+		off  int64
+	}
+	packNo := map[*packFile]int{}
+	for i, p := range ps.packs {
+		packNo[p] = i
+	}
+	where := make(map[ID]place, len(uniq))
+	for _, id := range uniq {
+		if p, off, ok := ps.find(id); ok {
+			where[id] = place{packNo[p], off}
+		} else {
+			where[id] = place{len(ps.packs), 0}
+		}
+	}
+	sort.SliceStable(uniq, func(i, j int) bool {
+		a, b := where[uniq[i]], where[uniq[j]]
+		if a.pack != b.pack {
+			return a.pack < b.pack
+		}
+		return a.off < b.off
+	})
 	h := sha1.New()
 	bw := bufio.NewWriterSize(io.MultiWriter(w, h), copyBuffer)
 	out := &packCounter{w: bw}
@@ -85,6 +113,7 @@ func (r *Repository) WritePack(w io.Writer, ids []ID, progress func(objects int,
 		return nil, err
 	}
 	res := &PackOut{entries: make([]packEntry, 0, len(uniq))}
+	windows := map[*packFile]*readWindow{}
 	layouts := map[*packFile]*packLayout{}
 	layout := func(p *packFile) (*packLayout, error) {
 		if l, ok := layouts[p]; ok {
@@ -101,7 +130,7 @@ func (r *Repository) WritePack(w io.Writer, ids []ID, progress func(objects int,
 	for _, id := range uniq {
 		start := out.n
 		crc.Reset()
-		copied, err := r.copyEntry(io.MultiWriter(out, crc), ps, id, send, layout)
+		copied, err := r.copyEntry(io.MultiWriter(out, crc), ps, id, send, layout, windows)
 		if err != nil {
 			return nil, err
 		}
@@ -128,20 +157,29 @@ func (r *Repository) WritePack(w io.Writer, ids []ID, progress func(objects int,
 
 // copyEntry writes the pack entry of id to w, reusing the stored entry when
 // it can. It reports whether it did.
-func (r *Repository) copyEntry(w io.Writer, ps *packSet, id ID, send map[ID]struct{}, layout func(*packFile) (*packLayout, error)) (bool, error) {
+func (r *Repository) copyEntry(w io.Writer, ps *packSet, id ID, send map[ID]struct{}, layout func(*packFile) (*packLayout, error), windows map[*packFile]*readWindow) (bool, error) {
 	p, off, ok := ps.find(id)
 	if ok {
 		l, err := layout(p)
 		if err != nil {
 			return false, err
 		}
-		e, err := p.header(off)
-		if err != nil {
-			return false, fmt.Errorf("%w: object %s in %s: %v", ErrCorrupt, id, p.name, err)
-		}
 		end, want, ok := l.bounds(off, id)
 		if !ok {
 			return false, fmt.Errorf("%w: object %s in %s: entry not found in the index", ErrCorrupt, id, p.name)
+		}
+		win := windows[p]
+		if win == nil {
+			win = &readWindow{f: p.f}
+			windows[p] = win
+		}
+		raw, err := win.read(off, end)
+		if err != nil {
+			return false, fmt.Errorf("%w: object %s in %s: %v", ErrCorrupt, id, p.name, err)
+		}
+		e, err := parseHeader(raw, off)
+		if err != nil {
+			return false, fmt.Errorf("%w: object %s in %s: %v", ErrCorrupt, id, p.name, err)
 		}
 		reuse := false
 		var head []byte
@@ -161,17 +199,14 @@ func (r *Repository) copyEntry(w io.Writer, ps *packSet, id ID, send map[ID]stru
 			}
 		}
 		if reuse {
-			raw := make([]byte, end-off)
-			if _, err := p.f.ReadAt(raw, off); err != nil {
-				return false, fmt.Errorf("%w: object %s in %s: %v", ErrCorrupt, id, p.name, err)
-			}
 			if crc32.ChecksumIEEE(raw) != want {
 				return false, fmt.Errorf("%w: object %s in %s: entry does not match its CRC", ErrCorrupt, id, p.name)
 			}
 			if head != nil {
 				raw = append(head, raw[e.dataOff-off:]...)
 			}
-			_, err := w.Write(raw)
+			// raw is the window's memory: written before the window moves.
+			_, err = w.Write(raw)
 			return true, err
 		}
 	}
@@ -181,6 +216,37 @@ func (r *Repository) copyEntry(w io.Writer, ps *packSet, id ID, send map[ID]stru
 	}
 	_, err = w.Write(encodeEntry(k, data, DefaultCompression))
 	return false, err
+}
+
+// readWindow reads a file front to back through a large buffer.
+type readWindow struct {
+	f     *os.File
+	buf   []byte
+	start int64 // file offset of buf[0]
+}
+
+const windowSize = 4 << 20
+
+// read returns the bytes [off, end) of the file, valid until the next call.
+func (w *readWindow) read(off, end int64) ([]byte, error) {
+	if off >= w.start && end <= w.start+int64(len(w.buf)) {
+		return w.buf[off-w.start : end-w.start], nil
+	}
+	n := max(end-off, windowSize)
+	if int64(cap(w.buf)) < n {
+		w.buf = make([]byte, n)
+	}
+	w.buf = w.buf[:n]
+	m, err := w.f.ReadAt(w.buf, off)
+	if int64(m) < end-off {
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		w.buf = w.buf[:0]
+		return nil, err
+	}
+	w.buf, w.start = w.buf[:m], off
+	return w.buf[:end-off], nil
 }
 
 // entryHeader encodes a pack entry's type and size.
