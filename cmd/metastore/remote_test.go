@@ -271,19 +271,59 @@ func TestPushPullS3(t *testing.T) {
 		t.Fatalf("refs.json: %s, %v", data, err)
 	}
 
-	// After 1% churn, about 1% travels.
-	st = churn(t, meta, st, rand.New(rand.NewPCG(10, 10)), 0.01)
+	// After 2% churn, about 2% travels.
+	st = churn(t, meta, st, rand.New(rand.NewPCG(10, 10)), 0.02)
 	c.mustRun("-q", "--metadata-url", meta, "--repo", repo, "backup")
 	r = keep(c.mustRun("-q", "--json", "--repo", repo, "push", "s3://backups/kylin"))
 	json.Unmarshal([]byte(r.stdout), &pj)
 	if pj.Bytes > pst.Size()/10 {
-		t.Fatalf("push after 1%% churn sent %d bytes, the first pack has %d", pj.Bytes, pst.Size())
+		t.Fatalf("push after 2%% churn sent %d bytes, the first pack has %d", pj.Bytes, pst.Size())
 	}
 
+	// A pull cut in the middle of the second pack: no reference moves, the
+	// first pack stays, and the rerun receives only the second.
 	fresh := filepath.Join(dir, "new.git")
-	keep(c.mustRun("-q", "--repo", fresh, "pull", "s3://backups/kylin"))
+	keep(c.mustRun("-q", "--repo", fresh, "pull", "s3://backups/empty"))
+	var idx struct{ Packs []string }
+	if err := json.Unmarshal(data, &idx); err != nil || len(idx.Packs) != 1 {
+		t.Fatalf("refs.json: %s", data)
+	}
+	data, _ = os.ReadFile(index)
+	json.Unmarshal(data, &idx)
+	if len(idx.Packs) != 2 {
+		t.Fatalf("refs.json lists %d packs, want 2: %s", len(idx.Packs), data)
+	}
+	var total, second int64
+	files, _ := filepath.Glob(filepath.Join(srv.Root, "backups", "kylin", "packs", "*"))
+	for _, f := range files {
+		fi, _ := os.Stat(f)
+		total += fi.Size()
+		if filepath.Base(f) == idx.Packs[1]+".pack" {
+			second = fi.Size()
+		}
+	}
+	fi, _ := os.Stat(index)
+	total += fi.Size()
+	proxy = remotetest.StartProxy(t, addr, nil)
+	proxy.CutAfterReceived(total - second/2)
+	r = keep(newCLI(t, append(srv.Env(), "AWS_ENDPOINT_URL=http://"+proxy.Addr)...).run("-q", "--repo", fresh, "pull", "s3://backups/kylin"))
+	if r.code != 1 {
+		t.Fatalf("pull cut midway: %s", r)
+	}
+	if refs, _ := exec.Command("git", "--git-dir", fresh, "for-each-ref").Output(); len(refs) != 0 {
+		t.Fatalf("a cut pull moved references:\n%s", refs)
+	}
+	if kept, _ := filepath.Glob(filepath.Join(fresh, "objects", "pack", idx.Packs[0]+".pack")); len(kept) != 1 {
+		t.Fatal("the pack received before the cut was not kept")
+	}
+	r = keep(c.mustRun("-q", "--json", "--repo", fresh, "pull", "s3://backups/kylin"))
+	var pl struct{ Bytes int64 }
+	json.Unmarshal([]byte(r.stdout), &pl)
+	if pl.Bytes == 0 || pl.Bytes > second+second/2 {
+		t.Fatalf("the pull after the cut received %d bytes; the second pack has %d", pl.Bytes, second)
+	}
 	restoreAndCompare(t, c, fresh, st)
-	keep(c.mustRun("-q", "--repo", fresh, "verify", "--remote", "origin", "--read-data"))
+	keep(c.mustRun("-q", "--repo", fresh, "verify", "--remote", "s3://backups/kylin", "--read-data"))
 
 	r = keep(newCLI(t, append(srv.Env(), "AWS_SECRET_ACCESS_KEY=not-"+srv.Secret)...).run("-q", "--repo", repo, "push", "s3://backups/kylin"))
 	if r.code != 1 || !strings.Contains(r.stderr, "access denied") {

@@ -482,6 +482,8 @@ type Proxy struct {
 	l      net.Listener
 	target string
 	sent   atomic.Int64
+	recv   atomic.Int64
+	cutIn  atomic.Int64
 	cut    atomic.Int64
 	onCut  func()
 	cutOn  atomic.Pointer[[]byte]
@@ -537,7 +539,23 @@ func (p *Proxy) forward(c net.Conn) {
 		return
 	}
 	go func() {
-		io.Copy(c, s)
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := s.Read(buf)
+			if n > 0 {
+				total := p.recv.Add(int64(n))
+				if cut := p.cutIn.Load(); cut > 0 && total >= cut {
+					p.cutNow()
+					return
+				}
+				if _, err := c.Write(buf[:n]); err != nil {
+					break
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
 		c.Close()
 	}()
 	buf := make([]byte, 32<<10)
@@ -593,6 +611,10 @@ func (p *Proxy) CutOn(pattern string) {
 // CutAfter cuts every connection (and stops listening) once n more bytes
 // went towards the server.
 func (p *Proxy) CutAfter(n int64) { p.cut.Store(p.sent.Load() + n) }
+
+// CutAfterReceived cuts every connection (and stops listening) once n more
+// bytes came back from the server.
+func (p *Proxy) CutAfterReceived(n int64) { p.cutIn.Store(p.recv.Load() + n) }
 
 // Sent returns the bytes forwarded towards the server so far.
 func (p *Proxy) Sent() int64 { return p.sent.Load() }
