@@ -140,6 +140,33 @@ type Describer interface {
 	Describe() string
 }
 
+// Notice is something a backend noticed as it worked that the user should
+// know but that is no error: a folder's temporary file left by an
+// interrupted write, which a listing skipped or a restore removed; a
+// timestamp the file system could not store.
+type Notice struct {
+	// Path is the key of the resource, or of the file, concerned.
+	Path string
+	// Message says what happened.
+	Message string
+}
+
+// Noticer is implemented by backends that notice such things.
+type Noticer interface {
+	// Notices returns what was noticed since the last call, sorted by
+	// path, and forgets it.
+	Notices() []Notice
+}
+
+// Tidier is implemented by sinks that interrupted writes can leave debris
+// in (a folder's temporary files after a crash): a restore tidies its
+// target.
+type Tidier interface {
+	// Tidy removes the debris met so far (by listings) that no running
+	// write still uses; Notices reports what it removed.
+	Tidy(ctx context.Context) error
+}
+
 // Closer is implemented by backends that hold resources (connections).
 type Closer interface {
 	Close() error

@@ -3,6 +3,7 @@ package objects
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 )
 
 // LockFile is the name, inside the repository, of the file writers lock.
+// It is opened without following a symbolic link (see openFile).
 const LockFile = "metastore.lock"
 
 // Lock takes the repository's exclusive writer lock (an advisory flock on
@@ -21,7 +23,7 @@ const LockFile = "metastore.lock"
 // retries until ctx is done. The returned function releases the lock.
 func (r *Repository) Lock(ctx context.Context, waiting func(holder string)) (func(), error) {
 	path := filepath.Join(r.path, LockFile)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, FileMode)
+	f, err := openFile(path, os.O_CREATE|os.O_RDWR)
 	if err != nil {
 		return nil, fmt.Errorf("lock repository: %w", err)
 	}
@@ -36,7 +38,7 @@ func (r *Repository) Lock(ctx context.Context, waiting func(holder string)) (fun
 			return nil, fmt.Errorf("lock repository: %w", err)
 		}
 		if !told && waiting != nil {
-			holder, _ := os.ReadFile(path)
+			holder, _ := io.ReadAll(io.NewSectionReader(f, 0, 4096))
 			waiting(strings.TrimSpace(string(holder)))
 			told = true
 		}

@@ -462,8 +462,10 @@ func translate(id ID, err error) error {
 	return fmt.Errorf("%w: object %s: %v", ErrCorrupt, id, err)
 }
 
+// writeFileSync writes data to path, created or truncated (never through a
+// symbolic link), and syncs it.
 func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, FileMode)
+	f, err := openFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC)
 	if err != nil {
 		return err
 	}

@@ -540,8 +540,8 @@ func (r *resolver) jobs4(project string, cubes *orderedSet, segmentIDs map[strin
 		if !ok {
 			continue
 		}
-		var job executable
-		if err := decode(data, &job); err != nil {
+		job, err := decodeExecutable(data)
+		if err != nil {
 			if mentions(data, append([]string{project}, cubes.list...)...) {
 				r.warn(k, "cannot parse (%v); it may be a job of project %s", err, project)
 			}
@@ -559,8 +559,8 @@ func (r *resolver) jobs4(project string, cubes *orderedSet, segmentIDs map[strin
 		if mine {
 			r.add(k)
 			jobs[k[len("/execute/"):]] = true
-			for _, task := range job.Tasks {
-				jobs[task.UUID] = task.UUID != ""
+			for _, task := range job.tasks {
+				jobs[task] = true
 			}
 		}
 	}

@@ -133,7 +133,7 @@ func (r *resolver) cube5(res *Result, name string) error {
 		for _, m := range found {
 			names = append(names, m.qualified()+" ("+m.path+")")
 		}
-		return fmt.Errorf("%w: %q is the alias of %d models: %s", ErrAmbiguousCube, name, len(found), strings.Join(names, ", "))
+		return fmt.Errorf("%w: %q is the alias of %d models: %s; name one of them as PROJECT.alias", ErrAmbiguousCube, name, len(found), strings.Join(names, ", "))
 	}
 	m := found[0]
 	res.Project, res.Model = m.project, m.desc.Alias

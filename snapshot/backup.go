@@ -68,7 +68,6 @@ type BackupOptions struct {
 	paths        []string // an explicit member list (safety snapshots)
 	restoreOf    ID
 	importPath   string
-	takenAt      int64    // author time in ms, for imports; now if zero
 	memoPath     string   // tree memo file; "" for none
 	restoreAdded []string // safety snapshots of cube restores: paths the restore adds
 }

@@ -5,10 +5,12 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/kylin-tools/metastore/objects"
@@ -39,6 +41,25 @@ func cacheName(source string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// readCacheFile reads a file of the cache folder, never through a symbolic
+// link and only if it is a regular file: a link planted in the repository
+// to /dev/zero or a FIFO must not make a backup read forever.
+func readCacheFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	return io.ReadAll(f)
+}
+
 // loadCache reads a cache file; a missing or unreadable one is empty.
 func loadCache(path string) map[string]cacheEntry {
 	m, _ := loadCacheFile(path)
@@ -48,7 +69,7 @@ func loadCache(path string) map[string]cacheEntry {
 // loadCacheFile reads a cache file and the id of the snapshot it was saved
 // with.
 func loadCacheFile(path string) (map[string]cacheEntry, objects.ID) {
-	data, err := os.ReadFile(path)
+	data, err := readCacheFile(path)
 	if err != nil || !strings.HasPrefix(string(data), cacheMagic) || len(data) < len(cacheMagic)+40 {
 		return map[string]cacheEntry{}, objects.ID{}
 	}
@@ -295,7 +316,7 @@ const memoMagic = "metastore-trees 2\n"
 
 func loadDirMemo(repo *objects.Repository, path string) *dirMemo {
 	m := &dirMemo{repo: repo, old: map[string]memoEntry{}, next: map[string]memoEntry{}}
-	data, err := os.ReadFile(path)
+	data, err := readCacheFile(path)
 	if err != nil || !strings.HasPrefix(string(data), memoMagic) || len(data) < len(memoMagic)+40 {
 		return m
 	}

@@ -150,7 +150,16 @@ type DiffResult struct {
 // of the metastore. A live source is listed (metastore.ListEntries) and
 // compared by size first; its content is read and hashed only when the
 // sizes are equal and the change cache of its backups cannot vouch for it.
+//
+// A folder side that overlaps the repository (see CheckSeparate) is refused
+// with ErrInsideRepository, as Backup refuses it: it would list the
+// repository's own files as resources.
 func (r *Repository) Diff(ctx context.Context, old, new metastore.Source, opt DiffOptions) (*DiffResult, error) {
+	for _, src := range []metastore.Source{old, new} {
+		if err := r.checkSeparate(src); err != nil {
+			return nil, err
+		}
+	}
 	return r.diff(ctx, old, new, opt, nil)
 }
 

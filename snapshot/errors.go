@@ -38,4 +38,7 @@ var (
 	ErrConflict = errors.New("restore conflicts with the target")
 	// ErrNotResource means a path names no resource in a snapshot.
 	ErrNotResource = errors.New("no such resource in snapshot")
+	// ErrInsideRepository means a folder metastore (or a Kylin backup
+	// folder) is the snapshot repository, contains it or lies inside it.
+	ErrInsideRepository = errors.New("metastore folder overlaps the snapshot repository")
 )

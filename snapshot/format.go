@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/kylin-tools/metastore/scope"
 )
@@ -58,6 +60,7 @@ const (
 	trRestoreOf  = "Metastore-Restore-Of"
 	trSegments   = "Metastore-With-Segments"
 	trTakenAt    = "Metastore-Taken-At"
+	trRecordedAt = "Metastore-Recorded-At"
 	trImportPath = "Metastore-Imported-From"
 	trAdded      = "Metastore-Restore-Added"
 )
@@ -88,13 +91,23 @@ type trailerInfo struct {
 	RestoreOf  string
 	Segments   bool
 	TakenAt    time.Time
+	RecordedAt time.Time
 	ImportPath string
 	Added      []string
 }
 
+// encodeMessage returns a snapshot commit's message: the title on one line,
+// a blank line, the trailers. A title is one line whatever the caller gave:
+// line breaks and other control characters become spaces, so a title can
+// neither forge lines in log nor add a paragraph of trailers.
 func encodeMessage(title string, t trailerInfo) string {
 	var b strings.Builder
-	title = strings.TrimSpace(title)
+	title = strings.TrimSpace(strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || r == utf8.RuneError {
+			return ' '
+		}
+		return r
+	}, title))
 	if title == "" {
 		title = fmt.Sprintf("%s of %s", t.Kind, t.Scope)
 	}
@@ -124,6 +137,9 @@ func encodeMessage(title string, t trailerInfo) string {
 	line(trRestoreOf, t.RestoreOf)
 	if !t.TakenAt.IsZero() {
 		line(trTakenAt, t.TakenAt.UTC().Format(takenAtLayout))
+	}
+	if !t.RecordedAt.IsZero() {
+		line(trRecordedAt, t.RecordedAt.UTC().Format(takenAtLayout))
 	}
 	line(trImportPath, t.ImportPath)
 	for _, p := range t.Added {
@@ -186,11 +202,10 @@ func decodeTrailers(tr map[string][]string) (trailerInfo, error) {
 	t.Bytes, _ = strconv.ParseInt(get(trBytes), 10, 64)
 	t.RestoreOf = get(trRestoreOf)
 	t.Segments = get(trSegments) == "true"
-	if v := get(trTakenAt); v != "" {
-		if at, err := time.Parse(takenAtLayout, v); err == nil {
-			t.TakenAt = at
-		}
-	}
+	// A time that does not parse is left zero: the commit's own times
+	// stand in for it.
+	t.TakenAt, _ = time.Parse(takenAtLayout, get(trTakenAt))
+	t.RecordedAt, _ = time.Parse(takenAtLayout, get(trRecordedAt))
 	t.ImportPath = get(trImportPath)
 	t.Added = tr[trAdded]
 	return t, nil
@@ -228,13 +243,22 @@ func escapeDir(name string) string {
 	return name
 }
 
-// parseBackupFolderTime reads the time in a Kylin backup folder's name,
-// meta_YYYY_MM_DD_HH_MM_SS (local time of the Kylin host).
-func parseBackupFolderTime(base string) (time.Time, bool) {
+// folderTimeLayout is how Info.FolderTime writes the time of a Kylin backup
+// folder's name: a wall-clock time without a zone.
+const folderTimeLayout = "2006-01-02T15:04:05"
+
+// backupFolderTime reads the time in a Kylin backup folder's name,
+// meta_YYYY_MM_DD_HH_MM_SS, as a wall-clock time (folderTimeLayout). The
+// name is in the local time of the Kylin host that wrote it, whose zone is
+// unknown here: the time is never read as an instant.
+func backupFolderTime(base string) (string, bool) {
 	const layout = "meta_2006_01_02_15_04_05"
 	if len(base) < len(layout) {
-		return time.Time{}, false
+		return "", false
 	}
-	t, err := time.ParseInLocation(layout, base[:len(layout)], time.Local)
-	return t, err == nil
+	t, err := time.ParseInLocation(layout, base[:len(layout)], time.UTC)
+	if err != nil {
+		return "", false
+	}
+	return t.Format(folderTimeLayout), true
 }

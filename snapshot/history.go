@@ -27,7 +27,8 @@ type HistoryOptions struct {
 type HistoryEntry struct {
 	// Snapshot is the snapshot that holds the new version (for a deletion:
 	// the first snapshot without the resource). Safety and imported
-	// snapshots are part of history; Snapshot.Kind tells them apart.
+	// snapshots are part of history (safety snapshots only of metastores
+	// the repository backs up); Snapshot.Kind tells them apart.
 	Snapshot Info
 	// Change compares the resource with its previous version: the version
 	// in the previous snapshot that covers it (see History). The oldest
@@ -83,7 +84,7 @@ func (r *Repository) History(ctx context.Context, path string, opt HistoryOption
 	if err := checkKey(path); err != nil {
 		return nil, err
 	}
-	all, err := r.Log(ctx, LogFilter{})
+	all, err := r.historyLog(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -121,6 +122,35 @@ func (r *Repository) History(ctx context.Context, path string, opt HistoryOption
 	}
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 		out[i], out[j] = out[j], out[i]
+	}
+	return out, nil
+}
+
+// historyLog lists the snapshots a history reads, newest first: every
+// snapshot but the safety snapshots of metastores the repository does not
+// back up. A safety snapshot records the state of a restore's target; when
+// that target is another metastore than the one backed up (a restore into
+// an empty folder or a test database from the same repository), its state
+// is no version of the backed-up metastore's resources, and would show them
+// deleted and added again. Which metastore a snapshot describes is its
+// Metastore-Source.
+func (r *Repository) historyLog(ctx context.Context) ([]Info, error) {
+	all, err := r.Log(ctx, LogFilter{})
+	if err != nil {
+		return nil, err
+	}
+	backedUp := map[string]bool{}
+	for _, in := range all {
+		if in.Kind == KindBackup {
+			backedUp[in.Source] = true
+		}
+	}
+	out := all[:0]
+	for _, in := range all {
+		if in.Kind == KindSafety && !backedUp[in.Source] {
+			continue
+		}
+		out = append(out, in)
 	}
 	return out, nil
 }
@@ -245,7 +275,7 @@ func (r *Repository) ProjectHistory(ctx context.Context, project string, opt His
 	if err := want.Check(); err != nil {
 		return nil, err
 	}
-	all, err := r.Log(ctx, LogFilter{})
+	all, err := r.historyLog(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -21,28 +21,17 @@ type ImportOptions struct {
 }
 
 // Import records a Kylin backup folder, read through src, as a system
-// snapshot of kind KindImport on its own branch. The snapshot's time is the
-// one in the folder's name (or, if the name has none, its newest resource
-// timestamp). Importing the same folder again with the same content returns
-// the existing snapshot.
+// snapshot of kind KindImport on its own branch. Its time is when it is
+// recorded: the time in the folder's name (meta_YYYY_MM_DD_HH_MM_SS) is the
+// Kylin host's wall clock in a zone nobody recorded, so it is kept as
+// Info.FolderTime and never decides which snapshot is the newest. Importing
+// the same folder again with the same content returns the existing
+// snapshot. A folder that overlaps the repository is refused with
+// ErrInsideRepository (see CheckSeparate).
 func (r *Repository) Import(ctx context.Context, src metastore.Source, opt ImportOptions) (*BackupResult, error) {
 	abs, err := filepath.Abs(opt.Path)
 	if err != nil {
 		return nil, err
-	}
-	var taken int64
-	if t, ok := parseBackupFolderTime(filepath.Base(abs)); ok {
-		taken = t.UnixMilli()
-	} else {
-		err := metastore.ListEntries(ctx, src, "/", func(e metastore.Entry) error {
-			if e.Timestamp > taken {
-				taken = e.Timestamp
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
 	}
 	msg := opt.Message
 	if msg == "" {
@@ -50,7 +39,7 @@ func (r *Repository) Import(ctx context.Context, src metastore.Source, opt Impor
 	}
 	return r.Backup(ctx, src, BackupOptions{
 		Scope: scope.SystemScope(), Message: msg, Source: abs, Progress: opt.Progress,
-		kind: KindImport, importPath: abs, takenAt: taken,
+		kind: KindImport, importPath: abs,
 	})
 }
 

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/kylin-tools/metastore/objects"
 	"github.com/kylin-tools/metastore/scope"
@@ -32,8 +34,9 @@ type LogFilter struct {
 	Instance string
 }
 
-// Log lists snapshots newest first (by the time they were taken, then by
-// the time they were recorded).
+// Log lists snapshots newest first, in the order they were recorded into
+// the repository (see sortNewestFirst): an imported Kylin backup folder is
+// placed when it was imported, whatever the time in its name.
 func (r *Repository) Log(ctx context.Context, f LogFilter) ([]Info, error) {
 	all, err := r.all(ctx)
 	if f.Instance != "" {
@@ -99,16 +102,66 @@ func (r *Repository) all(ctx context.Context) ([]Info, error) {
 	return out, nil
 }
 
+// sortNewestFirst orders snapshots by when they were recorded into the
+// repository, newest first; never by the time in an imported folder's name.
+// Within a chain (a snapshot and its parent) the later snapshot always comes
+// first, even when both were recorded in the same millisecond or the clock
+// went back between them: a snapshot counts as recorded no earlier than its
+// parent, and ties go to the one further down its chain, then to the id.
 func sortNewestFirst(s []Info) {
-	sort.SliceStable(s, func(i, j int) bool {
-		if !s[i].Time.Equal(s[j].Time) {
-			return s[i].Time.After(s[j].Time)
+	type key struct {
+		recorded time.Time
+		depth    int
+	}
+	index := make(map[ID]int, len(s))
+	for i := range s {
+		index[s[i].ID] = i
+	}
+	keys := make([]key, len(s))
+	done := make([]bool, len(s))
+	var chain []int
+	for i := range s {
+		// Walk up to the first snapshot whose key is known (or the root),
+		// then fill the keys in on the way back down.
+		// (A crafted cycle of parents stops the walk too: its keys are
+		// then only partly ordered, but still well defined.)
+		chain = chain[:0]
+		for j, ok := i, true; ok && !done[j]; j, ok = index[s[j].Parent] {
+			chain = append(chain, j)
+			done[j] = true
 		}
-		if !s[i].Recorded.Equal(s[j].Recorded) {
-			return s[i].Recorded.After(s[j].Recorded)
+		for n := len(chain) - 1; n >= 0; n-- {
+			j := chain[n]
+			k := key{recorded: s[j].Recorded}
+			if p, ok := index[s[j].Parent]; ok {
+				pk := keys[p]
+				if pk.recorded.After(k.recorded) {
+					k.recorded = pk.recorded
+				}
+				k.depth = pk.depth + 1
+			}
+			keys[j] = k
 		}
-		return s[i].ID.String() < s[j].ID.String()
+	}
+	order := make([]int, len(s))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		ka, kb := keys[order[a]], keys[order[b]]
+		if !ka.recorded.Equal(kb.recorded) {
+			return ka.recorded.After(kb.recorded)
+		}
+		if ka.depth != kb.depth {
+			return ka.depth > kb.depth
+		}
+		return s[order[a]].ID.String() < s[order[b]].ID.String()
 	})
+	sorted := make([]Info, len(s))
+	for i, j := range order {
+		sorted[i] = s[j]
+	}
+	copy(s, sorted)
 }
 
 func (r *Repository) tagMap() (map[objects.ID][]string, error) {
@@ -124,8 +177,8 @@ func (r *Repository) tagMap() (map[objects.ID][]string, error) {
 }
 
 // Resolve finds the snapshot a reference names. A reference is, in this
-// order: "latest" (the newest snapshot, other than a safety snapshot, that
-// covers want: for a project, a snapshot of that project or of the whole
+// order: "latest" (the newest snapshot recorded, other than a safety
+// snapshot, that covers want, in Log's order: for a project, a snapshot of that project or of the whole
 // system that holds the project; for a cube, also snapshots of the cube or
 // of a project holding it); a tag; a branch name such as "system" or
 // "project/learn_kylin" (its newest snapshot); a full snapshot id or a unique
@@ -187,7 +240,7 @@ func isHex(s string) bool {
 	return err == nil
 }
 
-// latest returns the newest non-safety snapshot that holds want.
+// latest returns the newest recorded non-safety snapshot that holds want.
 func (r *Repository) latest(ctx context.Context, want scope.Scope) (Info, error) {
 	all, err := r.all(ctx)
 	if err != nil {
@@ -281,6 +334,9 @@ func (r *Repository) Tag(ctx context.Context, ref, name string) (Info, error) {
 		return Info{}, err
 	}
 	defer unlock()
+	if err := r.checkNewTag(name, nil); err != nil {
+		return Info{}, err
+	}
 	if err := r.objs.UpdateRef(refTags+name, in.ID.object(), objects.ZeroID); err != nil {
 		if errors.Is(err, objects.ErrRefChanged) {
 			return Info{}, fmt.Errorf("tag %q: %w", name, ErrTagExists)
@@ -302,6 +358,16 @@ func (r *Repository) DeleteTag(ctx context.Context, name string) error {
 		return err
 	}
 	defer unlock()
+	names, err := r.objs.RefNames()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	if !slices.Contains(names, refTags+name) {
+		if below := tagsBelow(names, name); len(below) > 0 {
+			return fmt.Errorf("%w: no tag %q, only tags below it (%s)", ErrNotFound, name, strings.Join(below, ", "))
+		}
+		return fmt.Errorf("%w: no tag %q", ErrNotFound, name)
+	}
 	id, err := r.objs.Ref(refTags + name)
 	if err != nil {
 		if errors.Is(err, objects.ErrNotFound) {
@@ -321,4 +387,42 @@ func (r *Repository) DeleteTag(ctx context.Context, name string) error {
 		dir = filepath.Dir(dir)
 	}
 	return nil
+}
+
+// checkNewTag checks, under the lock, that tag name can be created beside
+// the repository's tags and the tags given before it in the same command
+// (given): ErrTagExists if it is taken, ErrInvalidRef if it would be both a
+// name and a folder of names ("a" beside "a/b", or the reverse), which git's
+// reference rules forbid.
+func (r *Repository) checkNewTag(name string, given []string) error {
+	names, err := r.objs.RefNames()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	for _, g := range given {
+		names = append(names, refTags+g)
+	}
+	full := refTags + name
+	for _, n := range names {
+		switch {
+		case n == full:
+			return fmt.Errorf("tag %q: %w", name, ErrTagExists)
+		case strings.HasPrefix(n, full+"/"), strings.HasPrefix(full, n+"/"):
+			return fmt.Errorf("%w: tag %q cannot be created beside tag %q: a tag name cannot also be a folder of tag names (git's rule)",
+				ErrInvalidRef, name, strings.TrimPrefix(n, refTags))
+		}
+	}
+	return nil
+}
+
+// tagsBelow returns the tags named "name/...", from a list of reference
+// names.
+func tagsBelow(refs []string, name string) []string {
+	var out []string
+	for _, n := range refs {
+		if strings.HasPrefix(n, refTags+name+"/") {
+			out = append(out, strings.TrimPrefix(n, refTags))
+		}
+	}
+	return out
 }

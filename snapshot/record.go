@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -18,11 +20,17 @@ type Info struct {
 	ID ID
 	// Parent is the previous snapshot of the same scope and kind, if any.
 	Parent ID
-	// Time is when the snapshot was taken (for an imported Kylin backup
-	// folder: when Kylin wrote the folder).
+	// Time is when the snapshot was taken; for an imported Kylin backup
+	// folder, when it was recorded (see FolderTime).
 	Time time.Time
-	// Recorded is when the snapshot was written into the repository.
+	// Recorded is when the snapshot was written into the repository. Log
+	// and "latest" order snapshots by it (see Log).
 	Recorded time.Time
+	// FolderTime is, for an imported Kylin backup folder named
+	// meta_YYYY_MM_DD_HH_MM_SS, the time in its name as written
+	// ("2006-01-02T15:04:05"): the wall clock of the Kylin host, whose time
+	// zone is unknown. It is shown, never compared with recorded times.
+	FolderTime string
 	// Scope is what the snapshot holds.
 	Scope scope.Scope
 	// Kind says why it was taken.
@@ -64,7 +72,12 @@ type Info struct {
 // Backup records the resources of src that opt.Scope holds as a new snapshot.
 // Nothing is visible in the repository until the snapshot is complete: the
 // objects are written first, the reference last, under the repository lock.
+// A folder metastore that is, contains or lies inside the repository is
+// refused with ErrInsideRepository (see CheckSeparate).
 func (r *Repository) Backup(ctx context.Context, src metastore.Source, opt BackupOptions) (*BackupResult, error) {
+	if err := r.checkSeparate(src); err != nil {
+		return nil, err
+	}
 	if opt.kind == "" {
 		opt.kind = KindBackup
 	}
@@ -116,9 +129,9 @@ func (r *Repository) Backup(ctx context.Context, src metastore.Source, opt Backu
 	cl := r.loadCacheAsync(cachePath)
 	defer cl.wait()
 
-	for _, t := range opt.Tags {
-		if _, err := r.objs.Ref(refTags + t); err == nil {
-			return nil, fmt.Errorf("tag %q: %w", t, ErrTagExists)
+	for i, t := range opt.Tags {
+		if err := r.checkNewTag(t, opt.Tags[:i]); err != nil {
+			return nil, err
 		}
 	}
 
@@ -150,6 +163,7 @@ func (r *Repository) Backup(ctx context.Context, src metastore.Source, opt Backu
 	res.Resources = len(items)
 	res.Unread = st.unread
 	res.Warnings = append(res.Warnings, st.warnings...)
+	res.Warnings = append(res.Warnings, storeNotices(src)...)
 
 	rec, err := r.record(pw, items, opt)
 	if err != nil {
@@ -277,22 +291,21 @@ func (r *Repository) record(pw *objects.PackWriter, items []scanned, opt BackupO
 		}
 	}
 	rec.tree = root
+	// A snapshot is taken and recorded at one instant (an imported folder
+	// too: the time in its name has no zone, so it is no instant at all; see
+	// Info.FolderTime).
 	now := r.opt.Now()
-	taken := now
-	if opt.takenAt != 0 {
-		taken = time.UnixMilli(opt.takenAt)
-	}
 	t := trailerInfo{
 		Scope: opt.Scope, Kind: opt.kind, Source: opt.Source, UUID: uuid,
 		Resources: len(items), Bytes: bytes, Segments: opt.WithSegments,
-		ImportPath: opt.importPath, TakenAt: taken, Added: opt.restoreAdded,
+		ImportPath: opt.importPath, TakenAt: now, RecordedAt: now, Added: opt.restoreAdded,
 	}
 	if !opt.restoreOf.IsZero() {
 		t.RestoreOf = opt.restoreOf.String()
 	}
 	who := objects.Signature{Name: r.opt.User, Email: r.opt.User + "@" + r.opt.Host}
 	author, committer := who, who
-	author.When, committer.When = taken, now
+	author.When, committer.When = now, now
 	c := objects.Commit{Tree: root, Author: author, Committer: committer, Message: encodeMessage(opt.Message, t)}
 	if !rec.parent.IsZero() {
 		c.Parents = []objects.ID{rec.parent}
@@ -391,6 +404,21 @@ func (r *Repository) info(id objects.ID, tags map[objects.ID][]string) (Info, er
 	}
 	if !t.TakenAt.IsZero() {
 		info.Time = t.TakenAt.In(c.Author.When.Location())
+	}
+	switch {
+	case !t.RecordedAt.IsZero():
+		info.Recorded = t.RecordedAt.In(c.Committer.When.Location())
+	case t.Kind != KindImport && !t.TakenAt.IsZero():
+		// Written before Metastore-Recorded-At: a backup or safety
+		// snapshot was recorded the instant it was taken.
+		info.Recorded = info.Time
+	}
+	if t.Kind == KindImport {
+		// An import's time is when it was recorded; older imports carry
+		// the folder name read in the importing host's zone as their
+		// Taken-At, which is no instant (FolderTime keeps the name's).
+		info.Time = info.Recorded
+		info.FolderTime, _ = backupFolderTime(path.Base(filepath.ToSlash(t.ImportPath)))
 	}
 	if len(c.Parents) > 0 {
 		info.Parent = ID(c.Parents[0])

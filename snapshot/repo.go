@@ -38,6 +38,9 @@ type Repository struct {
 	objs  *objects.Repository
 	opt   Options
 	trees *treeCache
+	// created is set when this value created the repository; keepDir
+	// when the folder was there (empty) before.
+	created, keepDir bool
 }
 
 // Open opens the repository at path. It fails with ErrNoRepository if there
@@ -84,7 +87,9 @@ func Create(path string, opt Options) (*Repository, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newRepository(o, opt), nil
+	r := newRepository(o, opt)
+	r.created = true
+	return r, nil
 }
 
 // OpenOrCreate opens the repository at path, creating it if nothing is there.
@@ -93,7 +98,8 @@ func OpenOrCreate(path string, opt Options) (*Repository, bool, error) {
 	if err == nil {
 		return r, false, nil
 	}
-	if !errors.Is(err, ErrNoRepository) && !isEmptyDir(path) {
+	emptyDir := isEmptyDir(path)
+	if !errors.Is(err, ErrNoRepository) && !emptyDir {
 		return nil, false, err
 	}
 	r, err = Create(path, opt)
@@ -102,7 +108,54 @@ func OpenOrCreate(path string, opt Options) (*Repository, bool, error) {
 		r, err = Open(path, opt)
 		return r, false, err
 	}
-	return r, err == nil, err
+	if err != nil {
+		return nil, false, err
+	}
+	r.keepDir = emptyDir
+	return r, true, nil
+}
+
+// RemoveIfUnused removes the repository if this Repository value created it
+// (Create, or OpenOrCreate reporting it created) and nothing was recorded in
+// it since: a command that fails before its first snapshot leaves no empty
+// repository behind. A folder that was there, empty, before is kept and
+// emptied. It leaves the repository alone, and reports false, if it holds
+// any reference, or if another process holds its lock (a writer at work).
+// The repository is closed in every case.
+func (r *Repository) RemoveIfUnused() (bool, error) {
+	if !r.created {
+		return false, r.Close()
+	}
+	// Try the lock once, without waiting: a canceled context makes Lock
+	// give up at the first refusal.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	unlock, err := r.objs.Lock(ctx, nil)
+	if err != nil {
+		return false, r.Close()
+	}
+	defer unlock()
+	names, err := r.objs.RefNames()
+	if err != nil || len(names) > 0 {
+		return false, r.Close()
+	}
+	path := r.Path()
+	if err := r.Close(); err != nil {
+		return false, err
+	}
+	if !r.keepDir {
+		return true, os.RemoveAll(path)
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(path, e.Name())); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 func newRepository(o *objects.Repository, opt Options) *Repository {

@@ -37,8 +37,9 @@ type PlanItem struct {
 	// Note explains kept resources and merged project files.
 	Note string
 
-	from objects.ID // blob to write
-	data []byte     // content to write instead of a blob (merged project file)
+	from  objects.ID // blob to write
+	data  []byte     // content to write instead of a blob (merged project file)
+	first bool       // a delete that frees the path of a write: done before the writes
 }
 
 // RestoreOptions say what a restore does.
@@ -91,7 +92,20 @@ type RestoreResult struct {
 // never overwrites the target's /UUID, and refuses a snapshot of another
 // metastore (another /UUID) unless AllowForeign is set or the snapshot was
 // imported from a Kylin backup folder (whose /UUID Kylin makes up).
+//
+// It refuses, before writing anything (and in a dry run too): a folder
+// target that overlaps the repository (ErrInsideRepository); a resource in
+// the way of a write that the plan does not delete, a file where the
+// snapshot has a folder or the reverse (ErrConflict); the safety snapshot of
+// a cube restore into another project than opt.Project (ErrScopeMismatch).
+// A project or cube the snapshot lacks is unknown (scope.ErrUnknownProject,
+// scope.ErrUnknownCube). When writing the target fails after the safety
+// snapshot was recorded, the error is an *ApplyError naming it, and the
+// result is returned too.
 func (r *Repository) Restore(ctx context.Context, snap *Snapshot, target metastore.Store, opt RestoreOptions) (*RestoreResult, error) {
+	if err := r.checkSeparate(target); err != nil {
+		return nil, err
+	}
 	prog := opt.Progress
 	if prog == nil {
 		prog = noProgress{}
@@ -272,6 +286,10 @@ func (r *Repository) Restore(ctx context.Context, snap *Snapshot, target metasto
 		}
 	}
 	sort.Slice(res.Plan, func(i, j int) bool { return res.Plan[i].Path < res.Plan[j].Path })
+	restored := func(p string) bool { return opt.Scope.Kind == scope.System || inScope[p] }
+	if err := r.inTheWay(ctx, target, res, have, items, restored, opt); err != nil {
+		return nil, err
+	}
 	changes := 0
 	for _, it := range res.Plan {
 		res.Counts[it.Action]++
@@ -280,6 +298,7 @@ func (r *Repository) Restore(ctx context.Context, snap *Snapshot, target metasto
 		}
 	}
 	if opt.DryRun || changes == 0 {
+		res.Warnings = append(res.Warnings, targetNotices(ctx, target, opt.DryRun)...)
 		return res, nil
 	}
 
@@ -311,10 +330,142 @@ func (r *Repository) Restore(ctx context.Context, snap *Snapshot, target metasto
 	}
 	res.Safety = &safety
 	if err := r.apply(ctx, snap, target, res.Plan, prog); err != nil {
-		return res, fmt.Errorf("restore into %s: %w (undo with: restore %s)", opt.Target, err, safety.ID.Short())
+		return res, &ApplyError{Target: opt.Target, Scope: opt.Scope, Project: opt.Project, Safety: safety, Err: err}
 	}
 	res.Applied = true
+	res.Warnings = append(res.Warnings, targetNotices(ctx, target, false)...)
 	return res, nil
+}
+
+// ApplyError is the error of a Restore that failed while writing the target,
+// after it recorded the target's previous state as the safety snapshot
+// Safety: the target may hold part of the restore. Restoring Safety at the
+// same scope (for a cube, into the same project) with AfterTruncate puts the
+// target back as it was.
+type ApplyError struct {
+	// Target describes the target metastore.
+	Target string
+	// Scope and Project are those of the failed restore.
+	Scope   scope.Scope
+	Project string
+	// Safety is the safety snapshot of the target's previous state.
+	Safety Info
+	// Err is what failed.
+	Err error
+}
+
+func (e *ApplyError) Error() string {
+	return fmt.Sprintf("restore into %s: %v (its previous state is safety snapshot %s)", e.Target, e.Err, e.Safety.ID.Short())
+}
+
+func (e *ApplyError) Unwrap() error { return e.Err }
+
+// inTheWay finds the target's resources that stand in the way of a write of
+// the plan: a file where the snapshot has a folder (the target's /a when
+// /a/b is written) or resources inside a folder where the snapshot has a
+// file (the target's /a/b when /a is written), as when a resource became a
+// folder, or the reverse, since the snapshot. A folder metastore cannot hold
+// both, and no snapshot can record both. The plan's deletes of such
+// resources are marked to run before its writes; a resource in the way that
+// the plan does not delete refuses a restore into a folder with ErrConflict,
+// before anything is written, and is a warning for other targets. have and
+// items are the target's resources the restore scanned (items in path
+// order), restored tells those in the restored scope; outside the system
+// scope a folder target is also asked about the rest.
+func (r *Repository) inTheWay(ctx context.Context, target metastore.Store, res *RestoreResult, have map[string]*scanned, items []scanned, restored func(string) bool, opt RestoreOptions) error {
+	_, local := target.(localFolder)
+	probe := local && opt.Scope.Kind != scope.System
+	planned := make(map[string]int, len(res.Plan))
+	for i, it := range res.Plan {
+		planned[it.Path] = i
+	}
+	block := func(w, b string) error {
+		i, ok := planned[b]
+		if ok && res.Plan[i].Action == Deleted {
+			res.Plan[i].first = true
+			return nil
+		}
+		shape := "a file where the snapshot has a folder"
+		if strings.HasPrefix(b, w+"/") {
+			shape = "inside a folder where the snapshot has a file"
+		}
+		if !local {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("%s: the target keeps %s (%s); a key that is both a resource and a folder cannot be backed up", w, b, shape))
+			return nil
+		}
+		why := "it is outside the restored scope; remove it first"
+		switch {
+		case ok && res.Plan[i].Action == Kept:
+			why = "kept: " + res.Plan[i].Note
+		case !opt.AfterTruncate && restored(b):
+			why = "restore with --after-truncate to delete it, or remove it first"
+		}
+		return fmt.Errorf("%w: cannot write %s: the target has %s (%s), which this restore would not delete (%s)", ErrConflict, w, b, shape, why)
+	}
+	exists := map[string]bool{}
+	fileAt := func(p string) (bool, error) {
+		if _, ok := have[p]; ok {
+			return true, nil
+		}
+		if !probe {
+			return false, nil
+		}
+		if e, ok := exists[p]; ok {
+			return e, nil
+		}
+		var e bool
+		var err error
+		if ex, ok := target.(metastore.Exister); ok {
+			e, err = ex.Exists(ctx, p)
+		} else if _, err = target.Read(ctx, p); err == nil {
+			e = true
+		} else if errors.Is(err, fs.ErrNotExist) {
+			err = nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("read target: %w", err)
+		}
+		exists[p] = e
+		return e, nil
+	}
+	for _, it := range res.Plan {
+		if it.Action != Added && it.Action != Changed {
+			continue
+		}
+		for i := 1; i < len(it.Path); i++ {
+			if it.Path[i] != '/' {
+				continue
+			}
+			found, err := fileAt(it.Path[:i])
+			if err != nil {
+				return err
+			}
+			if found {
+				if err := block(it.Path, it.Path[:i]); err != nil {
+					return err
+				}
+			}
+		}
+		below := it.Path + "/"
+		k := sort.Search(len(items), func(k int) bool { return items[k].path >= below })
+		for ; k < len(items) && strings.HasPrefix(items[k].path, below); k++ {
+			if err := block(it.Path, items[k].path); err != nil {
+				return err
+			}
+		}
+		if probe && it.Action == Added {
+			err := target.List(ctx, below, func(p string) error {
+				if _, ok := have[p]; ok {
+					return nil
+				}
+				return block(it.Path, p)
+			})
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // wanted is a resource the restore should leave in the target.
@@ -362,7 +513,8 @@ func (r *Repository) desired(ctx context.Context, snap *Snapshot, opt RestoreOpt
 		case in.Scope.Kind == scope.System:
 			sr, err := scope.Resolve(ctx, snap, opt.Scope, scope.Options{})
 			if errors.Is(err, scope.ErrUnknownProject) {
-				return nil, cube, fmt.Errorf("%w: %v", ErrScopeMismatch, err)
+				// As "latest" says when no snapshot holds the project.
+				return nil, cube, fmt.Errorf("snapshot %s: %w", in.ID.Short(), err)
 			}
 			if err != nil {
 				return nil, cube, err
@@ -380,10 +532,32 @@ func (r *Repository) desired(ctx context.Context, snap *Snapshot, opt RestoreOpt
 			if in.Scope != opt.Scope {
 				return nil, cube, mismatch("it is the safety snapshot of another cube")
 			}
+			// It undoes a restore of the cube into one project, whose file
+			// it holds: put back into another project, it would overwrite
+			// that project's file and restore nothing into this one.
+			if ok, err := snap.Exists(ctx, projectFile(layout, opt.Project)); err != nil {
+				return nil, cube, err
+			} else if !ok {
+				var names []string
+				for _, prefix := range []string{"/project/", "/_global/project/"} {
+					_ = snap.List(ctx, prefix, func(p string) error {
+						names = append(names, strings.TrimSuffix(strings.TrimPrefix(p, prefix), ".json"))
+						return nil
+					})
+				}
+				if len(names) == 1 {
+					return nil, cube, mismatch(fmt.Sprintf("it is the safety snapshot of a restore of the cube into project %s, not %s: undo that restore with restore-cube %s %s --after-truncate",
+						names[0], opt.Project, names[0], in.ID.Short()))
+				}
+				return nil, cube, mismatch(fmt.Sprintf("it is the safety snapshot of a restore of the cube into another project than %s", opt.Project))
+			}
 			if err := all(); err != nil {
 				return nil, cube, err
 			}
 			break
+		}
+		if in.Scope.Kind == scope.Cube && in.Scope != opt.Scope {
+			return nil, cube, mismatch(fmt.Sprintf("restore it with --cube %s, or take %s from a system or project snapshot", in.Scope.Name, opt.Scope.Name))
 		}
 		if in.Scope == opt.Scope {
 			if err := all(); err != nil {
@@ -399,7 +573,8 @@ func (r *Repository) desired(ctx context.Context, snap *Snapshot, opt RestoreOpt
 		} else {
 			sr, err := scope.Resolve(ctx, snap, opt.Scope, scope.Options{})
 			if errors.Is(err, scope.ErrUnknownCube) {
-				return nil, cube, fmt.Errorf("%w: %v", ErrScopeMismatch, err)
+				// As "latest" says when no snapshot holds the cube.
+				return nil, cube, fmt.Errorf("snapshot %s: %w", in.ID.Short(), err)
 			}
 			if err != nil {
 				return nil, cube, err
@@ -586,16 +761,19 @@ func (r *Repository) protected(ctx context.Context, target metastore.Store, opt 
 	return out, nil
 }
 
-// apply carries out a plan: writes first (project files last, so Kylin
-// never sees a project naming a cube that is not there yet), then deletes.
+// apply carries out a plan: the deletes that free the path of a write
+// (see inTheWay), then the writes (project files last, so Kylin never sees
+// a project naming a cube that is not there yet), then the other deletes.
 // A transactional target gets everything in one transaction.
 func (r *Repository) apply(ctx context.Context, snap *Snapshot, target metastore.Store, plan []PlanItem, prog Progress) (err error) {
-	var writes, deletes []PlanItem
+	var early, writes, deletes []PlanItem
 	for _, it := range plan {
-		switch it.Action {
-		case Added, Changed:
+		switch {
+		case it.Action == Added, it.Action == Changed:
 			writes = append(writes, it)
-		case Deleted:
+		case it.Action == Deleted && it.first:
+			early = append(early, it)
+		case it.Action == Deleted:
 			deletes = append(deletes, it)
 		}
 	}
@@ -615,8 +793,20 @@ func (r *Repository) apply(ctx context.Context, snap *Snapshot, target metastore
 		}()
 		sink = tx
 	}
-	prog.Start("restoring", int64(len(writes)+len(deletes)))
+	prog.Start("restoring", int64(len(early)+len(writes)+len(deletes)))
 	defer prog.Done()
+	remove := func(items []PlanItem) error {
+		for _, it := range items {
+			if err := sink.Delete(ctx, it.Path); err != nil {
+				return fmt.Errorf("delete %s: %w", it.Path, err)
+			}
+			prog.Add(1)
+		}
+		return nil
+	}
+	if err := remove(early); err != nil {
+		return err
+	}
 	content := func(it PlanItem) (metastore.Resource, error) {
 		if it.data != nil {
 			return metastore.Resource{Path: it.Path, Data: it.data, Timestamp: it.NewTimestamp}, nil
@@ -646,11 +836,8 @@ func (r *Repository) apply(ctx context.Context, snap *Snapshot, target metastore
 	} else if err := r.parallelWrites(ctx, sink, writes, content, prog); err != nil {
 		return err
 	}
-	for _, it := range deletes {
-		if err := sink.Delete(ctx, it.Path); err != nil {
-			return fmt.Errorf("delete %s: %w", it.Path, err)
-		}
-		prog.Add(1)
+	if err := remove(deletes); err != nil {
+		return err
 	}
 	if tx != nil {
 		if err := tx.Commit(ctx); err != nil {

@@ -47,7 +47,9 @@ const scanLookups = 8
 // decode returns the folder's entries and their index by name, decoding
 // them once. A snapshot holds files and folders only (FORMAT.md): a
 // symbolic link or a submodule entry would otherwise be restored as a file
-// holding its target, so either is an error.
+// holding its target, so either is an error. So is a name listed twice (as
+// two files, or a file and a folder): git never writes one, and readers
+// that took the first or the last entry would disagree on the content.
 func (d *dirTree) decode() ([]objects.TreeEntry, map[string]int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -62,12 +64,20 @@ func (d *dirTree) decode() ([]objects.TreeEntry, map[string]int, error) {
 		if d.err == nil {
 			d.index = make(map[string]int, len(d.entries))
 			for i, e := range d.entries {
+				if _, dup := d.index[e.Name]; dup {
+					d.err, d.index = errListedTwice(e.Name), nil
+					break
+				}
 				d.index[e.Name] = i
 			}
 		}
 		d.raw = nil // the entries say it all now
 	}
 	return d.entries, d.index, d.err
+}
+
+func errListedTwice(name string) error {
+	return fmt.Errorf("entry %q is listed twice", name)
 }
 
 func checkEntryMode(name string, m objects.Mode) error {
@@ -95,15 +105,24 @@ func (d *dirTree) find(name string) (objects.TreeEntry, bool, error) {
 		}
 		return entries[i], true, nil
 	}
+	// The whole encoding is searched, so that a name listed twice is an
+	// error here as it is once decoded.
 	var found objects.TreeEntry
-	ok := false
+	ok, twice := false, false
 	err := objects.WalkTree(raw, func(m objects.Mode, n []byte, id objects.ID) bool {
 		if string(n) != name {
 			return true
 		}
+		if ok {
+			twice = true
+			return false
+		}
 		found, ok = objects.TreeEntry{Name: name, Mode: m, ID: id}, true
-		return false
+		return true
 	})
+	if err == nil && twice {
+		err = errListedTwice(name)
+	}
 	if err == nil && ok {
 		err = checkEntryMode(name, found.Mode)
 	}
@@ -132,6 +151,9 @@ func (d *dirTree) timestamps() (m map[string]int64, bad string, err error) {
 		if !ok {
 			return nil, e.Name, nil
 		}
+		if _, dup := m[name]; dup {
+			return nil, "", fmt.Errorf("two timestamp records for %q", name)
+		}
 		m[name] = ms
 	}
 	d.mu.Lock()
@@ -156,16 +178,23 @@ func (d *dirTree) timestamp(name string) (ms int64, ok bool, bad string, err err
 		ms, ok = m[name]
 		return ms, ok, "", nil
 	}
+	twice := false
 	err = objects.WalkTree(raw, func(m objects.Mode, n []byte, _ objects.ID) bool {
 		if m == objects.ModeDir || len(n) <= len(name) || n[len(name)] != '@' || string(n[:len(name)]) != name {
 			return true
 		}
 		if rn, t, good := parseTimestampName(string(n)); good && rn == name {
+			if ok {
+				twice = true
+				return false
+			}
 			ms, ok = t, true
-			return false
 		}
 		return true
 	})
+	if err == nil && twice {
+		return 0, false, "", fmt.Errorf("two timestamp records for %q", name)
+	}
 	return ms, ok, "", err
 }
 

@@ -328,8 +328,8 @@ func TestUUIDRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if imp.Snapshot.Kind != KindImport || imp.Snapshot.Time.Year() != 2024 {
-		t.Errorf("import: kind %s time %s", imp.Snapshot.Kind, imp.Snapshot.Time)
+	if imp.Snapshot.Kind != KindImport || imp.Snapshot.Time.Year() != 2024 || imp.Snapshot.FolderTime != "2024-01-02T03:04:05" {
+		t.Errorf("import: kind %s time %s folder time %q", imp.Snapshot.Kind, imp.Snapshot.Time, imp.Snapshot.FolderTime)
 	}
 	again, err := r.Import(ctx, bf, ImportOptions{Path: dir})
 	if err != nil || again.Recorded || again.Snapshot.ID != imp.Snapshot.ID {

@@ -328,8 +328,15 @@ func (v *verifier) folder(path string, entries []objects.TreeEntry, mirrorID obj
 		}
 	}
 	n := 0
+	names := make(map[string]bool, len(entries))
 	for _, e := range entries {
 		p := path + "/" + e.Name
+		if names[e.Name] {
+			// Two files are caught as a non-canonical tree; a file and a
+			// folder of one name are in git order, and as ambiguous.
+			v.problem(Problem{Path: p, Message: "name listed twice in its folder"})
+		}
+		names[e.Name] = true
 		if e.IsDir() {
 			m, ok := dirs[escapeDir(e.Name)]
 			if !ok {

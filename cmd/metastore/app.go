@@ -14,25 +14,25 @@ import (
 	"runtime/pprof"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/kylin-tools/metastore/cmd/metastore/internal/api"
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/metastore/folder"
 	"github.com/kylin-tools/metastore/metastore/jdbc"
 	"github.com/kylin-tools/metastore/metastore/locate"
-	"github.com/kylin-tools/metastore/objects"
-	"github.com/kylin-tools/metastore/scope"
 	"github.com/kylin-tools/metastore/snapshot"
 	"github.com/urfave/cli/v2"
 )
 
 // Exit codes, documented in the README.
 const (
-	exitOK       = 0
-	exitFailure  = 1 // the operation failed (I/O, database, ...)
-	exitUsage    = 2 // the command line was wrong
-	exitNotFound = 3 // unknown snapshot, tag, project, cube or resource
-	exitRefused  = 4 // refused to act: foreign metastore, scope mismatch, tag taken, empty source
-	exitRepo     = 5 // the repository is missing, corrupt, foreign or too new
+	exitOK       = api.ExitOK
+	exitFailure  = api.ExitFailure  // the operation failed (I/O, database, ...)
+	exitUsage    = api.ExitUsage    // the command line was wrong
+	exitNotFound = api.ExitNotFound // unknown snapshot, tag, project, cube, resource or remote
+	exitRefused  = api.ExitRefused  // refused to act: foreign metastore, scope mismatch, tag taken, empty source, metastore overlapping the repository, non-fast-forward push, remote name taken
+	exitRepo     = api.ExitRepo     // the repository is missing, corrupt, foreign or too new
 )
 
 // env is the process environment, injected so tests run in-process.
@@ -45,14 +45,34 @@ type env struct {
 	json        bool
 	quiet       bool
 	hdfsRoot    string
+	dbTimeout   time.Duration
+	// unknown is the usage error of "help NAME" for a command that does
+	// not exist (urfave/cli reports it through a callback).
+	unknown error
 }
 
 // usageError marks errors in the command line.
-type usageError struct{ msg string }
+type usageError = api.UsageError
 
-func (e usageError) Error() string { return e.msg }
+func usagef(format string, args ...any) error { return api.Usagef(format, args...) }
 
-func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+// unknownCommand is the usage error for a command name that does not
+// exist, with urfave/cli's suggestion of the closest one.
+func unknownCommand(c *cli.Context, name string) error {
+	msg := fmt.Sprintf("no command %q", name)
+	if cli.SuggestCommand != nil {
+		var visible []*cli.Command
+		for _, cmd := range c.App.Commands {
+			if !cmd.Hidden {
+				visible = append(visible, cmd)
+			}
+		}
+		if s := cli.SuggestCommand(visible, name); s != "" {
+			msg += ". " + s
+		}
+	}
+	return usagef("%s (see metastore --help)", msg)
+}
 
 // Main runs the command line args and returns the exit code.
 func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
@@ -61,6 +81,9 @@ func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) i
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := app.RunContext(ctx, reorderArgs(app, args))
+	if err == nil {
+		err = e.unknown
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -72,37 +95,13 @@ func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) i
 	if e.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		enc.Encode(map[string]any{"error": err.Error(), "exit_code": code})
+		enc.Encode(api.Error(err, code))
 	}
 	fmt.Fprintf(stderr, "metastore: %v\n", err)
 	return code
 }
 
-func exitCode(err error) int {
-	var ue usageError
-	switch {
-	case errors.As(err, &ue), isRemoteUsage(err):
-		return exitUsage
-	case errors.Is(err, snapshot.ErrUnknownRemote):
-		return exitNotFound
-	case errors.Is(err, snapshot.ErrNonFastForward), errors.Is(err, snapshot.ErrRemoteExists):
-		return exitRefused
-	case errors.Is(err, snapshot.ErrNotFound), errors.Is(err, snapshot.ErrAmbiguous),
-		errors.Is(err, scope.ErrUnknownProject), errors.Is(err, scope.ErrUnknownCube),
-		errors.Is(err, snapshot.ErrNotResource):
-		return exitNotFound
-	case errors.Is(err, snapshot.ErrForeign), errors.Is(err, snapshot.ErrScopeMismatch), errors.Is(err, snapshot.ErrConflict),
-		errors.Is(err, snapshot.ErrTagExists), errors.Is(err, snapshot.ErrEmptySource),
-		errors.Is(err, snapshot.ErrInvalidRef), errors.Is(err, scope.ErrInvalidScope),
-		errors.Is(err, snapshot.ErrReservedPath):
-		return exitRefused
-	case errors.Is(err, snapshot.ErrNoRepository), errors.Is(err, snapshot.ErrCorrupt),
-		errors.Is(err, snapshot.ErrNotMetastoreRepository), errors.Is(err, snapshot.ErrNewerFormat),
-		errors.Is(err, objects.ErrCorrupt):
-		return exitRepo
-	}
-	return exitFailure
-}
+func exitCode(err error) int { return api.ExitCode(err) }
 
 func newApp(e *env) *cli.App {
 	app := &cli.App{
@@ -119,6 +118,7 @@ func newApp(e *env) *cli.App {
 			&cli.StringFlag{Name: "repo", Usage: "the snapshot repository (default: $KYLIN_HOME/meta_backups/snapshots.git)", EnvVars: []string{"METASTORE_REPO"}, Destination: &e.repo},
 			&cli.BoolFlag{Name: "json", Usage: "print results as JSON on stdout", Destination: &e.json},
 			&cli.StringFlag{Name: "hdfs-root", Usage: "JDBC metastores of Kylin 2.5-4.x: a local copy of kylin.env.hdfs-working-dir, to read the resources Kylin pushed out of the database (max-cell-size)", EnvVars: []string{"METASTORE_HDFS_ROOT"}, Destination: &e.hdfsRoot},
+			&cli.DurationFlag{Name: "db-timeout", Usage: "database metastores: how long to wait to connect and log in (a server silent 8 times as long during the work fails the command); default: the JDBC URL's connectTimeout, else 15s", EnvVars: []string{"METASTORE_DB_TIMEOUT"}, Destination: &e.dbTimeout},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress display", Destination: &e.quiet},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile (pprof) to this file", Hidden: true},
 			&cli.StringFlag{Name: "memprofile", Usage: "write a heap profile (pprof) to this file at exit", Hidden: true},
@@ -150,9 +150,25 @@ func newApp(e *env) *cli.App {
 			}
 			return nil
 		},
-		OnUsageError: func(c *cli.Context, err error, _ bool) error { return usageError{err.Error()} },
+		OnUsageError: func(c *cli.Context, err error, _ bool) error { return usageError{Msg: err.Error()} },
+		// The app's own action runs when no command matched: a bare
+		// "metastore" or a typo ("metastore backpu" in a cron line) is a
+		// usage error, never a silent success.
+		Action: func(c *cli.Context) error {
+			switch {
+			case c.NArg() == 0:
+				cli.HelpPrinter(e.stderr, cli.AppHelpTemplate, c.App)
+				return usagef("no command given; see the commands above, or metastore --help")
+			case c.Args().First() == "help" && c.NArg() == 1:
+				return cli.ShowAppHelp(c)
+			case c.Args().First() == "help":
+				return cli.ShowCommandHelp(c, c.Args().Get(1))
+			}
+			return unknownCommand(c, c.Args().First())
+		},
+		// "metastore help backpu" lands here.
 		CommandNotFound: func(c *cli.Context, name string) {
-			fmt.Fprintf(e.stderr, "metastore: no command %q; see metastore --help\n", name)
+			e.unknown = unknownCommand(c, name)
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // Main reports errors
 		Commands: []*cli.Command{
@@ -172,6 +188,7 @@ func newApp(e *env) *cli.App {
 			remoteCommand(e),
 			pushCommand(e),
 			pullCommand(e),
+			serveCommand(e),
 		},
 	}
 	for _, c := range app.Commands {
@@ -233,7 +250,7 @@ func (e *env) metadataURLValue() (string, error) {
 	u, _, err := locate.MetadataURL(e.getenv)
 	if err != nil {
 		if errors.Is(err, locate.ErrNoMetadataURL) {
-			return "", usageError{err.Error()}
+			return "", usageError{Msg: err.Error()}
 		}
 		return "", err
 	}
@@ -247,7 +264,10 @@ func (e *env) openMetastore(ctx context.Context, create bool, createSchema ...st
 	if err != nil {
 		return nil, "", err
 	}
-	opt := locate.Options{Create: create, HDFSRoot: e.hdfsRoot}
+	if err := e.checkDBTimeout(); err != nil {
+		return nil, "", err
+	}
+	opt := locate.Options{Create: create, HDFSRoot: e.hdfsRoot, Timeout: e.dbTimeout}
 	if len(createSchema) > 0 {
 		opt.CreateSchema = createSchema[0]
 	}
@@ -262,11 +282,43 @@ func (e *env) openMetastore(ctx context.Context, create bool, createSchema ...st
 		case errors.Is(err, folder.ErrNotDir):
 			return nil, "", fmt.Errorf("metastore %s is a file, not a folder: %w", locate.Mask(raw), err)
 		case errors.Is(err, jdbc.ErrConfig):
-			return nil, "", usageError{err.Error()}
+			return nil, "", usageError{Msg: err.Error()}
 		}
 		return nil, "", err
 	}
 	return st, describe(st, raw), nil
+}
+
+// checkDBTimeout refuses a --db-timeout that is not a positive duration (0
+// is the default).
+func (e *env) checkDBTimeout() error {
+	if e.dbTimeout < 0 {
+		return usagef("--db-timeout (METASTORE_DB_TIMEOUT) %s: want a positive duration such as 15s", e.dbTimeout)
+	}
+	return nil
+}
+
+// checkSeparate refuses a folder metastore, or any of folders, that
+// overlaps the repository (snapshot.CheckSeparate), before anything is
+// opened or created: a restore creates a missing target folder, a backup a
+// missing repository. A repository or metastore that is not set is left for
+// the command to report.
+func (e *env) checkSeparate(repoArg string, folders ...string) error {
+	repo, err := e.repoPath(repoArg)
+	if err != nil {
+		return nil
+	}
+	if raw, err := e.metadataURLValue(); err == nil {
+		if u, err := locate.ParseURL(raw); err == nil && u.Scheme == "" {
+			folders = append(folders, u.Path)
+		}
+	}
+	for _, f := range folders {
+		if err := snapshot.CheckSeparate(repo, f); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func describe(st metastore.Store, raw string) string {
@@ -280,6 +332,36 @@ func closeStore(st metastore.Store) {
 	if c, ok := st.(metastore.Closer); ok {
 		c.Close()
 	}
+}
+
+// api returns the requests' environment: the metastore and repository the
+// global flags name.
+func (e *env) api() *api.Env {
+	a := &api.Env{
+		OpenRepo: func(explicit string, create bool) (*snapshot.Repository, bool, error) {
+			if create {
+				return e.openOrCreateRepo(explicit)
+			}
+			repo, err := e.openRepo(explicit)
+			return repo, false, err
+		},
+		OpenMetastore: func(ctx context.Context, create bool, createSchema string) (metastore.Store, string, error) {
+			return e.openMetastore(ctx, create, createSchema)
+		},
+		MaskedURL: func() string {
+			raw, _ := e.metadataURLValue()
+			return locate.Mask(raw)
+		},
+		RepoOptions:   e.repoOptions,
+		Folders:       true,
+		Warn:          e.warn,
+		CheckSeparate: e.checkSeparate,
+		Command:       e.commandLine,
+	}
+	if !e.json {
+		a.Notice = func(format string, args ...any) { fmt.Fprintf(e.stderr, format, args...) }
+	}
+	return a
 }
 
 // printJSON writes v as indented JSON.

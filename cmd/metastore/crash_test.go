@@ -203,7 +203,8 @@ func TestCrashDuringBackup(t *testing.T) {
 // adds and deletes). After every kill: each file of the folder is A's
 // version or B's, byte for byte and with its timestamp, never truncated
 // or mixed; the listing shows no temporary file; the repository verifies;
-// and restoring again completes to exactly A.
+// and restoring again completes to exactly A and removes the temporary
+// files the killed restore left.
 func TestCrashDuringRestore(t *testing.T) {
 	t.Parallel()
 	c := newCLI(t)
@@ -252,7 +253,7 @@ func TestCrashDuringRestore(t *testing.T) {
 	points = append(points, writing)
 	points = append(points, spread(writing, d, 13)...)
 	points = append(points, d+d/10)
-	var kills, interrupted, mixed int
+	var kills, interrupted, mixed, leftovers int
 	for round := 0; round < longRuns(t); round++ {
 		for _, delay := range points {
 			resetFolder(t, live, b)
@@ -293,6 +294,7 @@ func TestCrashDuringRestore(t *testing.T) {
 				t.Logf("kill after %v: finished %v, %d resources as in A, %d as in B", delay, k.Finished, fromA, fromB)
 			}
 			checkRepository(t, repo, false)
+			leftovers += len(looseFiles(t, live))
 			res := c.run(restore...)
 			if res.code != 0 {
 				t.Fatalf("kill after %v: restoring again failed: %s", delay, res)
@@ -300,9 +302,14 @@ func TestCrashDuringRestore(t *testing.T) {
 			if diff := diffStates(readFolder(t, live), a); diff != "" {
 				t.Fatalf("kill after %v: restoring again did not give A:\n%s", delay, diff)
 			}
+			// The next restore removes what the killed one left.
+			if stray := looseFiles(t, live); len(stray) > 0 {
+				t.Fatalf("kill after %v: restoring again left the killed restore's temporary files %q", delay, stray)
+			}
 		}
 	}
-	// Temporary files of interrupted writes stay on disk, invisible.
+	// Temporary files of interrupted writes are never listed (and the
+	// restore after each kill removed them).
 	stray := looseFiles(t, live)
 	s, err := folder.Open(live)
 	if err != nil {
@@ -318,8 +325,8 @@ func TestCrashDuringRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := c.mustRun("--repo", repo, "verify", "--read-data")
-	t.Logf("%d kills (%d interrupted a running restore, %d left a mix of A and B); %d temporary files left, none listed; %s",
-		kills, interrupted, mixed, len(stray), strings.TrimSpace(res.stdout))
+	t.Logf("%d kills (%d interrupted a running restore, %d left a mix of A and B, %d temporary files, each removed by the next restore); %d temporary files left at the end; %s",
+		kills, interrupted, mixed, leftovers, len(stray), strings.TrimSpace(res.stdout))
 }
 
 // gitFsck checks the repository with git itself, when git is installed:

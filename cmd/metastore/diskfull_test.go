@@ -1,8 +1,9 @@
+//go:build linux
+
 package main
 
 import (
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -224,33 +225,6 @@ func TestBackupDiskFull(t *testing.T) {
 // pathRE matches the file paths in error messages.
 var pathRE = regexp.MustCompile(`/[^ :]+`)
 
-// copyDir copies the files and folders of src into dst, keeping modes.
-func copyDir(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		out := filepath.Join(dst, rel)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return os.MkdirAll(out, info.Mode().Perm())
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(out, data, info.Mode().Perm())
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // packBytes returns the size of a repository's packs.
 func packBytes(t *testing.T, repo string) int64 {
 	t.Helper()
@@ -317,8 +291,9 @@ func TestRestoreDiskFull(t *testing.T) {
 	if res.code != 1 || !strings.Contains(res.stderr, "no space left on device") {
 		t.Fatalf("a restore larger than the disk: want exit 1 and \"no space left on device\", got %s", res)
 	}
-	if !strings.Contains(res.stderr, "undo with: restore") {
-		t.Errorf("the failed restore does not say how to undo it: %s", res.stderr)
+	undo := undoArgs(t, res.stderr)
+	if want := []string{"restore", "--after-truncate"}; len(undo) < 3 || undo[len(undo)-3] != want[0] || undo[len(undo)-1] != want[1] {
+		t.Errorf("the failed restore does not print a complete undo (restore SAFETY --after-truncate): %q", undo)
 	}
 	got := readFolder(t, live)
 	newer := 0
@@ -335,6 +310,11 @@ func TestRestoreDiskFull(t *testing.T) {
 		t.Errorf("%d of %d resources restored before the disk was full: the test did not fill the disk half-way", newer, len(a))
 	}
 	resizeTmpfs(t, fsDir, "16m")
+	// The printed undo, run as printed, puts back what was there before.
+	c.mustRun(undo...)
+	if diff := diffStates(readFolder(t, live), b); diff != "" {
+		t.Fatalf("the printed undo (%q) did not put back the state before the failed restore:\n%s", undo, diff)
+	}
 	c.mustRun(restore...)
 	if diff := diffStates(readFolder(t, live), a); diff != "" {
 		t.Fatalf("the restore after freeing space did not give A:\n%s", diff)

@@ -4,47 +4,15 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/kylin-tools/metastore/scope"
+	"github.com/kylin-tools/metastore/cmd/metastore/internal/api"
 	"github.com/kylin-tools/metastore/snapshot"
 	"github.com/urfave/cli/v2"
 )
 
 // snapshotJSON is the --json form of a snapshot description.
-type snapshotJSON struct {
-	ID           string    `json:"id"`
-	Short        string    `json:"short_id"`
-	Parent       string    `json:"parent,omitempty"`
-	Time         time.Time `json:"time"`
-	Recorded     time.Time `json:"recorded"`
-	Scope        string    `json:"scope"`
-	Kind         string    `json:"kind"`
-	Author       string    `json:"author"`
-	Message      string    `json:"message"`
-	Resources    int       `json:"resources"`
-	Bytes        int64     `json:"bytes"`
-	Source       string    `json:"source,omitempty"`
-	UUID         string    `json:"metastore_uuid,omitempty"`
-	WithSegments bool      `json:"with_segments,omitempty"`
-	RestoreOf    string    `json:"restore_of,omitempty"`
-	ImportPath   string    `json:"imported_from,omitempty"`
-	Tags         []string  `json:"tags"`
-	Instance     string    `json:"instance,omitempty"`
-	Remote       string    `json:"pulled_from,omitempty"`
-}
+type snapshotJSON = api.SnapshotJSON
 
-func toSnapshotJSON(in snapshot.Info) snapshotJSON {
-	j := snapshotJSON{
-		ID: in.ID.String(), Short: in.ID.Short(), Time: in.Time, Recorded: in.Recorded,
-		Scope: in.Scope.String(), Kind: string(in.Kind), Author: in.Author, Message: in.Message,
-		Resources: in.Resources, Bytes: in.Bytes, Source: in.Source, UUID: in.UUID,
-		WithSegments: in.WithSegments, RestoreOf: in.RestoreOf, ImportPath: in.ImportPath, Tags: nonNil(in.Tags),
-		Instance: in.Instance, Remote: in.Remote,
-	}
-	if !in.Parent.IsZero() {
-		j.Parent = in.Parent.String()
-	}
-	return j
-}
+func toSnapshotJSON(in snapshot.Info) snapshotJSON { return api.Snapshot(in) }
 
 func logCommand(e *env) *cli.Command {
 	return &cli.Command{
@@ -61,32 +29,13 @@ func logCommand(e *env) *cli.Command {
 			if c.NArg() > 0 {
 				return usagef("log takes no arguments; use --scope to filter")
 			}
-			f := snapshot.LogFilter{ExcludeSafety: c.Bool("no-safety"), Instance: c.String("instance")}
-			if v := c.String("scope"); v != "" {
-				s, err := scope.Parse(v)
-				if err != nil {
-					return usagef("--scope: %v", err)
-				}
-				f.Scope, f.HasScope = s, true
-			}
-			repo, err := e.openRepo("")
+			instance := c.String("instance")
+			list, err := e.api().Log(c.Context, api.LogRequest{Scope: c.String("scope"), N: c.Int("n"), NoSafety: c.Bool("no-safety"), Instance: instance})
 			if err != nil {
 				return err
-			}
-			defer repo.Close()
-			list, err := repo.Log(c.Context, f)
-			if err != nil {
-				return err
-			}
-			if n := c.Int("n"); n > 0 && len(list) > n {
-				list = list[:n]
 			}
 			if e.json {
-				out := make([]snapshotJSON, 0, len(list))
-				for _, in := range list {
-					out = append(out, toSnapshotJSON(in))
-				}
-				return e.printJSON(out)
+				return e.printJSON(api.Snapshots(list))
 			}
 			if len(list) == 0 {
 				e.printf("No snapshots yet.\n")
@@ -97,26 +46,36 @@ func logCommand(e *env) *cli.Command {
 				case snapshot.KindSafety:
 					mark = " [safety]"
 				case snapshot.KindImport:
-					mark = " [imported: " + in.ImportPath + "]"
+					mark = " [imported: " + in.ImportPath + folderTimeNote(in, ", ") + "]"
 				}
 				tags := ""
 				if len(in.Tags) > 0 {
 					tags = " (tag: " + joinOr(in.Tags, "") + ")"
 				}
 				inst := ""
-				if f.Instance != "" {
+				if instance != "" {
 					inst = fmt.Sprintf("%-8.8s  ", in.Instance)
 				}
 				e.printf("%s  %s%s  %-28s  %-16s  %6d resources  %s%s%s\n",
 					in.ID.Short(), inst, in.Time.Local().Format("2006-01-02 15:04:05"), in.Scope, in.Author,
 					in.Resources, in.Message, tags, mark)
 			}
-			if f.Instance == "" {
-				return e.printInstanceNote(c, repo)
+			if instance == "" {
+				return e.printInstanceNote(c)
 			}
 			return nil
 		},
 	}
+}
+
+// folderTimeNote describes the time in an imported folder's name, after
+// sep, or returns "" when there is none.
+func folderTimeNote(in snapshot.Info, sep string) string {
+	t, err := time.Parse("2006-01-02T15:04:05", in.FolderTime)
+	if err != nil {
+		return ""
+	}
+	return sep + "folder time " + t.Format(time.DateTime) + " (folder name, zone unknown)"
 }
 
 func shortRef(s string) string {
@@ -172,8 +131,8 @@ func tagCommand(e *env) *cli.Command {
 // printInstanceNote ends the default log, on stderr (stdout stays one line
 // per snapshot for scripts): which instance these snapshots belong to, and
 // whether others were pulled.
-func (e *env) printInstanceNote(c *cli.Context, repo *snapshot.Repository) error {
-	insts, err := repo.Instances(c.Context)
+func (e *env) printInstanceNote(c *cli.Context) error {
+	insts, err := e.api().Instances(c.Context)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"testing"
 	"time"
+	_ "time/tzdata" // scripts set TZ to zone names; a machine may lack the zone files
 
 	"github.com/kylin-tools/metastore/metastore/metastoretest"
 	"github.com/rogpeppe/go-internal/testscript"
@@ -40,8 +41,9 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"seed":     cmdSeed,
-			"setmtime": cmdSetMtime,
+			"seed":        cmdSeed,
+			"setmtime":    cmdSetMtime,
+			"folderstamp": cmdFolderStamp,
 		},
 	})
 }
@@ -92,4 +94,22 @@ func cmdSetMtime(ts *testscript.TestScript, neg bool, args []string) {
 	if err := os.Chtimes(ts.MkAbs(args[0]), mt, mt); err != nil {
 		ts.Fatalf("setmtime: %v", fmt.Errorf("%w", err))
 	}
+}
+
+// folderstamp VAR HOURS sets VAR to the name Kylin's metastore.sh backup
+// gives a folder (meta_YYYY_MM_DD_HH_MM_SS) HOURS from now in the script's
+// $TZ: a folder written now by a Kylin host HOURS east of this one.
+func cmdFolderStamp(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: folderstamp VAR HOURS")
+	}
+	h, err := strconv.Atoi(args[1])
+	if err != nil {
+		ts.Fatalf("folderstamp: %v", err)
+	}
+	loc, err := time.LoadLocation(ts.Getenv("TZ"))
+	if err != nil {
+		ts.Fatalf("folderstamp: %v", err)
+	}
+	ts.Setenv(args[0], time.Now().Add(time.Duration(h)*time.Hour).In(loc).Format("meta_2006_01_02_15_04_05"))
 }

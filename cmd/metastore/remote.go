@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -19,6 +18,21 @@ func remoteCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "remote",
 		Usage: "configure the remotes push and pull use (git URLs, paths, s3://BUCKET/PREFIX)",
+		// Runs when no subcommand matched: a bare "metastore remote" or a
+		// mistyped subcommand is a usage error, as for the commands.
+		Action: func(c *cli.Context) error {
+			if c.NArg() == 0 {
+				cli.HelpPrinter(e.stderr, cli.SubcommandHelpTemplate, c.Command)
+				return usagef("no remote subcommand given; see the subcommands above, or metastore remote --help")
+			}
+			msg := fmt.Sprintf("no remote subcommand %q", c.Args().First())
+			if cli.SuggestCommand != nil {
+				if s := cli.SuggestCommand(c.Command.VisibleCommands(), c.Args().First()); s != "" {
+					msg += ". " + s
+				}
+			}
+			return usagef("%s (see metastore remote --help)", msg)
+		},
 		Subcommands: []*cli.Command{
 			{
 				Name:      "add",
@@ -187,9 +201,4 @@ func remoteName(name, url string) string {
 		return url
 	}
 	return name + " (" + url + ")"
-}
-
-// isRemoteUsage tells remote errors that are the command line's fault.
-func isRemoteUsage(err error) bool {
-	return errors.Is(err, snapshot.ErrRemoteURL) || errors.Is(err, snapshot.ErrNoRemote) || errors.Is(err, snapshot.ErrNoInstance)
 }

@@ -3,15 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/kylin-tools/metastore/metastore"
+	"github.com/kylin-tools/metastore/metastore/jdbc"
 	"github.com/kylin-tools/metastore/metastore/locate"
+	"github.com/kylin-tools/metastore/metastore/locate/locatetest"
 )
 
 // TestRepositoryIsPrivate creates a repository and uses every command that
@@ -224,5 +229,227 @@ func TestPasswordsNeverStored(t *testing.T) {
 		}
 		t.Logf("%s: password found in none of %d repository files, the decompressed objects (%d lines), nor %d bytes of output",
 			db.name, files, objects, out.Len())
+	})
+}
+
+// repoHolds returns where in repository repo any of secrets shows: its
+// files as they are on disk, every object decompressed (git cat-file
+// --batch-all-objects) and every commit message (git log --all), the
+// recorded Metastore-Source trailer among them. Without git only the files
+// are read.
+func repoHolds(t *testing.T, repo string, secrets []string) []string {
+	t.Helper()
+	var found []string
+	look := func(where string, data []byte) {
+		for _, s := range secrets {
+			if len(s) >= 3 && bytes.Contains(data, []byte(s)) {
+				found = append(found, fmt.Sprintf("%q in %s", s, where))
+			}
+		}
+	}
+	err := filepath.WalkDir(repo, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		look(p, data)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	git, err := exec.LookPath("git")
+	if err != nil {
+		t.Log("git not found: objects checked only through the files")
+		return found
+	}
+	for _, args := range [][]string{{"cat-file", "--batch-all-objects", "--batch"}, {"log", "--all", "--format=%B"}} {
+		out, err := exec.Command(git, append([]string{"--git-dir", repo}, args...)...).Output()
+		if err != nil {
+			t.Fatalf("git %s: %v", args[0], err)
+		}
+		look("git "+args[0], out)
+	}
+	return found
+}
+
+// TestPasswordFormsNeverShown runs the commands that open a metastore with
+// a metadata URL holding a password in each form package locate parses
+// (locatetest.SecretForms: the password parameter plain, quoted, with
+// commas and stray quotes; user:password@ before a PostgreSQL or MySQL
+// host; ;password=, ?password= and &password= in the JDBC URL; encrypted
+// passwords; malformed URLs), each with a password of its own, against a
+// database that is not there (a closed port), from the flag, the
+// environment and kylin.properties, with and without --json. Every command
+// fails, and no piece of any password is in stdout, stderr, the output of
+// log, verify, show and ls afterwards, or the repository.
+func TestPasswordFormsNeverShown(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	dir := t.TempDir()
+	meta := filepath.Join(dir, "meta")
+	repo := filepath.Join(dir, "snap.git")
+	copySample(t, meta, 0)
+	c.mustRun("-q", "--metadata-url", meta, "--repo", repo, "backup", "--tag", "good")
+	opening := [][]string{
+		{"backup"}, {"backup-project", "default"}, {"backup-cube", "ssb"},
+		{"restore", "good"}, {"restore", "--dry-run", "good"}, {"restore-project", "default", "good"},
+		{"restore-cube", "default", "good", "--cube", "ssb"}, {"diff", "good"},
+	}
+	forms := locatetest.SecretForms()
+	var all []string
+	for _, f := range forms {
+		all = append(all, f.Secrets...)
+	}
+	var runs atomic.Int64
+	t.Run("forms", func(t *testing.T) {
+		for i, f := range forms {
+			t.Run(f.Name, func(t *testing.T) {
+				t.Parallel()
+				conf := filepath.Join(dir, fmt.Sprintf("conf%d", i))
+				if err := os.MkdirAll(conf, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				prop := strings.ReplaceAll(f.URL, `\`, `\\`) // kylin.properties escapes backslashes
+				if err := os.WriteFile(filepath.Join(conf, "kylin.properties"), []byte("kylin.metadata.url="+prop+"\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				for _, cmd := range opening {
+					for _, json := range []bool{false, true} {
+						hows := []string{"flag"}
+						if cmd[0] == "backup" && len(cmd) == 1 {
+							hows = append(hows, "env", "kylin.properties")
+						}
+						for _, how := range hows {
+							args := []string{"-q", "--repo", repo}
+							env := c.env
+							switch how {
+							case "flag":
+								args = append(args, "--metadata-url", f.URL)
+							case "env":
+								env = append(env, "METASTORE_METADATA_URL="+f.URL)
+							case "kylin.properties":
+								env = append(env, "KYLIN_CONF="+conf)
+							}
+							if json {
+								args = append(args, "--json")
+							}
+							p := &proc{t: t, path: c.path, env: env}
+							res := p.run(append(args, cmd...)...)
+							runs.Add(1)
+							if res.code == 0 {
+								t.Fatalf("%q with the URL from the %s succeeded against a closed port:\n%s", cmd, how, res)
+							}
+							for _, s := range f.Secrets {
+								if strings.Contains(res.stdout+res.stderr, s) {
+									t.Fatalf("%q with the URL from the %s (json %v) shows %q:\n%s", cmd, how, json, s, res)
+								}
+							}
+						}
+					}
+				}
+			})
+		}
+	})
+	var out strings.Builder
+	for _, flags := range [][]string{{"-q"}, {"-q", "--json"}} {
+		for _, cmd := range [][]string{{"log"}, {"verify"}, {"show", "good"}, {"ls", "good"}, {"history", "/UUID"}} {
+			res := c.mustRun(append(append(flags, "--repo", repo), cmd...)...)
+			out.WriteString(res.stdout + res.stderr)
+		}
+	}
+	for _, s := range all {
+		if strings.Contains(out.String(), s) {
+			t.Errorf("log, verify, show, ls or history shows %q", s)
+		}
+	}
+	for _, where := range repoHolds(t, repo, all) {
+		t.Errorf("the repository holds a password: %s", where)
+	}
+	t.Logf("%d failing runs with %d password forms: no piece of a password in any output or in the repository", runs.Load(), len(forms))
+}
+
+// TestPasswordFormsUsedNeverStored backs up a database metastore with the
+// database's password given in each form Kylin and its drivers accept
+// (locatetest.LoginForms: the password parameter plain and quoted,
+// user:password@ before the host, ;password=, ?password= and a quoted JDBC
+// URL, a wrong password parameter where the URL's must take precedence):
+// every form logs in, the recorded source masks the password, and neither
+// the password nor the wrong one shows in the output of backup, log, show,
+// verify, diff and restore (its safety snapshot records the target too),
+// with and without --json, or in the repository.
+func TestPasswordFormsUsedNeverStored(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, db testDatabase) {
+		c := newCLI(t)
+		repo := filepath.Join(t.TempDir(), "snap.git")
+		u, err := locate.ParseURL(db.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		params := make([]jdbc.Param, len(u.Params))
+		for i, p := range u.Params {
+			params[i] = jdbc.Param{Key: p.Key, Value: p.Value}
+		}
+		cfg, err := jdbc.ConfigFromParams(u.Identifier, params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		user, pw, err := cfg.Login()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pw) < 4 {
+			t.Skipf("the test database's password %q is too short to look for", strings.Repeat("*", len(pw)))
+		}
+		ju, err := jdbc.ParseJDBCURL(cfg.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.store.Write(context.Background(), metastore.Resource{Path: "/UUID", Data: []byte("0b5e9f1c-0000-4000-8000-000000000001"), Timestamp: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.store.Write(context.Background(), metastore.Resource{Path: "/project/default.json", Data: []byte(`{"name":"default","realizations":[]}`), Timestamp: 2}); err != nil {
+			t.Fatal(err)
+		}
+		const decoy = "Decoy-Pw-0815"
+		forms := locatetest.LoginForms(u.Identifier, ju.Subprotocol, ju.Hosts[0], ju.Database, user, pw, decoy)
+		var out strings.Builder
+		for _, f := range forms {
+			for _, flags := range [][]string{{"-q"}, {"-q", "--json"}} {
+				for _, cmd := range [][]string{
+					{"backup", "-m", f.Name}, {"log", "-n", "1"}, {"show", "latest"}, {"verify", "latest"},
+					{"diff", "latest"}, {"restore", "--dry-run", "latest"}, {"restore", "latest"},
+				} {
+					args := append(append(flags, "--metadata-url", f.URL, "--repo", repo), cmd...)
+					res := c.run(args...)
+					if res.code != 0 {
+						t.Fatalf("%s: metastore %s: %s", f.Name, strings.Join(cmd, " "), res)
+					}
+					out.WriteString(res.stdout + res.stderr)
+				}
+			}
+			res := c.mustRun("--repo", repo, "--json", "log", "-n", "1")
+			var log []struct {
+				Source string `json:"source"`
+			}
+			if err := json.Unmarshal([]byte(res.stdout), &log); err != nil || len(log) != 1 {
+				t.Fatalf("log --json: %v\n%s", err, res.stdout)
+			}
+			if !strings.Contains(log[0].Source, "***") || !strings.Contains(log[0].Source, ju.Hosts[0]) || !strings.HasPrefix(log[0].Source, u.Identifier+"@jdbc,") {
+				t.Errorf("%s: recorded source %q, want the metadata URL with the password masked", f.Name, log[0].Source)
+			}
+		}
+		for _, s := range []string{pw, decoy} {
+			if strings.Contains(out.String(), s) {
+				t.Errorf("a password shows in the output of a command")
+			}
+		}
+		for _, where := range repoHolds(t, repo, []string{pw, decoy}) {
+			t.Errorf("the repository holds a password: %s", where)
+		}
+		t.Logf("%s: %d forms logged in; no password in %d bytes of output or the repository", db.name, len(forms), out.Len())
 	})
 }

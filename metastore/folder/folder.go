@@ -32,66 +32,74 @@ var ErrSymlink = errors.New("symbolic link refused")
 // neither a regular file nor a directory (a FIFO, a socket, a device).
 var ErrNotRegular = errors.New("not a regular file")
 
-// tempMarker is part of the name of every temporary file Write makes; see
-// isTemp.
-const tempMarker = ".metastore-tmp-"
-
-// Modes of the directories and files a Store creates (before the umask).
-const (
-	dirMode  = 0o755
-	fileMode = 0o644
-)
+// dirMode is the mode of the root folder Create makes (before the umask).
+// Folders and files inside the root take their modes from their folder: see
+// the package documentation.
+const dirMode = 0o755
 
 // Store is a metastore in a folder. It holds no open file between calls and
 // is safe for concurrent use, also by several processes. Every call opens the
 // root afresh and fails if it cannot: a store whose folder was removed is
 // not taken for an empty one.
 type Store struct {
-	root    string        // absolute and clean
-	racy    time.Duration // see RacyWindow
-	workers int           // folders listed at once by ListEntries("/")
-	statMin int           // files in a folder from which they are lstat'ed in parallel
-	pending *pending      // what Sync must make durable
+	root     string        // absolute and clean
+	racy     time.Duration // see RacyWindow
+	workers  int           // folders listed at once by ListEntries("/")
+	statMin  int           // files in a folder from which they are lstat'ed in parallel
+	portable bool          // no Linux fast path (dir_portable.go)
+	euid     int           // this process's user (0: root, which can give files away)
+	egid     int           // and group
+	pending  *pending      // what Sync must make durable
+	seen     *tracker      // folders tidied, modes for new files, notices
 }
 
 // pending remembers the keys written since the last Sync while they are
 // few, so that Sync can fsync those files and their folders instead of the
 // whole file system: on a busy Kylin host, syncfs(2) would also wait for
 // every other dirty page there (logs, caches). Past maxSyncFiles, or after
-// a delete, Sync makes one syncfs call.
+// a delete, Sync makes one syncfs call. On the portable path, which has no
+// syncfs, it remembers every key written and the folder of every key
+// deleted.
 type pending struct {
-	mu   sync.Mutex
-	keys []string
-	all  bool
+	mu      sync.Mutex
+	keys    []string
+	folders []string // portable: folders that lost a file
+	all     bool
 }
 
 // maxSyncFiles is how many written files Sync fsyncs one by one.
 const maxSyncFiles = 16
 
-func (p *pending) add(key string) {
+func (p *pending) add(key string, portable bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch {
 	case p.all:
-	case len(p.keys) >= maxSyncFiles:
+	case len(p.keys) >= maxSyncFiles && !portable:
 		p.all, p.keys = true, nil
 	default:
 		p.keys = append(p.keys, key)
 	}
 }
 
-func (p *pending) addAll() {
-	p.mu.Lock()
-	p.all, p.keys = true, nil
-	p.mu.Unlock()
-}
-
-func (p *pending) take() (keys []string, all bool) {
+// addDelete notes that key was deleted.
+func (p *pending) addDelete(key string, portable bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	keys, all = p.keys, p.all
-	p.keys, p.all = nil, false
-	return keys, all
+	if portable {
+		parent, _ := splitKey(key)
+		p.folders = append(p.folders, parent)
+		return
+	}
+	p.all, p.keys = true, nil
+}
+
+func (p *pending) take() (keys, folders []string, all bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	keys, folders, all = p.keys, p.folders, p.all
+	p.keys, p.folders, p.all = nil, nil, false
+	return keys, folders, all
 }
 
 // Compile-time checks of the abilities a Store offers.
@@ -100,6 +108,8 @@ var (
 	_ metastore.EntryLister = (*Store)(nil)
 	_ metastore.Syncer      = (*Store)(nil)
 	_ metastore.Describer   = (*Store)(nil)
+	_ metastore.Noticer     = (*Store)(nil)
+	_ metastore.Tidier      = (*Store)(nil)
 )
 
 // Open returns the store whose root is the existing directory root. It
@@ -118,7 +128,10 @@ func Open(root string) (*Store, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("folder: open %s: %w", abs, ErrNotDir)
 	}
-	return &Store{root: abs, racy: RacyWindow, workers: max(4, 2*runtime.NumCPU()), statMin: parallelStatMin, pending: &pending{}}, nil
+	return &Store{
+		root: abs, racy: RacyWindow, workers: max(4, 2*runtime.NumCPU()), statMin: parallelStatMin,
+		portable: !fastPath, euid: os.Geteuid(), egid: os.Getegid(), pending: &pending{}, seen: newTracker(),
+	}, nil
 }
 
 // WithRacyWindow returns a copy of the store whose ListEntries withholds
@@ -189,7 +202,7 @@ func (s *Store) read(p string) (metastore.Resource, error) {
 	defer w.close()
 	fd, err := openat(w.last(), base, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		if err == unix.ELOOP {
+		if isLoop(err) {
 			return metastore.Resource{}, ErrSymlink
 		}
 		return metastore.Resource{}, err
@@ -199,7 +212,7 @@ func (s *Store) read(p string) (metastore.Resource, error) {
 	if err := fstat(fd, &st); err != nil {
 		return metastore.Resource{}, err
 	}
-	switch st.Mode & unix.S_IFMT {
+	switch uint32(st.Mode) & unix.S_IFMT {
 	case unix.S_IFREG:
 	case unix.S_IFDIR:
 		return metastore.Resource{}, fmt.Errorf("is a directory: %w", fs.ErrNotExist)
@@ -240,7 +253,7 @@ func (s *Store) Exists(ctx context.Context, p string) (bool, error) {
 	default:
 		return false, fmt.Errorf("folder: exists %s: %w", p, err)
 	}
-	switch st.Mode & unix.S_IFMT {
+	switch uint32(st.Mode) & unix.S_IFMT {
 	case unix.S_IFREG:
 		return true, nil
 	case unix.S_IFDIR:
@@ -253,12 +266,15 @@ func (s *Store) Exists(ctx context.Context, p string) (bool, error) {
 
 // Write creates or replaces the file of r.Path with r.Data and sets its
 // modification time to r.Timestamp, through a temporary file renamed over the
-// target. It creates missing parent directories. It returns an error wrapping
+// target. It creates missing parent directories. A replaced file keeps its
+// mode and owner; a new file or folder gets the mode and owner the package
+// documentation describes. It returns an error wrapping
 // metastore.ErrInvalidPath if r.Path is not a valid key or names a temporary
 // file of Write, one wrapping ErrNotDir if a parent component exists as a
 // file, one wrapping ErrSymlink if a component or the target is a symbolic
 // link, and one wrapping fs.ErrExist if the target is a directory. The write
-// is not synced: call Sync.
+// is not synced: call Sync. A timestamp the file system cannot store (beyond
+// its range) is stored as near as it can and reported by Notices.
 func (s *Store) Write(ctx context.Context, r metastore.Resource) error {
 	if err := checkKey(r.Path); err != nil {
 		return fmt.Errorf("folder: write: %w", err)
@@ -272,59 +288,83 @@ func (s *Store) Write(ctx context.Context, r metastore.Resource) error {
 	}
 	// A concurrent Delete may remove a parent directory that this Write has
 	// just walked through, because it was empty; walk again then.
+	var stored int64
 	for attempt := 0; ; attempt++ {
-		err = s.write(r.Path, r.Data, ts)
-		if err != errParentGone || attempt == 10 {
+		stored, err = s.write(r.Path, r.Data, ts)
+		if err != errRetry || attempt == 10 {
 			break
 		}
 	}
 	if err != nil {
 		return fmt.Errorf("folder: write %s: %w", r.Path, err)
 	}
-	s.pending.add(r.Path)
+	if stored != r.Timestamp {
+		s.seen.clamped(r.Path, r.Timestamp, stored)
+	}
+	s.pending.add(r.Path, s.portable)
 	return nil
 }
 
-// errParentGone reports that the directory a Write was about to write in has
-// been removed.
-var errParentGone = errors.New("parent directory removed during the write")
+// errRetry reports that the directory a Write was about to write in, or its
+// temporary file, has been removed (by a concurrent Delete, or by another
+// process that took the temporary file for a leftover before it was
+// locked).
+var errRetry = errors.New("parent directory removed during the write")
 
-func (s *Store) write(p string, data []byte, ts unix.Timespec) error {
+// write writes p and returns the timestamp the file system stored.
+func (s *Store) write(p string, data []byte, ts unix.Timespec) (int64, error) {
 	parent, base := splitKey(p)
 	w, err := s.walk(parent, walkCreate)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) && !isRootError(err) {
-			return errParentGone
+			return 0, errRetry
 		}
-		return err
+		return 0, err
 	}
 	defer w.close()
 	dir := w.last()
+	s.tidyFolder(parent, dir)
 
-	var st unix.Stat_t
+	var (
+		st  unix.Stat_t
+		own owner
+	)
 	switch err := fstatat(dir, base, &st); {
 	case err == unix.ENOENT:
-	case err != nil:
-		return err
-	default:
-		if err := checkType(st.Mode, false); err != nil {
-			return err
+		if own, err = s.newFileOwner(parent, dir); err != nil {
+			return 0, err
 		}
+	case err != nil:
+		return 0, err
+	default:
+		if err := checkType(uint32(st.Mode), false); err != nil {
+			return 0, err
+		}
+		own = owner{perm: uint32(st.Mode) & 0o7777, uid: int(st.Uid), gid: int(st.Gid)}
 	}
 
 	tmp, fd, err := createTemp(dir, base)
 	if err != nil {
 		if err == unix.ENOENT {
-			return errParentGone
+			return 0, errRetry
 		}
-		return err
+		return 0, err
 	}
+	// fd stays open, and locked, until the rename: see removeIfStale.
+	defer unix.Close(fd)
 	err = writeAll(fd, data)
-	if cerr := unix.Close(fd); err == nil {
-		err = cerr
+	if err == nil {
+		err = s.chown(fd, own)
+	}
+	if err == nil {
+		err = fchmod(fd, own.perm)
 	}
 	if err == nil {
 		err = unix.UtimesNanoAt(dir, tmp, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW)
+	}
+	var stored unix.Stat_t
+	if err == nil {
+		err = fstat(fd, &stored)
 	}
 	if err == nil {
 		err = unix.Renameat(dir, tmp, dir, base)
@@ -334,21 +374,77 @@ func (s *Store) write(p string, data []byte, ts unix.Timespec) error {
 	}
 	if err != nil {
 		unix.Unlinkat(dir, tmp, 0)
-		return err
+		if err == unix.ENOENT {
+			return 0, errRetry
+		}
+		return 0, err
 	}
-	return nil
+	return millis(stored.Mtim), nil
 }
 
-// createTemp creates a new temporary file for base in dir, open for writing.
-func createTemp(dir int, base string) (name string, fd int, err error) {
-	// Keep the name within NAME_MAX (255 bytes) for long bases.
-	prefix := "." + base[:min(len(base), 200)] + tempMarker
-	for range 100 {
-		name = prefix + strconv.FormatUint(rand.Uint64(), 36)
-		fd, err = openat(dir, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, fileMode)
-		if err != unix.EEXIST {
-			return name, fd, err
+// Names of temporary files: "." + the target's name (its first
+// maxTempBase bytes) + tempMarker + tempSuffixLen base-36 digits of a
+// random 64-bit number. isTemp recognises exactly these names, so that any
+// other name, even one containing tempMarker, is an ordinary resource.
+const (
+	tempMarker    = ".metastore-tmp-"
+	maxTempBase   = 200 // keeps the name within NAME_MAX (255 bytes)
+	tempSuffixLen = 13  // digits of the largest uint64 in base 36
+)
+
+// tempName returns the name of a temporary file for base.
+func tempName(base string, n uint64) string {
+	digits := strconv.FormatUint(n, 36)
+	return "." + base[:min(len(base), maxTempBase)] + tempMarker + strings.Repeat("0", tempSuffixLen-len(digits)) + digits
+}
+
+// isTemp reports whether name is that of a temporary file of Write. Earlier
+// versions wrote the random number without leading zeros, so 1 to 13 digits
+// are recognised.
+func isTemp(name string) bool {
+	if len(name) < 2 || name[0] != '.' {
+		return false
+	}
+	i := strings.LastIndex(name, tempMarker)
+	if i < 2 || i-1 > maxTempBase {
+		return false
+	}
+	suffix := name[i+len(tempMarker):]
+	if len(suffix) == 0 || len(suffix) > tempSuffixLen {
+		return false
+	}
+	for _, c := range []byte(suffix) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z') {
+			return false
 		}
+	}
+	_, err := strconv.ParseUint(suffix, 36, 64)
+	return err == nil
+}
+
+// createTemp creates a new temporary file for base in dir, open for writing,
+// private to its owner (mode 0600) and locked with flock(2), so that no
+// tidying removes it while it is being written.
+func createTemp(dir int, base string) (name string, fd int, err error) {
+	for range 100 {
+		name = tempName(base, rand.Uint64())
+		fd, err = openat(dir, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if err == unix.EEXIST {
+			continue
+		}
+		if err != nil {
+			return "", -1, err
+		}
+		if err = flock(fd, unix.LOCK_EX|unix.LOCK_NB); err == nil {
+			return name, fd, nil
+		}
+		unix.Close(fd)
+		if err != unix.EWOULDBLOCK {
+			unix.Unlinkat(dir, name, 0)
+			return "", -1, err
+		}
+		// Another process took it for a leftover in the instant before
+		// the lock, and removes it: take another name.
 	}
 	return "", -1, err
 }
@@ -367,7 +463,7 @@ func (s *Store) Delete(ctx context.Context, p string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.pending.addAll()
+	s.pending.addDelete(p, s.portable)
 	if err := s.delete(p); err != nil {
 		return fmt.Errorf("folder: delete %s: %w", p, err)
 	}
@@ -392,12 +488,13 @@ func (s *Store) delete(p string) error {
 		}
 		return err
 	}
-	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+	if uint32(st.Mode)&unix.S_IFMT == unix.S_IFDIR {
 		return nil
 	}
-	if err := checkType(st.Mode, false); err != nil {
+	if err := checkType(uint32(st.Mode), false); err != nil {
 		return err
 	}
+	s.tidyFolder(parent, dir)
 	if err := unix.Unlinkat(dir, base, 0); err != nil && err != unix.ENOENT {
 		return err
 	}
@@ -414,23 +511,45 @@ func (s *Store) delete(p string) error {
 // Sync makes every write and delete so far durable: a few written files
 // with an fsync(2) of each and of the folders from the root down to it;
 // more, or any delete, with one syncfs(2) call on the file system that holds
-// the root.
+// the root. On the portable path (other systems than Linux), every file
+// written and every folder changed is fsynced.
 func (s *Store) Sync(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	keys, all := s.pending.take()
-	if !all && s.syncFiles(keys) == nil {
+	keys, folders, all := s.pending.take()
+	if s.portable {
+		if err := s.syncFiles(keys, folders); err != nil {
+			return fmt.Errorf("folder: sync %s: %w", s.root, err)
+		}
+		return s.flushDevice()
+	}
+	if !all && s.syncFiles(keys, nil) == nil {
 		return nil
 	}
 	return s.syncfs()
 }
 
-// syncFiles fsyncs the files of keys and every folder on their paths, once
-// each. Any error (other than a file deleted since) returns at once, for
-// Sync to fall back to syncfs.
-func (s *Store) syncFiles(keys []string) error {
+// syncFiles fsyncs the files of keys and every folder on their paths, and
+// the folders of folders (or, when one was removed, the nearest one left),
+// once each. Any error (other than a file deleted since) returns at once,
+// for Sync to fall back to syncfs.
+func (s *Store) syncFiles(keys, folders []string) error {
 	done := map[string]bool{}
+	// syncChain fsyncs the folders of w from the deepest up.
+	syncChain := func(w *walked) error {
+		for i := len(w.fds) - 1; i >= 0; i-- {
+			dir := w.dir[:w.ends[i]]
+			if done[dir] {
+				break // and so are its parents
+			}
+			done[dir] = true
+			if err := fsyncAt(w.fds[i], ".", unix.O_RDONLY|unix.O_DIRECTORY); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for _, k := range keys {
 		parent, base := splitKey(k)
 		w, err := s.walk(parent, walkFind)
@@ -444,17 +563,30 @@ func (s *Store) syncFiles(keys []string) error {
 		if err == unix.ENOENT {
 			err = nil
 		}
-		for i := len(w.fds) - 1; i >= 0 && err == nil; i-- {
-			dir := w.dir[:w.ends[i]]
-			if done[dir] {
-				break // and so are its parents
-			}
-			done[dir] = true
-			err = fsyncAt(w.fds[i], ".", unix.O_RDONLY|unix.O_DIRECTORY)
+		if err == nil {
+			err = syncChain(w)
 		}
 		w.close()
 		if err != nil {
 			return err
+		}
+	}
+	for _, dir := range folders {
+		for {
+			w, err := s.walk(dir, walkFind)
+			if err != nil {
+				if (errors.Is(err, unix.ENOENT) || errors.Is(err, ErrNotDir)) && !isRootError(err) {
+					dir, _ = splitKey(dir) // removed as it became empty
+					continue
+				}
+				return err
+			}
+			err = syncChain(w)
+			w.close()
+			if err != nil {
+				return err
+			}
+			break
 		}
 	}
 	return nil
@@ -480,31 +612,37 @@ func (s *Store) syncfs() error {
 		return fmt.Errorf("folder: sync %s: %w", s.root, err)
 	}
 	defer unix.Close(fd)
-	if err := unix.Syncfs(fd); err != nil {
+	if err := syncfsFast(fd); err != nil {
 		return fmt.Errorf("folder: sync %s: %w", s.root, err)
 	}
 	return nil
 }
 
-// checkKey checks p with metastore.CheckPath and refuses the names of
-// Write's temporary files, which List skips.
-func checkKey(p string) error {
-	if err := metastore.CheckPath(p); err != nil {
-		return err
+// flushDevice makes what the fsyncs of the portable path handed to the
+// drive reach stable storage (see flushDevice in flush_darwin.go).
+func (s *Store) flushDevice() error {
+	fd, err := openat(unix.AT_FDCWD, s.root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("folder: sync %s: %w", s.root, err)
 	}
-	if strings.Contains(p, tempMarker) {
-		for c := range strings.SplitSeq(p[1:], "/") {
-			if isTemp(c) {
-				return fmt.Errorf("%w %q: %q is reserved for temporary files", metastore.ErrInvalidPath, p, c)
-			}
-		}
+	defer unix.Close(fd)
+	if err := flushDevice(fd); err != nil {
+		return fmt.Errorf("folder: sync %s: %w", s.root, err)
 	}
 	return nil
 }
 
-// isTemp reports whether name is that of a temporary file of Write.
-func isTemp(name string) bool {
-	return len(name) > 0 && name[0] == '.' && strings.Contains(name, tempMarker)
+// checkKey checks p with metastore.CheckPath and refuses a key whose last
+// component is the name of a temporary file of Write, which List skips.
+// Folders may have any name.
+func checkKey(p string) error {
+	if err := metastore.CheckPath(p); err != nil {
+		return err
+	}
+	if _, base := splitKey(p); isTemp(base) {
+		return fmt.Errorf("%w %q: %q is the name of a temporary file of an interrupted write (\".NAME%sDIGITS\"), which a folder metastore cannot hold as a resource", metastore.ErrInvalidPath, p, base, tempMarker)
+	}
+	return nil
 }
 
 // splitKey splits a valid key into its parent ("" for the root) and its last

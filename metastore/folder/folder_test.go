@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -22,10 +21,14 @@ import (
 	"github.com/kylin-tools/metastore/metastore/metastoretest"
 )
 
+// TestConformance runs the conformance suite on both paths of the package:
+// the Linux fast path, and the portable path of other systems.
 func TestConformance(t *testing.T) {
-	metastoretest.Run(t, func(t *testing.T) metastore.Store {
-		s, _ := newStore(t)
-		return s
+	bothPaths(t, func(t *testing.T, newStore storeMaker) {
+		metastoretest.Run(t, func(t *testing.T) metastore.Store {
+			s, _ := newStore(t)
+			return s
+		})
 	})
 }
 
@@ -38,6 +41,33 @@ func newStore(t testing.TB) (*folder.Store, string) {
 		t.Fatal(err)
 	}
 	return s, root
+}
+
+// newPortableStore is newStore with the portable path.
+func newPortableStore(t testing.TB) (*folder.Store, string) {
+	t.Helper()
+	root := t.TempDir()
+	s, err := folder.OpenPortable(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, root
+}
+
+// storeMaker makes a store in a new temporary folder: newStore or
+// newPortableStore.
+type storeMaker func(t testing.TB) (*folder.Store, string)
+
+// bothPaths runs fn on the system's fast path (Linux only) and on the
+// portable path, which every other system takes.
+func bothPaths(t *testing.T, fn func(t *testing.T, newStore storeMaker)) {
+	t.Run("fast", func(t *testing.T) {
+		if s, _ := newStore(t); s.Portable() {
+			t.Skip("no fast path on this system")
+		}
+		fn(t, newStore)
+	})
+	t.Run("portable", func(t *testing.T) { fn(t, newPortableStore) })
 }
 
 // mustWrite writes a resource and fails the test on error.
@@ -158,7 +188,9 @@ func TestCreate(t *testing.T) {
 // TestSymlinks plants symbolic links inside the root, to a folder outside it,
 // to a file outside it and to places inside it, and checks that none is read,
 // written or deleted through.
-func TestSymlinks(t *testing.T) {
+func TestSymlinks(t *testing.T) { bothPaths(t, testSymlinks) }
+
+func testSymlinks(t *testing.T, newStore storeMaker) {
 	ctx := t.Context()
 	s, root := newStore(t)
 	outside := t.TempDir()
@@ -244,7 +276,9 @@ func TestSymlinks(t *testing.T) {
 	}
 }
 
-func TestTimestampIsModTime(t *testing.T) {
+func TestTimestampIsModTime(t *testing.T) { bothPaths(t, testTimestampIsModTime) }
+
+func testTimestampIsModTime(t *testing.T, newStore storeMaker) {
 	s, root := newStore(t)
 	for _, ts := range []int64{0, 1, 999, 1457534216410, 4102444800123} {
 		mustWrite(t, s, "/ts/x", "x", ts)
@@ -298,7 +332,9 @@ func TestTimestampIsModTime(t *testing.T) {
 	}
 }
 
-func TestWriteLayout(t *testing.T) {
+func TestWriteLayout(t *testing.T) { bothPaths(t, testWriteLayout) }
+
+func testWriteLayout(t *testing.T, newStore storeMaker) {
 	s, root := newStore(t)
 	mustWrite(t, s, "/dict/PREDEFINED/date(yyyy-mm-dd)/64ac4f82.dict", "dict", 5)
 	for _, tt := range []struct {
@@ -325,11 +361,13 @@ func TestWriteLayout(t *testing.T) {
 	}
 }
 
-func TestTemporaryFiles(t *testing.T) {
+func TestTemporaryFiles(t *testing.T) { bothPaths(t, testTemporaryFiles) }
+
+func testTemporaryFiles(t *testing.T, newStore storeMaker) {
 	ctx := t.Context()
 	s, root := newStore(t)
 	mustWrite(t, s, "/cube/x.json", "x", 1)
-	// Leftovers of a crashed Write, one in a folder of their own.
+	// Leftovers of a crashed Write, one in a folder of its own.
 	for _, rel := range []string{"cube/.x.json.metastore-tmp-1f3a", "only-tmp/.y.metastore-tmp-9z"} {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, rel)), 0o755); err != nil {
 			t.Fatal(err)
@@ -342,7 +380,7 @@ func TestTemporaryFiles(t *testing.T) {
 	if want := []string{"/cube/x.json"}; err != nil || !slices.Equal(got, want) {
 		t.Errorf("List(/) = (%q, %v), want %q", got, err, want)
 	}
-	for _, p := range []string{"/cube/.x.json.metastore-tmp-1f3a", "/only-tmp/.y.metastore-tmp-9z/z"} {
+	for _, p := range []string{"/cube/.x.json.metastore-tmp-1f3a", "/only-tmp/.y.metastore-tmp-9z"} {
 		if _, err := s.Read(ctx, p); !errors.Is(err, metastore.ErrInvalidPath) {
 			t.Errorf("Read(%q) error = %v, want one wrapping ErrInvalidPath", p, err)
 		}
@@ -353,8 +391,14 @@ func TestTemporaryFiles(t *testing.T) {
 			t.Errorf("Delete(%q) error = %v, want one wrapping ErrInvalidPath", p, err)
 		}
 	}
+	// Write makes only files: a folder may have a temporary file's name.
+	mustWrite(t, s, "/dir/.z.metastore-tmp-1/z", "z", 1)
+	if got, err := listAll(s, "/dir/"); err != nil || !slices.Equal(got, []string{"/dir/.z.metastore-tmp-1/z"}) {
+		t.Errorf("List(/dir/) = (%q, %v), want the file in the folder named like a temporary file", got, err)
+	}
 
-	// Successful and failed writes leave no temporary file behind.
+	// Successful and failed writes leave no temporary file behind (the
+	// folder was tidied by the first write, before the leftover came).
 	long := strings.Repeat("n", 250) // a temporary name must still fit in 255 bytes
 	mustWrite(t, s, "/cube/"+long, "long", 2)
 	mustWrite(t, s, "/cube/x.json", "rewritten", 3)
@@ -373,12 +417,14 @@ func TestTemporaryFiles(t *testing.T) {
 		t.Errorf("files in cube = %q, want %q", names, want)
 	}
 	rootEntries, _ := os.ReadDir(root)
-	if len(rootEntries) != 2 {
-		t.Errorf("root holds %d entries, want 2 (cube, only-tmp)", len(rootEntries))
+	if len(rootEntries) != 3 {
+		t.Errorf("root holds %d entries, want 3 (cube, dir, only-tmp)", len(rootEntries))
 	}
 }
 
-func TestDeleteRemovesEmptyParents(t *testing.T) {
+func TestDeleteRemovesEmptyParents(t *testing.T) { bothPaths(t, testDeleteRemovesEmptyParents) }
+
+func testDeleteRemovesEmptyParents(t *testing.T, newStore storeMaker) {
 	ctx := t.Context()
 	s, root := newStore(t)
 	mustWrite(t, s, "/a/b/c/d.json", "d", 1)
@@ -428,7 +474,9 @@ func TestDeleteRemovesEmptyParents(t *testing.T) {
 	}
 }
 
-func TestParentIsFile(t *testing.T) {
+func TestParentIsFile(t *testing.T) { bothPaths(t, testParentIsFile) }
+
+func testParentIsFile(t *testing.T, newStore storeMaker) {
 	ctx := t.Context()
 	s, _ := newStore(t)
 	mustWrite(t, s, "/cube/x.json", "x", 1)
@@ -447,31 +495,9 @@ func TestParentIsFile(t *testing.T) {
 	}
 }
 
-// asUnprivileged calls fn with file permissions checked as for user nobody,
-// also when the test runs as root (as CI does): it changes the file system
-// user of the calling thread alone.
-func asUnprivileged(t *testing.T, fn func()) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		fn()
-		return
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	const nobody = 65534
-	prev, err := unix.SetfsuidRetUid(nobody)
-	if err != nil {
-		t.Skipf("setfsuid: %v", err)
-	}
-	defer unix.SetfsuidRetUid(prev)
-	// With an invalid id, setfsuid changes nothing and tells the current one.
-	if now, _ := unix.SetfsuidRetUid(-1); now != nobody {
-		t.Skipf("cannot drop file system privileges (fsuid %d)", now)
-	}
-	fn()
-}
+func TestPermissionDenied(t *testing.T) { bothPaths(t, testPermissionDenied) }
 
-func TestPermissionDenied(t *testing.T) {
+func testPermissionDenied(t *testing.T, newStore storeMaker) {
 	ctx := t.Context()
 	s, root := newStore(t)
 	mustWrite(t, s, "/locked/x.json", "x", 1)
@@ -513,7 +539,9 @@ func TestPermissionDenied(t *testing.T) {
 	}
 }
 
-func TestSpecialFiles(t *testing.T) {
+func TestSpecialFiles(t *testing.T) { bothPaths(t, testSpecialFiles) }
+
+func testSpecialFiles(t *testing.T, newStore storeMaker) {
 	ctx := t.Context()
 	s, root := newStore(t)
 	mustWrite(t, s, "/a.json", "a", 1)
@@ -538,7 +566,9 @@ func TestSpecialFiles(t *testing.T) {
 
 // TestChangeAfterExternalRewrite rewrites a file in place as another program
 // would, keeping its size and restoring its modification time.
-func TestChangeAfterExternalRewrite(t *testing.T) {
+func TestChangeAfterExternalRewrite(t *testing.T) { bothPaths(t, testChangeAfterExternalRewrite) }
+
+func testChangeAfterExternalRewrite(t *testing.T, newStore storeMaker) {
 	s, root := newStore(t)
 	s = s.WithRacyWindow(0)
 	mustWrite(t, s, "/cube/x.json", "0123456789", 1457534216410)
@@ -570,7 +600,9 @@ func TestChangeAfterExternalRewrite(t *testing.T) {
 
 // TestReadersNeverSeeTornFiles reads a resource while it is rewritten with
 // contents of different lengths.
-func TestReadersNeverSeeTornFiles(t *testing.T) {
+func TestReadersNeverSeeTornFiles(t *testing.T) { bothPaths(t, testReadersNeverSeeTornFiles) }
+
+func testReadersNeverSeeTornFiles(t *testing.T, newStore storeMaker) {
 	ctx := t.Context()
 	s, _ := newStore(t)
 	short, long := []byte("short"), bytes.Repeat([]byte("long content "), 10000)
@@ -609,7 +641,9 @@ func TestReadersNeverSeeTornFiles(t *testing.T) {
 
 // TestConcurrentWriteDelete has writers and deleters race in one folder that
 // Delete keeps removing once it is empty.
-func TestConcurrentWriteDelete(t *testing.T) {
+func TestConcurrentWriteDelete(t *testing.T) { bothPaths(t, testConcurrentWriteDelete) }
+
+func testConcurrentWriteDelete(t *testing.T, newStore storeMaker) {
 	ctx := t.Context()
 	s, root := newStore(t)
 	var wg sync.WaitGroup
@@ -636,7 +670,9 @@ func TestConcurrentWriteDelete(t *testing.T) {
 
 // TestRootRemoved checks that a store whose folder disappeared fails rather
 // than looking empty.
-func TestRootRemoved(t *testing.T) {
+func TestRootRemoved(t *testing.T) { bothPaths(t, testRootRemoved) }
+
+func testRootRemoved(t *testing.T, newStore storeMaker) {
 	ctx := t.Context()
 	s, root := newStore(t)
 	mustWrite(t, s, "/cube/x.json", "x", 1)
@@ -664,7 +700,9 @@ func TestRootRemoved(t *testing.T) {
 	}
 }
 
-func TestSync(t *testing.T) {
+func TestSync(t *testing.T) { bothPaths(t, testSync) }
+
+func testSync(t *testing.T, newStore storeMaker) {
 	s, _ := newStore(t)
 	mustWrite(t, s, "/x", "x", 1)
 	if err := s.Sync(t.Context()); err != nil {
@@ -676,7 +714,9 @@ func TestSync(t *testing.T) {
 // beside the project's root.
 var kylinSample = metastoretest.Sample("kylin-3.1.3")
 
-func TestKylinSample(t *testing.T) {
+func TestKylinSample(t *testing.T) { bothPaths(t, testKylinSample) }
+
+func testKylinSample(t *testing.T, newStore storeMaker) {
 	if _, err := os.Stat(kylinSample); err != nil {
 		t.Fatalf("the Kylin sample metastore in testdata is missing: %v", err)
 	}
@@ -730,7 +770,9 @@ func TestKylinSample(t *testing.T) {
 
 // TestRacyFilesHaveNoChange checks that a file changed just before the
 // listing gets no fingerprint, so a cache never trusts it.
-func TestRacyFilesHaveNoChange(t *testing.T) {
+func TestRacyFilesHaveNoChange(t *testing.T) { bothPaths(t, testRacyFilesHaveNoChange) }
+
+func testRacyFilesHaveNoChange(t *testing.T, newStore storeMaker) {
 	s, _ := newStore(t)
 	mustWrite(t, s, "/cube/x.json", "0123456789", 1457534216410)
 	var c string

@@ -3,7 +3,6 @@ package folder
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -97,8 +96,8 @@ func (s *Store) list(ctx context.Context, prefix string, stat bool, fn func(stri
 	// with "x"; "/" lists the root's.
 	i := strings.LastIndexByte(prefix, '/')
 	dir, namePrefix := prefix[:i], prefix[i+1:]
-	if strings.Contains(prefix[:i+1], "//") || strings.Contains(dir, tempMarker) && checkKey(dir) != nil {
-		return nil // no valid key has an empty or temporary component
+	if strings.Contains(prefix[:i+1], "//") {
+		return nil // no valid key has an empty component
 	}
 	w, err := s.walk(dir, walkList)
 	if err != nil {
@@ -109,6 +108,7 @@ func (s *Store) list(ctx context.Context, prefix string, stat bool, fn func(stri
 	}
 	defer w.close()
 	l := &lister{
+		s:       s,
 		ctx:     ctx,
 		prefix:  prefix,
 		stat:    stat,
@@ -124,13 +124,14 @@ func (s *Store) list(ctx context.Context, prefix string, stat bool, fn func(stri
 // shared by the directories being listed, parent below child, so that a
 // whole listing allocates little beyond the paths it hands out.
 type lister struct {
+	s       *Store
 	ctx     context.Context
 	prefix  string
 	stat    bool
 	statMin int // see parallelStatMin
 	fn      func(string, *unix.Stat_t) error
 
-	buf   []byte   // getdents(2) buffer
+	buf   []byte   // getdents(2) buffer of the fast path
 	names []byte   // entry names; a directory's followed by "/"
 	ents  []dirent // entries of the directories being listed
 	path  []byte   // path of the directory being listed, ending in "/"
@@ -143,14 +144,6 @@ type dirent struct {
 	off, end int
 	typ      uint8
 }
-
-// Offsets in a struct linux_dirent64 as getdents64(2) returns it.
-const (
-	direntIno    = unsafe.Offsetof(unix.Dirent{}.Ino)
-	direntReclen = unsafe.Offsetof(unix.Dirent{}.Reclen)
-	direntType   = unsafe.Offsetof(unix.Dirent{}.Type)
-	direntName   = unsafe.Offsetof(unix.Dirent{}.Name)
-)
 
 // dir lists the open directory fd, whose path is l.path, keeping only the
 // entries whose names start with namePrefix.
@@ -181,7 +174,7 @@ func (l *lister) dir(fd int, namePrefix string) error {
 			if err == unix.ENOENT {
 				continue // removed since it was read
 			}
-			if err == unix.ENOTDIR || err == unix.ELOOP {
+			if err == unix.ENOTDIR || isLoop(err) {
 				err = notDirError(fd, name)
 			}
 			if err != nil {
@@ -201,7 +194,7 @@ func (l *lister) dir(fd int, namePrefix string) error {
 				}
 				err := fs.err
 				if err == nil {
-					err = checkType(fs.st.Mode, false)
+					err = checkType(uint32(fs.st.Mode), false)
 				}
 				if err != nil {
 					return l.fail(err)
@@ -213,7 +206,7 @@ func (l *lister) dir(fd int, namePrefix string) error {
 					continue // removed since it was read
 				}
 				if err == nil {
-					err = checkType(l.st.Mode, false)
+					err = checkType(uint32(l.st.Mode), false)
 				}
 				if err != nil {
 					return l.fail(err)
@@ -272,57 +265,49 @@ func (l *lister) statAll(fd int, ents []dirent) []fileStat {
 }
 
 // read reads the entries of fd whose names start with namePrefix onto
-// l.ents and l.names, leaving out ".", ".." and temporary files.
+// l.ents and l.names, leaving out temporary files, which the store notes.
 func (l *lister) read(fd int, namePrefix string) error {
-	for {
-		n, err := unix.Getdents(fd, l.buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return l.fail(err)
-		}
-		if n <= 0 {
+	err := l.s.readDir(fd, l.buf, func(name []byte, typ uint8) error {
+		if len(name) < len(namePrefix) || string(name[:len(namePrefix)]) != namePrefix {
 			return nil
 		}
-		for off := 0; off < n; {
-			rec := l.buf[off:n]
-			reclen := int(binary.NativeEndian.Uint16(rec[direntReclen:]))
-			if reclen <= int(direntName) || reclen > len(rec) {
-				return l.fail(fmt.Errorf("malformed directory entry of %d bytes", reclen))
-			}
-			off += reclen
-			name := rec[direntName:reclen]
-			if i := bytes.IndexByte(name, 0); i >= 0 {
-				name = name[:i]
-			}
-			switch {
-			case binary.NativeEndian.Uint64(rec[direntIno:]) == 0,
-				len(name) < len(namePrefix) || string(name[:len(namePrefix)]) != namePrefix,
-				len(name) == 1 && name[0] == '.',
-				len(name) == 2 && name[0] == '.' && name[1] == '.',
-				name[0] == '.' && isTemp(string(name)):
-				continue
-			}
-			typ := rec[direntType]
-			if typ == unix.DT_UNKNOWN {
-				var st unix.Stat_t
-				if err := fstatat(fd, string(name), &st); err != nil {
-					if err == unix.ENOENT {
-						continue
-					}
-					return l.fail(err)
+		if typ == unix.DT_UNKNOWN {
+			var st unix.Stat_t
+			if err := fstatat(fd, string(name), &st); err != nil {
+				if err == unix.ENOENT {
+					return nil
 				}
-				typ = dtype(st.Mode)
+				return err
 			}
-			start := len(l.names)
-			l.names = append(l.names, name...)
-			if typ == unix.DT_DIR {
-				l.names = append(l.names, '/')
-			}
-			l.ents = append(l.ents, dirent{off: start, end: len(l.names), typ: typ})
+			typ = dtype(uint32(st.Mode))
 		}
+		if typ == unix.DT_REG && name[0] == '.' && isTemp(string(name)) {
+			l.s.seen.met(string(l.path) + string(name))
+			return nil
+		}
+		start := len(l.names)
+		l.names = append(l.names, name...)
+		if typ == unix.DT_DIR {
+			l.names = append(l.names, '/')
+		}
+		l.ents = append(l.ents, dirent{off: start, end: len(l.names), typ: typ})
+		return nil
+	})
+	if err != nil {
+		return l.fail(err)
 	}
+	return nil
+}
+
+// readDir calls fn for each entry of the open directory fd other than "."
+// and "..", with its type (unix.DT_*, or DT_UNKNOWN when the file system
+// does not tell), on the fast path with getdents(2) into buf. It stops at
+// the first error fn returns.
+func (s *Store) readDir(fd int, buf []byte, fn func(name []byte, typ uint8) error) error {
+	if s.portable {
+		return readDirPortable(fd, fn)
+	}
+	return readDirFast(fd, buf, fn)
 }
 
 // transient returns l.names[off:end] as a string without copying it, for a

@@ -48,7 +48,7 @@ func TestSyncTracksFewWrites(t *testing.T) {
 	if err := s.delete("/cube/gone.json"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.syncFiles([]string{"/cube/gone.json", "/nothing/here"}); err != nil {
+	if err := s.syncFiles([]string{"/cube/gone.json", "/nothing/here"}, []string{"/gone/folder"}); err != nil {
 		t.Errorf("syncFiles of removed files: %v", err)
 	}
 	if err := s.Delete(ctx, "/cube/a.json"); err != nil {

@@ -43,14 +43,19 @@ func (w *walked) close() {
 }
 
 // walk opens the root and then each component of dir ("" or "/a/b", with
-// valid components), never following a symbolic link. The error is a
-// *rootError if the root cannot be opened. Otherwise it names the component
-// at fault and wraps unix.ENOENT (fs.ErrNotExist) if it is missing (and mode
-// is not walkCreate), ErrNotDir if it is a file, ErrSymlink if it is a
-// symbolic link, or the operating system's error.
+// valid components), never following a symbolic link. With walkCreate it
+// makes the missing folders, each with the mode and owner of its parent
+// (see newFolder). The error is a *rootError if the root cannot be opened.
+// Otherwise it names the component at fault and wraps unix.ENOENT
+// (fs.ErrNotExist) if it is missing (and mode is not walkCreate), ErrNotDir
+// if it is a file, ErrSymlink if it is a symbolic link, or the operating
+// system's error.
 func (s *Store) walk(dir string, mode walkMode) (*walked, error) {
-	const flags = unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
 	const readFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	flags := readFlags // the portable path: a folder opened for reading
+	if !s.portable {
+		flags = oPath | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	}
 	w := &walked{dir: dir, fds: make([]int, 0, 4), ends: make([]int, 1, 4)}
 
 	f := flags &^ unix.O_NOFOLLOW // the root is trusted and may be a link
@@ -75,12 +80,13 @@ func (s *Store) walk(dir string, mode walkMode) (*walked, error) {
 		}
 		fd, err := openat(w.last(), name, f, 0)
 		if err == unix.ENOENT && mode == walkCreate {
-			if err = unix.Mkdirat(w.last(), name, dirMode); err == nil || err == unix.EEXIST {
+			fd, err = s.newFolder(w.last(), name)
+			if err == unix.EEXIST {
 				fd, err = openat(w.last(), name, f, 0)
 			}
 		}
 		if err != nil {
-			if err == unix.ENOTDIR || err == unix.ELOOP {
+			if err == unix.ENOTDIR || isLoop(err) {
 				err = notDirError(w.last(), name)
 			}
 			w.close()
@@ -117,11 +123,16 @@ func notDirError(dir int, name string) error {
 	if err := fstatat(dir, name, &st); err != nil {
 		return err
 	}
-	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+	if uint32(st.Mode)&unix.S_IFMT == unix.S_IFLNK {
 		return ErrSymlink
 	}
 	return ErrNotDir
 }
+
+// isLoop reports whether err is what openat(2) with O_NOFOLLOW returns for
+// a symbolic link: ELOOP, or EMLINK on FreeBSD (which openat never returns
+// otherwise).
+func isLoop(err error) bool { return err == unix.ELOOP || err == unix.EMLINK }
 
 // openat is unix.Openat, retried on EINTR.
 func openat(dir int, name string, flags int, mode uint32) (int, error) {
@@ -137,6 +148,26 @@ func openat(dir int, name string, flags int, mode uint32) (int, error) {
 func fstatat(dir int, name string, st *unix.Stat_t) error {
 	for {
 		err := unix.Fstatat(dir, name, st, unix.AT_SYMLINK_NOFOLLOW)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// fchmod is unix.Fchmod, retried on EINTR.
+func fchmod(fd int, mode uint32) error {
+	for {
+		err := unix.Fchmod(fd, mode)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// flock is unix.Flock, retried on EINTR.
+func flock(fd int, how int) error {
+	for {
+		err := unix.Flock(fd, how)
 		if err != unix.EINTR {
 			return err
 		}

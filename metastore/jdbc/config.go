@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -109,8 +110,19 @@ type Config struct {
 	// CreateSchema, when set, makes Open create the tables of that layout if
 	// the database holds neither (restoring into a fresh database).
 	CreateSchema Schema
-	// ConnectTimeout bounds each connection attempt; 10 seconds if zero.
+	// ConnectTimeout bounds connecting to the server and logging in, for
+	// each new connection. If zero: the JDBC URL's connectTimeout (seconds
+	// for PostgreSQL, milliseconds for MySQL and MariaDB), else
+	// DefaultConnectTimeout.
 	ConnectTimeout time.Duration
+	// IOTimeout is how long a connected server may send nothing while the
+	// store waits for it (an answer to a statement, the next rows of a
+	// result, room to write): a statement may run for hours as long as
+	// the server keeps answering. If zero: IOTimeoutFactor times
+	// ConnectTimeout if that
+	// is set, else the JDBC URL's socketTimeout (same units), else
+	// DefaultIOTimeout.
+	IOTimeout time.Duration
 }
 
 // ErrConfig is wrapped by errors about a metadata URL or Config that cannot
@@ -192,26 +204,113 @@ func (u JDBCURL) Get(key string) (string, bool) {
 }
 
 // ParseJDBCURL parses a PostgreSQL, MySQL or MariaDB JDBC URL:
-// jdbc:postgresql://host[:port][,host[:port]...]/database[?k=v&...],
-// jdbc:postgresql:database, jdbc:mysql://[user[:password]@]host[:port][,...]/database[?k=v&...],
+// jdbc:postgresql://[user[:password]@]host[:port][,host[:port]...]/database[?k=v&...],
+// jdbc:postgresql:database[?k=v&...],
+// jdbc:mysql://[user[:password]@]host[:port][,...]/database[?k=v&...],
 // and the jdbc:mysql:loadbalance:, jdbc:mysql:replication: and
-// jdbc:mariadb: variants.
+// jdbc:mariadb: variants. The user name and password before the hosts end
+// at the last '@' before the first '/' or '?' after "//"; they and the
+// parameters are percent-decoded. Parameters follow '?' or ';' and are
+// separated by '&' or ';'. Its errors show the URL with the password
+// masked, as MaskJDBCURL does.
 func ParseJDBCURL(s string) (JDBCURL, error) {
-	var u JDBCURL
-	rest, ok := strings.CutPrefix(strings.TrimSpace(s), "jdbc:")
-	if !ok {
-		return u, fmt.Errorf("%w: url %q does not start with jdbc:", ErrConfig, MaskJDBCURL(s))
+	u, syn, problem := parseJDBCURL(s)
+	if problem != "" {
+		return JDBCURL{}, fmt.Errorf("%w: url %q%s", ErrConfig, maskSpans(s, syn.secretSpans(s, true)), problem)
 	}
-	sub, tail, hasSlashes := strings.Cut(rest, "//")
-	if !hasSlashes {
-		// jdbc:postgresql:database
-		name, db, ok := strings.Cut(rest, ":")
-		if !ok || name != "postgresql" {
-			return u, fmt.Errorf("%w: url %q: expected jdbc:SUBPROTOCOL://host:port/database", ErrConfig, MaskJDBCURL(s))
+	return u, nil
+}
+
+// jdbcSyntax is where the parts of a JDBC URL lie that may hold a
+// password, as byte ranges of the URL.
+type jdbcSyntax struct {
+	auth     int      // the index after "//", or -1
+	password [2]int   // the password of user:password@, if any
+	params   [][2]int // the parameters (key=value), in order
+}
+
+// parseJDBCURL parses a JDBC URL. problem says what is wrong with it, if
+// anything; the syntax is filled in as far as it could be read either way.
+func parseJDBCURL(s string) (u JDBCURL, syn jdbcSyntax, problem string) {
+	syn.auth = -1
+	a, b := 0, len(s)
+	for a < b && isSpace(s[a]) {
+		a++
+	}
+	for b > a && isSpace(s[b-1]) {
+		b--
+	}
+	if !strings.HasPrefix(s[a:b], "jdbc:") {
+		if i := strings.Index(s, "//"); i >= 0 {
+			syn.auth = i + 2
 		}
-		sub, tail = "postgresql:", "localhost/"+db
+		return u, syn, " does not start with jdbc:"
 	}
-	u.Subprotocol = strings.TrimSuffix(sub, ":")
+	p := a + len("jdbc:")
+	var hostPart string
+	dbStart, dbEnd, rest := b, b, b // rest: where the parameters begin ('?' or ';')
+	if i := strings.Index(s[p:b], "//"); i > 0 && isSubprotocol(s[p:p+i]) {
+		u.Subprotocol = strings.TrimSuffix(s[p:p+i], ":")
+		auth := p + i + 2
+		syn.auth = auth
+		end := auth
+		for end < b && s[end] != '/' && s[end] != '?' {
+			end++
+		}
+		hosts := auth
+		if at := strings.LastIndexByte(s[auth:end], '@'); at >= 0 {
+			at += auth
+			user, pw, hasPW := strings.Cut(s[auth:at], ":")
+			u.User = unescape(user)
+			if hasPW {
+				syn.password = [2]int{auth + len(user) + 1, at}
+				u.Password, u.HasPassword = unescape(pw), true
+			}
+			hosts = at + 1
+		}
+		hostEnd := hosts
+		for hostEnd < end && s[hostEnd] != ';' {
+			hostEnd++
+		}
+		hostPart = s[hosts:hostEnd]
+		switch {
+		case hostEnd < end: // host;key=value...: no database
+			rest = hostEnd
+		case end < b && s[end] == '/':
+			dbStart = end + 1
+			dbEnd = dbStart
+			for dbEnd < b && s[dbEnd] != '?' && s[dbEnd] != ';' {
+				dbEnd++
+			}
+			rest = dbEnd
+		default:
+			rest = end
+		}
+	} else {
+		// jdbc:postgresql:database
+		name, _, ok := strings.Cut(s[p:b], ":")
+		if !ok || name != "postgresql" {
+			return u, syn, " is not jdbc:SUBPROTOCOL://host:port/database"
+		}
+		u.Subprotocol, hostPart = "postgresql", "localhost"
+		dbStart = p + len(name) + 1
+		dbEnd = dbStart
+		for dbEnd < b && s[dbEnd] != '?' && s[dbEnd] != ';' {
+			dbEnd++
+		}
+		rest = dbEnd
+	}
+	for k := rest + 1; k < b; {
+		e := k
+		for e < b && s[e] != '&' && s[e] != ';' {
+			e++
+		}
+		if e > k {
+			syn.params = append(syn.params, [2]int{k, e})
+		}
+		k = e + 1
+	}
+
 	var defPort string
 	switch u.Subprotocol {
 	case "postgresql", "pgsql":
@@ -219,21 +318,10 @@ func ParseJDBCURL(s string) (JDBCURL, error) {
 	case "mysql", "mysql:loadbalance", "mysql:replication", "mysql:failover", "mariadb", "mariadb:loadbalance", "mariadb:replication", "mariadb:failover", "mariadb:sequential", "mariadb:aurora":
 		u.Driver, defPort = MySQL, "3306"
 	default:
-		return u, fmt.Errorf("%w: url %q: JDBC subprotocol %q is not supported (PostgreSQL, MySQL and MariaDB are)", ErrConfig, MaskJDBCURL(s), u.Subprotocol)
-	}
-	hostPart, query, _ := strings.Cut(tail, "?")
-	hostPart, u.Database, _ = strings.Cut(hostPart, "/")
-	if i := strings.LastIndexByte(hostPart, '@'); i >= 0 && u.Driver == MySQL {
-		info := hostPart[:i]
-		hostPart = hostPart[i+1:]
-		user, pw, hasPW := strings.Cut(info, ":")
-		u.User = unescape(user)
-		if hasPW {
-			u.Password, u.HasPassword = unescape(pw), true
-		}
+		return u, syn, fmt.Sprintf(": JDBC subprotocol %q is not supported (PostgreSQL, MySQL and MariaDB are)", u.Subprotocol)
 	}
 	if strings.Contains(hostPart, "(") {
-		return u, fmt.Errorf("%w: url %q: address=(...) host specifications are not supported; write host:port", ErrConfig, MaskJDBCURL(s))
+		return u, syn, ": address=(...) host specifications are not supported; write host:port"
 	}
 	if hostPart == "" {
 		hostPart = "localhost"
@@ -252,16 +340,16 @@ func ParseJDBCURL(s string) (JDBCURL, error) {
 			port = defPort
 		}
 		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-			return u, fmt.Errorf("%w: url %q: bad port %q", ErrConfig, MaskJDBCURL(s), port)
+			return u, syn, " has a bad host:port (a port is a number up to 65535; a user name or password with '/' or '?' is written %2F or %3F)"
 		}
 		u.Hosts = append(u.Hosts, net.JoinHostPort(host, port))
 	}
-	u.Database = unescape(u.Database)
+	u.Database = unescape(s[dbStart:dbEnd])
 	if u.Database == "" {
-		return u, fmt.Errorf("%w: url %q names no database (jdbc:%s://host:port/DATABASE)", ErrConfig, MaskJDBCURL(s), u.Subprotocol)
+		return u, syn, fmt.Sprintf(" names no database (jdbc:%s://host:port/DATABASE)", u.Subprotocol)
 	}
-	for _, kv := range strings.FieldsFunc(query, func(r rune) bool { return r == '&' || r == ';' }) {
-		k, v, _ := strings.Cut(kv, "=")
+	for _, sp := range syn.params {
+		k, v, _ := strings.Cut(s[sp[0]:sp[1]], "=")
 		k, v = unescape(k), unescape(v)
 		switch strings.ToLower(k) {
 		case "user":
@@ -272,7 +360,23 @@ func ParseJDBCURL(s string) (JDBCURL, error) {
 			u.Params = append(u.Params, Param{Key: k, Value: v})
 		}
 	}
-	return u, nil
+	return u, syn, ""
+}
+
+// isSubprotocol reports whether s can be what lies between "jdbc:" and
+// "//": letters, digits and colons.
+func isSubprotocol(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == ':') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
 }
 
 // unescape decodes a JDBC URL component the way the JDBC drivers'
@@ -284,50 +388,94 @@ func unescape(s string) string {
 	return s
 }
 
-// MaskJDBCURL returns the JDBC URL with every password in it replaced by
-// ***, exactly where ParseJDBCURL finds one: the value of a password
-// parameter (its name percent-decoded, any case, up to '&' or ';'), and the
-// password of user:password@ before the host.
-func MaskJDBCURL(s string) string {
+// passwordParamRE finds a password parameter wherever it is in a JDBC URL,
+// for URLs whose parameters could not be told apart.
+var passwordParamRE = regexp.MustCompile(`(?i)password=`)
+
+// secretSpans returns the byte ranges of s that hold a password: where
+// parseJDBCURL found one (the password of user:password@, the values of
+// password parameters, their names percent-decoded), the value after any
+// "password=" up to '&' or ';', and, for a URL that does not parse
+// (broken), everything between the first ':' after "//" and the last '@'.
+func (syn jdbcSyntax) secretSpans(s string, broken bool) [][2]int {
 	var spans [][2]int
-	if i := strings.Index(s, "//"); i >= 0 {
-		host := i + 2
-		end := host
-		for end < len(s) && s[end] != '/' && s[end] != '?' {
-			end++
+	if syn.password[1] > syn.password[0] {
+		spans = append(spans, syn.password)
+	}
+	for _, p := range syn.params {
+		if k, _, ok := strings.Cut(s[p[0]:p[1]], "="); ok && strings.EqualFold(unescape(k), "password") {
+			spans = append(spans, [2]int{p[0] + len(k) + 1, p[1]})
 		}
-		if at := strings.LastIndexByte(s[host:end], '@'); at >= 0 {
-			if c := strings.IndexByte(s[host:host+at], ':'); c >= 0 {
-				spans = append(spans, [2]int{host + c + 1, host + at})
+	}
+	for _, m := range passwordParamRE.FindAllStringIndex(s, -1) {
+		e := m[1]
+		for e < len(s) && s[e] != '&' && s[e] != ';' {
+			e++
+		}
+		spans = append(spans, [2]int{m[1], e})
+	}
+	if broken && syn.auth >= 0 && syn.auth <= len(s) {
+		tail := s[syn.auth:]
+		if at := strings.LastIndexByte(tail, '@'); at >= 0 {
+			if c := strings.IndexByte(tail[:at], ':'); c >= 0 {
+				spans = append(spans, [2]int{syn.auth + c + 1, syn.auth + at})
 			}
 		}
 	}
-	if q := strings.IndexByte(s, '?'); q >= 0 {
-		for k := q + 1; k < len(s); {
-			e := k
-			for e < len(s) && s[e] != '&' && s[e] != ';' {
-				e++
-			}
-			if key, _, ok := strings.Cut(s[k:e], "="); ok && strings.EqualFold(unescape(key), "password") {
-				spans = append(spans, [2]int{k + len(key) + 1, e})
-			}
-			k = e + 1
-		}
+	return spans
+}
+
+// PasswordSpans returns the byte ranges of JDBC URL s that MaskJDBCURL
+// hides.
+func PasswordSpans(s string) [][2]int {
+	_, syn, problem := parseJDBCURL(s)
+	return syn.secretSpans(s, problem != "")
+}
+
+// MaskJDBCURL returns the JDBC URL with every password in it replaced by
+// ***: where ParseJDBCURL finds one (the password of user:password@ before
+// the hosts, the value of a password parameter, its name percent-decoded,
+// any case, up to '&' or ';'), the value after any "password=", and for a
+// URL ParseJDBCURL refuses, everything between the first ':' after "//" and
+// the last '@', which may be a password it could not tell apart.
+func MaskJDBCURL(s string) string {
+	return maskSpans(s, PasswordSpans(s))
+}
+
+// secretTexts returns the passwords in JDBC URL s, as written and decoded,
+// to scrub from messages.
+func secretTexts(s string) []string {
+	var out []string
+	for _, sp := range PasswordSpans(s) {
+		v := s[sp[0]:sp[1]]
+		out = append(out, v, unescape(v))
 	}
+	return out
+}
+
+// maskSpans replaces each of the byte ranges spans of s with ***; ranges
+// that overlap or touch are hidden as one.
+func maskSpans(s string, spans [][2]int) string {
 	if len(spans) == 0 {
 		return s
 	}
 	sort.Slice(spans, func(i, j int) bool { return spans[i][0] < spans[j][0] })
 	var b strings.Builder
 	at := 0
-	for _, sp := range spans {
-		sp[0] = max(sp[0], at)
-		if sp[1] <= at {
+	for i := 0; i < len(spans); {
+		start, end := spans[i][0], spans[i][1]
+		for i++; i < len(spans) && spans[i][0] <= end; i++ {
+			end = max(end, spans[i][1])
+		}
+		if start < at {
+			start = at
+		}
+		if end <= start {
 			continue
 		}
-		b.WriteString(s[at:sp[0]])
+		b.WriteString(s[at:start])
 		b.WriteString("***")
-		at = sp[1]
+		at = end
 	}
 	b.WriteString(s[at:])
 	return b.String()
@@ -341,6 +489,21 @@ func (c Config) Describe() string {
 		u = `"` + u + `"`
 	}
 	return c.identifier() + "@jdbc,url=" + u + ",username=" + c.Username + ",password=***"
+}
+
+// Login returns the user name and password Open logs in with: those the
+// JDBC URL carries (user:password@host, or user and password parameters),
+// else username and password, decrypted.
+func (c Config) Login() (user, password string, err error) {
+	u, err := ParseJDBCURL(c.URL)
+	if err != nil {
+		return "", "", err
+	}
+	pw, err := c.password(u)
+	if err != nil {
+		return "", "", err
+	}
+	return c.user(u), pw, nil
 }
 
 // password returns the password to log in with, decrypted.

@@ -221,7 +221,7 @@ func TestClassify(t *testing.T) {
 			t.Errorf("classify(%v) = %d, want %d", tt.err, got, tt.want)
 		}
 	}
-	s := &Store{secret: "hunter22", hosts: []string{"db:3306"}, dbName: "kylin", maxPacket: 4 << 20}
+	s := &Store{secrets: []string{"hunter22"}, hosts: []string{"db:3306"}, dbName: "kylin", maxPacket: 4 << 20}
 	err := s.translate(nil, "write /dict/x.dict (5000000 bytes)", &mysql.MySQLError{Number: 1153, Message: "Got a packet bigger than 'max_allowed_packet' bytes for hunter22"})
 	if !errors.Is(err, ErrPacketTooLarge) || !strings.Contains(err.Error(), "/dict/x.dict") || !strings.Contains(err.Error(), "max_allowed_packet") || strings.Contains(err.Error(), "hunter22") {
 		t.Errorf("translate(1153) = %v", err)

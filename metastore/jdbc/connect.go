@@ -3,7 +3,9 @@ package jdbc
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -14,22 +16,68 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
-// defaultConnectTimeout bounds a connection attempt when the Config and the
-// URL do not.
-const defaultConnectTimeout = 10 * time.Second
+// Timeouts used when neither the Config nor the JDBC URL sets one.
+const (
+	// DefaultConnectTimeout bounds connecting to the server and logging in.
+	DefaultConnectTimeout = 15 * time.Second
+	// DefaultIOTimeout is how long a connected server may send nothing
+	// while the store waits for it.
+	DefaultIOTimeout = IOTimeoutFactor * DefaultConnectTimeout
+	// IOTimeoutFactor is how many connect timeouts a connected server may
+	// stay silent when only the connect timeout is set. Silence is not
+	// always a fault: MySQL sorts the whole result of a backup of the Kylin
+	// 2.5-4.x layout before its first row (5 to 10 seconds for 100,000
+	// resources, 690 MiB, on a loaded 2-CPU host).
+	IOTimeoutFactor = 8
+)
+
+// timeouts returns the connect and I/O timeouts of the store: the Config's
+// (an I/O timeout of IOTimeoutFactor times its connect timeout if it
+// sets only that),
+// else the JDBC URL's (connectTimeout and socketTimeout: seconds for
+// PostgreSQL, milliseconds for MySQL and MariaDB, as their drivers read
+// them), else the defaults.
+func (c Config) timeouts(u JDBCURL) (connect, io time.Duration) {
+	unit := time.Millisecond
+	if u.Driver == Postgres {
+		unit = time.Second
+	}
+	param := func(key string) time.Duration {
+		if v, ok := u.Get(key); ok {
+			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
+				return time.Duration(n) * unit
+			}
+		}
+		return 0
+	}
+	connect, io = c.ConnectTimeout, c.IOTimeout
+	if io <= 0 && connect > 0 {
+		io = IOTimeoutFactor * connect
+	}
+	if connect <= 0 {
+		connect = param("connectTimeout")
+	}
+	if io <= 0 {
+		io = param("socketTimeout")
+	}
+	if connect <= 0 {
+		connect = DefaultConnectTimeout
+	}
+	if io <= 0 {
+		io = DefaultIOTimeout
+	}
+	return connect, io
+}
 
 // connect opens the pool and checks that it can log in.
 func (s *Store) connect(ctx context.Context, u JDBCURL, pw string) error {
-	timeout := s.cfg.ConnectTimeout
-	if timeout <= 0 {
-		timeout = defaultConnectTimeout
-	}
+	s.connectTimeout, s.ioTimeout = s.cfg.timeouts(u)
 	var err error
 	switch u.Driver {
 	case Postgres:
-		err = s.connectPostgres(ctx, u, pw, timeout)
+		err = s.connectPostgres(ctx, u, pw)
 	default:
-		err = s.connectMySQL(ctx, u, pw, timeout)
+		err = s.connectMySQL(ctx, u, pw)
 	}
 	if err != nil {
 		return err
@@ -40,11 +88,22 @@ func (s *Store) connect(ctx context.Context, u JDBCURL, pw string) error {
 	return nil
 }
 
+// dial connects to addr; the connection fails a read or write that waits
+// for the server longer than the I/O timeout (see silentConn).
+func (s *Store) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &silentConn{Conn: c, addr: addr, timeout: s.ioTimeout, silent: &s.silent}, nil
+}
+
 // connectPostgres translates the JDBC URL's settings into pgx's: sslmode (or
-// ssl=true), connectTimeout (seconds), ApplicationName, currentSchema,
-// options, sslrootcert, sslcert, sslkey, targetServerType. Other parameters
-// are pgjdbc's own and are ignored.
-func (s *Store) connectPostgres(ctx context.Context, u JDBCURL, pw string, timeout time.Duration) error {
+// ssl=true), ApplicationName, currentSchema, options, sslrootcert, sslcert,
+// sslkey, targetServerType (connectTimeout and socketTimeout: see
+// Config.timeouts). Other parameters are pgjdbc's own and are ignored.
+func (s *Store) connectPostgres(ctx context.Context, u JDBCURL, pw string) error {
 	q := url.Values{}
 	q.Set("user", s.user)
 	q.Set("application_name", "metastore")
@@ -55,10 +114,6 @@ func (s *Store) connectPostgres(ctx context.Context, u JDBCURL, pw string, timeo
 		case "ssl":
 			if strings.EqualFold(p.Value, "true") && q.Get("sslmode") == "" {
 				q.Set("sslmode", "require")
-			}
-		case "connecttimeout":
-			if n, err := strconv.Atoi(p.Value); err == nil && n > 0 {
-				timeout = time.Duration(n) * time.Second
 			}
 		case "applicationname":
 			q.Set("application_name", p.Value)
@@ -85,7 +140,8 @@ func (s *Store) connectPostgres(ctx context.Context, u JDBCURL, pw string, timeo
 		return fmt.Errorf("jdbc: %w: url %s: %v", ErrConfig, MaskJDBCURL(s.cfg.URL), s.scrub(err.Error()))
 	}
 	pc.Password = pw
-	pc.ConnectTimeout = timeout
+	pc.ConnectTimeout = s.connectTimeout // each connection: pgx bounds the dial and the login
+	pc.DialFunc = s.dial
 	s.db = stdlib.OpenDB(*pc)
 	if err := s.db.PingContext(ctx); err != nil {
 		s.db.Close()
@@ -95,12 +151,12 @@ func (s *Store) connectPostgres(ctx context.Context, u JDBCURL, pw string, timeo
 }
 
 // connectMySQL translates the JDBC URL's settings into go-sql-driver's:
-// useSSL, requireSSL, sslMode, verifyServerCertificate, connectTimeout and
-// socketTimeout (milliseconds). Other parameters (characterEncoding,
-// serverTimezone, ...) are Connector/J's own and are ignored: the
-// connection always uses utf8mb4. With several hosts, the first that
-// answers is used.
-func (s *Store) connectMySQL(ctx context.Context, u JDBCURL, pw string, timeout time.Duration) error {
+// useSSL, requireSSL, sslMode, verifyServerCertificate (connectTimeout and
+// socketTimeout: see Config.timeouts). Other parameters
+// (characterEncoding, serverTimezone, ...) are Connector/J's own and are
+// ignored: the connection always uses utf8mb4. With several hosts, the
+// first that answers is used.
+func (s *Store) connectMySQL(ctx context.Context, u JDBCURL, pw string) error {
 	mc := mysql.NewConfig()
 	mc.User, mc.Passwd, mc.Net, mc.DBName = s.user, pw, "tcp", u.Database
 	mc.InterpolateParams = true
@@ -132,21 +188,15 @@ func (s *Store) connectMySQL(ctx context.Context, u JDBCURL, pw string, timeout 
 			case "verify_ca", "verify_identity":
 				mc.TLSConfig = "true"
 			}
-		case "connecttimeout":
-			if n, err := strconv.Atoi(p.Value); err == nil && n > 0 {
-				timeout = time.Duration(n) * time.Millisecond
-			}
-		case "sockettimeout":
-			if n, err := strconv.Atoi(p.Value); err == nil && n > 0 {
-				mc.ReadTimeout = time.Duration(n) * time.Millisecond
-				mc.WriteTimeout = mc.ReadTimeout
-			}
 		}
 	}
 	if mc.TLSConfig == "true" && !verify {
 		mc.TLSConfig = "skip-verify"
 	}
-	mc.Timeout = timeout
+	// go-sql-driver bounds only the dial by Timeout: connector bounds the
+	// login too, and dial the reads and writes once connected.
+	mc.Timeout = s.connectTimeout
+	mc.DialFunc = s.dial
 	var firstErr error
 	for _, h := range u.Hosts {
 		mc.Addr = h
@@ -154,7 +204,7 @@ func (s *Store) connectMySQL(ctx context.Context, u JDBCURL, pw string, timeout 
 		if err != nil {
 			return fmt.Errorf("jdbc: %w: url %s: %v", ErrConfig, MaskJDBCURL(s.cfg.URL), s.scrub(err.Error()))
 		}
-		db := sql.OpenDB(conn)
+		db := sql.OpenDB(connector{Connector: conn, timeout: s.connectTimeout})
 		if err := db.PingContext(ctx); err != nil {
 			db.Close()
 			if firstErr == nil {
@@ -169,6 +219,18 @@ func (s *Store) connectMySQL(ctx context.Context, u JDBCURL, pw string, timeout 
 		return nil
 	}
 	return s.translate(ctx, "connect", firstErr)
+}
+
+// connector bounds each new connection, login included, by a timeout.
+type connector struct {
+	driver.Connector
+	timeout time.Duration
+}
+
+func (c connector) Connect(ctx context.Context) (driver.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	return c.Connector.Connect(ctx)
 }
 
 // quietLogger drops go-sql-driver's log lines (lost connections are

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
+	"sort"
 	"strings"
 	"syscall"
 
@@ -20,6 +22,11 @@ var (
 	// ErrUnreachable: the database server is down or cannot be reached
 	// (connection refused, unknown host, timeout, connection lost).
 	ErrUnreachable = errors.New("database is down or unreachable")
+	// ErrTimeout: the server did not let the store connect within the
+	// connect timeout, or sent nothing for the I/O timeout (see
+	// Config.ConnectTimeout and Config.IOTimeout). Errors wrapping it wrap
+	// ErrUnreachable and a *SilenceError too.
+	ErrTimeout = errors.New("database did not answer in time")
 	// ErrAuth: the server refused the user name or password.
 	ErrAuth = errors.New("database refused the login")
 	// ErrNoDatabase: the database named in the JDBC URL does not exist.
@@ -50,10 +57,13 @@ func (s *Store) translate(ctx context.Context, what string, err error) error {
 	if ctx != nil && ctx.Err() != nil {
 		return fmt.Errorf("jdbc: %s: %w", what, context.Cause(ctx))
 	}
+	if se := s.silence(err); se != nil {
+		return fmt.Errorf("jdbc: %s: %w: %w (is it stopped, overloaded, or behind a firewall that drops packets? if it is only slow, raise the timeout)", what, ErrUnreachable, se)
+	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("jdbc: %s: %w", what, err)
 	}
-	for _, e := range []error{ErrUnreachable, ErrAuth, ErrNoDatabase, ErrNoMetastore, ErrPacketTooLarge, ErrKeyCollision, ErrKeyTooLong, ErrDatabase, ErrConfig} {
+	for _, e := range []error{ErrUnreachable, ErrTimeout, ErrAuth, ErrNoDatabase, ErrNoMetastore, ErrPacketTooLarge, ErrKeyCollision, ErrKeyTooLong, ErrDatabase, ErrConfig} {
 		if errors.Is(err, e) {
 			return err // already ours
 		}
@@ -73,6 +83,27 @@ func (s *Store) translate(ctx context.Context, what string, err error) error {
 		return fmt.Errorf("jdbc: %s: %w: %s (max_allowed_packet is %d bytes; raise it on the server, in my.cnf [mysqld] max_allowed_packet=...)", what, ErrPacketTooLarge, msg, s.maxPacket)
 	}
 	return fmt.Errorf("jdbc: %s: %w: %s", what, ErrDatabase, msg)
+}
+
+// silence returns the SilenceError behind a driver error met while the
+// caller's context was alive, or nil if it is no timeout: a read or write
+// the server left unanswered (pgx keeps the error; go-sql-driver reports a
+// lost connection, and the connection reported the timeout to the store),
+// or a connection not made within the connect timeout (the deadline of a
+// context or a dial that only the store set).
+func (s *Store) silence(err error) *SilenceError {
+	var se *SilenceError
+	if errors.As(err, &se) {
+		return se
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) || (errors.As(err, &ne) && ne.Timeout()) {
+		return &SilenceError{Addr: s.where(), Wait: s.connectTimeout, Connecting: true}
+	}
+	if errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, driver.ErrBadConn) {
+		return s.silent.Load()
+	}
+	return nil
 }
 
 type errClass int
@@ -141,12 +172,27 @@ func classify(err error) errClass {
 	return classOther
 }
 
-// scrub removes the password from a message, in case a driver quoted it.
+// scrub removes the passwords from a message, in case a driver quoted one:
+// the password the store logs in with, the password parameter as given
+// (maybe encrypted), and whatever MaskJDBCURL hides in the JDBC URL.
 func (s *Store) scrub(msg string) string {
-	if len(s.secret) >= 3 {
-		msg = strings.ReplaceAll(msg, s.secret, "***")
+	for _, sec := range s.secrets {
+		msg = strings.ReplaceAll(msg, sec, "***")
 	}
 	return msg
+}
+
+// secretsOf returns the strings scrub hides for a store of cfg logging in
+// with password pw: those of three bytes or more, longest first.
+func secretsOf(cfg Config, pw string) []string {
+	var out []string
+	for _, sec := range append([]string{pw, cfg.Password, strings.TrimSpace(cfg.Password)}, secretTexts(cfg.URL)...) {
+		if len(sec) >= 3 && !slices.Contains(out, sec) {
+			out = append(out, sec)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
 }
 
 // where names the server for messages: the host:port pairs of the URL.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/kylin-tools/metastore/metastore"
 )
@@ -14,18 +16,22 @@ import (
 // Store is a Kylin metastore in a PostgreSQL, MySQL or MariaDB database. It
 // is safe for concurrent use; it holds a pool of connections until Close.
 type Store struct {
-	cfg    Config
-	db     *sql.DB
-	d      dialect
-	id     string // identifier
-	hosts  []string
-	dbName string
-	user   string
-	secret string // the password, only to scrub it from driver messages
-	desc   string
+	cfg     Config
+	db      *sql.DB
+	d       dialect
+	id      string // identifier
+	hosts   []string
+	dbName  string
+	user    string
+	secrets []string // the passwords, only to scrub them from driver messages (see scrub)
+	desc    string
 
 	schema    Schema
 	main, log table // log is unused in the Kylin 5 layout
+
+	connectTimeout time.Duration                // bounds connecting and logging in
+	ioTimeout      time.Duration                // how long a connected server may stay silent
+	silent         atomic.Pointer[SilenceError] // the last read or write the server left unanswered
 
 	maxPacket   int64 // MySQL's max_allowed_packet
 	compressNew bool  // Kylin 5: compress new rows
@@ -73,7 +79,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s := &Store{
 		cfg: cfg, d: dialect{u.Driver}, id: id, hosts: u.Hosts, dbName: u.Database,
-		user: cfg.user(u), secret: pw, desc: cfg.Describe(),
+		user: cfg.user(u), secrets: secretsOf(cfg, pw), desc: cfg.Describe(),
 	}
 	if err := s.connect(ctx, u, pw); err != nil {
 		return nil, err

@@ -11,7 +11,8 @@ import (
 
 // FuzzParseURL builds Kylin metadata URLs with a password in each place
 // Kylin accepts one (a password= parameter, plain, double- or single-quoted;
-// a password parameter of the JDBC URL; user:password@ before the host) and
+// a password parameter of the JDBC URL after '?' or ';'; user:password@
+// before a MySQL or PostgreSQL host) and
 // arbitrary other parameters, and checks that ParseURL never panics and that
 // the password appears in none of what may be printed: Mask's output,
 // URL.String, ParseURL's error, the JDBC settings' error or Describe.
@@ -24,11 +25,13 @@ func FuzzParseURL(f *testing.F) {
 	f.Add("kylin", "pa\"ss", uint8(4), "username=root")
 	f.Add("kylin", "%41bcdef", uint8(2), "")
 	f.Add("a@hbase", "hunter2", uint8(0), "password=")
+	f.Add("kylin", "pg;user:pw", uint8(5), "")
+	f.Add("kylin", "semi-pw", uint8(6), "maxActive=1")
 	f.Fuzz(func(t *testing.T, ident, pw string, form uint8, extra string) {
 		var url string
 		// Each form leaves out the characters that would end the password
 		// early in that position: such a URL has a different password.
-		switch form % 5 {
+		switch form % 7 {
 		case 0: // password=pw (Kylin 2.x-4.x)
 			if strings.ContainsAny(pw, `,"'`) || strings.HasPrefix(strings.TrimSpace(pw), "ENC(") {
 				return
@@ -54,6 +57,16 @@ func FuzzParseURL(f *testing.F) {
 				return
 			}
 			url = ident + "@jdbc,url=jdbc:mysql://db:3306/kylin,username=kylin,password='" + pw + "'," + extra
+		case 5: // PostgreSQL user:pw@host
+			if strings.ContainsAny(pw, `/@?,"'`) {
+				return
+			}
+			url = ident + "@jdbc,url=jdbc:postgresql://kylin:" + pw + "@db/kylin," + extra
+		case 6: // ;password=pw after the database
+			if strings.ContainsAny(pw, `&;,"'`) {
+				return
+			}
+			url = ident + "@jdbc,url=jdbc:postgresql://db:5432/kylin;user=kylin;password=" + pw + "," + extra
 		}
 		checkNoLeak(t, url, pw)
 	})

@@ -1,9 +1,10 @@
 package locate
 
 import (
-	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/kylin-tools/metastore/metastore/jdbc"
 )
 
 // secretSpans returns the byte ranges of s that hold a password, however
@@ -31,23 +32,31 @@ func secretSpans(s string) [][2]int {
 		params = nil
 		spans = append(spans, jdbcSecretSpans(s, 0, len(s))...)
 	}
+	inPassword := false // the parameters before were password= and parts without '='
 	for _, p := range params {
 		eq := strings.IndexByte(s[p[0]:p[1]], '=')
 		if eq < 0 {
+			if vs, ve := trimSpan(s, p[0], p[1]); inPassword && vs < ve {
+				// The rest of a password with a comma in it, split off
+				// where quotes do not pair up or there are none.
+				spans = append(spans, [2]int{vs, ve})
+				continue
+			}
 			spans = append(spans, jdbcSecretSpans(s, p[0], p[1])...)
 			continue
 		}
+		inPassword = false
 		key := strings.TrimSpace(s[p[0] : p[0]+eq])
 		vs, ve := trimSpan(s, p[0]+eq+1, p[1])
 		if strings.EqualFold(key, "password") {
 			if vs < ve {
 				spans = append(spans, [2]int{vs, ve})
 			}
+			inPassword = true
 			continue
 		}
-		if strings.Contains(s[vs:ve], "jdbc:") {
-			spans = append(spans, jdbcSecretSpans(s, vs, ve)...)
-		} else {
+		spans = append(spans, jdbcSecretSpans(s, vs, ve)...)
+		if !strings.Contains(s[vs:ve], "jdbc:") {
 			// A bare JDBC URL: its query's '=' is not a parameter's.
 			spans = append(spans, jdbcSecretSpans(s, p[0], p[1])...)
 		}
@@ -141,50 +150,21 @@ func isSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
 }
 
-// jdbcSecretSpans returns the ranges of the passwords of a JDBC URL in
-// s[a:b], if s[a:b] holds one: the password parameter (up to '&' or ';'),
-// and user:password@ before the host.
+// jdbcSecretSpans returns the ranges of s[a:b] that jdbc.MaskJDBCURL hides
+// when s[a:b] holds a JDBC URL (read from its "jdbc:" on): the password of
+// user:password@ before the host, password parameters up to '&' or ';',
+// and for a URL that package jdbc refuses, what may be a password it could
+// not tell apart.
 func jdbcSecretSpans(s string, a, b int) [][2]int {
 	i := strings.Index(s[a:b], "jdbc:")
 	if i < 0 {
 		return nil
 	}
 	a += i
-	var out [][2]int
-	rest := a + len("jdbc:")
-	if j := strings.Index(s[rest:b], "//"); j >= 0 {
-		host := rest + j + 2
-		end := host
-		for end < b && s[end] != '/' && s[end] != '?' {
-			end++
-		}
-		if at := strings.LastIndexByte(s[host:end], '@'); at >= 0 {
-			if colon := strings.IndexByte(s[host:host+at], ':'); colon >= 0 {
-				out = append(out, [2]int{host + colon + 1, host + at})
-			}
-		}
+	spans := jdbc.PasswordSpans(s[a:b])
+	for i := range spans {
+		spans[i][0] += a
+		spans[i][1] += a
 	}
-	q := strings.IndexByte(s[a:b], '?')
-	if q < 0 {
-		return out
-	}
-	for k := a + q + 1; k < b; {
-		e := k
-		for e < b && s[e] != '&' && s[e] != ';' {
-			e++
-		}
-		if key, _, ok := strings.Cut(s[k:e], "="); ok && strings.EqualFold(unescapeQuery(key), "password") {
-			out = append(out, [2]int{k + len(key) + 1, e})
-		}
-		k = e + 1
-	}
-	return out
-}
-
-// unescapeQuery decodes a JDBC URL component as jdbc.ParseJDBCURL does.
-func unescapeQuery(s string) string {
-	if v, err := url.QueryUnescape(s); err == nil {
-		return v
-	}
-	return s
+	return spans
 }

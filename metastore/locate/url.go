@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/metastore/folder"
@@ -93,7 +94,8 @@ func ParseURL(s string) (URL, error) {
 	for _, p := range parts[1:] {
 		k, v, ok := strings.Cut(p, "=")
 		if !ok {
-			return URL{}, fmt.Errorf("metadata URL %q: parameter %q is not key=value", Mask(s), maskParam(p))
+			// Its text may be the rest of a password with a comma in it.
+			return URL{}, fmt.Errorf("metadata URL %q: parameter %d after the scheme is not key=value (a comma inside a value? quote the value: password=\"a,b\")", Mask(s), len(u.Params)+1)
 		}
 		u.Params = append(u.Params, Param{Key: strings.TrimSpace(k), Value: unquote(strings.TrimSpace(v))})
 	}
@@ -139,13 +141,11 @@ func unquote(v string) string {
 }
 
 var (
-	passwordRE = regexp.MustCompile(`(?i)((?:^|,)\s*password\s*=\s*)("[^"]*"|'[^']*'|ENC\('[^']*'\)|[^,]*)`)
+	passwordRE = regexp.MustCompile(`(?i)((?:^|,)\s*password\s*=\s*)("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|ENC\('[^']*'\)|[^,]*)`)
 	// A password inside a JDBC URL: ?password=... or user:password@host.
 	urlPasswordRE = regexp.MustCompile(`(?i)([?&;]password=)[^&;,"']*`)
 	userinfoRE    = regexp.MustCompile(`(jdbc:[A-Za-z:]+//[^/@?,"']*?:)[^/@?,"']*@`)
 )
-
-func maskParam(p string) string { return Mask(p) }
 
 // Mask returns the metadata URL with any password replaced by ***: the
 // password parameter (plain, quoted or ENC('...')), and a password inside
@@ -206,6 +206,12 @@ type Options struct {
 	// encrypted by Kylin 3.x-4.x (passwordEncrypted=true); Kylin's default
 	// if empty.
 	CipherIV string
+	// Timeout, for a JDBC metastore, bounds connecting to the database and
+	// logging in; a connected server may stay silent 8 times as long (see
+	// jdbc.Config.ConnectTimeout and IOTimeout). Zero: the JDBC URL's
+	// connectTimeout and socketTimeout, else jdbc.DefaultConnectTimeout and
+	// jdbc.DefaultIOTimeout.
+	Timeout time.Duration
 }
 
 // OpenWith opens the metastore a metadata URL names: a folder, or a JDBC
@@ -232,7 +238,7 @@ func OpenWith(ctx context.Context, raw string, opt Options) (metastore.Store, er
 		if err != nil {
 			return nil, err
 		}
-		cfg.HDFSRoot, cfg.CipherIV = opt.HDFSRoot, opt.CipherIV
+		cfg.HDFSRoot, cfg.CipherIV, cfg.ConnectTimeout = opt.HDFSRoot, opt.CipherIV, opt.Timeout
 		if opt.CreateSchema != "" {
 			if cfg.CreateSchema, err = jdbc.ParseSchema(opt.CreateSchema); err != nil {
 				return nil, err

@@ -366,6 +366,8 @@ var oddNames = []string{
 	"/odd/back\\slash.json",
 	"/odd/percent%20_under.json",
 	"/odd/.hidden",
+	"/odd/.hidden.metastore-tmp-1.json", // like a folder's temporary file, but not one
+	"/odd/x.json.metastore-tmp-2",
 	"/odd/émoji-😀.json",
 	"/odd/" + strings.Repeat("long-", 40) + ".json",
 }
