@@ -9,6 +9,18 @@
 // message saying what to install, unless the environment variable named for
 // it (METASTORE_REQUIRE_S3, METASTORE_REQUIRE_SSH, METASTORE_REQUIRE_GIT_HTTP)
 // is 1, as CI sets them: then it fails.
+//
+// No server outlives its test. Every process a server starts, and every
+// process those start (git http-backend's receive-pack and index-pack, the
+// sessions sshd forks into process groups of their own), carries the
+// server's token in its environment (tokenEnv); stopping the server, and
+// the end of the test whether it passed or failed, kills every process
+// holding the token and every process below the server (sshd's
+// connections, which write over their environment), and a process still
+// there after that fails the test. On Linux the servers also die with the
+// test process itself (the parent-death signal), so a test binary killed
+// by its timeout or by hand leaves no git http-backend spinning on a
+// request body cut short.
 package remotetest
 
 import (
@@ -27,11 +39,9 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -82,10 +92,11 @@ type S3 struct {
 	// Access and Secret are its credentials.
 	Access, Secret string
 
-	t    testing.TB
-	addr string
-	cmd  *exec.Cmd
-	mu   sync.Mutex
+	t     testing.TB
+	addr  string
+	token string
+	cmd   *exec.Cmd
+	mu    sync.Mutex
 }
 
 // StartS3 starts versitygw in posix mode on a loopback port, with fresh
@@ -104,12 +115,13 @@ func StartS3(t testing.TB) *S3 {
 		Access: "metastore-test",
 		Secret: "s3-" + base64.RawURLEncoding.EncodeToString(secret),
 		t:      t,
+		token:  newToken(),
 	}
 	port := freePort(t)
 	s.addr = fmt.Sprintf("127.0.0.1:%d", port)
 	s.Endpoint = "http://" + s.addr
+	t.Cleanup(func() { checkGone(t, "versitygw", s.token, s.kill()...) })
 	s.start(bin)
-	t.Cleanup(s.Kill)
 	return s
 }
 
@@ -117,14 +129,16 @@ func (s *S3) start(bin string) {
 	t := s.t
 	t.Helper()
 	cmd := exec.Command(bin, "--access", s.Access, "--secret", s.Secret, "--port", s.addr, "--quiet", "posix", s.Root)
+	cmd.Env = append(os.Environ(), s.token)
+	cmd.SysProcAttr = serverAttr()
+	cmd.WaitDelay = 5 * time.Second
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start versitygw: %v", err)
 	}
 	if err := waitPort(s.addr, 10*time.Second); err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
+		stop(cmd, s.token)
 		t.Fatalf("versitygw did not start: %v\n%s", err, log.String())
 	}
 	s.mu.Lock()
@@ -156,15 +170,15 @@ func (s *S3) Getenv(extra ...string) func(string) string {
 }
 
 // Kill stops the server at once (SIGKILL).
-func (s *S3) Kill() {
+func (s *S3) Kill() { s.kill() }
+
+// kill is Kill, returning the processes still running.
+func (s *S3) kill() []process {
 	s.mu.Lock()
 	cmd := s.cmd
 	s.cmd = nil
 	s.mu.Unlock()
-	if cmd != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-	}
+	return stop(cmd, s.token)
 }
 
 // Restart starts the server again on the same port and folder.
@@ -205,6 +219,7 @@ type SSHD struct {
 	t       testing.TB
 	dir     string
 	cfg     string
+	token   string
 	hostKey ssh.PublicKey
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -244,7 +259,7 @@ func StartSSHD(t testing.TB) *SSHD {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	s := &SSHD{User: u.Username, t: t, dir: dir, Home: filepath.Join(dir, "home")}
+	s := &SSHD{User: u.Username, t: t, dir: dir, Home: filepath.Join(dir, "home"), token: newToken()}
 	os.MkdirAll(filepath.Join(s.Home, ".ssh"), 0o700)
 	hostKey := writeKey(t, filepath.Join(dir, "host_ed25519"))
 	s.hostKey = hostKey
@@ -267,25 +282,31 @@ PermitRootLogin yes
 StrictModes no
 UsePAM no
 LogLevel ERROR
-`, s.Port, filepath.Join(dir, "host_ed25519"), filepath.Join(dir, "sshd.pid"), filepath.Join(dir, "authorized_keys"))
+SetEnv %s
+`, s.Port, filepath.Join(dir, "host_ed25519"), filepath.Join(dir, "sshd.pid"), filepath.Join(dir, "authorized_keys"), s.token)
 	os.WriteFile(s.cfg, []byte(cfg), 0o600)
+	t.Cleanup(func() { checkGone(t, "sshd", s.token, s.kill()...) })
 	s.start()
-	t.Cleanup(s.Kill)
 	return s
 }
 
 func (s *SSHD) start() {
 	cmd := exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", s.cfg)
+	// sshd forks each connection, and each session, into a session and
+	// process group of its own: Kill finds the connections below sshd and
+	// the sessions by the token (SetEnv), which they keep if a connection
+	// outlived sshd (sshd itself writes its process titles over its
+	// environment).
+	cmd.Env = append(os.Environ(), s.token)
+	cmd.SysProcAttr = serverAttr()
+	cmd.WaitDelay = 5 * time.Second
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
-	// Its own process group, so Kill also ends the sessions it forked.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("start sshd: %v", err)
 	}
 	if err := waitPort(s.Addr, 10*time.Second); err != nil {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		cmd.Wait()
+		stop(cmd, s.token)
 		s.t.Fatalf("sshd did not start: %v\n%s", err, log.String())
 	}
 	s.mu.Lock()
@@ -304,17 +325,17 @@ func (s *SSHD) Env() []string {
 	return []string{"HOME=" + s.Home, "SSH_KNOWN_HOSTS=" + s.KnownHosts, "SSH_AUTH_SOCK="}
 }
 
-// Kill stops the server and every session it serves (SIGKILL to its
-// process group).
-func (s *SSHD) Kill() {
+// Kill stops the server and every connection and session it serves
+// (SIGKILL).
+func (s *SSHD) Kill() { s.kill() }
+
+// kill is Kill, returning the processes still running.
+func (s *SSHD) kill() []process {
 	s.mu.Lock()
 	cmd := s.cmd
 	s.cmd = nil
 	s.mu.Unlock()
-	if cmd != nil {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		cmd.Wait()
-	}
+	return stop(cmd, s.token)
 }
 
 // Restart starts the server again with the same keys and port.
@@ -353,8 +374,8 @@ type GitHTTP struct {
 	// User and Password are the credentials it accepts.
 	User, Password string
 
-	srv  *httptest.Server
-	pids string // folder of the pids of the backends started
+	srv   *httptest.Server
+	token string // in the environment of every backend and its children
 	// cut, when set, closes the connection once the request bodies read
 	// reach that many bytes.
 	cut     atomic.Int64
@@ -388,21 +409,32 @@ func StartGitHTTPAt(t testing.TB, root, password string) *GitHTTP {
 		rand.Read(pw)
 		password = "pw-" + base64.RawURLEncoding.EncodeToString(pw)
 	}
-	g := &GitHTTP{Root: root, User: "kylin", Password: password, pids: t.TempDir()}
-	// Each request's git http-backend writes its pid where Stop finds it:
-	// the backend spins on a request body cut short, so a cut must kill it.
+	g := &GitHTTP{Root: root, User: "kylin", Password: password, token: newToken()}
+	// git http-backend spins for ever on a request body shorter than its
+	// Content-Length (it reads 0 bytes and loops), which is what a cut
+	// leaves: Stop kills every backend (found by the token, which git
+	// passes on to receive-pack and index-pack). setpriv makes a backend
+	// die with the test process too (net/http/cgi cannot set the
+	// parent-death signal itself).
 	h := &cgi.Handler{
-		Path: "/bin/sh",
-		Args: []string{"-c", `echo $$ > "$METASTORE_CGI_PIDS/$$" && exec "$0"`, backend},
+		Path: backend,
 		Env: []string{
-			"METASTORE_CGI_PIDS=" + g.pids,
+			g.token,
 			"GIT_PROJECT_ROOT=" + g.Root,
 			"GIT_HTTP_EXPORT_ALL=1",
 			// Pushes are allowed to whoever passed basic authentication.
 			"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.receivepack", "GIT_CONFIG_VALUE_0=true",
 		},
 	}
+	if setpriv, err := exec.LookPath("setpriv"); err == nil && hasPdeathsig {
+		h.Path, h.Args = setpriv, []string{"--pdeathsig", "KILL", "--", backend}
+	}
 	g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g.stopped.Load() {
+			// Stopped: start no backend (a request accepted just before).
+			http.Error(w, "stopped", http.StatusServiceUnavailable)
+			return
+		}
 		u, p, ok := r.BasicAuth()
 		if !ok || u != g.User || p != g.Password {
 			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
@@ -418,7 +450,20 @@ func StartGitHTTPAt(t testing.TB, root, password string) *GitHTTP {
 	g.URL = g.srv.URL
 	t.Cleanup(func() {
 		g.Stop()
-		g.srv.Close()
+		// Close waits for the requests in flight, and a request waits for
+		// its backend: keep killing backends (one started by a request
+		// that passed the check above just as Stop ran) until it returns.
+		closed := make(chan struct{})
+		go func() { g.srv.Close(); close(closed) }()
+		for done := false; !done; {
+			select {
+			case <-closed:
+				done = true
+			case <-time.After(50 * time.Millisecond):
+				killAll(g.token)
+			}
+		}
+		checkGone(t, "git http-backend", g.token)
 	})
 	return g
 }
@@ -446,31 +491,14 @@ func (g *GitHTTP) CutAfter(n int64) {
 	g.cut.Store(g.read.Load() + n)
 }
 
-// Stop closes the server and every connection to it.
+// Stop closes the server and every connection to it, and kills every
+// backend still running and their children.
 func (g *GitHTTP) Stop() {
-	if g.stopped.Swap(true) {
-		return
+	if !g.stopped.Swap(true) {
+		g.srv.Listener.Close()
+		g.srv.CloseClientConnections()
 	}
-	g.srv.Listener.Close()
-	g.srv.CloseClientConnections()
-	g.killBackends()
-}
-
-// killBackends ends the git http-backend processes this server started
-// that still run.
-func (g *GitHTTP) killBackends() {
-	entries, _ := os.ReadDir(g.pids)
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		// Only if that pid is still one of our backends.
-		if cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && bytes.Contains(cmd, []byte("http-backend")) {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-		os.Remove(filepath.Join(g.pids, e.Name()))
-	}
+	killAll(g.token)
 }
 
 // Proxy forwards loopback TCP connections to a server and can cut them
