@@ -624,6 +624,14 @@ func fingerprint(items []scanned, off int) [20]byte {
 	return sha1.Sum(buf)
 }
 
+func splitDir(path string) (string, string) {
+	i := strings.LastIndexByte(path, '/')
+	if i < 0 {
+		return "", path
+	}
+	return path[:i], path[i+1:]
+}
+
 // prevTree finds the trees of an earlier snapshot by path.
 type prevTree struct {
 	repo *objects.Repository

@@ -121,7 +121,7 @@ func TestCraftedSnapshotIsRefused(t *testing.T) {
 				empty := emptyBlob(t, pw)
 				cube := writeRaw(t, pw, rawTree(file("ok.json", ok), res))
 				ts := writeRaw(t, pw, rawTree(file("ok.json@1", empty), mirror))
-				return tree(t, pw, dir("cube", cube), dir(recordsDir, tree(t, pw, dir(timestampsDir, tree(t, pw, dir("cube", ts))))))
+				return writeTree(t, pw, dir("cube", cube), dir(recordsDir, writeTree(t, pw, dir(timestampsDir, writeTree(t, pw, dir("cube", ts))))))
 			})
 			base := t.TempDir()
 			target := filepath.Join(base, "meta")
@@ -292,8 +292,8 @@ func TestVerifyFindsMore(t *testing.T) {
 		craft(t, r, 1, func(pw *objects.PackWriter) objects.ID {
 			blob, _, _ := pw.WriteBlob([]byte("{}"))
 			empty := emptyBlob(t, pw)
-			ts := tree(t, pw, file("UUID@yesterday", empty))
-			return tree(t, pw, file("UUID", blob), dir(recordsDir, tree(t, pw, dir(timestampsDir, ts))))
+			ts := writeTree(t, pw, file("UUID@yesterday", empty))
+			return writeTree(t, pw, file("UUID", blob), dir(recordsDir, writeTree(t, pw, dir(timestampsDir, ts))))
 		})
 		got := strings.Join(problems(t, r, false), "\n")
 		if !strings.Contains(got, "/UUID@yesterday: timestamp record is not <name>@<milliseconds>") {

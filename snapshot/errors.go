@@ -1,6 +1,10 @@
 package snapshot
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/kylin-tools/metastore/snapshot/internal/tree"
+)
 
 // Errors of this package, wrapped with details; check them with errors.Is.
 var (
@@ -13,7 +17,7 @@ var (
 	// the tool, in a format this version cannot safely read or extend.
 	ErrNewerFormat = errors.New("repository format is newer than this tool")
 	// ErrCorrupt means repository data is missing or damaged.
-	ErrCorrupt = errors.New("repository is corrupt")
+	ErrCorrupt = tree.ErrCorrupt
 	// ErrNotFound means no snapshot matches a reference.
 	ErrNotFound = errors.New("snapshot not found")
 	// ErrAmbiguous means a snapshot id prefix matches several snapshots.

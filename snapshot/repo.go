@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kylin-tools/metastore/objects"
+	"github.com/kylin-tools/metastore/snapshot/internal/tree"
 )
 
 // Options configure a Repository.
@@ -37,7 +38,7 @@ type Options struct {
 type Repository struct {
 	objs  *objects.Repository
 	opt   Options
-	trees *treeCache
+	trees *tree.Reader
 	// created is set when this value created the repository; keepDir
 	// when the folder was there (empty) before.
 	created, keepDir bool
@@ -181,7 +182,7 @@ func newRepository(o *objects.Repository, opt Options) *Repository {
 	if opt.Workers <= 0 {
 		opt.Workers = defaultWorkers()
 	}
-	return &Repository{objs: o, opt: opt, trees: &treeCache{}}
+	return &Repository{objs: o, opt: opt, trees: tree.NewReader(o)}
 }
 
 // Path returns the repository's absolute path.

@@ -62,7 +62,7 @@ func craft(t *testing.T, r *Repository, resources int, build func(pw *objects.Pa
 	}
 }
 
-func tree(t *testing.T, pw *objects.PackWriter, entries ...objects.TreeEntry) objects.ID {
+func writeTree(t *testing.T, pw *objects.PackWriter, entries ...objects.TreeEntry) objects.ID {
 	t.Helper()
 	objects.SortTree(entries)
 	id, _, err := pw.WriteTree(entries)
@@ -93,9 +93,9 @@ func TestVerifyFindsStructuralProblems(t *testing.T) {
 			build: func(t *testing.T, pw *objects.PackWriter) objects.ID {
 				empty, _, _ := pw.WriteBlob(nil)
 				ghost := objects.HashObject(objects.KindBlob, []byte("never stored"))
-				cube := tree(t, pw, file("a.json", ghost))
-				ts := tree(t, pw, dir("cube", tree(t, pw, file("a.json@5", empty))))
-				return tree(t, pw, dir("cube", cube), dir(recordsDir, tree(t, pw, dir(timestampsDir, ts))))
+				cube := writeTree(t, pw, file("a.json", ghost))
+				ts := writeTree(t, pw, dir("cube", writeTree(t, pw, file("a.json@5", empty))))
+				return writeTree(t, pw, dir("cube", cube), dir(recordsDir, writeTree(t, pw, dir(timestampsDir, ts))))
 			},
 			want: []string{"/cube/a.json (object 03733c4e239c83e188a7604b4291e7f3f11e8dd5): content missing"},
 		},
@@ -105,9 +105,9 @@ func TestVerifyFindsStructuralProblems(t *testing.T) {
 			build: func(t *testing.T, pw *objects.PackWriter) objects.ID {
 				empty, _, _ := pw.WriteBlob(nil)
 				blob, _, _ := pw.WriteBlob([]byte("{}"))
-				cube := tree(t, pw, file("a.json", blob))
-				ts := tree(t, pw, dir("cube", tree(t, pw, file("b.json@5", empty))))
-				return tree(t, pw, dir("cube", cube), dir(recordsDir, tree(t, pw, dir(timestampsDir, ts))))
+				cube := writeTree(t, pw, file("a.json", blob))
+				ts := writeTree(t, pw, dir("cube", writeTree(t, pw, file("b.json@5", empty))))
+				return writeTree(t, pw, dir("cube", cube), dir(recordsDir, writeTree(t, pw, dir(timestampsDir, ts))))
 			},
 			want: []string{"/cube/a.json: resource has no timestamp record", "/cube/b.json: timestamp record without a resource"},
 		},
@@ -117,8 +117,8 @@ func TestVerifyFindsStructuralProblems(t *testing.T) {
 			build: func(t *testing.T, pw *objects.PackWriter) objects.ID {
 				empty, _, _ := pw.WriteBlob(nil)
 				blob, _, _ := pw.WriteBlob([]byte("{}"))
-				ts := tree(t, pw, file("UUID@1", empty))
-				return tree(t, pw, file("UUID", blob), dir(recordsDir, tree(t, pw, dir(timestampsDir, ts))))
+				ts := writeTree(t, pw, file("UUID@1", empty))
+				return writeTree(t, pw, file("UUID", blob), dir(recordsDir, writeTree(t, pw, dir(timestampsDir, ts))))
 			},
 			want: []string{"holds 1 resources, its record says 7"},
 		},
@@ -127,7 +127,7 @@ func TestVerifyFindsStructuralProblems(t *testing.T) {
 			count: 1,
 			build: func(t *testing.T, pw *objects.PackWriter) objects.ID {
 				blob, _, _ := pw.WriteBlob([]byte("{}"))
-				return tree(t, pw, file("UUID", blob))
+				return writeTree(t, pw, file("UUID", blob))
 			},
 			want: []string{"no .metastore/timestamps records", "/UUID: resource has no timestamp record"},
 		},

@@ -1,0 +1,191 @@
+package tree
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/kylin-tools/metastore/objects"
+)
+
+// dir is one folder tree, shared by every snapshot holding it (see Reader).
+// The first few lookups search the tree's encoding in place; a walk, or
+// more lookups, decode it once into entries and an index by name. Looking
+// up one cube in a folder of thousands so costs one inflate and one pass
+// over the bytes.
+type dir struct {
+	id objects.ID
+
+	mu        sync.Mutex
+	raw       []byte // the tree's encoding, until decoded
+	lookups   int    // searches of raw so far
+	tsLookups int
+	decoded   bool
+	err       error // from decoding
+	entries   []objects.TreeEntry
+	index     map[string]int
+	ts        map[string]int64 // timestamp records of a mirror folder, once parsed
+}
+
+// scanLookups is how many lookups in a folder search its encoding before
+// it is decoded.
+const scanLookups = 8
+
+// decode returns the folder's entries and their index by name, decoding
+// them once. A snapshot holds files and folders only (FORMAT.md): a
+// symbolic link or a submodule entry would otherwise be restored as a file
+// holding its target, so either is an error. So is a name listed twice (as
+// two files, or a file and a folder): git never writes one, and readers
+// that took the first or the last entry would disagree on the content.
+func (d *dir) decode() ([]objects.TreeEntry, map[string]int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.decoded {
+		d.decoded = true
+		d.entries, d.err = objects.DecodeTree(d.raw)
+		for _, e := range d.entries {
+			if d.err == nil {
+				d.err = checkMode(e.Name, e.Mode)
+			}
+		}
+		if d.err == nil {
+			d.index = make(map[string]int, len(d.entries))
+			for i, e := range d.entries {
+				if _, dup := d.index[e.Name]; dup {
+					d.err, d.index = errListedTwice(e.Name), nil
+					break
+				}
+				d.index[e.Name] = i
+			}
+		}
+		d.raw = nil // the entries say it all now
+	}
+	return d.entries, d.index, d.err
+}
+
+func errListedTwice(name string) error {
+	return fmt.Errorf("entry %q is listed twice", name)
+}
+
+func errTwoTimestamps(name string) error {
+	return fmt.Errorf("two timestamp records for %q", name)
+}
+
+// checkMode refuses what a snapshot never holds: anything but a file or a
+// folder.
+func checkMode(name string, m objects.Mode) error {
+	if m != objects.ModeFile && m != objects.ModeDir {
+		return fmt.Errorf("entry %q has mode %o, not a file or folder", name, m)
+	}
+	return nil
+}
+
+// find returns the entry named name, if there is one.
+func (d *dir) find(name string) (objects.TreeEntry, bool, error) {
+	d.mu.Lock()
+	d.lookups++
+	raw := d.raw
+	scan := !d.decoded && d.lookups <= scanLookups
+	d.mu.Unlock()
+	if !scan {
+		entries, index, err := d.decode()
+		if err != nil {
+			return objects.TreeEntry{}, false, err
+		}
+		i, ok := index[name]
+		if !ok {
+			return objects.TreeEntry{}, false, nil
+		}
+		return entries[i], true, nil
+	}
+	// The whole encoding is searched, so that a name listed twice is an
+	// error here as it is once decoded.
+	var found objects.TreeEntry
+	ok, twice := false, false
+	err := objects.WalkTree(raw, func(m objects.Mode, n []byte, id objects.ID) bool {
+		if string(n) != name {
+			return true
+		}
+		if ok {
+			twice = true
+			return false
+		}
+		found, ok = objects.TreeEntry{Name: name, Mode: m, ID: id}, true
+		return true
+	})
+	if err == nil && twice {
+		err = errListedTwice(name)
+	}
+	if err == nil && ok {
+		err = checkMode(name, found.Mode)
+	}
+	return found, ok, err
+}
+
+// timestamps returns the timestamp records of a mirror folder, parsing them
+// once; bad reports the first malformed record.
+func (d *dir) timestamps() (m map[string]int64, bad string, err error) {
+	d.mu.Lock()
+	m = d.ts
+	d.mu.Unlock()
+	if m != nil {
+		return m, "", nil
+	}
+	entries, _, err := d.decode()
+	if err != nil {
+		return nil, "", err
+	}
+	m = make(map[string]int64, len(entries))
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		name, ms, ok := ParseMirrorEntry(e.Name)
+		if !ok {
+			return nil, e.Name, nil
+		}
+		if _, dup := m[name]; dup {
+			return nil, "", errTwoTimestamps(name)
+		}
+		m[name] = ms
+	}
+	d.mu.Lock()
+	d.ts = m
+	d.mu.Unlock()
+	return m, "", nil
+}
+
+// timestamp returns the timestamp a mirror folder records for name,
+// searching the encoding for "name@..." for the first few lookups.
+func (d *dir) timestamp(name string) (ms int64, ok bool, bad string, err error) {
+	d.mu.Lock()
+	d.tsLookups++
+	raw := d.raw
+	scan := d.ts == nil && !d.decoded && d.tsLookups <= scanLookups
+	d.mu.Unlock()
+	if !scan {
+		m, bad, err := d.timestamps()
+		if err != nil || bad != "" {
+			return 0, false, bad, err
+		}
+		ms, ok = m[name]
+		return ms, ok, "", nil
+	}
+	twice := false
+	err = objects.WalkTree(raw, func(m objects.Mode, n []byte, _ objects.ID) bool {
+		if m == objects.ModeDir || len(n) <= len(name) || n[len(name)] != '@' || string(n[:len(name)]) != name {
+			return true
+		}
+		if rn, t, good := ParseMirrorEntry(string(n)); good && rn == name {
+			if ok {
+				twice = true
+				return false
+			}
+			ms, ok = t, true
+		}
+		return true
+	})
+	if err == nil && twice {
+		return 0, false, "", errTwoTimestamps(name)
+	}
+	return ms, ok, "", err
+}
