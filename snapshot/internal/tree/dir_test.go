@@ -92,4 +92,3 @@ func TestDirTreeRefusesLinks(t *testing.T) {
 		t.Errorf("damaged folder: %v, want ErrCorrupt", err)
 	}
 }
-
