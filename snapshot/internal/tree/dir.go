@@ -8,10 +8,10 @@ import (
 )
 
 // dir is one folder tree, shared by every snapshot holding it (see Reader).
-// The first few lookups search the tree's encoding in place; a walk, or
-// more lookups, decode it once into entries and an index by name. Looking
-// up one cube in a folder of thousands so costs one inflate and one pass
-// over the bytes.
+// The first lookups search the tree's encoding in place (see search); a
+// walk, or more lookups, decode it once into entries and an index by name.
+// Looking up one cube in a folder of thousands so costs one inflate and one
+// pass over the bytes.
 type dir struct {
 	id objects.ID
 
@@ -19,6 +19,7 @@ type dir struct {
 	raw       []byte // the tree's encoding, until decoded
 	lookups   int    // searches of raw so far
 	tsLookups int
+	search    *search // how to search raw, once it was read whole
 	decoded   bool
 	err       error // from decoding
 	entries   []objects.TreeEntry
@@ -27,7 +28,7 @@ type dir struct {
 }
 
 // scanLookups is how many lookups in a folder search its encoding before
-// it is decoded.
+// it is decoded, at the least (see dir.searcher).
 const scanLookups = 8
 
 // decode returns the folder's entries and their index by name, decoding
@@ -79,14 +80,42 @@ func checkMode(name string, m objects.Mode) error {
 	return nil
 }
 
+// searcher returns the encoding and how to search it if the next lookup
+// (of a timestamp record, with ts) should search the encoding in place: the
+// first scanLookups lookups do, and, in a folder in git order, as many as
+// the search's marks, since each then reads about markEvery entries where
+// decoding reads them all. The first search reads the whole encoding.
+func (d *dir) searcher(ts bool) ([]byte, *search, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := &d.lookups
+	if ts {
+		n = &d.tsLookups
+	}
+	*n++
+	if d.decoded || d.ts != nil {
+		return nil, nil, nil
+	}
+	if d.search == nil {
+		s, err := newSearch(d.raw)
+		if err != nil {
+			return nil, nil, err
+		}
+		d.search = s
+	}
+	if *n > max(scanLookups, len(d.search.marks)) {
+		return nil, nil, nil
+	}
+	return d.raw, d.search, nil
+}
+
 // find returns the entry named name, if there is one.
 func (d *dir) find(name string) (objects.TreeEntry, bool, error) {
-	d.mu.Lock()
-	d.lookups++
-	raw := d.raw
-	scan := !d.decoded && d.lookups <= scanLookups
-	d.mu.Unlock()
-	if !scan {
+	raw, s, err := d.searcher(false)
+	if err != nil {
+		return objects.TreeEntry{}, false, err
+	}
+	if s == nil {
 		entries, index, err := d.decode()
 		if err != nil {
 			return objects.TreeEntry{}, false, err
@@ -97,28 +126,11 @@ func (d *dir) find(name string) (objects.TreeEntry, bool, error) {
 		}
 		return entries[i], true, nil
 	}
-	// The whole encoding is searched, so that a name listed twice is an
-	// error here as it is once decoded.
-	var found objects.TreeEntry
-	ok, twice := false, false
-	err := objects.WalkTree(raw, func(m objects.Mode, n []byte, id objects.ID) bool {
-		if string(n) != name {
-			return true
-		}
-		if ok {
-			twice = true
-			return false
-		}
-		found, ok = objects.TreeEntry{Name: name, Mode: m, ID: id}, true
-		return true
-	})
-	if err == nil && twice {
-		err = errListedTwice(name)
-	}
+	e, ok, err := s.find(raw, name)
 	if err == nil && ok {
-		err = checkMode(name, found.Mode)
+		err = checkMode(name, e.Mode)
 	}
-	return found, ok, err
+	return e, ok, err
 }
 
 // timestamps returns the timestamp records of a mirror folder, parsing them
@@ -155,14 +167,13 @@ func (d *dir) timestamps() (m map[string]int64, bad string, err error) {
 }
 
 // timestamp returns the timestamp a mirror folder records for name,
-// searching the encoding for "name@..." for the first few lookups.
+// searching the encoding for "name@..." for the first lookups.
 func (d *dir) timestamp(name string) (ms int64, ok bool, bad string, err error) {
-	d.mu.Lock()
-	d.tsLookups++
-	raw := d.raw
-	scan := d.ts == nil && !d.decoded && d.tsLookups <= scanLookups
-	d.mu.Unlock()
-	if !scan {
+	raw, s, err := d.searcher(true)
+	if err != nil {
+		return 0, false, "", err
+	}
+	if s == nil {
 		m, bad, err := d.timestamps()
 		if err != nil || bad != "" {
 			return 0, false, bad, err
@@ -170,22 +181,6 @@ func (d *dir) timestamp(name string) (ms int64, ok bool, bad string, err error) 
 		ms, ok = m[name]
 		return ms, ok, "", nil
 	}
-	twice := false
-	err = objects.WalkTree(raw, func(m objects.Mode, n []byte, _ objects.ID) bool {
-		if m == objects.ModeDir || len(n) <= len(name) || n[len(name)] != '@' || string(n[:len(name)]) != name {
-			return true
-		}
-		if rn, t, good := ParseMirrorEntry(string(n)); good && rn == name {
-			if ok {
-				twice = true
-				return false
-			}
-			ms, ok = t, true
-		}
-		return true
-	})
-	if err == nil && twice {
-		return 0, false, "", errTwoTimestamps(name)
-	}
+	ms, ok, err = s.timestamp(raw, name)
 	return ms, ok, "", err
 }

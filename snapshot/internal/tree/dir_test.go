@@ -3,6 +3,7 @@ package tree
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/kylin-tools/metastore/objects"
@@ -90,5 +91,97 @@ func TestDirTreeRefusesLinks(t *testing.T) {
 	// A damaged encoding is an error, not a miss.
 	if _, _, err := (&dir{raw: []byte("100644 cut")}).find("x"); !errors.Is(err, objects.ErrCorrupt) {
 		t.Errorf("damaged folder: %v, want ErrCorrupt", err)
+	}
+}
+
+// rawTree encodes entries in the order given ("d:" marks a folder), as a
+// crafted repository might: out of git order, or with a name twice.
+func rawTree(names ...string) []byte {
+	var raw []byte
+	for _, n := range names {
+		mode, name := "100644", n
+		if rest, ok := strings.CutPrefix(n, "d:"); ok {
+			mode, name = "40000", rest
+		}
+		raw = fmt.Appendf(raw, "%s %s\x00", mode, name)
+		id := objects.HashObject(objects.KindBlob, []byte(n))
+		raw = append(raw, id[:]...)
+	}
+	return raw
+}
+
+// TestDirTreeListedTwice checks that a name listed twice is refused by
+// every lookup of it, the first (which reads the whole folder), later ones
+// (which stop where the name would be in git order) and those after
+// decoding, in folders in git order and out of it; and that the other
+// names of such a folder are found by a search in place.
+func TestDirTreeListedTwice(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		entries []string
+		twice   string // the name listed twice
+		sorted  bool
+	}{
+		{"two files", []string{"a.json", "a.json", "b.json"}, "a.json", true},
+		{"two folders", []string{"a", "d:b", "d:b", "c"}, "b", true},
+		{"file and folder apart", []string{"a", "a-b", "a.json", "d:a", "z"}, "a", true},
+		{"file and folder at the end", []string{"0", "x", "x.y", "d:x"}, "x", true},
+		{"out of order", []string{"b.json", "a.json", "c.json", "a.json"}, "a.json", false},
+		{"out of order, file and folder", []string{"d:a", "b", "a"}, "a", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := rawTree(tc.entries...)
+			s, err := newSearch(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sorted, twice := s.sorted, s.twice
+			if err != nil || sorted != tc.sorted || (sorted && !twice[tc.twice]) || (sorted && len(twice) != 1) {
+				t.Errorf("search = %v, %v, %v; want sorted %v, twice {%s}", sorted, twice, err, tc.sorted, tc.twice)
+			}
+			d := &dir{raw: raw}
+			for i := 0; i < 2*scanLookups; i++ {
+				if _, _, err := d.find(tc.twice); err == nil || !strings.Contains(err.Error(), "listed twice") {
+					t.Fatalf("lookup %d of %q: %v, want listed twice", i, tc.twice, err)
+				}
+			}
+			// A search in place (the first lookups of a folder) finds the
+			// others; once decoded, the whole folder is refused.
+			d = &dir{raw: raw}
+			for _, n := range tc.entries {
+				n = strings.TrimPrefix(n, "d:")
+				if n == tc.twice {
+					continue
+				}
+				if _, ok, err := d.find(n); !ok || err != nil {
+					t.Errorf("lookup of %q beside it: %v, %v", n, ok, err)
+				}
+			}
+		})
+	}
+}
+
+// TestDirTreeTimestampsTwice checks that two timestamp records of one
+// resource are refused by a search in place, in git order or not, and once
+// decoded; records of other resources sharing the prefix are no
+// duplicates.
+func TestDirTreeTimestampsTwice(t *testing.T) {
+	for _, entries := range [][]string{
+		{"a.json@1", "a.json@2", "b.json@1"},
+		{"a.json.bak@3", "a.json@1", "a.json@2", "a.json@@5@"},
+		{"b.json@1", "a.json@2", "a.json@1"},
+	} {
+		d := &dir{raw: rawTree(entries...)}
+		for i := 0; i < 2*scanLookups; i++ {
+			if _, _, _, err := d.timestamp("a.json"); err == nil || !strings.Contains(err.Error(), "two timestamp records") {
+				t.Fatalf("%q, lookup %d: %v, want two timestamp records", entries, i, err)
+			}
+		}
+	}
+	d := &dir{raw: rawTree("a.json.bak@3", "a.json@1", "d:a.json@2@", "b@4")}
+	for i := 0; i < 2*scanLookups; i++ {
+		if ms, ok, bad, err := d.timestamp("a.json"); ms != 1 || !ok || bad != "" || err != nil {
+			t.Fatalf("lookup %d: %d, %v, %q, %v; want 1", i, ms, ok, bad, err)
+		}
 	}
 }
