@@ -2,6 +2,7 @@ package tree
 
 import (
 	"fmt"
+	"sort"
 	"sync"
 
 	"github.com/kylin-tools/metastore/objects"
@@ -9,9 +10,9 @@ import (
 
 // dir is one folder tree, shared by every snapshot holding it (see Reader).
 // The first lookups search the tree's encoding in place (see search); a
-// walk, or more lookups, decode it once into entries and an index by name.
-// Looking up one cube in a folder of thousands so costs one inflate and one
-// pass over the bytes.
+// walk, or more lookups, decode it once into entries. Looking up one cube
+// in a folder of thousands so costs one inflate and one pass over the
+// bytes.
 type dir struct {
 	id objects.ID
 
@@ -23,7 +24,7 @@ type dir struct {
 	decoded   bool
 	err       error // from decoding
 	entries   []objects.TreeEntry
-	index     map[string]int
+	index     map[string]int   // entries by name, if not in git order
 	ts        map[string]int64 // timestamp records of a mirror folder, once parsed
 }
 
@@ -31,36 +32,76 @@ type dir struct {
 // it is decoded, at the least (see dir.searcher).
 const scanLookups = 8
 
-// decode returns the folder's entries and their index by name, decoding
-// them once. A snapshot holds files and folders only (FORMAT.md): a
-// symbolic link or a submodule entry would otherwise be restored as a file
-// holding its target, so either is an error. So is a name listed twice (as
-// two files, or a file and a folder): git never writes one, and readers
-// that took the first or the last entry would disagree on the content.
-func (d *dir) decode() ([]objects.TreeEntry, map[string]int, error) {
+// decode returns the folder's entries, decoding them once. A snapshot holds
+// files and folders only (FORMAT.md): a symbolic link or a submodule entry
+// would otherwise be restored as a file holding its target, so either is
+// an error. So is a name listed twice (as two files, or a file and a
+// folder): git never writes one, and readers that took the first or the
+// last entry would disagree on the content.
+func (d *dir) decode() ([]objects.TreeEntry, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.decoded {
 		d.decoded = true
 		d.entries, d.err = objects.DecodeTree(d.raw)
-		for _, e := range d.entries {
-			if d.err == nil {
-				d.err = checkMode(e.Name, e.Mode)
-			}
-		}
 		if d.err == nil {
-			d.index = make(map[string]int, len(d.entries))
-			for i, e := range d.entries {
-				if _, dup := d.index[e.Name]; dup {
-					d.err, d.index = errListedTwice(e.Name), nil
-					break
-				}
-				d.index[e.Name] = i
-			}
+			d.err = d.check()
 		}
 		d.raw = nil // the entries say it all now
 	}
-	return d.entries, d.index, d.err
+	return d.entries, d.err
+}
+
+// check checks the decoded entries' modes and names. Entries in git order
+// (as git and this tool write them) are found by binary search; others
+// through an index by name.
+func (d *dir) check() error {
+	var o order[string]
+	sorted := true
+	for _, e := range d.entries {
+		if err := checkMode(e.Name, e.Mode); err != nil {
+			return err
+		}
+		if sorted && !o.add(e.Name, e.IsDir()) {
+			sorted = false
+		}
+	}
+	if sorted {
+		if o.twice != nil {
+			return errListedTwice(o.first)
+		}
+		return nil
+	}
+	d.index = make(map[string]int, len(d.entries))
+	for i, e := range d.entries {
+		if _, dup := d.index[e.Name]; dup {
+			d.index = nil
+			return errListedTwice(e.Name)
+		}
+		d.index[e.Name] = i
+	}
+	return nil
+}
+
+// get returns the decoded entry named name, if there is one.
+func (d *dir) get(name string) (objects.TreeEntry, bool) {
+	if d.index != nil {
+		i, ok := d.index[name]
+		if !ok {
+			return objects.TreeEntry{}, false
+		}
+		return d.entries[i], true
+	}
+	// A file named name, or a folder (whose key is name+"/").
+	for _, dir := range []bool{false, true} {
+		i := sort.Search(len(d.entries), func(i int) bool {
+			return objects.CompareTreeKeys(d.entries[i].Name, d.entries[i].IsDir(), name, dir) >= 0
+		})
+		if i < len(d.entries) && d.entries[i].Name == name {
+			return d.entries[i], true
+		}
+	}
+	return objects.TreeEntry{}, false
 }
 
 func errListedTwice(name string) error {
@@ -116,15 +157,11 @@ func (d *dir) find(name string) (objects.TreeEntry, bool, error) {
 		return objects.TreeEntry{}, false, err
 	}
 	if s == nil {
-		entries, index, err := d.decode()
-		if err != nil {
+		if _, err := d.decode(); err != nil {
 			return objects.TreeEntry{}, false, err
 		}
-		i, ok := index[name]
-		if !ok {
-			return objects.TreeEntry{}, false, nil
-		}
-		return entries[i], true, nil
+		e, ok := d.get(name)
+		return e, ok, nil
 	}
 	e, ok, err := s.find(raw, name)
 	if err == nil && ok {
@@ -142,7 +179,7 @@ func (d *dir) timestamps() (m map[string]int64, bad string, err error) {
 	if m != nil {
 		return m, "", nil
 	}
-	entries, _, err := d.decode()
+	entries, err := d.decode()
 	if err != nil {
 		return nil, "", err
 	}

@@ -126,7 +126,7 @@ func (t *Root) corrupt(path string, err error) error {
 
 // entries returns the decoded entries of folder d at path.
 func (t *Root) entries(path string, d *dir) ([]objects.TreeEntry, error) {
-	entries, _, err := d.decode()
+	entries, err := d.decode()
 	if err != nil {
 		return nil, t.corrupt(path, err)
 	}

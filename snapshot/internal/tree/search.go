@@ -32,65 +32,75 @@ type mark struct {
 const markEvery = 32
 
 func newSearch(raw []byte) (*search, error) {
-	s := &search{sorted: true}
-	var prev []byte
-	prevDir := false
-	var files [][]byte // files that a folder of the same name may still follow
+	s := &search{}
+	var o order[[]byte]
 	for off, i := 0, 0; off < len(raw); i++ {
 		m, n, _, next, err := objects.NextTreeEntry(raw, off)
 		if err != nil {
 			return nil, err
 		}
-		isDir := m == objects.ModeDir
-		if i > 0 {
-			c := compareKeys(prev, prevDir, n, isDir)
-			if c > 0 {
-				return &search{}, nil
-			}
-			if c == 0 {
-				s.note(n)
-			}
-		}
-		for len(files) > 0 {
-			f := files[len(files)-1]
-			if bytes.HasPrefix(n, f) {
-				// Otherwise n, after f in git order, is past f's folder too.
-				c := objects.CompareTreeKeys(n, isDir, f, true)
-				if c < 0 {
-					break
-				}
-				if c == 0 {
-					s.note(n) // the folder of a file's name
-				}
-			}
-			files = files[:len(files)-1]
-		}
-		if !isDir {
-			files = append(files, n)
+		if !o.add(n, m == objects.ModeDir) {
+			return &search{}, nil
 		}
 		if i%markEvery == 0 {
-			s.marks = append(s.marks, mark{off: off, name: n, dir: isDir})
+			s.marks = append(s.marks, mark{off: off, name: n, dir: m == objects.ModeDir})
 		}
-		prev, prevDir, off = n, isDir, next
+		off = next
 	}
+	s.sorted, s.twice = true, o.twice
 	return s, nil
 }
 
-func (s *search) note(name []byte) {
-	if s.twice == nil {
-		s.twice = map[string]bool{}
-	}
-	s.twice[string(name)] = true
+// order checks that the names of a folder come in git order, and notes
+// those listed twice: as two files or two folders, next to each other, or
+// as a file and a folder, which git order does not keep together ("a",
+// "a.json", "a/").
+type order[T string | []byte] struct {
+	prev    T
+	prevDir bool
+	started bool
+	files   []T             // files that a folder of the same name may still follow
+	twice   map[string]bool // names listed twice (nil: none)
+	first   string          // the first of them
 }
 
-// compareKeys is objects.CompareTreeKeys, quicker where neither name is a
-// prefix of the other (then the byte order of the names decides).
-func compareKeys(a []byte, adir bool, b []byte, bdir bool) int {
-	n := min(len(a), len(b))
-	if c := bytes.Compare(a[:n], b[:n]); c != 0 {
-		return c
+// add takes the next name; false if it is out of git order.
+func (o *order[T]) add(n T, isDir bool) bool {
+	if o.started {
+		c := objects.CompareTreeKeys(o.prev, o.prevDir, n, isDir)
+		if c > 0 {
+			return false
+		}
+		if c == 0 {
+			o.note(n)
+		}
 	}
-	return objects.CompareTreeKeys(a, adir, b, bdir)
+	for len(o.files) > 0 {
+		f := o.files[len(o.files)-1]
+		if len(n) >= len(f) && string(n[:len(f)]) == string(f) {
+			// (Otherwise n, after f in git order, is past f's folder too.)
+			c := objects.CompareTreeKeys(n, isDir, f, true)
+			if c < 0 {
+				break
+			}
+			if c == 0 {
+				o.note(n) // the folder of a file's name
+			}
+		}
+		o.files = o.files[:len(o.files)-1]
+	}
+	if !isDir {
+		o.files = append(o.files, n)
+	}
+	o.prev, o.prevDir, o.started = n, isDir, true
+	return true
+}
+
+func (o *order[T]) note(n T) {
+	if o.twice == nil {
+		o.twice, o.first = map[string]bool{}, string(n)
+	}
+	o.twice[string(n)] = true
 }
 
 // start returns where to start reading for the entries whose key is key

@@ -39,9 +39,9 @@ func randomFolder(n int, seed uint64) (files, mirror []objects.TreeEntry) {
 }
 
 // TestSearchMatchesDecode checks that a search in place of a folder in git
-// order, which starts at a mark and stops past the name, finds what
-// decoding finds, for every name of a folder of several marks and for
-// names it lacks.
+// order, which starts at a mark and stops past the name, and a binary
+// search of its decoded entries find the same entries, for every name of a
+// folder of several marks and for names it lacks.
 func TestSearchMatchesDecode(t *testing.T) {
 	files, mirror := randomFolder(400, 1)
 	rawFiles, err := objects.EncodeTree(files)
@@ -60,6 +60,10 @@ func TestSearchMatchesDecode(t *testing.T) {
 	if err != nil || !sm.sorted || sm.twice != nil {
 		t.Fatalf("search of the mirror: %v", err)
 	}
+	decoded := &dir{raw: rawFiles}
+	if _, err := decoded.decode(); err != nil || decoded.index != nil {
+		t.Fatalf("decode: %v (index %v)", err, decoded.index != nil)
+	}
 	names := map[string]objects.TreeEntry{}
 	for _, e := range files {
 		names[e.Name] = e
@@ -70,6 +74,9 @@ func TestSearchMatchesDecode(t *testing.T) {
 			got, ok, err := sf.find(rawFiles, n)
 			if err != nil || ok != wantOK || got != want {
 				t.Errorf("find(%q) = %v, %v, %v; want %v, %v", n, got, ok, err, want, wantOK)
+			}
+			if got, ok := decoded.get(n); ok != wantOK || got != want {
+				t.Errorf("get(%q) after decoding = %v, %v; want %v, %v", n, got, ok, want, wantOK)
 			}
 			ms, ok, err := sm.timestamp(rawMirror, n)
 			wantTS := wantOK && !want.IsDir()
