@@ -187,7 +187,7 @@ func (r *Repository) diff(ctx context.Context, old, new metastore.Source, opt Di
 	case opt.HasScope:
 		pairs, res.Warnings, err = r.scopePairs(ctx, a, b, opt.Scope, !opt.NoSegments, f, cache)
 	case a.snap != nil && b.snap != nil:
-		pairs, err = r.treePairs(ctx, a.snap.Info.tree, b.snap.Info.tree, f)
+		pairs, _, err = r.treePairs(ctx, a.snap.Info.tree, b.snap.Info.tree, f)
 	default:
 		pairs, err = r.listPairs(ctx, a, b, f)
 	}
@@ -241,16 +241,17 @@ func newPathFilter(prefix string, types []string) pathFilter {
 	return f
 }
 
-func (f pathFilter) match(p string) bool {
+// Match reports whether the filter keeps resource p.
+func (f pathFilter) Match(p string) bool {
 	if f.prefix != "" && p != f.prefix && !strings.HasPrefix(p, f.prefix+"/") {
 		return false
 	}
 	return f.types == nil || f.types[scope.TypeOf(p)]
 }
 
-// mayContain reports whether folder dir ("" for the root, "/cube", ...) can
+// MayContain reports whether folder dir ("" for the root, "/cube", ...) can
 // hold resources the filter keeps.
-func (f pathFilter) mayContain(dir string) bool {
+func (f pathFilter) MayContain(dir string) bool {
 	return dir == "" || f.prefix == "" || dir == f.prefix ||
 		strings.HasPrefix(dir, f.prefix+"/") || strings.HasPrefix(f.prefix, dir+"/")
 }
@@ -555,54 +556,25 @@ func looksJSON(path string, data []byte) bool {
 }
 
 // treePairs walks the trees of two snapshots together and returns the
-// resources whose blob or timestamp differ. Folders whose resource tree and
-// timestamps tree are both identical are skipped unread.
-func (r *Repository) treePairs(ctx context.Context, rootA, rootB objects.ID, f pathFilter) ([]diffPair, error) {
-	w, err := r.walkTrees(ctx, rootA, rootB, f)
+// resources whose blob or timestamp differ, and how many trees it read.
+// Folders whose resource tree and timestamps tree are both identical are
+// skipped unread.
+func (r *Repository) treePairs(ctx context.Context, rootA, rootB objects.ID, f pathFilter) ([]diffPair, int, error) {
+	changes, reads, err := r.trees.Compare(ctx, rootA, rootB, f)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return w.pairs, nil
-}
-
-func (r *Repository) walkTrees(ctx context.Context, rootA, rootB objects.ID, f pathFilter) (*treeWalk, error) {
-	mirror := func(root objects.ID) (objects.ID, error) {
-		if root.IsZero() {
-			return objects.ID{}, nil
+	pairs := make([]diffPair, len(changes))
+	for i, ch := range changes {
+		pairs[i].path = ch.Key
+		if ch.Old != nil {
+			pairs[i].a = &diffItem{id: ch.Old.ID, idKnown: true, ts: ch.Old.Timestamp}
 		}
-		rec, err := r.childTree(root, recordsDir)
-		if err != nil || rec.IsZero() {
-			return objects.ID{}, err
-		}
-		return r.childTree(rec, timestampsDir)
-	}
-	ma, err := mirror(rootA)
-	if err != nil {
-		return nil, err
-	}
-	mb, err := mirror(rootB)
-	if err != nil {
-		return nil, err
-	}
-	w := &treeWalk{r: r, f: f}
-	if err := w.dir(ctx, "", rootA, rootB, ma, mb); err != nil {
-		return nil, err
-	}
-	return w, nil
-}
-
-// childTree returns the id of subtree name of tree id (zero if none).
-func (r *Repository) childTree(id objects.ID, name string) (objects.ID, error) {
-	entries, err := r.readTree(id)
-	if err != nil {
-		return objects.ID{}, err
-	}
-	for _, e := range entries {
-		if e.Name == name && e.IsDir() {
-			return e.ID, nil
+		if ch.New != nil {
+			pairs[i].b = &diffItem{id: ch.New.ID, idKnown: true, ts: ch.New.Timestamp}
 		}
 	}
-	return objects.ID{}, nil
+	return pairs, reads, nil
 }
 
 func (r *Repository) readTree(id objects.ID) ([]objects.TreeEntry, error) {
@@ -614,246 +586,6 @@ func (r *Repository) readTree(id objects.ID) ([]objects.TreeEntry, error) {
 		return nil, fmt.Errorf("%w: tree %s: %v", ErrCorrupt, id, err)
 	}
 	return entries, nil
-}
-
-type treeWalk struct {
-	r     *Repository
-	f     pathFilter
-	pairs []diffPair
-	reads int // trees read below the roots
-}
-
-func (w *treeWalk) readTree(id objects.ID) ([]objects.TreeEntry, error) {
-	if id.IsZero() {
-		return nil, nil
-	}
-	w.reads++
-	return w.r.readTree(id)
-}
-
-// mirrorDiff is what differs between the two timestamps trees of a folder:
-// the timestamps of the resources whose mirror entry ("name@ms") is not the
-// same on both sides, and the mirror trees of the subfolders.
-type mirrorDiff struct {
-	ts         map[string][2]*int64 // name -> old and new timestamp (nil if none)
-	subA, subB map[string]objects.ID
-	a, b       []objects.TreeEntry
-}
-
-// compareMirrors merge-joins two timestamps trees (git keeps tree entries
-// sorted) so that only differing entries are parsed and remembered.
-func (w *treeWalk) compareMirrors(ma, mb objects.ID, dir string) (*mirrorDiff, error) {
-	a, err := w.readTree(ma)
-	if err != nil {
-		return nil, err
-	}
-	b, err := w.readTree(mb)
-	if err != nil {
-		return nil, err
-	}
-	d := &mirrorDiff{ts: map[string][2]*int64{}, subA: map[string]objects.ID{}, subB: map[string]objects.ID{}, a: a, b: b}
-	note := func(e objects.TreeEntry, side int) error {
-		name, ms, ok := parseTimestampName(e.Name)
-		if !ok {
-			return fmt.Errorf("%w: bad timestamp entry %q in the mirror of %s/", ErrCorrupt, e.Name, dir)
-		}
-		v := d.ts[name]
-		v[side] = &ms
-		d.ts[name] = v
-		return nil
-	}
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		switch {
-		case i < len(a) && a[i].IsDir():
-			d.subA[a[i].Name] = a[i].ID
-			i++
-		case j < len(b) && b[j].IsDir():
-			d.subB[b[j].Name] = b[j].ID
-			j++
-		case j == len(b) || (i < len(a) && a[i].Name < b[j].Name):
-			if err := note(a[i], 0); err != nil {
-				return nil, err
-			}
-			i++
-		case i == len(a) || b[j].Name < a[i].Name:
-			if err := note(b[j], 1); err != nil {
-				return nil, err
-			}
-			j++
-		default: // the same name and timestamp on both sides
-			i++
-			j++
-		}
-	}
-	return d, nil
-}
-
-// timestamps returns the timestamps of the named resources on both sides.
-// Resources whose mirror entries differ are known already; the others
-// (content changed, timestamp kept) cost one more pass over the entries.
-func (d *mirrorDiff) timestamps(names []string, dir string) (map[string][2]int64, error) {
-	out := make(map[string][2]int64, len(names))
-	var missing map[string]bool
-	for _, n := range names {
-		v, ok := d.ts[n]
-		if !ok {
-			if missing == nil {
-				missing = map[string]bool{}
-			}
-			missing[n] = true
-			continue
-		}
-		var t [2]int64
-		for side, p := range v {
-			if p != nil {
-				t[side] = *p
-			}
-		}
-		out[n] = t
-	}
-	if len(missing) == 0 {
-		return out, nil
-	}
-	found := map[string]int{}
-	for side, entries := range [][]objects.TreeEntry{d.a, d.b} {
-		for _, e := range entries {
-			k := strings.LastIndexByte(e.Name, '@')
-			if e.IsDir() || k <= 0 || !missing[e.Name[:k]] {
-				continue
-			}
-			name, ms, ok := parseTimestampName(e.Name)
-			if !ok {
-				return nil, fmt.Errorf("%w: bad timestamp entry %q in the mirror of %s/", ErrCorrupt, e.Name, dir)
-			}
-			t := out[name]
-			t[side] = ms
-			out[name] = t
-			found[name]++
-		}
-	}
-	for n := range missing {
-		if found[n] != 2 {
-			return nil, fmt.Errorf("%w: no timestamp for %s/%s", ErrCorrupt, dir, n)
-		}
-	}
-	return out, nil
-}
-
-// treeKey is the name git sorts a tree entry by.
-func treeKey(e objects.TreeEntry) string {
-	if e.IsDir() {
-		return e.Name + "/"
-	}
-	return e.Name
-}
-
-// dir compares folder path (with a leading slash; "" for the root) whose
-// trees are ta and tb and timestamps trees ma and mb (zero ids for a side
-// that lacks the folder). Both trees are merge-joined in git order; the
-// timestamps trees are compared entry by entry, so that nothing is parsed
-// or remembered for the resources that did not change.
-func (w *treeWalk) dir(ctx context.Context, path string, ta, tb, ma, mb objects.ID) error {
-	if ta == tb && ma == mb {
-		return nil
-	}
-	if !w.f.mayContain(path) {
-		return nil
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	ea, err := w.readTree(ta)
-	if err != nil {
-		return err
-	}
-	eb, err := w.readTree(tb)
-	if err != nil {
-		return err
-	}
-	mir, err := w.compareMirrors(ma, mb, path)
-	if err != nil {
-		return err
-	}
-	type candidate struct {
-		name string
-		a, b *objects.TreeEntry
-	}
-	var cands []candidate
-	var dirs []candidate
-	i, j := 0, 0
-	for i < len(ea) || j < len(eb) {
-		var c candidate
-		switch {
-		case j == len(eb) || (i < len(ea) && treeKey(ea[i]) < treeKey(eb[j])):
-			c = candidate{name: ea[i].Name, a: &ea[i]}
-			i++
-		case i == len(ea) || treeKey(eb[j]) < treeKey(ea[i]):
-			c = candidate{name: eb[j].Name, b: &eb[j]}
-			j++
-		default:
-			c = candidate{name: ea[i].Name, a: &ea[i], b: &eb[j]}
-			i++
-			j++
-		}
-		if path == "" && c.name == recordsDir {
-			continue
-		}
-		if (c.a != nil && c.a.IsDir()) || (c.b != nil && c.b.IsDir()) {
-			dirs = append(dirs, c)
-			continue
-		}
-		if !w.f.match(path + "/" + c.name) {
-			continue
-		}
-		if c.a != nil && c.b != nil && c.a.ID == c.b.ID {
-			if _, tsChanged := mir.ts[c.name]; !tsChanged {
-				continue
-			}
-		}
-		cands = append(cands, c)
-	}
-	names := make([]string, len(cands))
-	for k, c := range cands {
-		names[k] = c.name
-	}
-	ts, err := mir.timestamps(names, path)
-	if err != nil {
-		return err
-	}
-	for _, c := range cands {
-		full := path + "/" + c.name
-		v := mir.ts[c.name]
-		p := diffPair{path: full}
-		if c.a != nil {
-			if v[0] == nil && (c.b == nil || v[1] != nil) {
-				return fmt.Errorf("%w: no timestamp for %s", ErrCorrupt, full)
-			}
-			p.a = &diffItem{id: c.a.ID, idKnown: true, ts: ts[c.name][0]}
-		}
-		if c.b != nil {
-			if v[1] == nil && (c.a == nil || v[0] != nil) {
-				return fmt.Errorf("%w: no timestamp for %s", ErrCorrupt, full)
-			}
-			p.b = &diffItem{id: c.b.ID, idKnown: true, ts: ts[c.name][1]}
-		}
-		w.pairs = append(w.pairs, p)
-	}
-	for _, c := range dirs {
-		full := path + "/" + c.name
-		esc := escapeDir(c.name)
-		var ta, tb, ma, mb objects.ID
-		if c.a != nil && c.a.IsDir() {
-			ta, ma = c.a.ID, mir.subA[esc]
-		}
-		if c.b != nil && c.b.IsDir() {
-			tb, mb = c.b.ID, mir.subB[esc]
-		}
-		if err := w.dir(ctx, full, ta, tb, ma, mb); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // listPairs lists both sides (at least one of them not a snapshot of r) and
@@ -882,7 +614,7 @@ func (r *Repository) listPairs(ctx context.Context, a, b *diffSide, f pathFilter
 func (r *Repository) listSide(ctx context.Context, s *diffSide, f pathFilter) (map[string]*diffItem, error) {
 	out := map[string]*diffItem{}
 	if s.snap != nil {
-		pairs, err := r.treePairs(ctx, objects.ID{}, s.snap.Info.tree, f)
+		pairs, _, err := r.treePairs(ctx, objects.ID{}, s.snap.Info.tree, f)
 		if err != nil {
 			return nil, err
 		}
@@ -892,7 +624,7 @@ func (r *Repository) listSide(ctx context.Context, s *diffSide, f pathFilter) (m
 		return out, nil
 	}
 	err := metastore.ListEntries(ctx, s.src, f.listPrefix(), func(e metastore.Entry) error {
-		if f.match(e.Path) {
+		if f.Match(e.Path) {
 			out[e.Path] = &diffItem{size: e.Size, sizeKnown: true, ts: e.Timestamp, change: e.Change}
 		}
 		return nil
@@ -927,7 +659,7 @@ func (r *Repository) scopePairs(ctx context.Context, a, b *diffSide, s scope.Sco
 			continue
 		}
 		for _, p := range res.Paths {
-			if f.match(p) {
+			if f.Match(p) {
 				members[p] = true
 			}
 		}

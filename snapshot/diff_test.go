@@ -383,12 +383,12 @@ func TestDiffGolden(t *testing.T) {
 func TestDiffIdenticalSnapshotsReadNoFolder(t *testing.T) {
 	r := newRepo(t)
 	a, b, _ := kylinPair(t, r, func(*kylin) {})
-	w, err := r.walkTrees(context.Background(), a.Info.tree, b.Info.tree, pathFilter{})
+	pairs, reads, err := r.treePairs(context.Background(), a.Info.tree, b.Info.tree, pathFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(w.pairs) != 0 || w.reads != 0 {
-		t.Errorf("identical snapshots: %d pairs, %d trees read; want none", len(w.pairs), w.reads)
+	if len(pairs) != 0 || reads != 0 {
+		t.Errorf("identical snapshots: %d pairs, %d trees read; want none", len(pairs), reads)
 	}
 }
 
@@ -397,14 +397,14 @@ func TestDiffSkipsUnchangedFolders(t *testing.T) {
 	a, b, _ := kylinPair(t, r, func(k *kylin) {
 		k.edit("/table/SSB.PART.json", `"database" : "SSB"`, `"database" : "ssb"`)
 	})
-	w, err := r.walkTrees(context.Background(), a.Info.tree, b.Info.tree, pathFilter{})
+	pairs, reads, err := r.treePairs(context.Background(), a.Info.tree, b.Info.tree, pathFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The root and /table, on both sides, each with its timestamps
 	// mirror: nothing of /dict, /cube, ... is read.
-	if len(w.pairs) != 1 || w.reads != 8 {
-		t.Errorf("one changed table: %d pairs, %d trees read; want 1 pair, 8 trees", len(w.pairs), w.reads)
+	if len(pairs) != 1 || reads != 8 {
+		t.Errorf("one changed table: %d pairs, %d trees read; want 1 pair, 8 trees", len(pairs), reads)
 	}
 	// A timestamp-only change is found through the mirror alone.
 	a2, b2, _ := kylinPair(t, newRepo(t), func(k *kylin) { k.touch("/table/SSB.PART.json") })

@@ -107,7 +107,7 @@ func (s *Snapshot) Entries(ctx context.Context, prefix string) ([]metastore.Entr
 	f := newPathFilter(prefix, nil)
 	var out []metastore.Entry
 	err := s.ListEntries(ctx, f.listPrefix(), func(e metastore.Entry) error {
-		if f.match(e.Path) {
+		if f.Match(e.Path) {
 			out = append(out, e)
 		}
 		return nil
