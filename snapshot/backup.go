@@ -2,8 +2,6 @@ package snapshot
 
 import (
 	"context"
-	"crypto/sha1"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -16,6 +14,7 @@ import (
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/objects"
 	"github.com/kylin-tools/metastore/scope"
+	"github.com/kylin-tools/metastore/snapshot/internal/tree"
 )
 
 // Progress receives the progress of long operations. Implementations must be
@@ -122,12 +121,8 @@ func elsewhereWarning(p string, err error) scope.Warning {
 	return scope.Warning{Path: p, Message: fmt.Sprintf("not backed up: %v (Kylin pushed it out of the database, see kylin.metadata.jdbc.max-cell-size; give --hdfs-root to read it)", err)}
 }
 
-// objectWriter stores an object or, in a dry run, only names it. base is an
-// earlier version of the object (same path, previous snapshot), which the
-// store may use as a delta base; zero if unknown.
-type objectWriter func(k objects.Kind, data []byte, base objects.ID) (objects.ID, error)
-
-func packObjectWriter(pw *objects.PackWriter) objectWriter {
+// packObjectWriter stores objects into a pack (see tree.WriteFunc).
+func packObjectWriter(pw *objects.PackWriter) tree.WriteFunc {
 	return func(k objects.Kind, data []byte, base objects.ID) (objects.ID, error) {
 		id, _, err := pw.WriteDelta(k, data, base)
 		return id, err
@@ -156,7 +151,7 @@ func checkKey(p string) error {
 // wait in a queue, so the listing starts at once. A cache saved with a
 // snapshot the repository still has is trusted: the blobs it names exist and
 // need not be looked up one by one.
-func (r *Repository) scan(ctx context.Context, src metastore.Source, paths []string, write objectWriter, cl *cacheLoad, prog Progress) ([]scanned, scanStats, error) {
+func (r *Repository) scan(ctx context.Context, src metastore.Source, paths []string, write tree.WriteFunc, cl *cacheLoad, prog Progress) ([]scanned, scanStats, error) {
 	var st scanStats
 	if w, ok := src.(metastore.Walker); ok && paths == nil {
 		return r.scanWalk(ctx, w, write, prog)
@@ -321,7 +316,7 @@ func (r *Repository) scan(ctx context.Context, src metastore.Source, paths []str
 
 // scanWalk stores the resources a Walker streams (a database read in one
 // pass), hashing and compressing them on several workers.
-func (r *Repository) scanWalk(ctx context.Context, w metastore.Walker, write objectWriter, prog Progress) ([]scanned, scanStats, error) {
+func (r *Repository) scanWalk(ctx context.Context, w metastore.Walker, write tree.WriteFunc, prog Progress) ([]scanned, scanStats, error) {
 	var st scanStats
 	var items []scanned
 	type job struct {
@@ -423,260 +418,11 @@ func decodeUUID(b []byte) string {
 	return s
 }
 
-// buildTree writes the trees of a snapshot from resources sorted by path and
-// returns the root tree: the resource folders plus the .metastore records.
-// prev, if not nil, is the previous snapshot's tree, whose folders serve as
-// delta bases for the new versions of the same folders. memo, if not nil,
-// remembers the trees of folders whose content did not change since the
-// last backup, so they are not encoded and hashed again; it is updated.
-// has says whether the repository already holds an object (nil: never
-// skip a write); large trees are written by up to workers goroutines.
-func buildTree(items []scanned, write objectWriter, prev *prevTree, memo *dirMemo, has func(objects.ID) bool, workers int) (objects.ID, error) {
-	b := &treeBuilder{write: write, prev: prev, memo: memo, has: has, sem: make(chan struct{}, workers)}
-	root, err := b.root(items)
-	if werr := b.wait(); werr != nil && err == nil {
-		err = werr
+// treeItems returns what the tree of a snapshot of items records.
+func treeItems(items []scanned) []tree.Item {
+	out := make([]tree.Item, len(items))
+	for i, it := range items {
+		out[i] = tree.Item{Key: it.path, ID: it.id, Timestamp: it.ts}
 	}
-	return root, err
-}
-
-func (b *treeBuilder) root(items []scanned) (objects.ID, error) {
-	entries, mirror, err := b.dir(items, 1)
-	if err != nil {
-		return objects.ID{}, err
-	}
-	tsTree, err := b.tree(recordsDir+"/"+timestampsDir, mirror)
-	if err != nil {
-		return objects.ID{}, err
-	}
-	tsEntry := objects.TreeEntry{Name: timestampsDir, Mode: objects.ModeDir, ID: tsTree}
-	recID, err := b.tree(recordsDir, []objects.TreeEntry{tsEntry})
-	if err != nil {
-		return objects.ID{}, err
-	}
-	entries = append(entries, objects.TreeEntry{Name: recordsDir, Mode: objects.ModeDir, ID: recID})
-	objects.SortTree(entries)
-	return b.tree("", entries)
-}
-
-type treeBuilder struct {
-	write     objectWriter
-	prev      *prevTree
-	memo      *dirMemo
-	has       func(objects.ID) bool
-	empty     objects.ID
-	haveEmpty bool
-
-	// Large trees (a flat folder of tens of thousands of jobs) are
-	// compressed and delta-encoded on other cores while the walk goes on.
-	sem     chan struct{}
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	lateErr error
-}
-
-// asyncTreeSize is the size above which a tree is stored in the
-// background.
-const asyncTreeSize = 64 << 10
-
-// tree writes the tree at path (slash-separated tree names from the root).
-func (b *treeBuilder) tree(path string, entries []objects.TreeEntry) (objects.ID, error) {
-	data, err := objects.EncodeTree(entries)
-	if err != nil {
-		return objects.ID{}, err
-	}
-	id := objects.HashObject(objects.KindTree, data)
-	if b.has != nil && b.has(id) {
-		return id, nil
-	}
-	var base objects.ID
-	if b.prev != nil {
-		base = b.prev.at(path)
-	}
-	if len(data) < asyncTreeSize || cap(b.sem) < 2 {
-		return b.write(objects.KindTree, data, base)
-	}
-	b.sem <- struct{}{}
-	b.wg.Add(1)
-	go func() {
-		defer func() { <-b.sem; b.wg.Done() }()
-		if _, err := b.write(objects.KindTree, data, base); err != nil {
-			b.mu.Lock()
-			if b.lateErr == nil {
-				b.lateErr = err
-			}
-			b.mu.Unlock()
-		}
-	}()
-	return id, nil
-}
-
-// wait waits for the trees being stored in the background.
-func (b *treeBuilder) wait() error {
-	b.wg.Wait()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.lateErr
-}
-
-// dir returns the entries of the folder whose resources are items, all of
-// which share the first `off` bytes of their path (the folder's path with
-// its slash), and the entries of its timestamps mirror, in which each
-// resource is an empty blob named "<name>@<milliseconds>" and each subfolder
-// a tree (see FORMAT.md).
-func (b *treeBuilder) dir(items []scanned, off int) ([]objects.TreeEntry, []objects.TreeEntry, error) {
-	var entries, mirror []objects.TreeEntry
-	if n := len(items); n <= 1<<16 {
-		// At most one entry per resource: enough for a flat folder of job
-		// outputs without regrowing, little to waste for a nested one.
-		entries, mirror = make([]objects.TreeEntry, 0, n), make([]objects.TreeEntry, 0, n)
-	}
-	for i := 0; i < len(items); {
-		rest := items[i].path[off:]
-		slash := strings.IndexByte(rest, '/')
-		if slash < 0 {
-			if len(entries) > 0 && entries[len(entries)-1].Name == rest {
-				return nil, nil, fmt.Errorf("resource %s is also a folder: a snapshot cannot hold both", items[i].path)
-			}
-			empty, err := b.emptyBlob()
-			if err != nil {
-				return nil, nil, err
-			}
-			entries = append(entries, objects.TreeEntry{Name: rest, Mode: objects.ModeFile, ID: items[i].id})
-			mirror = append(mirror, objects.TreeEntry{Name: timestampName(rest, items[i].ts), Mode: objects.ModeFile, ID: empty})
-			i++
-			continue
-		}
-		name := rest[:slash]
-		prefix := items[i].path[:off+slash+1]
-		j := i + 1
-		for j < len(items) && strings.HasPrefix(items[j].path, prefix) {
-			j++
-		}
-		for _, e := range entries {
-			if e.Name == name {
-				return nil, nil, fmt.Errorf("resource %s is also a folder: a snapshot cannot hold both", items[i].path[:off+slash])
-			}
-		}
-		id, subTS, err := b.subdir(items[i:j], off+slash+1)
-		if err != nil {
-			return nil, nil, err
-		}
-		entries = append(entries, objects.TreeEntry{Name: name, Mode: objects.ModeDir, ID: id})
-		mirror = append(mirror, objects.TreeEntry{Name: escapeDir(name), Mode: objects.ModeDir, ID: subTS})
-		i = j
-	}
-	objects.SortTree(entries)
-	objects.SortTree(mirror)
-	return entries, mirror, nil
-}
-
-// subdir writes the tree and the timestamps mirror of a folder below the
-// root (see dir), or takes them from the memo.
-func (b *treeBuilder) subdir(items []scanned, off int) (objects.ID, objects.ID, error) {
-	path := items[0].path[1 : off-1]
-	var fp [20]byte
-	if b.memo != nil {
-		fp = fingerprint(items, off)
-		if m, ok := b.memo.old[path]; ok && m.fp == fp && b.memo.has(m.tree) && b.memo.has(m.mirror) {
-			b.memo.keep(path, m)
-			return m.tree, m.mirror, nil
-		}
-	}
-	entries, mirror, err := b.dir(items, off)
-	if err != nil {
-		return objects.ID{}, objects.ID{}, err
-	}
-	id, err := b.tree(path, entries)
-	if err != nil {
-		return objects.ID{}, objects.ID{}, err
-	}
-	mirrorPath := recordsDir + "/" + timestampsDir
-	for _, c := range strings.Split(path, "/") {
-		mirrorPath += "/" + escapeDir(c)
-	}
-	mid, err := b.tree(mirrorPath, mirror)
-	if err != nil {
-		return objects.ID{}, objects.ID{}, err
-	}
-	if b.memo != nil {
-		b.memo.next[path] = memoEntry{fp: fp, tree: id, mirror: mid}
-	}
-	return id, mid, nil
-}
-
-// fingerprint identifies the content of a folder: the names, objects and
-// timestamps of everything below it.
-func fingerprint(items []scanned, off int) [20]byte {
-	// One buffer, one hash: SHA-1 over many tiny writes is several times
-	// slower.
-	n := 0
-	for _, it := range items {
-		n += len(it.path) - off + 29
-	}
-	buf := make([]byte, 0, n)
-	for _, it := range items {
-		buf = append(buf, it.path[off:]...)
-		buf = append(buf, 0)
-		buf = append(buf, it.id[:]...)
-		buf = binary.BigEndian.AppendUint64(buf, uint64(it.ts))
-	}
-	return sha1.Sum(buf)
-}
-
-func splitDir(path string) (string, string) {
-	i := strings.LastIndexByte(path, '/')
-	if i < 0 {
-		return "", path
-	}
-	return path[:i], path[i+1:]
-}
-
-// prevTree finds the trees of an earlier snapshot by path.
-type prevTree struct {
-	repo *objects.Repository
-	root objects.ID
-	dirs map[string]map[string]objects.TreeEntry
-}
-
-func newPrevTree(repo *objects.Repository, root objects.ID) *prevTree {
-	return &prevTree{repo: repo, root: root, dirs: map[string]map[string]objects.TreeEntry{}}
-}
-
-// at returns the id of the tree at path, or the zero ID.
-func (p *prevTree) at(path string) objects.ID {
-	if path == "" {
-		return p.root
-	}
-	parent, name := splitDir(path)
-	pid := p.at(parent)
-	if pid.IsZero() {
-		return objects.ID{}
-	}
-	d, ok := p.dirs[parent]
-	if !ok {
-		entries, err := p.repo.ReadTree(pid)
-		if err == nil {
-			d = make(map[string]objects.TreeEntry, len(entries))
-			for _, e := range entries {
-				d[e.Name] = e
-			}
-		}
-		p.dirs[parent] = d
-	}
-	if e, ok := d[name]; ok && e.IsDir() {
-		return e.ID
-	}
-	return objects.ID{}
-}
-
-func (b *treeBuilder) emptyBlob() (objects.ID, error) {
-	if !b.haveEmpty {
-		id, err := b.write(objects.KindBlob, nil, objects.ID{})
-		if err != nil {
-			return id, err
-		}
-		b.empty, b.haveEmpty = id, true
-	}
-	return b.empty, nil
+	return out
 }

@@ -292,6 +292,22 @@ func (m *dirMemo) has(id objects.ID) bool {
 	return m.trusted || m.repo.Has(id)
 }
 
+// Get returns the trees remembered for folder path with fingerprint fp
+// (see tree.Memo), and carries them over to the next memo.
+func (m *dirMemo) Get(path string, fp [20]byte) (tree, mirror objects.ID, ok bool) {
+	e, ok := m.old[path]
+	if !ok || e.fp != fp || !m.has(e.tree) || !m.has(e.mirror) {
+		return objects.ID{}, objects.ID{}, false
+	}
+	m.keep(path, e)
+	return e.tree, e.mirror, true
+}
+
+// Put remembers the trees written for folder path in the next memo.
+func (m *dirMemo) Put(path string, fp [20]byte, tree, mirror objects.ID) {
+	m.next[path] = memoEntry{fp: fp, tree: tree, mirror: mirror}
+}
+
 // keep carries an unchanged folder and everything remembered below it over
 // to the next memo, so that a later change deep inside still finds its
 // siblings remembered.

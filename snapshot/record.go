@@ -12,6 +12,7 @@ import (
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/objects"
 	"github.com/kylin-tools/metastore/scope"
+	"github.com/kylin-tools/metastore/snapshot/internal/tree"
 )
 
 // Info describes a snapshot, as log and show print it.
@@ -257,7 +258,7 @@ func (r *Repository) record(pw *objects.PackWriter, items []scanned, opt BackupO
 	if err != nil && !errors.Is(err, objects.ErrNotFound) {
 		return rec, err
 	}
-	var prev *prevTree
+	b := &tree.Builder{Write: packObjectWriter(pw), Has: r.objs.Has, Workers: r.opt.Workers}
 	var parentTree objects.ID
 	if !rec.parent.IsZero() {
 		pc, err := r.objs.ReadCommit(rec.parent)
@@ -265,13 +266,14 @@ func (r *Repository) record(pw *objects.PackWriter, items []scanned, opt BackupO
 			return rec, fmt.Errorf("%w: latest snapshot of %s: %v", ErrCorrupt, opt.Scope, err)
 		}
 		parentTree = pc.Tree
-		prev = newPrevTree(r.objs, pc.Tree)
+		b.Prev = r.trees.Open(pc.Tree, "snapshot "+ID(rec.parent).Short())
 	}
 	var memo *dirMemo
 	if opt.memoPath != "" {
 		memo = loadDirMemo(r.objs, opt.memoPath)
+		b.Memo = memo
 	}
-	root, err := buildTree(items, packObjectWriter(pw), prev, memo, r.objs.Has, r.opt.Workers)
+	root, err := b.Build(treeItems(items))
 	if err != nil {
 		return rec, err
 	}

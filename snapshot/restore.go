@@ -12,6 +12,7 @@ import (
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/objects"
 	"github.com/kylin-tools/metastore/scope"
+	"github.com/kylin-tools/metastore/snapshot/internal/tree"
 )
 
 // Action is what a restore does, or would do, to one resource.
@@ -165,8 +166,8 @@ func (r *Repository) Restore(ctx context.Context, snap *Snapshot, target metasto
 	// a dry run, store it for the safety snapshot) while holding the lock.
 	var (
 		pw     *objects.PackWriter
-		write  objectWriter = hashOnly
-		unlock              = func() {}
+		write  tree.WriteFunc = hashOnly
+		unlock                = func() {}
 	)
 	if !opt.DryRun {
 		if unlock, err = r.lock(ctx); err != nil {
