@@ -138,8 +138,8 @@ func checkKey(p string) error {
 	if err := metastore.CheckPath(p); err != nil {
 		return err
 	}
-	if p == "/"+recordsDir || strings.HasPrefix(p, "/"+recordsDir+"/") {
-		return fmt.Errorf("%w: %s collides with the repository's own records under /%s", ErrReservedPath, p, recordsDir)
+	if tree.IsReserved(p) {
+		return fmt.Errorf("%w: %s collides with the repository's own records under /%s", ErrReservedPath, p, tree.RecordsDir)
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/kylin-tools/metastore/metastore/folder"
 	"github.com/kylin-tools/metastore/objects"
 	"github.com/kylin-tools/metastore/scope"
+	"github.com/kylin-tools/metastore/snapshot/internal/tree"
 )
 
 // rawTree encodes tree entries without EncodeTree's checks, the way a
@@ -121,7 +122,7 @@ func TestCraftedSnapshotIsRefused(t *testing.T) {
 				empty := emptyBlob(t, pw)
 				cube := writeRaw(t, pw, rawTree(file("ok.json", ok), res))
 				ts := writeRaw(t, pw, rawTree(file("ok.json@1", empty), mirror))
-				return writeTree(t, pw, dir("cube", cube), dir(recordsDir, writeTree(t, pw, dir(timestampsDir, writeTree(t, pw, dir("cube", ts))))))
+				return writeTree(t, pw, dir("cube", cube), dir(tree.RecordsDir, writeTree(t, pw, dir(tree.TimestampsDir, writeTree(t, pw, dir("cube", ts))))))
 			})
 			base := t.TempDir()
 			target := filepath.Join(base, "meta")
@@ -293,7 +294,7 @@ func TestVerifyFindsMore(t *testing.T) {
 			blob, _, _ := pw.WriteBlob([]byte("{}"))
 			empty := emptyBlob(t, pw)
 			ts := writeTree(t, pw, file("UUID@yesterday", empty))
-			return writeTree(t, pw, file("UUID", blob), dir(recordsDir, writeTree(t, pw, dir(timestampsDir, ts))))
+			return writeTree(t, pw, file("UUID", blob), dir(tree.RecordsDir, writeTree(t, pw, dir(tree.TimestampsDir, ts))))
 		})
 		got := strings.Join(problems(t, r, false), "\n")
 		if !strings.Contains(got, "/UUID@yesterday: timestamp record is not <name>@<milliseconds>") {

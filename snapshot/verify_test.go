@@ -9,6 +9,7 @@ import (
 
 	"github.com/kylin-tools/metastore/objects"
 	"github.com/kylin-tools/metastore/scope"
+	"github.com/kylin-tools/metastore/snapshot/internal/tree"
 )
 
 func problems(t *testing.T, r *Repository, readData bool) []string {
@@ -95,7 +96,7 @@ func TestVerifyFindsStructuralProblems(t *testing.T) {
 				ghost := objects.HashObject(objects.KindBlob, []byte("never stored"))
 				cube := writeTree(t, pw, file("a.json", ghost))
 				ts := writeTree(t, pw, dir("cube", writeTree(t, pw, file("a.json@5", empty))))
-				return writeTree(t, pw, dir("cube", cube), dir(recordsDir, writeTree(t, pw, dir(timestampsDir, ts))))
+				return writeTree(t, pw, dir("cube", cube), dir(tree.RecordsDir, writeTree(t, pw, dir(tree.TimestampsDir, ts))))
 			},
 			want: []string{"/cube/a.json (object 03733c4e239c83e188a7604b4291e7f3f11e8dd5): content missing"},
 		},
@@ -107,7 +108,7 @@ func TestVerifyFindsStructuralProblems(t *testing.T) {
 				blob, _, _ := pw.WriteBlob([]byte("{}"))
 				cube := writeTree(t, pw, file("a.json", blob))
 				ts := writeTree(t, pw, dir("cube", writeTree(t, pw, file("b.json@5", empty))))
-				return writeTree(t, pw, dir("cube", cube), dir(recordsDir, writeTree(t, pw, dir(timestampsDir, ts))))
+				return writeTree(t, pw, dir("cube", cube), dir(tree.RecordsDir, writeTree(t, pw, dir(tree.TimestampsDir, ts))))
 			},
 			want: []string{"/cube/a.json: resource has no timestamp record", "/cube/b.json: timestamp record without a resource"},
 		},
@@ -118,7 +119,7 @@ func TestVerifyFindsStructuralProblems(t *testing.T) {
 				empty, _, _ := pw.WriteBlob(nil)
 				blob, _, _ := pw.WriteBlob([]byte("{}"))
 				ts := writeTree(t, pw, file("UUID@1", empty))
-				return writeTree(t, pw, file("UUID", blob), dir(recordsDir, writeTree(t, pw, dir(timestampsDir, ts))))
+				return writeTree(t, pw, file("UUID", blob), dir(tree.RecordsDir, writeTree(t, pw, dir(tree.TimestampsDir, ts))))
 			},
 			want: []string{"holds 1 resources, its record says 7"},
 		},
