@@ -577,17 +577,6 @@ func (r *Repository) treePairs(ctx context.Context, rootA, rootB objects.ID, f p
 	return pairs, reads, nil
 }
 
-func (r *Repository) readTree(id objects.ID) ([]objects.TreeEntry, error) {
-	if id.IsZero() {
-		return nil, nil
-	}
-	entries, err := r.objs.ReadTree(id)
-	if err != nil {
-		return nil, fmt.Errorf("%w: tree %s: %v", ErrCorrupt, id, err)
-	}
-	return entries, nil
-}
-
 // listPairs lists both sides (at least one of them not a snapshot of r) and
 // pairs their resources by path.
 func (r *Repository) listPairs(ctx context.Context, a, b *diffSide, f pathFilter) ([]diffPair, error) {
