@@ -7,9 +7,7 @@ import (
 	"io/fs"
 	"runtime"
 	"sort"
-	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/objects"
@@ -209,7 +207,7 @@ func (r *Repository) scan(ctx context.Context, src metastore.Source, paths []str
 					continue
 				}
 				if it.path == "/UUID" {
-					it.uuid = decodeUUID(res.Data)
+					it.uuid = uuidOf(res.Data)
 				}
 				if res.Timestamp != it.ts || int64(len(res.Data)) != it.size {
 					// Changed between listing and reading: the listed
@@ -371,7 +369,7 @@ func (r *Repository) scanWalk(ctx context.Context, w metastore.Walker, write tre
 		}
 		it := scanned{path: res.Path, size: int64(len(res.Data)), ts: res.Timestamp}
 		if res.Path == "/UUID" {
-			it.uuid = decodeUUID(res.Data)
+			it.uuid = uuidOf(res.Data)
 		}
 		items = append(items, it)
 		data := append([]byte(nil), res.Data...)
@@ -403,19 +401,11 @@ func (r *Repository) scanWalk(ctx context.Context, w metastore.Walker, write tre
 	return items, st, nil
 }
 
-// decodeUUID reads Kylin's /UUID resource: a Java writeUTF string (two-byte
-// big-endian length, then the text). Plain text is accepted too.
-func decodeUUID(b []byte) string {
-	var s string
-	if len(b) >= 2 && int(b[0])<<8|int(b[1]) == len(b)-2 {
-		s = string(b[2:])
-	} else {
-		s = strings.TrimSpace(string(b))
-	}
-	if !utf8.ValidString(s) || len(s) > 128 || strings.ContainsAny(s, "\n\r\x00") {
-		return ""
-	}
-	return s
+// uuidOf reads Kylin's /UUID resource (scope.DecodeUUID); "" if it holds
+// no identity.
+func uuidOf(data []byte) string {
+	u, _ := scope.DecodeUUID(data)
+	return u
 }
 
 // treeItems returns what the tree of a snapshot of items records.

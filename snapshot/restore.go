@@ -219,7 +219,7 @@ func (r *Repository) Restore(ctx context.Context, snap *Snapshot, target metasto
 		targetUUID = u.uuid
 		if targetUUID == "" {
 			if rr, err := target.Read(ctx, "/UUID"); err == nil {
-				targetUUID = decodeUUID(rr.Data)
+				targetUUID = uuidOf(rr.Data)
 			}
 		}
 	}

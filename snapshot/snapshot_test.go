@@ -284,6 +284,55 @@ func uuidResource(u string) metastore.Resource {
 	return metastore.Resource{Path: "/UUID", Data: append([]byte{0, byte(len(u))}, u...), Timestamp: 5}
 }
 
+// TestUUIDTrailer pins which /UUID a snapshot records as its
+// Metastore-UUID: what scope.DecodeUUID reads (Kylin's writeUTF form, or
+// plain text), and nothing for a value that is no identity (a control
+// character, no text); a restore then has no /UUID of the snapshot to
+// compare with the target's.
+func TestUUIDTrailer(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"writeUTF", uuidResource("3591078f-9401-481a-a233-e7755c1142d0").Data, "3591078f-9401-481a-a233-e7755c1142d0"},
+		{"plain text", []byte("3591078f-9401-481a-a233-e7755c1142d0\n"), "3591078f-9401-481a-a233-e7755c1142d0"},
+		{"a tab", []byte("\x00\x03a\tb"), ""},
+		{"a control character", []byte("\x00\x03a\x01b"), ""},
+		{"empty", []byte("\x00\x00"), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRepo(t)
+			m := memory.New()
+			m.Write(ctx, metastore.Resource{Path: "/UUID", Data: tc.data, Timestamp: 1})
+			m.Write(ctx, metastore.Resource{Path: "/cube/a.json", Data: []byte("{}"), Timestamp: 1})
+			res, err := r.Backup(ctx, m, BackupOptions{Scope: scope.SystemScope()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Snapshot.UUID != tc.want {
+				t.Errorf("recorded UUID %q, want %q", res.Snapshot.UUID, tc.want)
+			}
+			c, err := r.objs.ReadCommit(res.Snapshot.ID.object())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(c.Message, "Metastore-UUID:"); got != (tc.want != "") {
+				t.Errorf("Metastore-UUID trailer present: %v, want %v:\n%s", got, tc.want != "", c.Message)
+			}
+			// Restored into a metastore with another identity: refused only
+			// when the snapshot has one.
+			other := memory.New()
+			other.Write(ctx, uuidResource("11111111-2222-3333-4444-555555555555"))
+			_, err = r.Restore(ctx, r.OpenInfo(res.Snapshot), other, RestoreOptions{Scope: scope.SystemScope()})
+			if foreign := errors.Is(err, ErrForeign); foreign != (tc.want != "") {
+				t.Errorf("restore into another metastore: %v", err)
+			}
+		})
+	}
+}
+
 func TestUUIDRules(t *testing.T) {
 	ctx := context.Background()
 	r := newRepo(t)
@@ -298,7 +347,7 @@ func TestUUIDRules(t *testing.T) {
 	if _, err := r.Restore(ctx, snap, fresh, RestoreOptions{Scope: scope.SystemScope()}); err != nil {
 		t.Fatal(err)
 	}
-	if u, err := fresh.Read(ctx, "/UUID"); err != nil || decodeUUID(u.Data) != snap.Info.UUID {
+	if u, err := fresh.Read(ctx, "/UUID"); err != nil || uuidOf(u.Data) != snap.Info.UUID {
 		t.Errorf("fresh target /UUID = %v, %v", u, err)
 	}
 
@@ -315,7 +364,7 @@ func TestUUIDRules(t *testing.T) {
 	if _, err := r.Restore(ctx, snap, other, RestoreOptions{Scope: scope.SystemScope(), AllowForeign: true}); err != nil {
 		t.Fatal(err)
 	}
-	if u, _ := other.Read(ctx, "/UUID"); decodeUUID(u.Data) != "11111111-2222-3333-4444-555555555555" {
+	if u, _ := other.Read(ctx, "/UUID"); uuidOf(u.Data) != "11111111-2222-3333-4444-555555555555" {
 		t.Errorf("target /UUID overwritten with %q", u.Data)
 	}
 
