@@ -9,7 +9,8 @@ import (
 
 // TestDependenciesPointOneWay keeps the module's layering: cmd -> snapshot
 // -> {scope, objects, metastore}; only objects imports go-git; scope and
-// metastore know nothing of git or snapshots.
+// metastore know nothing of git or snapshots; the web console imports
+// neither objects nor go-git.
 func TestDependenciesPointOneWay(t *testing.T) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -27,6 +28,11 @@ func TestDependenciesPointOneWay(t *testing.T) {
 		"metastore": {mod + "snapshot", mod + "objects", mod + "scope", mod + "cmd", "github.com/go-git/"},
 		"snapshot":  {mod + "cmd", "github.com/go-git/"},
 	}
+	// The web console renders what package snapshot returns, through the
+	// CLI's own requests (cmd/metastore/internal/api): never git directly.
+	forbiddenBelow := map[string][]string{
+		"cmd/metastore/internal/console": {mod + "objects", "github.com/go-git/"},
+	}
 	for dec.More() {
 		var p struct {
 			ImportPath string
@@ -41,6 +47,15 @@ func TestDependenciesPointOneWay(t *testing.T) {
 		pkg := strings.TrimPrefix(p.ImportPath, mod)
 		top, _, _ := strings.Cut(pkg, "/")
 		for _, imp := range p.Imports {
+			for below, bad := range forbiddenBelow {
+				if pkg == below || strings.HasPrefix(pkg, below+"/") {
+					for _, b := range bad {
+						if strings.HasPrefix(imp, b) {
+							t.Errorf("%s imports %s", p.ImportPath, imp)
+						}
+					}
+				}
+			}
 			for _, bad := range forbidden[top] {
 				if strings.HasPrefix(imp, bad) {
 					t.Errorf("%s imports %s", p.ImportPath, imp)

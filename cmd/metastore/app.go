@@ -16,24 +16,23 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kylin-tools/metastore/cmd/metastore/internal/api"
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/metastore/folder"
 	"github.com/kylin-tools/metastore/metastore/jdbc"
 	"github.com/kylin-tools/metastore/metastore/locate"
-	"github.com/kylin-tools/metastore/objects"
-	"github.com/kylin-tools/metastore/scope"
 	"github.com/kylin-tools/metastore/snapshot"
 	"github.com/urfave/cli/v2"
 )
 
 // Exit codes, documented in the README.
 const (
-	exitOK       = 0
-	exitFailure  = 1 // the operation failed (I/O, database, ...)
-	exitUsage    = 2 // the command line was wrong
-	exitNotFound = 3 // unknown snapshot, tag, project, cube or resource
-	exitRefused  = 4 // refused to act: foreign metastore, scope mismatch, tag taken, empty source, metastore overlapping the repository
-	exitRepo     = 5 // the repository is missing, corrupt, foreign or too new
+	exitOK       = api.ExitOK
+	exitFailure  = api.ExitFailure  // the operation failed (I/O, database, ...)
+	exitUsage    = api.ExitUsage    // the command line was wrong
+	exitNotFound = api.ExitNotFound // unknown snapshot, tag, project, cube or resource
+	exitRefused  = api.ExitRefused  // refused to act: foreign metastore, scope mismatch, tag taken, empty source, metastore overlapping the repository
+	exitRepo     = api.ExitRepo     // the repository is missing, corrupt, foreign or too new
 )
 
 // env is the process environment, injected so tests run in-process.
@@ -53,11 +52,9 @@ type env struct {
 }
 
 // usageError marks errors in the command line.
-type usageError struct{ msg string }
+type usageError = api.UsageError
 
-func (e usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+func usagef(format string, args ...any) error { return api.Usagef(format, args...) }
 
 // unknownCommand is the usage error for a command name that does not
 // exist, with urfave/cli's suggestion of the closest one.
@@ -98,33 +95,13 @@ func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) i
 	if e.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		enc.Encode(errorJSON(err, code))
+		enc.Encode(api.Error(err, code))
 	}
 	fmt.Fprintf(stderr, "metastore: %v\n", err)
 	return code
 }
 
-func exitCode(err error) int {
-	var ue usageError
-	switch {
-	case errors.As(err, &ue), errors.Is(err, scope.ErrAmbiguousCube):
-		return exitUsage
-	case errors.Is(err, snapshot.ErrNotFound), errors.Is(err, snapshot.ErrAmbiguous),
-		errors.Is(err, scope.ErrUnknownProject), errors.Is(err, scope.ErrUnknownCube),
-		errors.Is(err, snapshot.ErrNotResource):
-		return exitNotFound
-	case errors.Is(err, snapshot.ErrForeign), errors.Is(err, snapshot.ErrScopeMismatch), errors.Is(err, snapshot.ErrConflict),
-		errors.Is(err, snapshot.ErrTagExists), errors.Is(err, snapshot.ErrEmptySource),
-		errors.Is(err, snapshot.ErrInvalidRef), errors.Is(err, scope.ErrInvalidScope),
-		errors.Is(err, snapshot.ErrReservedPath), errors.Is(err, snapshot.ErrInsideRepository):
-		return exitRefused
-	case errors.Is(err, snapshot.ErrNoRepository), errors.Is(err, snapshot.ErrCorrupt),
-		errors.Is(err, snapshot.ErrNotMetastoreRepository), errors.Is(err, snapshot.ErrNewerFormat),
-		errors.Is(err, objects.ErrCorrupt):
-		return exitRepo
-	}
-	return exitFailure
-}
+func exitCode(err error) int { return api.ExitCode(err) }
 
 func newApp(e *env) *cli.App {
 	app := &cli.App{
@@ -173,7 +150,7 @@ func newApp(e *env) *cli.App {
 			}
 			return nil
 		},
-		OnUsageError: func(c *cli.Context, err error, _ bool) error { return usageError{err.Error()} },
+		OnUsageError: func(c *cli.Context, err error, _ bool) error { return usageError{Msg: err.Error()} },
 		// The app's own action runs when no command matched: a bare
 		// "metastore" or a typo ("metastore backpu" in a cron line) is a
 		// usage error, never a silent success.
@@ -208,6 +185,7 @@ func newApp(e *env) *cli.App {
 			lsCommand(e),
 			historyCommand(e),
 			verifyCommand(e),
+			serveCommand(e),
 		},
 	}
 	for _, c := range app.Commands {
@@ -269,7 +247,7 @@ func (e *env) metadataURLValue() (string, error) {
 	u, _, err := locate.MetadataURL(e.getenv)
 	if err != nil {
 		if errors.Is(err, locate.ErrNoMetadataURL) {
-			return "", usageError{err.Error()}
+			return "", usageError{Msg: err.Error()}
 		}
 		return "", err
 	}
@@ -283,8 +261,8 @@ func (e *env) openMetastore(ctx context.Context, create bool, createSchema ...st
 	if err != nil {
 		return nil, "", err
 	}
-	if e.dbTimeout < 0 {
-		return nil, "", usagef("--db-timeout (METASTORE_DB_TIMEOUT) %s: want a positive duration such as 15s", e.dbTimeout)
+	if err := e.checkDBTimeout(); err != nil {
+		return nil, "", err
 	}
 	opt := locate.Options{Create: create, HDFSRoot: e.hdfsRoot, Timeout: e.dbTimeout}
 	if len(createSchema) > 0 {
@@ -301,11 +279,20 @@ func (e *env) openMetastore(ctx context.Context, create bool, createSchema ...st
 		case errors.Is(err, folder.ErrNotDir):
 			return nil, "", fmt.Errorf("metastore %s is a file, not a folder: %w", locate.Mask(raw), err)
 		case errors.Is(err, jdbc.ErrConfig):
-			return nil, "", usageError{err.Error()}
+			return nil, "", usageError{Msg: err.Error()}
 		}
 		return nil, "", err
 	}
 	return st, describe(st, raw), nil
+}
+
+// checkDBTimeout refuses a --db-timeout that is not a positive duration (0
+// is the default).
+func (e *env) checkDBTimeout() error {
+	if e.dbTimeout < 0 {
+		return usagef("--db-timeout (METASTORE_DB_TIMEOUT) %s: want a positive duration such as 15s", e.dbTimeout)
+	}
+	return nil
 }
 
 // checkSeparate refuses a folder metastore, or any of folders, that
@@ -342,6 +329,36 @@ func closeStore(st metastore.Store) {
 	if c, ok := st.(metastore.Closer); ok {
 		c.Close()
 	}
+}
+
+// api returns the requests' environment: the metastore and repository the
+// global flags name.
+func (e *env) api() *api.Env {
+	a := &api.Env{
+		OpenRepo: func(explicit string, create bool) (*snapshot.Repository, bool, error) {
+			if create {
+				return e.openOrCreateRepo(explicit)
+			}
+			repo, err := e.openRepo(explicit)
+			return repo, false, err
+		},
+		OpenMetastore: func(ctx context.Context, create bool, createSchema string) (metastore.Store, string, error) {
+			return e.openMetastore(ctx, create, createSchema)
+		},
+		MaskedURL: func() string {
+			raw, _ := e.metadataURLValue()
+			return locate.Mask(raw)
+		},
+		RepoOptions:   e.repoOptions,
+		Folders:       true,
+		Warn:          e.warn,
+		CheckSeparate: e.checkSeparate,
+		Command:       e.commandLine,
+	}
+	if !e.json {
+		a.Notice = func(format string, args ...any) { fmt.Fprintf(e.stderr, format, args...) }
+	}
+	return a
 }
 
 // printJSON writes v as indented JSON.

@@ -3,46 +3,15 @@ package main
 import (
 	"time"
 
-	"github.com/kylin-tools/metastore/scope"
+	"github.com/kylin-tools/metastore/cmd/metastore/internal/api"
 	"github.com/kylin-tools/metastore/snapshot"
 	"github.com/urfave/cli/v2"
 )
 
 // snapshotJSON is the --json form of a snapshot description.
-type snapshotJSON struct {
-	ID           string    `json:"id"`
-	Short        string    `json:"short_id"`
-	Parent       string    `json:"parent,omitempty"`
-	Time         time.Time `json:"time"`
-	Recorded     time.Time `json:"recorded"`
-	Scope        string    `json:"scope"`
-	Kind         string    `json:"kind"`
-	Author       string    `json:"author"`
-	Message      string    `json:"message"`
-	Resources    int       `json:"resources"`
-	Bytes        int64     `json:"bytes"`
-	Source       string    `json:"source,omitempty"`
-	UUID         string    `json:"metastore_uuid,omitempty"`
-	WithSegments bool      `json:"with_segments,omitempty"`
-	RestoreOf    string    `json:"restore_of,omitempty"`
-	ImportPath   string    `json:"imported_from,omitempty"`
-	FolderTime   string    `json:"folder_time,omitempty"`
-	Tags         []string  `json:"tags"`
-}
+type snapshotJSON = api.SnapshotJSON
 
-func toSnapshotJSON(in snapshot.Info) snapshotJSON {
-	j := snapshotJSON{
-		ID: in.ID.String(), Short: in.ID.Short(), Time: in.Time, Recorded: in.Recorded,
-		Scope: in.Scope.String(), Kind: string(in.Kind), Author: in.Author, Message: in.Message,
-		Resources: in.Resources, Bytes: in.Bytes, Source: in.Source, UUID: in.UUID,
-		WithSegments: in.WithSegments, RestoreOf: in.RestoreOf, ImportPath: in.ImportPath, FolderTime: in.FolderTime,
-		Tags: nonNil(in.Tags),
-	}
-	if !in.Parent.IsZero() {
-		j.Parent = in.Parent.String()
-	}
-	return j
-}
+func toSnapshotJSON(in snapshot.Info) snapshotJSON { return api.Snapshot(in) }
 
 func logCommand(e *env) *cli.Command {
 	return &cli.Command{
@@ -58,32 +27,12 @@ func logCommand(e *env) *cli.Command {
 			if c.NArg() > 0 {
 				return usagef("log takes no arguments; use --scope to filter")
 			}
-			f := snapshot.LogFilter{ExcludeSafety: c.Bool("no-safety")}
-			if v := c.String("scope"); v != "" {
-				s, err := scope.Parse(v)
-				if err != nil {
-					return usagef("--scope: %v", err)
-				}
-				f.Scope, f.HasScope = s, true
-			}
-			repo, err := e.openRepo("")
+			list, err := e.api().Log(c.Context, api.LogRequest{Scope: c.String("scope"), N: c.Int("n"), NoSafety: c.Bool("no-safety")})
 			if err != nil {
 				return err
-			}
-			defer repo.Close()
-			list, err := repo.Log(c.Context, f)
-			if err != nil {
-				return err
-			}
-			if n := c.Int("n"); n > 0 && len(list) > n {
-				list = list[:n]
 			}
 			if e.json {
-				out := make([]snapshotJSON, 0, len(list))
-				for _, in := range list {
-					out = append(out, toSnapshotJSON(in))
-				}
-				return e.printJSON(out)
+				return e.printJSON(api.Snapshots(list))
 			}
 			if len(list) == 0 {
 				e.printf("No snapshots yet.\n")
