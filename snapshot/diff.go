@@ -121,7 +121,7 @@ type DiffOptions struct {
 	// JSON, a line diff of malformed JSON, the headers of binary resources.
 	Details bool
 	// Ignore lists the JSON fields the field-level diff ignores (see
-	// jsondiff.Options; jsondiff.DefaultIgnore is the usual choice).
+	// jsondiff.Options; scope.SaveFields is the usual choice).
 	Ignore []string
 	// Source names a live metastore as its backups did (BackupOptions.Source;
 	// metastore.Describe of it if empty), so that the change cache of those
@@ -485,7 +485,7 @@ func describe(ch *Change, old, new []byte, hasOld, hasNew bool, ignore []string)
 	if !hasOld || !hasNew {
 		return
 	}
-	fields, err := jsondiff.Diff(old, new, jsondiff.Options{Ignore: ignore})
+	fields, err := jsondiff.Diff(old, new, jsondiff.Options{Ignore: ignore, Identities: scope.IdentityKeys()})
 	if err == nil {
 		ch.Fields = fields
 		ch.Trivial = len(fields) == 0
@@ -534,7 +534,7 @@ func describeBinary(path string, kind scope.BinaryKind, old, new []byte, hasOld,
 		bc.NewHeader = jsondiff.Encode(nh.Fields)
 	}
 	if oh != nil && nh != nil {
-		bc.Header = jsondiff.Compare(oh.Fields, nh.Fields, jsondiff.Options{Ignore: ignore})
+		bc.Header = jsondiff.Compare(oh.Fields, nh.Fields, jsondiff.Options{Ignore: ignore, Identities: scope.IdentityKeys()})
 	}
 	return bc
 }

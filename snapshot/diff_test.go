@@ -18,7 +18,6 @@ import (
 	"github.com/kylin-tools/metastore/metastore/folder"
 	"github.com/kylin-tools/metastore/metastore/memory"
 	"github.com/kylin-tools/metastore/scope"
-	"github.com/kylin-tools/metastore/snapshot/jsondiff"
 )
 
 // -update rewrites the golden files under testdata/ (registered only once,
@@ -352,7 +351,7 @@ func needSample(t *testing.T) {
 	}
 }
 
-func details() DiffOptions { return DiffOptions{Details: true, Ignore: jsondiff.DefaultIgnore()} }
+func details() DiffOptions { return DiffOptions{Details: true, Ignore: scope.SaveFields()} }
 
 // TestDiffGolden diffs the Kylin 3.1.3 sample before and after each change
 // Kylin makes, against testdata/diff/NAME.json; regenerate with
@@ -638,7 +637,7 @@ func ExampleRepository_Diff() {
 	meta.Write(ctx, metastore.Resource{Path: "/cube/sales.json", Timestamp: 1700000099999,
 		Data: []byte(`{"name":"sales","segments":[{"name":"20240101_20240201","status":"READY"}],"last_modified":1700000099999}`)})
 
-	res, err := repo.Diff(ctx, repo.OpenInfo(b.Snapshot), meta, DiffOptions{Details: true, Ignore: jsondiff.DefaultIgnore()})
+	res, err := repo.Diff(ctx, repo.OpenInfo(b.Snapshot), meta, DiffOptions{Details: true, Ignore: scope.SaveFields()})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -35,7 +35,7 @@ type HistoryEntry struct {
 	// version is DiffAdded.
 	Change Change
 	// Modifiers are the fields Kylin keeps inside the resource about who
-	// changed it and when (ModifierFields), read from the new version, or
+	// changed it and when (scope.ModifierFields), read from the new version, or
 	// from the old one for a deletion; only those present and not null.
 	Modifiers []Modifier
 }
@@ -46,17 +46,6 @@ type Modifier struct {
 	Field string `json:"field"`
 	// Value is its value: a string as is, anything else in JSON.
 	Value string `json:"value"`
-}
-
-// ModifierFields returns the fields History reports from a resource, in
-// order: "owner" and "last_modified" (Kylin), "last_modifier",
-// "last_modified_user", "modifier", "creator", "create_user" (Kyligence
-// Enterprise), "config_last_modifier" and "config_last_modified" (Kylin 5
-// models). For dictionaries and table snapshots they are read from the
-// header.
-func ModifierFields() []string {
-	return []string{"owner", "last_modified", "last_modifier", "last_modified_user", "modifier",
-		"creator", "create_user", "config_last_modifier", "config_last_modified"}
 }
 
 // version is a resource as one snapshot has it.
@@ -238,7 +227,7 @@ func (r *Repository) blobSize(id objects.ID, path string) (int64, error) {
 	return n, nil
 }
 
-// modifiers reads the ModifierFields of a resource: the top-level fields of
+// modifiers reads the scope.ModifierFields of a resource: the top-level fields of
 // a JSON object, or of a dictionary's or snapshot's header.
 func modifiers(path string, data []byte) []Modifier {
 	var fields map[string]json.RawMessage
@@ -251,7 +240,7 @@ func modifiers(path string, data []byte) []Modifier {
 		return nil
 	}
 	var out []Modifier
-	for _, name := range ModifierFields() {
+	for _, name := range scope.ModifierFields() {
 		raw, ok := fields[name]
 		if !ok {
 			continue
@@ -297,7 +286,7 @@ func (r *Repository) ProjectHistory(ctx context.Context, project string, opt His
 		if in.Scope.Kind == scope.Cube {
 			continue
 		}
-		ok, err := r.covers(in, want)
+		ok, err := r.covers(ctx, in, want)
 		if err != nil {
 			return nil, err
 		}

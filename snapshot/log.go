@@ -230,7 +230,7 @@ func (r *Repository) latest(ctx context.Context, want scope.Scope) (Info, error)
 		if in.Kind == KindSafety {
 			continue
 		}
-		ok, err := r.covers(in, want)
+		ok, err := r.covers(ctx, in, want)
 		if err != nil {
 			return Info{}, err
 		}
@@ -242,7 +242,7 @@ func (r *Repository) latest(ctx context.Context, want scope.Scope) (Info, error)
 }
 
 // covers reports whether snapshot in holds the resources of scope want.
-func (r *Repository) covers(in Info, want scope.Scope) (bool, error) {
+func (r *Repository) covers(ctx context.Context, in Info, want scope.Scope) (bool, error) {
 	switch want.Kind {
 	case scope.System:
 		return in.Scope.Kind == scope.System, nil
@@ -253,7 +253,7 @@ func (r *Repository) covers(in Info, want scope.Scope) (bool, error) {
 		if in.Scope.Kind != scope.System {
 			return false, nil
 		}
-		return r.hasProject(in, want.Name)
+		return r.hasProject(ctx, in, want.Name)
 	case scope.Cube:
 		if in.Scope == want {
 			return true, nil
@@ -261,15 +261,14 @@ func (r *Repository) covers(in Info, want scope.Scope) (bool, error) {
 		if in.Scope.Kind == scope.Cube {
 			return false, nil
 		}
-		snap := r.open(in)
-		return snap.hasCube(want.Name)
+		return scope.HasCube(ctx, r.open(in), want.Name)
 	}
 	return false, nil
 }
 
-func (r *Repository) hasProject(in Info, project string) (bool, error) {
+func (r *Repository) hasProject(ctx context.Context, in Info, project string) (bool, error) {
 	snap := r.open(in)
-	names, err := scope.Projects(context.Background(), snap)
+	names, err := scope.Projects(ctx, snap)
 	if err != nil {
 		return false, err
 	}

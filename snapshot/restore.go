@@ -142,7 +142,7 @@ func (r *Repository) Restore(ctx context.Context, snap *Snapshot, target metasto
 		if layout == scope.Layout4 {
 			// Add the cube, its model and tables to the target project, as
 			// Kylin's CubeMetaIngester does, keeping the rest of the file.
-			pf := projectFile(layout, opt.Project)
+			pf := scope.ProjectFile(layout, opt.Project)
 			cur, err := target.Read(ctx, pf)
 			if err != nil {
 				return nil, fmt.Errorf("read target %s: %w", pf, err)
@@ -280,7 +280,7 @@ func (r *Repository) Restore(ctx context.Context, snap *Snapshot, target metasto
 			pi := PlanItem{Path: it.path, Action: Deleted, OldSize: it.size, OldTimestamp: it.ts}
 			if why, ok := protected[it.path]; ok {
 				pi.Action, pi.Note = Kept, why
-			} else if opt.Scope.Kind == scope.Cube && !exact && sharedByNature(it.path) {
+			} else if opt.Scope.Kind == scope.Cube && !exact && scope.SharedByNature(it.path) {
 				pi.Action, pi.Note = Kept, "models, tables and projects are never deleted by a cube restore"
 			}
 			res.Plan = append(res.Plan, pi)
@@ -536,16 +536,10 @@ func (r *Repository) desired(ctx context.Context, snap *Snapshot, opt RestoreOpt
 			// It undoes a restore of the cube into one project, whose file
 			// it holds: put back into another project, it would overwrite
 			// that project's file and restore nothing into this one.
-			if ok, err := snap.Exists(ctx, projectFile(layout, opt.Project)); err != nil {
+			if ok, err := snap.Exists(ctx, scope.ProjectFile(layout, opt.Project)); err != nil {
 				return nil, cube, err
 			} else if !ok {
-				var names []string
-				for _, prefix := range []string{"/project/", "/_global/project/"} {
-					_ = snap.List(ctx, prefix, func(p string) error {
-						names = append(names, strings.TrimSuffix(strings.TrimPrefix(p, prefix), ".json"))
-						return nil
-					})
-				}
+				names, _ := scope.Projects(ctx, snap)
 				if len(names) == 1 {
 					return nil, cube, mismatch(fmt.Sprintf("it is the safety snapshot of a restore of the cube into project %s, not %s: undo that restore with restore-cube %s %s --after-truncate",
 						names[0], opt.Project, names[0], in.ID.Short()))
@@ -587,7 +581,7 @@ func (r *Repository) desired(ctx context.Context, snap *Snapshot, opt RestoreOpt
 	}
 	want := make(map[string]wanted, len(paths))
 	for _, p := range paths {
-		if opt.Scope.Kind == scope.Cube && !exact && isProjectFile(p) {
+		if opt.Scope.Kind == scope.Cube && !exact && scope.IsProjectFile(p) {
 			continue // merged below, never replaced
 		}
 		id, ts, err := snap.lookup(p)
@@ -600,46 +594,11 @@ func (r *Repository) desired(ctx context.Context, snap *Snapshot, opt RestoreOpt
 		}
 		dst := p
 		if opt.Scope.Kind == scope.Cube && !exact && cube.project != "" && cube.project != opt.Project {
-			dst = retarget(layout, p, cube.project, opt.Project)
+			dst = scope.Retarget(layout, p, cube.project, opt.Project)
 		}
 		want[dst] = wanted{id: id, ts: ts, size: size}
 	}
 	return want, cube, nil
-}
-
-func isProjectFile(p string) bool {
-	return strings.HasPrefix(p, "/project/") || strings.HasPrefix(p, "/_global/project/")
-}
-
-// projectFile is the key of project p's file in a layout.
-func projectFile(l scope.Layout, p string) string {
-	if l == scope.Layout5 {
-		return "/_global/project/" + p + ".json"
-	}
-	return "/project/" + p + ".json"
-}
-
-// retarget moves a cube's resource from project from to project to: the
-// --PROJECT suffix of Kylin 4 tables, the project folder of Kylin 5.
-func retarget(l scope.Layout, p, from, to string) string {
-	if l == scope.Layout5 {
-		if strings.HasPrefix(p, "/"+from+"/") {
-			return "/" + to + p[len(from)+1:]
-		}
-		return p
-	}
-	return scope.Retarget(p, from, to)
-}
-
-// sharedByNature reports resources that other cubes or projects may use
-// without the scope rules knowing (a table listed by a project, a model),
-// which a cube restore never deletes.
-func sharedByNature(p string) bool {
-	switch scope.TypeOf(p) {
-	case "model_desc", "table", "table_exd", "project":
-		return true
-	}
-	return false
 }
 
 func warnings(ws []scope.Warning) []string {
@@ -677,7 +636,7 @@ func (r *Repository) currentScope(ctx context.Context, target metastore.Store, o
 		paths = append(paths, snap.Info.RestoreAdded...)
 	} else if opt.Scope.Kind == scope.Cube {
 		// The cube lands in opt.Project, whose project file is merged.
-		pf := projectFile(layout, opt.Project)
+		pf := scope.ProjectFile(layout, opt.Project)
 		if _, err := target.Read(ctx, pf); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil, "", fmt.Errorf("%w: project %q does not exist in %s; create it in Kylin or restore-project it first", scope.ErrUnknownProject, opt.Project, opt.Target)
@@ -723,7 +682,7 @@ func (r *Repository) protected(ctx context.Context, target metastore.Store, opt 
 			sr, err := scope.Resolve(ctx, target, scope.ProjectScope(p), scope.Options{})
 			if err == nil {
 				for _, w := range sr.Warnings {
-					if isProjectFile(w.Path) {
+					if scope.IsProjectFile(w.Path) {
 						err = errors.New(w.Path + ": " + w.Message)
 					}
 				}
@@ -756,8 +715,9 @@ func (r *Repository) protected(ctx context.Context, target metastore.Store, opt 
 				}
 			}
 		}
-		out["/project/"+opt.Project+".json"] = "project files are merged, never deleted"
-		out["/_global/project/"+opt.Project+".json"] = "project files are merged, never deleted"
+		for _, l := range []scope.Layout{scope.Layout4, scope.Layout5} {
+			out[scope.ProjectFile(l, opt.Project)] = "project files are merged, never deleted"
+		}
 	}
 	return out, nil
 }
@@ -779,7 +739,7 @@ func (r *Repository) apply(ctx context.Context, snap *Snapshot, target metastore
 		}
 	}
 	sort.SliceStable(writes, func(i, j int) bool {
-		return !isProjectFile(writes[i].Path) && isProjectFile(writes[j].Path)
+		return !scope.IsProjectFile(writes[i].Path) && scope.IsProjectFile(writes[j].Path)
 	})
 	var sink metastore.Sink = target
 	var tx metastore.Tx
@@ -858,7 +818,7 @@ func (r *Repository) apply(ctx context.Context, snap *Snapshot, target metastore
 func (r *Repository) parallelWrites(ctx context.Context, sink metastore.Sink, writes []PlanItem, content func(PlanItem) (metastore.Resource, error), prog Progress) error {
 	split := len(writes)
 	for i, it := range writes {
-		if isProjectFile(it.Path) {
+		if scope.IsProjectFile(it.Path) {
 			split = i
 			break
 		}

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/objects"
+	"github.com/kylin-tools/metastore/scope"
 	"github.com/kylin-tools/metastore/snapshot/internal/tree"
 )
 
@@ -25,7 +25,7 @@ type Snapshot struct {
 // Open opens the snapshot ref names (see Resolve; the scope used for
 // "latest" is the whole system).
 func (r *Repository) Open(ctx context.Context, ref string) (*Snapshot, error) {
-	in, err := r.Resolve(ctx, ref, scopeSystem())
+	in, err := r.Resolve(ctx, ref, scope.SystemScope())
 	if err != nil {
 		return nil, err
 	}
@@ -118,26 +118,4 @@ func (s *Snapshot) walk(ctx context.Context, prefix string, sizes bool, fn func(
 		}
 		return fn(ent)
 	})
-}
-
-// hasCube reports whether the snapshot holds /cube/<name>.json (Kylin 2.x-4.x)
-// or a Kylin 5 model with that alias.
-func (s *Snapshot) hasCube(name string) (bool, error) {
-	_, _, err := s.lookup("/cube/" + name + ".json")
-	if err == nil {
-		return true, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return false, err
-	}
-	cubes, err := scopeCubes(s)
-	if err != nil {
-		return false, err
-	}
-	for _, c := range cubes {
-		if c == name {
-			return true, nil
-		}
-	}
-	return false, nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/kylin-tools/metastore/objects"
+	"github.com/kylin-tools/metastore/scope"
 	"github.com/kylin-tools/metastore/snapshot/internal/tree"
 )
 
@@ -117,7 +118,7 @@ func (r *Repository) Verify(ctx context.Context, opt VerifyOptions) (*VerifyResu
 		}
 	} else {
 		for _, ref := range opt.Refs {
-			in, err := r.Resolve(ctx, ref, scopeSystem())
+			in, err := r.Resolve(ctx, ref, scope.SystemScope())
 			if err != nil {
 				return nil, err
 			}
