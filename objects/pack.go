@@ -215,13 +215,6 @@ func (w *PackWriter) WriteCommit(c Commit) (ID, error) {
 	return id, err
 }
 
-// Stats returns what the writer has written so far.
-func (w *PackWriter) Stats() PackStats {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.stats
-}
-
 // zlibWriters reuses compressors: a zlib writer holds about a megabyte of
 // state, and allocating (and zeroing) one per object dominated the cost of a
 // backup.

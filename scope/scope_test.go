@@ -31,9 +31,6 @@ func TestParse(t *testing.T) {
 		if s := got.String(); s != tt.in {
 			t.Errorf("Parse(%q).String() = %q, want %q", tt.in, s, tt.in)
 		}
-		if s := got.RefPath(); s != tt.in {
-			t.Errorf("Parse(%q).RefPath() = %q, want %q", tt.in, s, tt.in)
-		}
 	}
 }
 

@@ -66,11 +66,11 @@ const takenAtLayout = "2006-01-02T15:04:05.000Z07:00"
 func chainRef(s scope.Scope, k Kind) string {
 	switch k {
 	case KindSafety:
-		return refHeads + safetyRef + s.RefPath()
+		return refHeads + safetyRef + s.String()
 	case KindImport:
 		return refHeads + importRef
 	}
-	return refHeads + s.RefPath()
+	return refHeads + s.String()
 }
 
 // info fields carried by trailers.

@@ -256,8 +256,8 @@ func TestNameListedTwiceIsCorrupt(t *testing.T) {
 			if res, err := r.OpenInfo(in).Read(ctx, tc.path); !errors.Is(err, ErrCorrupt) {
 				t.Errorf("Read(%s) = %q, %v; want ErrCorrupt", tc.path, res.Data, err)
 			}
-			if _, _, err := r.OpenInfo(in).ContentID(tc.path); !errors.Is(err, ErrCorrupt) {
-				t.Errorf("ContentID(%s): %v; want ErrCorrupt", tc.path, err)
+			if _, err := r.History(ctx, tc.path, HistoryOptions{}); !errors.Is(err, ErrCorrupt) {
+				t.Errorf("History(%s): %v; want ErrCorrupt", tc.path, err)
 			}
 			snap := r.OpenInfo(in)
 			err = snap.ListEntries(ctx, "/", func(metastore.Entry) error { return nil })

@@ -82,13 +82,6 @@ func (s *Snapshot) Read(ctx context.Context, p string) (metastore.Resource, erro
 	return metastore.Resource{Path: p, Data: data, Timestamp: ts}, nil
 }
 
-// ContentID returns an opaque identity of the content of resource p (equal
-// IDs mean equal bytes) and its timestamp, without reading the content.
-func (s *Snapshot) ContentID(p string) (string, int64, error) {
-	id, ts, err := s.lookup(p)
-	return id.String(), ts, err
-}
-
 // List calls fn for each resource whose path starts with prefix, in byte
 // order of path.
 func (s *Snapshot) List(ctx context.Context, prefix string, fn func(string) error) error {

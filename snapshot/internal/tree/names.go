@@ -1,10 +1,11 @@
 package tree
 
 import (
-	"errors"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/kylin-tools/metastore/objects"
 )
 
 // Names of the snapshot tree (FORMAT.md, "Snapshot tree").
@@ -17,9 +18,9 @@ const (
 	TimestampsDir = "timestamps"
 )
 
-// ErrCorrupt means a tree is missing or damaged. Package snapshot exports
-// it as its own ErrCorrupt.
-var ErrCorrupt = errors.New("repository is corrupt")
+// ErrCorrupt means a tree is missing or damaged: it is objects.ErrCorrupt,
+// which package snapshot exports as its own.
+var ErrCorrupt = objects.ErrCorrupt
 
 // IsReserved reports whether a resource key collides with the records:
 // "/.metastore" or a key below it.
