@@ -131,7 +131,7 @@ func (r *Repository) Backup(ctx context.Context, src metastore.Source, opt Backu
 		}
 	}
 
-	pw, err := r.objs.NewPackWriter(r.opt.Compression)
+	pw, err := r.newPack()
 	if err != nil {
 		return nil, err
 	}
@@ -311,8 +311,24 @@ func (r *Repository) record(pw *objects.PackWriter, items []scanned, opt BackupO
 	return rec, err
 }
 
+// newPack starts the pack of a write. It absorbs the repository's small
+// packs, so that the new versions of trees and blobs and their previous
+// versions share a pack, where git resolves deltas (FORMAT.md, "Packs");
+// publish removes them.
+func (r *Repository) newPack() (*objects.PackWriter, error) {
+	pw, err := r.objs.NewPackWriter(r.opt.Compression)
+	if err != nil {
+		return nil, err
+	}
+	if m, err := r.objs.PlanMerge(); err == nil {
+		pw.Absorb(m)
+	}
+	return pw, nil
+}
+
 // publish commits the pack, then moves the scope's reference and adds the
-// tags: objects first, references last.
+// tags: objects first, references last. The packs the new one absorbed are
+// removed once it is referenced.
 func (r *Repository) publish(pw *objects.PackWriter, rec recorded, tags []string) (objects.PackStats, error) {
 	ps, err := pw.Commit()
 	if err != nil {
@@ -321,6 +337,7 @@ func (r *Repository) publish(pw *objects.PackWriter, rec recorded, tags []string
 	if err := r.objs.UpdateRef(rec.ref, rec.commit, rec.parent); err != nil {
 		return ps, err
 	}
+	r.objs.RemovePacks(ps.Merged)
 	for _, tag := range tags {
 		if err := r.objs.UpdateRef(refTags+tag, rec.commit, objects.ZeroID); err != nil {
 			return ps, fmt.Errorf("snapshot %s recorded, but tag %q failed: %w", ID(rec.commit).Short(), tag, err)

@@ -174,7 +174,7 @@ func (r *Repository) Restore(ctx context.Context, snap *Snapshot, target metasto
 			return nil, err
 		}
 		defer unlock()
-		if pw, err = r.objs.NewPackWriter(r.opt.Compression); err != nil {
+		if pw, err = r.newPack(); err != nil {
 			return nil, err
 		}
 		defer pw.Abort()
