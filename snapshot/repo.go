@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -200,6 +201,11 @@ func (r *Repository) lock(ctx context.Context) (func(), error) {
 	r.objs.RemoveStaleTemp(r.opt.Now().Add(-time.Minute))
 	r.removeStaleCacheTemp(r.opt.Now().Add(-time.Minute))
 	return unlock, nil
+}
+
+// defaultWorkers is the number of CPUs, at least two.
+func defaultWorkers() int {
+	return max(runtime.NumCPU(), 2)
 }
 
 func (r *Repository) cachePath(source string) string {
