@@ -950,3 +950,36 @@ func TestDamagedCachesOnlyCostTime(t *testing.T) {
 		t.Error("a bogus memo changed the snapshot's tree")
 	}
 }
+
+// TestSnapshotExists checks Exists against Read on a recorded snapshot.
+func TestSnapshotExists(t *testing.T) {
+	ctx := t.Context()
+	r := newRepo(t)
+	m := memory.New()
+	for _, p := range []string{"/UUID", "/cube/a.json", "/cube/a@1.json", "/dict/T/C/x.dict"} {
+		if err := m.Write(ctx, metastore.Resource{Path: p, Data: []byte(p), Timestamp: 7}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := r.Backup(ctx, m, BackupOptions{Scope: scope.SystemScope()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := r.OpenInfo(res.Snapshot)
+	for p, want := range map[string]bool{
+		"/UUID": true, "/cube/a.json": true, "/cube/a@1.json": true, "/dict/T/C/x.dict": true,
+		"/cube/b.json": false, "/cube": false, "/dict/T/C": false, "/cube/a.json/x": false, "/nothing/x": false,
+	} {
+		got, err := s.Exists(ctx, p)
+		if err != nil || got != want {
+			t.Errorf("Exists(%q) = %v, %v; want %v", p, got, err, want)
+		}
+		_, rerr := s.Read(ctx, p)
+		if (rerr == nil) != want {
+			t.Errorf("Read(%q) error %v disagrees with Exists", p, rerr)
+		}
+	}
+	if _, err := s.Exists(ctx, "/cube/../x"); !errors.Is(err, metastore.ErrInvalidPath) {
+		t.Errorf("Exists of an invalid path: %v", err)
+	}
+}

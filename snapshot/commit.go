@@ -16,16 +16,6 @@ import (
 // metastore.format and in every commit's Metastore-Format trailer.
 const FormatVersion = 1
 
-// Names of the repository layout; FORMAT.md documents them.
-const (
-	refHeads  = "refs/heads/"
-	refTags   = "refs/tags/"
-	safetyRef = "safety/"
-	importRef = "imported"
-	headRef   = refHeads + "system"
-	cacheDir  = "metastore-cache"
-)
-
 // Kind says why a snapshot was taken.
 type Kind string
 
@@ -61,17 +51,6 @@ const (
 // takenAtLayout is the millisecond-precision time of Metastore-Taken-At
 // (git's own commit times have whole seconds).
 const takenAtLayout = "2006-01-02T15:04:05.000Z07:00"
-
-// chainRef is the branch that holds the snapshots of one scope and kind.
-func chainRef(s scope.Scope, k Kind) string {
-	switch k {
-	case KindSafety:
-		return refHeads + safetyRef + s.String()
-	case KindImport:
-		return refHeads + importRef
-	}
-	return refHeads + s.String()
-}
 
 // info fields carried by trailers.
 type trailerInfo struct {
