@@ -17,6 +17,7 @@ import (
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/metastore/folder"
 	"github.com/kylin-tools/metastore/metastore/memory"
+	"github.com/kylin-tools/metastore/metastore/metastoretest"
 	"github.com/kylin-tools/metastore/scope"
 )
 
@@ -510,17 +511,6 @@ func TestStat(t *testing.T) {
 	}
 }
 
-// countingSource counts the resources a diff reads from a live metastore.
-type countingSource struct {
-	*folder.Store
-	reads int
-}
-
-func (c *countingSource) Read(ctx context.Context, p string) (metastore.Resource, error) {
-	c.reads++
-	return c.Store.Read(ctx, p)
-}
-
 func TestDiffLiveTrustsTheChangeCache(t *testing.T) {
 	needSample(t)
 	dir := filepath.Join(t.TempDir(), "meta")
@@ -541,13 +531,13 @@ func TestDiffLiveTrustsTheChangeCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	snap := r.OpenInfo(res.Snapshot)
-	live := &countingSource{Store: st}
+	live := metastoretest.Counting(st)
 	d, err := r.Diff(context.Background(), snap, live, DiffOptions{Source: st.Describe()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(d.Changes) != 0 || live.reads != 0 {
-		t.Errorf("unchanged folder: %d changes, %d resources read; want none", len(d.Changes), live.reads)
+	if len(d.Changes) != 0 || len(live.Reads()) != 0 {
+		t.Errorf("unchanged folder: %d changes, %d resources read; want none", len(d.Changes), len(live.Reads()))
 	}
 	// An edit that keeps the size is still found.
 	p := filepath.Join(dir, "table", "SSB.PART.json")

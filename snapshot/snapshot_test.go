@@ -983,3 +983,22 @@ func TestSnapshotExists(t *testing.T) {
 		t.Errorf("Exists of an invalid path: %v", err)
 	}
 }
+
+// TestSnapshotIsASource runs the read-only conformance suite against a
+// snapshot of a metastore holding metastoretest.Resources: a snapshot
+// reads, lists and reports missing resources as any metastore does.
+func TestSnapshotIsASource(t *testing.T) {
+	r := newRepo(t)
+	m := memory.New()
+	want := metastoretest.Resources()
+	for _, res := range want {
+		if err := m.Write(t.Context(), res); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := r.Backup(t.Context(), m, BackupOptions{Scope: scope.SystemScope()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	metastoretest.RunSource(t, r.OpenInfo(b.Snapshot), want)
+}

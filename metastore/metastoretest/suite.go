@@ -51,12 +51,22 @@ func Run(t *testing.T, open func(t *testing.T) metastore.Store) {
 		{"Entries", testEntries},
 		{"Transaction", testTransaction},
 		{"ThousandResources", testThousandResources},
+		{"Source", testSource},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.fn(t, open(t))
 		})
 	}
+}
+
+// testSource runs RunSource on a store holding Resources.
+func testSource(t *testing.T, s metastore.Store) {
+	want := Resources()
+	for _, r := range want {
+		write(t, s, r)
+	}
+	RunSource(t, s, want)
 }
 
 func testReadMissing(t *testing.T, s metastore.Store) {
