@@ -5,10 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -1001,4 +1005,33 @@ func TestSnapshotIsASource(t *testing.T) {
 		t.Fatal(err)
 	}
 	metastoretest.RunSource(t, r.OpenInfo(b.Snapshot), want)
+}
+
+// TestTrailersDocumented checks that FORMAT.md documents every commit
+// trailer a snapshot may carry: every "Metastore-..." constant of
+// commit.go.
+func TestTrailersDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "FORMAT.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := parser.ParseFile(token.NewFileSet(), "commit.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	ast.Inspect(f, func(node ast.Node) bool {
+		lit, ok := node.(*ast.BasicLit)
+		if !ok || lit.Kind != token.STRING || !strings.HasPrefix(lit.Value, `"Metastore-`) {
+			return true
+		}
+		n++
+		if tr, _ := strconv.Unquote(lit.Value); !strings.Contains(string(doc), "| `"+tr+": ") {
+			t.Errorf("FORMAT.md's trailer table lacks %s", tr)
+		}
+		return true
+	})
+	if n < 13 {
+		t.Errorf("found %d trailers in commit.go, want at least 13", n)
+	}
 }
