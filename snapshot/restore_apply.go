@@ -49,8 +49,9 @@ func (r *Repository) apply(ctx context.Context, snap *Snapshot, target metastore
 		return err
 	}
 	if tx != nil {
-		// One connection, one transaction: write in order.
-		err = a.write(ctx, writes, 1)
+		// One connection, one transaction: write in order, with the
+		// restore's context (a transaction may use it until it commits).
+		err = a.writeInOrder(ctx, writes)
 	} else {
 		err = a.writeFilesLast(ctx, writes, r.opt.Workers)
 	}
@@ -106,6 +107,20 @@ func (a *applier) content(it PlanItem) (metastore.Resource, error) {
 		return metastore.Resource{}, fmt.Errorf("%w: snapshot %s: content of %s does not match its id %s", ErrCorrupt, a.snap.Info.ID.Short(), it.Path, it.from)
 	}
 	return metastore.Resource{Path: it.Path, Data: data, Timestamp: it.NewTimestamp}, nil
+}
+
+func (a *applier) writeInOrder(ctx context.Context, items []PlanItem) error {
+	for _, it := range items {
+		res, err := a.content(it)
+		if err != nil {
+			return err
+		}
+		if err := a.sink.Write(ctx, res); err != nil {
+			return fmt.Errorf("write %s: %w", it.Path, err)
+		}
+		a.prog.Add(1)
+	}
+	return nil
 }
 
 // writeFilesLast writes with several workers, the project files (sorted
