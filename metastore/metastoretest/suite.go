@@ -459,7 +459,6 @@ func testEntries(t *testing.T, s metastore.Store) {
 	if !ok {
 		t.Skipf("%T is not a metastore.EntryLister", s)
 	}
-	ctx := t.Context()
 	want := []metastore.Entry{
 		{Path: "/UUID", Size: 38, Timestamp: tsKylin},
 		{Path: "/a/x.json", Size: 10, Timestamp: 1},
@@ -469,17 +468,7 @@ func testEntries(t *testing.T, s metastore.Store) {
 	for i, e := range want {
 		write(t, s, metastore.Resource{Path: e.Path, Data: pseudoRandom(int(e.Size), uint64(i)), Timestamp: e.Timestamp})
 	}
-	entries := func(prefix string) []metastore.Entry {
-		t.Helper()
-		var got []metastore.Entry
-		if err := el.ListEntries(ctx, prefix, func(e metastore.Entry) error {
-			got = append(got, e)
-			return nil
-		}); err != nil {
-			t.Fatalf("ListEntries(%q): %v", prefix, err)
-		}
-		return got
-	}
+	entries := func(prefix string) []metastore.Entry { return listEntries(t, el, prefix) }
 	for _, tt := range []struct {
 		prefix string
 		want   []metastore.Entry
@@ -510,6 +499,15 @@ func testEntries(t *testing.T, s metastore.Store) {
 		}
 	}
 
+	entriesRewrite(t, s, el)
+}
+
+// entriesRewrite checks that ListEntries' change fingerprint tells a
+// rewrite apart, that a callback's error stops it, and that it refuses
+// invalid prefixes and a canceled context.
+func entriesRewrite(t *testing.T, s metastore.Store, el metastore.EntryLister) {
+	ctx := t.Context()
+	entries := func(prefix string) []metastore.Entry { return listEntries(t, el, prefix) }
 	// Rewrite /a/x.json with other bytes of the same size and timestamp.
 	before := entries("/a/x.json")
 	write(t, s, metastore.Resource{Path: "/a/x.json", Data: []byte("0123456789"), Timestamp: 1})
@@ -538,75 +536,42 @@ func testEntries(t *testing.T, s metastore.Store) {
 	}
 }
 
+// txInitial is what the store holds before each transaction of
+// testTransaction.
+var txInitial = []metastore.Resource{
+	{Path: "/gone", Data: []byte("deleted by the transaction"), Timestamp: 1},
+	{Path: "/keep", Data: []byte("untouched"), Timestamp: 2},
+	{Path: "/over", Data: []byte("old"), Timestamp: 3},
+}
+
 func testTransaction(t *testing.T, s metastore.Store) {
 	ts, ok := s.(metastore.Transactional)
 	if !ok {
 		t.Skipf("%T is not metastore.Transactional", s)
 	}
 	ctx := t.Context()
-	initial := []metastore.Resource{
-		{Path: "/gone", Data: []byte("deleted by the transaction"), Timestamp: 1},
-		{Path: "/keep", Data: []byte("untouched"), Timestamp: 2},
-		{Path: "/over", Data: []byte("old"), Timestamp: 3},
-	}
-	for _, r := range initial {
+	for _, r := range txInitial {
 		write(t, s, r)
 	}
-	// apply runs the same changes in each transaction below.
-	apply := func(t *testing.T, tx metastore.Tx) {
-		t.Helper()
-		steps := []struct {
-			name string
-			err  error
-		}{
-			{"Write /new", tx.Write(ctx, metastore.Resource{Path: "/new", Data: []byte("new"), Timestamp: 4})},
-			{"Write /over", tx.Write(ctx, metastore.Resource{Path: "/over", Data: []byte("new version"), Timestamp: 5})},
-			{"Delete /gone", tx.Delete(ctx, "/gone")},
-			{"Write /tmp", tx.Write(ctx, metastore.Resource{Path: "/tmp", Data: []byte("short-lived"), Timestamp: 6})},
-			{"Delete /tmp", tx.Delete(ctx, "/tmp")},
-			{"Delete /missing", tx.Delete(ctx, "/missing")},
-		}
-		for _, st := range steps {
-			if st.err != nil {
-				t.Fatalf("in a transaction, %s: %v", st.name, st.err)
-			}
-		}
-		if err := tx.Write(ctx, metastore.Resource{Path: "/a/../b", Timestamp: 1}); !errors.Is(err, metastore.ErrInvalidPath) {
-			t.Errorf("in a transaction, Write(/a/../b) error = %v, want one wrapping ErrInvalidPath", err)
-		}
-	}
-	unchanged := func(t *testing.T, when string) {
-		t.Helper()
-		for _, r := range initial {
-			if got := read(t, s, r.Path); !bytes.Equal(got.Data, r.Data) || got.Timestamp != r.Timestamp {
-				t.Errorf("%s: Read(%q) = (%q, %d), want (%q, %d)", when, r.Path, got.Data, got.Timestamp, r.Data, r.Timestamp)
-			}
-		}
-		if got, want := list(t, s, "/"), []string{"/gone", "/keep", "/over"}; !slices.Equal(got, want) {
-			t.Errorf("%s: List(/) = %q, want %q", when, got, want)
-		}
-	}
-
 	t.Run("Rollback", func(t *testing.T) {
 		tx, err := ts.Begin(ctx)
 		if err != nil {
 			t.Fatalf("Begin: %v", err)
 		}
-		apply(t, tx)
-		unchanged(t, "before Rollback")
+		txApply(t, tx)
+		txUnchanged(t, s, "before Rollback")
 		if err := tx.Rollback(); err != nil {
 			t.Errorf("Rollback: %v", err)
 		}
-		unchanged(t, "after Rollback")
+		txUnchanged(t, s, "after Rollback")
 	})
-
 	t.Run("Commit", func(t *testing.T) {
 		tx, err := ts.Begin(ctx)
 		if err != nil {
 			t.Fatalf("Begin: %v", err)
 		}
-		apply(t, tx)
-		unchanged(t, "before Commit")
+		txApply(t, tx)
+		txUnchanged(t, s, "before Commit")
 		if err := tx.Commit(ctx); err != nil {
 			t.Fatalf("Commit: %v", err)
 		}
@@ -615,25 +580,58 @@ func testTransaction(t *testing.T, s metastore.Store) {
 			{Path: "/new", Data: []byte("new"), Timestamp: 4},
 			{Path: "/over", Data: []byte("new version"), Timestamp: 5},
 		}
-		check := func(when string) {
-			t.Helper()
-			var wantPaths []string
-			for _, r := range want {
-				wantPaths = append(wantPaths, r.Path)
-				if got := read(t, s, r.Path); !bytes.Equal(got.Data, r.Data) || got.Timestamp != r.Timestamp {
-					t.Errorf("%s: Read(%q) = (%q, %d), want (%q, %d)", when, r.Path, got.Data, got.Timestamp, r.Data, r.Timestamp)
-				}
-			}
-			if got := list(t, s, "/"); !slices.Equal(got, wantPaths) {
-				t.Errorf("%s: List(/) = %q, want %q", when, got, wantPaths)
-			}
-		}
-		check("after Commit")
+		txHolds(t, s, "after Commit", want)
 		if err := tx.Rollback(); err != nil {
 			t.Errorf("Rollback after Commit: %v, want nil (it does nothing)", err)
 		}
-		check("after Rollback following Commit")
+		txHolds(t, s, "after Rollback following Commit", want)
 	})
+}
+
+// txApply makes the same changes in each transaction of testTransaction.
+func txApply(t *testing.T, tx metastore.Tx) {
+	t.Helper()
+	ctx := t.Context()
+	steps := []struct {
+		name string
+		err  error
+	}{
+		{"Write /new", tx.Write(ctx, metastore.Resource{Path: "/new", Data: []byte("new"), Timestamp: 4})},
+		{"Write /over", tx.Write(ctx, metastore.Resource{Path: "/over", Data: []byte("new version"), Timestamp: 5})},
+		{"Delete /gone", tx.Delete(ctx, "/gone")},
+		{"Write /tmp", tx.Write(ctx, metastore.Resource{Path: "/tmp", Data: []byte("short-lived"), Timestamp: 6})},
+		{"Delete /tmp", tx.Delete(ctx, "/tmp")},
+		{"Delete /missing", tx.Delete(ctx, "/missing")},
+	}
+	for _, st := range steps {
+		if st.err != nil {
+			t.Fatalf("in a transaction, %s: %v", st.name, st.err)
+		}
+	}
+	if err := tx.Write(ctx, metastore.Resource{Path: "/a/../b", Timestamp: 1}); !errors.Is(err, metastore.ErrInvalidPath) {
+		t.Errorf("in a transaction, Write(/a/../b) error = %v, want one wrapping ErrInvalidPath", err)
+	}
+}
+
+// txUnchanged checks that the store still holds txInitial.
+func txUnchanged(t *testing.T, s metastore.Store, when string) {
+	t.Helper()
+	txHolds(t, s, when, txInitial)
+}
+
+// txHolds checks that the store holds exactly want.
+func txHolds(t *testing.T, s metastore.Store, when string, want []metastore.Resource) {
+	t.Helper()
+	var wantPaths []string
+	for _, r := range want {
+		wantPaths = append(wantPaths, r.Path)
+		if got := read(t, s, r.Path); !bytes.Equal(got.Data, r.Data) || got.Timestamp != r.Timestamp {
+			t.Errorf("%s: Read(%q) = (%q, %d), want (%q, %d)", when, r.Path, got.Data, got.Timestamp, r.Data, r.Timestamp)
+		}
+	}
+	if got := list(t, s, "/"); !slices.Equal(got, wantPaths) {
+		t.Errorf("%s: List(/) = %q, want %q", when, got, wantPaths)
+	}
 }
 
 func testThousandResources(t *testing.T, s metastore.Store) {
@@ -716,6 +714,20 @@ func list(t *testing.T, s metastore.Source, prefix string) []string {
 		return nil
 	}); err != nil {
 		t.Fatalf("List(%q): %v", prefix, err)
+	}
+	return got
+}
+
+// listEntries returns the entries el lists under prefix, failing the test
+// on error.
+func listEntries(t *testing.T, el metastore.EntryLister, prefix string) []metastore.Entry {
+	t.Helper()
+	var got []metastore.Entry
+	if err := el.ListEntries(t.Context(), prefix, func(e metastore.Entry) error {
+		got = append(got, e)
+		return nil
+	}); err != nil {
+		t.Fatalf("ListEntries(%q): %v", prefix, err)
 	}
 	return got
 }
