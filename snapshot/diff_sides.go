@@ -159,25 +159,29 @@ func (r *Repository) classify(ctx context.Context, a, b *diffSide, p diffPair) (
 			return ch, false, nil
 		}
 	}
-	if p.a != nil {
-		if err := a.ensureSize(ctx, p.a, p.path); err != nil {
-			return ch, false, err
-		}
-		ch.OldSize, ch.OldTimestamp = p.a.size, p.a.ts
-		if p.a.idKnown {
-			ch.OldID = p.a.id.String()
-		}
+	if err := a.describe(ctx, p.a, p.path, &ch.OldSize, &ch.OldTimestamp, &ch.OldID); err != nil {
+		return ch, false, err
 	}
-	if p.b != nil {
-		if err := b.ensureSize(ctx, p.b, p.path); err != nil {
-			return ch, false, err
-		}
-		ch.NewSize, ch.NewTimestamp = p.b.size, p.b.ts
-		if p.b.idKnown {
-			ch.NewID = p.b.id.String()
-		}
+	if err := b.describe(ctx, p.b, p.path, &ch.NewSize, &ch.NewTimestamp, &ch.NewID); err != nil {
+		return ch, false, err
 	}
 	return ch, true, nil
+}
+
+// describe fills in the size, timestamp and (if known) id of the side's
+// version it of resource p; nothing if the side lacks it.
+func (s *diffSide) describe(ctx context.Context, it *diffItem, p string, size, ts *int64, id *string) error {
+	if it == nil {
+		return nil
+	}
+	if err := s.ensureSize(ctx, it, p); err != nil {
+		return err
+	}
+	*size, *ts = it.size, it.ts
+	if it.idKnown {
+		*id = it.id.String()
+	}
+	return nil
 }
 
 // sameContent reports whether both versions of a pair have the same bytes,

@@ -109,16 +109,24 @@ func (a *applier) content(it PlanItem) (metastore.Resource, error) {
 	return metastore.Resource{Path: it.Path, Data: data, Timestamp: it.NewTimestamp}, nil
 }
 
+// writeOne writes one plan item.
+func (a *applier) writeOne(ctx context.Context, it PlanItem) error {
+	res, err := a.content(it)
+	if err != nil {
+		return err
+	}
+	if err := a.sink.Write(ctx, res); err != nil {
+		return fmt.Errorf("write %s: %w", it.Path, err)
+	}
+	a.prog.Add(1)
+	return nil
+}
+
 func (a *applier) writeInOrder(ctx context.Context, items []PlanItem) error {
 	for _, it := range items {
-		res, err := a.content(it)
-		if err != nil {
+		if err := a.writeOne(ctx, it); err != nil {
 			return err
 		}
-		if err := a.sink.Write(ctx, res); err != nil {
-			return fmt.Errorf("write %s: %w", it.Path, err)
-		}
-		a.prog.Add(1)
 	}
 	return nil
 }
@@ -148,17 +156,7 @@ func (a *applier) write(ctx context.Context, items []PlanItem, workers int) erro
 		if gctx.Err() != nil {
 			break
 		}
-		g.Go(func() error {
-			res, err := a.content(it)
-			if err != nil {
-				return err
-			}
-			if err := a.sink.Write(gctx, res); err != nil {
-				return fmt.Errorf("write %s: %w", it.Path, err)
-			}
-			a.prog.Add(1)
-			return nil
-		})
+		g.Go(func() error { return a.writeOne(gctx, it) })
 	}
 	if err := g.Wait(); err != nil {
 		return err

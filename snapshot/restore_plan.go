@@ -419,33 +419,25 @@ func (x *restore) planDeletes(ctx context.Context) error {
 // target use them, with the reason.
 func (x *restore) protected(ctx context.Context) (map[string]string, error) {
 	out := map[string]string{}
+	list, named := scope.Projects, scope.ProjectScope
 	switch x.opt.Scope.Kind {
-	case scope.Project:
-		projects, err := scope.Projects(ctx, x.target)
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range projects {
-			if p != x.opt.Scope.Name {
-				if err := x.usedBy(ctx, out, scope.ProjectScope(p)); err != nil {
-					return nil, err
-				}
-			}
-		}
+	case scope.System:
+		return out, nil
 	case scope.Cube:
-		cubes, err := scope.Cubes(ctx, x.target)
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range cubes {
-			if c != x.opt.Scope.Name {
-				if err := x.usedBy(ctx, out, scope.CubeScope(c)); err != nil {
-					return nil, err
-				}
-			}
-		}
+		list, named = scope.Cubes, scope.CubeScope
 		for _, l := range []scope.Layout{scope.Layout4, scope.Layout5} {
 			out[scope.ProjectFile(l, x.opt.Project)] = "project files are merged, never deleted"
+		}
+	}
+	names, err := list(ctx, x.target)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		if n != x.opt.Scope.Name {
+			if err := x.usedBy(ctx, out, named(n)); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return out, nil

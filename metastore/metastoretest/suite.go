@@ -304,24 +304,13 @@ func testListPrefix(t *testing.T, s metastore.Store) {
 }
 
 func testListStopsOnError(t *testing.T, s metastore.Store) {
+	var want []metastore.Resource
 	for i := range 5 {
-		write(t, s, metastore.Resource{Path: fmt.Sprintf("/stop/r%d", i), Timestamp: int64(i)})
+		r := metastore.Resource{Path: fmt.Sprintf("/stop/r%d", i), Timestamp: int64(i)}
+		write(t, s, r)
+		want = append(want, r)
 	}
-	stop := errors.New("stop here")
-	var got []string
-	err := s.List(t.Context(), "/", func(p string) error {
-		got = append(got, p)
-		if len(got) == 2 {
-			return stop
-		}
-		return nil
-	})
-	if !errors.Is(err, stop) {
-		t.Errorf("List error = %v, want the callback's error %v", err, stop)
-	}
-	if want := []string{"/stop/r0", "/stop/r1"}; !slices.Equal(got, want) {
-		t.Errorf("List called back with %q, want %q", got, want)
-	}
+	sourceListStops(t, s, want)
 }
 
 func testListContextCanceled(t *testing.T, s metastore.Store) {

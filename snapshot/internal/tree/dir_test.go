@@ -27,15 +27,7 @@ func TestDirTreeLookups(t *testing.T) {
 	mirror = append(mirror, objects.TreeEntry{Name: "a", Mode: objects.ModeDir, ID: objects.HashObject(objects.KindTree, nil)})
 	objects.SortTree(files)
 	objects.SortTree(mirror)
-	rawFiles, err := objects.EncodeTree(files)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rawMirror, err := objects.EncodeTree(mirror)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, m := &dir{raw: rawFiles}, &dir{raw: rawMirror}
+	d, m := &dir{raw: encode(t, files)}, &dir{raw: encode(t, mirror)}
 	for round := 0; round < 3*scanLookups; round++ {
 		for _, e := range files {
 			got, ok, err := d.find(e.Name)
@@ -92,6 +84,16 @@ func TestDirTreeRefusesLinks(t *testing.T) {
 	if _, _, err := (&dir{raw: []byte("100644 cut")}).find("x"); !errors.Is(err, objects.ErrCorrupt) {
 		t.Errorf("damaged folder: %v, want ErrCorrupt", err)
 	}
+}
+
+// encode returns the encoding of a tree of entries (in git order).
+func encode(t *testing.T, entries []objects.TreeEntry) []byte {
+	t.Helper()
+	raw, err := objects.EncodeTree(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }
 
 // rawTree encodes entries in the order given ("d:" marks a folder), as a

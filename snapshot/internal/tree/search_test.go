@@ -44,14 +44,7 @@ func randomFolder(n int, seed uint64) (files, mirror []objects.TreeEntry) {
 // folder of several marks and for names it lacks.
 func TestSearchMatchesDecode(t *testing.T) {
 	files, mirror := randomFolder(400, 1)
-	rawFiles, err := objects.EncodeTree(files)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rawMirror, err := objects.EncodeTree(mirror)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rawFiles, rawMirror := encode(t, files), encode(t, mirror)
 	sf, err := newSearch(rawFiles)
 	if err != nil || !sf.sorted || sf.twice != nil || len(sf.marks) < 10 {
 		t.Fatalf("search of the folder: %+v, %v", sf, err)
