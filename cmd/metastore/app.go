@@ -123,13 +123,7 @@ func newApp(e *env) *cli.App {
 			e.unknown = unknownCommand(c, name)
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // Main reports errors
-		Commands: []*cli.Command{
-			backupCommand(e),
-			backupProjectCommand(e),
-			backupCubeCommand(e),
-			restoreCommand(e),
-			restoreProjectCommand(e),
-			restoreCubeCommand(e),
+		Commands: append(append(backupCommands(e), restoreCommands(e)...),
 			logCommand(e),
 			tagCommand(e),
 			diffCommand(e),
@@ -138,7 +132,7 @@ func newApp(e *env) *cli.App {
 			historyCommand(e),
 			verifyCommand(e),
 			serveCommand(e),
-		},
+		),
 	}
 	for _, c := range app.Commands {
 		c.OnUsageError = app.OnUsageError

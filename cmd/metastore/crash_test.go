@@ -84,10 +84,8 @@ func newEntry(dir string, re *regexp.Regexp) func() bool {
 // metastore. At the end, verify --read-data re-hashes everything.
 func TestCrashDuringBackup(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	dir := t.TempDir()
-	meta := filepath.Join(dir, "meta")
-	repo := filepath.Join(dir, "snap.git")
+	c := newRig(t)
+	dir, meta, repo := c.dir, c.meta, c.repo
 	st := genMetastore(t, meta, crashResources(t), 1)
 	backup := func(extra ...string) []string {
 		return append([]string{"-q", "--metadata-url", meta, "--repo", repo, "backup"}, extra...)
@@ -207,10 +205,8 @@ func TestCrashDuringBackup(t *testing.T) {
 // files the killed restore left.
 func TestCrashDuringRestore(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	dir := t.TempDir()
-	live := filepath.Join(dir, "meta")
-	repo := filepath.Join(dir, "snap.git")
+	c := newRig(t)
+	live, repo := c.meta, c.repo
 	a := genMetastore(t, live, crashResources(t), 3)
 	c.mustRun("-q", "--metadata-url", live, "--repo", repo, "backup", "--tag", "A")
 	rng := rand.New(rand.NewPCG(9, 9))

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -87,10 +86,8 @@ func (c *proc) runWithin(limit time.Duration, args ...string) (result, time.Dura
 // timeout that is not a positive duration is a usage error (exit 2).
 func TestDatabaseTimeout(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	dir := t.TempDir()
-	meta := filepath.Join(dir, "meta")
-	repo := filepath.Join(dir, "snap.git")
+	c := newRig(t)
+	meta, repo := c.meta, c.repo
 	copySample(t, meta, 0)
 	c.mustRun("-q", "--metadata-url", meta, "--repo", repo, "backup", "--tag", "good")
 	const secret = "Timeout-Pw-77"

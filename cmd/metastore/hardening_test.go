@@ -126,9 +126,8 @@ func TestFailedFirstBackupLeavesNoRepository(t *testing.T) {
 // usage error and records nothing; the repository keeps its snapshots.
 func TestMessageIsOneLine(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	dir := t.TempDir()
-	meta, repo := filepath.Join(dir, "meta"), filepath.Join(dir, "snap.git")
+	c := newRig(t)
+	meta, repo := c.meta, c.repo
 	copySample(t, meta, 0)
 	base := []string{"-q", "--metadata-url", meta, "--repo", repo}
 	c.mustRun(append(base, "backup", "-m", "first")...)
@@ -156,9 +155,8 @@ func TestMessageIsOneLine(t *testing.T) {
 // there is no such tag (exit 3).
 func TestTagBesideTagFolderIsRefused(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	dir := t.TempDir()
-	meta, repo := filepath.Join(dir, "meta"), filepath.Join(dir, "snap.git")
+	c := newRig(t)
+	meta, repo := c.meta, c.repo
 	copySample(t, meta, 0)
 	base := []string{"-q", "--metadata-url", meta, "--repo", repo}
 	c.mustRun(append(base, "backup", "--tag", "a/b", "--tag", "c")...)
@@ -182,9 +180,8 @@ func TestTagBesideTagFolderIsRefused(t *testing.T) {
 // corrupt (exit 5) instead of disagreeing on the content.
 func TestNameListedTwiceExits5(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	dir := t.TempDir()
-	meta, repo := filepath.Join(dir, "meta"), filepath.Join(dir, "snap.git")
+	c := newRig(t)
+	dir, meta, repo := c.dir, c.meta, c.repo
 	copySample(t, meta, 0)
 	c.mustRun("-q", "--metadata-url", meta, "--repo", repo, "backup")
 

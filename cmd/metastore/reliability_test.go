@@ -50,6 +50,20 @@ type proc struct {
 	env  []string // added to the environment
 }
 
+// rig is the setting of most reliability tests: the command line run as
+// separate processes, and in a fresh folder the paths of a folder metastore
+// (meta) and of a repository (repo), neither made yet.
+type rig struct {
+	*proc
+	dir, meta, repo string
+}
+
+func newRig(t *testing.T, env ...string) rig {
+	t.Helper()
+	dir := t.TempDir()
+	return rig{proc: newCLI(t, env...), dir: dir, meta: filepath.Join(dir, "meta"), repo: filepath.Join(dir, "snap.git")}
+}
+
 func newCLI(t *testing.T, env ...string) *proc {
 	t.Helper()
 	p, err := exec.LookPath("metastore")

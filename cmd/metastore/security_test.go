@@ -26,10 +26,8 @@ import (
 // hashes of Kylin's users. Every folder is 0700 and every file 0600.
 func TestRepositoryIsPrivate(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	dir := t.TempDir()
-	meta := filepath.Join(dir, "meta")
-	repo := filepath.Join(dir, "snap.git")
+	c := newRig(t)
+	meta, repo := c.meta, c.repo
 	copySample(t, meta, 0)
 	umask := func(args ...string) {
 		t.Helper()
@@ -94,10 +92,8 @@ var secretURLs = []struct{ url, secret string }{
 // neither its output nor its error.
 func TestPasswordsNeverShown(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	dir := t.TempDir()
-	meta := filepath.Join(dir, "meta")
-	repo := filepath.Join(dir, "snap.git")
+	c := newRig(t)
+	dir, meta, repo := c.dir, c.meta, c.repo
 	copySample(t, meta, 0)
 	c.mustRun("-q", "--metadata-url", meta, "--repo", repo, "backup", "--tag", "good")
 	commands := [][]string{
@@ -288,10 +284,8 @@ func repoHolds(t *testing.T, repo string, secrets []string) []string {
 // log, verify, show and ls afterwards, or the repository.
 func TestPasswordFormsNeverShown(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	dir := t.TempDir()
-	meta := filepath.Join(dir, "meta")
-	repo := filepath.Join(dir, "snap.git")
+	c := newRig(t)
+	dir, meta, repo := c.dir, c.meta, c.repo
 	copySample(t, meta, 0)
 	c.mustRun("-q", "--metadata-url", meta, "--repo", repo, "backup", "--tag", "good")
 	opening := [][]string{

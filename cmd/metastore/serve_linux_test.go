@@ -25,20 +25,7 @@ func TestConsoleFailedRestoreUndo(t *testing.T) {
 	// A: the sample with every JSON resource three pages longer; the live
 	// metastore is the sample less a cube descriptor the restore adds back.
 	src := filepath.Join(dir, "a")
-	copyDir(t, sample, src)
-	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".json") {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(p, append(data, strings.Repeat("\n", 3*4096)...), 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	paddedSample(t, src)
 	newCLI(t).mustRun("-q", "--metadata-url", src, "--repo", repo, "backup", "--tag", "A")
 	live := filepath.Join(fsDir, "live")
 	copyDir(t, sample, live)

@@ -27,20 +27,7 @@ func TestUndoFailedRestore(t *testing.T) {
 	// valid JSON); the live metastores are the sample itself, less a cube
 	// descriptor that each restore adds back.
 	src := filepath.Join(dir, "a")
-	copyDir(t, sample, src)
-	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".json") {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(p, append(data, strings.Repeat("\n", 3*4096)...), 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	paddedSample(t, src)
 	c.mustRun("-q", "--metadata-url", src, "--repo", repo, "backup", "--tag", "A")
 	for _, tt := range []struct {
 		name string
@@ -113,5 +100,26 @@ func TestUndoFailedRestore(t *testing.T) {
 		if diff := diffStates(readFolder(t, live), before); diff != "" {
 			t.Errorf("%s: the printed undo %q did not put back the state before the failed restore:\n%s", tt.name, undo, diff)
 		}
+	}
+}
+
+// paddedSample copies the sample metastore to dst with every JSON resource
+// three pages longer (still valid JSON), so that a restore of it fills a
+// small file system part-way.
+func paddedSample(t *testing.T, dst string) {
+	t.Helper()
+	copyDir(t, sample, dst)
+	err := filepath.WalkDir(dst, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".json") {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(p, append(data, strings.Repeat("\n", 3*4096)...), 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
