@@ -4,47 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"net"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-)
 
-// silentListener accepts TCP connections on loopback and never answers,
-// like a database host whose server hangs. It returns its address.
-func silentListener(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			go io.Copy(io.Discard, c)
-		}
-	}()
-	return ln.Addr().String()
-}
+	"github.com/kylin-tools/metastore/metastore/metastoretest"
+)
 
 // runWithin runs the command line and kills it, failing the test, if it
 // takes longer than limit.
@@ -91,7 +58,7 @@ func TestDatabaseTimeout(t *testing.T) {
 	copySample(t, meta, 0)
 	c.mustRun("-q", "--metadata-url", meta, "--repo", repo, "backup", "--tag", "good")
 	const secret = "Timeout-Pw-77"
-	addr := silentListener(t)
+	addr := metastoretest.SilentServer(t)
 	for _, tc := range []struct {
 		name, url string
 		flags     []string
