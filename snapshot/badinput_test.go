@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -27,33 +26,6 @@ func rawTree(entries ...objects.TreeEntry) []byte {
 		b.Write(e.ID[:])
 	}
 	return b.Bytes()
-}
-
-// fileTree returns a state of a directory: every path under it with its
-// type and content.
-func fileTree(t *testing.T, dir string) string {
-	t.Helper()
-	var b strings.Builder
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		b.WriteString(rel + " " + d.Type().String())
-		if d.Type().IsRegular() {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			b.WriteString(" " + strconv.Quote(string(data)))
-		}
-		b.WriteString("\n")
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
 }
 
 // TestCraftedSnapshotIsRefused records snapshots whose trees no backup
@@ -135,7 +107,7 @@ func TestCraftedSnapshotIsRefused(t *testing.T) {
 			os.WriteFile(filepath.Join(outside, "etc", "passwd"), []byte("root:x:0:0"), 0o644)
 			os.WriteFile(filepath.Join(outside, "passwd"), []byte("root:x:0:0"), 0o644)
 			os.WriteFile(filepath.Join(target, "cube", "ok.json"), []byte(`{"name":"before"}`), 0o644)
-			before := fileTree(t, base)
+			before := dirState(t, false, base)
 
 			dst, err := folder.Open(target)
 			if err != nil {
@@ -149,7 +121,7 @@ func TestCraftedSnapshotIsRefused(t *testing.T) {
 			if err == nil || !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("restore of a crafted snapshot: %v, want an error wrapping ErrCorrupt that says %s", err, tt.want)
 			}
-			if after := fileTree(t, base); after != before {
+			if after := dirState(t, false, base); after != before {
 				t.Errorf("the refused restore changed files:\n%s\nwant\n%s", after, before)
 			}
 			got := strings.Join(problems(t, r, true), "\n")
@@ -205,7 +177,7 @@ func TestRestoreNeverFollowsLinksInTheTarget(t *testing.T) {
 				os.Remove(p)
 				os.Symlink(outside, p)
 			}
-			before := fileTree(t, outside)
+			before := dirState(t, false, outside)
 			dst, err := folder.Open(target)
 			if err != nil {
 				t.Fatal(err)
@@ -214,7 +186,7 @@ func TestRestoreNeverFollowsLinksInTheTarget(t *testing.T) {
 			if !errors.Is(err, folder.ErrSymlink) {
 				t.Errorf("restore into a target with a link at %s: %v, want folder.ErrSymlink", link, err)
 			}
-			if after := fileTree(t, outside); after != before {
+			if after := dirState(t, false, outside); after != before {
 				t.Errorf("files outside the target changed:\n%s", after)
 			}
 		})
@@ -270,16 +242,7 @@ func TestVerifyFindsMore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := pw.WriteCommit(objects.Commit{Tree: res.Snapshot.tree, Message: "a plain commit\n"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := pw.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.objs.UpdateRef("refs/heads/plain", c, objects.ZeroID); err != nil {
-			t.Fatal(err)
-		}
+		publishCommit(t, r, pw, objects.Commit{Tree: res.Snapshot.tree, Message: "a plain commit\n"}, "refs/heads/plain")
 		v, err := r.Verify(ctx, VerifyOptions{ReadData: true})
 		if err != nil || len(v.Problems) != 0 || v.Snapshots != 1 {
 			t.Errorf("verify: %v, %d snapshots, problems %v; want the one snapshot checked and the plain commit passed over", err, v.Snapshots, v.Problems)
@@ -313,20 +276,20 @@ func TestVerifyFindsMore(t *testing.T) {
 		r := newRepo(t)
 		src, _ := seeded(t)
 		backup(t, r, src, scope.SystemScope())
-		before := fileTree(t, r.Path())
+		before := dirState(t, false, r.Path())
 		if _, err := r.Verify(ctx, VerifyOptions{Refs: []string{"latest"}, ReadData: true}); err != nil {
 			t.Fatal(err)
 		}
 		problems(t, r, true)
-		if after := fileTree(t, r.Path()); after != before {
+		if after := dirState(t, false, r.Path()); after != before {
 			t.Errorf("verify changed a sound repository")
 		}
 		os.WriteFile(filepath.Join(r.Path(), "refs", "heads", "torn"), []byte("0123"), 0o600)
-		before = fileTree(t, r.Path())
+		before = dirState(t, false, r.Path())
 		if got := strings.Join(problems(t, r, true), "\n"); !strings.Contains(got, "refs/heads/torn: reference does not parse") {
 			t.Errorf("problems:\n%s\nwant the torn reference", got)
 		}
-		if after := fileTree(t, r.Path()); after != before {
+		if after := dirState(t, false, r.Path()); after != before {
 			t.Errorf("verify changed a damaged repository")
 		}
 	})

@@ -237,16 +237,7 @@ func TestNameListedTwiceIsCorrupt(t *testing.T) {
 			tsRoot := craftTree(t, pw, "d:cube\x00"+ts.String())
 			records := craftTree(t, pw, "d:timestamps\x00"+tsRoot.String())
 			root := craftTree(t, pw, "d:.metastore\x00"+records.String(), "d:cube\x00"+cube.String())
-			c, err := pw.WriteCommit(objects.Commit{Tree: root, Message: encodeMessage("crafted", trailerInfo{Scope: scope.SystemScope(), Kind: KindBackup, Resources: tc.resources})})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := pw.Commit(); err != nil {
-				t.Fatal(err)
-			}
-			if err := r.objs.UpdateRef("refs/heads/system", c, objects.ZeroID); err != nil {
-				t.Fatal(err)
-			}
+			publishCommit(t, r, pw, objects.Commit{Tree: root, Message: encodeMessage("crafted", trailerInfo{Scope: scope.SystemScope(), Kind: KindBackup, Resources: tc.resources})}, "refs/heads/system")
 			in, err := r.Resolve(ctx, Latest, scope.SystemScope())
 			if err != nil {
 				t.Fatal(err)

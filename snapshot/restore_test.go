@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,37 +15,6 @@ import (
 	"github.com/kylin-tools/metastore/metastore/memory"
 	"github.com/kylin-tools/metastore/scope"
 )
-
-// folderState lists every file and folder under dir with its content, so
-// that a test can tell that nothing at all was written.
-func folderState(t *testing.T, dir string) string {
-	t.Helper()
-	var b strings.Builder
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(&b, "%s %v %d", rel, info.Mode(), info.ModTime().UnixNano())
-		if info.Mode().IsRegular() {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(&b, " %x", data)
-		}
-		b.WriteByte('\n')
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
-}
 
 // writeFiles writes resources into a folder metastore.
 func writeFiles(t *testing.T, st metastore.Sink, files map[string]string) {
@@ -139,7 +107,7 @@ func TestRepositoryInsideMetastoreIsRefused(t *testing.T) {
 		"link to the metastore holding it":       filepath.Join(dir, "link-to-meta"),
 	}
 	snap := r.OpenInfo(first)
-	before := folderState(t, dir)
+	before := dirState(t, true, dir)
 	for name, path := range targets {
 		st, err := folder.Open(path)
 		if err != nil {
@@ -163,7 +131,7 @@ func TestRepositoryInsideMetastoreIsRefused(t *testing.T) {
 			}
 		}
 	}
-	if after := folderState(t, dir); after != before {
+	if after := dirState(t, true, dir); after != before {
 		t.Errorf("refused operations changed files:\n--- before\n%s\n--- after\n%s", before, after)
 	}
 	checkHistory(t, r, 3)
@@ -323,14 +291,14 @@ func TestProjectRestoreRefusesAFolderInTheWay(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFiles(t, live, map[string]string{"/table/SSB.PART.json/stray": "x"})
-	before := folderState(t, metaDir)
+	before := dirState(t, true, metaDir)
 	for _, dry := range []bool{true, false} {
 		_, err := r.Restore(ctx, snap, live, RestoreOptions{Scope: scope.ProjectScope("default"), AfterTruncate: true, DryRun: dry})
 		if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "/table/SSB.PART.json/stray") {
 			t.Errorf("dry run %v: err = %v, want ErrConflict naming the file in the way", dry, err)
 		}
 	}
-	if after := folderState(t, metaDir); after != before {
+	if after := dirState(t, true, metaDir); after != before {
 		t.Error("the refused restore changed the target")
 	}
 	if log, _ := r.Log(ctx, LogFilter{}); len(log) != 1 {

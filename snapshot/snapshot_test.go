@@ -1035,3 +1035,55 @@ func TestTrailersDocumented(t *testing.T) {
 		t.Errorf("found %d trailers in commit.go, want at least 13", n)
 	}
 }
+
+// dirState describes every file and folder under dir: its type, the
+// content of each file and, withTimes, each one's mode and modification
+// time; so that a test can tell whether an operation changed anything.
+func dirState(t testing.TB, withTimes bool, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		fmt.Fprintf(&b, "%s %v", rel, d.Type())
+		if withTimes {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(&b, " %v %d", info.Mode(), info.ModTime().UnixNano())
+		}
+		if d.Type().IsRegular() {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(&b, " %q", data)
+		}
+		b.WriteByte('\n')
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// publishCommit writes commit c into pw, commits the pack and points ref at
+// the commit: a crafted snapshot (or commit) as a repository may hold one.
+func publishCommit(t *testing.T, r *Repository, pw *objects.PackWriter, c objects.Commit, ref string) objects.ID {
+	t.Helper()
+	id, err := pw.WriteCommit(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.objs.UpdateRef(ref, id, objects.ZeroID); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}

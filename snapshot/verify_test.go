@@ -53,16 +53,7 @@ func craft(t *testing.T, r *Repository, resources int, build func(pw *objects.Pa
 		t.Fatal(err)
 	}
 	root := build(pw)
-	c, err := pw.WriteCommit(objects.Commit{Tree: root, Message: encodeMessage("crafted", trailerInfo{Scope: scope.SystemScope(), Kind: KindBackup, Resources: resources})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pw.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.objs.UpdateRef("refs/heads/system", c, objects.ZeroID); err != nil {
-		t.Fatal(err)
-	}
+	publishCommit(t, r, pw, objects.Commit{Tree: root, Message: encodeMessage("crafted", trailerInfo{Scope: scope.SystemScope(), Kind: KindBackup, Resources: resources})}, "refs/heads/system")
 }
 
 func writeTree(t *testing.T, pw *objects.PackWriter, entries ...objects.TreeEntry) objects.ID {
