@@ -406,9 +406,7 @@ func TestUndoAfterFailedRestore(t *testing.T) {
 func TestRestoreCubeSafetySnapshotIntoAnotherProject(t *testing.T) {
 	ctx := context.Background()
 	needSample(t)
-	r := newRepo(t)
-	src, _ := seeded(t)
-	snap := r.OpenInfo(backup(t, r, src, scope.CubeScope("ssb")).Snapshot)
+	r, src, snap := sampleSnapshot(t, scope.CubeScope("ssb"))
 	target := memory.New()
 	target.Write(ctx, uuidResource("3591078f-9401-481a-a233-e7755c1142d0"))
 	writeFiles(t, target, map[string]string{
@@ -448,9 +446,7 @@ func TestRestoreCubeSafetySnapshotIntoAnotherProject(t *testing.T) {
 func TestMissingProjectOrCubeIsUnknownWhateverTheReference(t *testing.T) {
 	ctx := context.Background()
 	needSample(t)
-	r := newRepo(t)
-	src, _ := seeded(t)
-	snap := r.OpenInfo(backup(t, r, src, scope.SystemScope()).Snapshot)
+	r, src, snap := sampleSnapshot(t, scope.SystemScope())
 	proj := r.OpenInfo(backup(t, r, src, scope.ProjectScope("default")).Snapshot)
 	for _, tt := range []struct {
 		scope   scope.Scope

@@ -57,6 +57,15 @@ func seeded(t *testing.T) (*memory.Store, []metastore.Resource) {
 	return m, res
 }
 
+// sampleSnapshot backs up scope s of the sample metastore into a new
+// repository, and opens the snapshot.
+func sampleSnapshot(t *testing.T, s scope.Scope) (*Repository, *memory.Store, *Snapshot) {
+	t.Helper()
+	r := newRepo(t)
+	src, _ := seeded(t)
+	return r, src, r.OpenInfo(backup(t, r, src, s).Snapshot)
+}
+
 func backup(t *testing.T, r *Repository, src metastore.Source, s scope.Scope) *BackupResult {
 	t.Helper()
 	res, err := r.Backup(context.Background(), src, BackupOptions{Scope: s})
@@ -339,9 +348,7 @@ func TestUUIDTrailer(t *testing.T) {
 
 func TestUUIDRules(t *testing.T) {
 	ctx := context.Background()
-	r := newRepo(t)
-	src, _ := seeded(t)
-	snap := r.OpenInfo(backup(t, r, src, scope.SystemScope()).Snapshot)
+	r, src, snap := sampleSnapshot(t, scope.SystemScope())
 	if snap.Info.UUID != "3591078f-9401-481a-a233-e7755c1142d0" {
 		t.Fatalf("snapshot UUID %q", snap.Info.UUID)
 	}
@@ -399,9 +406,7 @@ func TestUUIDRules(t *testing.T) {
 
 func TestDryRunWritesNothing(t *testing.T) {
 	ctx := context.Background()
-	r := newRepo(t)
-	src, _ := seeded(t)
-	snap := r.OpenInfo(backup(t, r, src, scope.SystemScope()).Snapshot)
+	r, src, snap := sampleSnapshot(t, scope.SystemScope())
 	src.Write(ctx, metastore.Resource{Path: "/cube/ssb.json", Data: []byte("x"), Timestamp: 9})
 	src.Delete(ctx, "/table/SSB.PART.json")
 	src.Write(ctx, metastore.Resource{Path: "/cube/extra.json", Data: []byte("{}"), Timestamp: 9})
@@ -433,9 +438,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 
 func TestRestoreProjectTouchesOnlyItsScope(t *testing.T) {
 	ctx := context.Background()
-	r := newRepo(t)
-	src, _ := seeded(t)
-	snap := r.OpenInfo(backup(t, r, src, scope.ProjectScope("default")).Snapshot)
+	r, src, snap := sampleSnapshot(t, scope.ProjectScope("default"))
 	// Out of scope: a cube in no project and a saved query.
 	src.Write(ctx, metastore.Resource{Path: "/cube/ssb_cube1.json", Data: []byte("out of scope"), Timestamp: 3})
 	src.Write(ctx, metastore.Resource{Path: "/query/q1", Data: []byte("{}"), Timestamp: 3})
@@ -465,9 +468,7 @@ func TestRestoreProjectTouchesOnlyItsScope(t *testing.T) {
 
 func TestRestoreProjectKeepsSharedResources(t *testing.T) {
 	ctx := context.Background()
-	r := newRepo(t)
-	src, _ := seeded(t)
-	snap := r.OpenInfo(backup(t, r, src, scope.ProjectScope("default")).Snapshot)
+	r, src, snap := sampleSnapshot(t, scope.ProjectScope("default"))
 	// A second project shares a legacy table with default; default's
 	// snapshot predates a table the target now lists in both.
 	table := metastore.Resource{Path: "/table/DEFAULT.SHARED.json", Data: []byte(`{"name":"SHARED","database":"DEFAULT"}`), Timestamp: 4}
@@ -496,9 +497,7 @@ func TestRestoreProjectKeepsSharedResources(t *testing.T) {
 
 func TestRestoreCubeMergesIntoProject(t *testing.T) {
 	ctx := context.Background()
-	r := newRepo(t)
-	src, _ := seeded(t)
-	snap := r.OpenInfo(backup(t, r, src, scope.CubeScope("ssb")).Snapshot)
+	r, _, snap := sampleSnapshot(t, scope.CubeScope("ssb"))
 
 	target := memory.New()
 	target.Write(ctx, uuidResource("3591078f-9401-481a-a233-e7755c1142d0"))
@@ -846,9 +845,7 @@ func TestBackupFromWalkerReportsContentElsewhere(t *testing.T) {
 
 func TestRestoreCubeRefusesASecondProject(t *testing.T) {
 	ctx := context.Background()
-	r := newRepo(t)
-	src, _ := seeded(t)
-	snap := r.OpenInfo(backup(t, r, src, scope.CubeScope("ssb")).Snapshot)
+	r, src, snap := sampleSnapshot(t, scope.CubeScope("ssb"))
 	src.Write(ctx, metastore.Resource{Path: "/project/sales.json", Data: []byte(`{"name":"sales","realizations":[],"tables":[],"models":[]}`), Timestamp: 1})
 	before := dump(t, src)
 	// ssb belongs to project default in the target.
@@ -861,9 +858,7 @@ func TestRestoreCubeRefusesASecondProject(t *testing.T) {
 
 func TestUndoCubeRestore(t *testing.T) {
 	ctx := context.Background()
-	r := newRepo(t)
-	src, _ := seeded(t)
-	snap := r.OpenInfo(backup(t, r, src, scope.CubeScope("ssb")).Snapshot)
+	r, _, snap := sampleSnapshot(t, scope.CubeScope("ssb"))
 
 	target := memory.New()
 	target.Write(ctx, uuidResource("3591078f-9401-481a-a233-e7755c1142d0"))
@@ -890,9 +885,7 @@ func TestUndoCubeRestore(t *testing.T) {
 
 func TestCubeTruncateKeepsSharedMetadata(t *testing.T) {
 	ctx := context.Background()
-	r := newRepo(t)
-	src, _ := seeded(t)
-	snap := r.OpenInfo(backup(t, r, src, scope.CubeScope("ssb")).Snapshot)
+	r, src, snap := sampleSnapshot(t, scope.CubeScope("ssb"))
 	// The model now also uses a new table; the cube restore must not delete
 	// it even though the snapshot lacks it.
 	md, _ := src.Read(ctx, "/model_desc/ssb.json")
@@ -913,9 +906,7 @@ func TestCubeTruncateKeepsSharedMetadata(t *testing.T) {
 
 func TestTruncatingProjectRestoreRefusesWhenAnotherProjectIsUnreadable(t *testing.T) {
 	ctx := context.Background()
-	r := newRepo(t)
-	src, _ := seeded(t)
-	snap := r.OpenInfo(backup(t, r, src, scope.ProjectScope("default")).Snapshot)
+	r, src, snap := sampleSnapshot(t, scope.ProjectScope("default"))
 	src.Write(ctx, metastore.Resource{Path: "/project/broken.json", Data: []byte(`{"name":"broken","tables":[`), Timestamp: 3})
 	src.Write(ctx, metastore.Resource{Path: "/user/NEWUSER", Data: []byte(`{}`), Timestamp: 3})
 	_, err := r.Restore(ctx, snap, src, RestoreOptions{Scope: scope.ProjectScope("default"), AfterTruncate: true})
