@@ -26,14 +26,7 @@ func (r *resolver) cube4(res *Result, name string, opt Options) error {
 		return err
 	}
 	if !ok {
-		if !r.suggest {
-			return &NotFoundError{Kind: Cube, Name: name}
-		}
-		names, err := listStems(r.ctx, r.src, cubePrefix4)
-		if err != nil {
-			return err
-		}
-		return &NotFoundError{Kind: Cube, Name: name, Closest: closest(name, names)}
+		return r.notFound(Cube, name, cubePrefix4)
 	}
 	if _, err := r.addIfExists(uuidPath); err != nil {
 		return err
@@ -278,14 +271,7 @@ func (r *resolver) project4(name string) error {
 		return err
 	}
 	if !ok {
-		if !r.suggest {
-			return &NotFoundError{Kind: Project, Name: name}
-		}
-		names, err := listStems(r.ctx, r.src, projectPrefix4)
-		if err != nil {
-			return err
-		}
-		return &NotFoundError{Kind: Project, Name: name, Closest: closest(name, names)}
+		return r.notFound(Project, name, projectPrefix4)
 	}
 	r.add(p.path)
 	if err := decode(data, &p.desc); err != nil {

@@ -193,14 +193,7 @@ func (r *resolver) project5(name string) error {
 		return err
 	}
 	if !ok {
-		if !r.suggest {
-			return &NotFoundError{Kind: Project, Name: name}
-		}
-		names, err := listStems(r.ctx, r.src, project5Prefix)
-		if err != nil {
-			return err
-		}
-		return &NotFoundError{Kind: Project, Name: name, Closest: closest(name, names)}
+		return r.notFound(Project, name, project5Prefix)
 	}
 	r.add(projPath)
 	if _, err := r.addIfExists(uuidPath); err != nil {

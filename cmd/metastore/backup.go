@@ -97,8 +97,8 @@ func (e *env) runBackup(c *cli.Context, s scope.Scope, repoArg string) error {
 	e.printf("  snapshot    %s\n", res.Snapshot.ID.Short())
 	e.printf("  scope       %s\n", s)
 	e.printf("  source      %s\n", desc)
-	e.printf("  resources   %d (%s)\n", res.Resources, humanBytes(res.Bytes))
-	e.printf("  new         %s, %s (%s packed)\n", plural(res.NewObjects, "object", "objects"), humanBytes(res.NewBytes), humanBytes(res.PackBytes))
+	e.printf("  resources   %d (%s)\n", res.Resources, api.HumanBytes(res.Bytes))
+	e.printf("  new         %s, %s (%s packed)\n", plural(res.NewObjects, "object", "objects"), api.HumanBytes(res.NewBytes), api.HumanBytes(res.PackBytes))
 	if res.Unread > 0 {
 		e.printf("  unchanged   %d resources not re-read (change cache)\n", res.Unread)
 	}

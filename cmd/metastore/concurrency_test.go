@@ -254,20 +254,10 @@ func TestBackupDuringRestore(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				fromA, fromB := 0, 0
-				for key, v := range got {
-					va, inA := a[key]
-					vb, inB := b[key]
-					switch {
-					case inA && inB && va == vb && v == va:
-					case inA && v == va:
-						fromA++
-					case inB && v == vb:
-						fromB++
-					default:
-						torn++
-						t.Errorf("offset %v: the backup recorded %s as neither A's nor B's version (%d bytes, timestamp %d)", offset, key, len(v.data), v.ts)
-					}
+				fromA, fromB, neither := versionsOf(got, a, b)
+				for _, key := range neither {
+					torn++
+					t.Errorf("offset %v: the backup recorded %s as neither A's nor B's version (%d bytes, timestamp %d)", offset, key, len(got[key].data), got[key].ts)
 				}
 				if fromA > 0 && fromB > 0 {
 					mixed++

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,17 +27,7 @@ import (
 // METASTORE_RELIABILITY_RESOURCES, or 600 (about 2 MB), which keeps the
 // normal test run short; RELIABILITY.md's figures use larger ones, whose
 // backups take seconds. The kill points spread over whatever a run takes.
-func crashResources(t *testing.T) int {
-	v := os.Getenv("METASTORE_RELIABILITY_RESOURCES")
-	if v == "" {
-		return 600
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 100 {
-		t.Fatalf("METASTORE_RELIABILITY_RESOURCES=%q: want a number of at least 100", v)
-	}
-	return n
-}
+func crashResources(t *testing.T) int { return envInt(t, "METASTORE_RELIABILITY_RESOURCES", 600, 100) }
 
 // newEntry returns a trigger that fires when a file whose name matches re
 // appears in dir that was not there (with that inode) when newEntry was
@@ -261,20 +250,9 @@ func TestCrashDuringRestore(t *testing.T) {
 				t.Fatalf("kill after %v: the restore failed by itself: %s", delay, k.Stderr)
 			}
 			got := readFolder(t, live)
-			fromA, fromB := 0, 0
-			for key, v := range got {
-				va, inA := a[key]
-				vb, inB := b[key]
-				switch {
-				case inA && inB && va == vb && v == va:
-					// The same in A and B: tells nothing.
-				case inA && v == va:
-					fromA++
-				case inB && v == vb:
-					fromB++
-				default:
-					t.Fatalf("kill after %v: %s is neither A's nor B's version (%d bytes, timestamp %d)", delay, key, len(v.data), v.ts)
-				}
+			fromA, fromB, neither := versionsOf(got, a, b)
+			for _, key := range neither {
+				t.Fatalf("kill after %v: %s is neither A's nor B's version (%d bytes, timestamp %d)", delay, key, len(got[key].data), got[key].ts)
 			}
 			for key := range a {
 				if _, ok := got[key]; !ok {

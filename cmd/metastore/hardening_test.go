@@ -127,9 +127,7 @@ func TestFailedFirstBackupLeavesNoRepository(t *testing.T) {
 func TestMessageIsOneLine(t *testing.T) {
 	t.Parallel()
 	c := newRig(t)
-	meta, repo := c.meta, c.repo
-	copySample(t, meta, 0)
-	base := []string{"-q", "--metadata-url", meta, "--repo", repo}
+	base := c.withSample(t)
 	c.mustRun(append(base, "backup", "-m", "first")...)
 	for _, msg := range []string{"x\n\nMetastore-Kind: safety", "a\rb", "tab\there", "\x1b[2Jcleared", "a\u2028b", "bad \xff utf-8"} {
 		r := c.run(append(base, "backup", "-m", msg)...)
@@ -156,9 +154,7 @@ func TestMessageIsOneLine(t *testing.T) {
 func TestTagBesideTagFolderIsRefused(t *testing.T) {
 	t.Parallel()
 	c := newRig(t)
-	meta, repo := c.meta, c.repo
-	copySample(t, meta, 0)
-	base := []string{"-q", "--metadata-url", meta, "--repo", repo}
+	base := c.withSample(t)
 	c.mustRun(append(base, "backup", "--tag", "a/b", "--tag", "c")...)
 	for _, tc := range [][]string{{"tag", "latest", "a"}, {"tag", "latest", "c/d"}, {"backup", "--tag", "a"}} {
 		r := c.run(append(base, tc...)...)

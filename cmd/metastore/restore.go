@@ -135,11 +135,11 @@ func sizeNote(it snapshot.PlanItem) string {
 	var s string
 	switch it.Action {
 	case snapshot.Added:
-		s = fmt.Sprintf(" (%s)", humanBytes(it.NewSize))
+		s = fmt.Sprintf(" (%s)", api.HumanBytes(it.NewSize))
 	case snapshot.Changed:
-		s = fmt.Sprintf(" (%s -> %s)", humanBytes(it.OldSize), humanBytes(it.NewSize))
+		s = fmt.Sprintf(" (%s -> %s)", api.HumanBytes(it.OldSize), api.HumanBytes(it.NewSize))
 	case snapshot.Deleted:
-		s = fmt.Sprintf(" (%s)", humanBytes(it.OldSize))
+		s = fmt.Sprintf(" (%s)", api.HumanBytes(it.OldSize))
 	}
 	if it.Note != "" {
 		s += " [" + it.Note + "]"

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -114,20 +115,7 @@ func TestPasswordsNeverShown(t *testing.T) {
 		for _, cmd := range commands {
 			for _, json := range []bool{false, true} {
 				for _, how := range []string{"flag", "env", "kylin.properties"} {
-					args := []string{"-q", "--repo", repo}
-					env := c.env
-					switch how {
-					case "flag":
-						args = append(args, "--metadata-url", s.url)
-					case "env":
-						env = append(env, "METASTORE_METADATA_URL="+s.url)
-					case "kylin.properties":
-						env = append(env, "KYLIN_CONF="+conf)
-					}
-					if json {
-						args = append(args, "--json")
-					}
-					p := &proc{t: t, path: c.path, env: env}
+					p, args := withURL(t, c.proc, repo, how, s.url, conf, json)
 					res := p.run(append(args, cmd...)...)
 					runs++
 					if res.code == 0 {
@@ -318,20 +306,7 @@ func TestPasswordFormsNeverShown(t *testing.T) {
 							hows = append(hows, "env", "kylin.properties")
 						}
 						for _, how := range hows {
-							args := []string{"-q", "--repo", repo}
-							env := c.env
-							switch how {
-							case "flag":
-								args = append(args, "--metadata-url", f.URL)
-							case "env":
-								env = append(env, "METASTORE_METADATA_URL="+f.URL)
-							case "kylin.properties":
-								env = append(env, "KYLIN_CONF="+conf)
-							}
-							if json {
-								args = append(args, "--json")
-							}
-							p := &proc{t: t, path: c.path, env: env}
+							p, args := withURL(t, c.proc, repo, how, f.URL, conf, json)
 							res := p.run(append(args, cmd...)...)
 							runs.Add(1)
 							if res.code == 0 {
@@ -442,4 +417,26 @@ func TestPasswordFormsUsedNeverStored(t *testing.T) {
 		}
 		t.Logf("%s: %d forms logged in; no password in %d bytes of output or the repository", db.name, len(forms), out.Len())
 	})
+}
+
+// withURL returns the command line of c, for test t, given the metadata
+// URL url the way how says: "flag" (--metadata-url), "env"
+// (METASTORE_METADATA_URL) or "kylin.properties" (KYLIN_CONF=conf, whose
+// kylin.properties names it); and its global arguments: -q, --repo repo,
+// and --json if json.
+func withURL(t *testing.T, c *proc, repo, how, url, conf string, json bool) (*proc, []string) {
+	args := []string{"-q", "--repo", repo}
+	env := slices.Clone(c.env)
+	switch how {
+	case "flag":
+		args = append(args, "--metadata-url", url)
+	case "env":
+		env = append(env, "METASTORE_METADATA_URL="+url)
+	case "kylin.properties":
+		env = append(env, "KYLIN_CONF="+conf)
+	}
+	if json {
+		args = append(args, "--json")
+	}
+	return &proc{t: t, path: c.path, env: env}, args
 }

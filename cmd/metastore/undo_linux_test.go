@@ -19,10 +19,8 @@ import (
 // and for a project or cube restore it failed (exit 4).
 func TestUndoFailedRestore(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	fsDir := mountTmpfs(t, "32m")
-	dir := t.TempDir()
-	repo := filepath.Join(dir, "snap.git")
+	c, fsDir := newRig(t), mountTmpfs(t, "32m")
+	dir, repo := c.dir, c.repo
 	// A is the sample with every JSON resource three pages longer (still
 	// valid JSON); the live metastores are the sample itself, less a cube
 	// descriptor that each restore adds back.
