@@ -92,14 +92,7 @@ func TestLargePacksAreNotRewritten(t *testing.T) {
 	r := newRepo(t)
 	w, _ := mergingWriter(r, 1)
 	// Incompressible content above consolidateMin.
-	data := make([]byte, consolidateMin+1024)
-	x := uint64(88172645463325252)
-	for i := range data {
-		x ^= x << 13
-		x ^= x >> 7
-		x ^= x << 17
-		data[i] = byte(x)
-	}
+	data := incompressible(consolidateMin+1024, 88172645463325252)
 	big, _, _ := w.WriteBlob(data)
 	commitMerging(r, w)
 	before, _ := r.Packs()
@@ -243,6 +236,20 @@ func TestConsolidationCopiesEveryObjectOnce(t *testing.T) {
 	}
 }
 
+// incompressible returns n bytes of a xorshift generator from seed: content
+// that zlib does not shrink.
+func incompressible(n int, seed uint64) []byte {
+	data := make([]byte, n)
+	x := seed
+	for i := range data {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		data[i] = byte(x)
+	}
+	return data
+}
+
 // mergingWriter starts a pack that absorbs the repository's small packs, as
 // package snapshot's writes do.
 func mergingWriter(r *Repository, level int) (*PackWriter, error) {
@@ -277,14 +284,7 @@ func TestPackWriterLeavesOtherPacksAlone(t *testing.T) {
 	var ids []ID
 	write := func(w *PackWriter, i int) {
 		// Incompressible, above the size under which a pack absorbs nothing.
-		data := make([]byte, tinyPack+1024)
-		x := uint64(88172645463325252 + i)
-		for k := range data {
-			x ^= x << 13
-			x ^= x >> 7
-			x ^= x << 17
-			data[k] = byte(x)
-		}
+		data := incompressible(tinyPack+1024, uint64(88172645463325252+i))
 		id, _, err := w.WriteBlob(data)
 		if err != nil {
 			t.Fatal(err)

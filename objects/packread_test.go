@@ -85,14 +85,7 @@ func mustOnePack(t *testing.T, r *Repository) string {
 // into different content.
 func TestDamagedBytesAreAnError(t *testing.T) {
 	r := newRepo(t)
-	data := make([]byte, 4096)
-	x := uint32(2463534242)
-	for i := range data {
-		x ^= x << 13
-		x ^= x >> 17
-		x ^= x << 5
-		data[i] = byte(x)
-	}
+	data := incompressible(4096, 2463534242)
 	w, _ := r.NewPackWriter(0)
 	id, _, _ := w.WriteBlob(data)
 	if _, err := w.Commit(); err != nil {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,32 +26,15 @@ func TestConsoleFailedRestoreUndo(t *testing.T) {
 	src := filepath.Join(dir, "a")
 	paddedSample(t, src)
 	newCLI(t).mustRun("-q", "--metadata-url", src, "--repo", repo, "backup", "--tag", "A")
-	live := filepath.Join(fsDir, "live")
-	copyDir(t, sample, live)
-	if err := os.Remove(filepath.Join(live, "cube_desc", "ssb.json")); err != nil {
-		t.Fatal(err)
-	}
+	live := sampleLacking(t, filepath.Join(fsDir, "live"))
 	before := readFolder(t, live)
 	f := newServeFixtureAt(t, serveOptions{allowRestore: true}, live, repo)
 
 	body, status := f.api("GET", "/api/v1/restore-plan?kind=system&ref=A&after_truncate=1", nil)
-	var plan struct {
-		Plan []struct {
-			Action  string `json:"action"`
-			OldSize int64  `json:"old_size"`
-			NewSize int64  `json:"new_size"`
-		} `json:"plan"`
+	if status != http.StatusOK {
+		t.Fatalf("restore plan: %d %s", status, body)
 	}
-	if err := json.Unmarshal([]byte(body), &plan); err != nil || status != http.StatusOK {
-		t.Fatalf("restore plan: %d %v %s", status, err, body)
-	}
-	var need int64
-	for _, it := range plan.Plan {
-		if it.Action == "added" || it.Action == "changed" {
-			need += (it.NewSize+4095)/4096*4096 - (it.OldSize+4095)/4096*4096
-		}
-	}
-	unfill := fill(t, fsDir, need/2)
+	unfill := fill(t, fsDir, roomNeeded(t, body)/2)
 	body, status = f.api("POST", "/api/v1/restore", url.Values{"kind": {"system"}, "ref": {"A"}, "after_truncate": {"1"}})
 	unfill()
 	var j struct {

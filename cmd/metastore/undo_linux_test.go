@@ -35,33 +35,13 @@ func TestUndoFailedRestore(t *testing.T) {
 		{"project", []string{"restore-project", "default", "A"}},
 		{"cube", []string{"restore-cube", "default", "A", "--cube", "ssb"}},
 	} {
-		live := filepath.Join(fsDir, tt.name)
-		copyDir(t, sample, live)
-		if err := os.Remove(filepath.Join(live, "cube_desc", "ssb.json")); err != nil {
-			t.Fatal(err)
-		}
+		live := sampleLacking(t, filepath.Join(fsDir, tt.name))
 		before := readFolder(t, live)
 		restore := append([]string{"-q", "--metadata-url", live, "--repo", repo}, append(tt.args, "--after-truncate")...)
 
 		// How much more room the restore takes, from its dry run.
-		var plan struct {
-			Plan []struct {
-				Action  string `json:"action"`
-				OldSize int64  `json:"old_size"`
-				NewSize int64  `json:"new_size"`
-			} `json:"plan"`
-		}
 		res := c.mustRun(append([]string{"--json"}, append(restore, "--dry-run")...)...)
-		if err := json.Unmarshal([]byte(res.stdout), &plan); err != nil {
-			t.Fatal(err)
-		}
-		var need int64
-		for _, it := range plan.Plan {
-			if it.Action == "added" || it.Action == "changed" {
-				need += (it.NewSize+4095)/4096*4096 - (it.OldSize+4095)/4096*4096
-			}
-		}
-		unfill := fill(t, fsDir, need/2)
+		unfill := fill(t, fsDir, roomNeeded(t, res.stdout)/2)
 		res = c.run(append([]string{"--json"}, restore...)...)
 		unfill()
 		if res.code != 1 || !strings.Contains(res.stderr, "no space left on device") {
@@ -120,4 +100,39 @@ func paddedSample(t *testing.T, dst string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// sampleLacking copies the sample metastore to dst less one cube
+// descriptor (which a restore adds back), and returns dst.
+func sampleLacking(t *testing.T, dst string) string {
+	t.Helper()
+	copyDir(t, sample, dst)
+	if err := os.Remove(filepath.Join(dst, "cube_desc", "ssb.json")); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// roomNeeded is the room a restore takes beyond what the target uses
+// already (in file system blocks of 4 KiB), from its plan in JSON (a dry
+// run's --json, or the console's restore-plan).
+func roomNeeded(t *testing.T, planJSON string) int64 {
+	t.Helper()
+	var plan struct {
+		Plan []struct {
+			Action  string `json:"action"`
+			OldSize int64  `json:"old_size"`
+			NewSize int64  `json:"new_size"`
+		} `json:"plan"`
+	}
+	if err := json.Unmarshal([]byte(planJSON), &plan); err != nil {
+		t.Fatalf("restore plan: %v\n%s", err, planJSON)
+	}
+	var need int64
+	for _, it := range plan.Plan {
+		if it.Action == "added" || it.Action == "changed" {
+			need += (it.NewSize+4095)/4096*4096 - (it.OldSize+4095)/4096*4096
+		}
+	}
+	return need
 }

@@ -21,9 +21,9 @@ func Resources() []metastore.Resource {
 	out := []metastore.Resource{
 		{Path: "/UUID", Data: []byte("\x00\x243591078f-9401-481a-a233-e7755c1142d0"), Timestamp: tsKylin},
 		{Path: "/a/x.json", Data: []byte(`{"name":"x"}`), Timestamp: 1},
-		{Path: "/a/y/z.dict", Data: pseudoRandom(700, 1), Timestamp: 0},
+		{Path: "/a/y/z.dict", Data: PseudoRandom(700, 1), Timestamp: 0},
 		{Path: "/a.json", Data: []byte("{}"), Timestamp: 2},
-		{Path: "/b", Data: pseudoRandom(3000, 2), Timestamp: ts2100},
+		{Path: "/b", Data: PseudoRandom(3000, 2), Timestamp: ts2100},
 		{Path: "/empty/resource", Data: []byte{}, Timestamp: 3},
 		{Path: "/table/DEFAULT.T--learn.json", Data: []byte(`{"t":1}`), Timestamp: tsKylin + 7},
 		{Path: "/table/DEFAULT.T.json", Data: []byte(`{"t":2}`), Timestamp: tsKylin + 8},

@@ -130,7 +130,7 @@ func testRoundTrip(t *testing.T, s metastore.Store) {
 		{"empty", metastore.Resource{Path: "/empty/resource", Data: []byte{}, Timestamp: 1}},
 		{"epoch", metastore.Resource{Path: "/ts/epoch", Data: []byte("zero"), Timestamp: 0}},
 		{"year 2100", metastore.Resource{Path: "/ts/y2100", Data: []byte("future"), Timestamp: ts2100}},
-		{"5 MB", metastore.Resource{Path: "/dict/DEFAULT.TEST_KYLIN_FACT/CAL_DT/big.dict", Data: pseudoRandom(5<<20, 1), Timestamp: tsKylin + 999}},
+		{"5 MB", metastore.Resource{Path: "/dict/DEFAULT.TEST_KYLIN_FACT/CAL_DT/big.dict", Data: PseudoRandom(5<<20, 1), Timestamp: tsKylin + 999}},
 	}
 	ctx := t.Context()
 	for _, tt := range tests {
@@ -372,24 +372,13 @@ var oddNames = []string{
 }
 
 func testOddNames(t *testing.T, s metastore.Store) {
+	var want []metastore.Resource
 	for i, p := range oddNames {
-		write(t, s, metastore.Resource{Path: p, Data: []byte("content of " + p), Timestamp: tsKylin + int64(i)})
+		r := metastore.Resource{Path: p, Data: []byte("content of " + p), Timestamp: tsKylin + int64(i)}
+		write(t, s, r)
+		want = append(want, r)
 	}
-	for i, p := range oddNames {
-		got, err := s.Read(t.Context(), p)
-		if err != nil {
-			t.Errorf("Read(%q): %v", p, err)
-			continue
-		}
-		if string(got.Data) != "content of "+p || got.Timestamp != tsKylin+int64(i) {
-			t.Errorf("Read(%q) = (%q, %d), want (%q, %d)", p, got.Data, got.Timestamp, "content of "+p, tsKylin+int64(i))
-		}
-	}
-	want := slices.Clone(oddNames)
-	slices.Sort(want)
-	if got := list(t, s, "/"); !slices.Equal(got, want) {
-		t.Errorf("List(/) =\n%q\nwant\n%q", got, want)
-	}
+	RunSource(t, s, want)
 }
 
 // invalidPaths are keys every store refuses with metastore.ErrInvalidPath.
@@ -455,7 +444,7 @@ func testEntries(t *testing.T, s metastore.Store) {
 		{Path: "/b", Size: 1000, Timestamp: ts2100},
 	}
 	for i, e := range want {
-		write(t, s, metastore.Resource{Path: e.Path, Data: pseudoRandom(int(e.Size), uint64(i)), Timestamp: e.Timestamp})
+		write(t, s, metastore.Resource{Path: e.Path, Data: PseudoRandom(int(e.Size), uint64(i)), Timestamp: e.Timestamp})
 	}
 	entries := func(prefix string) []metastore.Entry { return listEntries(t, el, prefix) }
 	for _, tt := range []struct {
@@ -639,7 +628,7 @@ func testThousandResources(t *testing.T, s metastore.Store) {
 		default:
 			p = fmt.Sprintf("/table/DEFAULT.TABLE_%d--project_%d.json", i, i%5)
 		}
-		want[i] = metastore.Resource{Path: p, Data: pseudoRandom(i%300, uint64(i)), Timestamp: tsKylin + int64(i)*1013}
+		want[i] = metastore.Resource{Path: p, Data: PseudoRandom(i%300, uint64(i)), Timestamp: tsKylin + int64(i)*1013}
 	}
 	var sink metastore.Sink = s
 	var tx metastore.Tx
@@ -721,9 +710,9 @@ func listEntries(t *testing.T, el metastore.EntryLister, prefix string) []metast
 	return got
 }
 
-// pseudoRandom returns n deterministic bytes that depend on seed: every byte
-// value appears, NUL and invalid UTF-8 included.
-func pseudoRandom(n int, seed uint64) []byte {
+// PseudoRandom returns n deterministic bytes that depend on seed: every byte
+// value appears, NUL and invalid UTF-8 included, and they do not compress.
+func PseudoRandom(n int, seed uint64) []byte {
 	b := make([]byte, n)
 	x := seed*0x9E3779B97F4A7C15 + 1
 	for i := range b {
