@@ -109,10 +109,7 @@ func TestCraftedSnapshotIsRefused(t *testing.T) {
 			os.WriteFile(filepath.Join(target, "cube", "ok.json"), []byte(`{"name":"before"}`), 0o644)
 			before := dirState(t, false, base)
 
-			dst, err := folder.Open(target)
-			if err != nil {
-				t.Fatal(err)
-			}
+			dst := reopen(t, target)
 			snap, err := r.Open(context.Background(), "system")
 			if err != nil {
 				t.Fatal(err)
@@ -178,11 +175,8 @@ func TestRestoreNeverFollowsLinksInTheTarget(t *testing.T) {
 				os.Symlink(outside, p)
 			}
 			before := dirState(t, false, outside)
-			dst, err := folder.Open(target)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = r.Restore(context.Background(), r.OpenInfo(res.Snapshot), dst, RestoreOptions{Scope: scope.SystemScope()})
+			dst := reopen(t, target)
+			_, err := r.Restore(context.Background(), r.OpenInfo(res.Snapshot), dst, RestoreOptions{Scope: scope.SystemScope()})
 			if !errors.Is(err, folder.ErrSymlink) {
 				t.Errorf("restore into a target with a link at %s: %v, want folder.ErrSymlink", link, err)
 			}

@@ -15,7 +15,6 @@ import (
 	"testing"
 
 	"github.com/kylin-tools/metastore/metastore"
-	"github.com/kylin-tools/metastore/metastore/folder"
 	"github.com/kylin-tools/metastore/metastore/memory"
 	"github.com/kylin-tools/metastore/metastore/metastoretest"
 	"github.com/kylin-tools/metastore/scope"
@@ -514,10 +513,7 @@ func TestStat(t *testing.T) {
 func TestDiffLiveTrustsTheChangeCache(t *testing.T) {
 	needSample(t)
 	dir := filepath.Join(t.TempDir(), "meta")
-	st, err := folder.Create(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := newFolder(t, dir)
 	m, _ := seeded(t)
 	for p, res := range dump(t, m) {
 		if err := st.Write(context.Background(), res); err != nil {

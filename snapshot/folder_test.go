@@ -23,12 +23,19 @@ import (
 func seededFolder(t *testing.T) (*folder.Store, string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "meta")
+	s := newFolder(t, dir)
+	metastoretest.Seed(t, s, sample)
+	return s, dir
+}
+
+// newFolder creates a folder metastore at dir.
+func newFolder(t *testing.T, dir string) *folder.Store {
+	t.Helper()
 	s, err := folder.Create(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	metastoretest.Seed(t, s, sample)
-	return s, dir
+	return s
 }
 
 // reopen opens the folder metastore at dir afresh, as each command does.
@@ -133,10 +140,7 @@ func TestRestoreTempLikeKeys(t *testing.T) {
 	}
 	snap := r.OpenInfo(backup(t, r, src, scope.SystemScope()).Snapshot)
 	dir := filepath.Join(t.TempDir(), "meta")
-	dst, err := folder.Create(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dst := newFolder(t, dir)
 	if _, err := r.Restore(ctx, snap, dst, RestoreOptions{Scope: scope.SystemScope()}); err != nil {
 		t.Fatalf("restore into a folder: %v", err)
 	}
@@ -163,10 +167,7 @@ func TestRestoreReportsClampedTimestamp(t *testing.T) {
 	}
 	snap := r.OpenInfo(backup(t, r, src, scope.SystemScope()).Snapshot)
 	dir := filepath.Join(t.TempDir(), "meta")
-	dst, err := folder.Create(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dst := newFolder(t, dir)
 	rr, err := r.Restore(ctx, snap, dst, RestoreOptions{Scope: scope.SystemScope()})
 	if err != nil {
 		t.Fatal(err)

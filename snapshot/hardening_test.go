@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/kylin-tools/metastore/metastore"
-	"github.com/kylin-tools/metastore/metastore/folder"
 	"github.com/kylin-tools/metastore/metastore/memory"
 	"github.com/kylin-tools/metastore/metastore/metastoretest"
 	"github.com/kylin-tools/metastore/objects"
@@ -33,10 +32,7 @@ func TestLatestIgnoresFolderNameTime(t *testing.T) {
 
 	// 2024-03-02 12:00:00 is after the clock in every time zone.
 	dir := filepath.Join(t.TempDir(), "meta_2024_03_02_12_00_00")
-	bf, err := folder.Create(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bf := newFolder(t, dir)
 	metastoretest.Seed(t, bf, sample)
 	imp, err := r.Import(ctx, bf, ImportOptions{Path: dir})
 	if err != nil {

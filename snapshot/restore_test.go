@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/kylin-tools/metastore/metastore"
-	"github.com/kylin-tools/metastore/metastore/folder"
 	"github.com/kylin-tools/metastore/metastore/memory"
 	"github.com/kylin-tools/metastore/scope"
 )
@@ -87,10 +86,7 @@ func TestRepositoryInsideMetastoreIsRefused(t *testing.T) {
 	src.Write(ctx, metastore.Resource{Path: "/cube/extra.json", Data: []byte(`{}`), Timestamp: 5})
 	backup(t, r, src, scope.SystemScope())
 	backup(t, r, src, scope.ProjectScope("default"))
-	live, err := folder.Open(meta)
-	if err != nil {
-		t.Fatal(err)
-	}
+	live := reopen(t, meta)
 	writeFiles(t, live, map[string]string{"/UUID": "\x00\x05hello", "/cube/x.json": `{"name":"x"}`})
 
 	if err := os.Symlink(filepath.Join(repoPath, "refs"), filepath.Join(dir, "link-into-repo")); err != nil {
@@ -109,10 +105,7 @@ func TestRepositoryInsideMetastoreIsRefused(t *testing.T) {
 	snap := r.OpenInfo(first)
 	before := dirState(t, true, dir)
 	for name, path := range targets {
-		st, err := folder.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := reopen(t, path)
 		attempts := map[string]error{}
 		_, attempts["backup"] = r.Backup(ctx, st, BackupOptions{Scope: scope.SystemScope()})
 		_, attempts["backup-project"] = r.Backup(ctx, st, BackupOptions{Scope: scope.ProjectScope("default")})
@@ -208,10 +201,7 @@ func TestRestoreFileFolderSwap(t *testing.T) {
 	ctx := context.Background()
 	backends := map[string]func(t *testing.T) metastore.Store{
 		"folder": func(t *testing.T) metastore.Store {
-			st, err := folder.Create(filepath.Join(t.TempDir(), "meta"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			st := newFolder(t, filepath.Join(t.TempDir(), "meta"))
 			return st
 		},
 		"memory": func(*testing.T) metastore.Store { return memory.New() },
@@ -280,10 +270,7 @@ func TestProjectRestoreRefusesAFolderInTheWay(t *testing.T) {
 	if err := os.CopyFS(metaDir, os.DirFS(sample)); err != nil {
 		t.Fatal(err)
 	}
-	live, err := folder.Open(metaDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	live := reopen(t, metaDir)
 	snap := r.OpenInfo(backup(t, r, live, scope.ProjectScope("default")).Snapshot)
 	// Kylin changed a cube, and a table's file became a folder.
 	writeFiles(t, live, map[string]string{"/cube/ssb.json": `{"changed":true}`})
@@ -483,15 +470,9 @@ func TestHistoryLeavesOutOtherTargetsSafetySnapshots(t *testing.T) {
 	if err := os.CopyFS(metaDir, os.DirFS(sample)); err != nil {
 		t.Fatal(err)
 	}
-	live, err := folder.Open(metaDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	live := reopen(t, metaDir)
 	first := backup(t, r, live, scope.SystemScope()).Snapshot
-	other, err := folder.Create(filepath.Join(dir, "other"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := newFolder(t, filepath.Join(dir, "other"))
 	foreign := map[ID]bool{}
 	for i := 0; i < 2; i++ {
 		res, err := r.Restore(ctx, r.OpenInfo(first), other, RestoreOptions{Scope: scope.SystemScope()})

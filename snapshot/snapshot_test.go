@@ -127,10 +127,7 @@ func TestBackupRestoreSampleByteIdentical(t *testing.T) {
 
 	// Into a fresh folder metastore: real files, mtimes to the millisecond.
 	dir := filepath.Join(t.TempDir(), "fresh")
-	dst, err := folder.Create(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dst := newFolder(t, dir)
 	rr, err := r.Restore(context.Background(), snap, dst, RestoreOptions{Scope: scope.SystemScope()})
 	if err != nil {
 		t.Fatal(err)
@@ -138,10 +135,7 @@ func TestBackupRestoreSampleByteIdentical(t *testing.T) {
 	if !rr.Applied || rr.Counts[Added] != 188 {
 		t.Fatalf("restore counts %v, want 188 added", rr.Counts)
 	}
-	reopened, err := folder.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reopened := reopen(t, dir)
 	sameResources(t, dump(t, reopened), want)
 }
 
@@ -209,10 +203,7 @@ func TestSkipIfUnchanged(t *testing.T) {
 
 func TestChangeCacheNeverMissesARewrite(t *testing.T) {
 	dir := t.TempDir()
-	st, err := folder.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := reopen(t, dir)
 	st = st.WithRacyWindow(0)
 	ctx := context.Background()
 	for i := 0; i < 20; i++ {

@@ -581,3 +581,21 @@ func copyDir(t *testing.T, src, dst string) {
 		t.Fatal(err)
 	}
 }
+
+// loadSampleJSON writes the JSON resources of the sample metastore (copied
+// to dir first) into a database store, in one transaction.
+func loadSampleJSON(t *testing.T, st metastore.Store, dir string) {
+	t.Helper()
+	tx, err := st.(metastore.Transactional).Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range jsonOnly(copySample(t, dir, 0)) {
+		if err := tx.Write(context.Background(), metastore.Resource{Path: k, Data: []byte(v.data), Timestamp: v.ts}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

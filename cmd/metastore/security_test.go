@@ -149,19 +149,7 @@ func TestPasswordsNeverStored(t *testing.T) {
 		if len(secret) < 4 {
 			t.Skipf("the test database's password %q is too short to look for", strings.Repeat("*", len(secret)))
 		}
-		st := copySample(t, filepath.Join(dir, "sample"), 0)
-		tx, err := db.store.Begin(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for k, v := range jsonOnly(st) {
-			if err := tx.Write(context.Background(), metastore.Resource{Path: k, Data: []byte(v.data), Timestamp: v.ts}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := tx.Commit(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		loadSampleJSON(t, db.store, filepath.Join(dir, "sample"))
 		base := []string{"--metadata-url", db.url, "--repo", repo}
 		var out bytes.Buffer
 		for _, json := range []string{"", "--json"} {
