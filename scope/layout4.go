@@ -75,9 +75,7 @@ func (r *resolver) projectOf4(cube, cubePath string) (string, error) {
 		}
 		var pd projectDesc
 		if err := decode(data, &pd); err != nil {
-			if mentions(data, cube) {
-				r.warn(path, "cannot parse (%v); it may list cube %s", err, cube)
-			}
+			r.unparsed(path, data, err, "list cube "+cube, cube)
 			continue
 		}
 		for _, e := range pd.Realizations {
@@ -504,9 +502,7 @@ func (r *resolver) scheduler4(project string) error {
 		}
 		var sj schedulerJob
 		if err := decode(data, &sj); err != nil {
-			if mentions(data, project) {
-				r.warn(k, "cannot parse (%v); it may be a job of project %s", err, project)
-			}
+			r.unparsed(k, data, err, "be a job of project "+project, project)
 			continue
 		}
 		if strings.EqualFold(sj.Project, project) {
@@ -561,9 +557,7 @@ func (r *resolver) jobs4(project string, cubes *orderedSet, segmentIDs map[strin
 		}
 		job, err := decodeExecutable(data)
 		if err != nil {
-			if mentions(data, append([]string{project}, cubes.list...)...) {
-				r.warn(k, "cannot parse (%v); it may be a job of project %s", err, project)
-			}
+			r.unparsed(k, data, err, "be a job of project "+project, append([]string{project}, cubes.list...)...)
 			continue
 		}
 		var mine bool

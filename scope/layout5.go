@@ -172,9 +172,7 @@ func (r *resolver) modelsNamed5(all []model5, project, alias string) []*model5 {
 			continue
 		}
 		if m.err != nil {
-			if mentions(m.raw, alias) {
-				r.warn(m.path, "cannot parse (%v); it may be model %s", m.err, alias)
-			}
+			r.unparsed(m.path, m.raw, m.err, "be model "+alias, alias)
 			continue
 		}
 		if m.desc.Alias == alias {

@@ -686,26 +686,23 @@ func read(t *testing.T, s metastore.Source, path string) metastore.Resource {
 // list returns the paths s lists under prefix, failing the test on error.
 func list(t *testing.T, s metastore.Source, prefix string) []string {
 	t.Helper()
-	var got []string
-	if err := s.List(t.Context(), prefix, func(p string) error {
-		got = append(got, p)
-		return nil
-	}); err != nil {
-		t.Fatalf("List(%q): %v", prefix, err)
-	}
-	return got
+	return collect(t, "List", prefix, s.List)
 }
 
 // listEntries returns the entries el lists under prefix, failing the test
 // on error.
 func listEntries(t *testing.T, el metastore.EntryLister, prefix string) []metastore.Entry {
 	t.Helper()
-	var got []metastore.Entry
-	if err := el.ListEntries(t.Context(), prefix, func(e metastore.Entry) error {
-		got = append(got, e)
-		return nil
-	}); err != nil {
-		t.Fatalf("ListEntries(%q): %v", prefix, err)
+	return collect(t, "ListEntries", prefix, el.ListEntries)
+}
+
+// collect returns what a listing (List, ListEntries) gives under prefix,
+// failing the test on error.
+func collect[T any](t *testing.T, what, prefix string, listing func(context.Context, string, func(T) error) error) []T {
+	t.Helper()
+	var got []T
+	if err := listing(t.Context(), prefix, func(x T) error { got = append(got, x); return nil }); err != nil {
+		t.Fatalf("%s(%q): %v", what, prefix, err)
 	}
 	return got
 }
