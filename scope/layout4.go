@@ -488,7 +488,20 @@ func (r *resolver) listKeys(prefix string) ([]string, error) {
 
 // scheduler4 adds the KE "/scheduler/*" jobs whose "project" is project.
 func (r *resolver) scheduler4(project string) error {
-	keys, err := r.listKeys("/scheduler/")
+	return r.readEach("/scheduler/", func(k string, data []byte) {
+		var sj schedulerJob
+		if err := decode(data, &sj); err != nil {
+			r.unparsed(k, data, err, "be a job of project "+project, project)
+		} else if strings.EqualFold(sj.Project, project) {
+			r.add(k)
+		}
+	})
+}
+
+// readEach calls fn with the key and content of each resource under
+// prefix (listed once; one deleted since is passed over).
+func (r *resolver) readEach(prefix string, fn func(key string, data []byte)) error {
+	keys, err := r.listKeys(prefix)
 	if err != nil {
 		return err
 	}
@@ -497,16 +510,8 @@ func (r *resolver) scheduler4(project string) error {
 		if err != nil {
 			return err
 		}
-		if !ok {
-			continue
-		}
-		var sj schedulerJob
-		if err := decode(data, &sj); err != nil {
-			r.unparsed(k, data, err, "be a job of project "+project, project)
-			continue
-		}
-		if strings.EqualFold(sj.Project, project) {
-			r.add(k)
+		if ok {
+			fn(k, data)
 		}
 	}
 	return nil
@@ -542,23 +547,12 @@ func (r *resolver) addNamed(prefix string, names map[string]bool) error {
 // "/execute_output/ID" and "/execute_output/ID-NN", one per step (the
 // steps' ids, which the job lists in "tasks").
 func (r *resolver) jobs4(project string, cubes *orderedSet, segmentIDs map[string]bool) error {
-	keys, err := r.listKeys("/execute/")
-	if err != nil {
-		return err
-	}
 	jobs := map[string]bool{}
-	for _, k := range keys {
-		data, ok, err := r.read(k)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			continue
-		}
+	err := r.readEach("/execute/", func(k string, data []byte) {
 		job, err := decodeExecutable(data)
 		if err != nil {
 			r.unparsed(k, data, err, "be a job of project "+project, append([]string{project}, cubes.list...)...)
-			continue
+			return
 		}
 		var mine bool
 		switch pn, cn, sid := job.param("projectName"), job.param("cubeName"), job.param("segmentId"); {
@@ -576,6 +570,9 @@ func (r *resolver) jobs4(project string, cubes *orderedSet, segmentIDs map[strin
 				jobs[task] = true
 			}
 		}
+	})
+	if err != nil {
+		return err
 	}
 	if len(jobs) == 0 {
 		return nil

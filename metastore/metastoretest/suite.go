@@ -446,7 +446,7 @@ func testEntries(t *testing.T, s metastore.Store) {
 	for i, e := range want {
 		write(t, s, metastore.Resource{Path: e.Path, Data: PseudoRandom(int(e.Size), uint64(i)), Timestamp: e.Timestamp})
 	}
-	entries := func(prefix string) []metastore.Entry { return listEntries(t, el, prefix) }
+	entries := func(prefix string) []metastore.Entry { return collect(t, "ListEntries", prefix, el.ListEntries) }
 	for _, tt := range []struct {
 		prefix string
 		want   []metastore.Entry
@@ -485,7 +485,7 @@ func testEntries(t *testing.T, s metastore.Store) {
 // invalid prefixes and a canceled context.
 func entriesRewrite(t *testing.T, s metastore.Store, el metastore.EntryLister) {
 	ctx := t.Context()
-	entries := func(prefix string) []metastore.Entry { return listEntries(t, el, prefix) }
+	entries := func(prefix string) []metastore.Entry { return collect(t, "ListEntries", prefix, el.ListEntries) }
 	// Rewrite /a/x.json with other bytes of the same size and timestamp.
 	before := entries("/a/x.json")
 	write(t, s, metastore.Resource{Path: "/a/x.json", Data: []byte("0123456789"), Timestamp: 1})
@@ -687,13 +687,6 @@ func read(t *testing.T, s metastore.Source, path string) metastore.Resource {
 func list(t *testing.T, s metastore.Source, prefix string) []string {
 	t.Helper()
 	return collect(t, "List", prefix, s.List)
-}
-
-// listEntries returns the entries el lists under prefix, failing the test
-// on error.
-func listEntries(t *testing.T, el metastore.EntryLister, prefix string) []metastore.Entry {
-	t.Helper()
-	return collect(t, "ListEntries", prefix, el.ListEntries)
 }
 
 // collect returns what a listing (List, ListEntries) gives under prefix,
