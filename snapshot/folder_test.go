@@ -28,24 +28,20 @@ func seededFolder(t *testing.T) (*folder.Store, string) {
 	return s, dir
 }
 
-// newFolder creates a folder metastore at dir.
-func newFolder(t *testing.T, dir string) *folder.Store {
-	t.Helper()
-	s, err := folder.Create(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+// newFolder creates a folder metastore at dir; reopen opens the one at dir
+// afresh, as each command does.
+func newFolder(t *testing.T, dir string) *folder.Store { return mustFolder(t)(folder.Create(dir)) }
+func reopen(t *testing.T, dir string) *folder.Store    { return mustFolder(t)(folder.Open(dir)) }
 
-// reopen opens the folder metastore at dir afresh, as each command does.
-func reopen(t *testing.T, dir string) *folder.Store {
-	t.Helper()
-	s, err := folder.Open(dir)
-	if err != nil {
-		t.Fatal(err)
+// mustFolder fails the test on an error opening a folder metastore.
+func mustFolder(t *testing.T) func(*folder.Store, error) *folder.Store {
+	return func(s *folder.Store, err error) *folder.Store {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
 	}
-	return s
 }
 
 // TestFolderLeftovers plants the temporary file a restore killed while
