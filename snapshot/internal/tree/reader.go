@@ -135,13 +135,22 @@ func (t *Root) entries(path string, d *dir) ([]objects.TreeEntry, error) {
 
 // TreeAt returns the id of the folder tree at path ("" for the root), or
 // the zero ID if there is none or it cannot be read. Backups use it to
-// find the previous version of a folder, a delta base.
+// find the previous version of a folder, a delta base: it reads the
+// folders above path, never the tree at path itself.
 func (t *Root) TreeAt(path string) objects.ID {
-	d, err := t.dir(path)
-	if err != nil || d == nil {
+	if path == "" {
+		return t.id
+	}
+	parentPath, name := splitDir(path)
+	parent, err := t.dir(parentPath)
+	if err != nil || parent == nil {
 		return objects.ID{}
 	}
-	return d.id
+	e, ok, err := parent.find(name)
+	if err != nil || !ok || !e.IsDir() {
+		return objects.ID{}
+	}
+	return e.ID
 }
 
 // Folder returns the entries of resource folder dir ("" for the root,
