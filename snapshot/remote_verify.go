@@ -87,8 +87,7 @@ func (r *Repository) VerifyRemote(ctx context.Context, opt VerifyRemoteOptions) 
 	}
 	defer scratch.Close()
 	sr := newRepository(scratch, r.opt)
-	v := &verifier{r: sr, opt: VerifyOptions{ReadData: opt.ReadData, Progress: opt.Progress}, res: &res.VerifyResult,
-		trees: map[[2]objects.ID]int{}, blobs: map[objects.ID]bool{}}
+	v := newVerifier(sr, VerifyOptions{ReadData: opt.ReadData, Progress: opt.Progress}, &res.VerifyResult)
 
 	switch s := sess.(type) {
 	case *gitFetch:

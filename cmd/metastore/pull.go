@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/kylin-tools/metastore/cmd/metastore/internal/api"
 	"github.com/kylin-tools/metastore/snapshot"
 	"github.com/urfave/cli/v2"
 )
@@ -101,7 +102,7 @@ func pullCommand(e *env) *cli.Command {
 				snaps += in.Snapshots
 			}
 			e.printf("Pulled %s from %s: %s; %s, %s received.\n", plural(len(res.Instances), "instance", "instances"), res.URL,
-				plural(snaps, "new snapshot", "new snapshots"), plural(res.Objects, "object", "objects"), humanBytes(res.Bytes))
+				plural(snaps, "new snapshot", "new snapshots"), plural(res.Objects, "object", "objects"), api.HumanBytes(res.Bytes))
 			for _, in := range res.Instances {
 				e.printf("  %s  %s, %s\n", in.Name, plural(in.Refs, "reference", "references"), plural(in.Snapshots, "new snapshot", "new snapshots"))
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 
+	"github.com/kylin-tools/metastore/cmd/metastore/internal/api"
 	"github.com/kylin-tools/metastore/snapshot"
 	"github.com/urfave/cli/v2"
 )
@@ -59,7 +60,7 @@ func pushCommand(e *env) *cli.Command {
 				return nil
 			}
 			e.printf("Pushed instance %s to %s: %s updated, %d up to date; %s, %s sent.\n", res.Instance, where,
-				plural(len(res.Updated), "reference", "references"), res.UpToDate, plural(res.Objects, "object", "objects"), humanBytes(res.Bytes))
+				plural(len(res.Updated), "reference", "references"), res.UpToDate, plural(res.Objects, "object", "objects"), api.HumanBytes(res.Bytes))
 			for _, u := range res.Updated {
 				e.printf("%s\n", describeChange(u, strings.TrimPrefix(strings.TrimPrefix(u.Ref, "refs/heads/"), "refs/")))
 			}

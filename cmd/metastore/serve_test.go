@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/kylin-tools/metastore/cmd/metastore/internal/console"
-	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/metastore/locate"
 )
 
@@ -397,15 +396,7 @@ func TestConsoleNeverShowsPasswords(t *testing.T) {
 		}
 		srv := httptest.NewServer(con)
 		var all strings.Builder
-		for _, p := range paths {
-			resp, err := http.Get(srv.URL + p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			all.Write(b)
-		}
+		all.WriteString(getAll(t, srv.URL, paths))
 		for _, p := range []string{"/kylin/api/metastore/backup", "/api/v1/backup"} {
 			resp, err := http.Post(srv.URL+p, "application/x-www-form-urlencoded", nil)
 			if err != nil {
@@ -432,19 +423,7 @@ func TestConsoleNeverShowsPasswords(t *testing.T) {
 		if len(secret) < 4 {
 			t.Skip("the test database's password is too short to look for")
 		}
-		st := copySample(t, filepath.Join(t.TempDir(), "sample"), 0)
-		tx, err := db.store.Begin(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for k, v := range jsonOnly(st) {
-			if err := tx.Write(context.Background(), metastore.Resource{Path: k, Data: []byte(v.data), Timestamp: v.ts}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := tx.Commit(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		loadSampleJSON(t, db.store, filepath.Join(t.TempDir(), "sample"))
 		var stderr bytes.Buffer
 		e := &env{stdout: &stderr, stderr: &stderr, getenv: func(string) string { return "" }, metadataURL: db.url, repo: filepath.Join(t.TempDir(), "r.git")}
 		cfg, _, err := e.consoleConfig(serveOptions{}, "")
@@ -468,15 +447,7 @@ func TestConsoleNeverShowsPasswords(t *testing.T) {
 			t.Fatalf("project backup of the database: %s %s", resp.Status, b)
 		}
 		all.Write(b)
-		for _, p := range append(paths, "/snapshots/project%2Fdefault", "/api/v1/show?ref=project/default") {
-			resp, err := http.Get(srv.URL + p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			all.Write(b)
-		}
+		all.WriteString(getAll(t, srv.URL, append(paths, "/snapshots/project%2Fdefault", "/api/v1/show?ref=project/default")))
 		if strings.Contains(all.String()+stderr.String(), secret) {
 			t.Fatal("an answer of the console shows the database password")
 		}
@@ -500,4 +471,21 @@ func TestSecretsOf(t *testing.T) {
 	if got := secretsOf("k@jdbc,url=jdbc:mysql://h/db,username=u,password=abc", "k@jdbc,url=jdbc:mysql://h/db,username=u,password=***"); got != nil {
 		t.Errorf("a 3-character password is scrubbed: %q (it would garble every page)", got)
 	}
+}
+
+// getAll gets each of paths from the server at base and returns the bodies,
+// one after the other.
+func getAll(t *testing.T, base string, paths []string) string {
+	t.Helper()
+	var all strings.Builder
+	for _, p := range paths {
+		resp, err := http.Get(base + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		all.Write(b)
+	}
+	return all.String()
 }
