@@ -19,18 +19,19 @@ func TestCubeList(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name     string
-		src      dirSource
+		dir      string
 		statuses []string
 	}{
-		{"kylin-3.1.3", dirSource{sample3}, []string{"READY", "DISABLED", ""}},
-		{"kylin5", dirSource{sample5}, []string{"ONLINE", "OFFLINE", "BROKEN", ""}},
+		{"kylin-3.1.3", sample3, []string{"READY", "DISABLED", ""}},
+		{"kylin5", sample5, []string{"ONLINE", "OFFLINE", "BROKEN", ""}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			list, err := scope.CubeList(ctx, tc.src)
+			src := sample(t, tc.dir)
+			list, err := scope.CubeList(ctx, src)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := scope.Cubes(ctx, tc.src)
+			want, err := scope.Cubes(ctx, src)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -38,7 +39,7 @@ func TestCubeList(t *testing.T) {
 			seen := map[string]int{}
 			for _, c := range list {
 				names = append(names, c.Name)
-				res, err := scope.Resolve(ctx, tc.src, scope.CubeScope(c.Name), scope.Options{})
+				res, err := scope.Resolve(ctx, src, scope.CubeScope(c.Name), scope.Options{})
 				if err != nil {
 					t.Errorf("%s: %v", c.Name, err)
 					continue
@@ -49,12 +50,12 @@ func TestCubeList(t *testing.T) {
 				if !slices.Contains(res.Paths, c.Key) {
 					t.Errorf("%s: key %s is not in the cube's scope", c.Name, c.Key)
 				}
-				st, err := scope.CubeStatus(ctx, tc.src, c)
+				st, err := scope.CubeStatus(ctx, src, c)
 				if err != nil {
 					t.Fatal(err)
 				}
 				var top struct{ Status string }
-				r, err := tc.src.Read(ctx, c.StatusKey)
+				r, err := src.Read(ctx, c.StatusKey)
 				switch {
 				case errors.Is(err, fs.ErrNotExist):
 					// A broken model without a dataflow: no status.
@@ -77,7 +78,7 @@ func TestCubeList(t *testing.T) {
 			if len(seen) < 2 {
 				t.Errorf("statuses %v: want the sample's variety", seen)
 			}
-			st, err := scope.CubeStatus(ctx, tc.src, scope.CubeEntry{Name: "gone", StatusKey: "/cube/gone.json"})
+			st, err := scope.CubeStatus(ctx, src, scope.CubeEntry{Name: "gone", StatusKey: "/cube/gone.json"})
 			if st != "" || err != nil {
 				t.Errorf("missing cube: %q, %v", st, err)
 			}

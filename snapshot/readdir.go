@@ -37,25 +37,12 @@ func (s *Snapshot) ReadDir(ctx context.Context, dir string, offset, limit int) (
 			return nil, 0, err
 		}
 	}
-	d, err := s.dir(dir)
+	entries, ok, err := s.tree.Folder(dir)
 	if err != nil {
 		return nil, 0, err
 	}
-	if d == nil {
+	if !ok {
 		return nil, 0, fmt.Errorf("folder /%s in %s: %w", dir, s.Describe(), fs.ErrNotExist)
-	}
-	entries, err := s.entries(dir, d)
-	if err != nil {
-		return nil, 0, err
-	}
-	if dir == "" {
-		kept := entries[:0:0]
-		for _, e := range entries {
-			if e.Name != recordsDir {
-				kept = append(kept, e)
-			}
-		}
-		entries = kept
 	}
 	total := len(entries)
 	offset = min(max(offset, 0), total)
@@ -73,13 +60,13 @@ func (s *Snapshot) ReadDir(ctx context.Context, dir string, offset, limit int) (
 		de := DirEntry{Name: e.Name, Path: base + e.Name, Dir: e.IsDir()}
 		if !de.Dir {
 			if ts == nil {
-				if ts, err = s.timestamps(dir); err != nil {
+				if ts, err = s.tree.Timestamps(dir); err != nil {
 					return nil, 0, err
 				}
 			}
 			t, ok := ts[e.Name]
 			if !ok {
-				return nil, 0, fmt.Errorf("%w: snapshot %s has no timestamp for %s", ErrCorrupt, s.Info.ID.Short(), de.Path)
+				return nil, 0, s.tree.NoTimestamp(de.Path)
 			}
 			n, err := s.repo.objs.Size(e.ID)
 			if err != nil {

@@ -30,8 +30,8 @@ const (
 	exitOK       = api.ExitOK
 	exitFailure  = api.ExitFailure  // the operation failed (I/O, database, ...)
 	exitUsage    = api.ExitUsage    // the command line was wrong
-	exitNotFound = api.ExitNotFound // unknown snapshot, tag, project, cube or resource
-	exitRefused  = api.ExitRefused  // refused to act: foreign metastore, scope mismatch, tag taken, empty source, metastore overlapping the repository
+	exitNotFound = api.ExitNotFound // unknown snapshot, tag, project, cube, resource or remote
+	exitRefused  = api.ExitRefused  // refused to act: foreign metastore, scope mismatch, tag taken, empty source, metastore overlapping the repository, non-fast-forward push, remote name taken
 	exitRepo     = api.ExitRepo     // the repository is missing, corrupt, foreign or too new
 )
 
@@ -117,71 +117,17 @@ func newApp(e *env) *cli.App {
 		ErrWriter:       e.stderr,
 		HideHelpCommand: true,
 		Suggest:         true,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "metadata-url", Usage: "the Kylin metastore: a folder path or a Kylin metadata URL (default: kylin.metadata.url from $KYLIN_CONF or $KYLIN_HOME/conf/kylin.properties)", EnvVars: []string{"METASTORE_METADATA_URL"}, Destination: &e.metadataURL},
-			&cli.StringFlag{Name: "repo", Usage: "the snapshot repository (default: $KYLIN_HOME/meta_backups/snapshots.git)", EnvVars: []string{"METASTORE_REPO"}, Destination: &e.repo},
-			&cli.BoolFlag{Name: "json", Usage: "print results as JSON on stdout", Destination: &e.json},
-			&cli.StringFlag{Name: "hdfs-root", Usage: "JDBC metastores of Kylin 2.5-4.x: a local copy of kylin.env.hdfs-working-dir, to read the resources Kylin pushed out of the database (max-cell-size)", EnvVars: []string{"METASTORE_HDFS_ROOT"}, Destination: &e.hdfsRoot},
-			&cli.DurationFlag{Name: "db-timeout", Usage: "database metastores: how long to wait to connect and log in (a server silent 8 times as long during the work fails the command); default: the JDBC URL's connectTimeout, else 15s", EnvVars: []string{"METASTORE_DB_TIMEOUT"}, Destination: &e.dbTimeout},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress display", Destination: &e.quiet},
-			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile (pprof) to this file", Hidden: true},
-			&cli.StringFlag{Name: "memprofile", Usage: "write a heap profile (pprof) to this file at exit", Hidden: true},
-		},
-		Before: func(c *cli.Context) error {
-			if p := c.String("cpuprofile"); p != "" {
-				f, err := os.Create(p)
-				if err != nil {
-					return err
-				}
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-			}
-			return nil
-		},
-		After: func(c *cli.Context) error {
-			if c.String("cpuprofile") != "" {
-				pprof.StopCPUProfile()
-			}
-			if p := c.String("memprofile"); p != "" {
-				f, err := os.Create(p)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				runtime.GC()
-				return pprof.WriteHeapProfile(f)
-			}
-			return nil
-		},
-		OnUsageError: func(c *cli.Context, err error, _ bool) error { return usageError{Msg: err.Error()} },
-		// The app's own action runs when no command matched: a bare
-		// "metastore" or a typo ("metastore backpu" in a cron line) is a
-		// usage error, never a silent success.
-		Action: func(c *cli.Context) error {
-			switch {
-			case c.NArg() == 0:
-				cli.HelpPrinter(e.stderr, cli.AppHelpTemplate, c.App)
-				return usagef("no command given; see the commands above, or metastore --help")
-			case c.Args().First() == "help" && c.NArg() == 1:
-				return cli.ShowAppHelp(c)
-			case c.Args().First() == "help":
-				return cli.ShowCommandHelp(c, c.Args().Get(1))
-			}
-			return unknownCommand(c, c.Args().First())
-		},
+		Flags:           globalFlags(e),
+		Before:          startProfile,
+		After:           stopProfile,
+		OnUsageError:    func(c *cli.Context, err error, _ bool) error { return usageError{Msg: err.Error()} },
+		Action:          noCommand(e),
 		// "metastore help backpu" lands here.
 		CommandNotFound: func(c *cli.Context, name string) {
 			e.unknown = unknownCommand(c, name)
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // Main reports errors
-		Commands: []*cli.Command{
-			backupCommand(e),
-			backupProjectCommand(e),
-			backupCubeCommand(e),
-			restoreCommand(e),
-			restoreProjectCommand(e),
-			restoreCubeCommand(e),
+		Commands: append(append(backupCommands(e), restoreCommands(e)...),
 			logCommand(e),
 			tagCommand(e),
 			diffCommand(e),
@@ -189,13 +135,80 @@ func newApp(e *env) *cli.App {
 			lsCommand(e),
 			historyCommand(e),
 			verifyCommand(e),
+			remoteCommand(e),
+			pushCommand(e),
+			pullCommand(e),
 			serveCommand(e),
-		},
+		),
 	}
 	for _, c := range app.Commands {
 		c.OnUsageError = app.OnUsageError
 	}
 	return app
+}
+
+// globalFlags are the flags given before the command.
+func globalFlags(e *env) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "metadata-url", Usage: "the Kylin metastore: a folder path or a Kylin metadata URL (default: kylin.metadata.url from $KYLIN_CONF or $KYLIN_HOME/conf/kylin.properties)", EnvVars: []string{"METASTORE_METADATA_URL"}, Destination: &e.metadataURL},
+		&cli.StringFlag{Name: "repo", Usage: "the snapshot repository (default: $KYLIN_HOME/meta_backups/snapshots.git)", EnvVars: []string{"METASTORE_REPO"}, Destination: &e.repo},
+		&cli.BoolFlag{Name: "json", Usage: "print results as JSON on stdout", Destination: &e.json},
+		&cli.StringFlag{Name: "hdfs-root", Usage: "JDBC metastores of Kylin 2.5-4.x: a local copy of kylin.env.hdfs-working-dir, to read the resources Kylin pushed out of the database (max-cell-size)", EnvVars: []string{"METASTORE_HDFS_ROOT"}, Destination: &e.hdfsRoot},
+		&cli.DurationFlag{Name: "db-timeout", Usage: "database metastores: how long to wait to connect and log in (a server silent 8 times as long during the work fails the command); default: the JDBC URL's connectTimeout, else 15s", EnvVars: []string{"METASTORE_DB_TIMEOUT"}, Destination: &e.dbTimeout},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress display", Destination: &e.quiet},
+		&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile (pprof) to this file", Hidden: true},
+		&cli.StringFlag{Name: "memprofile", Usage: "write a heap profile (pprof) to this file at exit", Hidden: true},
+	}
+}
+
+// startProfile starts the CPU profile of --cpuprofile.
+func startProfile(c *cli.Context) error {
+	if p := c.String("cpuprofile"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stopProfile ends the CPU profile and writes the heap profile of
+// --memprofile.
+func stopProfile(c *cli.Context) error {
+	if c.String("cpuprofile") != "" {
+		pprof.StopCPUProfile()
+	}
+	if p := c.String("memprofile"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		runtime.GC()
+		return pprof.WriteHeapProfile(f)
+	}
+	return nil
+}
+
+// noCommand is the app's own action, which runs when no command matched: a
+// bare "metastore" or a typo ("metastore backpu" in a cron line) is a usage
+// error, never a silent success.
+func noCommand(e *env) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		switch {
+		case c.NArg() == 0:
+			cli.HelpPrinter(e.stderr, cli.AppHelpTemplate, c.App)
+			return usagef("no command given; see the commands above, or metastore --help")
+		case c.Args().First() == "help" && c.NArg() == 1:
+			return cli.ShowAppHelp(c)
+		case c.Args().First() == "help":
+			return cli.ShowCommandHelp(c, c.Args().Get(1))
+		}
+		return unknownCommand(c, c.Args().First())
+	}
 }
 
 // repoPath returns the repository path: an explicit one, --repo /
@@ -379,20 +392,6 @@ func (e *env) warn(format string, args ...any) {
 	fmt.Fprintf(e.stderr, "warning: "+format+"\n", args...)
 }
 
-// humanBytes prints a byte count with a binary unit.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
 func plural(n int, one, many string) string {
 	if n == 1 {
 		return fmt.Sprintf("%d %s", n, one)
@@ -440,6 +439,16 @@ func reorderArgs(app *cli.App, args []string) []string {
 	cmd := app.Command(args[i])
 	if cmd == nil {
 		return args
+	}
+	// A command with subcommands (remote add ...): reorder after the
+	// subcommand.
+	if len(cmd.Subcommands) > 0 && i+1 < len(args) {
+		sub := cmd.Command(args[i+1])
+		if sub == nil {
+			return args
+		}
+		cmd = sub
+		i++
 	}
 	var flags, pos []string
 	rest := args[i+1:]

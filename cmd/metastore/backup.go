@@ -20,8 +20,9 @@ func backupFlags(cube bool) []cli.Flag {
 	return f
 }
 
-func backupCommand(e *env) *cli.Command {
-	return &cli.Command{
+// backupCommands are backup, backup-project and backup-cube.
+func backupCommands(e *env) []*cli.Command {
+	return []*cli.Command{{
 		Name:      "backup",
 		Usage:     "back up the whole metastore (system scope)",
 		ArgsUsage: " ",
@@ -32,39 +33,25 @@ func backupCommand(e *env) *cli.Command {
 			}
 			return e.runBackup(c, scope.SystemScope(), "")
 		},
+	},
+		e.backupScope("backup-project", "back up one project and everything that belongs to it", "PROJECT", scope.ProjectScope),
+		e.backupScope("backup-cube", "back up one cube: its descriptor, model, project, tables and table_exd", "CUBE", scope.CubeScope),
 	}
 }
 
-func backupProjectCommand(e *env) *cli.Command {
+// backupScope is the command that backs up the project or cube scope mk
+// makes of its first argument, into the repository of its second, if any.
+func (e *env) backupScope(name, usage, arg string, mk func(string) scope.Scope) *cli.Command {
 	return &cli.Command{
-		Name:      "backup-project",
-		Usage:     "back up one project and everything that belongs to it",
-		ArgsUsage: "PROJECT [REPO]",
-		Flags:     backupFlags(false),
+		Name:      name,
+		Usage:     usage,
+		ArgsUsage: arg + " [REPO]",
+		Flags:     backupFlags(arg == "CUBE"),
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 || c.NArg() > 2 {
-				return usagef("usage: metastore backup-project PROJECT [REPO]")
+				return usagef("usage: metastore %s %s [REPO]", name, arg)
 			}
-			s, err := namedScope(scope.ProjectScope, c.Args().Get(0))
-			if err != nil {
-				return err
-			}
-			return e.runBackup(c, s, c.Args().Get(1))
-		},
-	}
-}
-
-func backupCubeCommand(e *env) *cli.Command {
-	return &cli.Command{
-		Name:      "backup-cube",
-		Usage:     "back up one cube: its descriptor, model, project, tables and table_exd",
-		ArgsUsage: "CUBE [REPO]",
-		Flags:     backupFlags(true),
-		Action: func(c *cli.Context) error {
-			if c.NArg() < 1 || c.NArg() > 2 {
-				return usagef("usage: metastore backup-cube CUBE [REPO]")
-			}
-			s, err := namedScope(scope.CubeScope, c.Args().Get(0))
+			s, err := namedScope(mk, c.Args().Get(0))
 			if err != nil {
 				return err
 			}
@@ -110,8 +97,8 @@ func (e *env) runBackup(c *cli.Context, s scope.Scope, repoArg string) error {
 	e.printf("  snapshot    %s\n", res.Snapshot.ID.Short())
 	e.printf("  scope       %s\n", s)
 	e.printf("  source      %s\n", desc)
-	e.printf("  resources   %d (%s)\n", res.Resources, humanBytes(res.Bytes))
-	e.printf("  new         %s, %s (%s packed)\n", plural(res.NewObjects, "object", "objects"), humanBytes(res.NewBytes), humanBytes(res.PackBytes))
+	e.printf("  resources   %d (%s)\n", res.Resources, api.HumanBytes(res.Bytes))
+	e.printf("  new         %s, %s (%s packed)\n", plural(res.NewObjects, "object", "objects"), api.HumanBytes(res.NewBytes), api.HumanBytes(res.PackBytes))
 	if res.Unread > 0 {
 		e.printf("  unchanged   %d resources not re-read (change cache)\n", res.Unread)
 	}

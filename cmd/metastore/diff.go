@@ -26,7 +26,7 @@ func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)
 func ignoreFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "ignore", Usage: "also ignore these JSON fields, at any depth (comma-separated or repeated)"},
-		&cli.BoolFlag{Name: "no-default-ignore", Usage: "do not ignore " + strings.Join(jsondiff.DefaultIgnore(), ", ") + " (the fields Kylin rewrites on every save)"},
+		&cli.BoolFlag{Name: "no-default-ignore", Usage: "do not ignore " + strings.Join(scope.SaveFields(), ", ") + " (the fields Kylin rewrites on every save)"},
 	}
 }
 

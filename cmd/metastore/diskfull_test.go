@@ -106,11 +106,8 @@ func packGarbage(t *testing.T, repo string) []string {
 // cleanly.
 func TestBackupDiskFull(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	fsDir := mountTmpfs(t, "4m")
-	dir := t.TempDir()
-	meta := filepath.Join(dir, "meta")
-	repo := filepath.Join(fsDir, "snap.git")
+	c, fsDir := newRig(t), mountTmpfs(t, "4m")
+	dir, meta, repo := c.dir, c.meta, filepath.Join(fsDir, "snap.git")
 	st := genMetastore(t, meta, 150, 31)
 	backup := []string{"-q", "--metadata-url", meta, "--repo", repo, "backup"}
 	c.mustRun(backup...)
@@ -254,11 +251,8 @@ func firstWords(s string) string {
 // the same restore completes.
 func TestRestoreDiskFull(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	fsDir := mountTmpfs(t, "2m")
-	dir := t.TempDir()
-	repo := filepath.Join(dir, "snap.git")
-	live := filepath.Join(fsDir, "meta")
+	c, fsDir := newRig(t), mountTmpfs(t, "2m")
+	dir, repo, live := c.dir, c.repo, filepath.Join(fsDir, "meta")
 	// A is large (incompressible content), B small.
 	src := filepath.Join(dir, "a")
 	a := genMetastore(t, src, 100, 41)

@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/kylin-tools/metastore/cmd/metastore/internal/api"
+	"github.com/kylin-tools/metastore/scope"
 	"github.com/kylin-tools/metastore/snapshot"
 	"github.com/urfave/cli/v2"
 )
@@ -56,7 +57,7 @@ func historyCommand(e *env) *cli.Command {
 				}
 				for _, m := range en.Modifiers {
 					v := m.Value
-					if m.Field == "last_modified" || m.Field == "config_last_modified" {
+					if scope.IsTimeField(m.Field) {
 						if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms > 0 {
 							v += " (" + msTime(ms) + ")"
 						}

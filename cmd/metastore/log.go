@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/kylin-tools/metastore/cmd/metastore/internal/api"
@@ -22,12 +23,14 @@ func logCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "scope", Usage: "only snapshots of this scope: system, project/P or cube/C"},
 			&cli.IntFlag{Name: "n", Usage: "at most this many snapshots (0: all)"},
 			&cli.BoolFlag{Name: "no-safety", Usage: "leave out the safety snapshots taken before restores"},
+			&cli.StringFlag{Name: "instance", Usage: "the snapshots of this instance (a metastore UUID or a unique prefix), this repository's or pulled from a remote; \"all\" for every instance (default: this repository's own)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("log takes no arguments; use --scope to filter")
 			}
-			list, err := e.api().Log(c.Context, api.LogRequest{Scope: c.String("scope"), N: c.Int("n"), NoSafety: c.Bool("no-safety")})
+			instance := c.String("instance")
+			list, err := e.api().Log(c.Context, api.LogRequest{Scope: c.String("scope"), N: c.Int("n"), NoSafety: c.Bool("no-safety"), Instance: instance})
 			if err != nil {
 				return err
 			}
@@ -36,7 +39,6 @@ func logCommand(e *env) *cli.Command {
 			}
 			if len(list) == 0 {
 				e.printf("No snapshots yet.\n")
-				return nil
 			}
 			for _, in := range list {
 				mark := ""
@@ -50,9 +52,16 @@ func logCommand(e *env) *cli.Command {
 				if len(in.Tags) > 0 {
 					tags = " (tag: " + joinOr(in.Tags, "") + ")"
 				}
-				e.printf("%s  %s  %-28s  %-16s  %6d resources  %s%s%s\n",
-					in.ID.Short(), in.Time.Local().Format("2006-01-02 15:04:05"), in.Scope, in.Author,
+				inst := ""
+				if instance != "" {
+					inst = fmt.Sprintf("%-8.8s  ", in.Instance)
+				}
+				e.printf("%s  %s%s  %-28s  %-16s  %6d resources  %s%s%s\n",
+					in.ID.Short(), inst, in.Time.Local().Format("2006-01-02 15:04:05"), in.Scope, in.Author,
 					in.Resources, in.Message, tags, mark)
+			}
+			if instance == "" {
+				return e.printInstanceNote(c)
 			}
 			return nil
 		},
@@ -117,4 +126,33 @@ func tagCommand(e *env) *cli.Command {
 			return nil
 		},
 	}
+}
+
+// printInstanceNote ends the default log, on stderr (stdout stays one line
+// per snapshot for scripts): which instance these snapshots belong to, and
+// whether others were pulled.
+func (e *env) printInstanceNote(c *cli.Context) error {
+	insts, err := e.api().Instances(c.Context)
+	if err != nil {
+		return err
+	}
+	own, others, pulled := "", 0, 0
+	for _, in := range insts {
+		if in.Own {
+			own = in.Name
+			continue
+		}
+		if in.Name == "" {
+			continue
+		}
+		others++
+		pulled += in.Snapshots
+	}
+	if own != "" {
+		fmt.Fprintf(e.stderr, "Instance %s (this repository's own snapshots).\n", own)
+	}
+	if others > 0 {
+		fmt.Fprintf(e.stderr, "%s of %s pulled from remotes: metastore log --instance all\n", plural(pulled, "snapshot", "snapshots"), plural(others, "other instance", "other instances"))
+	}
+	return nil
 }

@@ -32,47 +32,40 @@ func restoreFlags(cube bool) []cli.Flag {
 	return f
 }
 
-func restoreCommand(e *env) *cli.Command {
-	return &cli.Command{
-		Name:      "restore",
-		Usage:     "restore the whole metastore from a snapshot or a Kylin backup folder",
-		ArgsUsage: "REF",
-		Flags:     restoreFlags(false),
-		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return usagef("usage: metastore restore REF (a snapshot id or prefix, a tag, latest, or a Kylin backup folder)")
-			}
-			return e.runRestore(c, api.RestoreRequest{Kind: scope.System, Ref: c.Args().First()})
-		},
+// restoreCommands are restore, restore-project and restore-cube.
+func restoreCommands(e *env) []*cli.Command {
+	return []*cli.Command{
+		e.restoreScope("restore", "restore the whole metastore from a snapshot or a Kylin backup folder", "REF",
+			"usage: metastore restore REF (a snapshot id or prefix, a tag, latest, or a Kylin backup folder)",
+			func(c *cli.Context) api.RestoreRequest {
+				return api.RestoreRequest{Kind: scope.System, Ref: c.Args().First()}
+			}),
+		e.restoreScope("restore-project", "restore one project from a project or system snapshot", "PROJECT REF",
+			"usage: metastore restore-project PROJECT REF",
+			func(c *cli.Context) api.RestoreRequest {
+				return api.RestoreRequest{Kind: scope.Project, Name: c.Args().Get(0), Ref: c.Args().Get(1)}
+			}),
+		e.restoreScope("restore-cube", "restore one cube into PROJECT, merging it into the project's file", "PROJECT REF",
+			"usage: metastore restore-cube PROJECT REF [--cube NAME]",
+			func(c *cli.Context) api.RestoreRequest {
+				return api.RestoreRequest{Kind: scope.Cube, Project: c.Args().Get(0), Cube: c.String("cube"), Ref: c.Args().Get(1)}
+			}),
 	}
 }
 
-func restoreProjectCommand(e *env) *cli.Command {
+// restoreScope is a restore command: args names its arguments, wrong is
+// the usage error for another number of them, req makes the request.
+func (e *env) restoreScope(name, usage, args, wrong string, req func(*cli.Context) api.RestoreRequest) *cli.Command {
 	return &cli.Command{
-		Name:      "restore-project",
-		Usage:     "restore one project from a project or system snapshot",
-		ArgsUsage: "PROJECT REF",
-		Flags:     restoreFlags(false),
+		Name:      name,
+		Usage:     usage,
+		ArgsUsage: args,
+		Flags:     restoreFlags(name == "restore-cube"),
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 2 {
-				return usagef("usage: metastore restore-project PROJECT REF")
+			if c.NArg() != len(strings.Fields(args)) {
+				return usagef("%s", wrong)
 			}
-			return e.runRestore(c, api.RestoreRequest{Kind: scope.Project, Name: c.Args().Get(0), Ref: c.Args().Get(1)})
-		},
-	}
-}
-
-func restoreCubeCommand(e *env) *cli.Command {
-	return &cli.Command{
-		Name:      "restore-cube",
-		Usage:     "restore one cube into PROJECT, merging it into the project's file",
-		ArgsUsage: "PROJECT REF",
-		Flags:     restoreFlags(true),
-		Action: func(c *cli.Context) error {
-			if c.NArg() != 2 {
-				return usagef("usage: metastore restore-cube PROJECT REF [--cube NAME]")
-			}
-			return e.runRestore(c, api.RestoreRequest{Kind: scope.Cube, Project: c.Args().Get(0), Cube: c.String("cube"), Ref: c.Args().Get(1)})
+			return e.runRestore(c, req(c))
 		},
 	}
 }
@@ -154,11 +147,11 @@ func sizeNote(it snapshot.PlanItem) string {
 	var s string
 	switch it.Action {
 	case snapshot.Added:
-		s = fmt.Sprintf(" (%s)", humanBytes(it.NewSize))
+		s = fmt.Sprintf(" (%s)", api.HumanBytes(it.NewSize))
 	case snapshot.Changed:
-		s = fmt.Sprintf(" (%s -> %s)", humanBytes(it.OldSize), humanBytes(it.NewSize))
+		s = fmt.Sprintf(" (%s -> %s)", api.HumanBytes(it.OldSize), api.HumanBytes(it.NewSize))
 	case snapshot.Deleted:
-		s = fmt.Sprintf(" (%s)", humanBytes(it.OldSize))
+		s = fmt.Sprintf(" (%s)", api.HumanBytes(it.OldSize))
 	}
 	if it.Note != "" {
 		s += " [" + it.Note + "]"

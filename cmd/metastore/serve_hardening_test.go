@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kylin-tools/metastore/cmd/metastore/internal/console"
+	"github.com/kylin-tools/metastore/metastore/metastoretest"
 )
 
 // keAnswer is Kyligence's envelope as the console answers it.
@@ -160,7 +161,7 @@ func TestConsoleBackupChecks(t *testing.T) {
 // setting. A timeout that is not positive is refused when serve starts.
 func TestConsoleDatabaseTimeout(t *testing.T) {
 	const secret = "Timeout-Pw-77"
-	addr := silentListener(t)
+	addr := metastoretest.SilentServer(t)
 	dburl := "kylin_metadata@jdbc,url=jdbc:mysql://" + addr + "/kylin,username=kylin,password=" + secret
 	var stderr bytes.Buffer
 	e := &env{stdout: io.Discard, stderr: &stderr, getenv: func(string) string { return "" }, metadataURL: dburl,

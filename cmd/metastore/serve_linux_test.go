@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,47 +24,17 @@ func TestConsoleFailedRestoreUndo(t *testing.T) {
 	// A: the sample with every JSON resource three pages longer; the live
 	// metastore is the sample less a cube descriptor the restore adds back.
 	src := filepath.Join(dir, "a")
-	copyDir(t, sample, src)
-	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".json") {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(p, append(data, strings.Repeat("\n", 3*4096)...), 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	paddedSample(t, src)
 	newCLI(t).mustRun("-q", "--metadata-url", src, "--repo", repo, "backup", "--tag", "A")
-	live := filepath.Join(fsDir, "live")
-	copyDir(t, sample, live)
-	if err := os.Remove(filepath.Join(live, "cube_desc", "ssb.json")); err != nil {
-		t.Fatal(err)
-	}
+	live := sampleLacking(t, filepath.Join(fsDir, "live"))
 	before := readFolder(t, live)
 	f := newServeFixtureAt(t, serveOptions{allowRestore: true}, live, repo)
 
 	body, status := f.api("GET", "/api/v1/restore-plan?kind=system&ref=A&after_truncate=1", nil)
-	var plan struct {
-		Plan []struct {
-			Action  string `json:"action"`
-			OldSize int64  `json:"old_size"`
-			NewSize int64  `json:"new_size"`
-		} `json:"plan"`
+	if status != http.StatusOK {
+		t.Fatalf("restore plan: %d %s", status, body)
 	}
-	if err := json.Unmarshal([]byte(body), &plan); err != nil || status != http.StatusOK {
-		t.Fatalf("restore plan: %d %v %s", status, err, body)
-	}
-	var need int64
-	for _, it := range plan.Plan {
-		if it.Action == "added" || it.Action == "changed" {
-			need += (it.NewSize+4095)/4096*4096 - (it.OldSize+4095)/4096*4096
-		}
-	}
-	unfill := fill(t, fsDir, need/2)
+	unfill := fill(t, fsDir, roomNeeded(t, body)/2)
 	body, status = f.api("POST", "/api/v1/restore", url.Values{"kind": {"system"}, "ref": {"A"}, "after_truncate": {"1"}})
 	unfill()
 	var j struct {

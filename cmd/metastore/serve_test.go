@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/kylin-tools/metastore/cmd/metastore/internal/console"
-	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/metastore/locate"
 )
 
@@ -170,6 +169,69 @@ func TestAPIEqualsCLI(t *testing.T) {
 		}
 		if got != want {
 			t.Errorf("GET %s differs from metastore --json %s:\napi: %.600s\ncli: %.600s", tc.path, strings.Join(tc.cli, " "), got, want)
+		}
+	}
+
+	// Snapshots of another instance (another /UUID), pushed to a remote by
+	// its own repository and pulled into this one: log --instance selects
+	// them, in the CLI and the API alike.
+	other := filepath.Join(t.TempDir(), "meta2")
+	copySample(t, other, 0)
+	if err := os.WriteFile(filepath.Join(other, "UUID"), []byte("bbbbbbbb-2222-4222-8222-000000000002"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	repo2 := filepath.Join(t.TempDir(), "b.git")
+	remote := bareRemote(t, filepath.Join(t.TempDir(), "remote.git"))
+	for _, args := range [][]string{
+		{"--metadata-url", other, "--repo", repo2, "backup"},
+		{"--metadata-url", other, "--repo", repo2, "backup-project", "default"},
+		{"--repo", repo2, "push", remote},
+	} {
+		var out, errb bytes.Buffer
+		if code := Main(append([]string{"metastore", "-q"}, args...), &out, &errb, f.getenv); code != 0 {
+			t.Fatalf("metastore %q: exit %d\n%s%s", args, code, out.String(), errb.String())
+		}
+	}
+	if out, code := f.cli("pull", remote); code != 0 {
+		t.Fatalf("pull: exit %d\n%s", code, out)
+	}
+	for _, tc := range []struct {
+		cli  []string
+		path string
+		code int
+		want int // snapshots listed
+	}{
+		{[]string{"log"}, "/api/v1/log", 200, 4},
+		{[]string{"log", "--instance", "all"}, "/api/v1/log?instance=all", 200, 6},
+		{[]string{"log", "--instance", "bbbb", "--scope", "system"}, "/api/v1/log?instance=bbbb&scope=system", 200, 1},
+		{[]string{"log", "--instance", "bbbbbbbb-2222-4222-8222-000000000002", "-n", "1"}, "/api/v1/log?instance=bbbbbbbb-2222-4222-8222-000000000002&n=1", 200, 1},
+		{[]string{"log", "--instance", "cccc"}, "/api/v1/log?instance=cccc", 404, -1},
+	} {
+		want, code := f.cli(append([]string{"--json"}, tc.cli...)...)
+		got, status := f.api("GET", tc.path, nil)
+		if status != tc.code {
+			t.Errorf("GET %s: status %d, want %d (the CLI exits %d)\n%s", tc.path, status, tc.code, code, got)
+		}
+		if (code == 0) != (status == 200) {
+			t.Errorf("%q exits %d but GET %s answers %d", tc.cli, code, tc.path, status)
+		}
+		if got != want {
+			t.Errorf("GET %s differs from metastore --json %s:\napi: %.600s\ncli: %.600s", tc.path, strings.Join(tc.cli, " "), got, want)
+		}
+		if tc.want < 0 {
+			continue
+		}
+		var list []struct {
+			Instance   string `json:"instance"`
+			PulledFrom string `json:"pulled_from"`
+		}
+		if err := json.Unmarshal([]byte(got), &list); err != nil || len(list) != tc.want {
+			t.Errorf("GET %s: %d snapshots (%v), want %d:\n%.600s", tc.path, len(list), err, tc.want, got)
+		}
+		for _, s := range list {
+			if pulled := s.Instance == "bbbbbbbb-2222-4222-8222-000000000002"; s.Instance == "" || pulled != (s.PulledFrom == "origin") {
+				t.Errorf("GET %s: a snapshot of instance %q pulled from %q", tc.path, s.Instance, s.PulledFrom)
+			}
 		}
 	}
 
@@ -334,15 +396,7 @@ func TestConsoleNeverShowsPasswords(t *testing.T) {
 		}
 		srv := httptest.NewServer(con)
 		var all strings.Builder
-		for _, p := range paths {
-			resp, err := http.Get(srv.URL + p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			all.Write(b)
-		}
+		all.WriteString(getAll(t, srv.URL, paths))
 		for _, p := range []string{"/kylin/api/metastore/backup", "/api/v1/backup"} {
 			resp, err := http.Post(srv.URL+p, "application/x-www-form-urlencoded", nil)
 			if err != nil {
@@ -369,19 +423,7 @@ func TestConsoleNeverShowsPasswords(t *testing.T) {
 		if len(secret) < 4 {
 			t.Skip("the test database's password is too short to look for")
 		}
-		st := copySample(t, filepath.Join(t.TempDir(), "sample"), 0)
-		tx, err := db.store.Begin(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for k, v := range jsonOnly(st) {
-			if err := tx.Write(context.Background(), metastore.Resource{Path: k, Data: []byte(v.data), Timestamp: v.ts}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := tx.Commit(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		loadSampleJSON(t, db.store, filepath.Join(t.TempDir(), "sample"))
 		var stderr bytes.Buffer
 		e := &env{stdout: &stderr, stderr: &stderr, getenv: func(string) string { return "" }, metadataURL: db.url, repo: filepath.Join(t.TempDir(), "r.git")}
 		cfg, _, err := e.consoleConfig(serveOptions{}, "")
@@ -405,15 +447,7 @@ func TestConsoleNeverShowsPasswords(t *testing.T) {
 			t.Fatalf("project backup of the database: %s %s", resp.Status, b)
 		}
 		all.Write(b)
-		for _, p := range append(paths, "/snapshots/project%2Fdefault", "/api/v1/show?ref=project/default") {
-			resp, err := http.Get(srv.URL + p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			all.Write(b)
-		}
+		all.WriteString(getAll(t, srv.URL, append(paths, "/snapshots/project%2Fdefault", "/api/v1/show?ref=project/default")))
 		if strings.Contains(all.String()+stderr.String(), secret) {
 			t.Fatal("an answer of the console shows the database password")
 		}
@@ -437,4 +471,21 @@ func TestSecretsOf(t *testing.T) {
 	if got := secretsOf("k@jdbc,url=jdbc:mysql://h/db,username=u,password=abc", "k@jdbc,url=jdbc:mysql://h/db,username=u,password=***"); got != nil {
 		t.Errorf("a 3-character password is scrubbed: %q (it would garble every page)", got)
 	}
+}
+
+// getAll gets each of paths from the server at base and returns the bodies,
+// one after the other.
+func getAll(t *testing.T, base string, paths []string) string {
+	t.Helper()
+	var all strings.Builder
+	for _, p := range paths {
+		resp, err := http.Get(base + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		all.Write(b)
+	}
+	return all.String()
 }

@@ -71,7 +71,7 @@ func (e *env) printSummary(sum *snapshot.Summary) {
 	line("message", in.Message)
 	line("source", in.Source)
 	line("uuid", in.UUID)
-	line("resources", plural(in.Resources, "resource", "resources")+" ("+humanBytes(in.Bytes)+")")
+	line("resources", plural(in.Resources, "resource", "resources")+" ("+api.HumanBytes(in.Bytes)+")")
 	if in.WithSegments {
 		line("segments", "with the segments' dictionaries, snapshots and statistics")
 	}

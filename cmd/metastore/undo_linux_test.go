@@ -19,28 +19,13 @@ import (
 // and for a project or cube restore it failed (exit 4).
 func TestUndoFailedRestore(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	fsDir := mountTmpfs(t, "32m")
-	dir := t.TempDir()
-	repo := filepath.Join(dir, "snap.git")
+	c, fsDir := newRig(t), mountTmpfs(t, "32m")
+	dir, repo := c.dir, c.repo
 	// A is the sample with every JSON resource three pages longer (still
 	// valid JSON); the live metastores are the sample itself, less a cube
 	// descriptor that each restore adds back.
 	src := filepath.Join(dir, "a")
-	copyDir(t, sample, src)
-	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".json") {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(p, append(data, strings.Repeat("\n", 3*4096)...), 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	paddedSample(t, src)
 	c.mustRun("-q", "--metadata-url", src, "--repo", repo, "backup", "--tag", "A")
 	for _, tt := range []struct {
 		name string
@@ -50,33 +35,13 @@ func TestUndoFailedRestore(t *testing.T) {
 		{"project", []string{"restore-project", "default", "A"}},
 		{"cube", []string{"restore-cube", "default", "A", "--cube", "ssb"}},
 	} {
-		live := filepath.Join(fsDir, tt.name)
-		copyDir(t, sample, live)
-		if err := os.Remove(filepath.Join(live, "cube_desc", "ssb.json")); err != nil {
-			t.Fatal(err)
-		}
+		live := sampleLacking(t, filepath.Join(fsDir, tt.name))
 		before := readFolder(t, live)
 		restore := append([]string{"-q", "--metadata-url", live, "--repo", repo}, append(tt.args, "--after-truncate")...)
 
 		// How much more room the restore takes, from its dry run.
-		var plan struct {
-			Plan []struct {
-				Action  string `json:"action"`
-				OldSize int64  `json:"old_size"`
-				NewSize int64  `json:"new_size"`
-			} `json:"plan"`
-		}
 		res := c.mustRun(append([]string{"--json"}, append(restore, "--dry-run")...)...)
-		if err := json.Unmarshal([]byte(res.stdout), &plan); err != nil {
-			t.Fatal(err)
-		}
-		var need int64
-		for _, it := range plan.Plan {
-			if it.Action == "added" || it.Action == "changed" {
-				need += (it.NewSize+4095)/4096*4096 - (it.OldSize+4095)/4096*4096
-			}
-		}
-		unfill := fill(t, fsDir, need/2)
+		unfill := fill(t, fsDir, roomNeeded(t, res.stdout)/2)
 		res = c.run(append([]string{"--json"}, restore...)...)
 		unfill()
 		if res.code != 1 || !strings.Contains(res.stderr, "no space left on device") {
@@ -114,4 +79,60 @@ func TestUndoFailedRestore(t *testing.T) {
 			t.Errorf("%s: the printed undo %q did not put back the state before the failed restore:\n%s", tt.name, undo, diff)
 		}
 	}
+}
+
+// paddedSample copies the sample metastore to dst with every JSON resource
+// three pages longer (still valid JSON), so that a restore of it fills a
+// small file system part-way.
+func paddedSample(t *testing.T, dst string) {
+	t.Helper()
+	copyDir(t, sample, dst)
+	err := filepath.WalkDir(dst, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".json") {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(p, append(data, strings.Repeat("\n", 3*4096)...), 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sampleLacking copies the sample metastore to dst less one cube
+// descriptor (which a restore adds back), and returns dst.
+func sampleLacking(t *testing.T, dst string) string {
+	t.Helper()
+	copyDir(t, sample, dst)
+	if err := os.Remove(filepath.Join(dst, "cube_desc", "ssb.json")); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// roomNeeded is the room a restore takes beyond what the target uses
+// already (in file system blocks of 4 KiB), from its plan in JSON (a dry
+// run's --json, or the console's restore-plan).
+func roomNeeded(t *testing.T, planJSON string) int64 {
+	t.Helper()
+	var plan struct {
+		Plan []struct {
+			Action  string `json:"action"`
+			OldSize int64  `json:"old_size"`
+			NewSize int64  `json:"new_size"`
+		} `json:"plan"`
+	}
+	if err := json.Unmarshal([]byte(planJSON), &plan); err != nil {
+		t.Fatalf("restore plan: %v\n%s", err, planJSON)
+	}
+	var need int64
+	for _, it := range plan.Plan {
+		if it.Action == "added" || it.Action == "changed" {
+			need += (it.NewSize+4095)/4096*4096 - (it.OldSize+4095)/4096*4096
+		}
+	}
+	return need
 }

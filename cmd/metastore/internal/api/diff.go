@@ -10,7 +10,6 @@ import (
 	"github.com/kylin-tools/metastore/metastore/locate"
 	"github.com/kylin-tools/metastore/scope"
 	"github.com/kylin-tools/metastore/snapshot"
-	"github.com/kylin-tools/metastore/snapshot/jsondiff"
 )
 
 // DiffRequest asks what changed from A to B.
@@ -31,12 +30,12 @@ type DiffRequest struct {
 }
 
 // IgnoreList is the ignore set of --ignore and --no-default-ignore:
-// jsondiff.DefaultIgnore unless noDefault, then each comma-separated field
+// scope.SaveFields unless noDefault, then each comma-separated field
 // of extra.
 func IgnoreList(noDefault bool, extra []string) []string {
 	var out []string
 	if !noDefault {
-		out = append(out, jsondiff.DefaultIgnore()...)
+		out = append(out, scope.SaveFields()...)
 	}
 	for _, f := range extra {
 		for _, x := range strings.Split(f, ",") {

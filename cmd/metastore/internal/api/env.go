@@ -10,7 +10,6 @@ import (
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/metastore/jdbc"
 	"github.com/kylin-tools/metastore/metastore/zipfile"
-	"github.com/kylin-tools/metastore/objects"
 	"github.com/kylin-tools/metastore/scope"
 	"github.com/kylin-tools/metastore/snapshot"
 )
@@ -69,8 +68,8 @@ const (
 	ExitOK       = 0
 	ExitFailure  = 1 // the operation failed (I/O, database, ...)
 	ExitUsage    = 2 // the command line was wrong
-	ExitNotFound = 3 // unknown snapshot, tag, project, cube or resource
-	ExitRefused  = 4 // refused to act: foreign metastore, scope mismatch, tag taken, empty source, metastore overlapping the repository
+	ExitNotFound = 3 // unknown snapshot, tag, project, cube, resource or remote
+	ExitRefused  = 4 // refused to act: foreign metastore, scope mismatch, tag taken, empty source, metastore overlapping the repository, non-fast-forward push, remote name taken
 	ExitRepo     = 5 // the repository is missing, corrupt, foreign or too new
 )
 
@@ -89,8 +88,12 @@ func ExitCode(err error) int {
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.As(err, &ue), errors.Is(err, scope.ErrAmbiguousCube):
+	case errors.As(err, &ue), errors.Is(err, scope.ErrAmbiguousCube), isRemoteUsage(err):
 		return ExitUsage
+	case errors.Is(err, snapshot.ErrUnknownRemote):
+		return ExitNotFound
+	case errors.Is(err, snapshot.ErrNonFastForward), errors.Is(err, snapshot.ErrRemoteExists):
+		return ExitRefused
 	case errors.Is(err, snapshot.ErrNotFound), errors.Is(err, snapshot.ErrAmbiguous),
 		errors.Is(err, scope.ErrUnknownProject), errors.Is(err, scope.ErrUnknownCube),
 		errors.Is(err, snapshot.ErrNotResource):
@@ -103,11 +106,17 @@ func ExitCode(err error) int {
 		errors.Is(err, ErrBadBackup), errors.Is(err, zipfile.ErrUnsafe):
 		return ExitRefused
 	case errors.Is(err, snapshot.ErrNoRepository), errors.Is(err, snapshot.ErrCorrupt),
-		errors.Is(err, snapshot.ErrNotMetastoreRepository), errors.Is(err, snapshot.ErrNewerFormat),
-		errors.Is(err, objects.ErrCorrupt):
+		errors.Is(err, snapshot.ErrNotMetastoreRepository), errors.Is(err, snapshot.ErrNewerFormat):
 		return ExitRepo
 	}
 	return ExitFailure
+}
+
+// isRemoteUsage tells remote errors that are the command line's fault: an
+// unusable remote URL, no remote given and none the default, no instance
+// name to push under.
+func isRemoteUsage(err error) bool {
+	return errors.Is(err, snapshot.ErrRemoteURL) || errors.Is(err, snapshot.ErrNoRemote) || errors.Is(err, snapshot.ErrNoInstance)
 }
 
 // NamedScope builds a project or cube scope and checks the name.

@@ -31,6 +31,11 @@ type SnapshotJSON struct {
 	ImportPath   string    `json:"imported_from,omitempty"`
 	FolderTime   string    `json:"folder_time,omitempty"`
 	Tags         []string  `json:"tags"`
+	// Instance is the instance the snapshot belongs to (its metastore
+	// UUID); PulledFrom, for a snapshot pulled from a remote, that
+	// remote's name.
+	Instance   string `json:"instance,omitempty"`
+	PulledFrom string `json:"pulled_from,omitempty"`
 }
 
 // Snapshot describes in as a document.
@@ -40,7 +45,7 @@ func Snapshot(in snapshot.Info) SnapshotJSON {
 		Scope: in.Scope.String(), Kind: string(in.Kind), Author: in.Author, Message: in.Message,
 		Resources: in.Resources, Bytes: in.Bytes, Source: in.Source, UUID: in.UUID,
 		WithSegments: in.WithSegments, RestoreOf: in.RestoreOf, ImportPath: in.ImportPath, FolderTime: in.FolderTime,
-		Tags: NonNil(in.Tags),
+		Tags: NonNil(in.Tags), Instance: in.Instance, PulledFrom: in.Remote,
 	}
 	if !in.Parent.IsZero() {
 		j.Parent = in.Parent.String()

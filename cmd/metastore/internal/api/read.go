@@ -17,11 +17,16 @@ type LogRequest struct {
 	Scope    string // "" for every scope; else system, project/P or cube/C
 	N        int    // at most this many (0: all)
 	NoSafety bool   // leave out the safety snapshots
+	// Instance selects the snapshots of one instance (a metastore UUID or
+	// a unique prefix), this repository's or pulled from a remote, or of
+	// every instance (snapshot.AllInstances); "" lists this repository's
+	// own (snapshot.LogFilter.Instance).
+	Instance string
 }
 
 // Log lists snapshots, newest first.
 func (e *Env) Log(ctx context.Context, req LogRequest) ([]snapshot.Info, error) {
-	f := snapshot.LogFilter{ExcludeSafety: req.NoSafety}
+	f := snapshot.LogFilter{ExcludeSafety: req.NoSafety, Instance: req.Instance}
 	if req.Scope != "" {
 		s, err := scope.Parse(req.Scope)
 		if err != nil {
@@ -42,6 +47,17 @@ func (e *Env) Log(ctx context.Context, req LogRequest) ([]snapshot.Info, error) 
 		list = list[:req.N]
 	}
 	return list, nil
+}
+
+// Instances lists the instances the repository knows: its own first, then
+// those pulled from remotes (snapshot.Repository.Instances).
+func (e *Env) Instances(ctx context.Context) ([]snapshot.InstanceInfo, error) {
+	repo, err := e.openRepo()
+	if err != nil {
+		return nil, err
+	}
+	defer repo.Close()
+	return repo.Instances(ctx)
 }
 
 // Show describes the snapshot ref names (show REF), its source's password

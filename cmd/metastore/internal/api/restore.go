@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/metastore/memory"
 	"github.com/kylin-tools/metastore/scope"
 	"github.com/kylin-tools/metastore/snapshot"
@@ -97,22 +98,10 @@ func (f *RestoreFailed) Unwrap() error { return f.Err }
 // opened; a restore that fails after saving its safety snapshot returns a
 // *RestoreFailed. p receives progress; nil for none.
 func (e *Env) Restore(ctx context.Context, req RestoreRequest, p snapshot.Progress) (*Restore, error) {
-	var s scope.Scope
-	switch req.Kind {
-	case scope.System:
-		s = scope.SystemScope()
-	case scope.Project:
-		var err error
-		if s, err = NamedScope(scope.ProjectScope, req.Name); err != nil {
-			return nil, err
-		}
-	case scope.Cube:
-		if _, err := scope.Parse("project/" + req.Project); err != nil {
-			return nil, UsageError{err.Error()}
-		}
-		s = scope.Scope{Kind: scope.Cube}
+	s, err := restoreScope(req)
+	if err != nil {
+		return nil, err
 	}
-	dry := req.DryRun
 	folderRef := e.isBackupFolder(req.Ref)
 	var folders []string
 	if folderRef {
@@ -124,52 +113,14 @@ func (e *Env) Restore(ctx context.Context, req RestoreRequest, p snapshot.Progre
 	if folderRef && req.AfterTruncate && scope.BackupKindOf(filepath.ToSlash(filepath.Clean(req.Ref))) == scope.BackupModelExport {
 		return nil, fmt.Errorf("%w: %s is a Kylin model export, which holds only its models: --after-truncate would delete everything else; restore it without", snapshot.ErrScopeMismatch, req.Ref)
 	}
-	var repo *snapshot.Repository
-	var err error
-	switch {
-	case folderRef && dry:
-		// Plan from a throw-away repository: a dry run records nothing,
-		// not even the import.
-		tmp, terr := os.MkdirTemp("", "metastore-dry-run-")
-		if terr != nil {
-			return nil, terr
-		}
-		defer os.RemoveAll(tmp)
-		repo, err = snapshot.Create(filepath.Join(tmp, "snapshots.git"), e.RepoOptions())
-	case folderRef:
-		repo, _, err = e.OpenRepo("", true)
-	default:
-		// A restore never creates a repository: a mistyped --repo is an
-		// error, not an empty repository.
-		repo, err = e.openRepo()
-	}
+	repo, done, err := e.restoreRepo(folderRef, req.DryRun)
 	if err != nil {
 		return nil, err
 	}
-	defer repo.Close()
-
-	imported := false
-	var snap *snapshot.Snapshot
-	if folderRef {
-		snap, err = e.importFolder(ctx, repo, req.Ref, dry, p)
-		if err != nil {
-			return nil, err
-		}
-		imported = true
-	} else {
-		want := s
-		if s.Kind == scope.Cube {
-			if req.Cube != "" {
-				want = scope.CubeScope(req.Cube)
-			} else if req.Ref == snapshot.Latest {
-				return nil, Usagef("restore-cube %s latest: name the cube with --cube", req.Project)
-			}
-		}
-		in, err := repo.Resolve(ctx, req.Ref, want)
-		if err != nil {
-			return nil, err
-		}
-		snap = repo.OpenInfo(in)
+	defer done()
+	snap, err := e.restoreSnapshot(ctx, repo, req, s, folderRef, p)
+	if err != nil {
+		return nil, err
 	}
 	if req.AfterTruncate && snap.Info.Kind == snapshot.KindImport && scope.BackupKindOf(filepath.ToSlash(snap.Info.ImportPath)) == scope.BackupModelExport {
 		return nil, fmt.Errorf("%w: snapshot %s is a Kylin model export (%s), which holds only its models: --after-truncate would delete everything else; restore it without", snapshot.ErrScopeMismatch, snap.Info.ID.Short(), filepath.Base(snap.Info.ImportPath))
@@ -184,14 +135,7 @@ func (e *Env) Restore(ctx context.Context, req RestoreRequest, p snapshot.Progre
 		}
 		s = scope.CubeScope(name)
 	}
-
-	// A restore may create a fresh metastore; a dry run writes nothing.
-	target, desc, err := e.OpenMetastore(ctx, !dry, req.CreateSchema)
-	if dry && errors.Is(err, fs.ErrNotExist) {
-		// Planning a restore into a metastore that does not exist yet:
-		// everything would be added.
-		target, desc, err = memory.New(), e.MaskedURL()+" (does not exist yet)", nil
-	}
+	target, desc, err := e.restoreTarget(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +145,7 @@ func (e *Env) Restore(ctx context.Context, req RestoreRequest, p snapshot.Progre
 		return nil, err
 	}
 	res, err := repo.Restore(ctx, snap, target, snapshot.RestoreOptions{
-		Scope: s, Project: req.Project, AfterTruncate: req.AfterTruncate, DryRun: dry,
+		Scope: s, Project: req.Project, AfterTruncate: req.AfterTruncate, DryRun: req.DryRun,
 		AllowForeign: req.AllowForeign, Target: desc, Progress: p,
 	})
 	if rerr := release(); rerr != nil {
@@ -215,11 +159,87 @@ func (e *Env) Restore(ctx context.Context, req RestoreRequest, p snapshot.Progre
 	if err != nil {
 		return nil, err
 	}
-	r := &Restore{Result: res, Imported: imported, Target: desc, DryRun: dry, Live: live}
+	r := &Restore{Result: res, Imported: folderRef, Target: desc, DryRun: req.DryRun, Live: live}
 	if res.Safety != nil {
 		r.Undo = e.undoCommand(repo, res.Scope, res.Project, res.Safety.ID)
 	}
 	return r, nil
+}
+
+// restoreScope is the scope req restores; a cube's name is known once its
+// snapshot is.
+func restoreScope(req RestoreRequest) (scope.Scope, error) {
+	switch req.Kind {
+	case scope.Project:
+		return NamedScope(scope.ProjectScope, req.Name)
+	case scope.Cube:
+		if _, err := scope.Parse("project/" + req.Project); err != nil {
+			return scope.Scope{}, UsageError{err.Error()}
+		}
+		return scope.Scope{Kind: scope.Cube}, nil
+	}
+	return scope.SystemScope(), nil
+}
+
+// restoreRepo opens the repository of a restore: a throw-away one to plan
+// from a Kylin backup folder (a dry run records nothing, not even the
+// import), the repository (created if need be) to import a folder into,
+// and otherwise only an existing one (a mistyped --repo is an error, not
+// an empty repository).
+func (e *Env) restoreRepo(folderRef, dry bool) (repo *snapshot.Repository, done func(), err error) {
+	switch {
+	case folderRef && dry:
+		tmp, terr := os.MkdirTemp("", "metastore-dry-run-")
+		if terr != nil {
+			return nil, nil, terr
+		}
+		if repo, err = snapshot.Create(filepath.Join(tmp, "snapshots.git"), e.RepoOptions()); err != nil {
+			os.RemoveAll(tmp)
+			return nil, nil, err
+		}
+		return repo, func() { repo.Close(); os.RemoveAll(tmp) }, nil
+	case folderRef:
+		repo, _, err = e.OpenRepo("", true)
+	default:
+		repo, err = e.openRepo()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return repo, func() { repo.Close() }, nil
+}
+
+// restoreSnapshot finds the snapshot req restores: req.Ref resolved for
+// the scope (the cube named by --cube), or the Kylin backup folder it
+// names, imported first.
+func (e *Env) restoreSnapshot(ctx context.Context, repo *snapshot.Repository, req RestoreRequest, s scope.Scope, folderRef bool, p snapshot.Progress) (*snapshot.Snapshot, error) {
+	if folderRef {
+		return e.importFolder(ctx, repo, req.Ref, req.DryRun, p)
+	}
+	want := s
+	if s.Kind == scope.Cube {
+		if req.Cube != "" {
+			want = scope.CubeScope(req.Cube)
+		} else if req.Ref == snapshot.Latest {
+			return nil, Usagef("restore-cube %s latest: name the cube with --cube", req.Project)
+		}
+	}
+	in, err := repo.Resolve(ctx, req.Ref, want)
+	if err != nil {
+		return nil, err
+	}
+	return repo.OpenInfo(in), nil
+}
+
+// restoreTarget opens the metastore to restore into. A restore may create a
+// fresh metastore; a dry run writes nothing, and plans a restore into a
+// metastore that does not exist yet as one into an empty one.
+func (e *Env) restoreTarget(ctx context.Context, req RestoreRequest) (metastore.Store, string, error) {
+	target, desc, err := e.OpenMetastore(ctx, !req.DryRun, req.CreateSchema)
+	if req.DryRun && errors.Is(err, fs.ErrNotExist) {
+		return memory.New(), e.MaskedURL() + " (does not exist yet)", nil
+	}
+	return target, desc, err
 }
 
 // undoCommand is the command line that puts back the state a restore of s

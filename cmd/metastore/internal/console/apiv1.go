@@ -15,9 +15,10 @@ import (
 // with --json for the same request (README, "/api/v1"): the parameters are
 // the command's flags and arguments by name.
 
-// apiLog: GET /api/v1/log?scope=&n=&no_safety= is log --json.
+// apiLog: GET /api/v1/log?scope=&n=&no_safety=&instance= is log --json.
 func (c *Console) apiLog(w http.ResponseWriter, r *http.Request) {
-	list, err := c.env.Log(r.Context(), api.LogRequest{Scope: r.FormValue("scope"), N: intParam(r, "n", 0), NoSafety: boolParam(r, "no_safety")})
+	list, err := c.env.Log(r.Context(), api.LogRequest{Scope: r.FormValue("scope"), N: intParam(r, "n", 0), NoSafety: boolParam(r, "no_safety"),
+		Instance: r.FormValue("instance")})
 	if err != nil {
 		c.failErr(w, r, err)
 		return

@@ -93,7 +93,7 @@ var funcs = template.FuncMap{
 		}
 		return time.UnixMilli(ms).Local().Format("2006-01-02 15:04:05.000")
 	},
-	"bytes": humanBytes,
+	"bytes": api.HumanBytes,
 	"add":   func(a, b int) int { return a + b },
 	"json":  func(v json.RawMessage) string { return string(v) },
 	"join":  strings.Join,
@@ -204,20 +204,19 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	var b bytes.Buffer
 	v := view{Title: title, Nav: navOf(name), Page: data, Auth: c.cfg.Token != "", AllowRestore: c.cfg.AllowRestore, Repository: c.cfg.Repository,
 		Models: c.models(r)}
-	if err := t.ExecuteTemplate(&b, "layout", v); err != nil {
-		c.logf("render %s: %v", name, err)
-		http.Error(w, "internal error rendering the page", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	w.Write(b.Bytes())
+	c.writeHTML(w, status, name, &b, t.ExecuteTemplate(&b, "layout", v))
 }
 
 // renderFragment writes a shared fragment (an htmx answer).
 func (c *Console) renderFragment(w http.ResponseWriter, status int, name string, data any) {
 	var b bytes.Buffer
-	if err := c.pages.fragment(&b, name, data); err != nil {
+	c.writeHTML(w, status, name, &b, c.pages.fragment(&b, name, data))
+}
+
+// writeHTML answers with the page or fragment name, rendered into b, or
+// with an internal error if rendering it failed (err).
+func (c *Console) writeHTML(w http.ResponseWriter, status int, name string, b *bytes.Buffer, err error) {
+	if err != nil {
 		c.logf("render %s: %v", name, err)
 		http.Error(w, "internal error rendering the page", http.StatusInternalServerError)
 		return
@@ -299,21 +298,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	w.Write(b.Bytes())
-}
-
-// humanBytes prints a byte count with a binary unit, as the command line
-// does.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // groupDigits writes 100000 as 100,000.
