@@ -173,6 +173,12 @@ func ProjectFile(l Layout, project string) string {
 	return projectPrefix4 + project + jsonSuffix
 }
 
+// ModelKey returns the key of a Kylin 5 model descriptor (Layout5):
+// "/P/model_desc/ID.json", ID being the model's uuid.
+func ModelKey(project, id string) string {
+	return "/" + project + "/model_desc/" + id + jsonSuffix
+}
+
 // IsProjectFile reports whether key lies in the folder of project files of
 // either layout ("/project/" or "/_global/project/"). A restore writes them
 // last, so that Kylin never sees a project naming a cube that is not there

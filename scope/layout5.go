@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -119,14 +121,14 @@ func cubeNames5(models []model5) []string {
 	return names.sorted()
 }
 
-// cube5 resolves a cube scope on Layout5: name is a model alias, or
-// "project.alias".
+// cube5 resolves a cube scope on Layout5: name is a model alias,
+// "project.alias", a model's uuid or "project.uuid".
 func (r *resolver) cube5(res *Result, name string) error {
 	m, err := r.findModel5(name)
 	if err != nil {
 		return err
 	}
-	res.Project, res.Model = m.project, m.desc.Alias
+	res.Project, res.Model, res.ModelID = m.project, m.desc.Alias, m.id
 	r.add(m.path)
 	if _, err := r.addIfExists(uuidPath); err != nil {
 		return err
@@ -163,8 +165,8 @@ func (r *resolver) cube5(res *Result, name string) error {
 	return nil
 }
 
-// findModel5 finds the one model a cube name (an alias, or
-// "project.alias") names.
+// findModel5 finds the one model a cube name names: an alias, then
+// "project.alias", then a uuid (the key stem), then "project.uuid".
 func (r *resolver) findModel5(name string) (*model5, error) {
 	all, err := models5(r.ctx, r.src)
 	if err != nil {
@@ -174,6 +176,9 @@ func (r *resolver) findModel5(name string) (*model5, error) {
 	if project, alias, ok := strings.Cut(name, "."); ok && len(found) == 0 {
 		found = r.modelsNamed5(all, project, alias)
 	}
+	if len(found) == 0 {
+		found = modelsWithID5(all, name)
+	}
 	switch len(found) {
 	case 0:
 		var unparsed []string
@@ -182,7 +187,7 @@ func (r *resolver) findModel5(name string) (*model5, error) {
 		}
 		nf := &NotFoundError{Kind: Cube, Name: name, Unparsed: unparsed}
 		if r.suggest {
-			nf.Closest = closest(name, cubeNames5(all))
+			nf.Closest = closestModels5(name, all)
 		}
 		return nil, nf
 	case 1:
@@ -192,7 +197,69 @@ func (r *resolver) findModel5(name string) (*model5, error) {
 	for _, m := range found {
 		names = append(names, m.qualified()+" ("+m.path+")")
 	}
-	return nil, fmt.Errorf("%w: %q is the alias of %d models: %s; name one of them as PROJECT.alias", ErrAmbiguousCube, name, len(found), strings.Join(names, ", "))
+	what := "is the alias of"
+	if found[0].desc.Alias != name {
+		what = "is the uuid of" // the same model in several projects
+	}
+	return nil, fmt.Errorf("%w: %q %s %d models: %s; name one of them as PROJECT.alias", ErrAmbiguousCube, name, what, len(found), strings.Join(names, ", "))
+}
+
+// closestModels5 returns the names Cubes gives the models of all that come
+// closest to name, compared with the name, the alias and "project.alias":
+// a misspelt alias suggests "project.alias" where projects share it.
+func closestModels5(name string, all []model5) []string {
+	names := cubeNames5(all)
+	best := map[string]int{}
+	lname := strings.ToLower(name)
+	for _, m := range all {
+		if m.err != nil || m.desc.Alias == "" {
+			continue
+		}
+		shown := m.desc.Alias
+		if !slices.Contains(names, shown) {
+			shown = m.qualified()
+		}
+		for _, k := range []string{m.desc.Alias, m.qualified()} {
+			d := editDistance(lname, strings.ToLower(k))
+			if old, ok := best[shown]; d <= maxSuggestDistance && (!ok || d < old) {
+				best[shown] = d
+			}
+		}
+	}
+	out := slices.Collect(maps.Keys(best))
+	slices.SortFunc(out, func(a, b string) int {
+		if best[a] != best[b] {
+			return best[a] - best[b]
+		}
+		return strings.Compare(a, b)
+	})
+	return out[:min(len(out), maxSuggestions)]
+}
+
+// modelsWithID5 returns the models of all whose key stem (their uuid) is
+// name, or, for "project.uuid", those of that project: the same model may
+// be in several projects.
+func modelsWithID5(all []model5, name string) []*model5 {
+	var found []*model5
+	for _, qualified := range []bool{false, true} {
+		project, id := "", name
+		if qualified {
+			var ok bool
+			if project, id, ok = strings.Cut(name, "."); !ok {
+				break
+			}
+		}
+		for i := range all {
+			m := &all[i]
+			if m.err == nil && m.id == id && (project == "" || m.project == project) {
+				found = append(found, m)
+			}
+		}
+		if len(found) > 0 {
+			break
+		}
+	}
+	return found
 }
 
 // modelsNamed5 returns the models of all (of project, if not "") whose
@@ -235,6 +302,9 @@ func (r *resolver) project5(name string) error {
 			return err
 		}
 	}
+	if err := r.globals5(name); err != nil {
+		return err
+	}
 	var pd projectDesc
 	if err := decode(data, &pd); err != nil {
 		r.warn(projPath, "cannot parse (%v); the project's ACL is left out", err)
@@ -246,4 +316,39 @@ func (r *resolver) project5(name string) error {
 		}
 	}
 	return nil
+}
+
+// Kylin 5's global resources that belong to project scopes besides the
+// users and groups: the legacy single file of every user group, and the
+// logical views.
+const (
+	userGroupFile5    = "/_global/user_group"
+	logicalViewPrefix = "/_global/logical_view/"
+)
+
+// globals5 adds to project scope name the legacy user group file (every
+// project's, as "/user_group" is on Kylin 2.x-4.x) and the logical views
+// whose "created_project" is name. A logical view that cannot be parsed is
+// a warning if it mentions name.
+func (r *resolver) globals5(name string) error {
+	// Probe the one key rather than list all of "/_global/".
+	listDirs := r.listDirs
+	r.listDirs = false
+	_, err := r.addIfExists(userGroupFile5)
+	r.listDirs = listDirs
+	if err != nil {
+		return err
+	}
+	return r.readEach(logicalViewPrefix, func(key string, data []byte) {
+		var lv struct {
+			CreatedProject string `json:"created_project"`
+		}
+		if err := decode(data, &lv); err != nil {
+			r.unparsed(key, data, err, "be a logical view of project "+name, name)
+			return
+		}
+		if lv.CreatedProject == name {
+			r.add(key)
+		}
+	})
 }

@@ -61,6 +61,10 @@ type Result struct {
 	// Model is, for a cube scope, the model the cube descriptor names
 	// (field "model_name"). On Kylin 5 it is the model alias.
 	Model string
+	// ModelID is, for a cube scope on Kylin 5, the stem of the model's key
+	// "/P/model_desc/ID.json" (its uuid), which its index_plan, dataflow
+	// and dataflow_details share; "" on Kylin 2.x-4.x.
+	ModelID string
 	// Tables are, for a cube scope, the "DB.TABLE" names of the tables the
 	// model uses (fact table and joined or lookup tables), sorted.
 	Tables []string
