@@ -176,8 +176,9 @@ func (r *resolver) findModel5(name string) (*model5, error) {
 	if project, alias, ok := strings.Cut(name, "."); ok && len(found) == 0 {
 		found = r.modelsNamed5(all, project, alias)
 	}
+	byID := false
 	if len(found) == 0 {
-		found = modelsWithID5(all, name)
+		found, byID = modelsWithID5(all, name), true
 	}
 	switch len(found) {
 	case 0:
@@ -198,10 +199,49 @@ func (r *resolver) findModel5(name string) (*model5, error) {
 		names = append(names, m.qualified()+" ("+m.path+")")
 	}
 	what := "is the alias of"
-	if found[0].desc.Alias != name {
+	if byID {
 		what = "is the uuid of" // the same model in several projects
 	}
 	return nil, fmt.Errorf("%w: %q %s %d models: %s; name one of them as PROJECT.alias", ErrAmbiguousCube, name, what, len(found), strings.Join(names, ", "))
+}
+
+// ModelRefs returns a name for each model of a Kylin 5 metastore (Layout5)
+// whose descriptor can be parsed, "PROJECT.UUID", which resolves to that
+// model alone even where aliases are shared (Cubes names such models
+// once); nil on other layouts.
+func ModelRefs(ctx context.Context, src metastore.Source) ([]string, error) {
+	layout, err := DetectLayout(ctx, src)
+	if err != nil || layout != Layout5 {
+		return nil, err
+	}
+	models, err := models5(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range models {
+		if m.err == nil && CheckName(m.project+"."+m.id) == nil {
+			out = append(out, m.project+"."+m.id)
+		}
+	}
+	return out, nil
+}
+
+// ModelIDs returns the uuids (key stems) of the models of project whose
+// alias is alias in a Kylin 5 metastore (Layout5), in key order: Kylin 5
+// expects one, a restore into the project may add another.
+func ModelIDs(ctx context.Context, src metastore.Source, project, alias string) ([]string, error) {
+	models, err := models5(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range models {
+		if m.err == nil && m.project == project && m.desc.Alias == alias {
+			out = append(out, m.id)
+		}
+	}
+	return out, nil
 }
 
 // closestModels5 returns the names Cubes gives the models of all that come

@@ -31,6 +31,7 @@ type wanted struct {
 type cubeSource struct {
 	project string // the project that listed it in the snapshot
 	model   string
+	id      string // Kylin 5: the model's key stem (its uuid)
 	tables  []string
 }
 
@@ -52,12 +53,38 @@ func (x *restore) wanted(ctx context.Context) error {
 	if x.opt.Scope.Kind != scope.Cube || x.exact {
 		return nil
 	}
+	if x.layout == scope.Layout5 {
+		// Kylin 5 allows the same model in several projects: no owner
+		// rule, but a warning for another model of the alias there.
+		return x.aliasTaken(ctx)
+	}
 	if owner != "" && owner != x.opt.Project {
 		return fmt.Errorf("%w: cube %s already belongs to project %s in %s; restore it into %s, or remove it from %s first (Kylin allows a cube in one project only)",
 			ErrConflict, x.opt.Scope.Name, owner, x.opt.Target, owner, owner)
 	}
 	if x.layout == scope.Layout4 {
 		return x.mergeProject(ctx)
+	}
+	return nil
+}
+
+// aliasTaken warns when the target project already has another model (one
+// with another key) of the restored model's alias: Kylin 5 would then see
+// two models of one name in the project.
+func (x *restore) aliasTaken(ctx context.Context) error {
+	ids, err := scope.ModelIDs(ctx, x.target, x.opt.Project, x.cube.model)
+	if err != nil {
+		return fmt.Errorf("read target: %w", err)
+	}
+	var others []string
+	for _, id := range ids {
+		if id != x.cube.id {
+			others = append(others, scope.ModelKey(x.opt.Project, id))
+		}
+	}
+	if len(others) > 0 {
+		x.res.Warnings = append(x.res.Warnings, fmt.Sprintf("project %s of %s already has a model named %s (%s); the restore adds model %s of the same name beside it: rename or delete one of them in Kylin",
+			x.opt.Project, x.opt.Target, x.cube.model, strings.Join(others, ", "), x.cube.id))
 	}
 	return nil
 }
@@ -97,7 +124,7 @@ func (x *restore) desiredPaths(ctx context.Context) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		x.cube = cubeSource{project: sr.Project, model: sr.Model, tables: sr.Tables}
+		x.cube = cubeSource{project: sr.Project, model: sr.Model, id: sr.ModelID, tables: sr.Tables}
 		return paths, nil
 	}
 	return x.resolve(ctx, scope.ErrUnknownCube)
@@ -121,7 +148,7 @@ func (x *restore) resolve(ctx context.Context, unknown error) ([]string, error) 
 	if err != nil {
 		return nil, err
 	}
-	x.cube = cubeSource{project: sr.Project, model: sr.Model, tables: sr.Tables}
+	x.cube = cubeSource{project: sr.Project, model: sr.Model, id: sr.ModelID, tables: sr.Tables}
 	x.res.Warnings = append(x.res.Warnings, warnings(sr.Warnings)...)
 	return sr.Paths, nil
 }
@@ -217,7 +244,13 @@ func (x *restore) currentScope(ctx context.Context) (owner string, err error) {
 		return "", nil
 	}
 	paths := []string{}
-	sr, err := scope.Resolve(ctx, x.target, opt.Scope, scope.Options{NoSuggestions: true})
+	current := opt.Scope
+	if opt.Scope.Kind == scope.Cube && x.layout == scope.Layout5 && x.cube.id != "" && !x.exact {
+		// The model as the target project holds it: by its key, never
+		// another project's copy or another model of the alias.
+		current = scope.CubeScope(opt.Project + "." + x.cube.id)
+	}
+	sr, err := scope.Resolve(ctx, x.target, current, scope.Options{NoSuggestions: true})
 	switch {
 	case errors.Is(err, scope.ErrUnknownProject), errors.Is(err, scope.ErrUnknownCube):
 		// Not in the target yet: only its /UUID matters.
@@ -425,6 +458,11 @@ func (x *restore) protected(ctx context.Context) (map[string]string, error) {
 		return out, nil
 	case scope.Cube:
 		list, named = scope.Cubes, scope.CubeScope
+		if x.layout == scope.Layout5 {
+			// Every model by PROJECT.UUID: two models of one alias are
+			// two, and the restored one is told apart by its uuid.
+			list = scope.ModelRefs
+		}
 		for _, l := range []scope.Layout{scope.Layout4, scope.Layout5} {
 			out[scope.ProjectFile(l, x.opt.Project)] = "project files are merged, never deleted"
 		}
@@ -434,7 +472,7 @@ func (x *restore) protected(ctx context.Context) (map[string]string, error) {
 		return nil, err
 	}
 	for _, n := range names {
-		if n != x.opt.Scope.Name {
+		if n != x.opt.Scope.Name && (x.layout != scope.Layout5 || n != x.opt.Project+"."+x.cube.id) {
 			if err := x.usedBy(ctx, out, named(n)); err != nil {
 				return nil, err
 			}
