@@ -20,7 +20,7 @@ func backupFlags(cube bool) []cli.Flag {
 	return f
 }
 
-// backupCommands are backup, backup-project and backup-cube.
+// backupCommands are backup, backup-project, backup-cube and backup-model.
 func backupCommands(e *env) []*cli.Command {
 	return []*cli.Command{{
 		Name:      "backup",
@@ -35,7 +35,8 @@ func backupCommands(e *env) []*cli.Command {
 		},
 	},
 		e.backupScope("backup-project", "back up one project and everything that belongs to it", "PROJECT", scope.ProjectScope),
-		e.backupScope("backup-cube", "back up one cube: its descriptor, model, project, tables and table_exd", "CUBE", scope.CubeScope),
+		e.backupScope("backup-cube", "back up one cube: its descriptor, model, project, tables and table_exd (on Kylin 5: a model, as backup-model)", "CUBE", scope.CubeScope),
+		e.backupScope("backup-model", "back up one Kylin 5 model (alias, PROJECT.alias or uuid): its model_desc, index_plan, dataflow and segment details, project file, tables and table_exd (Kylin 5's name of backup-cube)", "MODEL", scope.CubeScope),
 	}
 }
 
@@ -46,7 +47,7 @@ func (e *env) backupScope(name, usage, arg string, mk func(string) scope.Scope) 
 		Name:      name,
 		Usage:     usage,
 		ArgsUsage: arg + " [REPO]",
-		Flags:     backupFlags(arg == "CUBE"),
+		Flags:     backupFlags(arg == "CUBE" || arg == "MODEL"),
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 || c.NArg() > 2 {
 				return usagef("usage: metastore %s %s [REPO]", name, arg)

@@ -32,12 +32,14 @@ func TestScripts(t *testing.T) {
 	}
 	examples, _ := filepath.Abs("../../examples/learn_kylin")
 	backups5, _ := filepath.Abs("../../testdata/kylin5-backups")
+	sample5, _ := filepath.Abs("../../testdata/kylin5")
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("SAMPLE", abs)
 			env.Setenv("EXAMPLES", examples)
 			env.Setenv("KYLIN5_BACKUPS", backups5)
+			env.Setenv("KYLIN5", sample5)
 			env.Setenv("TZ", "UTC")
 			env.Setenv("USER", "admin")
 			return nil

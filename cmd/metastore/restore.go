@@ -17,7 +17,10 @@ import (
 // behind a running Kylin.
 const reloadReminder = api.ReloadReminder
 
-func restoreFlags(cube bool) []cli.Flag {
+// restoreFlags are the flags of a restore command; noun is "cube" or
+// "model" for restore-cube and restore-model, whose --cube and --model
+// are one flag under two names.
+func restoreFlags(noun string) []cli.Flag {
 	f := []cli.Flag{
 		&cli.BoolFlag{Name: "after-truncate", Usage: "also delete in-scope resources the snapshot does not have (exact point-in-time rollback)"},
 		&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "print the plan and write nothing"},
@@ -26,13 +29,17 @@ func restoreFlags(cube bool) []cli.Flag {
 		&cli.StringFlag{Name: "create-schema", Usage: "restoring into a database without metastore tables: create them in Kylin 4 (\"4\": 2.5-4.x) or Kylin 5 (\"5\") layout"},
 		&cli.BoolFlag{Name: "force", Usage: "restore into a Kylin 5.0 beta database that is already in a maintenance mode someone else took, inside it (it stays on)"},
 	}
-	if cube {
-		f = append(f, &cli.StringFlag{Name: "cube", Usage: "the cube to take from REF when REF is not a cube snapshot"})
+	switch noun {
+	case "cube":
+		f = append(f, &cli.StringFlag{Name: "cube", Aliases: []string{"model"}, Usage: "the cube (or Kylin 5 model) to take from REF when REF is not a cube snapshot"})
+	case "model":
+		f = append(f, &cli.StringFlag{Name: "model", Aliases: []string{"cube"}, Usage: "the model to take from REF when REF is not a model snapshot: its alias, PROJECT.alias or uuid"})
 	}
 	return f
 }
 
-// restoreCommands are restore, restore-project and restore-cube.
+// restoreCommands are restore, restore-project, restore-cube and
+// restore-model.
 func restoreCommands(e *env) []*cli.Command {
 	return []*cli.Command{
 		e.restoreScope("restore", "restore the whole metastore from a snapshot or a Kylin backup folder", "REF",
@@ -45,10 +52,15 @@ func restoreCommands(e *env) []*cli.Command {
 			func(c *cli.Context) api.RestoreRequest {
 				return api.RestoreRequest{Kind: scope.Project, Name: c.Args().Get(0), Ref: c.Args().Get(1)}
 			}),
-		e.restoreScope("restore-cube", "restore one cube into PROJECT, merging it into the project's file", "PROJECT REF",
+		e.restoreScope("restore-cube", "restore one cube into PROJECT, merging it into the project's file (on Kylin 5: a model, as restore-model)", "PROJECT REF",
 			"usage: metastore restore-cube PROJECT REF [--cube NAME]",
 			func(c *cli.Context) api.RestoreRequest {
 				return api.RestoreRequest{Kind: scope.Cube, Project: c.Args().Get(0), Cube: c.String("cube"), Ref: c.Args().Get(1)}
+			}),
+		e.restoreScope("restore-model", "restore one Kylin 5 model into PROJECT, which may be another project than its own (Kylin 5's name of restore-cube)", "PROJECT REF",
+			"usage: metastore restore-model PROJECT REF [--model NAME]",
+			func(c *cli.Context) api.RestoreRequest {
+				return api.RestoreRequest{Kind: scope.Cube, Project: c.Args().Get(0), Cube: c.String("model"), Ref: c.Args().Get(1), Model: true}
 			}),
 	}
 }
@@ -60,7 +72,7 @@ func (e *env) restoreScope(name, usage, args, wrong string, req func(*cli.Contex
 		Name:      name,
 		Usage:     usage,
 		ArgsUsage: args,
-		Flags:     restoreFlags(name == "restore-cube"),
+		Flags:     restoreFlags(strings.TrimPrefix(name, "restore-")),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != len(strings.Fields(args)) {
 				return usagef("%s", wrong)

@@ -18,9 +18,10 @@ func (req RestoreRequest) Command() string {
 	case scope.Project:
 		b.WriteString("metastore restore-project " + Quote(req.Name) + " " + Quote(req.Ref))
 	case scope.Cube:
-		b.WriteString("metastore restore-cube " + Quote(req.Project) + " " + Quote(req.Ref))
+		noun := req.noun()
+		b.WriteString("metastore restore-" + noun + " " + Quote(req.Project) + " " + Quote(req.Ref))
 		if req.Cube != "" {
-			b.WriteString(" --cube " + Quote(req.Cube))
+			b.WriteString(" --" + noun + " " + Quote(req.Cube))
 		}
 	default:
 		b.WriteString("metastore restore " + Quote(req.Ref))

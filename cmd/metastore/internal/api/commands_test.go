@@ -38,6 +38,8 @@ func TestCommands(t *testing.T) {
 			"metastore restore-cube p t --cube 'my cube' --allow-foreign"},
 		{RestoreRequest{Kind: scope.Cube, Project: "p", Ref: "cube/c", CreateSchema: "4"}.Command(),
 			"metastore restore-cube p cube/c --create-schema 4"},
+		{RestoreRequest{Kind: scope.Cube, Project: "p", Cube: "default.m1", Ref: "t", Model: true}.Command(),
+			"metastore restore-model p t --model default.m1"},
 		{DiffRequest{A: "a", Ignore: def}.Command(), "metastore diff a"},
 		{DiffRequest{A: "a", B: "b", Project: "p", Types: []string{"cube", "cube_desc"}, Prefix: "/cube", Stat: true, Ignore: def}.Command(),
 			"metastore diff a b --project p --type cube,cube_desc --prefix /cube --stat"},

@@ -36,6 +36,9 @@ type RestoreRequest struct {
 	DryRun        bool
 	AllowForeign  bool
 	CreateSchema  string
+	// Model says the request names a Kylin 5 model (restore-model, the
+	// Kylin 5 name of restore-cube): its messages and Command say "model".
+	Model bool
 	// Force restores into a Kylin 5.0 beta database that is already in a
 	// maintenance mode someone else took, inside it (and leaves it on).
 	Force bool
@@ -129,7 +132,8 @@ func (e *Env) Restore(ctx context.Context, req RestoreRequest, p snapshot.Progre
 		name := req.Cube
 		if name == "" {
 			if snap.Info.Scope.Kind != scope.Cube {
-				return nil, Usagef("snapshot %s holds %s, not a cube: name the cube to take from it with --cube", snap.Info.ID.Short(), snap.Info.Scope)
+				noun := req.noun()
+				return nil, Usagef("snapshot %s holds %s, not a %s: name the %s to take from it with --%s", snap.Info.ID.Short(), snap.Info.Scope, noun, noun, noun)
 			}
 			name = snap.Info.Scope.Name
 		}
@@ -164,6 +168,14 @@ func (e *Env) Restore(ctx context.Context, req RestoreRequest, p snapshot.Progre
 		r.Undo = e.undoCommand(repo, res.Scope, res.Project, res.Safety.ID)
 	}
 	return r, nil
+}
+
+// noun is "model" for restore-model, "cube" otherwise.
+func (req RestoreRequest) noun() string {
+	if req.Model {
+		return "model"
+	}
+	return "cube"
 }
 
 // restoreScope is the scope req restores; a cube's name is known once its
@@ -221,7 +233,8 @@ func (e *Env) restoreSnapshot(ctx context.Context, repo *snapshot.Repository, re
 		if req.Cube != "" {
 			want = scope.CubeScope(req.Cube)
 		} else if req.Ref == snapshot.Latest {
-			return nil, Usagef("restore-cube %s latest: name the cube with --cube", req.Project)
+			noun := req.noun()
+			return nil, Usagef("restore-%s %s latest: name the %s with --%s", noun, req.Project, noun, noun)
 		}
 	}
 	in, err := repo.Resolve(ctx, req.Ref, want)

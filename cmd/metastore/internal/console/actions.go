@@ -127,10 +127,12 @@ func restoreRequest(r *http.Request) (api.RestoreRequest, restoreForm, error) {
 		f.Kind, req.Kind = "system", scope.System
 	case "project":
 		req.Kind, req.Name = scope.Project, f.Project
-	case "cube":
-		req.Kind, req.Project, req.Cube = scope.Cube, f.Project, f.Cube
+	case "cube", "model":
+		// "model" is Kylin 5's name: the CLI equivalent says restore-model.
+		req.Kind, req.Project, req.Cube, req.Model = scope.Cube, f.Project, f.Cube, f.Kind == "model"
+		f.Kind = "cube"
 	default:
-		return req, f, api.Usagef("kind must be system, project or cube (got %q)", f.Kind)
+		return req, f, api.Usagef("kind must be system, project, cube or model (got %q)", f.Kind)
 	}
 	return req, f, nil
 }

@@ -417,6 +417,7 @@ func TestPages(t *testing.T) {
 		{"/restore", []string{`id="restore-form"`}},
 		{"/restore?kind=system&ref=" + a, []string{"1 changed", "/cube/kylin_sales_cube.json", "metastore restore " + a + " --dry-run"}},
 		{"/restore?kind=cube&project=learn_kylin&cube=kylin_sales_cube&ref=" + a + "&all=1", []string{"metastore restore-cube learn_kylin " + a + " --cube kylin_sales_cube", "unchanged"}},
+		{"/restore?kind=model&project=learn_kylin&cube=kylin_sales_cube&ref=" + a + "&all=1", []string{"metastore restore-model learn_kylin " + a + " --model kylin_sales_cube", "unchanged"}},
 	} {
 		body := f.get(tc.path)
 		for _, w := range tc.want {
