@@ -65,14 +65,53 @@
 //
 // A project scope P holds "/UUID", "/_global/project/P.json", everything
 // under "/P/", every "/_global/user/*" and "/_global/user_group/*" resource,
-// and the project's ACL "/_global/acl/PROJECT_UUID".
+// the legacy single file "/_global/user_group" (which older Kylin 5 releases
+// kept every group in; every project scope holds it, as "/user_group" on
+// Kylin 2.x-4.x), the project's ACL "/_global/acl/PROJECT_UUID", and the
+// logical views "/_global/logical_view/NAME" whose "created_project" is P
+// (a view that cannot be parsed is a warning if it mentions P). Every other
+// "/_global/" resource (resource groups, sys ACLs, other ACLs, upgrade and
+// history source usage records, trash_record, views of no project) belongs
+// to the system scope only.
 //
-// Kylin 5 has models, not cubes, so a cube scope names a model by its
-// "alias" (or as "P.alias" when several projects use the alias): it holds
-// "/UUID", "/_global/project/P.json", the model "/P/model_desc/ID.json", its
-// "/P/index_plan/ID.json", "/P/dataflow/ID.json" and
-// "/P/dataflow_details/ID/*", the tables it uses "/P/table/DB.T.json" and
-// their "/P/table_exd/DB.T.json". ID is the stem of the model's key.
+// Kylin 5 has models, not cubes: a cube scope names a model (the commands
+// say backup-model and restore-model). The name is the model's "alias",
+// "P.alias" (needed when several projects use the alias), its uuid (the
+// stem ID of its key "/P/model_desc/ID.json"), or "P.uuid" (the same model
+// can be in several projects), tried in that order; a name that fits
+// several models wraps ErrAmbiguousCube and lists their "P.alias" names, an
+// unknown one is a *NotFoundError with the closest names. The scope holds:
+//   - "/UUID" and the project file "/_global/project/P.json";
+//   - the model "/P/model_desc/ID.json", its "/P/index_plan/ID.json" and
+//     "/P/dataflow/ID.json" (a missing one is a warning: Kylin keeps the
+//     three one to one);
+//   - every segment detail "/P/dataflow_details/ID/*" (one per segment,
+//     listing its built layouts), since the dataflow that lists the
+//     segments is in the scope too;
+//   - the tables the model uses, "/P/table/DB.T.json" (its "fact_table" and
+//     the "table" of each "join_tables" entry; a missing one is a warning),
+//     and their "/P/table_exd/DB.T.json" when they exist.
+//
+// Options.WithSegments adds nothing on Kylin 5: a model's segments are in
+// its dataflow and their layouts in its dataflow_details, both in the scope
+// already, and Kylin 5 keeps no dictionaries, table snapshots or statistics
+// in the metastore. A model scope holds no "/_global/" resource but its
+// project file, and no job ("/P/execute/*"), rule, recommendation or other
+// resource of the project: those belong to the project scope.
+//
+// Result.ModelID is the model's ID. Retarget moves a model's keys to
+// another project ("/P/..." to "/Q/..."): its resources name no project, so
+// a model is restored into another project by its keys alone, and the
+// target project's file is never replaced. ModelRefs and ModelIDs name
+// models unambiguously ("P.UUID") for a restore that must tell two models
+// of one alias apart.
+//
+// # Kylin 5's per-type layout (LayoutTyped)
+//
+// Kylin 5.0 GA and later (KYLIN-5945) keep one folder per metadata type
+// ("/PROJECT/P.json", "/MODEL/UUID.json", "/SEGMENT/...", "/LAYOUT/...").
+// Only the system scope is supported on it; project and model scopes wrap
+// ErrUnsupportedLayout.
 //
 // # Cost
 //
