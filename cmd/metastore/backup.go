@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"time"
 
 	"github.com/kylin-tools/metastore/cmd/metastore/internal/api"
@@ -106,6 +107,11 @@ func (e *env) runBackup(c *cli.Context, s scope.Scope, repoArg string) error {
 	if len(res.Snapshot.Tags) > 0 {
 		e.printf("  tags        %s\n", joinOr(res.Snapshot.Tags, ""))
 	}
-	e.printf("Restore it with: %s\n", api.RestoreCommand(s, res.Snapshot.ID.Short(), ""))
+	restore := api.RestoreCommand(s, res.Snapshot.ID.Short(), "")
+	if c.Command.Name == "backup-model" {
+		// Answer in the spelling asked in.
+		restore = strings.Replace(restore, "restore-cube", "restore-model", 1)
+	}
+	e.printf("Restore it with: %s\n", restore)
 	return nil
 }
