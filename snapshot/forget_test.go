@@ -14,6 +14,7 @@ import (
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/metastore/memory"
 	"github.com/kylin-tools/metastore/objects"
+	"github.com/kylin-tools/metastore/objects/remotetest"
 	"github.com/kylin-tools/metastore/scope"
 )
 
@@ -467,4 +468,71 @@ func TestForgetGroups(t *testing.T) {
 	if res.Forgotten != 2+1+2 {
 		t.Errorf("forgot %d, want 5 (2 system, 1 safety, 2 project)", res.Forgotten)
 	}
+}
+
+// pushAfterForget: a repository that pushed, then forgot snapshots in the
+// middle of its chain, pushes again: the remote's branch and tag (this
+// repository's own before the forget) are replaced by the rewritten ones.
+// Another repository pushing the same instance is still refused.
+func pushAfterForget(t *testing.T, url string, opt RemoteOptions) {
+	ctx := context.Background()
+	a := newRepo(t)
+	ma := instanceStore(t, uuidA)
+	for i := 1; i <= 3; i++ {
+		touch(t, ma, i)
+		res := backup(t, a, ma, scope.SystemScope())
+		if i == 2 {
+			if _, err := a.Tag(ctx, res.Snapshot.ID.String(), "v2"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := a.Push(ctx, PushOptions{RemoteOptions: opt, Remote: url}); err != nil {
+		t.Fatal(err)
+	}
+	fr, err := a.Forget(ctx, ForgetOptions{Policy: Policy{Last: 1}})
+	if err != nil || fr.Forgotten != 1 || fr.Rewritten != 2 {
+		t.Fatalf("forget: %+v, %v", fr, err)
+	}
+	pr, err := a.Push(ctx, PushOptions{RemoteOptions: opt, Remote: url})
+	if err != nil {
+		t.Fatalf("push after forget: %v", err)
+	}
+	if len(pr.Updated) != 2 {
+		t.Errorf("push after forget updated %v, want system and tag v2", pr.Updated)
+	}
+	for _, u := range pr.Updated {
+		want, err := a.objs.Ref(u.Ref)
+		if err != nil || u.New != ID(want) {
+			t.Errorf("%s pushed as %s, is %s here", u.Ref, u.New.Short(), ID(want).Short())
+		}
+	}
+	// The remote's snapshots, pulled into a third repository, are the
+	// rewritten ones.
+	c := newRepo(t)
+	if _, err := c.Pull(ctx, PullOptions{RemoteOptions: opt, Remote: url}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Log(ctx, LogFilter{Instance: uuidA})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("remote holds %d snapshots of %s (%v), want the 2 kept", len(got), uuidA, err)
+	}
+	// Another repository of the same instance: refused as before.
+	b := newRepo(t)
+	backup(t, b, instanceStore(t, uuidA), scope.SystemScope())
+	if _, err := b.Push(ctx, PushOptions{RemoteOptions: opt, Remote: url}); !errors.Is(err, ErrNonFastForward) {
+		t.Errorf("push of an unrelated history after a forget elsewhere: %v, want ErrNonFastForward", err)
+	}
+}
+
+func TestPushAfterForgetGit(t *testing.T) {
+	dir := bareGit(t)
+	pushAfterForget(t, dir, RemoteOptions{})
+	gitOK(t, dir)
+}
+
+func TestPushAfterForgetS3(t *testing.T) {
+	srv := remotetest.StartS3(t)
+	srv.Bucket("backups")
+	pushAfterForget(t, "s3://backups/kylin", RemoteOptions{Getenv: srv.Getenv()})
 }
