@@ -364,7 +364,10 @@ func TestForgetCrashBeforeReferences(t *testing.T) {
 	orig := refState(t, g.r)
 	logBefore, _ := g.r.Log(ctx, LogFilter{})
 	crash := errors.New("killed")
-	_, err := g.r.Forget(ctx, ForgetOptions{Policy: Policy{Last: 2}, beforeRefs: func() error {
+	_, err := g.r.Forget(ctx, ForgetOptions{Policy: Policy{Last: 2}, step: func(name string) error {
+		if name != "commits" {
+			t.Fatalf("step %q before the commits", name)
+		}
 		// The new commits are durable already.
 		packs, _ := g.r.objs.Packs()
 		if len(packs) == 0 {
@@ -535,4 +538,157 @@ func TestPushAfterForgetS3(t *testing.T) {
 	srv := remotetest.StartS3(t)
 	srv.Bucket("backups")
 	pushAfterForget(t, "s3://backups/kylin", RemoteOptions{Getenv: srv.Getenv()})
+}
+
+// headsAndTags lists the branches and tags and their values.
+func headsAndTags(t *testing.T, r *Repository) map[string]objects.ID {
+	t.Helper()
+	out := map[string]objects.ID{}
+	for name, id := range refState(t, r) {
+		if strings.HasPrefix(name, refHeads) || strings.HasPrefix(name, refTags) {
+			out[name] = id
+		}
+	}
+	return out
+}
+
+// TestForgetKilledAtEveryStep stops a forget after each step of its writing
+// (commits stored, previous references kept, id map written, each
+// reference moved), as a kill would. Every branch and tag then holds its
+// old or its new value, the repository verifies, every kept snapshot
+// resolves by its old id; a new forget completes the interrupted one (to
+// exactly the references of an uninterrupted forget), and undo instead
+// puts every reference back.
+func TestForgetKilledAtEveryStep(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2024, 3, 7, 0, 0, 0, 0, time.UTC)
+	policy := Policy{Last: 2}
+	// One repository, copied for each run.
+	tmpl := newForgetRig(t)
+	var sys []Info
+	for d := 1; d <= 5; d++ {
+		tmpl.day(d)
+		var tags []string
+		if d == 2 {
+			tags = []string{"keep-me"}
+		}
+		sys = append(sys, tmpl.backup(t, scope.SystemScope(), "day "+string(rune('0'+d)), tags...))
+	}
+	build := func() (*Repository, []Info) {
+		dir := filepath.Join(t.TempDir(), "copy.git")
+		if err := os.CopyFS(dir, os.DirFS(tmpl.r.Path())); err != nil {
+			t.Fatal(err)
+		}
+		r, err := Open(dir, Options{Now: clock(), User: "admin", Host: "kylin1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		return r, sys
+	}
+	cleanRepo, _ := build()
+	clean := &forgetRig{r: cleanRepo}
+	orig := headsAndTags(t, clean.r)
+	var steps []string
+	if _, err := clean.r.Forget(ctx, ForgetOptions{Policy: policy, Now: now, step: func(name string) error {
+		steps = append(steps, name)
+		return nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	done := headsAndTags(t, clean.r)
+	if want := "commits saved idmap moved refs/heads/system moved refs/tags/keep-me"; strings.Join(steps, " ") != want {
+		t.Fatalf("steps %q, want %q", strings.Join(steps, " "), want)
+	}
+	killed := errors.New("killed")
+	for k, step := range steps {
+		for _, then := range []string{"forget again", "undo"} {
+			t.Run(step+", then "+then, func(t *testing.T) {
+				r, sys := build()
+				g := &forgetRig{r: r}
+				n := 0
+				_, err := g.r.Forget(ctx, ForgetOptions{Policy: policy, Now: now, step: func(string) error {
+					if n++; n > k {
+						return killed
+					}
+					return nil
+				}})
+				if !errors.Is(err, killed) {
+					t.Fatalf("forget: %v", err)
+				}
+				for name, id := range headsAndTags(t, g.r) {
+					if id != orig[name] && id != done[name] {
+						t.Errorf("%s = %s: neither its old value %s nor its new one %s", name, ID(id).Short(), ID(orig[name]).Short(), ID(done[name]).Short())
+					}
+				}
+				if v, err := g.r.Verify(ctx, VerifyOptions{}); err != nil || len(v.Problems) > 0 {
+					t.Errorf("verify: %+v %v", v, err)
+				}
+				for _, old := range []Info{sys[1], sys[3], sys[4]} {
+					if in, err := g.r.Resolve(ctx, old.ID.Short(), scope.SystemScope()); err != nil || in.tree != old.tree {
+						t.Errorf("old id %s: %v", old.ID.Short(), err)
+					}
+				}
+				if then == "undo" {
+					_, err := g.r.UndoForget(ctx, "")
+					if k == 0 {
+						if !errors.Is(err, ErrNothingToUndo) {
+							t.Errorf("undo of a forget killed before it kept anything: %v", err)
+						}
+					} else if err != nil {
+						t.Fatalf("undo: %v", err)
+					}
+					if got := headsAndTags(t, g.r); !reflect.DeepEqual(got, orig) {
+						t.Errorf("after undo:\n%v\nwant\n%v", got, orig)
+					}
+					return
+				}
+				if _, err := g.r.Forget(ctx, ForgetOptions{Policy: policy, Now: now}); err != nil {
+					t.Fatal(err)
+				}
+				if got := headsAndTags(t, g.r); !reflect.DeepEqual(got, done) {
+					t.Errorf("after forgetting again:\n%v\nwant\n%v", got, done)
+				}
+			})
+		}
+	}
+}
+
+// TestUndoKilledAfterMovingReferences: an undo stopped once it moved the
+// references back is not mistaken by the next forget for a forget to
+// finish.
+func TestUndoKilledAfterMovingReferences(t *testing.T) {
+	ctx := context.Background()
+	g := newForgetRig(t)
+	for d := 1; d <= 3; d++ {
+		g.day(d)
+		g.backup(t, scope.SystemScope(), "day "+string(rune('0'+d)))
+	}
+	orig := headsAndTags(t, g.r)
+	res, err := g.r.Forget(ctx, ForgetOptions{Policy: Policy{Last: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What an undo killed after its reference moves leaves: the marker,
+	// the references back, the id map and saved references still there.
+	saved, _ := g.r.objs.Ref(refForgotten + res.Stamp + "/heads/system")
+	if err := g.r.objs.UpdateRef(refForgotten+res.Stamp+"/"+undoMarker, saved, objects.ZeroID); err != nil {
+		t.Fatal(err)
+	}
+	cur, _ := g.r.objs.Ref(refHeads + "system")
+	if err := g.r.objs.UpdateRef(refHeads+"system", saved, cur); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.r.finishForgets(); err != nil {
+		t.Fatal(err)
+	}
+	if got := headsAndTags(t, g.r); !reflect.DeepEqual(got, orig) {
+		t.Errorf("an undo under way was rolled forward:\n%v\nwant\n%v", got, orig)
+	}
+	if _, err := g.r.UndoForget(ctx, ""); err != nil {
+		t.Fatalf("finishing the undo: %v", err)
+	}
+	if stamps, _ := g.r.forgetStamps(); len(stamps) != 0 {
+		t.Errorf("stamps left after the undo: %v", stamps)
+	}
 }
