@@ -692,3 +692,40 @@ func TestUndoKilledAfterMovingReferences(t *testing.T) {
 		t.Errorf("stamps left after the undo: %v", stamps)
 	}
 }
+
+// TestForgetWholeBranch: a policy that keeps nothing of a group removes
+// its branch (kept under refs/forgotten for undo); a branch whose newest
+// snapshot goes moves back to its newest kept one, whose id stays.
+func TestForgetWholeBranch(t *testing.T) {
+	ctx := context.Background()
+	g := newForgetRig(t)
+	g.day(1)
+	v1 := g.backup(t, scope.SystemScope(), "one", "v1")
+	g.day(2)
+	g.backup(t, scope.SystemScope(), "two")
+	g.backup(t, scope.ProjectScope("default"), "")
+	orig := headsAndTags(t, g.r)
+	res, err := g.r.Forget(ctx, ForgetOptions{Policy: Policy{Tags: []string{"v1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Forgotten != 2 || res.Rewritten != 0 {
+		t.Errorf("forgot %d, rewrote %d; want 2, 0", res.Forgotten, res.Rewritten)
+	}
+	got := headsAndTags(t, g.r)
+	if _, ok := got[refHeads+"project/default"]; ok {
+		t.Error("project/default kept no snapshot, but its branch is still there")
+	}
+	if ID(got[refHeads+"system"]) != v1.ID || ID(got[refTags+"v1"]) != v1.ID {
+		t.Errorf("system %s, v1 %s; want both at %s", ID(got[refHeads+"system"]).Short(), ID(got[refTags+"v1"]).Short(), v1.ID.Short())
+	}
+	if _, err := g.r.Resolve(ctx, Latest, scope.ProjectScope("default")); err != nil {
+		t.Errorf("latest of project default (the system snapshot holds it): %v", err)
+	}
+	if _, err := g.r.UndoForget(ctx, res.Stamp); err != nil {
+		t.Fatal(err)
+	}
+	if got := headsAndTags(t, g.r); !reflect.DeepEqual(got, orig) {
+		t.Errorf("after undo:\n%v\nwant\n%v", got, orig)
+	}
+}
