@@ -294,9 +294,86 @@ func (r *Repository) remapCaches(renamed map[objects.ID]objects.ID) {
 type UndoResult struct {
 	// Stamp names the forget undone.
 	Stamp string
-	// Refs are the branches and tags put back, with the value the forget
-	// had given them (Old) and the one they have again (New).
+	// Refs are the branches and tags put back, with the value they had
+	// (Old) and the one they have now (New): the value before the forget,
+	// or, for a branch that recorded snapshots since, the last of them
+	// written again on top of it.
 	Refs []RefChange
+	// Rebased are the snapshots recorded since the forget, written again
+	// on top of their branch as it was before it (Ref, Old and New ids;
+	// the old id still resolves).
+	Rebased []RefChange
+}
+
+// rebase is a branch that recorded snapshots after the forget being undone.
+type rebase struct {
+	ref, branch string
+	cur, onto   objects.ID
+	above       []objects.ID // newest first
+}
+
+// above returns the commits on the first-parent chain of cur above want
+// (newest first; want zero: down to the root), with ok; done if the chain
+// reaches old (the branch holds its value before the forget already).
+func (r *Repository) above(cur, want, old objects.ID) (out []objects.ID, done, ok bool, err error) {
+	for id, n := cur, 0; ; n++ {
+		if id == old {
+			return nil, true, false, nil
+		}
+		if id == want && !want.IsZero() {
+			return out, false, true, nil
+		}
+		if id.IsZero() || n > 1<<20 {
+			return out, false, want.IsZero(), nil
+		}
+		out = append(out, id)
+		c, err := r.objs.ReadCommit(id)
+		if err != nil {
+			return nil, false, false, fmt.Errorf("%w: undo: %v", ErrCorrupt, err)
+		}
+		id = objects.ZeroID
+		if len(c.Parents) > 0 {
+			id = c.Parents[0]
+		}
+	}
+}
+
+// writeRebases writes the snapshots recorded since a forget again, on top
+// of their branch's value before it, and records their old ids in the id
+// map (as forget "<stamp>-undo", which undoing the forget keeps).
+func (r *Repository) writeRebases(stamp string, rebases []rebase, res *UndoResult) error {
+	if len(rebases) == 0 {
+		return nil
+	}
+	pw, err := r.newPack()
+	if err != nil {
+		return err
+	}
+	defer pw.Abort()
+	var entries []idEntry
+	for _, rb := range rebases {
+		parent := rb.onto
+		for i := len(rb.above) - 1; i >= 0; i-- {
+			data, err := r.reparent(rb.above[i], parent)
+			if err != nil {
+				return err
+			}
+			id, _, err := pw.Write(objects.KindCommit, data)
+			if err != nil {
+				return err
+			}
+			entries = append(entries, idEntry{stamp: stamp + "-undo", old: rb.above[i], new: id, branch: rb.branch})
+			res.Rebased = append(res.Rebased, RefChange{Ref: rb.ref, Old: ID(rb.above[i]), New: ID(id)})
+			parent = id
+		}
+		res.Refs = append(res.Refs, RefChange{Ref: rb.ref, Old: ID(rb.cur), New: ID(parent)})
+	}
+	ps, err := pw.Commit()
+	if err != nil {
+		return err
+	}
+	defer r.objs.RemovePacks(ps.Merged)
+	return r.addIDMap(entries)
 }
 
 // ErrNothingToUndo means there is no forget to undo: none was made, or
@@ -304,10 +381,12 @@ type UndoResult struct {
 var ErrNothingToUndo = errors.New("no forget to undo")
 
 // UndoForget puts back the branches and tags a forget moved (stamp; "" for
-// the latest forget), as long as prune has not run since. A reference that
-// moved again after the forget (a backup recorded since, a later forget) is
-// not overwritten: UndoForget then changes nothing and fails with
-// ErrConflict, naming it. The commits the forget wrote stay until prune;
+// the latest forget), as long as prune has not run since. Snapshots
+// recorded on a branch since the forget are written again on top of the
+// branch as it was before it (their old ids keep resolving). A reference
+// that moved otherwise (a later forget, a tag moved or deleted) is not
+// overwritten: UndoForget then changes nothing and fails with ErrConflict,
+// naming it. The commits the forget wrote stay until prune;
 // the ids of the kept snapshots are their old ones again.
 func (r *Repository) UndoForget(ctx context.Context, stamp string) (*UndoResult, error) {
 	unlock, err := r.lock(ctx)
@@ -350,6 +429,7 @@ func (r *Repository) UndoForget(ctx context.Context, stamp string) (*UndoResult,
 	}
 	res := &UndoResult{Stamp: stamp}
 	var conflicts []string
+	var rebases []rebase
 	for _, s := range saved {
 		name := "refs/" + strings.TrimPrefix(s.Name, refForgotten+stamp+"/")
 		want, err := r.afterForget(m, stamp, name, s.ID)
@@ -365,11 +445,27 @@ func (r *Repository) UndoForget(ctx context.Context, stamp string) (*UndoResult,
 		}
 		switch cur {
 		case s.ID:
+			continue
 		case want:
 			res.Refs = append(res.Refs, RefChange{Ref: name, Old: ID(cur), New: ID(s.ID)})
-		default:
-			conflicts = append(conflicts, fmt.Sprintf("%s is at %s, not where forget %s left it (%s)", strings.TrimPrefix(name, "refs/"), ID(cur).Short(), stamp, ID(want).Short()))
+			continue
 		}
+		if strings.HasPrefix(name, refHeads) {
+			// Snapshots recorded on the branch since the forget go on top
+			// of the branch as it was before it.
+			above, done, ok, err := r.above(cur, want, s.ID)
+			if err != nil {
+				return nil, err
+			}
+			if done {
+				continue // put back already (an undo that was interrupted)
+			}
+			if ok {
+				rebases = append(rebases, rebase{ref: name, branch: strings.TrimPrefix(name, refHeads), cur: cur, onto: s.ID, above: above})
+				continue
+			}
+		}
+		conflicts = append(conflicts, fmt.Sprintf("%s is at %s, not where forget %s left it (%s)", strings.TrimPrefix(name, "refs/"), ID(cur).Short(), stamp, ID(want).Short()))
 	}
 	if len(conflicts) > 0 {
 		later := ""
@@ -378,6 +474,9 @@ func (r *Repository) UndoForget(ctx context.Context, stamp string) (*UndoResult,
 		}
 		return nil, fmt.Errorf("%w: %s: undoing forget %s would drop what happened since; nothing was changed.%s",
 			ErrConflict, strings.Join(conflicts, "; "), stamp, later)
+	}
+	if err := r.writeRebases(stamp, rebases, res); err != nil {
+		return nil, err
 	}
 	// The marker tells finishForgets that the references now on old ids
 	// are an undo under way, not a forget to finish.
@@ -396,6 +495,9 @@ func (r *Repository) UndoForget(ctx context.Context, stamp string) (*UndoResult,
 		if e.stamp == stamp && !e.new.IsZero() {
 			back[e.new] = old
 		}
+	}
+	for _, rs := range res.Rebased {
+		back[rs.Old.object()] = rs.New.object()
 	}
 	if err := r.dropIDMap(stamp); err != nil {
 		return nil, err

@@ -309,23 +309,68 @@ func TestForgetUndo(t *testing.T) {
 	}
 }
 
-// TestForgetUndoRefusesToDropLaterBackups: a backup after the forget moved
-// the branch; undo would lose it, so it changes nothing.
-func TestForgetUndoRefusesToDropLaterBackups(t *testing.T) {
+// TestForgetUndoKeepsLaterBackups: a backup recorded after the forget is
+// written again on top of the branch as it was before the forget; its old
+// id still resolves.
+func TestForgetUndoKeepsLaterBackups(t *testing.T) {
 	ctx := context.Background()
 	g := newForgetRig(t)
+	var sys []Info
 	for d := 1; d <= 3; d++ {
 		g.day(d)
-		g.backup(t, scope.SystemScope(), "day "+string(rune('0'+d)))
+		sys = append(sys, g.backup(t, scope.SystemScope(), "day "+string(rune('0'+d))))
 	}
 	if _, err := g.r.Forget(ctx, ForgetOptions{Policy: Policy{Last: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	g.day(5)
-	g.backup(t, scope.SystemScope(), "day 5")
+	later := g.backup(t, scope.SystemScope(), "day 5")
+	u, err := g.r.UndoForget(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(u.Rebased) != 1 || u.Rebased[0].Old != later.ID {
+		t.Fatalf("rebased %v, want the day 5 backup", u.Rebased)
+	}
+	tip, _ := g.r.objs.Ref(refHeads + "system")
+	if ID(tip) != u.Rebased[0].New {
+		t.Errorf("system = %s, want the rewritten day 5 %s", ID(tip).Short(), u.Rebased[0].New.Short())
+	}
+	log, err := g.r.Log(ctx, LogFilter{ExcludeSafety: true})
+	if err != nil || len(log) != 4 || log[0].ID != u.Rebased[0].New || log[1].ID != sys[2].ID || log[3].ID != sys[0].ID {
+		t.Errorf("log after undo: %v, %v; want day 5 (rewritten) above days 3, 2, 1 as they were", log, err)
+	}
+	in := mustResolve(t, g.r, later.ID.Short())
+	if in.ID != u.Rebased[0].New || in.tree != later.tree || !reflect.DeepEqual(dump(t, g.r.OpenInfo(in)), g.content[later.ID]) {
+		t.Errorf("day 5's old id resolves to %s", in.ID.Short())
+	}
+	if v, err := g.r.Verify(ctx, VerifyOptions{}); err != nil || len(v.Problems) > 0 {
+		t.Errorf("verify: %v %v", v, err)
+	}
+}
+
+// TestForgetUndoRefusesMovedTag: a tag moved or deleted since the forget
+// is not overwritten; the undo changes nothing.
+func TestForgetUndoRefusesMovedTag(t *testing.T) {
+	ctx := context.Background()
+	g := newForgetRig(t)
+	for d := 1; d <= 3; d++ {
+		g.day(d)
+		var tags []string
+		if d == 2 {
+			tags = []string{"v2"}
+		}
+		g.backup(t, scope.SystemScope(), "day "+string(rune('0'+d)), tags...)
+	}
+	if _, err := g.r.Forget(ctx, ForgetOptions{Policy: Policy{Last: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.r.DeleteTag(ctx, "v2"); err != nil {
+		t.Fatal(err)
+	}
 	state := refState(t, g.r)
-	if _, err := g.r.UndoForget(ctx, ""); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "system") {
-		t.Errorf("undo after a backup: %v, want ErrConflict naming system", err)
+	if _, err := g.r.UndoForget(ctx, ""); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "tags/v2") {
+		t.Errorf("undo after the tag went: %v, want ErrConflict naming it", err)
 	}
 	if got := refState(t, g.r); !reflect.DeepEqual(got, state) {
 		t.Errorf("a refused undo changed references:\n%v\nwant\n%v", got, state)

@@ -11,6 +11,9 @@ import (
 type undoJSON struct {
 	Stamp    string         `json:"stamp"`
 	Restored []restoredJSON `json:"restored"`
+	// Rebased are the snapshots recorded since the forget, written again
+	// on top of their branch as it was before it.
+	Rebased []restoredJSON `json:"rebased"`
 }
 
 // restoredJSON is a reference forget --undo put back: from the value the
@@ -127,15 +130,22 @@ func undoForget(c *cli.Context, e *env) error {
 		return err
 	}
 	if e.json {
-		j := undoJSON{Stamp: u.Stamp, Restored: []restoredJSON{}}
+		j := undoJSON{Stamp: u.Stamp, Restored: []restoredJSON{}, Rebased: []restoredJSON{}}
 		for _, ch := range u.Refs {
 			j.Restored = append(j.Restored, restoredJSON{Ref: ch.Ref, From: ch.Old.String(), To: ch.New.String()})
+		}
+		for _, ch := range u.Rebased {
+			j.Rebased = append(j.Rebased, restoredJSON{Ref: ch.Ref, From: ch.Old.String(), To: ch.New.String()})
 		}
 		return e.printJSON(j)
 	}
 	e.printf("Undid forget %s:\n", u.Stamp)
 	for _, ch := range u.Refs {
 		e.printf("  %s  %s -> %s\n", strings.TrimPrefix(ch.Ref, "refs/"), ch.Old.Short(), ch.New.Short())
+	}
+	for _, ch := range u.Rebased {
+		e.printf("Snapshot %s, recorded on %s since the forget, is now %s (its old id still names it).\n",
+			ch.Old.Short(), strings.TrimPrefix(ch.Ref, "refs/heads/"), ch.New.Short())
 	}
 	return nil
 }
