@@ -394,23 +394,9 @@ func (r *Repository) UndoForget(ctx context.Context, stamp string) (*UndoResult,
 		return nil, err
 	}
 	defer unlock()
-	stamps, err := r.forgetStamps()
+	stamp, latest, err := r.undoStamp(stamp)
 	if err != nil {
 		return nil, err
-	}
-	known := make([]string, 0, len(stamps))
-	for s := range stamps {
-		known = append(known, s)
-	}
-	sort.Strings(known)
-	if stamp == "" {
-		if len(known) == 0 {
-			return nil, fmt.Errorf("%w: no forget since the last prune", ErrNothingToUndo)
-		}
-		stamp = known[len(known)-1]
-	}
-	if !stamps[stamp] {
-		return nil, fmt.Errorf("%w: no forget %q (%s)", ErrNothingToUndo, stamp, joinOrNone(known))
 	}
 	all, err := r.objs.Refs(refForgotten + stamp + "/")
 	if err != nil {
@@ -428,49 +414,14 @@ func (r *Repository) UndoForget(ctx context.Context, stamp string) (*UndoResult,
 		return nil, err
 	}
 	res := &UndoResult{Stamp: stamp}
-	var conflicts []string
-	var rebases []rebase
-	for _, s := range saved {
-		name := "refs/" + strings.TrimPrefix(s.Name, refForgotten+stamp+"/")
-		want, err := r.afterForget(m, stamp, name, s.ID)
-		if err != nil {
-			return nil, err
-		}
-		cur, err := r.objs.Ref(name)
-		if errors.Is(err, objects.ErrNotFound) {
-			cur, err = objects.ZeroID, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		switch cur {
-		case s.ID:
-			continue
-		case want:
-			res.Refs = append(res.Refs, RefChange{Ref: name, Old: ID(cur), New: ID(s.ID)})
-			continue
-		}
-		if strings.HasPrefix(name, refHeads) {
-			// Snapshots recorded on the branch since the forget go on top
-			// of the branch as it was before it.
-			above, done, ok, err := r.above(cur, want, s.ID)
-			if err != nil {
-				return nil, err
-			}
-			if done {
-				continue // put back already (an undo that was interrupted)
-			}
-			if ok {
-				rebases = append(rebases, rebase{ref: name, branch: strings.TrimPrefix(name, refHeads), cur: cur, onto: s.ID, above: above})
-				continue
-			}
-		}
-		conflicts = append(conflicts, fmt.Sprintf("%s is at %s, not where forget %s left it (%s)", strings.TrimPrefix(name, "refs/"), ID(cur).Short(), stamp, ID(want).Short()))
+	rebases, conflicts, err := r.planUndo(m, stamp, saved, res)
+	if err != nil {
+		return nil, err
 	}
 	if len(conflicts) > 0 {
 		later := ""
-		if known[len(known)-1] != stamp {
-			later = fmt.Sprintf(" Undo the later forgets first (metastore forget --undo %s).", known[len(known)-1])
+		if latest != stamp {
+			later = fmt.Sprintf(" Undo the later forgets first (metastore forget --undo %s).", latest)
 		}
 		return nil, fmt.Errorf("%w: %s: undoing forget %s would drop what happened since; nothing was changed.%s",
 			ErrConflict, strings.Join(conflicts, "; "), stamp, later)
@@ -502,20 +453,104 @@ func (r *Repository) UndoForget(ctx context.Context, stamp string) (*UndoResult,
 	if err := r.dropIDMap(stamp); err != nil {
 		return nil, err
 	}
+	if err := r.dropSaved(all, marker); err != nil {
+		return nil, err
+	}
+	r.remapCaches(back)
+	return res, nil
+}
+
+// undoStamp checks the stamp to undo ("" for the latest), and returns it
+// and the latest stamp.
+func (r *Repository) undoStamp(stamp string) (string, string, error) {
+	stamps, err := r.forgetStamps()
+	if err != nil {
+		return "", "", err
+	}
+	known := make([]string, 0, len(stamps))
+	for s := range stamps {
+		known = append(known, s)
+	}
+	sort.Strings(known)
+	if len(known) == 0 {
+		return "", "", fmt.Errorf("%w: no forget since the last prune", ErrNothingToUndo)
+	}
+	latest := known[len(known)-1]
+	if stamp == "" {
+		stamp = latest
+	}
+	if !stamps[stamp] {
+		return "", "", fmt.Errorf("%w: no forget %q (%s)", ErrNothingToUndo, stamp, joinOrNone(known))
+	}
+	return stamp, latest, nil
+}
+
+// planUndo compares each reference saved by forget stamp with its value
+// now: one still where the forget left it goes back (res.Refs), a branch
+// with snapshots recorded on top since is rebased, any other is a
+// conflict.
+func (r *Repository) planUndo(m *idMap, stamp string, saved []objects.Ref, res *UndoResult) ([]rebase, []string, error) {
+	var rebases []rebase
+	var conflicts []string
+	for _, s := range saved {
+		name := "refs/" + strings.TrimPrefix(s.Name, refForgotten+stamp+"/")
+		want, err := r.afterForget(m, stamp, name, s.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		cur, err := r.objs.Ref(name)
+		if errors.Is(err, objects.ErrNotFound) {
+			cur, err = objects.ZeroID, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		switch cur {
+		case s.ID:
+			continue
+		case want:
+			res.Refs = append(res.Refs, RefChange{Ref: name, Old: ID(cur), New: ID(s.ID)})
+			continue
+		}
+		if strings.HasPrefix(name, refHeads) {
+			// Snapshots recorded on the branch since the forget go on top
+			// of the branch as it was before it.
+			above, done, ok, err := r.above(cur, want, s.ID)
+			if err != nil {
+				return nil, nil, err
+			}
+			if done {
+				continue // put back already (an undo that was interrupted)
+			}
+			if ok {
+				rebases = append(rebases, rebase{ref: name, branch: strings.TrimPrefix(name, refHeads), cur: cur, onto: s.ID, above: above})
+				continue
+			}
+		}
+		conflicts = append(conflicts, fmt.Sprintf("%s is at %s, not where forget %s left it (%s)", strings.TrimPrefix(name, "refs/"), ID(cur).Short(), stamp, ID(want).Short()))
+	}
+	return rebases, conflicts, nil
+}
+
+// dropSaved deletes the references a forget saved (all), then the undo
+// marker.
+func (r *Repository) dropSaved(all []objects.Ref, marker string) error {
 	for _, s := range all {
+		if s.Name == marker {
+			continue
+		}
 		if err := r.objs.DeleteRef(s.Name, s.ID); err != nil && !errors.Is(err, objects.ErrNotFound) {
-			return nil, err
+			return err
 		}
 		removeEmptyRefDirs(r.Path(), s.Name)
 	}
 	if id, err := r.objs.Ref(marker); err == nil {
 		if err := r.objs.DeleteRef(marker, id); err != nil {
-			return nil, err
+			return err
 		}
 		removeEmptyRefDirs(r.Path(), marker)
 	}
-	r.remapCaches(back)
-	return res, nil
+	return nil
 }
 
 // afterForget returns the value forget stamp gave reference name, whose
