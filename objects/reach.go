@@ -379,6 +379,26 @@ func entryLess(a []byte, aDir bool, b []byte, bDir bool) int {
 	return next(a, aDir) - next(b, bDir)
 }
 
+// entriesOf returns the entries of each of the trees refs that can be read.
+func (w *pairWalker) entriesOf(refs []ID) [][]treeEntryRef {
+	var old [][]treeEntryRef
+	for _, ref := range refs {
+		rd, err := w.r.ReadKind(ref, KindTree)
+		if err != nil {
+			continue
+		}
+		es := make([]treeEntryRef, 0, len(rd)/40+1)
+		WalkTree(rd, func(mode Mode, name []byte, id ID) bool {
+			es = append(es, treeEntryRef{name, mode, id})
+			return true
+		})
+		old = append(old, es)
+	}
+	return old
+}
+
+// walk lists tree and what is below it, except what refs (the trees at the
+// same path in the remote's snapshots) hold at the same paths.
 func (w *pairWalker) walk(tree ID, refs []ID) error {
 	if w.sent.Has(tree) {
 		return nil
@@ -399,19 +419,7 @@ func (w *pairWalker) walk(tree ID, refs []ID) error {
 	}
 	// The reference trees' entries, in git order like the tree's, joined
 	// with its entries by merging.
-	var old [][]treeEntryRef
-	for _, ref := range refs {
-		rd, err := w.r.ReadKind(ref, KindTree)
-		if err != nil {
-			continue
-		}
-		es := make([]treeEntryRef, 0, len(rd)/40+1)
-		WalkTree(rd, func(mode Mode, name []byte, id ID) bool {
-			es = append(es, treeEntryRef{name, mode, id})
-			return true
-		})
-		old = append(old, es)
-	}
+	old := w.entriesOf(refs)
 	pos := make([]int, len(old))
 	type sub struct {
 		id   ID
