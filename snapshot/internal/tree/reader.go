@@ -61,6 +61,23 @@ func (r *Reader) load(id objects.ID) (*dir, error) {
 	return d, nil
 }
 
+// loadOnce is load for a reader of each folder once (Compare): a folder
+// not in the cache is read without being put there, so that what it
+// decodes is garbage once the caller is done with it.
+func (r *Reader) loadOnce(id objects.ID) (*dir, error) {
+	r.mu.Lock()
+	d := r.dirs[id]
+	r.mu.Unlock()
+	if d != nil {
+		return d, nil
+	}
+	raw, err := r.objs.ReadKind(id, objects.KindTree)
+	if err != nil {
+		return nil, err
+	}
+	return &dir{id: id, raw: raw}, nil
+}
+
 // Root is one snapshot's tree opened for reading. Lookups go by path
 // through the folders, never through the whole tree; the folders met on
 // the way are remembered by path.
