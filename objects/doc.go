@@ -12,4 +12,23 @@
 // and its index become visible together when the writer is committed.
 // References are plain files replaced by rename under the repository lock, so
 // a crash never leaves an empty or torn reference.
+//
+// # Files
+//
+//   - repo.go, open.go, lock.go, config.go, refs.go: a repository, its lock,
+//     its git config and its references.
+//   - pack.go, packindex.go, packread.go, idx.go: writing and reading packs
+//     and their indexes; consolidate.go: merging small packs, a step of its
+//     own that the writer's caller asks for (PlanMerge, Absorb, RemovePacks).
+//   - tree.go, treedelta.go, commit.go, id.go: trees, tree deltas, commits,
+//     object ids.
+//   - sendpack.go (WritePack: a pack of chosen objects, reusing stored
+//     entries), recvpack.go (ReceivePack: a received pack checked and
+//     indexed, as git index-pack does), reach.go (what a remote lacks:
+//     Missing, MissingFrom, Closure, CheckConnected, IsAncestor).
+//
+// Subpackages: gitremote (go-git's file, ssh and http transports), s3
+// (files in an S3 bucket; it knows nothing of git) and remotetest (real
+// servers on loopback for tests: sshd, git http-backend, versitygw, and a
+// proxy that cuts connections).
 package objects

@@ -27,68 +27,38 @@ func (s ObjectSet) Add(id ID) { s[id] = struct{}{} }
 // snapshots is: the walk does not descend into what there has. It fails
 // with ErrNotFound if an object that must be sent is not in the repository.
 func (r *Repository) Missing(ctx context.Context, tips []ID, there func(ID) bool) ([]ID, error) {
-	var commits, trees, blobs []ID
+	var commits, trees, blobs, rootTrees []ID
 	seen := ObjectSet{}
-	stack := append([]ID(nil), tips...)
-	var rootTrees []ID
-	for len(stack) > 0 {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		id := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if seen.Has(id) || there(id) {
-			continue
-		}
-		seen.Add(id)
-		c, err := r.ReadCommit(id)
-		if err != nil {
-			return nil, fmt.Errorf("commit %s: %w", id, err)
-		}
+	skip := func(id ID) bool { return seen.Has(id) || there(id) }
+	err := r.walkCommits(ctx, tips, skip, nil, func(id ID, c Commit) {
 		commits = append(commits, id)
 		rootTrees = append(rootTrees, c.Tree)
-		stack = append(stack, c.Parents...)
+	})
+	if err != nil {
+		return nil, err
 	}
-	var walk func(id ID) error
-	walk = func(id ID) error {
-		if seen.Has(id) || there(id) {
-			return nil
-		}
-		seen.Add(id)
-		data, err := r.ReadKind(id, KindTree)
-		if err != nil {
-			return fmt.Errorf("tree %s: %w", id, err)
-		}
-		trees = append(trees, id)
-		var sub []ID
-		err = WalkTree(data, func(m Mode, _ []byte, e ID) bool {
-			switch m {
-			case ModeDir:
-				sub = append(sub, e)
-			case ModeFile:
-				if !seen.Has(e) && !there(e) {
-					seen.Add(e)
-					blobs = append(blobs, e)
-				}
+	w := &treeWalk{r: r, ctx: ctx, skip: skip,
+		tree: func(id ID) {
+			seen.Add(id)
+			trees = append(trees, id)
+		},
+		file: func(id ID) {
+			if !skip(id) {
+				seen.Add(id)
+				blobs = append(blobs, id)
 			}
-			// Other modes (submodules) name no object of this repository.
-			return true
-		})
-		if err != nil {
-			return fmt.Errorf("tree %s: %w", id, err)
-		}
-		for _, s := range sub {
-			if err := walk(s); err != nil {
-				return err
-			}
-		}
-		return ctx.Err()
-	}
+		}}
 	for _, t := range rootTrees {
-		if err := walk(t); err != nil {
+		if err := w.walk(t); err != nil {
 			return nil, err
 		}
 	}
+	return r.sendOrder(commits, trees, blobs)
+}
+
+// sendOrder lists commits, then trees, then blobs, as a sender sends them,
+// checking first that the repository holds every blob (ErrNotFound).
+func (r *Repository) sendOrder(commits, trees, blobs []ID) ([]ID, error) {
 	for _, b := range blobs {
 		if !r.Has(b) {
 			return nil, fmt.Errorf("blob %s: %w", b, ErrNotFound)
@@ -107,78 +77,115 @@ func (r *Repository) Missing(ctx context.Context, tips []ID, there func(ID) bool
 // Commits or trees missing from this repository are skipped.
 func (r *Repository) Closure(ctx context.Context, tips []ID) (ObjectSet, error) {
 	set := ObjectSet{}
-	var stack []ID
-	for _, t := range tips {
-		if r.Has(t) {
-			stack = append(stack, t)
-		}
+	roots, err := r.ancestry(ctx, tips, set, isNotFound)
+	if err != nil {
+		return nil, err
 	}
-	var roots []ID
-	first := ObjectSet{}
-	for _, t := range stack {
-		first.Add(t)
-	}
-	for len(stack) > 0 {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		id := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if set.Has(id) {
-			continue
-		}
-		c, err := r.ReadCommit(id)
-		if err != nil {
-			if errors.Is(err, ErrNotFound) {
-				continue
-			}
-			return nil, err
-		}
-		set.Add(id)
-		if first.Has(id) {
-			roots = append(roots, c.Tree)
-		}
-		stack = append(stack, c.Parents...)
-	}
-	var walk func(id ID) error
-	walk = func(id ID) error {
-		if set.Has(id) {
-			return nil
-		}
-		data, err := r.ReadKind(id, KindTree)
-		if err != nil {
-			if errors.Is(err, ErrNotFound) {
-				return nil
-			}
-			return err
-		}
-		set.Add(id)
-		var sub []ID
-		err = WalkTree(data, func(m Mode, _ []byte, e ID) bool {
-			switch m {
-			case ModeDir:
-				sub = append(sub, e)
-			case ModeFile:
-				set.Add(e)
-			}
-			return true
-		})
-		if err != nil {
-			return err
-		}
-		for _, s := range sub {
-			if err := walk(s); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+	w := &treeWalk{r: r, ctx: ctx, skip: set.Has, tolerate: isNotFound, tree: set.Add, file: set.Add}
 	for _, t := range roots {
-		if err := walk(t); err != nil {
+		if err := w.walk(t); err != nil {
 			return nil, err
 		}
 	}
 	return set, nil
+}
+
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// ancestry adds to set the commits tips and their ancestors, and returns
+// the trees of the tips. Commits that cannot be read with an error tolerate
+// accepts are left out, with their ancestors.
+func (r *Repository) ancestry(ctx context.Context, tips []ID, set ObjectSet, tolerate func(error) bool) ([]ID, error) {
+	first := ObjectSet{}
+	for _, t := range tips {
+		first.Add(t)
+	}
+	var roots []ID
+	err := r.walkCommits(ctx, tips, nil, tolerate, func(id ID, c Commit) {
+		set.Add(id)
+		if first.Has(id) {
+			roots = append(roots, c.Tree)
+		}
+	})
+	return roots, err
+}
+
+// walkCommits reads the commits tips and their ancestors depth first, each
+// once, and calls fn with each. skip, if not nil, leaves out a commit and
+// its ancestors; a commit that cannot be read is an error unless tolerate
+// (if not nil) accepts the error, which leaves it out with its ancestors.
+func (r *Repository) walkCommits(ctx context.Context, tips []ID, skip func(ID) bool, tolerate func(error) bool, fn func(ID, Commit)) error {
+	seen := ObjectSet{}
+	stack := append([]ID(nil), tips...)
+	for len(stack) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		id := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen.Has(id) || (skip != nil && skip(id)) {
+			continue
+		}
+		c, err := r.ReadCommit(id)
+		if err != nil {
+			if tolerate != nil && tolerate(err) {
+				continue
+			}
+			return fmt.Errorf("commit %s: %w", id, err)
+		}
+		seen.Add(id)
+		fn(id, c)
+		stack = append(stack, c.Parents...)
+	}
+	return nil
+}
+
+// treeWalk reads trees depth first, each before the trees below it.
+type treeWalk struct {
+	r   *Repository
+	ctx context.Context
+	// skip leaves out a tree and all below it.
+	skip func(ID) bool
+	// tolerate, if not nil, accepts errors reading a tree, which leave it
+	// out with all below it.
+	tolerate func(error) bool
+	// tree is called with each tree read, file with each of its file
+	// entries.
+	tree, file func(ID)
+}
+
+func (w *treeWalk) walk(id ID) error {
+	if w.skip(id) {
+		return nil
+	}
+	data, err := w.r.ReadKind(id, KindTree)
+	if err != nil {
+		if w.tolerate != nil && w.tolerate(err) {
+			return nil
+		}
+		return fmt.Errorf("tree %s: %w", id, err)
+	}
+	w.tree(id)
+	var sub []ID
+	err = WalkTree(data, func(m Mode, _ []byte, e ID) bool {
+		switch m {
+		case ModeDir:
+			sub = append(sub, e)
+		case ModeFile:
+			w.file(e)
+		}
+		// Other modes (submodules) name no object of this repository.
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("tree %s: %w", id, err)
+	}
+	for _, s := range sub {
+		if err := w.walk(s); err != nil {
+			return err
+		}
+	}
+	return w.ctx.Err()
 }
 
 // CheckConnected checks that everything the commits tips reach is in the
@@ -299,68 +306,28 @@ func (r *Repository) IsAncestor(ctx context.Context, a, b ID) (bool, error) {
 // is harmless). Bases this repository lacks are ignored.
 func (r *Repository) MissingFrom(ctx context.Context, tips, bases []ID) ([]ID, error) {
 	have := ObjectSet{}
-	var baseTrees []ID
-	stack := append([]ID(nil), bases...)
-	first := ObjectSet{}
-	for _, b := range bases {
-		first.Add(b)
-	}
-	for len(stack) > 0 {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		id := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if have.Has(id) {
-			continue
-		}
-		c, err := r.ReadCommit(id)
-		if err != nil {
-			if errors.Is(err, ErrNotFound) || errors.Is(err, ErrCorrupt) {
-				continue // not here (another instance's), or not a commit
-			}
-			return nil, err
-		}
-		have.Add(id)
-		if first.Has(id) {
-			baseTrees = append(baseTrees, c.Tree)
-		}
-		stack = append(stack, c.Parents...)
-	}
-	type newCommit struct {
-		tree    ID
-		parents []ID
+	baseTrees, err := r.ancestry(ctx, bases, have, func(err error) bool {
+		return errors.Is(err, ErrNotFound) || errors.Is(err, ErrCorrupt) // not here (another instance's), or not a commit
+	})
+	if err != nil {
+		return nil, err
 	}
 	var commits []ID
-	info := map[ID]newCommit{}
-	stack = append(stack[:0], tips...)
-	for len(stack) > 0 {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		id := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if have.Has(id) {
-			continue
-		}
-		if _, ok := info[id]; ok {
-			continue
-		}
-		c, err := r.ReadCommit(id)
-		if err != nil {
-			return nil, fmt.Errorf("commit %s: %w", id, err)
-		}
-		info[id] = newCommit{c.Tree, c.Parents}
+	info := map[ID]Commit{}
+	err = r.walkCommits(ctx, tips, have.Has, nil, func(id ID, c Commit) {
+		info[id] = c
 		commits = append(commits, id)
-		stack = append(stack, c.Parents...)
+	})
+	if err != nil {
+		return nil, err
 	}
 	w := &pairWalker{r: r, ctx: ctx, sent: ObjectSet{}}
 	for _, id := range commits {
 		nc := info[id]
 		var refs []ID
-		for _, p := range nc.parents {
+		for _, p := range nc.Parents {
 			if pc, ok := info[p]; ok {
-				refs = append(refs, pc.tree)
+				refs = append(refs, pc.Tree)
 			} else if c, err := r.ReadCommit(p); err == nil {
 				refs = append(refs, c.Tree)
 			}
@@ -368,19 +335,11 @@ func (r *Repository) MissingFrom(ctx context.Context, tips, bases []ID) ([]ID, e
 		if len(refs) == 0 {
 			refs = baseTrees
 		}
-		if err := w.walk(nc.tree, refs); err != nil {
+		if err := w.walk(nc.Tree, refs); err != nil {
 			return nil, err
 		}
 	}
-	for _, b := range w.blobs {
-		if !r.Has(b) {
-			return nil, fmt.Errorf("blob %s: %w", b, ErrNotFound)
-		}
-	}
-	out := make([]ID, 0, len(commits)+len(w.trees)+len(w.blobs))
-	out = append(out, commits...)
-	out = append(out, w.trees...)
-	return append(out, w.blobs...), nil
+	return r.sendOrder(commits, w.trees, w.blobs)
 }
 
 // pairWalker lists the trees and blobs of a tree that differ from reference
@@ -420,6 +379,26 @@ func entryLess(a []byte, aDir bool, b []byte, bDir bool) int {
 	return next(a, aDir) - next(b, bDir)
 }
 
+// entriesOf returns the entries of each of the trees refs that can be read.
+func (w *pairWalker) entriesOf(refs []ID) [][]treeEntryRef {
+	var old [][]treeEntryRef
+	for _, ref := range refs {
+		rd, err := w.r.ReadKind(ref, KindTree)
+		if err != nil {
+			continue
+		}
+		es := make([]treeEntryRef, 0, len(rd)/40+1)
+		WalkTree(rd, func(mode Mode, name []byte, id ID) bool {
+			es = append(es, treeEntryRef{name, mode, id})
+			return true
+		})
+		old = append(old, es)
+	}
+	return old
+}
+
+// walk lists tree and what is below it, except what refs (the trees at the
+// same path in the remote's snapshots) hold at the same paths.
 func (w *pairWalker) walk(tree ID, refs []ID) error {
 	if w.sent.Has(tree) {
 		return nil
@@ -440,19 +419,7 @@ func (w *pairWalker) walk(tree ID, refs []ID) error {
 	}
 	// The reference trees' entries, in git order like the tree's, joined
 	// with its entries by merging.
-	var old [][]treeEntryRef
-	for _, ref := range refs {
-		rd, err := w.r.ReadKind(ref, KindTree)
-		if err != nil {
-			continue
-		}
-		es := make([]treeEntryRef, 0, len(rd)/40+1)
-		WalkTree(rd, func(mode Mode, name []byte, id ID) bool {
-			es = append(es, treeEntryRef{name, mode, id})
-			return true
-		})
-		old = append(old, es)
-	}
+	old := w.entriesOf(refs)
 	pos := make([]int, len(old))
 	type sub struct {
 		id   ID

@@ -63,29 +63,12 @@ func (r *Repository) ReceivePack(rd io.Reader, progress func(int64)) (*Received,
 			os.Remove(f.Name())
 		}
 	}()
-	hw := &holdback{h: sha1.New()}
-	cw := &packCounter{w: io.MultiWriter(f, hw)}
-	var src io.Reader = rd
-	if progress != nil {
-		src = &progressReader{r: rd, fn: progress}
+	sum, size, err := receivePackFile(f, rd, progress)
+	if err != nil {
+		return nil, err
 	}
-	if _, err := io.CopyBuffer(cw, src, make([]byte, copyBuffer)); err != nil {
-		return nil, fmt.Errorf("receive pack: %w", err)
-	}
-	size := cw.n
 	if size == 0 {
 		return &Received{}, nil
-	}
-	if size < 32 {
-		return nil, fmt.Errorf("%w: received pack is %d bytes long", ErrCorrupt, size)
-	}
-	var sum ID
-	hw.h.Sum(sum[:0])
-	if !bytes.Equal(sum[:], hw.tail[:]) {
-		return nil, fmt.Errorf("%w: received pack does not match its checksum (truncated or damaged in transit)", ErrCorrupt)
-	}
-	if err := f.Sync(); err != nil {
-		return nil, fmt.Errorf("receive pack: %w", err)
 	}
 	entries, err := indexPack(f, size)
 	if err != nil {
@@ -112,38 +95,79 @@ func (r *Repository) ReceivePack(rd io.Reader, progress func(int64)) (*Received,
 		// The same pack (it is named by its content) is already here.
 		return rc, nil
 	}
-	xf, err := os.CreateTemp(dir, tmpIdxPrefix)
-	if err != nil {
-		return nil, err
-	}
-	if err := out.WriteIndex(xf); err != nil {
-		xf.Close()
-		os.Remove(xf.Name())
-		return nil, fmt.Errorf("write pack index: %w", err)
-	}
-	if err := xf.Sync(); err != nil {
-		xf.Close()
-		os.Remove(xf.Name())
-		return nil, fmt.Errorf("write pack index: %w", err)
-	}
-	xf.Close()
-	if err := f.Close(); err != nil {
-		os.Remove(xf.Name())
-		return nil, err
-	}
-	// Index first, as PackWriter does: readers look for .pack files.
-	if err := os.Rename(xf.Name(), base+".idx"); err != nil {
-		os.Remove(xf.Name())
-		return nil, err
-	}
-	if err := os.Rename(f.Name(), base+".pack"); err != nil {
-		os.Remove(base + ".idx")
+	if err := installPack(f, out, base); err != nil {
 		return nil, err
 	}
 	keep = true
 	syncDir(dir)
 	r.reindex()
 	return rc, nil
+}
+
+// receivePackFile copies the pack rd carries into f, checks its trailing
+// checksum and syncs it; it returns the checksum and the pack's size (0 for
+// an empty stream, which is no error).
+func receivePackFile(f *os.File, rd io.Reader, progress func(int64)) (ID, int64, error) {
+	hw := &holdback{h: sha1.New()}
+	cw := &packCounter{w: io.MultiWriter(f, hw)}
+	var src io.Reader = rd
+	if progress != nil {
+		src = &progressReader{r: rd, fn: progress}
+	}
+	var sum ID
+	if _, err := io.CopyBuffer(cw, src, make([]byte, copyBuffer)); err != nil {
+		return sum, 0, fmt.Errorf("receive pack: %w", err)
+	}
+	size := cw.n
+	if size == 0 {
+		return sum, 0, nil
+	}
+	if size < 32 {
+		return sum, 0, fmt.Errorf("%w: received pack is %d bytes long", ErrCorrupt, size)
+	}
+	hw.h.Sum(sum[:0])
+	if !bytes.Equal(sum[:], hw.tail[:]) {
+		return sum, 0, fmt.Errorf("%w: received pack does not match its checksum (truncated or damaged in transit)", ErrCorrupt)
+	}
+	if err := f.Sync(); err != nil {
+		return sum, 0, fmt.Errorf("receive pack: %w", err)
+	}
+	return sum, size, nil
+}
+
+// installPack writes out's index beside the pack file f (synced) and
+// renames both to base.idx and base.pack, closing f. On an error the index
+// is removed; f is left for the caller to remove.
+func installPack(f *os.File, out *PackOut, base string) error {
+	xf, err := os.CreateTemp(filepath.Dir(base), tmpIdxPrefix)
+	if err != nil {
+		return err
+	}
+	if err := out.WriteIndex(xf); err != nil {
+		xf.Close()
+		os.Remove(xf.Name())
+		return fmt.Errorf("write pack index: %w", err)
+	}
+	if err := xf.Sync(); err != nil {
+		xf.Close()
+		os.Remove(xf.Name())
+		return fmt.Errorf("write pack index: %w", err)
+	}
+	xf.Close()
+	if err := f.Close(); err != nil {
+		os.Remove(xf.Name())
+		return err
+	}
+	// Index first, as PackWriter does: readers look for .pack files.
+	if err := os.Rename(xf.Name(), base+".idx"); err != nil {
+		os.Remove(xf.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), base+".pack"); err != nil {
+		os.Remove(base + ".idx")
+		return err
+	}
+	return nil
 }
 
 // holdback hashes everything written to it except the last 20 bytes, which
@@ -219,21 +243,48 @@ func (c *countReader) Read(p []byte) (int, error) {
 // indexPack reads the pack in f (size bytes, checksum verified) and returns
 // its entries with their object ids, resolving every delta.
 func indexPack(f *os.File, size int64) ([]*rawEntry, error) {
-	var hdr [12]byte
-	if _, err := f.ReadAt(hdr[:], 0); err != nil {
+	count, err := readPackHeader(f, size)
+	if err != nil {
 		return nil, err
 	}
+	entries, err := scanEntries(f, size, count)
+	if err != nil {
+		return nil, err
+	}
+	if err := entryCRCs(f, entries); err != nil {
+		return nil, err
+	}
+	if err := resolveDeltas(f, entries); err != nil {
+		return nil, err
+	}
+	return entries, nil
+}
+
+// readPackHeader checks the header of the pack in f (size bytes) and
+// returns the number of entries it claims.
+func readPackHeader(f *os.File, size int64) (int64, error) {
+	var hdr [12]byte
+	if _, err := f.ReadAt(hdr[:], 0); err != nil {
+		return 0, err
+	}
 	if string(hdr[:4]) != "PACK" {
-		return nil, errors.New("not a pack")
+		return 0, errors.New("not a pack")
 	}
 	if v := binary.BigEndian.Uint32(hdr[4:]); v != 2 && v != 3 {
-		return nil, fmt.Errorf("pack version %d", v)
+		return 0, fmt.Errorf("pack version %d", v)
 	}
 	count := int64(binary.BigEndian.Uint32(hdr[8:]))
 	// Every entry takes at least two bytes.
 	if count > (size-32)/2+1 {
-		return nil, fmt.Errorf("pack claims %d objects in %d bytes", count, size)
+		return 0, fmt.Errorf("pack claims %d objects in %d bytes", count, size)
 	}
+	return count, nil
+}
+
+// scanEntries reads the count entries of the pack in f one after the other,
+// inflating each (a whole object is hashed; a delta only checked), and
+// returns them in pack order with their extents.
+func scanEntries(f *os.File, size, count int64) ([]*rawEntry, error) {
 	// zlib is given the bufio.Reader itself (flate decodes fastest from
 	// one, and reads no further than its stream from an io.ByteReader);
 	// the position is what went into the buffer less what is still in it.
@@ -253,29 +304,11 @@ func indexPack(f *os.File, size int64) ([]*rawEntry, error) {
 			return nil, fmt.Errorf("entry at %d claims %d bytes", e.offset, e.size)
 		}
 		var err error
-		if zr == nil {
-			zr, err = zlib.NewReader(br)
-		} else {
-			err = zr.(zlib.Resetter).Reset(br, nil)
-		}
-		if err != nil {
+		if zr, err = resetZlib(zr, br); err != nil {
 			return nil, fmt.Errorf("entry at %d: %w", e.offset, err)
 		}
-		if e.typ <= 4 {
-			data := make([]byte, e.size)
-			if _, err := io.ReadFull(zr, data); err != nil {
-				return nil, fmt.Errorf("entry at %d: inflate: %w", e.offset, err)
-			}
-			e.kind = Kind(e.typ)
-			e.id = HashObject(e.kind, data)
-			e.done = true
-		} else if n, err := io.CopyN(io.Discard, zr, e.size); err != nil || n != e.size {
-			return nil, fmt.Errorf("entry at %d: inflate: %v", e.offset, err)
-		}
-		// The rest of the stream: its checksum, and no extra bytes.
-		var one [1]byte
-		if n, err := io.ReadFull(zr, one[:]); n != 0 || err != io.EOF {
-			return nil, fmt.Errorf("entry at %d: content longer than its header says, or damaged", e.offset)
+		if err := inflateEntry(zr, e); err != nil {
+			return nil, fmt.Errorf("entry at %d: %w", e.offset, err)
 		}
 		e.end = pos()
 		if e.typ == typeOfsDelta && byOffset[e.baseOff] == nil {
@@ -287,81 +320,133 @@ func indexPack(f *os.File, size int64) ([]*rawEntry, error) {
 	if end := pos(); end != size-20 {
 		return nil, fmt.Errorf("%d bytes after the last entry", size-20-end)
 	}
-	// Each entry's CRC-32, for the index, over its bytes as stored.
+	return entries, nil
+}
+
+// resetZlib returns zr reset to read a zlib stream from br, or a new reader
+// if zr is nil.
+func resetZlib(zr io.ReadCloser, br *bufio.Reader) (io.ReadCloser, error) {
+	if zr == nil {
+		return zlib.NewReader(br)
+	}
+	return zr, zr.(zlib.Resetter).Reset(br, nil)
+}
+
+// inflateEntry reads e's zlib stream from zr to its end: a whole object is
+// hashed (e's kind and id are then known), a delta only inflated. The
+// stream must hold exactly e.size bytes.
+func inflateEntry(zr io.Reader, e *rawEntry) error {
+	if e.typ <= 4 {
+		data := make([]byte, e.size)
+		if _, err := io.ReadFull(zr, data); err != nil {
+			return fmt.Errorf("inflate: %w", err)
+		}
+		e.kind = Kind(e.typ)
+		e.id = HashObject(e.kind, data)
+		e.done = true
+	} else if n, err := io.CopyN(io.Discard, zr, e.size); err != nil || n != e.size {
+		return fmt.Errorf("inflate: %v", err)
+	}
+	// The rest of the stream: its checksum, and no extra bytes.
+	var one [1]byte
+	if n, err := io.ReadFull(zr, one[:]); n != 0 || err != io.EOF {
+		return errors.New("content longer than its header says, or damaged")
+	}
+	return nil
+}
+
+// entryCRCs sets each entry's CRC-32, for the index, over its bytes as
+// stored in f.
+func entryCRCs(f *os.File, entries []*rawEntry) error {
 	buf := make([]byte, copyBuffer)
 	for _, e := range entries {
 		crc := uint32(0)
 		for off := e.offset; off < e.end; {
 			n := min(int64(len(buf)), e.end-off)
 			if _, err := f.ReadAt(buf[:n], off); err != nil {
-				return nil, err
+				return err
 			}
 			crc = crc32.Update(crc, crc32.IEEETable, buf[:n])
 			off += n
 		}
 		e.crc = crc
 	}
+	return nil
+}
 
-	// Resolve deltas from their bases down.
-	st, _ := f.Stat()
-	pf := &packFile{f: f, size: st.Size()}
-	ofsKids := map[int64][]*rawEntry{}
-	refKids := map[ID][]*rawEntry{}
+// deltaResolver applies the deltas of a pack from their bases down.
+type deltaResolver struct {
+	pf      *packFile
+	ofsKids map[int64][]*rawEntry // deltas by the offset of their base
+	refKids map[ID][]*rawEntry    // deltas by the id of their base
+}
+
+// resolveDeltas gives every delta among entries (of the pack in f) its kind
+// and id, applying it to its base; a delta whose base the pack does not
+// hold is an error (errThinPack).
+func resolveDeltas(f *os.File, entries []*rawEntry) error {
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	dr := &deltaResolver{pf: &packFile{f: f, size: st.Size()}, ofsKids: map[int64][]*rawEntry{}, refKids: map[ID][]*rawEntry{}}
 	for _, e := range entries {
 		switch e.typ {
 		case typeOfsDelta:
-			ofsKids[e.baseOff] = append(ofsKids[e.baseOff], e)
+			dr.ofsKids[e.baseOff] = append(dr.ofsKids[e.baseOff], e)
 		case typeRefDelta:
-			refKids[e.base] = append(refKids[e.base], e)
+			dr.refKids[e.base] = append(dr.refKids[e.base], e)
 		}
-	}
-	var resolve func(base *rawEntry, data []byte, depth int) error
-	resolve = func(base *rawEntry, data []byte, depth int) error {
-		if depth > 4096 {
-			return errors.New("delta chain too deep")
-		}
-		kids := append(ofsKids[base.offset], refKids[base.id]...)
-		delete(refKids, base.id)
-		for _, k := range kids {
-			if k.done {
-				continue
-			}
-			delta, err := pf.inflate(k.dataOff, k.size)
-			if err != nil {
-				return fmt.Errorf("entry at %d: %w", k.offset, err)
-			}
-			obj, err := packfile.PatchDelta(data, delta)
-			if err != nil {
-				return fmt.Errorf("entry at %d: apply delta: %w", k.offset, err)
-			}
-			k.kind, k.id, k.done = base.kind, HashObject(base.kind, obj), true
-			if err := resolve(k, obj, depth+1); err != nil {
-				return err
-			}
-		}
-		return nil
 	}
 	for _, e := range entries {
-		if e.typ > 4 || (len(ofsKids[e.offset]) == 0 && len(refKids[e.id]) == 0) {
+		if e.typ > 4 || (len(dr.ofsKids[e.offset]) == 0 && len(dr.refKids[e.id]) == 0) {
 			continue
 		}
-		data, err := pf.inflate(e.dataOff, e.size)
+		data, err := dr.pf.inflate(e.dataOff, e.size)
 		if err != nil {
-			return nil, fmt.Errorf("entry at %d: %w", e.offset, err)
+			return fmt.Errorf("entry at %d: %w", e.offset, err)
 		}
-		if err := resolve(e, data, 0); err != nil {
-			return nil, err
+		if err := dr.resolve(e, data, 0); err != nil {
+			return err
 		}
 	}
 	for _, e := range entries {
 		if !e.done {
 			if e.typ == typeRefDelta {
-				return nil, fmt.Errorf("%w: base %s", errThinPack, e.base)
+				return fmt.Errorf("%w: base %s", errThinPack, e.base)
 			}
-			return nil, fmt.Errorf("entry at %d: delta cannot be resolved", e.offset)
+			return fmt.Errorf("entry at %d: delta cannot be resolved", e.offset)
 		}
 	}
-	return entries, nil
+	return nil
+}
+
+// resolve applies the deltas whose base is base (its content data), and
+// theirs in turn.
+func (dr *deltaResolver) resolve(base *rawEntry, data []byte, depth int) error {
+	if depth > 4096 {
+		return errors.New("delta chain too deep")
+	}
+	kids := append(dr.ofsKids[base.offset], dr.refKids[base.id]...)
+	delete(dr.refKids, base.id)
+	for _, k := range kids {
+		if k.done {
+			continue
+		}
+		delta, err := dr.pf.inflate(k.dataOff, k.size)
+		if err != nil {
+			return fmt.Errorf("entry at %d: %w", k.offset, err)
+		}
+		obj, err := packfile.PatchDelta(data, delta)
+		if err != nil {
+			return fmt.Errorf("entry at %d: apply delta: %w", k.offset, err)
+		}
+		k.kind, k.id, k.done = base.kind, HashObject(base.kind, obj), true
+		if err := dr.resolve(k, obj, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // readEntryHeader parses an entry's type and size, and a delta's base.

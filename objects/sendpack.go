@@ -77,33 +77,7 @@ func (r *Repository) WritePack(w io.Writer, ids []ID, progress func(objects int,
 	if err != nil {
 		return nil, err
 	}
-	// Entries go out in the order they are stored (pack by pack, by
-	// offset), so the packs are read front to back through a window rather
-	// than with a system call per object; objects not in a pack go last.
-	// (A pack's order does not matter to its readers.)
-	type place struct {
-		pack int
-		off  int64
-	}
-	packNo := map[*packFile]int{}
-	for i, p := range ps.packs {
-		packNo[p] = i
-	}
-	where := make(map[ID]place, len(uniq))
-	for _, id := range uniq {
-		if p, off, ok := ps.find(id); ok {
-			where[id] = place{packNo[p], off}
-		} else {
-			where[id] = place{len(ps.packs), 0}
-		}
-	}
-	sort.SliceStable(uniq, func(i, j int) bool {
-		a, b := where[uniq[i]], where[uniq[j]]
-		if a.pack != b.pack {
-			return a.pack < b.pack
-		}
-		return a.off < b.off
-	})
+	ps.storedOrder(uniq)
 	h := sha1.New()
 	bw := bufio.NewWriterSize(io.MultiWriter(w, h), copyBuffer)
 	out := &packCounter{w: bw}
@@ -153,6 +127,36 @@ func (r *Repository) WritePack(w io.Writer, ids []ID, progress func(objects int,
 	res.Checksum, res.Objects, res.Size = sum, len(uniq), out.n+20
 	sort.Slice(res.entries, func(i, j int) bool { return bytes.Compare(res.entries[i].id[:], res.entries[j].id[:]) < 0 })
 	return res, nil
+}
+
+// storedOrder sorts ids in the order they are stored (pack by pack, by
+// offset), objects not in a pack last, so that a pack written in that
+// order reads the packs front to back through a window rather than with a
+// system call per object. (A pack's order does not matter to its readers.)
+func (ps *packSet) storedOrder(ids []ID) {
+	type place struct {
+		pack int
+		off  int64
+	}
+	packNo := map[*packFile]int{}
+	for i, p := range ps.packs {
+		packNo[p] = i
+	}
+	where := make(map[ID]place, len(ids))
+	for _, id := range ids {
+		if p, off, ok := ps.find(id); ok {
+			where[id] = place{packNo[p], off}
+		} else {
+			where[id] = place{len(ps.packs), 0}
+		}
+	}
+	sort.SliceStable(ids, func(i, j int) bool {
+		a, b := where[ids[i]], where[ids[j]]
+		if a.pack != b.pack {
+			return a.pack < b.pack
+		}
+		return a.off < b.off
+	})
 }
 
 // copyEntry writes the pack entry of id to w, reusing the stored entry when

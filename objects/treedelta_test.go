@@ -46,17 +46,7 @@ func TestTreeDelta(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, ok := treeDelta(tt.src, tt.target)
-			if !ok {
-				t.Fatal("treeDelta refused two valid trees")
-			}
-			out, err := packfile.PatchDelta(tt.src, d)
-			if err != nil {
-				t.Fatalf("PatchDelta: %v", err)
-			}
-			if !bytes.Equal(out, tt.target) {
-				t.Fatalf("delta rebuilds %d bytes, want the %d of the target", len(out), len(tt.target))
-			}
+			d := mustTreeDelta(t, tt.src, tt.target)
 			if tt.wantSmallerBy > 0 && len(d)*tt.wantSmallerBy > len(tt.target) {
 				t.Errorf("delta of %d bytes for a target of %d, want it %dx smaller", len(d), len(tt.target), tt.wantSmallerBy)
 			}
@@ -83,14 +73,7 @@ func TestTreeDeltaLarge(t *testing.T) {
 		}
 	}
 	src, target := jobTree(t, cur, nil, 0), jobTree(t, old, nil, 0)
-	d, ok := treeDelta(src, target)
-	if !ok {
-		t.Fatal("treeDelta refused two valid trees")
-	}
-	out, err := packfile.PatchDelta(src, d)
-	if err != nil || !bytes.Equal(out, target) {
-		t.Fatalf("delta does not rebuild the target (err %v)", err)
-	}
+	d := mustTreeDelta(t, src, target)
 	if len(d) > len(target)/20 {
 		t.Errorf("delta of %d bytes for a %d-byte tree with 1%% changed", len(d), len(target))
 	}
@@ -148,14 +131,7 @@ func FuzzTreeDelta(f *testing.F) {
 		if err != nil {
 			t.Skip()
 		}
-		d, ok := treeDelta(src, target)
-		if !ok {
-			t.Fatal("treeDelta refused two valid trees")
-		}
-		out, err := packfile.PatchDelta(src, d)
-		if err != nil || !bytes.Equal(out, target) {
-			t.Fatalf("delta does not rebuild the target (err %v)", err)
-		}
+		mustTreeDelta(t, src, target)
 	})
 }
 
@@ -184,4 +160,23 @@ func FuzzCompareTreeKeys(f *testing.F) {
 			t.Errorf("CompareTreeKeys on bytes = %d, want %d", got, want)
 		}
 	})
+}
+
+// mustTreeDelta returns treeDelta's delta from tree src to tree target,
+// failing the test if it refuses them or if the delta does not rebuild
+// target from src.
+func mustTreeDelta(t *testing.T, src, target []byte) []byte {
+	t.Helper()
+	d, ok := treeDelta(src, target)
+	if !ok {
+		t.Fatal("treeDelta refused two valid trees")
+	}
+	out, err := packfile.PatchDelta(src, d)
+	if err != nil {
+		t.Fatalf("PatchDelta: %v", err)
+	}
+	if !bytes.Equal(out, target) {
+		t.Fatalf("delta rebuilds %d bytes, want the %d of the target", len(out), len(target))
+	}
+	return d
 }

@@ -29,13 +29,21 @@
 //	Forget, UndoForget       forget.go, forget_policy.go (Policy),
 //	                         forget_rewrite.go, idmap.go
 //	CheckSeparate            separate.go
+//	Remotes, AddRemote, ...  remote.go (configuration, resolving a remote, the remoteEnd of git and S3)
+//	Push                     push.go, remote_git.go, remote_s3.go
+//	Pull                     pull.go, remote_git.go, remote_s3.go
+//	VerifyRemote             remote_verify.go
+//	Instance, Instances      instance.go (log --instance: this repository's and pulled snapshots)
 //
-// Beside them: record.go (the recording steps that Backup, Import and the
+// Beside them: id.go (ID, a snapshot's id), record.go (the recording steps that Backup, Import and the
 // safety snapshot of a restore share), scan.go (reading a source into a
 // pack), commit.go (a snapshot's commit message and trailers), info.go
 // (Info), caches.go (the change cache, changecache.go, and the tree memo,
 // treememo.go, saved through atomicfile.go), progress.go, notices.go,
-// repo.go (Open, Create, the lock) and errors.go.
+// repo.go (Open, Create, the lock) and errors.go. Subpackages:
+// internal/tree (the snapshot tree format: names, builder, the cached
+// reader with lookup, walk, compare and verify's strict mode) and jsondiff
+// (the field-level JSON diff behind Diff's details and History).
 //
 // # A backup
 //

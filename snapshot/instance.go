@@ -128,27 +128,13 @@ func (r *Repository) instanceSnapshots(ctx context.Context, instance string) ([]
 			names[in.Instance] = true
 		}
 	}
-	var match []string
-	for n := range names {
-		if n == instance {
-			match = []string{n}
-			break
-		}
-		if strings.HasPrefix(n, instance) {
-			match = append(match, n)
-		}
-	}
+	known := sortedKeys(names)
+	match := matchInstance(known, instance, 0)
 	switch len(match) {
 	case 0:
-		known := make([]string, 0, len(names))
-		for n := range names {
-			known = append(known, n)
-		}
-		sort.Strings(known)
 		return nil, fmt.Errorf("%w: no instance %q (known: %s)", ErrNotFound, instance, joinOrNone(known))
 	case 1:
 	default:
-		sort.Strings(match)
 		return nil, fmt.Errorf("%w: instance %q matches %s", ErrAmbiguous, instance, strings.Join(match, ", "))
 	}
 	out := every[:0]
@@ -158,6 +144,22 @@ func (r *Repository) instanceSnapshots(ctx context.Context, instance string) ([]
 		}
 	}
 	return out, nil
+}
+
+// matchInstance returns those of names that want names: itself alone if
+// it is one of them, else those it is a prefix of (none if it is shorter
+// than minPrefix), in the order of names.
+func matchInstance(names []string, want string, minPrefix int) []string {
+	var match []string
+	for _, n := range names {
+		if n == want {
+			return []string{n}
+		}
+		if len(want) >= minPrefix && strings.HasPrefix(n, want) {
+			match = append(match, n)
+		}
+	}
+	return match
 }
 
 func joinOrNone(s []string) string {

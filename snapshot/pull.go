@@ -69,83 +69,35 @@ func (r *Repository) Pull(ctx context.Context, opt PullOptions) (*PullResult, er
 		return nil, err
 	}
 	defer unlock()
-	before, err := r.objs.Refs("refs/")
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
-	}
-	hadOwn := false
-	for _, ref := range before {
-		if isOwnRef(ref.Name) {
-			hadOwn = true
-		}
-	}
-	end, err := r.dial(ctx, t, opt.RemoteOptions)
+	hadOwn, err := r.hasOwnRefs()
 	if err != nil {
 		return nil, err
 	}
-	sess, err := end.openFetch(ctx)
+	sess, err := r.openFetch(ctx, t, opt.RemoteOptions)
 	if err != nil {
 		return nil, err
 	}
 	defer sess.close()
-
-	// The instances' references, filtered.
-	byInst := map[string]map[string]objects.ID{}
-	for name, id := range sess.refs() {
-		if rr, ok := parseRemoteRef(name); ok {
-			if byInst[rr.instance] == nil {
-				byInst[rr.instance] = map[string]objects.ID{}
-			}
-			byInst[rr.instance][name] = id
-		}
-	}
+	byInst := byInstance(sess.refs())
 	if opt.Instance != "" {
-		var match []string
-		for inst := range byInst {
-			if inst == opt.Instance {
-				match = []string{inst}
-				break
-			}
-			if len(opt.Instance) >= 4 && len(inst) > len(opt.Instance) && inst[:len(opt.Instance)] == opt.Instance {
-				match = append(match, inst)
-			}
+		if byInst, err = pickInstance(byInst, opt.Instance, t.display()); err != nil {
+			return nil, err
 		}
-		if len(match) != 1 {
-			names := make([]string, 0, len(byInst))
-			for n := range byInst {
-				names = append(names, n)
-			}
-			sort.Strings(names)
-			if len(match) == 0 {
-				return nil, fmt.Errorf("%w: the remote %s has no instance %q (it has: %s)", ErrNotFound, t.display(), opt.Instance, joinOrNone(names))
-			}
-			return nil, fmt.Errorf("%w: instance %q matches several on %s: %v", ErrAmbiguous, opt.Instance, t.display(), match)
-		}
-		byInst = map[string]map[string]objects.ID{match[0]: byInst[match[0]]}
 	}
-
-	var wants, tips []objects.ID
-	seen := objects.ObjectSet{}
-	for _, refs := range byInst {
-		for _, id := range refs {
-			if seen.Has(id) {
-				continue
-			}
-			seen.Add(id)
-			tips = append(tips, id)
-			if !r.objs.Has(id) {
-				wants = append(wants, id)
-			}
+	var wants []objects.ID
+	tips := uniqueTips(byInst)
+	for _, id := range tips {
+		if !r.objs.Has(id) {
+			wants = append(wants, id)
 		}
 	}
 	got, err := sess.fetch(ctx, wants, opt.Progress)
 	if err != nil {
 		return nil, err
 	}
-	fresh := got.fresh
 	res.Objects, res.Bytes = got.objects, got.bytes
 	// Every snapshot complete before any reference names it.
-	if err := r.objs.CheckConnected(ctx, tips, fresh); err != nil {
+	if err := r.objs.CheckConnected(ctx, tips, got.fresh); err != nil {
 		return nil, fmt.Errorf("%w: %s sent incomplete snapshots: %v", ErrCorrupt, t.display(), err)
 	}
 	if t.name == "" && !hadRemotes(r) {
@@ -153,33 +105,15 @@ func (r *Repository) Pull(ctx context.Context, opt PullOptions) (*PullResult, er
 		// becomes "origin", the default (as git clone does).
 		// Never a password into the config: later pulls take it from the
 		// environment or ~/.netrc.
-		if _, err := r.addRemoteLocked(trackingOrigin, t.display()); err == nil {
+		if _, err := r.addRemoteLocked(trackingOrigin, t.display(), true); err == nil {
 			t.name, t.tracking = trackingOrigin, trackingOrigin
 			res.Remote, res.AddedRemote = trackingOrigin, true
 		}
 	}
-	insts := make([]string, 0, len(byInst))
-	for inst := range byInst {
-		insts = append(insts, inst)
-	}
-	sort.Strings(insts)
-	for _, inst := range insts {
-		pi := PulledInstance{Name: inst, Refs: len(byInst[inst])}
-		counted := objects.ObjectSet{}
-		for _, name := range sortedRefs(byInst[inst]) {
-			id := byInst[inst][name]
-			rr, _ := parseRemoteRef(name)
-			tn := rr.trackingName(t.tracking)
-			old, _ := r.objs.Ref(tn)
-			if old != id {
-				if err := r.setRef(tn, id); err != nil {
-					return res, err
-				}
-				pi.Updated = append(pi.Updated, RefChange{Ref: tn, Remote: name, Old: ID(old), New: ID(id)})
-			}
-			if rr.kind == "heads" {
-				pi.Snapshots += r.countFresh(id, fresh, counted)
-			}
+	for _, inst := range sortedKeys(byInst) {
+		pi, err := r.trackPulled(inst, byInst[inst], t.tracking, got.fresh)
+		if err != nil {
+			return res, err
 		}
 		res.Instances = append(res.Instances, pi)
 	}
@@ -187,16 +121,127 @@ func (r *Repository) Pull(ctx context.Context, opt PullOptions) (*PullResult, er
 		// A clone: the instance's branches and tags become this
 		// repository's, so backups continue its history and "latest" finds
 		// its snapshots.
-		inst := insts[0]
-		for _, name := range sortedRefs(byInst[inst]) {
-			rr, _ := parseRemoteRef(name)
-			if err := r.setRef(rr.localName(), byInst[inst][name]); err != nil {
-				return res, err
-			}
+		inst := sortedKeys(byInst)[0]
+		if err := r.adopt(byInst[inst]); err != nil {
+			return res, err
 		}
 		res.Adopted = inst
 	}
 	return res, nil
+}
+
+// hasOwnRefs reports whether the repository holds snapshots of its own (a
+// branch or a tag).
+func (r *Repository) hasOwnRefs() (bool, error) {
+	refs, err := r.objs.Refs("refs/")
+	if err != nil {
+		return false, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	for _, ref := range refs {
+		if isOwnRef(ref.Name) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// openFetch dials the remote at t and starts a fetch from it.
+func (r *Repository) openFetch(ctx context.Context, t target, opt RemoteOptions) (fetchSession, error) {
+	end, err := r.dial(ctx, t, opt)
+	if err != nil {
+		return nil, err
+	}
+	return end.openFetch(ctx)
+}
+
+// byInstance groups a remote's instance references (the others are left
+// out) by instance.
+func byInstance(refs map[string]objects.ID) map[string]map[string]objects.ID {
+	byInst := map[string]map[string]objects.ID{}
+	for name, id := range refs {
+		if rr, ok := parseRemoteRef(name); ok {
+			if byInst[rr.instance] == nil {
+				byInst[rr.instance] = map[string]objects.ID{}
+			}
+			byInst[rr.instance][name] = id
+		}
+	}
+	return byInst
+}
+
+// pickInstance keeps of byInst the instance that want names: in full, or
+// by a unique prefix of four characters or more.
+func pickInstance(byInst map[string]map[string]objects.ID, want, remote string) (map[string]map[string]objects.ID, error) {
+	names := sortedKeys(byInst)
+	match := matchInstance(names, want, 4)
+	switch len(match) {
+	case 0:
+		return nil, fmt.Errorf("%w: the remote %s has no instance %q (it has: %s)", ErrNotFound, remote, want, joinOrNone(names))
+	case 1:
+		return map[string]map[string]objects.ID{match[0]: byInst[match[0]]}, nil
+	}
+	return nil, fmt.Errorf("%w: instance %q matches several on %s: %v", ErrAmbiguous, want, remote, match)
+}
+
+// uniqueTips lists, each once, the commits the references of byInst name.
+func uniqueTips(byInst map[string]map[string]objects.ID) []objects.ID {
+	var tips []objects.ID
+	seen := objects.ObjectSet{}
+	for _, refs := range byInst {
+		for _, id := range refs {
+			if !seen.Has(id) {
+				seen.Add(id)
+				tips = append(tips, id)
+			}
+		}
+	}
+	return tips
+}
+
+// trackPulled moves the remote-tracking references of one pulled instance (refs,
+// its references on the remote) to where they are there, and counts the
+// snapshots fresh holds.
+func (r *Repository) trackPulled(inst string, refs map[string]objects.ID, tracking string, fresh func(objects.ID) bool) (PulledInstance, error) {
+	pi := PulledInstance{Name: inst, Refs: len(refs)}
+	counted := objects.ObjectSet{}
+	for _, name := range sortedRefs(refs) {
+		id := refs[name]
+		rr, _ := parseRemoteRef(name)
+		tn := rr.trackingName(tracking)
+		old, _ := r.objs.Ref(tn)
+		if old != id {
+			if err := r.setRef(tn, id); err != nil {
+				return pi, err
+			}
+			pi.Updated = append(pi.Updated, RefChange{Ref: tn, Remote: name, Old: ID(old), New: ID(id)})
+		}
+		if rr.kind == "heads" {
+			pi.Snapshots += r.countFresh(id, fresh, counted)
+		}
+	}
+	return pi, nil
+}
+
+// adopt makes an instance's branches and tags (refs, its references on the
+// remote) this repository's own.
+func (r *Repository) adopt(refs map[string]objects.ID) error {
+	for _, name := range sortedRefs(refs) {
+		rr, _ := parseRemoteRef(name)
+		if err := r.setRef(rr.localName(), refs[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sortedKeys returns the keys of m, sorted.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // isOwnRef reports whether a reference holds this repository's own
@@ -209,20 +254,6 @@ func isOwnRef(name string) bool {
 func hadRemotes(r *Repository) bool {
 	rs, err := r.Remotes()
 	return err == nil && len(rs) > 0
-}
-
-// addRemoteLocked is AddRemote for a caller holding the lock.
-func (r *Repository) addRemoteLocked(name, url string) (Remote, error) {
-	err := r.objs.EditConfig(func(c *objects.Config) error {
-		if _, ok := c.Get(remoteSection, name, "url"); ok {
-			return fmt.Errorf("%w: %q", ErrRemoteExists, name)
-		}
-		c.Set(remoteSection, name, "url", url)
-		c.Set(remoteSection, name, "fetch", "+"+refMetastore+"*:"+refRemotes+name+"/*")
-		c.Set("metastore", "", defaultRemoteKV, name)
-		return nil
-	})
-	return Remote{Name: name, URL: url, Default: true}, err
 }
 
 // countFresh counts the commits of id's first-parent chain that fresh

@@ -201,7 +201,12 @@ func (r *Repository) AddRemote(ctx context.Context, name, url string, makeDefaul
 		return Remote{}, err
 	}
 	defer unlock()
-	err = r.objs.EditConfig(func(c *objects.Config) error {
+	return r.addRemoteLocked(name, url, makeDefault)
+}
+
+// addRemoteLocked is AddRemote for a caller holding the lock.
+func (r *Repository) addRemoteLocked(name, url string, makeDefault bool) (Remote, error) {
+	err := r.objs.EditConfig(func(c *objects.Config) error {
 		if _, ok := c.Get(remoteSection, name, "url"); ok {
 			return fmt.Errorf("%w: %q (remove it first)", ErrRemoteExists, name)
 		}
@@ -222,25 +227,24 @@ func (r *Repository) AddRemote(ctx context.Context, name, url string, makeDefaul
 // RemoveRemote removes a remote from the configuration. The snapshots
 // pulled from it stay (under refs/remotes/NAME/).
 func (r *Repository) RemoveRemote(ctx context.Context, name string) error {
-	unlock, err := r.lock(ctx)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	return r.objs.EditConfig(func(c *objects.Config) error {
-		if _, ok := c.Get(remoteSection, name, "url"); !ok {
-			return fmt.Errorf("%w: %q", ErrUnknownRemote, name)
-		}
+	return r.editRemote(ctx, name, func(c *objects.Config) {
 		c.RemoveSubsection(remoteSection, name)
 		if def, _ := c.Get("metastore", "", defaultRemoteKV); def == name {
 			c.Unset("metastore", "", defaultRemoteKV)
 		}
-		return nil
 	})
 }
 
 // SetDefaultRemote makes a configured remote the default.
 func (r *Repository) SetDefaultRemote(ctx context.Context, name string) error {
+	return r.editRemote(ctx, name, func(c *objects.Config) {
+		c.Set("metastore", "", defaultRemoteKV, name)
+	})
+}
+
+// editRemote edits the configuration under the lock, if remote name is
+// configured (ErrUnknownRemote otherwise).
+func (r *Repository) editRemote(ctx context.Context, name string, edit func(c *objects.Config)) error {
 	unlock, err := r.lock(ctx)
 	if err != nil {
 		return err
@@ -250,7 +254,7 @@ func (r *Repository) SetDefaultRemote(ctx context.Context, name string) error {
 		if _, ok := c.Get(remoteSection, name, "url"); !ok {
 			return fmt.Errorf("%w: %q", ErrUnknownRemote, name)
 		}
-		c.Set("metastore", "", defaultRemoteKV, name)
+		edit(c)
 		return nil
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -47,108 +48,38 @@ func (r *Repository) VerifyRemote(ctx context.Context, opt VerifyRemoteOptions) 
 	if err != nil {
 		return nil, err
 	}
-	end, err := r.dial(ctx, t, opt.RemoteOptions)
-	if err != nil {
-		return nil, err
-	}
-	sess, err := end.openFetch(ctx)
+	sess, err := r.openFetch(ctx, t, opt.RemoteOptions)
 	if err != nil {
 		return nil, err
 	}
 	defer sess.close()
 	res := &RemoteVerifyResult{Remote: t.name, URL: t.display()}
+	byInst := byInstance(sess.refs())
 	refs := map[string]objects.ID{}
-	insts := map[string]bool{}
-	for name, id := range sess.refs() {
-		if rr, ok := parseRemoteRef(name); ok {
-			refs[name] = id
-			insts[rr.instance] = true
-		}
+	for _, m := range byInst {
+		maps.Copy(refs, m)
 	}
-	res.Refs, res.Instances = len(refs), len(insts)
+	res.Refs, res.Instances = len(refs), len(byInst)
 	if len(refs) == 0 {
 		return res, nil
 	}
-
-	base := filepath.Join(r.Path(), remoteCacheDir)
-	if err := os.MkdirAll(base, objects.DirMode); err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp(base, "verify-")
+	scratch, cleanup, err := r.scratchRepository("verify-")
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	scratch, err := objects.Init(filepath.Join(dir, "r.git"), headRef, map[string]map[string]string{
-		"metastore": {"format": strconv.Itoa(FormatVersion)},
-	})
-	if err != nil {
-		return nil, err
-	}
-	defer scratch.Close()
+	defer cleanup()
 	sr := newRepository(scratch, r.opt)
 	v := newVerifier(sr, VerifyOptions{ReadData: opt.ReadData, Progress: opt.Progress}, &res.VerifyResult)
-
-	switch s := sess.(type) {
-	case *gitFetch:
-		var tips []objects.ID
-		seen := objects.ObjectSet{}
-		for _, id := range refs {
-			if !seen.Has(id) {
-				seen.Add(id)
-				tips = append(tips, id)
-			}
-		}
-		startBytes(opt.Progress, "receiving", -1)
-		err := s.s.Fetch(tips, nil, func(rd io.Reader) error {
-			var n int64
-			_, err := scratch.ReceivePack(rd, func(total int64) {
-				opt.Progress.Add(total - n)
-				n = total
-				res.Bytes = total
-			})
-			return err
-		})
-		opt.Progress.Done()
-		if err != nil {
-			for _, fatal := range []error{gitremote.ErrTimeout, gitremote.ErrAuth, gitremote.ErrNoRepository, gitremote.ErrHostKey, context.Canceled} {
-				if errors.Is(err, fatal) {
-					return nil, err
-				}
-			}
-			v.problem(Problem{Message: "the remote could not send its snapshots: " + err.Error()})
-		}
-	case *s3Fetch:
-		n, problems, err := r.gatherS3(ctx, s, scratch, opt.Progress)
-		res.Bytes = n
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range problems {
-			v.problem(p)
-		}
+	if err := r.fetchForVerify(ctx, sess, scratch, uniqueTips(byInst), v, res, opt.Progress); err != nil {
+		return nil, err
 	}
 	if errs := scratch.CheckPacks(opt.ReadData); len(errs) > 0 {
 		for _, e := range errs {
 			v.problem(Problem{Message: e.Error()})
 		}
 	}
-
-	v.opt.Progress.Start("verifying", -1)
-	defer v.opt.Progress.Done()
-	seen := map[objects.ID]bool{}
-	for _, name := range sortedRefs(refs) {
-		for id := refs[name]; !id.IsZero() && !seen[id]; {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			seen[id] = true
-			parent, ok := v.snapshot(name, id)
-			if !ok {
-				break
-			}
-			id = parent
-		}
+	if err := v.chains(ctx, refs); err != nil {
+		return nil, err
 	}
 	sort.SliceStable(res.Problems, func(i, j int) bool {
 		a, b := res.Problems[i], res.Problems[j]
@@ -158,6 +89,90 @@ func (r *Repository) VerifyRemote(ctx context.Context, opt VerifyRemoteOptions) 
 		return a.Path < b.Path
 	})
 	return res, nil
+}
+
+// scratchRepository makes an empty repository of this format in a new
+// folder of the remote cache (its name starting with prefix); cleanup
+// closes and deletes it.
+func (r *Repository) scratchRepository(prefix string) (*objects.Repository, func(), error) {
+	base := filepath.Join(r.Path(), remoteCacheDir)
+	if err := os.MkdirAll(base, objects.DirMode); err != nil {
+		return nil, nil, err
+	}
+	dir, err := os.MkdirTemp(base, prefix)
+	if err != nil {
+		return nil, nil, err
+	}
+	scratch, err := objects.Init(filepath.Join(dir, "r.git"), headRef, map[string]map[string]string{
+		"metastore": {"format": strconv.Itoa(FormatVersion)},
+	})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return scratch, func() { scratch.Close(); os.RemoveAll(dir) }, nil
+}
+
+// fetchForVerify puts into scratch what the remote of sess holds: from a
+// git server, everything tips reach; from S3, every pack refs.json lists.
+// What the remote fails to send is a problem v records; an error is
+// returned only where checking cannot go on (timeout, credentials, a
+// missing repository, a changed host key, cancellation).
+func (r *Repository) fetchForVerify(ctx context.Context, sess fetchSession, scratch *objects.Repository, tips []objects.ID, v *verifier, res *RemoteVerifyResult, prog Progress) error {
+	switch s := sess.(type) {
+	case *gitFetch:
+		startBytes(prog, "receiving", -1)
+		err := s.s.Fetch(tips, nil, func(rd io.Reader) error {
+			var n int64
+			_, err := scratch.ReceivePack(rd, func(total int64) {
+				prog.Add(total - n)
+				n = total
+				res.Bytes = total
+			})
+			return err
+		})
+		prog.Done()
+		if err != nil {
+			for _, fatal := range []error{gitremote.ErrTimeout, gitremote.ErrAuth, gitremote.ErrNoRepository, gitremote.ErrHostKey, context.Canceled} {
+				if errors.Is(err, fatal) {
+					return err
+				}
+			}
+			v.problem(Problem{Message: "the remote could not send its snapshots: " + err.Error()})
+		}
+	case *s3Fetch:
+		n, problems, err := r.gatherS3(ctx, s, scratch, prog)
+		res.Bytes = n
+		if err != nil {
+			return err
+		}
+		for _, p := range problems {
+			v.problem(p)
+		}
+	}
+	return nil
+}
+
+// chains checks every snapshot of the first-parent chains refs name, each
+// once.
+func (v *verifier) chains(ctx context.Context, refs map[string]objects.ID) error {
+	v.opt.Progress.Start("verifying", -1)
+	defer v.opt.Progress.Done()
+	seen := map[objects.ID]bool{}
+	for _, name := range sortedRefs(refs) {
+		for id := refs[name]; !id.IsZero() && !seen[id]; {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			seen[id] = true
+			parent, ok := v.snapshot(name, id)
+			if !ok {
+				break
+			}
+			id = parent
+		}
+	}
+	return nil
 }
 
 // gatherS3 puts every pack refs.json lists into scratch: linked from this

@@ -59,19 +59,26 @@ func usagef(format string, args ...any) error { return api.Usagef(format, args..
 // unknownCommand is the usage error for a command name that does not
 // exist, with urfave/cli's suggestion of the closest one.
 func unknownCommand(c *cli.Context, name string) error {
-	msg := fmt.Sprintf("no command %q", name)
-	if cli.SuggestCommand != nil {
-		var visible []*cli.Command
-		for _, cmd := range c.App.Commands {
-			if !cmd.Hidden {
-				visible = append(visible, cmd)
-			}
+	var visible []*cli.Command
+	for _, cmd := range c.App.Commands {
+		if !cmd.Hidden {
+			visible = append(visible, cmd)
 		}
+	}
+	return noSuchCommand(visible, "command", name, "metastore --help")
+}
+
+// noSuchCommand is the usage error for a (sub)command name that is none of
+// visible, with urfave/cli's suggestion of the closest one and where to
+// find help.
+func noSuchCommand(visible []*cli.Command, what, name, help string) error {
+	msg := fmt.Sprintf("no %s %q", what, name)
+	if cli.SuggestCommand != nil {
 		if s := cli.SuggestCommand(visible, name); s != "" {
 			msg += ". " + s
 		}
 	}
-	return usagef("%s (see metastore --help)", msg)
+	return usagef("%s (see %s)", msg, help)
 }
 
 // Main runs the command line args and returns the exit code.

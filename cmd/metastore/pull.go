@@ -82,39 +82,45 @@ func pullCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			if e.json {
-				j := pullJSON{Remote: res.Remote, URL: res.URL, Created: created, AddedRemote: res.AddedRemote, Adopted: res.Adopted,
-					Instances: []pulledJSON{}, Objects: res.Objects, Bytes: res.Bytes}
-				for _, in := range res.Instances {
-					j.Instances = append(j.Instances, pulledJSON{Instance: in.Name, Refs: in.Refs, Snapshots: in.Snapshots, Updated: toChangesJSON(in.Updated)})
-				}
-				return e.printJSON(j)
-			}
-			if created {
-				e.printf("Created repository %s\n", repo.Path())
-			}
-			if len(res.Instances) == 0 {
-				e.printf("The remote %s holds no snapshots yet.\n", res.URL)
-				return nil
-			}
-			snaps := 0
-			for _, in := range res.Instances {
-				snaps += in.Snapshots
-			}
-			e.printf("Pulled %s from %s: %s; %s, %s received.\n", plural(len(res.Instances), "instance", "instances"), res.URL,
-				plural(snaps, "new snapshot", "new snapshots"), plural(res.Objects, "object", "objects"), api.HumanBytes(res.Bytes))
-			for _, in := range res.Instances {
-				e.printf("  %s  %s, %s\n", in.Name, plural(in.Refs, "reference", "references"), plural(in.Snapshots, "new snapshot", "new snapshots"))
-			}
-			if res.AddedRemote {
-				e.printf("Added remote %s (the default): %s\n", res.Remote, res.URL)
-			}
-			if res.Adopted != "" {
-				e.printf("Instance %s is this repository's own now (its branches and tags were copied): metastore log; metastore restore latest\n", res.Adopted)
-			} else {
-				e.printf("List them with: metastore log --instance all\n")
-			}
-			return nil
+			return e.printPull(res, created, repo.Path())
 		},
 	}
+}
+
+// printPull renders what a pull did (created: it created the repository at
+// path).
+func (e *env) printPull(res *snapshot.PullResult, created bool, path string) error {
+	if e.json {
+		j := pullJSON{Remote: res.Remote, URL: res.URL, Created: created, AddedRemote: res.AddedRemote, Adopted: res.Adopted,
+			Instances: []pulledJSON{}, Objects: res.Objects, Bytes: res.Bytes}
+		for _, in := range res.Instances {
+			j.Instances = append(j.Instances, pulledJSON{Instance: in.Name, Refs: in.Refs, Snapshots: in.Snapshots, Updated: toChangesJSON(in.Updated)})
+		}
+		return e.printJSON(j)
+	}
+	if created {
+		e.printf("Created repository %s\n", path)
+	}
+	if len(res.Instances) == 0 {
+		e.printf("The remote %s holds no snapshots yet.\n", res.URL)
+		return nil
+	}
+	snaps := 0
+	for _, in := range res.Instances {
+		snaps += in.Snapshots
+	}
+	e.printf("Pulled %s from %s: %s; %s, %s received.\n", plural(len(res.Instances), "instance", "instances"), res.URL,
+		plural(snaps, "new snapshot", "new snapshots"), plural(res.Objects, "object", "objects"), api.HumanBytes(res.Bytes))
+	for _, in := range res.Instances {
+		e.printf("  %s  %s, %s\n", in.Name, plural(in.Refs, "reference", "references"), plural(in.Snapshots, "new snapshot", "new snapshots"))
+	}
+	if res.AddedRemote {
+		e.printf("Added remote %s (the default): %s\n", res.Remote, res.URL)
+	}
+	if res.Adopted != "" {
+		e.printf("Instance %s is this repository's own now (its branches and tags were copied): metastore log; metastore restore latest\n", res.Adopted)
+	} else {
+		e.printf("List them with: metastore log --instance all\n")
+	}
+	return nil
 }

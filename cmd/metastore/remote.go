@@ -25,129 +25,133 @@ func remoteCommand(e *env) *cli.Command {
 				cli.HelpPrinter(e.stderr, cli.SubcommandHelpTemplate, c.Command)
 				return usagef("no remote subcommand given; see the subcommands above, or metastore remote --help")
 			}
-			msg := fmt.Sprintf("no remote subcommand %q", c.Args().First())
-			if cli.SuggestCommand != nil {
-				if s := cli.SuggestCommand(c.Command.VisibleCommands(), c.Args().First()); s != "" {
-					msg += ". " + s
-				}
-			}
-			return usagef("%s (see metastore remote --help)", msg)
+			return noSuchCommand(c.Command.VisibleCommands(), "remote subcommand", c.Args().First(), "metastore remote --help")
 		},
-		Subcommands: []*cli.Command{
-			{
-				Name:      "add",
-				Usage:     "add a remote (stored in the repository's git config; a URL with a password is refused)",
-				ArgsUsage: "NAME URL",
-				Flags: []cli.Flag{
-					&cli.BoolFlag{Name: "default", Usage: "make it the remote push and pull use when none is named"},
-				},
-				Action: func(c *cli.Context) error {
-					if c.NArg() != 2 {
-						return usagef("usage: metastore remote add [--default] NAME URL")
+		Subcommands: []*cli.Command{remoteAddCommand(e), remoteListCommand(e), remoteRemoveCommand(e), remoteSetDefaultCommand(e)},
+	}
+}
+
+// withRepo runs fn on the repository, closing it after.
+func (e *env) withRepo(fn func(repo *snapshot.Repository) error) error {
+	repo, err := e.openRepo("")
+	if err != nil {
+		return err
+	}
+	defer repo.Close()
+	return fn(repo)
+}
+
+func remoteAddCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "add",
+		Usage:     "add a remote (stored in the repository's git config; a URL with a password is refused)",
+		ArgsUsage: "NAME URL",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "default", Usage: "make it the remote push and pull use when none is named"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 2 {
+				return usagef("usage: metastore remote add [--default] NAME URL")
+			}
+			return e.withRepo(func(repo *snapshot.Repository) error {
+				rm, err := repo.AddRemote(c.Context, c.Args().Get(0), c.Args().Get(1), c.Bool("default"))
+				if err != nil {
+					return err
+				}
+				if e.json {
+					return e.printJSON(remoteJSON{Name: rm.Name, URL: rm.URL, Default: rm.Default})
+				}
+				def := ""
+				if rm.Default {
+					def = " (the default)"
+				}
+				e.printf("Added remote %s: %s%s\n", rm.Name, rm.URL, def)
+				return nil
+			})
+		},
+	}
+}
+
+func remoteListCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "list",
+		Usage:     "list the remotes",
+		ArgsUsage: " ",
+		Action: func(c *cli.Context) error {
+			return e.withRepo(func(repo *snapshot.Repository) error {
+				rs, err := repo.Remotes()
+				if err != nil {
+					return err
+				}
+				if e.json {
+					out := []remoteJSON{}
+					for _, rm := range rs {
+						out = append(out, remoteJSON{Name: rm.Name, URL: rm.URL, Default: rm.Default})
 					}
-					repo, err := e.openRepo("")
-					if err != nil {
-						return err
-					}
-					defer repo.Close()
-					rm, err := repo.AddRemote(c.Context, c.Args().Get(0), c.Args().Get(1), c.Bool("default"))
-					if err != nil {
-						return err
-					}
-					if e.json {
-						return e.printJSON(remoteJSON{Name: rm.Name, URL: rm.URL, Default: rm.Default})
-					}
+					return e.printJSON(out)
+				}
+				if len(rs) == 0 {
+					e.printf("No remotes; add one with: metastore remote add [--default] NAME URL\n")
+					return nil
+				}
+				for _, rm := range rs {
 					def := ""
 					if rm.Default {
-						def = " (the default)"
+						def = "  (default)"
 					}
-					e.printf("Added remote %s: %s%s\n", rm.Name, rm.URL, def)
-					return nil
-				},
-			},
-			{
-				Name:      "list",
-				Usage:     "list the remotes",
-				ArgsUsage: " ",
-				Action: func(c *cli.Context) error {
-					repo, err := e.openRepo("")
-					if err != nil {
-						return err
-					}
-					defer repo.Close()
-					rs, err := repo.Remotes()
-					if err != nil {
-						return err
-					}
-					if e.json {
-						out := []remoteJSON{}
-						for _, rm := range rs {
-							out = append(out, remoteJSON{Name: rm.Name, URL: rm.URL, Default: rm.Default})
-						}
-						return e.printJSON(out)
-					}
-					if len(rs) == 0 {
-						e.printf("No remotes; add one with: metastore remote add [--default] NAME URL\n")
-						return nil
-					}
-					for _, rm := range rs {
-						def := ""
-						if rm.Default {
-							def = "  (default)"
-						}
-						e.printf("%-12s %s%s\n", rm.Name, rm.URL, def)
-					}
-					return nil
-				},
-			},
-			{
-				Name:      "remove",
-				Aliases:   []string{"rm"},
-				Usage:     "remove a remote (the snapshots pulled from it stay)",
-				ArgsUsage: "NAME",
-				Action: func(c *cli.Context) error {
-					if c.NArg() != 1 {
-						return usagef("usage: metastore remote remove NAME")
-					}
-					repo, err := e.openRepo("")
-					if err != nil {
-						return err
-					}
-					defer repo.Close()
-					name := c.Args().First()
-					if err := repo.RemoveRemote(c.Context, name); err != nil {
-						return err
-					}
-					if e.json {
-						return e.printJSON(map[string]string{"removed": name})
-					}
-					e.printf("Removed remote %s (the snapshots pulled from it stay under refs/remotes/%s/: metastore log --instance all)\n", name, name)
-					return nil
-				},
-			},
-			{
-				Name:      "set-default",
-				Usage:     "make a remote the default",
-				ArgsUsage: "NAME",
-				Action: func(c *cli.Context) error {
-					if c.NArg() != 1 {
-						return usagef("usage: metastore remote set-default NAME")
-					}
-					repo, err := e.openRepo("")
-					if err != nil {
-						return err
-					}
-					defer repo.Close()
-					if err := repo.SetDefaultRemote(c.Context, c.Args().First()); err != nil {
-						return err
-					}
-					if e.json {
-						return e.printJSON(map[string]string{"default": c.Args().First()})
-					}
-					e.printf("The default remote is now %s\n", c.Args().First())
-					return nil
-				},
-			},
+					e.printf("%-12s %s%s\n", rm.Name, rm.URL, def)
+				}
+				return nil
+			})
+		},
+	}
+}
+
+func remoteRemoveCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "remove",
+		Aliases:   []string{"rm"},
+		Usage:     "remove a remote (the snapshots pulled from it stay)",
+		ArgsUsage: "NAME",
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usagef("usage: metastore remote remove NAME")
+			}
+			name := c.Args().First()
+			return e.withRepo(func(repo *snapshot.Repository) error {
+				if err := repo.RemoveRemote(c.Context, name); err != nil {
+					return err
+				}
+				if e.json {
+					return e.printJSON(map[string]string{"removed": name})
+				}
+				e.printf("Removed remote %s (the snapshots pulled from it stay under refs/remotes/%s/: metastore log --instance all)\n", name, name)
+				return nil
+			})
+		},
+	}
+}
+
+func remoteSetDefaultCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "set-default",
+		Usage:     "make a remote the default",
+		ArgsUsage: "NAME",
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usagef("usage: metastore remote set-default NAME")
+			}
+			name := c.Args().First()
+			return e.withRepo(func(repo *snapshot.Repository) error {
+				if err := repo.SetDefaultRemote(c.Context, name); err != nil {
+					return err
+				}
+				if e.json {
+					return e.printJSON(map[string]string{"default": name})
+				}
+				e.printf("The default remote is now %s\n", name)
+				return nil
+			})
 		},
 	}
 }

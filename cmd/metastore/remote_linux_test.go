@@ -14,13 +14,9 @@ import (
 func TestPushRemoteDiskFull(t *testing.T) {
 	t.Parallel()
 	fsDir := mountTmpfs(t, "1m")
-	dir := t.TempDir()
-	meta := filepath.Join(dir, "meta")
-	st := genMetastore(t, meta, 600, 11)
-	repo := filepath.Join(dir, "a.git")
-	remote := bareRemote(t, filepath.Join(fsDir, "remote.git"))
 	c := newCLI(t)
-	c.mustRun("-q", "--metadata-url", meta, "--repo", repo, "backup")
+	_, _, repo, st := backedUp(t, c, 11)
+	remote := bareRemote(t, filepath.Join(fsDir, "remote.git"))
 	r := c.run("-q", "--repo", repo, "push", remote)
 	if r.code != 1 || !strings.Contains(r.stderr, "remote refused the update") {
 		t.Fatalf("push to a full disk: %s", r)

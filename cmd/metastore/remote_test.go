@@ -45,6 +45,19 @@ func checkGitRemote(t *testing.T, dir, uuid string) {
 }
 
 // uuidOf reads a generated metastore's UUID.
+// backedUp generates a metastore of 600 resources (seed) in a new folder
+// and backs it up with c into a repository beside it; it returns the
+// folder, the metastore, the repository and the metastore's state.
+func backedUp(t *testing.T, c *proc, seed uint64) (dir, meta, repo string, st state) {
+	t.Helper()
+	dir = t.TempDir()
+	meta = filepath.Join(dir, "meta")
+	st = genMetastore(t, meta, 600, seed)
+	repo = filepath.Join(dir, "a.git")
+	c.mustRun("-q", "--metadata-url", meta, "--repo", repo, "backup")
+	return dir, meta, repo, st
+}
+
 func uuidOf(st state) string { return strings.TrimPrefix(st["/UUID"].data, "\x00\x24") }
 
 // noSecret fails if secret appears in any output or in any file under dirs.
@@ -87,14 +100,10 @@ func restoreAndCompare(t *testing.T, c *proc, repo string, st state) {
 func TestPushPullSSH(t *testing.T) {
 	t.Parallel()
 	srv := remotetest.StartSSHD(t)
-	dir := t.TempDir()
-	meta := filepath.Join(dir, "meta")
-	st := genMetastore(t, meta, 600, 7)
-	uuid := uuidOf(st)
-	repo := filepath.Join(dir, "a.git")
-	remote := bareRemote(t, filepath.Join(dir, "remote.git"))
 	c := newCLI(t, srv.Env()...)
-	c.mustRun("-q", "--metadata-url", meta, "--repo", repo, "backup")
+	dir, _, repo, st := backedUp(t, c, 7)
+	uuid := uuidOf(st)
+	remote := bareRemote(t, filepath.Join(dir, "remote.git"))
 
 	// Through a proxy that kills sshd (and its sessions) 200 KB into the push.
 	proxy := remotetest.StartProxy(t, srv.Addr, srv.Kill)
@@ -142,20 +151,16 @@ func TestPushPullSSH(t *testing.T) {
 func TestPushPullHTTP(t *testing.T) {
 	t.Parallel()
 	srv := remotetest.StartGitHTTP(t)
-	dir := t.TempDir()
-	meta := filepath.Join(dir, "meta")
-	st := genMetastore(t, meta, 600, 8)
-	uuid := uuidOf(st)
-	repo := filepath.Join(dir, "a.git")
-	remote := bareRemote(t, filepath.Join(srv.Root, "remote.git"))
 	creds := []string{"METASTORE_GIT_USERNAME=" + srv.User, "METASTORE_GIT_PASSWORD=" + srv.Password}
 	c := newCLI(t, creds...)
+	dir, _, repo, st := backedUp(t, c, 8)
+	uuid := uuidOf(st)
+	remote := bareRemote(t, filepath.Join(srv.Root, "remote.git"))
 	var outputs []string
 	keep := func(r result) result {
 		outputs = append(outputs, r.stdout, r.stderr)
 		return r
 	}
-	c.mustRun("-q", "--metadata-url", meta, "--repo", repo, "backup")
 
 	srv.CutAfter(200 << 10)
 	r := keep(c.run("-q", "--repo", repo, "push", srv.URL+"/remote.git"))
@@ -208,19 +213,15 @@ func TestPushPullS3(t *testing.T) {
 	t.Parallel()
 	srv := remotetest.StartS3(t)
 	srv.Bucket("backups")
-	dir := t.TempDir()
-	meta := filepath.Join(dir, "meta")
-	st := genMetastore(t, meta, 600, 9)
+	c := newCLI(t, srv.Env()...)
+	dir, meta, repo, st := backedUp(t, c, 9)
 	uuid := uuidOf(st)
-	repo := filepath.Join(dir, "a.git")
 	index := filepath.Join(srv.Root, "backups", "kylin", "refs.json")
 	var outputs []string
 	keep := func(r result) result {
 		outputs = append(outputs, r.stdout, r.stderr)
 		return r
 	}
-	c := newCLI(t, srv.Env()...)
-	c.mustRun("-q", "--metadata-url", meta, "--repo", repo, "backup")
 	addr := strings.TrimPrefix(srv.Endpoint, "http://")
 
 	// Cut (and the server killed) 300 KB into the pack.

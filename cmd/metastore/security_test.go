@@ -86,6 +86,21 @@ var secretURLs = []struct{ url, secret string }{
 	{"kylin_metadata@jdbc,url=jdbc:postgresql://127.0.0.1:1/kylin?password=Odd\"Quote-Pw-6,username=kylin", "Odd\"Quote-Pw-6"},
 }
 
+// newOpeningRig is a rig whose repository holds a snapshot of the sample
+// metastore tagged "good", with the commands that open the metastore (each
+// to be given --metadata-url and --repo).
+func newOpeningRig(t *testing.T) (rig, [][]string) {
+	t.Helper()
+	c := newRig(t)
+	copySample(t, c.meta, 0)
+	c.mustRun("-q", "--metadata-url", c.meta, "--repo", c.repo, "backup", "--tag", "good")
+	return c, [][]string{
+		{"backup"}, {"backup-project", "default"}, {"backup-cube", "ssb"},
+		{"restore", "good"}, {"restore", "--dry-run", "good"}, {"restore-project", "default", "good"},
+		{"restore-cube", "default", "good", "--cube", "ssb"}, {"diff", "good"},
+	}
+}
+
 // TestPasswordsNeverShown runs every command that opens the metastore with
 // a metadata URL holding a password, given on the command line, in the
 // environment and in kylin.properties, with and without --json, against a
@@ -93,15 +108,8 @@ var secretURLs = []struct{ url, secret string }{
 // neither its output nor its error.
 func TestPasswordsNeverShown(t *testing.T) {
 	t.Parallel()
-	c := newRig(t)
-	dir, meta, repo := c.dir, c.meta, c.repo
-	copySample(t, meta, 0)
-	c.mustRun("-q", "--metadata-url", meta, "--repo", repo, "backup", "--tag", "good")
-	commands := [][]string{
-		{"backup"}, {"backup-project", "default"}, {"backup-cube", "ssb"},
-		{"restore", "good"}, {"restore", "--dry-run", "good"}, {"restore-project", "default", "good"},
-		{"restore-cube", "default", "good", "--cube", "ssb"}, {"diff", "good"},
-	}
+	c, commands := newOpeningRig(t)
+	dir, repo := c.dir, c.repo
 	runs := 0
 	for _, s := range secretURLs {
 		conf := filepath.Join(dir, "conf")
@@ -260,15 +268,8 @@ func repoHolds(t *testing.T, repo string, secrets []string) []string {
 // log, verify, show and ls afterwards, or the repository.
 func TestPasswordFormsNeverShown(t *testing.T) {
 	t.Parallel()
-	c := newRig(t)
-	dir, meta, repo := c.dir, c.meta, c.repo
-	copySample(t, meta, 0)
-	c.mustRun("-q", "--metadata-url", meta, "--repo", repo, "backup", "--tag", "good")
-	opening := [][]string{
-		{"backup"}, {"backup-project", "default"}, {"backup-cube", "ssb"},
-		{"restore", "good"}, {"restore", "--dry-run", "good"}, {"restore-project", "default", "good"},
-		{"restore-cube", "default", "good", "--cube", "ssb"}, {"diff", "good"},
-	}
+	c, opening := newOpeningRig(t)
+	dir, repo := c.dir, c.repo
 	forms := locatetest.SecretForms()
 	var all []string
 	for _, f := range forms {

@@ -68,6 +68,25 @@ func (f *serveFixture) cli(args ...string) (string, int) {
 	return out.String(), code
 }
 
+// sameAsCLI checks that GET path answers with status code the document
+// the command line args print with --json, and that the command fails
+// where the request does; it returns the answer.
+func (f *serveFixture) sameAsCLI(args []string, path string, code int) string {
+	f.t.Helper()
+	want, exit := f.cli(append([]string{"--json"}, args...)...)
+	got, status := f.api("GET", path, nil)
+	if status != code {
+		f.t.Errorf("GET %s: status %d, want %d (the CLI exits %d)\n%s", path, status, code, exit, got)
+	}
+	if (exit == 0) != (status == 200) {
+		f.t.Errorf("%q exits %d but GET %s answers %d", args, exit, path, status)
+	}
+	if got != want {
+		f.t.Errorf("GET %s differs from metastore --json %s:\napi: %.600s\ncli: %.600s", path, strings.Join(args, " "), got, want)
+	}
+	return got
+}
+
 // api sends a request to the console's API and returns its body and status.
 func (f *serveFixture) api(method, path string, form url.Values) (string, int) {
 	f.t.Helper()
@@ -156,19 +175,9 @@ func TestAPIEqualsCLI(t *testing.T) {
 		{[]string{"restore-project", "nope", "before", "--dry-run"}, "/api/v1/restore-plan?kind=project&project=nope&ref=before", 404},
 		{[]string{"restore", "project/default", "--dry-run"}, "/api/v1/restore-plan?kind=system&ref=project/default", 409},
 	} {
-		want, code := f.cli(append([]string{"--json"}, tc.cli...)...)
-		got, status := f.api("GET", tc.path, nil)
-		if status != tc.code {
-			t.Errorf("GET %s: status %d, want %d (the CLI exits %d)\n%s", tc.path, status, tc.code, code, got)
-		}
-		if (code == 0) != (status == 200) {
-			t.Errorf("%q exits %d but GET %s answers %d", tc.cli, code, tc.path, status)
-		}
+		got := f.sameAsCLI(tc.cli, tc.path, tc.code)
 		if strings.Contains(tc.path, "a=before&b=after") && !strings.Contains(got, `"action"`) && !strings.Contains(got, `"modified": 1`) {
 			t.Errorf("GET %s: no change found, the comparison proves little:\n%.400s", tc.path, got)
-		}
-		if got != want {
-			t.Errorf("GET %s differs from metastore --json %s:\napi: %.600s\ncli: %.600s", tc.path, strings.Join(tc.cli, " "), got, want)
 		}
 	}
 
@@ -207,17 +216,7 @@ func TestAPIEqualsCLI(t *testing.T) {
 		{[]string{"log", "--instance", "bbbbbbbb-2222-4222-8222-000000000002", "-n", "1"}, "/api/v1/log?instance=bbbbbbbb-2222-4222-8222-000000000002&n=1", 200, 1},
 		{[]string{"log", "--instance", "cccc"}, "/api/v1/log?instance=cccc", 404, -1},
 	} {
-		want, code := f.cli(append([]string{"--json"}, tc.cli...)...)
-		got, status := f.api("GET", tc.path, nil)
-		if status != tc.code {
-			t.Errorf("GET %s: status %d, want %d (the CLI exits %d)\n%s", tc.path, status, tc.code, code, got)
-		}
-		if (code == 0) != (status == 200) {
-			t.Errorf("%q exits %d but GET %s answers %d", tc.cli, code, tc.path, status)
-		}
-		if got != want {
-			t.Errorf("GET %s differs from metastore --json %s:\napi: %.600s\ncli: %.600s", tc.path, strings.Join(tc.cli, " "), got, want)
-		}
+		got := f.sameAsCLI(tc.cli, tc.path, tc.code)
 		if tc.want < 0 {
 			continue
 		}

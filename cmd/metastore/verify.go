@@ -67,25 +67,7 @@ func verifyCommand(e *env) *cli.Command {
 				}
 			}
 			if e.json {
-				j := verifyJSON{OK: len(res.Problems) == 0, ReadData: c.Bool("read-data"), Snapshots: res.Snapshots,
-					Trees: res.Trees, Blobs: res.Blobs, Problems: []problemJSON{}}
-				if remote != nil {
-					j.Remote, j.URL, j.Refs, j.Instances = remote.Remote, remote.URL, remote.Refs, remote.Instances
-				}
-				for _, p := range res.Problems {
-					pj := problemJSON{Ref: p.Ref, Path: p.Path, Object: p.Object, Message: p.Message}
-					if !p.Snapshot.IsZero() {
-						pj.Snapshot = p.Snapshot.String()
-					}
-					j.Problems = append(j.Problems, pj)
-				}
-				if err := e.printJSON(j); err != nil {
-					return err
-				}
-				if len(res.Problems) > 0 {
-					return exitStatus(exitRepo)
-				}
-				return nil
+				return e.printVerifyJSON(res, remote, c.Bool("read-data"))
 			}
 			for _, p := range res.Problems {
 				e.printf("%s\n", p)
@@ -110,4 +92,29 @@ func verifyCommand(e *env) *cli.Command {
 			return fmt.Errorf("%w: verify found %s", snapshot.ErrCorrupt, plural(len(res.Problems), "problem", "problems"))
 		},
 	}
+}
+
+// printVerifyJSON prints what verify found (remote: of a remote, if not
+// nil) with --json; problems end with the exit code of a corrupt
+// repository.
+func (e *env) printVerifyJSON(res *snapshot.VerifyResult, remote *snapshot.RemoteVerifyResult, readData bool) error {
+	j := verifyJSON{OK: len(res.Problems) == 0, ReadData: readData, Snapshots: res.Snapshots,
+		Trees: res.Trees, Blobs: res.Blobs, Problems: []problemJSON{}}
+	if remote != nil {
+		j.Remote, j.URL, j.Refs, j.Instances = remote.Remote, remote.URL, remote.Refs, remote.Instances
+	}
+	for _, p := range res.Problems {
+		pj := problemJSON{Ref: p.Ref, Path: p.Path, Object: p.Object, Message: p.Message}
+		if !p.Snapshot.IsZero() {
+			pj.Snapshot = p.Snapshot.String()
+		}
+		j.Problems = append(j.Problems, pj)
+	}
+	if err := e.printJSON(j); err != nil {
+		return err
+	}
+	if len(res.Problems) > 0 {
+		return exitStatus(exitRepo)
+	}
+	return nil
 }

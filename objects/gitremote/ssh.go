@@ -109,6 +109,15 @@ func newSSHAuth(ep *transport.Endpoint, getenv func(string) string, timeout time
 			return err
 		},
 	}
+	a.signers = sshSigners(getenv, home, timeout)
+	return a, nil
+}
+
+// sshSigners returns the function that finds the client's keys when they
+// are needed: ssh-agent's (SSH_AUTH_SOCK), then METASTORE_SSH_KEY or the
+// usual files under home's .ssh, decrypted with
+// METASTORE_SSH_KEY_PASSPHRASE if they need it.
+func sshSigners(getenv func(string) string, home string, timeout time.Duration) func() ([]ssh.Signer, error) {
 	sock := getenv("SSH_AUTH_SOCK")
 	var keyFiles []string
 	if k := getenv("METASTORE_SSH_KEY"); k != "" {
@@ -119,7 +128,7 @@ func newSSHAuth(ep *transport.Endpoint, getenv func(string) string, timeout time
 		}
 	}
 	passphrase := getenv("METASTORE_SSH_KEY_PASSPHRASE")
-	a.signers = func() ([]ssh.Signer, error) {
+	return func() ([]ssh.Signer, error) {
 		var out []ssh.Signer
 		if sock != "" {
 			if conn, err := net.DialTimeout("unix", sock, timeout); err == nil {
@@ -149,5 +158,4 @@ func newSSHAuth(ep *transport.Endpoint, getenv func(string) string, timeout time
 		}
 		return out, nil
 	}
-	return a, nil
 }

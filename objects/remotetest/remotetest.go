@@ -84,6 +84,49 @@ func waitPort(addr string, d time.Duration) error {
 	}
 }
 
+// server is a server process a test started on a loopback port.
+type server struct {
+	t     testing.TB
+	token string // in the environment of the server and its children
+	mu    sync.Mutex
+	cmd   *exec.Cmd
+}
+
+// run starts cmd, in a process group of its own with the token in its
+// environment, and waits until addr accepts connections; what names the
+// server in failures.
+func (s *server) run(what string, cmd *exec.Cmd, addr string) {
+	s.t.Helper()
+	cmd.Env = append(os.Environ(), s.token)
+	cmd.SysProcAttr = serverAttr()
+	cmd.WaitDelay = 5 * time.Second
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("start %s: %v", what, err)
+	}
+	if err := waitPort(addr, 10*time.Second); err != nil {
+		stop(cmd, s.token)
+		s.t.Fatalf("%s did not start: %v\n%s", what, err, log.String())
+	}
+	s.mu.Lock()
+	s.cmd = cmd
+	s.mu.Unlock()
+}
+
+// Kill stops the server at once (SIGKILL), with every process below it
+// (an sshd's connections and sessions) and every process holding its token.
+func (s *server) Kill() { s.kill() }
+
+// kill is Kill, returning the processes still running.
+func (s *server) kill() []process {
+	s.mu.Lock()
+	cmd := s.cmd
+	s.cmd = nil
+	s.mu.Unlock()
+	return stop(cmd, s.token)
+}
+
 // S3 is a running versitygw.
 type S3 struct {
 	// Endpoint is its URL (http://127.0.0.1:PORT); Root the folder whose
@@ -92,11 +135,8 @@ type S3 struct {
 	// Access and Secret are its credentials.
 	Access, Secret string
 
-	t     testing.TB
-	addr  string
-	token string
-	cmd   *exec.Cmd
-	mu    sync.Mutex
+	server
+	addr string
 }
 
 // StartS3 starts versitygw in posix mode on a loopback port, with fresh
@@ -114,8 +154,7 @@ func StartS3(t testing.TB) *S3 {
 		Root:   t.TempDir(),
 		Access: "metastore-test",
 		Secret: "s3-" + base64.RawURLEncoding.EncodeToString(secret),
-		t:      t,
-		token:  newToken(),
+		server: server{t: t, token: newToken()},
 	}
 	port := freePort(t)
 	s.addr = fmt.Sprintf("127.0.0.1:%d", port)
@@ -126,24 +165,8 @@ func StartS3(t testing.TB) *S3 {
 }
 
 func (s *S3) start(bin string) {
-	t := s.t
-	t.Helper()
-	cmd := exec.Command(bin, "--access", s.Access, "--secret", s.Secret, "--port", s.addr, "--quiet", "posix", s.Root)
-	cmd.Env = append(os.Environ(), s.token)
-	cmd.SysProcAttr = serverAttr()
-	cmd.WaitDelay = 5 * time.Second
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start versitygw: %v", err)
-	}
-	if err := waitPort(s.addr, 10*time.Second); err != nil {
-		stop(cmd, s.token)
-		t.Fatalf("versitygw did not start: %v\n%s", err, log.String())
-	}
-	s.mu.Lock()
-	s.cmd = cmd
-	s.mu.Unlock()
+	s.t.Helper()
+	s.run("versitygw", exec.Command(bin, "--access", s.Access, "--secret", s.Secret, "--port", s.addr, "--quiet", "posix", s.Root), s.addr)
 }
 
 // Bucket creates a bucket.
@@ -167,18 +190,6 @@ func (s *S3) Env() []string {
 // Getenv is Env as a lookup function over the process environment.
 func (s *S3) Getenv(extra ...string) func(string) string {
 	return Getenv(append(s.Env(), extra...)...)
-}
-
-// Kill stops the server at once (SIGKILL).
-func (s *S3) Kill() { s.kill() }
-
-// kill is Kill, returning the processes still running.
-func (s *S3) kill() []process {
-	s.mu.Lock()
-	cmd := s.cmd
-	s.cmd = nil
-	s.mu.Unlock()
-	return stop(cmd, s.token)
 }
 
 // Restart starts the server again on the same port and folder.
@@ -216,13 +227,10 @@ type SSHD struct {
 	// KnownHosts a known_hosts file holding the server's host key.
 	Home, KnownHosts string
 
-	t       testing.TB
+	server
 	dir     string
 	cfg     string
-	token   string
 	hostKey ssh.PublicKey
-	mu      sync.Mutex
-	cmd     *exec.Cmd
 }
 
 // KnownHostsFor writes a known_hosts file that trusts this server's host
@@ -259,7 +267,7 @@ func StartSSHD(t testing.TB) *SSHD {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	s := &SSHD{User: u.Username, t: t, dir: dir, Home: filepath.Join(dir, "home"), token: newToken()}
+	s := &SSHD{User: u.Username, server: server{t: t, token: newToken()}, dir: dir, Home: filepath.Join(dir, "home")}
 	os.MkdirAll(filepath.Join(s.Home, ".ssh"), 0o700)
 	hostKey := writeKey(t, filepath.Join(dir, "host_ed25519"))
 	s.hostKey = hostKey
@@ -291,27 +299,12 @@ SetEnv %s
 }
 
 func (s *SSHD) start() {
-	cmd := exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", s.cfg)
 	// sshd forks each connection, and each session, into a session and
 	// process group of its own: Kill finds the connections below sshd and
 	// the sessions by the token (SetEnv), which they keep if a connection
 	// outlived sshd (sshd itself writes its process titles over its
 	// environment).
-	cmd.Env = append(os.Environ(), s.token)
-	cmd.SysProcAttr = serverAttr()
-	cmd.WaitDelay = 5 * time.Second
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("start sshd: %v", err)
-	}
-	if err := waitPort(s.Addr, 10*time.Second); err != nil {
-		stop(cmd, s.token)
-		s.t.Fatalf("sshd did not start: %v\n%s", err, log.String())
-	}
-	s.mu.Lock()
-	s.cmd = cmd
-	s.mu.Unlock()
+	s.run("sshd", exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", s.cfg), s.Addr)
 }
 
 // URL returns the ssh:// URL of a repository path on this server.
@@ -323,19 +316,6 @@ func (s *SSHD) URL(path string) string {
 // SSH_KNOWN_HOSTS naming the known_hosts file; no ssh-agent.
 func (s *SSHD) Env() []string {
 	return []string{"HOME=" + s.Home, "SSH_KNOWN_HOSTS=" + s.KnownHosts, "SSH_AUTH_SOCK="}
-}
-
-// Kill stops the server and every connection and session it serves
-// (SIGKILL).
-func (s *SSHD) Kill() { s.kill() }
-
-// kill is Kill, returning the processes still running.
-func (s *SSHD) kill() []process {
-	s.mu.Lock()
-	cmd := s.cmd
-	s.cmd = nil
-	s.mu.Unlock()
-	return stop(cmd, s.token)
 }
 
 // Restart starts the server again with the same keys and port.

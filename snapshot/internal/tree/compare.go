@@ -93,7 +93,7 @@ func (c *comparison) entries(id objects.ID) ([]objects.TreeEntry, error) {
 		return nil, nil
 	}
 	c.reads++
-	d, err := c.r.load(id)
+	d, _, err := c.r.read(id)
 	if err != nil {
 		return nil, treeError(id, err)
 	}

@@ -38,27 +38,37 @@ func NewReader(objs Objects) *Reader { return &Reader{objs: objs} }
 
 // load returns the folder tree id, from the cache or the object store.
 func (r *Reader) load(id objects.ID) (*dir, error) {
+	d, fresh, err := r.read(id)
+	if err != nil || !fresh {
+		return d, err
+	}
 	r.mu.Lock()
-	d := r.dirs[id]
+	defer r.mu.Unlock()
+	if r.dirs == nil || r.bytes+len(d.raw) > maxCachedBytes {
+		r.dirs, r.bytes = map[objects.ID]*dir{}, 0
+	}
+	if len(d.raw) <= maxCachedBytes {
+		r.dirs[id] = d
+		r.bytes += len(d.raw)
+	}
+	return d, nil
+}
+
+// read returns the folder tree id from the cache, or read from the object
+// store (fresh) without putting it there: for a reader of each folder once
+// (Compare), so that what it decodes is garbage once it is done with it.
+func (r *Reader) read(id objects.ID) (d *dir, fresh bool, err error) {
+	r.mu.Lock()
+	d = r.dirs[id]
 	r.mu.Unlock()
 	if d != nil {
-		return d, nil
+		return d, false, nil
 	}
 	raw, err := r.objs.ReadKind(id, objects.KindTree)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	d = &dir{id: id, raw: raw}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.dirs == nil || r.bytes+len(raw) > maxCachedBytes {
-		r.dirs, r.bytes = map[objects.ID]*dir{}, 0
-	}
-	if len(raw) <= maxCachedBytes {
-		r.dirs[id] = d
-		r.bytes += len(raw)
-	}
-	return d, nil
+	return &dir{id: id, raw: raw}, true, nil
 }
 
 // Root is one snapshot's tree opened for reading. Lookups go by path

@@ -1,6 +1,7 @@
 package tree
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -58,3 +59,46 @@ func TestTreeAtReadsOnlyTheFoldersAbove(t *testing.T) {
 		t.Errorf("the folders above were read %d and %d times, want once each", m.reads[root], m.reads[mid])
 	}
 }
+
+// TestCompareCachesNoFolder checks that Compare, which reads each folder
+// it compares once, leaves none of them in the Reader's cache: a diff of
+// snapshots 1% apart reads nearly every large folder of both, and keeping
+// them decoded cost a diff of 30,000 resources 45% more memory and 40%
+// more CPU than before the tree package.
+func TestCompareCachesNoFolder(t *testing.T) {
+	m := &memObjects{trees: map[objects.ID][]byte{}, reads: map[objects.ID]int{}}
+	snap := func(content string, ms int64) (root objects.ID, below []objects.ID) {
+		blob := objects.HashObject(objects.KindBlob, []byte(content))
+		empty := objects.HashObject(objects.KindBlob, nil)
+		cube := m.put(t, objects.TreeEntry{Name: "a.json", Mode: objects.ModeFile, ID: blob})
+		mcube := m.put(t, objects.TreeEntry{Name: MirrorEntry("a.json", ms), Mode: objects.ModeFile, ID: empty})
+		ts := m.put(t, objects.TreeEntry{Name: "cube", Mode: objects.ModeDir, ID: mcube})
+		rec := m.put(t, objects.TreeEntry{Name: TimestampsDir, Mode: objects.ModeDir, ID: ts})
+		root = m.put(t, objects.TreeEntry{Name: "cube", Mode: objects.ModeDir, ID: cube}, objects.TreeEntry{Name: RecordsDir, Mode: objects.ModeDir, ID: rec})
+		return root, []objects.ID{cube, mcube}
+	}
+	a, belowA := snap("{}", 5)
+	b, belowB := snap(`{"x":1}`, 6)
+	r := NewReader(m)
+	changes, _, err := r.Compare(context.Background(), a, b, everything{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != 1 || changes[0].Key != "/cube/a.json" {
+		t.Fatalf("Compare = %+v, want one change of /cube/a.json", changes)
+	}
+	for _, id := range append(belowA, belowB...) {
+		if m.reads[id] != 1 {
+			t.Errorf("folder %s read %d times, want once", id, m.reads[id])
+		}
+		if _, ok := r.dirs[id]; ok {
+			t.Errorf("folder %s stays in the cache after Compare", id)
+		}
+	}
+}
+
+// everything is the Filter that keeps every resource.
+type everything struct{}
+
+func (everything) MayContain(string) bool { return true }
+func (everything) Match(string) bool      { return true }

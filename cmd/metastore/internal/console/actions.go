@@ -194,9 +194,7 @@ func (c *Console) restorePage(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 		}
-		d.Pager = newPager(r, len(items), planPerPage)
-		lo, hi := d.Pager.bounds()
-		d.Items = items[lo:hi]
+		d.Pager, d.Items = pageOf(r, items, planPerPage)
 	}
 	c.render(w, r, status, "restore", "Restore plan", d)
 }
@@ -381,9 +379,7 @@ func (c *Console) diffPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Done, d.Doc = true, res.JSON()
-	d.Pager = newPager(r, len(d.Doc.Changes), changesPerPage)
-	lo, hi := d.Pager.bounds()
-	d.Changes = d.Doc.Changes[lo:hi]
+	d.Pager, d.Changes = pageOf(r, d.Doc.Changes, changesPerPage)
 	c.render(w, r, http.StatusOK, "diff", "Diff", d)
 }
 
@@ -429,8 +425,6 @@ func (c *Console) historyPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Done, d.Doc = true, h.JSON()
-	d.Pager = newPager(r, len(d.Doc.Entries), rowsPerPage)
-	lo, hi := d.Pager.bounds()
-	d.Entries = d.Doc.Entries[lo:hi]
+	d.Pager, d.Entries = pageOf(r, d.Doc.Entries, rowsPerPage)
 	c.render(w, r, http.StatusOK, "history", "History", d)
 }

@@ -71,6 +71,14 @@ func newPager(r *http.Request, total, size int) pager {
 	return p
 }
 
+// pageOf returns the pager of rows (size to a page) and the rows of the
+// page the request asks for.
+func pageOf[T any](r *http.Request, rows []T, size int) (pager, []T) {
+	p := newPager(r, len(rows), size)
+	lo, hi := p.bounds()
+	return p, rows[lo:hi]
+}
+
 // bounds returns the page's slice bounds.
 func (p pager) bounds() (int, int) {
 	lo := min((p.Page-1)*p.Size, p.Total)
