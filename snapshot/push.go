@@ -70,28 +70,14 @@ func (r *Repository) Push(ctx context.Context, opt PushOptions) (*PushResult, er
 	if err != nil {
 		return nil, err
 	}
-	inst := opt.Instance
-	if inst == "" {
-		if inst, err = r.Instance(ctx); err != nil {
-			return nil, err
-		}
-		if inst == "" {
-			return nil, fmt.Errorf("%w: no snapshot here records a metastore UUID (a metastore without /UUID, or no backup yet): name the instance with --instance NAME", ErrNoInstance)
-		}
-	}
-	if err := checkInstance(inst); err != nil {
+	inst, err := r.pushInstance(ctx, opt.Instance)
+	if err != nil {
 		return nil, err
 	}
 	res := &PushResult{Remote: t.name, URL: t.display(), Instance: inst}
-	local := map[string]objects.ID{}
-	for _, prefix := range []string{refHeads, refTags} {
-		refs, err := r.objs.Refs(prefix)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
-		}
-		for _, ref := range refs {
-			local[ref.Name] = ref.ID
-		}
+	local, err := r.ownRefs()
+	if err != nil {
+		return nil, err
 	}
 	if len(local) == 0 {
 		return res, nil
@@ -107,42 +93,9 @@ func (r *Repository) Push(ctx context.Context, opt PushOptions) (*PushResult, er
 	defer sess.close()
 	remote := sess.refs()
 
-	forgets, err := r.loadIDMap()
+	updates, refused, err := r.planPush(ctx, local, remote, inst, res)
 	if err != nil {
 		return nil, err
-	}
-	var updates []refChange
-	var refused []string
-	for _, name := range sortedRefs(local) {
-		id := local[name]
-		rname := refMetastore + inst + "/" + strings.TrimPrefix(name, "refs/")
-		old := remote[rname]
-		switch {
-		case old == id:
-			res.UpToDate++
-			continue
-		case old.IsZero():
-		case forgets.replaces(name, old, id):
-			// The remote has this branch or tag as it was before a
-			// forget here: it moves with it.
-		case strings.HasPrefix(name, refTags):
-			refused = append(refused, fmt.Sprintf("tag %s: the remote's names snapshot %s, this repository's %s", strings.TrimPrefix(name, refTags), ID(old).Short(), ID(id).Short()))
-			continue
-		case !r.objs.Has(old):
-			refused = append(refused, fmt.Sprintf("%s: the remote's is at snapshot %s, which this repository does not have", strings.TrimPrefix(name, refHeads), ID(old).Short()))
-			continue
-		default:
-			ok, err := r.objs.IsAncestor(ctx, old, id)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				refused = append(refused, fmt.Sprintf("%s: the remote's snapshot %s is not in this repository's history (at %s)", strings.TrimPrefix(name, refHeads), ID(old).Short(), ID(id).Short()))
-				continue
-			}
-		}
-		updates = append(updates, refChange{name: rname, old: old, new: id})
-		res.Updated = append(res.Updated, RefChange{Ref: name, Remote: rname, Old: ID(old), New: ID(id)})
 	}
 	if len(refused) > 0 {
 		return nil, fmt.Errorf("%w: instance %s on %s: %s. Nothing was pushed. Another repository pushes snapshots of a metastore with the same UUID (a copied Kylin?), or this repository was recreated: pull (metastore pull; metastore log --instance %s) to look at them, and push this repository under another name with --instance NAME, or start it again from the remote (metastore --repo NEW pull URL)",
@@ -170,6 +123,79 @@ func (r *Repository) Push(ctx context.Context, opt PushOptions) (*PushResult, er
 		return res, err
 	}
 	return res, nil
+}
+
+// pushInstance is the namespace a push goes into: inst, or this
+// repository's instance.
+func (r *Repository) pushInstance(ctx context.Context, inst string) (string, error) {
+	if inst == "" {
+		var err error
+		if inst, err = r.Instance(ctx); err != nil {
+			return "", err
+		}
+		if inst == "" {
+			return "", fmt.Errorf("%w: no snapshot here records a metastore UUID (a metastore without /UUID, or no backup yet): name the instance with --instance NAME", ErrNoInstance)
+		}
+	}
+	return inst, checkInstance(inst)
+}
+
+// ownRefs returns this repository's own branches and tags.
+func (r *Repository) ownRefs() (map[string]objects.ID, error) {
+	local := map[string]objects.ID{}
+	for _, prefix := range []string{refHeads, refTags} {
+		refs, err := r.objs.Refs(prefix)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		for _, ref := range refs {
+			local[ref.Name] = ref.ID
+		}
+	}
+	return local, nil
+}
+
+// planPush compares the local references with the remote's values under
+// inst: the updates to make, and the references a push may not move (see
+// Push). It counts the references already up to date in res, and lists the
+// updates there.
+func (r *Repository) planPush(ctx context.Context, local, remote map[string]objects.ID, inst string, res *PushResult) (updates []refChange, refused []string, err error) {
+	forgets, err := r.loadIDMap()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, name := range sortedRefs(local) {
+		id := local[name]
+		rname := refMetastore + inst + "/" + strings.TrimPrefix(name, "refs/")
+		old := remote[rname]
+		switch {
+		case old == id:
+			res.UpToDate++
+			continue
+		case old.IsZero():
+		case forgets.replaces(name, old, id):
+			// The remote has this branch or tag as it was before a
+			// forget here: it moves with it.
+		case strings.HasPrefix(name, refTags):
+			refused = append(refused, fmt.Sprintf("tag %s: the remote's names snapshot %s, this repository's %s", strings.TrimPrefix(name, refTags), ID(old).Short(), ID(id).Short()))
+			continue
+		case !r.objs.Has(old):
+			refused = append(refused, fmt.Sprintf("%s: the remote's is at snapshot %s, which this repository does not have", strings.TrimPrefix(name, refHeads), ID(old).Short()))
+			continue
+		default:
+			ok, err := r.objs.IsAncestor(ctx, old, id)
+			if err != nil {
+				return nil, nil, err
+			}
+			if !ok {
+				refused = append(refused, fmt.Sprintf("%s: the remote's snapshot %s is not in this repository's history (at %s)", strings.TrimPrefix(name, refHeads), ID(old).Short(), ID(id).Short()))
+				continue
+			}
+		}
+		updates = append(updates, refChange{name: rname, old: old, new: id})
+		res.Updated = append(res.Updated, RefChange{Ref: name, Remote: rname, Old: ID(old), New: ID(id)})
+	}
+	return updates, refused, nil
 }
 
 // track records, under refs/remotes/<tracking>/<instance>/..., the values

@@ -465,25 +465,7 @@ func (t *typedTx) apply(ctx context.Context, tt *typedTable, keys []string, dele
 	d := t.s.d
 	mk := tt.col(tcMetaKey)
 	if deletes {
-		var gone []string
-		for _, m := range mks {
-			if _, ok := have[m]; ok {
-				gone = append(gone, m)
-			}
-		}
-		if len(gone) == 0 {
-			return nil
-		}
-		a := &args{d: d}
-		q := fmt.Sprintf("DELETE FROM %s WHERE %s", tt.q, d.keysCond(a, mk, gone))
-		if _, err := t.tx.ExecContext(ctx, q, a.vals...); err != nil {
-			return t.s.translate(ctx, fmt.Sprintf("delete %d rows of %s", len(gone), tt.name), err)
-		}
-		for _, m := range gone {
-			e := have[m]
-			t.audit.typedDelete(tt.typ, m, e.project)
-		}
-		return t.audit.flush(ctx)
+		return t.applyDeletes(ctx, tt, mks, have)
 	}
 	var inserts []insertRow
 	uuids := map[any]string{}
@@ -534,30 +516,64 @@ func (t *typedTx) apply(ctx context.Context, tt *typedTable, keys []string, dele
 		inserts = append(inserts, insertRow{mk: m, vals: vals, stored: stored, ts: op.ts})
 		t.audit.typedWrite(tt.typ, m, stored, op.ts, 0, project, model)
 	}
-	if len(inserts) > 0 {
-		cols := []string{tt.col(tcMetaKey), tt.col(tcMVCC), tt.col(tcTS), tt.col(tcContent)}
-		for _, v := range inserts[0].vals {
-			cols = append(cols, tt.col(v.col))
-		}
-		a := &args{d: d}
-		var rowsSQL []string
-		for _, in := range inserts {
-			ph := []string{a.add(in.mk), "0", a.add(in.ts), a.add(in.stored)}
-			for _, v := range in.vals {
-				ph = append(ph, a.add(v.val))
-			}
-			rowsSQL = append(rowsSQL, "("+strings.Join(ph, ", ")+")")
-		}
-		q := fmt.Sprintf("INSERT INTO %s (%s) VALUES %s", tt.q, strings.Join(cols, ", "), strings.Join(rowsSQL, ", "))
-		if _, err := t.tx.ExecContext(ctx, q, a.vals...); err != nil {
-			what := typedKey(tt.typ, inserts[0].mk)
-			if len(inserts) > 1 {
-				what = fmt.Sprintf("%d resources from %s", len(inserts), what)
-			}
-			return t.s.translate(ctx, "insert "+what+" into "+tt.name, err)
-		}
+	if err := t.insertRows(ctx, tt, inserts); err != nil {
+		return err
 	}
 	return t.audit.flush(ctx)
+}
+
+// applyDeletes deletes the rows of mks that exist (have) from table tt.
+func (t *typedTx) applyDeletes(ctx context.Context, tt *typedTable, mks []string, have map[string]existing) error {
+	d, mk := t.s.d, tt.col(tcMetaKey)
+	var gone []string
+	for _, m := range mks {
+		if _, ok := have[m]; ok {
+			gone = append(gone, m)
+		}
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	a := &args{d: d}
+	q := fmt.Sprintf("DELETE FROM %s WHERE %s", tt.q, d.keysCond(a, mk, gone))
+	if _, err := t.tx.ExecContext(ctx, q, a.vals...); err != nil {
+		return t.s.translate(ctx, fmt.Sprintf("delete %d rows of %s", len(gone), tt.name), err)
+	}
+	for _, m := range gone {
+		e := have[m]
+		t.audit.typedDelete(tt.typ, m, e.project)
+	}
+	return t.audit.flush(ctx)
+}
+
+// insertRows inserts new rows into table tt in one statement.
+func (t *typedTx) insertRows(ctx context.Context, tt *typedTable, inserts []insertRow) error {
+	if len(inserts) == 0 {
+		return nil
+	}
+	d := t.s.d
+	cols := []string{tt.col(tcMetaKey), tt.col(tcMVCC), tt.col(tcTS), tt.col(tcContent)}
+	for _, v := range inserts[0].vals {
+		cols = append(cols, tt.col(v.col))
+	}
+	a := &args{d: d}
+	var rowsSQL []string
+	for _, in := range inserts {
+		ph := []string{a.add(in.mk), "0", a.add(in.ts), a.add(in.stored)}
+		for _, v := range in.vals {
+			ph = append(ph, a.add(v.val))
+		}
+		rowsSQL = append(rowsSQL, "("+strings.Join(ph, ", ")+")")
+	}
+	q := fmt.Sprintf("INSERT INTO %s (%s) VALUES %s", tt.q, strings.Join(cols, ", "), strings.Join(rowsSQL, ", "))
+	if _, err := t.tx.ExecContext(ctx, q, a.vals...); err != nil {
+		what := typedKey(tt.typ, inserts[0].mk)
+		if len(inserts) > 1 {
+			what = fmt.Sprintf("%d resources from %s", len(inserts), what)
+		}
+		return t.s.translate(ctx, "insert "+what+" into "+tt.name, err)
+	}
+	return nil
 }
 
 // insertRow is a new row of a typed table.
