@@ -2,7 +2,7 @@
 # bench/million.sh: metastore beside the git CLI on one large job-heavy Kylin
 # metastore (issue 16, goal 4: 1,000,000 resources, about 6 GB), in one run.
 #
-# Usage: bench/million.sh [--resources N] [--out DIR] [--metagen BIN] [--no-fsck] [--keep]
+# Usage: bench/million.sh [--resources N] [--out DIR] [--metagen BIN] [--no-fsck] [--profile] [--keep]
 #
 #   --resources N  resources to generate (default 1000000), kylin-metagen
 #                  generate --shape jobs --seed 1
@@ -14,6 +14,10 @@
 #                  from this checkout)
 #   --no-fsck      skip git fsck (beside verify), which is slow on a million
 #                  loose objects
+#   --profile      every metastore step also writes a CPU profile
+#                  (DIR/prof/STEP.cpu, metastore --cpuprofile) and logs the Go
+#                  collector's trace (GODEBUG=gctrace=1: the live heap after
+#                  each collection) into DIR/prof/STEP.gc
 #   --keep         keep the working folders
 #
 # If DIR/meta exists and DIR/generated holds N, the metastore is reused as it
@@ -48,6 +52,7 @@ OUT=
 GEN=
 FSCK=1
 KEEP=0
+PROFILE=0
 usage() {
 	sed -n '2,/^set -eu/p' "$0" | sed -e '/^set -eu/d' -e 's/^# \{0,1\}//' >&2
 	exit 2
@@ -61,6 +66,7 @@ while [ $# -gt 0 ]; do
 	--metagen) GEN=$2; shift 2 ;;
 	--metagen=*) GEN=${1#*=}; shift ;;
 	--no-fsck) FSCK=0; shift ;;
+	--profile) PROFILE=1; shift ;;
 	--keep) KEEP=1; shift ;;
 	-h|--help) usage ;;
 	*) echo "million.sh: unknown argument $1" >&2; usage ;;
@@ -86,6 +92,21 @@ if [ -z "$GEN" ]; then
 fi
 "$GEN" generate --help 2>&1 | grep -q -- --shape || { echo "million.sh: $GEN has no --shape (give --metagen BIN)" >&2; exit 2; }
 MS=$BIN/metastore
+# $MSR SCENARIO ARGS...: metastore ARGS; with --profile, also its CPU
+# profile and GC trace (a script, so that GNU time measures metastore itself:
+# it execs it).
+MSR=$BIN/ms-run
+cat >"$MSR" <<EOF
+#!/bin/sh
+s=\$1
+shift
+if [ "$PROFILE" = 1 ]; then
+	mkdir -p "$OUT/prof"
+	GODEBUG=gctrace=1 exec "$MS" --cpuprofile "$OUT/prof/\$s.cpu" "\$@" 2>"$OUT/prof/\$s.gc"
+fi
+exec "$MS" "\$@"
+EOF
+chmod +x "$MSR"
 
 export GIT_CONFIG_NOSYSTEM=1
 export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@localhost
@@ -148,7 +169,7 @@ git_backup() {
 	measure "$1" git sh -c 'git --git-dir="$1" --work-tree="$2" add -A && git --git-dir="$1" --work-tree="$2" commit -q --allow-empty -m "$3"' sh "$GD" "$META" "$1"
 }
 ms_backup() {
-	measure "$1" metastore "$MS" -q --metadata-url "$META" --repo "$MR" backup -m "$1"
+	measure "$1" metastore "$MSR" "$1" -q --metadata-url "$META" --repo "$MR" backup -m "$1"
 }
 log "first backup"
 git_backup backup_first
@@ -169,9 +190,9 @@ ids=$("$MS" --json --repo "$MR" log --scope system -n 2 | sed -n 's/^    "id": "
 new_id=$(echo "$ids" | sed -n 1p) old_id=$(echo "$ids" | sed -n 2p)
 [ -n "$old_id" ] && [ -n "$new_id" ] || { echo "million.sh: cannot read snapshot ids from metastore log" >&2; exit 1; }
 measure diff git sh -c 'exec "$@" >/dev/null' sh git --git-dir="$GD" diff HEAD~1 HEAD
-measure diff metastore sh -c 'exec "$@" >/dev/null' sh "$MS" --repo "$MR" diff "$old_id" "$new_id"
+measure diff metastore sh -c 'exec "$@" >/dev/null' sh "$MSR" diff --repo "$MR" diff "$old_id" "$new_id"
 measure diff_stat git sh -c 'exec "$@" >/dev/null' sh git --git-dir="$GD" diff --stat HEAD~1 HEAD
-measure diff_stat metastore sh -c 'exec "$@" >/dev/null' sh "$MS" --repo "$MR" diff --stat "$old_id" "$new_id"
+measure diff_stat metastore sh -c 'exec "$@" >/dev/null' sh "$MSR" diff_stat --repo "$MR" diff --stat "$old_id" "$new_id"
 
 log "restores from the latest snapshot"
 PROJECT=$(ls -1 "$META/project" | sed -n 's/\.json$//p' | head -n 1)
@@ -206,9 +227,9 @@ for kind in cube project; do
 	check_restore "$kind" git
 	delete_scope "$kind"
 	if [ "$kind" = cube ]; then
-		measure restore_cube metastore "$MS" -q --metadata-url "$SCR" --repo "$MR" restore-cube "$PROJECT" latest --cube "$CUBE"
+		measure restore_cube metastore "$MSR" restore_cube -q --metadata-url "$SCR" --repo "$MR" restore-cube "$PROJECT" latest --cube "$CUBE"
 	else
-		measure restore_project metastore "$MS" -q --metadata-url "$SCR" --repo "$MR" restore-project "$PROJECT" latest
+		measure restore_project metastore "$MSR" restore_project -q --metadata-url "$SCR" --repo "$MR" restore-project "$PROJECT" latest
 	fi
 	check_restore "$kind" metastore
 done
@@ -216,9 +237,9 @@ rm -rf "$SCR"
 
 log "verify"
 [ "$FSCK" = 0 ] || measure verify git git --git-dir="$GD" fsck --connectivity-only --no-dangling
-measure verify metastore "$MS" -q --repo "$MR" verify
+measure verify metastore "$MSR" verify -q --repo "$MR" verify
 [ "$FSCK" = 0 ] || measure verify_read_data git git --git-dir="$GD" fsck --no-dangling
-measure verify_read_data metastore "$MS" -q --repo "$MR" verify --read-data
+measure verify_read_data metastore "$MSR" verify_read_data -q --repo "$MR" verify --read-data
 
 # --- summary ----------------------------------------------------------------------
 awk -F '\t' -v files="$(sed -n 's/^metastore_files\t//p' "$OUT/sizes.tsv")" -v bytes="$(sed -n 's/^metastore_bytes\t//p' "$OUT/sizes.tsv")" '
