@@ -2,14 +2,17 @@ package snapshot
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/metastore/memory"
+	"github.com/kylin-tools/metastore/objects"
 	"github.com/kylin-tools/metastore/scope"
 )
 
@@ -42,5 +45,49 @@ func TestStaleCacheTempRemoved(t *testing.T) {
 	}
 	if _, err := os.Stat(fresh); err != nil {
 		t.Errorf("recent temporary file removed: %v", err)
+	}
+}
+
+// TestLoadCacheAllocatesFileOnce checks that reading a change cache
+// allocates the file's bytes once, beside the map of its entries: the file
+// of a million resources is over 100 MB, and reading it through io.ReadAll's
+// doubling buffers and then copying it into a string tripled the load's
+// memory.
+func TestLoadCacheAllocatesFileOnce(t *testing.T) {
+	const n = 20000
+	entries := make(map[string]cacheEntry, n)
+	for i := range n {
+		p := fmt.Sprintf("/execute_output/%08x-4e2b-4c1d-9a7e-5f3c2b1a0d9e-%02d", i, i%16)
+		entries[p] = cacheEntry{change: fmt.Sprintf("fd00:%x:6570abcd:1a2b3c4d:6570abcd:1a2b3c4d:%x", 1000+i, i), size: int64(i), ts: int64(i) * 1000, id: objects.ID{byte(i), byte(i >> 8)}}
+	}
+	path := filepath.Join(t.TempDir(), "cache")
+	data := encodeCacheFile(entries, objects.ID{1})
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// What the map alone costs: the same entries into a map of the same
+	// size hint.
+	var m0, m1, m2 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	ref := make(map[string]cacheEntry, len(data)/96)
+	for p, e := range entries {
+		ref[p] = e
+	}
+	runtime.ReadMemStats(&m1)
+	got, commit := loadCacheFile(path)
+	runtime.ReadMemStats(&m2)
+	if len(got) != n || commit != (objects.ID{1}) {
+		t.Fatalf("loaded %d entries, commit %v; want %d, %v", len(got), commit, n, objects.ID{1})
+	}
+	for p, e := range entries {
+		if got[p] != e {
+			t.Fatalf("%s: loaded %+v, want %+v", p, got[p], e)
+		}
+	}
+	mapBytes := m1.TotalAlloc - m0.TotalAlloc
+	loadBytes := m2.TotalAlloc - m1.TotalAlloc
+	// The file once, the map, and a little slack.
+	if limit := uint64(len(data)) + mapBytes + uint64(len(data))/10; loadBytes > limit {
+		t.Errorf("loading a %d-byte cache file allocated %d bytes; want at most %d (the file once, and the map's %d)", len(data), loadBytes, limit, mapBytes)
 	}
 }

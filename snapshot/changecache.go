@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"encoding/binary"
 	"encoding/hex"
@@ -8,8 +9,8 @@ import (
 	"io"
 	"os"
 	"sort"
-	"strings"
 	"syscall"
+	"unsafe"
 
 	"github.com/kylin-tools/metastore/objects"
 )
@@ -55,8 +56,29 @@ func readCacheFile(path string) ([]byte, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s: not a regular file", path)
 	}
-	return io.ReadAll(f)
+	// One buffer of the file's size (and one byte more, to see that it did
+	// not grow meanwhile): the change cache of a million resources is over
+	// 100 MB, and io.ReadAll's doubling buffers would allocate twice that.
+	size := fi.Size()
+	if size < 0 || size > maxCacheFile {
+		return nil, fmt.Errorf("%s: %d bytes, more than a cache file holds", path, size)
+	}
+	buf := make([]byte, size+1)
+	n, err := io.ReadFull(f, buf)
+	switch {
+	case err == io.ErrUnexpectedEOF || err == io.EOF:
+		return buf[:n], nil // shorter than it was: its checksum decides
+	case err != nil:
+		return nil, err
+	}
+	// Longer than it was (a file being rewritten in place): the rest.
+	rest, err := io.ReadAll(f)
+	return append(buf, rest...), err
 }
+
+// maxCacheFile bounds the size of a cache file read (about 100 bytes per
+// resource: 40 million resources).
+const maxCacheFile = 4 << 30
 
 // loadCache reads a cache file; a missing or unreadable one is empty.
 func loadCache(path string) map[string]cacheEntry {
@@ -68,7 +90,7 @@ func loadCache(path string) map[string]cacheEntry {
 // with.
 func loadCacheFile(path string) (map[string]cacheEntry, objects.ID) {
 	data, err := readCacheFile(path)
-	if err != nil || !strings.HasPrefix(string(data), cacheMagic) || len(data) < len(cacheMagic)+40 {
+	if err != nil || !bytes.HasPrefix(data, []byte(cacheMagic)) || len(data) < len(cacheMagic)+40 {
 		return map[string]cacheEntry{}, objects.ID{}
 	}
 	// A SHA-1 of everything before it ends the file: a damaged cache is
@@ -80,8 +102,11 @@ func loadCacheFile(path string) (map[string]cacheEntry, objects.ID) {
 	var commit objects.ID
 	copy(commit[:], data[len(cacheMagic):])
 	// One string for the whole file: paths and fingerprints are slices of
-	// it, not an allocation each.
-	all := string(data[len(cacheMagic)+20:])
+	// it, not an allocation each. It is the buffer just read, which nothing
+	// else holds or changes: a copy would double the load's peak memory
+	// (the file of a million resources is over 100 MB).
+	body := data[len(cacheMagic)+20:]
+	all := unsafe.String(unsafe.SliceData(body), len(body))
 	out := make(map[string]cacheEntry, len(all)/96)
 	i := 0
 	str := func() (string, bool) {
