@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -61,7 +62,11 @@ func TestLoadCacheAllocatesFileOnce(t *testing.T) {
 		entries[p] = cacheEntry{change: fmt.Sprintf("fd00:%x:6570abcd:1a2b3c4d:6570abcd:1a2b3c4d:%x", 1000+i, i), size: int64(i), ts: int64(i) * 1000, id: objects.ID{byte(i), byte(i >> 8)}}
 	}
 	path := filepath.Join(t.TempDir(), "cache")
-	data := encodeCacheFile(entries, objects.ID{1})
+	var file bytes.Buffer
+	if _, err := cacheFileOf(entries, objects.ID{1}).WriteTo(&file); err != nil {
+		t.Fatal(err)
+	}
+	data := file.Bytes()
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -89,5 +94,46 @@ func TestLoadCacheAllocatesFileOnce(t *testing.T) {
 	// The file once, the map, and a little slack.
 	if limit := uint64(len(data)) + mapBytes + uint64(len(data))/10; loadBytes > limit {
 		t.Errorf("loading a %d-byte cache file allocated %d bytes; want at most %d (the file once, and the map's %d)", len(data), loadBytes, limit, mapBytes)
+	}
+}
+
+// TestCacheFileWriteBounded checks that saving the change cache streams it
+// to its file in bounded memory, whatever the number of resources (it was
+// encoded whole in memory first: over 100 MB at a million resources), and
+// that the file reads back as written.
+func TestCacheFileWriteBounded(t *testing.T) {
+	const n = 20000
+	items := make([]scanned, n)
+	for i := range items {
+		items[i] = scanned{path: fmt.Sprintf("/execute/%08x-4e2b-4c1d-9a7e-5f3c2b1a0d9e", i), change: fmt.Sprintf("fd00:%x:6570abcd:1a2b3c4d", i), size: int64(i), ts: int64(i) * 1000, id: objects.ID{byte(i), byte(i >> 8)}}
+	}
+	items[7].change = "" // read by path: left out
+	path := filepath.Join(t.TempDir(), "cache")
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	f, err := prepareAtomicFrom(path, cacheFileOfItems(items, objects.ID{2}), "tmp-")
+	runtime.ReadMemStats(&m1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.commit(); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alloc := m1.TotalAlloc - m0.TotalAlloc; alloc > 1<<20 || alloc > uint64(fi.Size())/2 {
+		t.Errorf("writing a %d-byte cache file of %d resources allocated %d bytes; want a bounded buffer (under 1 MiB)", fi.Size(), n, alloc)
+	}
+	got, commit := loadCacheFile(path)
+	if len(got) != n-1 || commit != (objects.ID{2}) {
+		t.Fatalf("read back %d entries, commit %v; want %d, %v", len(got), commit, n-1, objects.ID{2})
+	}
+	for i, it := range items {
+		want := cacheEntry{change: it.change, size: it.size, ts: it.ts, id: it.id}
+		if e, ok := got[it.path]; (i == 7) == ok || (ok && e != want) {
+			t.Fatalf("%s: read back %+v (%v), want %+v", it.path, e, ok, want)
+		}
 	}
 }

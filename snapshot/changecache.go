@@ -1,14 +1,17 @@
 package snapshot
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha1"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"iter"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"syscall"
 	"unsafe"
 
@@ -178,38 +181,73 @@ func (c *cacheLoad) wait() map[string]cacheEntry {
 	return c.entries
 }
 
-// encodeCacheFile returns the bytes of a cache file, in path order.
-func encodeCacheFile(entries map[string]cacheEntry, commit objects.ID) []byte {
-	paths := make([]string, 0, len(entries))
-	for p := range entries {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	buf := make([]byte, 0, 64+len(entries)*128)
-	buf = append(buf, cacheMagic...)
-	buf = append(buf, commit[:]...)
-	for _, p := range paths {
-		buf = appendCacheEntry(buf, p, entries[p])
-	}
-	sum := sha1.Sum(buf)
-	return append(buf, sum[:]...)
+// cacheFile is the content of a cache file, streamed to its file by
+// WriteTo: the change cache of a million resources is over 100 MB, and
+// encoding it in memory first held all of it beside the backup's own state.
+type cacheFile struct {
+	commit  objects.ID                    // the snapshot it is saved with
+	entries iter.Seq2[string, cacheEntry] // in path order
 }
 
-// encodeCacheItems returns the bytes of a cache file holding the
-// fingerprints of items, which are in path order; items without one (read
-// by path, not listed) are left out.
-func encodeCacheItems(items []scanned, commit objects.ID) []byte {
-	buf := make([]byte, 0, 64+len(items)*128)
-	buf = append(buf, cacheMagic...)
-	buf = append(buf, commit[:]...)
-	for i := range items {
-		it := &items[i]
-		if it.change != "" {
-			buf = appendCacheEntry(buf, it.path, cacheEntry{change: it.change, size: it.size, ts: it.ts, id: it.id})
+// cacheFileOf is the cache file of entries, in path order.
+func cacheFileOf(entries map[string]cacheEntry, commit objects.ID) cacheFile {
+	paths := slices.Sorted(maps.Keys(entries))
+	return cacheFile{commit: commit, entries: func(yield func(string, cacheEntry) bool) {
+		for _, p := range paths {
+			if !yield(p, entries[p]) {
+				return
+			}
+		}
+	}}
+}
+
+// cacheFileOfItems is the cache file of the fingerprints of items, which
+// are in path order; items without one (read by path, not listed) are left
+// out.
+func cacheFileOfItems(items []scanned, commit objects.ID) cacheFile {
+	return cacheFile{commit: commit, entries: func(yield func(string, cacheEntry) bool) {
+		for i := range items {
+			it := &items[i]
+			if it.change != "" && !yield(it.path, cacheEntry{change: it.change, size: it.size, ts: it.ts, id: it.id}) {
+				return
+			}
+		}
+	}}
+}
+
+// WriteTo writes the file to w through a buffer of bounded size, with the
+// SHA-1 of everything before it at the end.
+func (c cacheFile) WriteTo(w io.Writer) (int64, error) {
+	h := sha1.New()
+	cw := &countingWriter{w: io.MultiWriter(w, h)}
+	bw := bufio.NewWriterSize(cw, 256<<10)
+	buf := append(append(make([]byte, 0, 512), cacheMagic...), c.commit[:]...)
+	if _, err := bw.Write(buf); err != nil {
+		return cw.n, err
+	}
+	for p, e := range c.entries {
+		buf = appendCacheEntry(buf[:0], p, e)
+		if _, err := bw.Write(buf); err != nil {
+			return cw.n, err
 		}
 	}
-	sum := sha1.Sum(buf)
-	return append(buf, sum[:]...)
+	if err := bw.Flush(); err != nil {
+		return cw.n, err
+	}
+	n, err := w.Write(h.Sum(nil))
+	return cw.n + int64(n), err
+}
+
+// countingWriter counts what it writes.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // appendCacheEntry appends one entry of a cache file.
@@ -224,9 +262,9 @@ func appendCacheEntry(buf []byte, p string, e cacheEntry) []byte {
 }
 
 // encodeCache returns the next change cache: a full scan replaces the old
-// one, a partial one updates the paths it saw. It returns nil when there is
-// nothing new to write.
-func encodeCache(old map[string]cacheEntry, items []scanned, full bool, commit objects.ID) []byte {
+// one, a partial one updates the paths it saw. It returns false when there
+// is nothing new to write.
+func encodeCache(old map[string]cacheEntry, items []scanned, full bool, commit objects.ID) (cacheFile, bool) {
 	if full && len(items) == len(old) {
 		same := true
 		for i := range items {
@@ -242,13 +280,13 @@ func encodeCache(old map[string]cacheEntry, items []scanned, full bool, commit o
 		if same {
 			// Nothing to learn; the snapshot the file names still holds
 			// every blob it lists.
-			return nil
+			return cacheFile{}, false
 		}
 	}
 	if full {
 		// The items are in path order: the file is written from them
 		// directly.
-		return encodeCacheItems(items, commit)
+		return cacheFileOfItems(items, commit), true
 	}
 	next := old
 	for _, it := range items {
@@ -260,5 +298,5 @@ func encodeCache(old map[string]cacheEntry, items []scanned, full bool, commit o
 		}
 		next[it.path] = cacheEntry{change: it.change, size: it.size, ts: it.ts, id: it.id}
 	}
-	return encodeCacheFile(next, commit)
+	return cacheFileOf(next, commit), true
 }
