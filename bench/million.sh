@@ -2,7 +2,7 @@
 # bench/million.sh: metastore beside the git CLI on one large job-heavy Kylin
 # metastore (issue 16, goal 4: 1,000,000 resources, about 6 GB), in one run.
 #
-# Usage: bench/million.sh [--resources N] [--out DIR] [--metagen BIN] [--no-fsck] [--profile] [--keep]
+# Usage: bench/million.sh [--resources N] [--out DIR] [--metagen BIN] [--no-fsck] [--profile] [--parallel] [--keep]
 #
 #   --resources N  resources to generate (default 1000000), kylin-metagen
 #                  generate --shape jobs --seed 1
@@ -18,6 +18,10 @@
 #                  (DIR/prof/STEP.cpu, metastore --cpuprofile) and logs the Go
 #                  collector's trace (GODEBUG=gctrace=1: the live heap after
 #                  each collection) into DIR/prof/STEP.gc
+#   --parallel     run git's and metastore's command of each step at the
+#                  same time instead of one after the other (on a machine
+#                  shared with other work: both then meet the same load, and
+#                  the run takes half as long)
 #   --keep         keep the working folders
 #
 # If DIR/meta exists and DIR/generated holds N, the metastore is reused as it
@@ -28,6 +32,7 @@
 # set size) after a sync, git first, then metastore:
 #
 #   backup_first       git add -A && git commit      | metastore backup
+#                      (-q --metadata-url META --repo REPO)
 #   backup_unchanged   the same, nothing changed
 #   backup_churn       the same after kylin-metagen churn --fraction 0.01 --seed 1
 #   diff, diff_stat    git diff [--stat] HEAD~1 HEAD | metastore diff [--stat] A B
@@ -53,6 +58,7 @@ GEN=
 FSCK=1
 KEEP=0
 PROFILE=0
+PARALLEL=0
 usage() {
 	sed -n '2,/^set -eu/p' "$0" | sed -e '/^set -eu/d' -e 's/^# \{0,1\}//' >&2
 	exit 2
@@ -67,6 +73,7 @@ while [ $# -gt 0 ]; do
 	--metagen=*) GEN=${1#*=}; shift ;;
 	--no-fsck) FSCK=0; shift ;;
 	--profile) PROFILE=1; shift ;;
+	--parallel) PARALLEL=1; shift ;;
 	--keep) KEEP=1; shift ;;
 	-h|--help) usage ;;
 	*) echo "million.sh: unknown argument $1" >&2; usage ;;
@@ -113,7 +120,7 @@ export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@localhost
 export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@localhost
 
 META=$OUT/meta GD=$OUT/git MR=$OUT/metastore.git SCR=$OUT/scratch
-LOG=$OUT/run.log TSV=$OUT/results.tsv TF=$OUT/.time
+LOG=$OUT/run.log TSV=$OUT/results.tsv
 : >"$LOG"
 printf 'scenario\ttool\twall_s\tuser_s\tsys_s\tmaxrss_kb\n' >"$TSV"
 log() { printf '%s  %s\n' "$(date -u '+%H:%M:%S')" "$*"; }
@@ -121,7 +128,7 @@ log() { printf '%s  %s\n' "$(date -u '+%H:%M:%S')" "$*"; }
 # measure SCENARIO TOOL CMD...: CMD under GNU time after a sync; its output
 # goes to the log, a row to the TSV.
 measure() {
-	m_scen=$1 m_tool=$2
+	m_scen=$1 m_tool=$2 TF=$OUT/.time.$2
 	shift 2
 	sync
 	echo "### $m_scen $m_tool: $*" >>"$LOG"
@@ -154,17 +161,34 @@ if [ -d "$META" ] && [ "$(cat "$OUT/generated" 2>/dev/null)" = "$N" ]; then
 else
 	rm -rf "$META" "$OUT/generated"
 	log "generating $N resources (job-heavy shape, seed 1)"
-	"$GEN" generate --out "$META" --resources "$N" --seed 1 --shape jobs >>"$LOG"
+	"$GEN" generate --out "$META" --resources "$N" --seed 1 --shape jobs --json >"$OUT/generate.json"
 	echo "$N" >"$OUT/generated"
 fi
-rm -rf "$GD" "$MR" "$SCR"
-printf 'metastore_bytes\t%s\nmetastore_files\t%s\n' "$(du -sb "$META" | cut -f1)" "$(find "$META" -type f | wc -l)" >"$OUT/sizes.tsv"
+rm -rf "$GD" "$MR" "$SCR" "$SCR.git" "$SCR.metastore"
+# kylin-metagen's report: resources and bytes
+printf 'metastore_files\t%s\nmetastore_bytes\t%s\n' "$(sed -n 's/^  "resources": \([0-9]*\),$/\1/p' "$OUT/generate.json")" "$(sed -n 's/^  "bytes": \([0-9]*\),$/\1/p' "$OUT/generate.json")" >"$OUT/sizes.tsv"
 git init -q --bare "$GD"
 git --git-dir="$GD" config gc.auto 0
 git --git-dir="$GD" config core.bare false
 # metastore re-reads files changed within 2 s of its listing (git's racy-clean rule)
 sleep 2
 
+# pair GIT_CMD METASTORE_CMD: the two steps (shell code), in turn or at once.
+pair() {
+	if [ "$PARALLEL" = 1 ]; then
+		eval "$1" &
+		p_git=$!
+		eval "$2" &
+		p_ms=$!
+		p_ok=1
+		wait "$p_git" || p_ok=0
+		wait "$p_ms" || p_ok=0
+		[ "$p_ok" = 1 ] || exit 1
+	else
+		eval "$1"
+		eval "$2"
+	fi
+}
 git_backup() {
 	measure "$1" git sh -c 'git --git-dir="$1" --work-tree="$2" add -A && git --git-dir="$1" --work-tree="$2" commit -q --allow-empty -m "$3"' sh "$GD" "$META" "$1"
 }
@@ -172,74 +196,75 @@ ms_backup() {
 	measure "$1" metastore "$MSR" "$1" -q --metadata-url "$META" --repo "$MR" backup -m "$1"
 }
 log "first backup"
-git_backup backup_first
-ms_backup backup_first
+pair 'git_backup backup_first' 'ms_backup backup_first'
 log "second backup, nothing changed"
-git_backup backup_unchanged
-ms_backup backup_unchanged
+pair 'git_backup backup_unchanged' 'ms_backup backup_unchanged'
 log "1% churn"
 echo churned >"$OUT/generated"
 "$GEN" churn --dir "$META" --fraction 0.01 --seed 1 >>"$LOG"
 sleep 2
-git_backup backup_churn
-ms_backup backup_churn
+pair 'git_backup backup_churn' 'ms_backup backup_churn'
 printf 'git_repo_bytes\t%s\nmetastore_repo_bytes\t%s\n' "$(du -sb "$GD" | cut -f1)" "$(du -sb "$MR" | cut -f1)" >>"$OUT/sizes.tsv"
 
 log "diff of the last two snapshots"
 ids=$("$MS" --json --repo "$MR" log --scope system -n 2 | sed -n 's/^    "id": "\([0-9a-f]*\)",$/\1/p')
 new_id=$(echo "$ids" | sed -n 1p) old_id=$(echo "$ids" | sed -n 2p)
 [ -n "$old_id" ] && [ -n "$new_id" ] || { echo "million.sh: cannot read snapshot ids from metastore log" >&2; exit 1; }
-measure diff git sh -c 'exec "$@" >/dev/null' sh git --git-dir="$GD" diff HEAD~1 HEAD
-measure diff metastore sh -c 'exec "$@" >/dev/null' sh "$MSR" diff --repo "$MR" diff "$old_id" "$new_id"
-measure diff_stat git sh -c 'exec "$@" >/dev/null' sh git --git-dir="$GD" diff --stat HEAD~1 HEAD
-measure diff_stat metastore sh -c 'exec "$@" >/dev/null' sh "$MSR" diff_stat --repo "$MR" diff --stat "$old_id" "$new_id"
+pair 'measure diff git sh -c "exec \"\$@\" >/dev/null" sh git --git-dir="$GD" diff HEAD~1 HEAD' \
+	'measure diff metastore sh -c "exec \"\$@\" >/dev/null" sh "$MSR" diff --repo "$MR" diff "$old_id" "$new_id"'
+pair 'measure diff_stat git sh -c "exec \"\$@\" >/dev/null" sh git --git-dir="$GD" diff --stat HEAD~1 HEAD' \
+	'measure diff_stat metastore sh -c "exec \"\$@\" >/dev/null" sh "$MSR" diff_stat --repo "$MR" diff --stat "$old_id" "$new_id"'
 
 log "restores from the latest snapshot"
 PROJECT=$(ls -1 "$META/project" | sed -n 's/\.json$//p' | head -n 1)
 CUBE=$(awk '/"type" *: *"CUBE"/ {c = 1; next} c && /"realization"/ {sub(/.*"realization" *: *"/, ""); sub(/".*/, ""); print; exit} {c = 0}' "$META/project/$PROJECT.json")
 [ -n "$PROJECT" ] && [ -n "$CUBE" ] || { echo "million.sh: no project or cube found in $META/project" >&2; exit 1; }
-log "  project $PROJECT, cube $CUBE; hard-linked scratch copy (restores write new files and rename them)"
-cp -al "$META" "$SCR"
+log "  project $PROJECT, cube $CUBE; a hard-linked scratch copy per tool (restores write new files and rename them)"
+cp -al "$META" "$SCR.git"
+cp -al "$META" "$SCR.metastore"
 plan_paths() { sed -n 's/^ *"path": "\(.*\)",\{0,1\}$/\1/p'; }
-"$MS" --json --metadata-url "$SCR" --repo "$MR" restore-cube "$PROJECT" latest --cube "$CUBE" --dry-run | plan_paths >"$OUT/cube.list"
-"$MS" --json --metadata-url "$SCR" --repo "$MR" restore-project "$PROJECT" latest --dry-run | plan_paths >"$OUT/project.list"
+"$MS" --json --metadata-url "$SCR.metastore" --repo "$MR" restore-cube "$PROJECT" latest --cube "$CUBE" --dry-run | plan_paths >"$OUT/cube.list"
+"$MS" --json --metadata-url "$SCR.metastore" --repo "$MR" restore-project "$PROJECT" latest --dry-run | plan_paths >"$OUT/project.list"
 sed 's|^/||' "$OUT/cube.list" >"$OUT/cube.list.rel"
 sed 's|^/||' "$OUT/project.list" >"$OUT/project.list.rel"
 printf 'cube\t%s\t%s\nproject\t%s\t%s\n' "$CUBE" "$(wc -l <"$OUT/cube.list")" "$PROJECT" "$(wc -l <"$OUT/project.list")" >>"$OUT/sizes.tsv"
-# delete_scope KIND: removes the scope's resources from the scratch copy,
-# except /UUID and, for a cube, the project file.
+# delete_scope KIND TOOL: removes the scope's resources from the tool's
+# scratch copy, except /UUID and, for a cube, the project file.
 delete_scope() {
-	grep -v -x -F -e /UUID -e "/project/$PROJECT.json" "$OUT/$1.list" | sed 's|^/||' | (cd "$SCR" && xargs rm -f)
+	grep -v -x -F -e /UUID -e "/project/$PROJECT.json" "$OUT/$1.list" | sed 's|^/||' | (cd "$SCR.$2" && xargs rm -f)
 }
 # check_restore KIND TOOL: every resource of the scope is back, byte for byte.
 check_restore() {
-	(cd "$META" && xargs sha1sum <"$OUT/$1.list.rel") >"$OUT/sum.want"
-	(cd "$SCR" && xargs sha1sum <"$OUT/$1.list.rel" 2>/dev/null) >"$OUT/sum.got" || true
-	if ! cmp -s "$OUT/sum.want" "$OUT/sum.got"; then
+	(cd "$META" && xargs sha1sum <"$OUT/$1.list.rel") >"$OUT/sum.want.$2"
+	(cd "$SCR.$2" && xargs sha1sum <"$OUT/$1.list.rel" 2>/dev/null) >"$OUT/sum.got.$2" || true
+	if ! cmp -s "$OUT/sum.want.$2" "$OUT/sum.got.$2"; then
 		echo "    WARNING: $2 restore_$1: resources not restored exactly" >&2
 		echo "restore_$1 $2" >>"$OUT/restore-failures.txt"
 	fi
 }
 rm -f "$OUT/restore-failures.txt"
 for kind in cube project; do
-	delete_scope "$kind"
-	measure "restore_$kind" git git --literal-pathspecs --git-dir="$GD" --work-tree="$SCR" restore --source=HEAD --worktree --pathspec-from-file="$OUT/$kind.list.rel"
-	check_restore "$kind" git
-	delete_scope "$kind"
+	delete_scope "$kind" git
+	delete_scope "$kind" metastore
 	if [ "$kind" = cube ]; then
-		measure restore_cube metastore "$MSR" restore_cube -q --metadata-url "$SCR" --repo "$MR" restore-cube "$PROJECT" latest --cube "$CUBE"
+		ms_restore='measure restore_cube metastore "$MSR" restore_cube -q --metadata-url "$SCR.metastore" --repo "$MR" restore-cube "$PROJECT" latest --cube "$CUBE"'
 	else
-		measure restore_project metastore "$MSR" restore_project -q --metadata-url "$SCR" --repo "$MR" restore-project "$PROJECT" latest
+		ms_restore='measure restore_project metastore "$MSR" restore_project -q --metadata-url "$SCR.metastore" --repo "$MR" restore-project "$PROJECT" latest'
 	fi
+	pair 'measure "restore_$kind" git git --literal-pathspecs --git-dir="$GD" --work-tree="$SCR.git" restore --source=HEAD --worktree --pathspec-from-file="$OUT/$kind.list.rel"' "$ms_restore"
+	check_restore "$kind" git
 	check_restore "$kind" metastore
 done
-rm -rf "$SCR"
+rm -rf "$SCR.git" "$SCR.metastore"
 
 log "verify"
-[ "$FSCK" = 0 ] || measure verify git git --git-dir="$GD" fsck --connectivity-only --no-dangling
-measure verify metastore "$MSR" verify -q --repo "$MR" verify
-[ "$FSCK" = 0 ] || measure verify_read_data git git --git-dir="$GD" fsck --no-dangling
-measure verify_read_data metastore "$MSR" verify_read_data -q --repo "$MR" verify --read-data
+if [ "$FSCK" = 1 ]; then
+	pair 'measure verify git git --git-dir="$GD" fsck --connectivity-only --no-dangling' 'measure verify metastore "$MSR" verify -q --repo "$MR" verify'
+	pair 'measure verify_read_data git git --git-dir="$GD" fsck --no-dangling' 'measure verify_read_data metastore "$MSR" verify_read_data -q --repo "$MR" verify --read-data'
+else
+	measure verify metastore "$MSR" verify -q --repo "$MR" verify
+	measure verify_read_data metastore "$MSR" verify_read_data -q --repo "$MR" verify --read-data
+fi
 
 # --- summary ----------------------------------------------------------------------
 awk -F '\t' -v files="$(sed -n 's/^metastore_files\t//p' "$OUT/sizes.tsv")" -v bytes="$(sed -n 's/^metastore_bytes\t//p' "$OUT/sizes.tsv")" '
@@ -259,5 +284,5 @@ cat "$OUT/sizes.tsv" >>"$OUT/summary.md"
 cat "$OUT/summary.md"
 [ ! -s "$OUT/restore-failures.txt" ] || { echo "million.sh: restore failures: $(cat "$OUT/restore-failures.txt")" >&2; exit 1; }
 if [ "$KEEP" = 0 ]; then
-	rm -rf "$GD" "$MR" "$META" "$OUT/generated"
+	rm -rf "$GD" "$MR" "$META" "$OUT/generated" "$OUT/generate.json"
 fi
