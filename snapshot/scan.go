@@ -124,8 +124,9 @@ type scanner struct {
 
 	// Owned by the listing.
 	items   []*scanned
-	waiting []*scanned            // listed before the cache was ready
-	cache   map[string]cacheEntry // nil until it is
+	waiting []*scanned  // listed before the cache was ready
+	cache   *cacheIndex // nil until it is
+	hint    int         // where in cache the next path listed is likely
 	trusted bool
 	unread  int
 
@@ -189,7 +190,8 @@ func (s *scanner) flush(ctx context.Context, block bool, next chan<- *scanned) e
 // settle takes a resource the cache vouches for (same fingerprint, blob in
 // the repository) from the cache, and sends the others to be read.
 func (s *scanner) settle(ctx context.Context, it *scanned, next chan<- *scanned) error {
-	c, ok := s.cache[it.path]
+	c, after, ok := s.cache.find(it.path, s.hint)
+	s.hint = after
 	if ok && it.change != "" && it.path != "/UUID" && c.change == it.change && c.size == it.size && (s.trusted || s.has(c.id)) {
 		it.id = c.id
 		it.cached = c.ts == it.ts
