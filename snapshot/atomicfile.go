@@ -1,7 +1,9 @@
 package snapshot
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,6 +30,11 @@ const tmpMarker = ".tmp-"
 
 // prepareAtomic writes data to a temporary file beside path.
 func prepareAtomic(path string, data []byte, tmpPrefix string) (staged, error) {
+	return prepareAtomicFrom(path, bytes.NewReader(data), tmpPrefix)
+}
+
+// prepareAtomicFrom writes what src writes to a temporary file beside path.
+func prepareAtomicFrom(path string, src io.WriterTo, tmpPrefix string) (staged, error) {
 	if err := os.MkdirAll(filepath.Dir(path), objects.DirMode); err != nil {
 		return staged{}, err
 	}
@@ -35,7 +42,7 @@ func prepareAtomic(path string, data []byte, tmpPrefix string) (staged, error) {
 	if err != nil {
 		return staged{}, err
 	}
-	if _, err := f.Write(data); err != nil {
+	if _, err := src.WriteTo(f); err != nil {
 		f.Close()
 		os.Remove(f.Name())
 		return staged{}, fmt.Errorf("save %s: %w", filepath.Base(path), err)

@@ -40,8 +40,8 @@ func (c *fileCaches) treeMemo(r *Repository) *dirMemo {
 // are items, under temporary names: commit them once it is published.
 func (c *fileCaches) prepare(items []scanned, commit objects.ID) []staged {
 	var files []staged
-	if data := encodeCache(c.load.wait(), items, c.full, commit); data != nil {
-		if f, err := prepareAtomic(c.path, data, tmpMarker+"cache-"); err == nil {
+	if file, ok := encodeCache(c.load.wait(), items, c.full, commit); ok {
+		if f, err := prepareAtomicFrom(c.path, file, tmpMarker+"cache-"); err == nil {
 			files = append(files, f)
 		}
 	}

@@ -1,15 +1,20 @@
 package snapshot
 
 import (
+	"bufio"
+	"bytes"
 	"crypto/sha1"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"iter"
+	"maps"
 	"os"
+	"slices"
 	"sort"
-	"strings"
 	"syscall"
+	"unsafe"
 
 	"github.com/kylin-tools/metastore/objects"
 )
@@ -55,35 +60,79 @@ func readCacheFile(path string) ([]byte, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s: not a regular file", path)
 	}
-	return io.ReadAll(f)
+	// One buffer of the file's size (and one byte more, to see that it did
+	// not grow meanwhile): the change cache of a million resources is over
+	// 100 MB, and io.ReadAll's doubling buffers would allocate twice that.
+	size := fi.Size()
+	if size < 0 || size > maxCacheFile {
+		return nil, fmt.Errorf("%s: %d bytes, more than a cache file holds", path, size)
+	}
+	buf := make([]byte, size+1)
+	n, err := io.ReadFull(f, buf)
+	switch {
+	case err == io.ErrUnexpectedEOF || err == io.EOF:
+		return buf[:n], nil // shorter than it was: its checksum decides
+	case err != nil:
+		return nil, err
+	}
+	// Longer than it was (a file being rewritten in place): the rest.
+	rest, err := io.ReadAll(f)
+	return append(buf, rest...), err
 }
 
-// loadCache reads a cache file; a missing or unreadable one is empty.
-func loadCache(path string) map[string]cacheEntry {
-	m, _ := loadCacheFile(path)
-	return m
+// maxCacheFile bounds the size of a cache file read (about 100 bytes per
+// resource: 20 million resources), so that offsets in it fit 32 bits.
+const maxCacheFile = 2 << 30
+
+// cacheIndex is a loaded change cache: the entries of its file in place,
+// in path order, found by binary search (or at once, where lookups come in
+// path order). A map of a million entries took about 100 MB beside the
+// file; the index takes 4 bytes an entry.
+type cacheIndex struct {
+	all  string   // the file's entries; paths and fingerprints are slices of it
+	offs []uint32 // where each entry starts in all
 }
 
-// loadCacheFile reads a cache file and the id of the snapshot it was saved
-// with.
-func loadCacheFile(path string) (map[string]cacheEntry, objects.ID) {
-	data, err := readCacheFile(path)
-	if err != nil || !strings.HasPrefix(string(data), cacheMagic) || len(data) < len(cacheMagic)+40 {
-		return map[string]cacheEntry{}, objects.ID{}
+// len returns the number of entries.
+func (x *cacheIndex) len() int { return len(x.offs) }
+
+// at returns the path and entry at position k.
+func (x *cacheIndex) at(k int) (string, cacheEntry) {
+	p, e, _, _ := decodeCacheEntry(x.all, int(x.offs[k]))
+	return p, e
+}
+
+// pathAt returns the path at position k.
+func (x *cacheIndex) pathAt(k int) string {
+	i := int(x.offs[k])
+	n, w := binary.Uvarint([]byte(x.all[i:min(len(x.all), i+binary.MaxVarintLen64)]))
+	return x.all[i+w : i+w+int(n)]
+}
+
+// get returns the entry of path p.
+func (x *cacheIndex) get(p string) (cacheEntry, bool) {
+	e, _, ok := x.find(p, -1)
+	return e, ok
+}
+
+// find returns the entry of path p, and the position after it (a hint for
+// the next lookup: a scan looks paths up in order); hint is where p is
+// likely to be, or -1.
+func (x *cacheIndex) find(p string, hint int) (cacheEntry, int, bool) {
+	k := hint
+	if k < 0 || k >= len(x.offs) || x.pathAt(k) != p {
+		k = sort.Search(len(x.offs), func(k int) bool { return x.pathAt(k) >= p })
+		if k == len(x.offs) || x.pathAt(k) != p {
+			return cacheEntry{}, k, false
+		}
 	}
-	// A SHA-1 of everything before it ends the file: a damaged cache is
-	// discarded whole, never half trusted.
-	if sum := sha1.Sum(data[:len(data)-20]); string(sum[:]) != string(data[len(data)-20:]) {
-		return map[string]cacheEntry{}, objects.ID{}
-	}
-	data = data[:len(data)-20]
-	var commit objects.ID
-	copy(commit[:], data[len(cacheMagic):])
-	// One string for the whole file: paths and fingerprints are slices of
-	// it, not an allocation each.
-	all := string(data[len(cacheMagic)+20:])
-	out := make(map[string]cacheEntry, len(all)/96)
-	i := 0
+	_, e := x.at(k)
+	return e, k + 1, true
+}
+
+// decodeCacheEntry decodes the entry at all[i:] and returns the position
+// after it; ok is false if it is malformed.
+func decodeCacheEntry(all string, i int) (p string, e cacheEntry, next int, ok bool) {
 	str := func() (string, bool) {
 		n, k := binary.Uvarint([]byte(all[i:min(len(all), i+binary.MaxVarintLen64)]))
 		if k <= 0 || n > uint64(len(all)-i-k) {
@@ -101,27 +150,64 @@ func loadCacheFile(path string) (map[string]cacheEntry, objects.ID) {
 		i += k
 		return v, true
 	}
-	for i < len(all) {
-		p, ok1 := str()
-		ch, ok2 := str()
-		sz, ok3 := varint()
-		ts, ok4 := varint()
-		if !ok1 || !ok2 || !ok3 || !ok4 || len(all)-i < 20 {
-			return map[string]cacheEntry{}, objects.ID{}
-		}
-		e := cacheEntry{change: ch, size: sz, ts: ts}
-		copy(e.id[:], all[i:i+20])
-		i += 20
-		out[p] = e
+	p, ok1 := str()
+	ch, ok2 := str()
+	sz, ok3 := varint()
+	ts, ok4 := varint()
+	if !ok1 || !ok2 || !ok3 || !ok4 || len(all)-i < 20 {
+		return "", cacheEntry{}, 0, false
 	}
-	return out, commit
+	e = cacheEntry{change: ch, size: sz, ts: ts}
+	copy(e.id[:], all[i:i+20])
+	return p, e, i + 20, true
+}
+
+// loadCache reads a cache file; a missing or unreadable one is empty.
+func loadCache(path string) *cacheIndex {
+	x, _ := loadCacheFile(path)
+	return x
+}
+
+// loadCacheFile reads a cache file and the id of the snapshot it was saved
+// with. A file that is damaged, or whose paths are not in order, reads as
+// empty.
+func loadCacheFile(path string) (*cacheIndex, objects.ID) {
+	data, err := readCacheFile(path)
+	if err != nil || !bytes.HasPrefix(data, []byte(cacheMagic)) || len(data) < len(cacheMagic)+40 {
+		return &cacheIndex{}, objects.ID{}
+	}
+	// A SHA-1 of everything before it ends the file: a damaged cache is
+	// discarded whole, never half trusted.
+	if sum := sha1.Sum(data[:len(data)-20]); string(sum[:]) != string(data[len(data)-20:]) {
+		return &cacheIndex{}, objects.ID{}
+	}
+	data = data[:len(data)-20]
+	var commit objects.ID
+	copy(commit[:], data[len(cacheMagic):])
+	// One string for the whole file: paths and fingerprints are slices of
+	// it, not an allocation each. It is the buffer just read, which nothing
+	// else holds or changes: a copy would double the load's peak memory
+	// (the file of a million resources is over 100 MB).
+	body := data[len(cacheMagic)+20:]
+	x := &cacheIndex{all: unsafe.String(unsafe.SliceData(body), len(body))}
+	x.offs = make([]uint32, 0, len(body)/96)
+	prev := ""
+	for i := 0; i < len(x.all); {
+		p, _, next, ok := decodeCacheEntry(x.all, i)
+		if !ok || (len(x.offs) > 0 && p <= prev) {
+			return &cacheIndex{}, objects.ID{}
+		}
+		x.offs = append(x.offs, uint32(i))
+		prev, i = p, next
+	}
+	return x, commit
 }
 
 // cacheLoad is a change cache being read in the background, so that a
 // backup lists the source while the cache file is read and checked.
 type cacheLoad struct {
 	done    chan struct{}
-	entries map[string]cacheEntry
+	entries *cacheIndex
 	commit  objects.ID
 	trusted bool // saved with a snapshot the repository still has
 }
@@ -148,43 +234,78 @@ func (c *cacheLoad) ready() bool {
 }
 
 // wait returns the cache once it has been read.
-func (c *cacheLoad) wait() map[string]cacheEntry {
+func (c *cacheLoad) wait() *cacheIndex {
 	<-c.done
 	return c.entries
 }
 
-// encodeCacheFile returns the bytes of a cache file, in path order.
-func encodeCacheFile(entries map[string]cacheEntry, commit objects.ID) []byte {
-	paths := make([]string, 0, len(entries))
-	for p := range entries {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	buf := make([]byte, 0, 64+len(entries)*128)
-	buf = append(buf, cacheMagic...)
-	buf = append(buf, commit[:]...)
-	for _, p := range paths {
-		buf = appendCacheEntry(buf, p, entries[p])
-	}
-	sum := sha1.Sum(buf)
-	return append(buf, sum[:]...)
+// cacheFile is the content of a cache file, streamed to its file by
+// WriteTo: the change cache of a million resources is over 100 MB, and
+// encoding it in memory first held all of it beside the backup's own state.
+type cacheFile struct {
+	commit  objects.ID                    // the snapshot it is saved with
+	entries iter.Seq2[string, cacheEntry] // in path order
 }
 
-// encodeCacheItems returns the bytes of a cache file holding the
-// fingerprints of items, which are in path order; items without one (read
-// by path, not listed) are left out.
-func encodeCacheItems(items []scanned, commit objects.ID) []byte {
-	buf := make([]byte, 0, 64+len(items)*128)
-	buf = append(buf, cacheMagic...)
-	buf = append(buf, commit[:]...)
-	for i := range items {
-		it := &items[i]
-		if it.change != "" {
-			buf = appendCacheEntry(buf, it.path, cacheEntry{change: it.change, size: it.size, ts: it.ts, id: it.id})
+// cacheFileOf is the cache file of entries, in path order.
+func cacheFileOf(entries map[string]cacheEntry, commit objects.ID) cacheFile {
+	paths := slices.Sorted(maps.Keys(entries))
+	return cacheFile{commit: commit, entries: func(yield func(string, cacheEntry) bool) {
+		for _, p := range paths {
+			if !yield(p, entries[p]) {
+				return
+			}
+		}
+	}}
+}
+
+// cacheFileOfItems is the cache file of the fingerprints of items, which
+// are in path order; items without one (read by path, not listed) are left
+// out.
+func cacheFileOfItems(items []scanned, commit objects.ID) cacheFile {
+	return cacheFile{commit: commit, entries: func(yield func(string, cacheEntry) bool) {
+		for i := range items {
+			it := &items[i]
+			if it.change != "" && !yield(it.path, cacheEntry{change: it.change, size: it.size, ts: it.ts, id: it.id}) {
+				return
+			}
+		}
+	}}
+}
+
+// WriteTo writes the file to w through a buffer of bounded size, with the
+// SHA-1 of everything before it at the end.
+func (c cacheFile) WriteTo(w io.Writer) (int64, error) {
+	h := sha1.New()
+	cw := &countingWriter{w: io.MultiWriter(w, h)}
+	bw := bufio.NewWriterSize(cw, 256<<10)
+	buf := append(append(make([]byte, 0, 512), cacheMagic...), c.commit[:]...)
+	if _, err := bw.Write(buf); err != nil {
+		return cw.n, err
+	}
+	for p, e := range c.entries {
+		buf = appendCacheEntry(buf[:0], p, e)
+		if _, err := bw.Write(buf); err != nil {
+			return cw.n, err
 		}
 	}
-	sum := sha1.Sum(buf)
-	return append(buf, sum[:]...)
+	if err := bw.Flush(); err != nil {
+		return cw.n, err
+	}
+	n, err := w.Write(h.Sum(nil))
+	return cw.n + int64(n), err
+}
+
+// countingWriter counts what it writes.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // appendCacheEntry appends one entry of a cache file.
@@ -199,17 +320,20 @@ func appendCacheEntry(buf []byte, p string, e cacheEntry) []byte {
 }
 
 // encodeCache returns the next change cache: a full scan replaces the old
-// one, a partial one updates the paths it saw. It returns nil when there is
-// nothing new to write.
-func encodeCache(old map[string]cacheEntry, items []scanned, full bool, commit objects.ID) []byte {
-	if full && len(items) == len(old) {
+// one, a partial one updates the paths it saw. It returns false when there
+// is nothing new to write. items are in path order.
+func encodeCache(old *cacheIndex, items []scanned, full bool, commit objects.ID) (cacheFile, bool) {
+	if full && len(items) == old.len() {
 		same := true
+		hint := 0
 		for i := range items {
 			it := &items[i]
+			c, next, ok := old.find(it.path, hint)
+			hint = next
 			if it.cached {
 				continue
 			}
-			if c, ok := old[it.path]; !ok || c != (cacheEntry{change: it.change, size: it.size, ts: it.ts, id: it.id}) {
+			if !ok || c != (cacheEntry{change: it.change, size: it.size, ts: it.ts, id: it.id}) {
 				same = false
 				break
 			}
@@ -217,23 +341,38 @@ func encodeCache(old map[string]cacheEntry, items []scanned, full bool, commit o
 		if same {
 			// Nothing to learn; the snapshot the file names still holds
 			// every blob it lists.
-			return nil
+			return cacheFile{}, false
 		}
 	}
 	if full {
 		// The items are in path order: the file is written from them
 		// directly.
-		return encodeCacheItems(items, commit)
+		return cacheFileOfItems(items, commit), true
 	}
-	next := old
-	for _, it := range items {
-		if it.change == "" {
-			// A scoped scan reads by path and learns no fingerprint: the
-			// entry it has stays (if the file changed, its fingerprint no
-			// longer matches anyway).
-			continue
+	// The old entries, with those of the items that have a fingerprint in
+	// their place: a merge of two lists in path order. A scoped scan reads
+	// by path and learns no fingerprint: the entry it has stays (if the
+	// file changed, its fingerprint no longer matches anyway).
+	return cacheFile{commit: commit, entries: func(yield func(string, cacheEntry) bool) {
+		k := 0
+		for i := range items {
+			it := &items[i]
+			if it.change == "" {
+				continue
+			}
+			for ; k < old.len() && old.pathAt(k) <= it.path; k++ {
+				if p, e := old.at(k); p != it.path && !yield(p, e) {
+					return
+				}
+			}
+			if !yield(it.path, cacheEntry{change: it.change, size: it.size, ts: it.ts, id: it.id}) {
+				return
+			}
 		}
-		next[it.path] = cacheEntry{change: it.change, size: it.size, ts: it.ts, id: it.id}
-	}
-	return encodeCacheFile(next, commit)
+		for ; k < old.len(); k++ {
+			if !yield(old.at(k)) {
+				return
+			}
+		}
+	}}, true
 }

@@ -51,7 +51,7 @@ type diffSide struct {
 	src    metastore.Source
 	snap   *Snapshot // set when src is a snapshot of r
 	source string    // description, for the change cache
-	cache  map[string]cacheEntry
+	cache  *cacheIndex
 }
 
 func (r *Repository) side(src metastore.Source, source string) *diffSide {
@@ -94,7 +94,7 @@ func (s *diffSide) ensureID(ctx context.Context, it *diffItem, p string) error {
 		if s.cache == nil {
 			s.cache = loadCache(s.r.cachePath(s.source))
 		}
-		if c, ok := s.cache[p]; ok && c.change == it.change && (!it.sizeKnown || c.size == it.size) {
+		if c, ok := s.cache.get(p); ok && c.change == it.change && (!it.sizeKnown || c.size == it.size) {
 			it.id, it.idKnown = c.id, true
 			return nil
 		}

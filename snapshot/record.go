@@ -27,6 +27,7 @@ type recordRequest struct {
 	restoreOf  ID       // a safety snapshot's restored snapshot
 	added      []string // a cube restore's safety snapshot: what the restore adds
 	importPath string   // an import's folder
+	uuid       string   // decoded content of the /UUID scanned
 	progress   Progress
 }
 
@@ -60,6 +61,7 @@ func (r *Repository) recordSource(ctx context.Context, src metastore.Source, req
 	if len(items) == 0 {
 		return nil, fmt.Errorf("%w: %s has no resources in %s", ErrEmptySource, req.source, req.scope)
 	}
+	req.uuid = st.uuid
 	res := &BackupResult{Repository: r.Path(), Resources: len(items), Unread: st.unread}
 	for _, it := range items {
 		res.Bytes += it.size
@@ -170,20 +172,16 @@ func (r *Repository) record(pw *objects.PackWriter, items []scanned, req recordR
 
 // commitOf is the commit of a snapshot of items whose tree rec has.
 func (r *Repository) commitOf(rec recorded, items []scanned, req recordRequest) objects.Commit {
-	var uuid string
 	var bytes int64
 	for _, it := range items {
 		bytes += it.size
-		if it.path == "/UUID" {
-			uuid = it.uuid
-		}
 	}
 	// A snapshot is taken and recorded at one instant (an imported folder
 	// too: the time in its name has no zone, so it is no instant at all; see
 	// Info.FolderTime).
 	now := r.opt.Now()
 	t := trailerInfo{
-		Scope: req.scope, Kind: req.kind, Source: req.source, UUID: uuid,
+		Scope: req.scope, Kind: req.kind, Source: req.source, UUID: req.uuid,
 		Resources: len(items), Bytes: bytes, Segments: req.segments,
 		ImportPath: req.importPath, TakenAt: now, RecordedAt: now, Added: req.added,
 	}

@@ -159,6 +159,7 @@ type restore struct {
 	inScope map[string]bool // current, as a set
 	items   []scanned       // the target's resources the restore read, in path order
 	have    map[string]*scanned
+	uuid    string // decoded content of the target's /UUID, if read
 
 	pw     *objects.PackWriter // holds items for the safety snapshot; nil in a dry run
 	caches *fileCaches

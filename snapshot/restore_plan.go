@@ -349,11 +349,11 @@ func (x *restore) scanTarget(ctx context.Context) error {
 	if x.pw != nil {
 		write = packObjectWriter(x.pw)
 	}
-	items, _, err := x.r.scan(ctx, x.target, paths, all, write, x.caches.load, x.prog)
+	items, st, err := x.r.scan(ctx, x.target, paths, all, write, x.caches.load, x.prog)
 	if err != nil {
 		return fmt.Errorf("read target: %w", err)
 	}
-	x.items = items
+	x.items, x.uuid = items, st.uuid
 	x.have = make(map[string]*scanned, len(items))
 	for i := range items {
 		x.have[items[i].path] = &items[i]
@@ -365,12 +365,11 @@ func (x *restore) scanTarget(ctx context.Context) error {
 // metastore (another /UUID) unless told, or unless it was imported from a
 // Kylin backup folder (whose /UUID Kylin makes up).
 func (x *restore) uuidRule(ctx context.Context) error {
-	u, ok := x.have["/UUID"]
-	if !ok {
+	if _, ok := x.have["/UUID"]; !ok {
 		return nil
 	}
 	delete(x.want, "/UUID")
-	targetUUID := u.uuid
+	targetUUID := x.uuid
 	if targetUUID == "" {
 		if rr, err := x.target.Read(ctx, "/UUID"); err == nil {
 			targetUUID = uuidOf(rr.Data)

@@ -14,7 +14,7 @@ import (
 // (Metastore-Restore-Added), which its own restore removes.
 func (x *restore) recordSafety() (Info, error) {
 	req := recordRequest{
-		kind: KindSafety, scope: x.opt.Scope, source: x.opt.Target, restoreOf: x.snap.Info.ID,
+		kind: KindSafety, scope: x.opt.Scope, source: x.opt.Target, restoreOf: x.snap.Info.ID, uuid: x.uuid,
 		title: fmt.Sprintf("before restoring %s of snapshot %s", x.opt.Scope, x.snap.Info.ID.Short()),
 	}
 	if x.opt.Scope.Kind == scope.Cube {

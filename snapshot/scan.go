@@ -16,21 +16,28 @@ import (
 )
 
 // scanned is one resource of a scan: where its content is and when it was
-// written.
+// written. A scan holds one per resource until the snapshot is recorded
+// (80 bytes, beside its path and fingerprint): what is needed only while it
+// is read travels with the read (see toRead), not in here.
 type scanned struct {
 	path   string
 	id     objects.ID
 	size   int64
 	ts     int64
 	change string
-	base   objects.ID // the blob the change cache had for it: a delta base
-	uuid   string     // decoded content of /UUID
-	gone   bool       // deleted (or kept elsewhere) when it was to be read
-	cached bool       // taken from the change cache, whose entry it equals
+	gone   bool // deleted (or kept elsewhere) when it was to be read
+	cached bool // taken from the change cache, whose entry it equals
+}
+
+// toRead is a resource for the workers to read and store.
+type toRead struct {
+	it   *scanned
+	base objects.ID // the blob the change cache had for it: a delta base
 }
 
 type scanStats struct {
 	unread   int
+	uuid     string // decoded content of /UUID
 	warnings []scope.Warning
 }
 
@@ -81,11 +88,11 @@ func (r *Repository) scan(ctx context.Context, src metastore.Source, members []s
 	}
 	s := &scanner{src: src, write: write, load: cache, prog: prog, has: r.objs.Has}
 	g, gctx := errgroup.WithContext(ctx)
-	next := make(chan *scanned, 1024)
+	next := make(chan toRead, 1024)
 	for range r.opt.Workers {
 		g.Go(func() error {
 			for it := range next {
-				if err := s.read(gctx, it); err != nil {
+				if err := s.read(gctx, it.it, it.base); err != nil {
 					return err
 				}
 			}
@@ -105,7 +112,7 @@ func (r *Repository) scan(ctx context.Context, src metastore.Source, members []s
 		return nil, scanStats{}, err
 	}
 	items, err := s.result()
-	return items, scanStats{unread: s.unread, warnings: sortWarnings(s.warnings)}, err
+	return items, scanStats{unread: s.unread, uuid: s.uuid, warnings: sortWarnings(s.warnings)}, err
 }
 
 // scanner is the state of one scan. The listing runs on one goroutine: it
@@ -124,10 +131,13 @@ type scanner struct {
 
 	// Owned by the listing.
 	items   []*scanned
-	waiting []*scanned            // listed before the cache was ready
-	cache   map[string]cacheEntry // nil until it is
+	waiting []*scanned  // listed before the cache was ready
+	cache   *cacheIndex // nil until it is
+	hint    int         // where in cache the next path listed is likely
 	trusted bool
 	unread  int
+
+	uuid string // decoded content of /UUID, set by the worker that read it
 
 	mu       sync.Mutex // guards warnings
 	warnings []scope.Warning
@@ -135,7 +145,7 @@ type scanner struct {
 
 // list lists the resources to scan (all of them, or the members), and
 // settles each.
-func (s *scanner) list(ctx context.Context, members []string, all bool, next chan<- *scanned) error {
+func (s *scanner) list(ctx context.Context, members []string, all bool, next chan<- toRead) error {
 	if all {
 		s.prog.Start("scanning", -1)
 		err := metastore.ListEntries(ctx, s.src, "/", func(e metastore.Entry) error {
@@ -155,7 +165,7 @@ func (s *scanner) list(ctx context.Context, members []string, all bool, next cha
 	return s.flush(ctx, true, next)
 }
 
-func (s *scanner) add(ctx context.Context, it *scanned, next chan<- *scanned) error {
+func (s *scanner) add(ctx context.Context, it *scanned, next chan<- toRead) error {
 	if err := checkKey(it.path); err != nil {
 		return err
 	}
@@ -169,7 +179,7 @@ func (s *scanner) add(ctx context.Context, it *scanned, next chan<- *scanned) er
 
 // flush settles the queued resources once the cache is ready; block says
 // whether to wait for it.
-func (s *scanner) flush(ctx context.Context, block bool, next chan<- *scanned) error {
+func (s *scanner) flush(ctx context.Context, block bool, next chan<- toRead) error {
 	if s.cache == nil {
 		if !block && !s.load.ready() {
 			return nil
@@ -188,8 +198,9 @@ func (s *scanner) flush(ctx context.Context, block bool, next chan<- *scanned) e
 
 // settle takes a resource the cache vouches for (same fingerprint, blob in
 // the repository) from the cache, and sends the others to be read.
-func (s *scanner) settle(ctx context.Context, it *scanned, next chan<- *scanned) error {
-	c, ok := s.cache[it.path]
+func (s *scanner) settle(ctx context.Context, it *scanned, next chan<- toRead) error {
+	c, after, ok := s.cache.find(it.path, s.hint)
+	s.hint = after
 	if ok && it.change != "" && it.path != "/UUID" && c.change == it.change && c.size == it.size && (s.trusted || s.has(c.id)) {
 		it.id = c.id
 		it.cached = c.ts == it.ts
@@ -197,9 +208,8 @@ func (s *scanner) settle(ctx context.Context, it *scanned, next chan<- *scanned)
 		s.prog.Add(1)
 		return nil
 	}
-	it.base = c.id
 	select {
-	case next <- it:
+	case next <- toRead{it: it, base: c.id}:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -207,7 +217,7 @@ func (s *scanner) settle(ctx context.Context, it *scanned, next chan<- *scanned)
 }
 
 // read reads and stores one resource.
-func (s *scanner) read(ctx context.Context, it *scanned) error {
+func (s *scanner) read(ctx context.Context, it *scanned, base objects.ID) error {
 	defer s.prog.Add(1)
 	res, err := s.src.Read(ctx, it.path)
 	switch {
@@ -223,12 +233,12 @@ func (s *scanner) read(ctx context.Context, it *scanned) error {
 	case err != nil:
 		return fmt.Errorf("read %s: %w", it.path, err)
 	}
-	id, err := s.write(objects.KindBlob, res.Data, it.base)
+	id, err := s.write(objects.KindBlob, res.Data, base)
 	if err != nil {
 		return fmt.Errorf("store %s: %w", it.path, err)
 	}
 	if it.path == "/UUID" {
-		it.uuid = uuidOf(res.Data)
+		s.uuid = uuidOf(res.Data)
 	}
 	if res.Timestamp != it.ts || int64(len(res.Data)) != it.size {
 		// Changed between listing and reading: the listed fingerprint no
@@ -310,7 +320,7 @@ func (r *Repository) walkScan(ctx context.Context, w metastore.Walker, write tre
 			}
 			it := scanned{path: res.Path, size: int64(len(res.Data)), ts: res.Timestamp}
 			if res.Path == "/UUID" {
-				it.uuid = uuidOf(res.Data)
+				st.uuid = uuidOf(res.Data)
 			}
 			items = append(items, it)
 			select {

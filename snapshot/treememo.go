@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"encoding/binary"
 	"sort"
@@ -74,7 +75,7 @@ const memoMagic = "metastore-trees 2\n"
 func loadDirMemo(repo *objects.Repository, path string) *dirMemo {
 	m := &dirMemo{repo: repo, old: map[string]memoEntry{}, next: map[string]memoEntry{}}
 	data, err := readCacheFile(path)
-	if err != nil || !strings.HasPrefix(string(data), memoMagic) || len(data) < len(memoMagic)+40 {
+	if err != nil || !bytes.HasPrefix(data, []byte(memoMagic)) || len(data) < len(memoMagic)+40 {
 		return m
 	}
 	if sum := sha1.Sum(data[:len(data)-20]); string(sum[:]) != string(data[len(data)-20:]) {
