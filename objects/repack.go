@@ -257,9 +257,30 @@ func (r *Repository) reachable(ctx context.Context, tips []ID, prog Progress) ([
 			continue
 		}
 		seen.Add(id)
-		data, err := r.ReadKind(id, KindCommit)
+		k, data, err := r.Read(id)
 		if err != nil {
-			return nil, fmt.Errorf("commit %s: %w", id, err)
+			return nil, fmt.Errorf("object %s: %w", id, err)
+		}
+		switch k {
+		case KindTree:
+			delete(seen, id)
+			trees = append(trees, treeAt{id, ""})
+			continue
+		case KindBlob:
+			out = append(out, repackObject{id: id, kind: KindBlob, size: int64(len(data))})
+			continue
+		case kindTag:
+			// An annotated tag (git tag -a): keep it and what it names.
+			target, err := tagTarget(data)
+			if err != nil {
+				return nil, fmt.Errorf("%w: tag %s: %v", ErrCorrupt, id, err)
+			}
+			out = append(out, repackObject{id: id, kind: kindTag, size: int64(len(data))})
+			stack = append(stack, target)
+			continue
+		case KindCommit:
+		default:
+			return nil, fmt.Errorf("%w: object %s is a %s", ErrCorrupt, id, k)
 		}
 		c, err := DecodeCommit(data)
 		if err != nil {
@@ -354,6 +375,20 @@ func sortForDeltas(objs []repackObject) {
 	})
 }
 
+// kindTag is the kind of an annotated tag object, which git may write
+// (this tool writes lightweight tags only).
+const kindTag Kind = 4
+
+// tagTarget returns the object an annotated tag names.
+func tagTarget(data []byte) (ID, error) {
+	line, _, _ := bytes.Cut(data, []byte("\n"))
+	hex, ok := bytes.CutPrefix(line, []byte("object "))
+	if !ok {
+		return ID{}, fmt.Errorf("no object line")
+	}
+	return ParseID(string(hex))
+}
+
 // windowEntry is an object in the delta window.
 type windowEntry struct {
 	id    ID
@@ -404,7 +439,7 @@ func (r *Repository) writeRepack(ctx context.Context, objs []repackObject, opt R
 		}
 		var entry []byte
 		depth := 0
-		if k != KindCommit && len(data) >= 64 {
+		if (k == KindTree || k == KindBlob) && len(data) >= 64 {
 			best, bestDepth := -1, 0
 			var bestDelta []byte
 			limit := len(data)/2 - 20
@@ -439,7 +474,7 @@ func (r *Repository) writeRepack(ctx context.Context, objs []repackObject, opt R
 		if _, err := out.Write(entry); err != nil {
 			return "", 0, 0, fmt.Errorf("write pack: %w", err)
 		}
-		if k != KindCommit {
+		if k == KindTree || k == KindBlob {
 			if len(window) == opt.Window {
 				copy(window, window[1:])
 				window = window[:len(window)-1]
