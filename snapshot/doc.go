@@ -26,6 +26,7 @@
 //	History, ProjectHistory  history.go
 //	Verify                   verify.go
 //	CheckSeparate            separate.go
+//	Prune                    prune.go (the repack is objects.Repack)
 //
 // Beside them: record.go (the recording steps that Backup, Import and the
 // safety snapshot of a restore share), scan.go (reading a source into a

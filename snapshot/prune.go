@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -116,6 +117,11 @@ func (r *Repository) Prune(ctx context.Context, opt PruneOptions) (*PruneResult,
 	res.Deltas = st.Deltas
 	res.PacksBefore, res.PacksAfter = st.PacksBefore, st.PacksAfter
 	res.BytesBefore, res.BytesAfter = st.BytesBefore, st.BytesAfter
+	if errors.Is(err, objects.ErrNotFound) {
+		// A snapshot a reference keeps is incomplete: the repository is
+		// damaged, and nothing was deleted.
+		return res, fmt.Errorf("prune: %w: %v", ErrCorrupt, err)
+	}
 	if err != nil {
 		return res, fmt.Errorf("prune: %w", err)
 	}

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -427,4 +428,30 @@ func TestBackupWaitsForPrune(t *testing.T) {
 	}
 	defer r.Close()
 	fx.checkKept(t, r)
+}
+
+// TestPruneRefusesAnIncompleteRepository: a reference naming a missing
+// commit fails prune with ErrCorrupt, and nothing is deleted.
+func TestPruneRefusesAnIncompleteRepository(t *testing.T) {
+	fx := newPruneFixture(t)
+	r, err := Open(fx.path, Options{Now: clock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	missing := objects.HashObject(objects.KindCommit, []byte("not stored"))
+	if err := r.objs.UpdateRef("refs/tags/broken", missing, objects.ZeroID); err != nil {
+		t.Fatal(err)
+	}
+	before := dirState(t, false, filepath.Join(fx.path, "objects"))
+	_, err = r.Prune(context.Background(), PruneOptions{})
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("prune: %v, want ErrCorrupt", err)
+	}
+	if after := dirState(t, false, filepath.Join(fx.path, "objects")); after != before {
+		t.Error("prune of an incomplete repository changed its objects")
+	}
+	if !r.objs.Has(fx.gone) {
+		t.Error("prune of an incomplete repository removed an object")
+	}
 }
