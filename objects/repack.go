@@ -393,6 +393,7 @@ func tagTarget(data []byte) (ID, error) {
 type windowEntry struct {
 	id    ID
 	kind  Kind
+	dir   string
 	data  []byte
 	depth int
 }
@@ -448,6 +449,11 @@ func (r *Repository) writeRepack(ctx context.Context, objs []repackObject, opt R
 				if b.kind != k || b.depth+1 > opt.Depth || len(b.data) == 0 {
 					continue
 				}
+				if k == KindBlob && b.dir != o.dir {
+					// Resources of different folders are different kinds
+					// (a job, a dictionary): not worth a delta search.
+					continue
+				}
 				if diff := len(b.data) - len(data); diff >= limit || -diff >= limit {
 					continue
 				}
@@ -479,7 +485,7 @@ func (r *Repository) writeRepack(ctx context.Context, objs []repackObject, opt R
 				copy(window, window[1:])
 				window = window[:len(window)-1]
 			}
-			window = append(window, windowEntry{id: o.id, kind: k, data: data, depth: depth})
+			window = append(window, windowEntry{id: o.id, kind: k, dir: o.dir, data: data, depth: depth})
 		}
 		prog.Add(1)
 	}
