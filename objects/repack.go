@@ -14,6 +14,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -291,6 +292,11 @@ func (r *Repository) reachable(ctx context.Context, tips []ID, prog Progress) ([
 		stack = append(stack, c.Parents...)
 		prog.Add(1)
 	}
+	// The trees are walked from the newest commit's down (trees is a
+	// stack), so that each object is found first in the newest snapshot
+	// that has it: sortForDeltas keeps that order among equals, and the
+	// newest versions become the bases, read without a delta.
+	slices.Reverse(trees)
 	for len(trees) > 0 {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -346,7 +352,8 @@ func (r *Repository) reachable(ctx context.Context, tips []ID, prog Progress) ([
 // blobs; within a kind by folder and name (for a tree, its versions; for a
 // blob, its suffix) and by decreasing size, so that versions of one tree and
 // similar resources of one folder sit in one window, the larger (usually the
-// newer) first as the base.
+// newer) first as the base; objects alike in all that keep the order they
+// were found in, the newest snapshot's first.
 func sortForDeltas(objs []repackObject) {
 	rank := func(k Kind) int {
 		switch k {
@@ -357,7 +364,7 @@ func sortForDeltas(objs []repackObject) {
 		}
 		return 2
 	}
-	sort.Slice(objs, func(i, j int) bool {
+	sort.SliceStable(objs, func(i, j int) bool {
 		a, b := &objs[i], &objs[j]
 		if ra, rb := rank(a.kind), rank(b.kind); ra != rb {
 			return ra < rb
@@ -368,10 +375,7 @@ func sortForDeltas(objs []repackObject) {
 		if a.name != b.name {
 			return a.name < b.name
 		}
-		if a.size != b.size {
-			return a.size > b.size
-		}
-		return bytes.Compare(a.id[:], b.id[:]) < 0
+		return a.size > b.size
 	})
 }
 
