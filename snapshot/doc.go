@@ -34,6 +34,7 @@
 //	Pull                     pull.go, remote_git.go, remote_s3.go
 //	VerifyRemote             remote_verify.go
 //	Instance, Instances      instance.go (log --instance: this repository's and pulled snapshots)
+//	Prune                    prune.go (the repack is objects.Repack)
 //
 // Beside them: id.go (ID, a snapshot's id), record.go (the recording steps that Backup, Import and the
 // safety snapshot of a restore share), scan.go (reading a source into a

@@ -143,6 +143,7 @@ func newApp(e *env) *cli.App {
 			historyCommand(e),
 			verifyCommand(e),
 			forgetCommand(e),
+			pruneCommand(e),
 			remoteCommand(e),
 			pushCommand(e),
 			pullCommand(e),
