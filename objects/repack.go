@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/crc32"
 	"io"
 	"io/fs"
@@ -38,23 +39,8 @@ import (
 // that cannot be read fails Repack before anything is deleted (ErrNotFound
 // or ErrCorrupt).
 func (r *Repository) Repack(ctx context.Context, tips []ID, opt RepackOptions) (RepackStats, error) {
-	if opt.Window <= 0 {
-		opt.Window = DefaultWindow
-	}
-	if opt.Depth <= 0 || opt.Depth > maxDepth {
-		opt.Depth = maxDepth
-	}
-	if opt.Level <= 0 || opt.Level > 9 {
-		opt.Level = DefaultCompression
-	}
-	step := opt.Step
-	if step == nil {
-		step = func(string) {}
-	}
-	prog := opt.Progress
-	if prog == nil {
-		prog = nopProgress{}
-	}
+	opt = opt.withDefaults()
+	step, prog := opt.Step, opt.Progress
 	var st RepackStats
 	r.reindex()
 	packs, err := r.Packs()
@@ -110,13 +96,47 @@ func (r *Repository) Repack(ctx context.Context, tips []ID, opt RepackOptions) (
 	// Every reachable object is in the new pack, durably: the old packs and
 	// the loose objects can go. Each pack goes first, then its index and
 	// whatever git keeps beside it.
+	if err := r.removeRepacked(packs, name, loose, prog, step, &st); err != nil {
+		return st, err
+	}
+	r.reindex()
+	st.PacksAfter = 1
+	st.BytesAfter = size
+	return st, nil
+}
+
+// withDefaults fills in the options left zero.
+func (opt RepackOptions) withDefaults() RepackOptions {
+	if opt.Window <= 0 {
+		opt.Window = DefaultWindow
+	}
+	if opt.Depth <= 0 || opt.Depth > maxDepth {
+		opt.Depth = maxDepth
+	}
+	if opt.Level <= 0 || opt.Level > 9 {
+		opt.Level = DefaultCompression
+	}
+	if opt.Step == nil {
+		opt.Step = func(string) {}
+	}
+	if opt.Progress == nil {
+		opt.Progress = nopProgress{}
+	}
+	return opt
+}
+
+// removeRepacked deletes the packs (all but name, the new one) and the
+// loose objects a repack copied into the new pack, once it is durable. Each
+// pack goes first, then its index and whatever git keeps beside it.
+func (r *Repository) removeRepacked(packs []string, name string, loose []string, prog Progress, step func(string), st *RepackStats) error {
+	dir := filepath.Join(r.path, "objects", "pack")
 	prog.Start("removing old packs", int64(len(packs)))
 	for _, p := range packs {
 		if p == name {
 			continue
 		}
 		if err := os.Remove(filepath.Join(dir, p+".pack")); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return st, fmt.Errorf("remove pack %s: %w", p, err)
+			return fmt.Errorf("remove pack %s: %w", p, err)
 		}
 		step("removed " + p)
 		for _, ext := range []string{".idx", ".rev", ".bitmap", ".keep", ".promisor", ".mtimes"} {
@@ -135,10 +155,7 @@ func (r *Repository) Repack(ctx context.Context, tips []ID, opt RepackOptions) (
 		syncDir(filepath.Join(r.path, "objects"))
 		step("loose")
 	}
-	r.reindex()
-	st.PacksAfter = 1
-	st.BytesAfter = size
-	return st, nil
+	return nil
 }
 
 // DefaultWindow is how many objects before it Repack compares an object
@@ -243,10 +260,6 @@ func (r *Repository) reachable(ctx context.Context, tips []ID, prog Progress) ([
 	seen := ObjectSet{}
 	var out []repackObject
 	stack := append([]ID(nil), tips...)
-	type treeAt struct {
-		id   ID
-		path string
-	}
 	var trees []treeAt
 	for len(stack) > 0 {
 		if err := ctx.Err(); err != nil {
@@ -292,6 +305,18 @@ func (r *Repository) reachable(ctx context.Context, tips []ID, prog Progress) ([
 		stack = append(stack, c.Parents...)
 		prog.Add(1)
 	}
+	return r.reachableTrees(ctx, trees, seen, out, prog)
+}
+
+// treeAt is a tree and the path it was found at.
+type treeAt struct {
+	id   ID
+	path string
+}
+
+// reachableTrees adds to out the trees and blobs that trees reach, each once
+// (seen), with the path each was first found at.
+func (r *Repository) reachableTrees(ctx context.Context, trees []treeAt, seen ObjectSet, out []repackObject, prog Progress) ([]repackObject, error) {
 	// The trees are walked from the newest commit's down (trees is a
 	// stack), so that each object is found first in the newest snapshot
 	// that has it: sortForDeltas keeps that order among equals, and the
@@ -402,6 +427,92 @@ type windowEntry struct {
 	depth int
 }
 
+// bestDelta finds, among the window's objects, the base that gives the
+// smallest delta of data (an object o of kind k) under half its size whose
+// chain stays within depth: its index in the window (-1 for none), the
+// delta, and the new chain's depth.
+func bestDelta(window []windowEntry, o repackObject, k Kind, data []byte, depth int) (int, []byte, int) {
+	best, bestDepth := -1, 0
+	var bestD []byte
+	if (k != KindTree && k != KindBlob) || len(data) < 64 {
+		return best, nil, 0
+	}
+	limit := len(data)/2 - 20
+	for j := len(window) - 1; j >= 0; j-- {
+		b := &window[j]
+		if b.kind != k || b.depth+1 > depth || len(b.data) == 0 {
+			continue
+		}
+		if k == KindBlob && b.dir != o.dir {
+			// Resources of different folders are different kinds
+			// (a job, a dictionary): not worth a delta search.
+			continue
+		}
+		if diff := len(b.data) - len(data); diff >= limit || -diff >= limit {
+			continue
+		}
+		d := diffDelta(k, b.data, data)
+		if len(d) < limit && (best < 0 || len(d) < len(bestD)) {
+			best, bestD, bestDepth = j, d, b.depth+1
+			limit = len(d)
+		}
+	}
+	return best, bestD, bestDepth
+}
+
+// writeRepackIndex writes, synced, the index of a pack of entries whose
+// checksum is sum into a temporary file of dir, and returns its name and
+// size.
+func writeRepackIndex(dir string, entries []packEntry, sum plumbing.Hash) (string, int, error) {
+	iw := new(idxfile.Writer)
+	if err := iw.OnHeader(uint32(len(entries))); err != nil {
+		return "", 0, err
+	}
+	for _, e := range entries {
+		iw.Add(plumbing.Hash(e.id), uint64(e.offset), e.crc)
+	}
+	if err := iw.OnFooter(sum); err != nil {
+		return "", 0, err
+	}
+	idx, err := iw.Index()
+	if err != nil {
+		return "", 0, err
+	}
+	xf, err := os.CreateTemp(dir, tmpIdxPrefix)
+	if err != nil {
+		return "", 0, err
+	}
+	n, err := idxfile.NewEncoder(xf).Encode(idx)
+	if err == nil {
+		err = xf.Sync()
+	}
+	if cerr := xf.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(xf.Name())
+		return "", 0, fmt.Errorf("write pack index: %w", err)
+	}
+	return xf.Name(), n, nil
+}
+
+// finishRepack flushes bw, appends the pack's checksum (h's sum) to f,
+// syncs and closes f, and returns the checksum.
+func finishRepack(bw *bufio.Writer, h hash.Hash, f *os.File) (plumbing.Hash, error) {
+	var sum plumbing.Hash
+	if err := bw.Flush(); err != nil {
+		return sum, err
+	}
+	h.Sum(sum[:0])
+	if _, err := f.Write(sum[:]); err != nil {
+		return sum, err
+	}
+	if err := f.Sync(); err != nil {
+		return sum, err
+	}
+	return sum, f.Close()
+}
+
 // writeRepack writes objs, in order, into a new pack and renames it and its
 // index into place. It returns the pack's name and size (with its index)
 // and how many entries are deltas.
@@ -444,34 +555,10 @@ func (r *Repository) writeRepack(ctx context.Context, objs []repackObject, opt R
 		}
 		var entry []byte
 		depth := 0
-		if (k == KindTree || k == KindBlob) && len(data) >= 64 {
-			best, bestDepth := -1, 0
-			var bestDelta []byte
-			limit := len(data)/2 - 20
-			for j := len(window) - 1; j >= 0; j-- {
-				b := &window[j]
-				if b.kind != k || b.depth+1 > opt.Depth || len(b.data) == 0 {
-					continue
-				}
-				if k == KindBlob && b.dir != o.dir {
-					// Resources of different folders are different kinds
-					// (a job, a dictionary): not worth a delta search.
-					continue
-				}
-				if diff := len(b.data) - len(data); diff >= limit || -diff >= limit {
-					continue
-				}
-				d := diffDelta(k, b.data, data)
-				if len(d) < limit && (best < 0 || len(d) < len(bestDelta)) {
-					best, bestDelta, bestDepth = j, d, b.depth+1
-					limit = len(d)
-				}
-			}
-			if best >= 0 {
-				entry = encodeDeltaEntry(window[best].id, bestDelta, opt.Level)
-				depth = bestDepth
-				deltas++
-			}
+		if best, d, dd := bestDelta(window, o, k, data, opt.Depth); best >= 0 {
+			entry = encodeDeltaEntry(window[best].id, d, opt.Level)
+			depth = dd
+			deltas++
 		}
 		if entry == nil {
 			level := opt.Level
@@ -493,51 +580,16 @@ func (r *Repository) writeRepack(ctx context.Context, objs []repackObject, opt R
 		}
 		prog.Add(1)
 	}
-	if err := bw.Flush(); err != nil {
-		return "", 0, 0, fmt.Errorf("write pack: %w", err)
-	}
-	var sum plumbing.Hash
-	h.Sum(sum[:0])
-	if _, err := f.Write(sum[:]); err != nil {
-		return "", 0, 0, fmt.Errorf("write pack: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		return "", 0, 0, fmt.Errorf("write pack: %w", err)
-	}
-	if err := f.Close(); err != nil {
+	sum, err := finishRepack(bw, h, f)
+	if err != nil {
 		return "", 0, 0, fmt.Errorf("write pack: %w", err)
 	}
 	step("packed")
 	size := out.n + 20
 
-	iw := new(idxfile.Writer)
-	if err := iw.OnHeader(uint32(len(entries))); err != nil {
-		return "", 0, 0, err
-	}
-	for _, e := range entries {
-		iw.Add(plumbing.Hash(e.id), uint64(e.offset), e.crc)
-	}
-	if err := iw.OnFooter(sum); err != nil {
-		return "", 0, 0, err
-	}
-	idx, err := iw.Index()
+	xname, n, err := writeRepackIndex(dir, entries, sum)
 	if err != nil {
 		return "", 0, 0, err
-	}
-	xf, err := os.CreateTemp(dir, tmpIdxPrefix)
-	if err != nil {
-		return "", 0, 0, err
-	}
-	n, err := idxfile.NewEncoder(xf).Encode(idx)
-	if err == nil {
-		err = xf.Sync()
-	}
-	if cerr := xf.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(xf.Name())
-		return "", 0, 0, fmt.Errorf("write pack index: %w", err)
 	}
 	size += int64(n)
 	name := "pack-" + sum.String()
@@ -545,8 +597,8 @@ func (r *Repository) writeRepack(ctx context.Context, objs []repackObject, opt R
 	// The index first: readers only look at .pack files. An identical pack
 	// already there (nothing to prune, nothing to delta) is simply
 	// replaced by the same bytes.
-	if err := os.Rename(xf.Name(), base+".idx"); err != nil {
-		os.Remove(xf.Name())
+	if err := os.Rename(xname, base+".idx"); err != nil {
+		os.Remove(xname)
 		return "", 0, 0, err
 	}
 	syncDir(dir)
