@@ -29,7 +29,8 @@ import (
 
 // TestGenerateIntoDatabase generates and churns metastores in every test
 // database, in both of Kylin's schemas, through the command line, and
-// checks that they hold exactly what the same options give in memory.
+// checks that they hold exactly what the same options give in memory. The
+// 3,000 resources make several batches of the one transaction.
 func TestGenerateIntoDatabase(t *testing.T) {
 	for _, c := range []struct{ name, env string }{{"postgres", "METASTORE_TEST_POSTGRES_DSN"}, {"mysql", "METASTORE_TEST_MYSQL_DSN"}} {
 		for _, schema := range []string{"4", "5"} {
@@ -53,7 +54,7 @@ func TestGenerateIntoDatabase(t *testing.T) {
 
 func testGenerateIntoDatabase(t *testing.T, url, schema string) {
 	ctx := context.Background()
-	code, out, errOut := runT("generate", "--out", url, "--resources", "300", "--seed", "5", "--shape", "jobs", "--create-schema", schema)
+	code, out, errOut := runT("generate", "--out", url, "--resources", "3000", "--seed", "5", "--shape", "jobs", "--create-schema", schema)
 	if code != exitOK {
 		t.Fatalf("generate: exit %d, stderr %s", code, errOut)
 	}
@@ -61,7 +62,7 @@ func testGenerateIntoDatabase(t *testing.T, url, schema string) {
 		t.Errorf("generate printed the password, or no masked URL:\n%s", out)
 	}
 	want := memory.New()
-	if _, err := metagen.Generate(ctx, want, metagen.Options{Resources: 300, Seed: 5, Shape: metagen.ShapeJobs}); err != nil {
+	if _, err := metagen.Generate(ctx, want, metagen.Options{Resources: 3000, Seed: 5, Shape: metagen.ShapeJobs}); err != nil {
 		t.Fatal(err)
 	}
 	st, err := locate.OpenWith(ctx, url, locate.Options{})

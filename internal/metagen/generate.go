@@ -190,7 +190,7 @@ type emitter struct {
 	plan  *plan
 	sink  metastore.Sink
 	stats *statsCollector
-	ctx   context.Context // run's, canceled at the first error
+	ctx   context.Context // the caller's, for writes
 }
 
 // unit is one piece of work: it writes one or a few resources, using the
@@ -198,9 +198,11 @@ type emitter struct {
 type unit func(sc *scratch) error
 
 func (e *emitter) run(ctx context.Context, workers int) error {
+	// Writes get the caller's context: a transaction sends batches of them
+	// after run returns, at its commit.
+	e.ctx = ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	e.ctx = ctx
 	units := make(chan unit, 4*workers)
 	var (
 		wg       sync.WaitGroup
