@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -453,6 +455,9 @@ func (r reader) walk(ctx context.Context, prefix string, fn func(metastore.Resou
 	if err := checkPrefix(prefix); err != nil {
 		return err
 	}
+	if r.s.schema == Schema5 && runtime.GOMAXPROCS(0) > 1 {
+		return r.walkInflating(ctx, prefix, fn)
+	}
 	dec := &codec{}
 	return r.scan(ctx, func(a *args, col string) string { return r.s.d.prefixCond(a, col, prefix) },
 		func(k string) bool { return strings.HasPrefix(k, prefix) }, allContent, func(rw row) error {
@@ -468,6 +473,95 @@ func (r reader) walk(ctx context.Context, prefix string, fn func(metastore.Resou
 			}
 			return fn(metastore.Resource{Path: rw.key, Data: data, Timestamp: rw.ts}, nil)
 		})
+}
+
+// walkInflating is walk for the Kylin 5 layout: content is inflated on
+// several goroutines while the query's rows are read, and fn gets the
+// resources in key order on the calling goroutine.
+func (r reader) walkInflating(ctx context.Context, prefix string, fn func(metastore.Resource, error) error) error {
+	type item struct {
+		res  metastore.Resource
+		err  error
+		raw  []byte        // compressed content, to inflate
+		done chan struct{} // closed once res and err are final
+	}
+	workers := runtime.GOMAXPROCS(0)
+	items := make(chan *item, 4*workers) // in key order, for fn
+	jobs := make(chan *item, 2*workers)  // to inflate
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var dec codec
+			for it := range jobs {
+				data, err := dec.decode(it.raw)
+				if err != nil {
+					it.err = fmt.Errorf("jdbc: read %s: %w", it.res.Path, err)
+				} else {
+					it.res.Data = clone(data)
+				}
+				it.raw = nil
+				close(it.done)
+			}
+		}()
+	}
+	// stop ends the scan when fn fails: the query's remaining rows are
+	// read and dropped, as a serial walk's would be, which keeps a view's
+	// connection usable (canceling the query would close it).
+	stop := make(chan struct{})
+	scanned := make(chan error, 1)
+	go func() {
+		err := r.scan(ctx, func(a *args, col string) string { return r.s.d.prefixCond(a, col, prefix) },
+			func(k string) bool { return strings.HasPrefix(k, prefix) }, allContent, func(rw row) error {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				it := &item{res: metastore.Resource{Path: rw.key, Timestamp: rw.ts, Data: []byte{}}, done: make(chan struct{})}
+				switch {
+				case rw.null:
+					close(it.done)
+				case isGzipped(rw.content):
+					it.raw = clone(rw.content)
+					select {
+					case jobs <- it:
+					case <-stop:
+						return errStop
+					}
+				default:
+					it.res.Data = clone(rw.content)
+					close(it.done)
+				}
+				select {
+				case items <- it:
+					return nil
+				case <-stop:
+					return errStop
+				}
+			})
+		close(jobs)
+		close(items)
+		scanned <- err
+	}()
+	var fnErr error
+	for it := range items {
+		<-it.done
+		if fnErr != nil {
+			continue // draining until the scan sees stop
+		}
+		if fnErr = ctx.Err(); fnErr == nil {
+			fnErr = fn(it.res, it.err)
+		}
+		if fnErr != nil {
+			close(stop)
+		}
+	}
+	wg.Wait()
+	err := <-scanned
+	if fnErr != nil {
+		return fnErr
+	}
+	return err
 }
 
 // content returns the bytes of a row as Kylin means them: inflated (Kylin

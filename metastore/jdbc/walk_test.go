@@ -1,0 +1,113 @@
+package jdbc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/kylin-tools/metastore/metastore"
+)
+
+// TestWalkKylin5 checks a walk of a Kylin 5 table, whose content is
+// inflated on several goroutines while the rows are read: every resource
+// in byte order of key, compressed, uncompressed, NULL and empty content
+// alike; a corrupt row is passed with an error and the walk goes on; an
+// error of fn, or a canceled context, ends the walk at once.
+func TestWalkKylin5(t *testing.T) {
+	eachDB(t, func(t *testing.T, db testDB) {
+		ctx := t.Context()
+		s := openNew(t, db, Schema5)
+		want := map[string][]byte{}
+		tx, err := s.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 2500 {
+			p := fmt.Sprintf("/p/dict/%c/%05d", 'a'+i%7, i)
+			data := bytes.Repeat([]byte(fmt.Sprintf("resource %d; ", i)), i%300)
+			if err := tx.Write(ctx, metastore.Resource{Path: p, Data: data, Timestamp: int64(i)}); err != nil {
+				t.Fatal(err)
+			}
+			want[p] = data
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		insertRaw(t, s, "/p/dict/c/plain", []byte("stored uncompressed"), 1, 0)
+		want["/p/dict/c/plain"] = []byte("stored uncompressed")
+		insertRaw(t, s, "/p/dict/d/corrupt", []byte("GZIPnot a zlib stream"), 1, 0)
+		insertRaw(t, s, "/p/dict/e/null", nil, 1, 0)
+		want["/p/dict/e/null"] = []byte{}
+
+		for _, via := range []string{"store", "view"} {
+			t.Run(via, func(t *testing.T) {
+				var w metastore.Walker = s
+				if via == "view" {
+					v, err := s.View(ctx)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer v.Close()
+					w = v.(metastore.Walker)
+				}
+				last, n, bad := "", 0, 0
+				err := w.Walk(ctx, "/", func(r metastore.Resource, err error) error {
+					if r.Path <= last {
+						t.Errorf("%s after %s: not in byte order", r.Path, last)
+					}
+					last = r.Path
+					if r.Path == "/p/dict/d/corrupt" {
+						bad++
+						if err == nil {
+							t.Errorf("%s: corrupt content passed without an error", r.Path)
+						}
+						return nil
+					}
+					if err != nil {
+						t.Errorf("%s: %v", r.Path, err)
+					}
+					n++
+					if d, ok := want[r.Path]; !ok || !bytes.Equal(d, r.Data) || r.Data == nil {
+						t.Errorf("%s: %d bytes, want %d", r.Path, len(r.Data), len(d))
+					}
+					return nil
+				})
+				if err != nil || n != len(want) || bad != 1 {
+					t.Errorf("Walk: %v after %d resources and %d corrupt one(s), want %d and 1", err, n, bad, len(want))
+				}
+
+				stop := errors.New("enough")
+				calls := 0
+				err = w.Walk(ctx, "/", func(r metastore.Resource, err error) error {
+					calls++
+					if calls == 1000 {
+						return stop
+					}
+					return nil
+				})
+				if !errors.Is(err, stop) || calls != 1000 {
+					t.Errorf("Walk whose fn fails at the 1000th resource: %v after %d calls", err, calls)
+				}
+
+				// The store (or view) is usable after that.
+				if _, err := w.(metastore.Source).Read(ctx, "/p/dict/c/plain"); err != nil {
+					t.Errorf("Read after the walks: %v", err)
+				}
+
+				cctx, cancel := context.WithCancel(ctx)
+				calls = 0
+				err = w.Walk(cctx, "/", func(r metastore.Resource, err error) error {
+					if calls++; calls == 10 {
+						cancel()
+					}
+					return nil
+				})
+				if !errors.Is(err, context.Canceled) || calls > 10 {
+					t.Errorf("Walk canceled at the 10th resource: %v after %d calls", err, calls)
+				}
+			})
+		}
+	})
+}
