@@ -35,8 +35,9 @@ type Store struct {
 	ioTimeout      time.Duration                // how long a connected server may stay silent
 	silent         atomic.Pointer[SilenceError] // the last read or write the server left unanswered
 
-	maxPacket   int64 // MySQL's max_allowed_packet
-	compressNew bool  // Kylin 5: compress new rows
+	maxPacket   int64       // MySQL's max_allowed_packet
+	noLoadData  atomic.Bool // MySQL refused LOAD DATA LOCAL INFILE
+	compressNew bool        // Kylin 5: compress new rows
 	src         reader
 }
 

@@ -439,8 +439,14 @@ func (t *Tx) store(ctx context.Context, tb table, rows []*pending) error {
 		}
 		return t.upsertStaged(ctx, tb, old)
 	}
-	if err := t.insert(ctx, tb, fresh, false); err != nil {
+	loaded, err := t.loadData(ctx, tb, fresh)
+	if err != nil {
 		return err
+	}
+	if !loaded {
+		if err := t.insert(ctx, tb, fresh, false); err != nil {
+			return err
+		}
 	}
 	if err := t.insert(ctx, tb, old, true); err != nil {
 		return err
