@@ -292,7 +292,7 @@ func (r reader) scan(ctx context.Context, cond func(a *args, col string) string,
 	}
 	var q string
 	if s.schema == Schema5 {
-		q = fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s", cols(s.main), s.main.q, cond(a, s.main.key), d.bin(s.main.key))
+		q = fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s", cols(s.main), s.main.q, cond(a, s.main.key), s.byteOrder(s.main))
 	} else {
 		outer := "k, t, n, l"
 		if mode != noContent {
@@ -347,6 +347,22 @@ func (r reader) scan(ctx context.Context, cond func(a *args, col string) string,
 		return s.translate(ctx, "read "+strings.Join(s.Tables(), ", "), err)
 	}
 	return nil
+}
+
+// byteOrder is the ORDER BY expression that sorts tb's rows by the bytes
+// of their key: the key column itself when its collation compares code
+// points without padding (MySQL's utf8mb4_0900_bin, MariaDB's
+// utf8mb4_nopad_bin, binary), so that the server reads the primary key's
+// index in order instead of sorting the whole table (with its content)
+// first; else the key as bytes.
+func (s *Store) byteOrder(tb table) string {
+	if s.d.driver == MySQL {
+		switch strings.ToLower(tb.collation) {
+		case "utf8mb4_nopad_bin", "utf8mb4_0900_bin", "utf8mb3_nopad_bin", "utf8_nopad_bin", "binary":
+			return tb.key
+		}
+	}
+	return s.d.bin(tb.key)
 }
 
 func checkPrefix(prefix string) error {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/kylin-tools/metastore/metastore"
@@ -108,6 +109,36 @@ func TestWalkKylin5(t *testing.T) {
 					t.Errorf("Walk canceled at the 10th resource: %v after %d calls", err, calls)
 				}
 			})
+		}
+	})
+}
+
+// TestByteOrderOfCreatedTables checks the order of keys that sort
+// differently by bytes than by a collation that pads with spaces or folds
+// case, in tables made by Open (MySQL: a binary collation without padding,
+// whose index order listings and walks read instead of sorting).
+func TestByteOrderOfCreatedTables(t *testing.T) {
+	eachDBSchema(t, func(t *testing.T, db testDB, sc Schema) {
+		ctx := t.Context()
+		s := openNew(t, db, sc)
+		t.Logf("key collation %q, ordered by %s", s.main.collation, s.byteOrder(s.main))
+		keys := []string{"/a", "/a ", "/a\x01", "/a\t", "/a b", "/aB", "/ab", "/a\u00e9", "/a\U0001F600", "/a\uffff", "/A", "/execute_output/x", "/bad_query/y"}
+		for i, k := range keys {
+			if err := s.Write(ctx, metastore.Resource{Path: k, Data: []byte(k), Timestamp: int64(i)}); err != nil {
+				t.Fatalf("Write(%q): %v", k, err)
+			}
+		}
+		want := slices.Clone(keys)
+		slices.Sort(want)
+		var listed, walked []string
+		if err := s.List(ctx, "/", func(p string) error { listed = append(listed, p); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Walk(ctx, "/", func(r metastore.Resource, err error) error { walked = append(walked, r.Path); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(listed, want) || !slices.Equal(walked, want) {
+			t.Errorf("List gives %q\nWalk gives %q\nwant byte order %q", listed, walked, want)
 		}
 	})
 }
