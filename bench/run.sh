@@ -8,7 +8,13 @@
 #   restic    restic backup into a local repository
 #   metastore metastore backup
 #
-# Usage: bench/run.sh [--sizes "10000 100000"] [--shape "default jobs"] [--rounds 30] [--repeat 5] [--out DIR] [--keep]
+# and, with --baseline BIN, a fifth: another build of metastore (BIN, say
+# the one before a change, built into bench/_out), with a repository of its
+# own, run right beside metastore (in alternating order) at every step, so
+# that the two builds are compared on the same data under the same load;
+# the summary then ends with a table of both.
+#
+# Usage: bench/run.sh [--sizes "10000 100000"] [--shape "default jobs"] [--rounds 30] [--repeat 5] [--out DIR] [--keep] [--baseline BIN]
 #        bench/run.sh --summarize [--rounds N] [--out DIR]   (summary of an earlier run)
 #
 # --shape is kylin-metagen's: default (jobs take ~45% of the resources) or
@@ -61,6 +67,7 @@ KEEP=0
 SUMMARIZE=0
 SEED=1
 REPEAT=5
+BASE=
 # Keep at least this many KiB free on the output file system: older Kylin-style
 # copies are deleted (after their size was recorded) rather than go below it.
 MIN_FREE_KB=${BENCH_MIN_FREE_KB:-20000000}
@@ -132,6 +139,21 @@ function sizerow(title, sz, sc, tl, asc, atl,    b, a, tz) {
 	printf "| %s | %s | %s | %s | %s | %s |\n", title, b, mib(b), ratio(b, tz), mib(a), ratio(a, tz)
 }
 function verdict(ok) { return ok ? "**met**" : "**not met**" }
+# baseline: metastore against the --baseline build, run beside it.
+function baseline(sz,    i, sc, b, m) {
+	printf "metastore against the baseline build (`--baseline`), run beside it at every step:\n\n"
+	printf "| scenario | baseline wall | metastore wall | metastore / baseline | baseline CPU | metastore CPU | metastore / baseline | baseline MB | metastore MB |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n"
+	for (i = 1; i <= nsc; i++) {
+		sc = S[i]
+		if (val("wall", sz, sc, "baseline") == "-") continue
+		printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", label[sc],
+			secs(val("wall", sz, sc, "baseline")), secs(val("wall", sz, sc, "metastore")), ratio(val("wall", sz, sc, "metastore"), val("wall", sz, sc, "baseline")),
+			secs(val("cpu", sz, sc, "baseline")), secs(val("cpu", sz, sc, "metastore")), ratio(val("cpu", sz, sc, "metastore"), val("cpu", sz, sc, "baseline")),
+			mb(val("rss", sz, sc, "baseline")), mb(val("rss", sz, sc, "metastore"))
+	}
+	b = bytes[sz, "repo_size", "baseline"]; m = bytes[sz, "repo_size", "metastore"]
+	printf "| repository after %d backups | %s | %s | %s | | | | | |\n\n", ROUNDS + 2, mib(b), mib(m), ratio(m, b)
+}
 END {
 	# repeated measurements (diffs, cube restores): the median
 	for (k in cnt) if (cnt[k] > 1) { wall[k] = med(RW, k, cnt[k]); cpu[k] = med(RC, k, cnt[k]); rss[k] = med(RR, k, cnt[k]); if (cnt[k] > nrep) nrep = cnt[k] }
@@ -165,6 +187,7 @@ END {
 			printf "\n%d Kylin-style copies were deleted during the run to keep disk space; the Kylin row sums the du -sb of each copy measured right after it was made.\n", bytes[sz, "kylin_copies_deleted_for_space", "kylin"]
 		printf "\nRestores: cube `%s` (%s resources in scope), project `%s` (%s resources in scope).\n", cname[sz], bytes[sz, "restore_cube_resources", cname[sz]], pname[sz], bytes[sz, "restore_project_resources", pname[sz]]
 		printf "Peak memory of metastore at %s resources: %s MB (%s).\n\n", grp(sz), mb(peak[sz]), peaksc[sz]
+		if ((sz SUBSEP "backup_first" SUBSEP "baseline") in wall) baseline(sz)
 	}
 	# targets, at the largest size measured
 	big = sizes[1]; small = sizes[1]
@@ -214,6 +237,8 @@ while [ $# -gt 0 ]; do
 	--repeat) REPEAT=$2; shift 2 ;;
 	--repeat=*) REPEAT=${1#*=}; shift ;;
 	--keep) KEEP=1; shift ;;
+	--baseline) BASE=$2; shift 2 ;;
+	--baseline=*) BASE=${1#*=}; shift ;;
 	--summarize) SUMMARIZE=1; shift ;;
 	-h|--help) usage ;;
 	*) echo "run.sh: unknown argument $1" >&2; usage ;;
@@ -238,7 +263,7 @@ if [ "$(echo $SHAPES | wc -w)" -gt 1 ] && [ "$SUMMARIZE" = 0 ]; then
 	[ "$KEEP" = 0 ] || k=--keep
 	for s in $SHAPES; do
 		echo "=== shape $s: $OUT/$s"
-		"$0" --sizes "$SIZES" --shape "$s" --rounds "$ROUNDS" --repeat "$REPEAT" --out "$OUT/$s" $k
+		"$0" --sizes "$SIZES" --shape "$s" --rounds "$ROUNDS" --repeat "$REPEAT" --out "$OUT/$s" $k ${BASE:+--baseline "$BASE"}
 	done
 	exit 0
 fi
@@ -268,6 +293,10 @@ echo "building metastore, kylin-metagen and timeit into $BIN"
 (cd "$ROOT" && "$GO" build -o "$BIN/metastore" ./cmd/metastore && "$GO" build -o "$BIN/kylin-metagen" ./cmd/kylin-metagen && "$GO" build -o "$BIN/timeit" ./bench/timeit)
 MS=$BIN/metastore
 GEN=$BIN/kylin-metagen
+if [ -n "$BASE" ]; then
+	[ -x "$BASE" ] || { echo "run.sh: --baseline $BASE is not an executable" >&2; exit 2; }
+	BASE=$(cd "$(dirname "$BASE")" && pwd)/$(basename "$BASE")
+fi
 
 export RESTIC_PASSWORD=bench
 export GIT_CONFIG_NOSYSTEM=1
@@ -282,7 +311,7 @@ printf 'size\tscenario\ttool\twall_s\tuser_s\tsys_s\tmaxrss_kb\tbytes\n' >"$TSV"
 MACHINE=$OUT/machine.txt
 {
 	echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-	echo "command: bench/run.sh --sizes \"$SIZES\" --shape $SHAPES --rounds $ROUNDS --repeat $REPEAT"
+	echo "command: bench/run.sh --sizes \"$SIZES\" --shape $SHAPES --rounds $ROUNDS --repeat $REPEAT${BASE:+ --baseline $BASE}"
 	echo "shape: $SHAPES (kylin-metagen generate --shape $SHAPES)"
 	echo "cpu: $(nproc) x $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
 	echo "memory: $(awk '/^MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
@@ -292,6 +321,7 @@ MACHINE=$OUT/machine.txt
 	echo "git: $(git --version | sed 's/^git version //')"
 	echo "restic: $(restic version | head -n 1)"
 	echo "zstd: $(zstd --version | head -n 1)"
+	[ -z "$BASE" ] || echo "baseline: $BASE"
 	echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 	[ ! -r /proc/pressure/cpu ] || echo "cpu pressure at start: $(head -n 1 /proc/pressure/cpu)"
 } >"$MACHINE"
@@ -359,16 +389,31 @@ restic_backup() { # SCENARIO BYTES_PATH
 metastore_backup() { # SCENARIO BYTES_PATH
 	measure "$N" "$1" metastore "$2" "$MS" -q --metadata-url "$META" --repo "$MR" backup -m "$1"
 }
+baseline_backup() { # SCENARIO BYTES_PATH
+	measure "$N" "$1" baseline "$2" "$BASE" -q --metadata-url "$META" --repo "$BR" backup -m "$1"
+}
+# both TURN CMD_METASTORE CMD_BASELINE: runs the two builds' steps, the
+# baseline first on odd turns, so that neither always runs second.
+both() {
+	if [ -z "$BASE" ]; then
+		eval "$2"
+	elif [ $(($1 % 2)) = 1 ]; then
+		eval "$3"; eval "$2"
+	else
+		eval "$2"; eval "$3"
+	fi
+}
 backup_all() { # SCENARIO WITH_BYTES(0|1)
 	if [ "$2" = 1 ]; then
-		b_g=$GD b_r=$RR b_m=$MR
+		b_g=$GD b_r=$RR b_m=$MR b_b=$BR
 	else
-		b_g=- b_r=- b_m=-
+		b_g=- b_r=- b_m=- b_b=-
 	fi
 	kylin_backup "$1"
 	git_backup "$1" "$b_g"
 	restic_backup "$1" "$b_r"
-	metastore_backup "$1" "$b_m"
+	TURN=$((TURN + 1)) b_s=$1
+	both "$TURN" 'metastore_backup "$b_s" "$b_m"' 'baseline_backup "$b_s" "$b_b"'
 }
 
 # Paths of the resources a restore-cube / restore-project of the latest snapshot
@@ -411,7 +456,7 @@ restore_all() { # SCENARIO (restore_cube|restore_project) LIST REPEATS
 	r_i=1
 	while [ "$r_i" -le "$r_reps" ]; do
 		r_i=$((r_i + 1))
-		delete_scope "$r_list" "$r_kind"
+		[ "$t" = metastore ] || delete_scope "$r_list" "$r_kind"
 		case $t in
 		kylin)
 			if [ "$r_kind" = cube ]; then
@@ -426,15 +471,24 @@ restore_all() { # SCENARIO (restore_cube|restore_project) LIST REPEATS
 		restic)
 			measure "$N" "$r_scen" restic - sh "$WD/$r_scen.restic.sh" ;;
 		metastore)
-			if [ "$r_kind" = cube ]; then
-				measure "$N" "$r_scen" metastore - "$MS" -q --metadata-url "$SCR" --repo "$MR" restore-cube "$PROJECT" latest --cube "$CUBE"
-			else
-				measure "$N" "$r_scen" metastore - "$MS" -q --metadata-url "$SCR" --repo "$MR" restore-project "$PROJECT" latest
-			fi ;;
+			both "$r_i" 'ms_restore metastore "$MS" "$MR"' 'ms_restore baseline "$BASE" "$BR"'
+			continue ;;
 		esac
 		check_restore "$r_list" "$t" "$r_scen"
 	done
 	done
+}
+
+# ms_restore TOOL BIN REPO: a timed and checked restore with a metastore
+# build (in restore_all).
+ms_restore() {
+	delete_scope "$r_list" "$r_kind"
+	if [ "$r_kind" = cube ]; then
+		measure "$N" "$r_scen" "$1" - "$2" -q --metadata-url "$SCR" --repo "$3" restore-cube "$PROJECT" latest --cube "$CUBE"
+	else
+		measure "$N" "$r_scen" "$1" - "$2" -q --metadata-url "$SCR" --repo "$3" restore-project "$PROJECT" latest
+	fi
+	check_restore "$r_list" "$1" "$r_scen"
 }
 
 # --- the run --------------------------------------------------------------------
@@ -445,7 +499,8 @@ for N in $SIZES; do
 	rm -rf "$WD"
 	mkdir -p "$WD"
 	: >"$LOG"
-	META=$WD/meta KB=$WD/kylin_backups GD=$WD/git RR=$WD/restic RC=$WD/restic-cache MR=$WD/metastore.git SCR=$WD/scratch
+	META=$WD/meta KB=$WD/kylin_backups GD=$WD/git RR=$WD/restic RC=$WD/restic-cache MR=$WD/metastore.git BR=$WD/baseline.git SCR=$WD/scratch
+	TURN=0
 	PRUNED=0
 	: >"$WD/copies.tsv"
 	mkdir -p "$KB"
@@ -482,6 +537,7 @@ for N in $SIZES; do
 	row "$N" repo_size git "$(du -sb "$GD" | cut -f1)"
 	row "$N" repo_size restic "$(du -sb "$RR" | cut -f1)"
 	row "$N" repo_size metastore "$(du -sb "$MR" | cut -f1)"
+	[ -z "$BASE" ] || row "$N" repo_size baseline "$(du -sb "$BR" | cut -f1)"
 	row "$N" repo_size_cache metastore "$(du -sb "$MR/metastore-cache" 2>/dev/null | cut -f1 || echo 0)"
 	row "$N" repo_size_cache restic "$(du -sb "$RC" | cut -f1)"
 	# Kylin: the copies made by the churn rounds, each measured right after it was made
@@ -503,9 +559,16 @@ for N in $SIZES; do
 	rids=$(restic --repo "$RR" --cache-dir "$RC" snapshots --json | grep -o '"short_id":"[0-9a-f]*"' | sed 's/.*:"\(.*\)"/\1/' | tail -n 2)
 	r_old=$(echo "$rids" | sed -n 1p) r_new=$(echo "$rids" | sed -n 2p)
 	i=1
+	if [ -n "$BASE" ]; then
+		bids=$("$BASE" --json --repo "$BR" log --scope system -n 2 | sed -n 's/^    "id": "\([0-9a-f]*\)",$/\1/p')
+		b_new=$(echo "$bids" | sed -n 1p) b_old=$(echo "$bids" | sed -n 2p)
+		[ -n "$b_old" ] && [ -n "$b_new" ] || { echo "run.sh: cannot read snapshot ids from the baseline's log" >&2; exit 1; }
+	fi
 	while [ "$i" -le "$REPEAT" ]; do
-		measure "$N" diff metastore - "$MS" --repo "$MR" diff "$old_id" "$new_id"
-		measure "$N" diff_stat metastore - "$MS" --repo "$MR" diff --stat "$old_id" "$new_id"
+		both "$i" 'measure "$N" diff metastore - "$MS" --repo "$MR" diff "$old_id" "$new_id"' \
+			'measure "$N" diff baseline - "$BASE" --repo "$BR" diff "$b_old" "$b_new"'
+		both "$i" 'measure "$N" diff_stat metastore - "$MS" --repo "$MR" diff --stat "$old_id" "$new_id"' \
+			'measure "$N" diff_stat baseline - "$BASE" --repo "$BR" diff --stat "$b_old" "$b_new"'
 		measure "$N" diff git - git --git-dir="$GD" diff HEAD~1 HEAD
 		measure "$N" diff_stat git - git --git-dir="$GD" diff --stat HEAD~1 HEAD
 		measure "$N" diff restic - restic --repo "$RR" --cache-dir "$RC" diff "$r_old" "$r_new"

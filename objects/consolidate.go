@@ -14,15 +14,15 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 )
 
-// Packs are consolidated so that successive versions of a tree or blob can be
+// Packs are merged so that successive versions of a tree or blob can be
 // stored as deltas. Git (and go-git) only resolve a delta against a base in
-// the same pack, so each write copies the entries of the repository's small
-// packs, byte for byte, into the new pack, stores new objects as deltas
-// against the previous versions found there, and then removes the small
-// packs. Large packs (a first full backup) are never rewritten. The entries
-// this package writes are REF_DELTA, so copying them needs no rewriting of
-// offsets; packs with OFS_DELTA entries (written by git itself) are left
-// alone.
+// the same pack, so a writer may absorb the repository's small packs
+// (PlanMerge, PackWriter.Absorb): it copies their entries, byte for byte,
+// into the new pack, and stores the previous versions found there as deltas
+// against the new ones; its caller then removes them (RemovePacks). Large
+// packs (a first full backup) are never rewritten. The entries this package
+// writes are REF_DELTA, so copying them needs no rewriting of offsets; packs
+// with OFS_DELTA entries (written by git itself) are left alone.
 
 const (
 	// consolidateMin is the size under which a pack is always merged into
@@ -48,8 +48,9 @@ type smallPack struct {
 	entries []idxEntry // in pack order; read by analyze
 }
 
-// copySet is what the new pack will copy from the small packs.
-type copySet struct {
+// Merge is a choice of packs for a new pack to absorb (see PlanMerge and
+// PackWriter.Absorb).
+type Merge struct {
 	packs    []*smallPack
 	analyzed bool
 	depth    map[ID]int // delta chain length of each copied object (0: whole)
@@ -58,7 +59,7 @@ type copySet struct {
 
 // holds reports whether one of the small packs has id (a search of their
 // indexes, which stay mapped: nothing is decoded for it).
-func (cs *copySet) holds(id ID) bool {
+func (cs *Merge) holds(id ID) bool {
 	for _, p := range cs.packs {
 		if _, ok := p.x.find(id); ok {
 			return true
@@ -67,11 +68,14 @@ func (cs *copySet) holds(id ID) bool {
 	return false
 }
 
-// planConsolidation picks the packs to merge. Their indexes are only
-// searched until the merge is certain; their entries and entry headers are
-// read then (analyze), so a backup that writes almost nothing (which merges
-// nothing) does not pay for reading them.
-func (r *Repository) planConsolidation() (*copySet, error) {
+// PlanMerge chooses the packs a new pack should absorb: those smaller than
+// 32 MiB or a tenth of all pack bytes, whichever is larger, and that can be
+// opened. Their indexes are only searched until the merge is certain; their
+// entries and entry headers are read then (packs with OFS_DELTA entries are
+// left out at that point), so a backup that writes almost nothing (which
+// merges nothing) does not pay for reading them. A Merge is used by one
+// PackWriter, which closes it.
+func (r *Repository) PlanMerge() (*Merge, error) {
 	names, err := r.Packs()
 	if err != nil {
 		return nil, err
@@ -90,7 +94,7 @@ func (r *Repository) planConsolidation() (*copySet, error) {
 	if share := total / consolidateShare; share > limit {
 		limit = share
 	}
-	cs := &copySet{}
+	cs := &Merge{}
 	for _, n := range names {
 		size, ok := sizes[n]
 		if !ok || size >= limit {
@@ -110,7 +114,7 @@ func (r *Repository) planConsolidation() (*copySet, error) {
 // with OFS_DELTA entries (git's own, whose offsets would need rewriting) and
 // computes how deep each copied delta is and how long the chains resting on
 // each object are.
-func (cs *copySet) analyze() {
+func (cs *Merge) analyze() {
 	if cs.analyzed {
 		return
 	}
@@ -231,7 +235,7 @@ func (p *smallPack) entryHeader(off int64) (int, ID, error) {
 }
 
 // close releases the small packs' files.
-func (cs *copySet) close() {
+func (cs *Merge) close() {
 	if cs == nil {
 		return
 	}
@@ -335,20 +339,22 @@ func (w *PackWriter) copyInto(ops []copyOp, out io.Writer) error {
 	return nil
 }
 
-// removeMerged deletes the packs whose entries the new pack now holds. The
-// pack goes first, then its index: readers only look for .pack files, and a
-// reader that had already listed the removed pack finds its objects again
-// after reindexing (see Read).
-func (w *PackWriter) removeMerged() {
-	if w.copy == nil {
+// RemovePacks deletes packs whose objects another pack holds now: the
+// packs a committed PackWriter absorbed (PackStats.Merged), once the new
+// pack is referenced. Each pack goes first, then its index: readers only
+// look for .pack files, and a reader that had already listed a removed pack
+// finds its objects again after reindexing (see Read).
+func (r *Repository) RemovePacks(names []string) {
+	if len(names) == 0 {
 		return
 	}
-	dir := filepath.Join(w.repo.path, "objects", "pack")
-	for _, p := range w.copy.packs {
-		os.Remove(filepath.Join(dir, p.name+".pack"))
-		os.Remove(filepath.Join(dir, p.name+".idx"))
+	dir := filepath.Join(r.path, "objects", "pack")
+	for _, n := range names {
+		os.Remove(filepath.Join(dir, n+".pack"))
+		os.Remove(filepath.Join(dir, n+".idx"))
 	}
 	syncDir(dir)
+	r.reindex()
 }
 
 // rebase stores base, the previous version of data, as a delta against

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -27,7 +28,7 @@ func TestConsolidationStoresVersionsAsDeltas(t *testing.T) {
 	for v := 0; v < 20; v++ {
 		lines[v*37%len(lines)] = []byte(fmt.Sprintf("changed in version %d\n", v))
 		data := bytes.Join(lines, nil)
-		w, err := r.NewPackWriter(0)
+		w, err := mergingWriter(r, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -35,7 +36,7 @@ func TestConsolidationStoresVersionsAsDeltas(t *testing.T) {
 		if err != nil || !added {
 			t.Fatalf("version %d: added=%v err=%v", v, added, err)
 		}
-		st, err := w.Commit()
+		st, err := commitMerging(r, w)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,22 +90,15 @@ func TestConsolidationStoresVersionsAsDeltas(t *testing.T) {
 // limit stays as it is.
 func TestLargePacksAreNotRewritten(t *testing.T) {
 	r := newRepo(t)
-	w, _ := r.NewPackWriter(1)
+	w, _ := mergingWriter(r, 1)
 	// Incompressible content above consolidateMin.
-	data := make([]byte, consolidateMin+1024)
-	x := uint64(88172645463325252)
-	for i := range data {
-		x ^= x << 13
-		x ^= x >> 7
-		x ^= x << 17
-		data[i] = byte(x)
-	}
+	data := incompressible(consolidateMin+1024, 88172645463325252)
 	big, _, _ := w.WriteBlob(data)
-	w.Commit()
+	commitMerging(r, w)
 	before, _ := r.Packs()
-	w, _ = r.NewPackWriter(0)
+	w, _ = mergingWriter(r, 0)
 	w.WriteBlob([]byte("small"))
-	w.Commit()
+	commitMerging(r, w)
 	after, _ := r.Packs()
 	if len(after) != 2 || after[0] != before[0] && after[1] != before[0] {
 		t.Errorf("packs %v after a small write, want the large pack %v kept", after, before)
@@ -119,22 +113,22 @@ func TestLargePacksAreNotRewritten(t *testing.T) {
 // until there are too many of them.
 func TestTinyPacksWaitToBeMerged(t *testing.T) {
 	r := newRepo(t)
-	w, _ := r.NewPackWriter(0)
+	w, _ := mergingWriter(r, 0)
 	w.WriteBlob(bytes.Repeat([]byte("x"), 100<<10))
-	w.Commit()
+	commitMerging(r, w)
 	for i := 1; i < maxSmallPacks; i++ {
-		w, _ := r.NewPackWriter(0)
+		w, _ := mergingWriter(r, 0)
 		w.WriteBlob([]byte(fmt.Sprintf("tiny %d", i)))
-		if _, err := w.Commit(); err != nil {
+		if _, err := commitMerging(r, w); err != nil {
 			t.Fatal(err)
 		}
 		if packs, _ := r.Packs(); len(packs) != i+1 {
 			t.Fatalf("after %d tiny writes: %d packs, want %d", i, len(packs), i+1)
 		}
 	}
-	w, _ = r.NewPackWriter(0)
+	w, _ = mergingWriter(r, 0)
 	w.WriteBlob([]byte("one too many"))
-	w.Commit()
+	commitMerging(r, w)
 	if packs, _ := r.Packs(); len(packs) != 1 {
 		t.Fatalf("%d packs after %d small ones, want them merged into one", len(packs), maxSmallPacks)
 	}
@@ -155,7 +149,7 @@ func TestConsolidationCopiesEveryObjectOnce(t *testing.T) {
 	want := map[ID][]byte{}
 	var prevTree ID
 	for v := 0; v < 6; v++ {
-		w, err := r.NewPackWriter(0)
+		w, err := mergingWriter(r, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,7 +180,7 @@ func TestConsolidationCopiesEveryObjectOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		want[id], prevTree = data, id
-		if _, err := w.Commit(); err != nil {
+		if _, err := commitMerging(r, w); err != nil {
 			t.Fatal(err)
 		}
 		if v == 3 {
@@ -238,6 +232,100 @@ func TestConsolidationCopiesEveryObjectOnce(t *testing.T) {
 		}
 		if !bytes.Contains(out, []byte("chain length = ")) {
 			t.Errorf("no deltas in the merged pack: the older trees were stored whole\n%s", out)
+		}
+	}
+}
+
+// incompressible returns n bytes of a xorshift generator from seed: content
+// that zlib does not shrink.
+func incompressible(n int, seed uint64) []byte {
+	data := make([]byte, n)
+	x := seed
+	for i := range data {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		data[i] = byte(x)
+	}
+	return data
+}
+
+// mergingWriter starts a pack that absorbs the repository's small packs, as
+// package snapshot's writes do.
+func mergingWriter(r *Repository, level int) (*PackWriter, error) {
+	w, err := r.NewPackWriter(level)
+	if err != nil {
+		return nil, err
+	}
+	m, err := r.PlanMerge()
+	if err != nil {
+		w.Abort()
+		return nil, err
+	}
+	w.Absorb(m)
+	return w, nil
+}
+
+// commitMerging commits w and removes the packs it absorbed.
+func commitMerging(r *Repository, w *PackWriter) (PackStats, error) {
+	st, err := w.Commit()
+	if err == nil {
+		r.RemovePacks(st.Merged)
+	}
+	return st, err
+}
+
+// TestPackWriterLeavesOtherPacksAlone checks that a pack writer merges and
+// deletes no other pack unless told: without Absorb the small packs stay;
+// with it, the new pack holds their objects, names them, and still leaves
+// their files for RemovePacks to delete.
+func TestPackWriterLeavesOtherPacksAlone(t *testing.T) {
+	r := newRepo(t)
+	var ids []ID
+	write := func(w *PackWriter, i int) {
+		// Incompressible, above the size under which a pack absorbs nothing.
+		data := incompressible(tinyPack+1024, uint64(88172645463325252+i))
+		id, _, err := w.WriteBlob(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	for i := 0; i < 3; i++ {
+		w, _ := r.NewPackWriter(0)
+		write(w, i)
+		st, err := w.Commit()
+		if err != nil || len(st.Merged) != 0 {
+			t.Fatalf("plain write %d: merged %v, %v", i, st.Merged, err)
+		}
+		if packs, _ := r.Packs(); len(packs) != i+1 {
+			t.Fatalf("after %d plain writes: %d packs", i+1, len(packs))
+		}
+	}
+	before, _ := r.Packs()
+	w, err := mergingWriter(r, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(w, 3)
+	st, err := w.Commit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(slices.Sorted(slices.Values(st.Merged)), before) {
+		t.Errorf("merged %v, want %v", st.Merged, before)
+	}
+	if packs, _ := r.Packs(); len(packs) != 4 {
+		t.Errorf("absorbing packs deleted some: %d packs before RemovePacks, want 4", len(packs))
+	}
+	r.RemovePacks(st.Merged)
+	packs, _ := r.Packs()
+	if len(packs) != 1 {
+		t.Fatalf("%d packs after RemovePacks, want 1", len(packs))
+	}
+	for _, id := range ids {
+		if !r.Has(id) {
+			t.Errorf("object %s lost", id)
 		}
 	}
 }

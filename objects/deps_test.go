@@ -8,8 +8,12 @@ import (
 )
 
 // TestDependenciesPointOneWay keeps the module's layering: cmd -> snapshot
-// -> {scope, objects, metastore}; only objects imports go-git; scope and
-// metastore know nothing of git or snapshots.
+// -> {scope, objects, metastore}; only objects (and its git transport,
+// objects/gitremote) imports go-git; only objects/s3 imports minio-go, and
+// it knows nothing of git; scope and metastore know nothing of git or
+// snapshots; the commands (the web console included) read the repository
+// through snapshot only, never objects or go-git; the snapshot tree format
+// (snapshot/internal/tree) knows objects only.
 func TestDependenciesPointOneWay(t *testing.T) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -26,6 +30,12 @@ func TestDependenciesPointOneWay(t *testing.T) {
 		"scope":     {mod + "snapshot", mod + "objects", mod + "cmd", "github.com/go-git/"},
 		"metastore": {mod + "snapshot", mod + "objects", mod + "scope", mod + "cmd", "github.com/go-git/"},
 		"snapshot":  {mod + "cmd", "github.com/go-git/"},
+		"cmd":       {mod + "objects", "github.com/go-git/"},
+	}
+	// The snapshot tree format is a format: objects below, no Kylin rule,
+	// no metastore.
+	forbiddenBelow := map[string][]string{
+		"snapshot/internal/tree": {mod + "scope", mod + "metastore"},
 	}
 	for dec.More() {
 		var p struct {
@@ -41,13 +51,28 @@ func TestDependenciesPointOneWay(t *testing.T) {
 		pkg := strings.TrimPrefix(p.ImportPath, mod)
 		top, _, _ := strings.Cut(pkg, "/")
 		for _, imp := range p.Imports {
+			for below, bad := range forbiddenBelow {
+				if pkg == below || strings.HasPrefix(pkg, below+"/") {
+					for _, b := range bad {
+						if strings.HasPrefix(imp, b) {
+							t.Errorf("%s imports %s", p.ImportPath, imp)
+						}
+					}
+				}
+			}
 			for _, bad := range forbidden[top] {
 				if strings.HasPrefix(imp, bad) {
 					t.Errorf("%s imports %s", p.ImportPath, imp)
 				}
 			}
-			if top != "objects" && strings.HasPrefix(imp, "github.com/go-git/") {
+			if (top != "objects" || pkg == "objects/s3") && strings.HasPrefix(imp, "github.com/go-git/") {
 				t.Errorf("%s imports go-git (%s): only objects may", p.ImportPath, imp)
+			}
+			if pkg == "objects/s3" && strings.HasPrefix(imp, mod) {
+				t.Errorf("%s imports %s: it stores files and knows nothing of git or snapshots", p.ImportPath, imp)
+			}
+			if pkg != "objects/s3" && strings.HasPrefix(imp, "github.com/minio/") {
+				t.Errorf("%s imports minio-go (%s): only objects/s3 may", p.ImportPath, imp)
 			}
 		}
 	}

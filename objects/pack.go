@@ -29,9 +29,10 @@ type PackStats struct {
 	// PackBytes is what the new objects take in the pack (compressed, or as
 	// deltas).
 	PackBytes int64
-	// Merged counts the small packs merged into this one, CopiedBytes the
-	// bytes copied from them.
-	Merged      int
+	// Merged names the packs this one absorbed (see Absorb), which its
+	// caller removes (RemovePacks); CopiedBytes counts the bytes copied
+	// from them.
+	Merged      []string
 	CopiedBytes int64
 	// Skipped counts objects that were offered but already present.
 	Skipped int
@@ -41,7 +42,8 @@ type PackStats struct {
 // called from several goroutines at once: hashing and compression run in the
 // caller's goroutine, only the append to the file is serialised. Nothing it
 // writes is visible to readers until Commit, and Abort (or a crash) leaves
-// nothing behind but a temporary file that the next writer removes.
+// nothing behind but a temporary file that the next writer removes. It
+// touches no other pack, unless told to absorb some (Absorb).
 type PackWriter struct {
 	repo  *Repository
 	level int
@@ -55,7 +57,7 @@ type PackWriter struct {
 	done    bool
 	err     error
 
-	copy    *copySet      // small packs merged into this one; nil: none
+	copy    *Merge        // packs merged into this one; nil: none
 	rewrite map[ID][]byte // copied objects re-encoded as deltas against new ones
 }
 
@@ -101,11 +103,29 @@ func (r *Repository) NewPackWriter(level int) (*PackWriter, error) {
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("start pack: %w", err)
 	}
-	w := &PackWriter{repo: r, level: level, f: f, offset: int64(len(hdr)), seen: map[ID]struct{}{}, rewrite: map[ID][]byte{}}
-	if cs, err := r.planConsolidation(); err == nil && len(cs.packs) > 0 {
-		w.copy = cs
+	return &PackWriter{repo: r, level: level, f: f, offset: int64(len(hdr)), seen: map[ID]struct{}{}, rewrite: map[ID][]byte{}}, nil
+}
+
+// Absorb makes the pack absorb the packs of m (see PlanMerge), so that
+// successive versions of an object share one pack, where git resolves
+// deltas: objects m holds are not written again; at Commit, the entries of
+// m's packs are copied into the new pack byte for byte, and the previous
+// version of an object written with WriteDelta, if m holds it, is stored as
+// a delta against the new version (git's order: the newest whole). A pack
+// of less than 64 KiB of new objects absorbs nothing, unless m has 16 packs
+// or more: they wait for a later pack. Absorb is called before the first
+// write. The absorbed packs stay on disk: Commit names them
+// (PackStats.Merged) for the caller to remove (RemovePacks) once the new
+// pack is referenced.
+func (w *PackWriter) Absorb(m *Merge) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if m == nil || len(m.packs) == 0 || w.done {
+		m.close()
+		return
 	}
-	return w, nil
+	w.copy.close()
+	w.copy = m
 }
 
 // RemoveStaleTemp deletes temporary pack files last written before cutoff,
@@ -215,13 +235,6 @@ func (w *PackWriter) WriteCommit(c Commit) (ID, error) {
 	return id, err
 }
 
-// Stats returns what the writer has written so far.
-func (w *PackWriter) Stats() PackStats {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.stats
-}
-
 // zlibWriters reuses compressors: a zlib writer holds about a megabyte of
 // state, and allocating (and zeroing) one per object dominated the cost of a
 // backup.
@@ -285,7 +298,7 @@ const tmpIdxPrefix = "tmp_idx_"
 
 // Commit finishes the pack and its index and makes their objects visible to
 // readers of the repository. A pack with no new objects is discarded (and
-// merges nothing).
+// absorbs nothing).
 func (w *PackWriter) Commit() (PackStats, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -321,9 +334,10 @@ func (w *PackWriter) Commit() (PackStats, error) {
 	}
 	w.stats.PackBytes = newBytes
 	if w.copy != nil {
-		w.stats.Merged = len(w.copy.packs)
+		for _, p := range w.copy.packs {
+			w.stats.Merged = append(w.stats.Merged, p.name)
+		}
 	}
-	w.removeMerged()
 	w.repo.reindex()
 	return w.stats, nil
 }

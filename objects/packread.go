@@ -139,7 +139,12 @@ func (p *packFile) header(off int64) (entry, error) {
 	if n == 0 && err != nil {
 		return entry{}, err
 	}
-	b := buf[:n]
+	return parseHeader(buf[:n], off)
+}
+
+// parseHeader parses the header of the entry at off from b, its first
+// bytes (64 are enough for any header).
+func parseHeader(b []byte, off int64) (entry, error) {
 	var e entry
 	if len(b) == 0 {
 		return e, io.ErrUnexpectedEOF

@@ -85,20 +85,13 @@ func mustOnePack(t *testing.T, r *Repository) string {
 // into different content.
 func TestDamagedBytesAreAnError(t *testing.T) {
 	r := newRepo(t)
-	data := make([]byte, 4096)
-	x := uint32(2463534242)
-	for i := range data {
-		x ^= x << 13
-		x ^= x >> 17
-		x ^= x << 5
-		data[i] = byte(x)
-	}
+	data := incompressible(4096, 2463534242)
 	w, _ := r.NewPackWriter(0)
 	id, _, _ := w.WriteBlob(data)
 	if _, err := w.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	off, err := r.Offset(id)
+	off, err := offsetOf(r, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,4 +136,17 @@ func TestReadReturnsPrivateCopies(t *testing.T) {
 	if got, _ := r.ReadKind(b, KindBlob); !bytes.Equal(got, base) {
 		t.Error("a caller's change to a returned slice reached the cache")
 	}
+}
+
+// offsetOf returns where a packed object's entry starts in its pack.
+func offsetOf(r *Repository, id ID) (int64, error) {
+	ps, err := r.openPacks()
+	if err != nil {
+		return 0, err
+	}
+	_, off, ok := ps.find(id)
+	if !ok {
+		return 0, fmt.Errorf("object %s: %w", id, ErrNotFound)
+	}
+	return off, nil
 }

@@ -125,19 +125,7 @@ func (r *Repository) Refs(prefix string) ([]Ref, error) {
 			found[n] = id
 		}
 	}
-	root := filepath.Join(r.path, "refs")
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if d.IsDir() || strings.HasSuffix(p, ".lock") {
-			return nil
-		}
-		rel, _ := filepath.Rel(r.path, p)
-		name := filepath.ToSlash(rel)
+	err = r.walkLooseRefs(func(name, p string) error {
 		if !strings.HasPrefix(name, prefix) {
 			return nil
 		}
@@ -153,7 +141,7 @@ func (r *Repository) Refs(prefix string) ([]Ref, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list references: %w", err)
+		return nil, err
 	}
 	out := make([]Ref, 0, len(found))
 	for n, id := range found {
@@ -161,6 +149,28 @@ func (r *Repository) Refs(prefix string) ([]Ref, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// walkLooseRefs calls fn with the name and the file of each loose
+// reference (the files under refs/, but the locks of updates under way).
+func (r *Repository) walkLooseRefs(fn func(name, path string) error) error {
+	err := filepath.WalkDir(filepath.Join(r.path, "refs"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() || strings.HasSuffix(p, ".lock") {
+			return nil
+		}
+		rel, _ := filepath.Rel(r.path, p)
+		return fn(filepath.ToSlash(rel), p)
+	})
+	if err != nil {
+		return fmt.Errorf("list references: %w", err)
+	}
+	return nil
 }
 
 // UpdateRef points the reference name at id if it currently points at old
@@ -278,23 +288,12 @@ func (r *Repository) RefNames() ([]string, error) {
 			found[n] = true
 		}
 	}
-	root := filepath.Join(r.path, "refs")
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if d.IsDir() || strings.HasSuffix(p, ".lock") {
-			return nil
-		}
-		rel, _ := filepath.Rel(r.path, p)
-		found[filepath.ToSlash(rel)] = true
+	err := r.walkLooseRefs(func(name, _ string) error {
+		found[name] = true
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list references: %w", err)
+		return nil, err
 	}
 	out := make([]string, 0, len(found))
 	for n := range found {

@@ -27,8 +27,8 @@ var (
 	// ErrNotFound means an object or reference does not exist.
 	ErrNotFound = errors.New("not found")
 	// ErrCorrupt means an object or reference exists but cannot be read as
-	// what it should be.
-	ErrCorrupt = errors.New("corrupt repository data")
+	// what it should be. Package snapshot exports it as its own ErrCorrupt.
+	ErrCorrupt = errors.New("repository is corrupt")
 	// ErrRefChanged means a reference did not hold the value an update
 	// expected (someone else moved it).
 	ErrRefChanged = errors.New("reference changed concurrently")
@@ -485,18 +485,4 @@ func syncDir(dir string) {
 		_ = d.Sync()
 		d.Close()
 	}
-}
-
-// Offset returns where a packed object's entry starts in its pack (for
-// tests and diagnostics).
-func (r *Repository) Offset(id ID) (int64, error) {
-	ps, err := r.openPacks()
-	if err != nil {
-		return 0, err
-	}
-	_, off, ok := ps.find(id)
-	if !ok {
-		return 0, fmt.Errorf("object %s: %w", id, ErrNotFound)
-	}
-	return off, nil
 }

@@ -32,7 +32,7 @@ func (e TreeEntry) IsDir() bool { return e.Mode == ModeDir }
 // full paths they lead to.
 func SortTree(entries []TreeEntry) {
 	cmp := func(a, b TreeEntry) int {
-		return compareTreeKeys(a.Name, a.IsDir(), b.Name, b.IsDir())
+		return CompareTreeKeys(a.Name, a.IsDir(), b.Name, b.IsDir())
 	}
 	if !slices.IsSortedFunc(entries, cmp) {
 		slices.SortFunc(entries, cmp)
@@ -54,7 +54,7 @@ func EncodeTree(entries []TreeEntry) ([]byte, error) {
 		if e.Mode != ModeFile && e.Mode != ModeDir {
 			return nil, fmt.Errorf("tree entry %q: unsupported mode %o", e.Name, e.Mode)
 		}
-		if i > 0 && compareTreeKeys(entries[i-1].Name, entries[i-1].IsDir(), e.Name, e.IsDir()) >= 0 {
+		if i > 0 && CompareTreeKeys(entries[i-1].Name, entries[i-1].IsDir(), e.Name, e.IsDir()) >= 0 {
 			return nil, fmt.Errorf("tree entry %q: entries not in git order or duplicated", e.Name)
 		}
 		if e.Mode == ModeFile {
@@ -104,31 +104,43 @@ func DecodeTree(data []byte) ([]TreeEntry, error) {
 // returns false, and returns an error wrapping ErrCorrupt at the first
 // malformed entry it reaches.
 func WalkTree(data []byte, fn func(mode Mode, name []byte, id ID) bool) error {
-	for len(data) > 0 {
-		sp := bytes.IndexByte(data, ' ')
-		if sp <= 0 || sp > 7 {
-			return fmt.Errorf("%w: tree entry without mode", ErrCorrupt)
+	for off := 0; off < len(data); {
+		m, name, id, next, err := NextTreeEntry(data, off)
+		if err != nil {
+			return err
 		}
-		var m Mode
-		for _, c := range data[:sp] {
-			if c < '0' || c > '7' {
-				return fmt.Errorf("%w: tree entry mode %q", ErrCorrupt, data[:sp])
-			}
-			m = m<<3 | Mode(c-'0')
-		}
-		data = data[sp+1:]
-		nul := bytes.IndexByte(data, 0)
-		if nul < 0 || len(data) < nul+1+20 {
-			return fmt.Errorf("%w: truncated tree entry", ErrCorrupt)
-		}
-		var id ID
-		copy(id[:], data[nul+1:nul+21])
-		if !fn(normalMode(m), data[:nul], id) {
+		if !fn(m, name, id) {
 			return nil
 		}
-		data = data[nul+21:]
+		off = next
 	}
 	return nil
+}
+
+// NextTreeEntry decodes the entry of the encoded tree data that starts at
+// byte off, and returns the offset of the entry after it (len(data) after
+// the last one). name is a slice of data. It returns an error wrapping
+// ErrCorrupt if the entry is malformed.
+func NextTreeEntry(data []byte, off int) (mode Mode, name []byte, id ID, next int, err error) {
+	rest := data[off:]
+	sp := bytes.IndexByte(rest, ' ')
+	if sp <= 0 || sp > 7 {
+		return 0, nil, id, 0, fmt.Errorf("%w: tree entry without mode", ErrCorrupt)
+	}
+	var m Mode
+	for _, c := range rest[:sp] {
+		if c < '0' || c > '7' {
+			return 0, nil, id, 0, fmt.Errorf("%w: tree entry mode %q", ErrCorrupt, rest[:sp])
+		}
+		m = m<<3 | Mode(c-'0')
+	}
+	rest = rest[sp+1:]
+	nul := bytes.IndexByte(rest, 0)
+	if nul < 0 || len(rest) < nul+1+20 {
+		return 0, nil, id, 0, fmt.Errorf("%w: truncated tree entry", ErrCorrupt)
+	}
+	copy(id[:], rest[nul+1:nul+21])
+	return normalMode(m), rest[:nul:nul], id, off + sp + 1 + nul + 21, nil
 }
 
 // normalMode maps the modes git may write for regular files onto ModeFile.

@@ -33,7 +33,7 @@ func treeDelta(src, target []byte) ([]byte, bool) {
 	s.next()
 	t := treeCursor{data: target}
 	for t.next() {
-		for !s.end() && compareTreeKeys(s.name(), s.dir, t.name(), t.dir) < 0 {
+		for !s.end() && CompareTreeKeys(s.name(), s.dir, t.name(), t.dir) < 0 {
 			s.next()
 		}
 		entry := target[t.start:t.stop]
@@ -87,10 +87,11 @@ func (c *treeCursor) end() bool { return c.start >= len(c.data) }
 
 func (c *treeCursor) name() []byte { return c.data[c.nameStart:c.nameStop] }
 
-// compareTreeKeys compares two entry names in git's tree order: a subtree
-// sorts as if its name ended with "/". Names hold no "/", so the first byte
-// where the keys differ decides.
-func compareTreeKeys[T string | []byte](a T, adir bool, b T, bdir bool) int {
+// CompareTreeKeys compares two entry names in git's tree order (see
+// SortTree): a subtree (adir, bdir) sorts as if its name ended with "/".
+// Names hold no "/", so the first byte where the keys differ decides. It
+// returns -1, 0 or +1.
+func CompareTreeKeys[T string | []byte](a T, adir bool, b T, bdir bool) int {
 	n := min(len(a), len(b))
 	for i := 0; i < n; i++ {
 		if a[i] != b[i] {

@@ -177,11 +177,11 @@ func FuzzCompareTreeKeys(f *testing.F) {
 			return s
 		}
 		want := strings.Compare(key(a, adir), key(b, bdir))
-		if got := compareTreeKeys(a, adir, b, bdir); got != want {
-			t.Errorf("compareTreeKeys(%q, %v, %q, %v) = %d, want %d", a, adir, b, bdir, got, want)
+		if got := CompareTreeKeys(a, adir, b, bdir); got != want {
+			t.Errorf("CompareTreeKeys(%q, %v, %q, %v) = %d, want %d", a, adir, b, bdir, got, want)
 		}
-		if got := compareTreeKeys([]byte(a), adir, []byte(b), bdir); got != want {
-			t.Errorf("compareTreeKeys on bytes = %d, want %d", got, want)
+		if got := CompareTreeKeys([]byte(a), adir, []byte(b), bdir); got != want {
+			t.Errorf("CompareTreeKeys on bytes = %d, want %d", got, want)
 		}
 	})
 }

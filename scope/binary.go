@@ -77,7 +77,7 @@ func ReadBinaryHeader(key string, data []byte) (*BinaryHeader, error) {
 	kind := BinaryKindOf(key)
 	switch kind {
 	case BinaryUUID:
-		u, ok := decodeUUID(data)
+		u, ok := DecodeUUID(data)
 		if !ok {
 			return nil, fmt.Errorf("%s: %w: not a UUID string", key, ErrNoHeader)
 		}
@@ -154,8 +154,13 @@ func decodeModifiedUTF8(b []byte) (string, bool) {
 	return out.String(), true
 }
 
-// decodeUUID reads /UUID: a writeUTF string, or plain text.
-func decodeUUID(b []byte) (string, bool) {
+// DecodeUUID reads Kylin's /UUID resource, the metastore's identity: a Java
+// writeUTF string (a two-byte big-endian length, then the text), or plain
+// text (surrounding white space trimmed). ok is false for anything that
+// cannot be such an identity: no text, more than 128 bytes, invalid UTF-8,
+// or a control character (a line break would also forge lines in the
+// Metastore-UUID trailer that records it).
+func DecodeUUID(b []byte) (string, bool) {
 	var s string
 	if len(b) >= 2 && int(b[0])<<8|int(b[1]) == len(b)-2 {
 		s = string(b[2:])

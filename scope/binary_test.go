@@ -176,3 +176,39 @@ func FuzzReadBinaryHeader(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeUUID pins what a /UUID may hold: Kylin's writeUTF form and plain
+// text are read; no text, control characters (a tab included: the
+// identity is recorded as a commit trailer, one line of text), invalid
+// UTF-8 and overlong values are not an identity.
+func TestDecodeUUID(t *testing.T) {
+	const u = "3591078f-9401-481a-a233-e7755c1142d0"
+	writeUTF := func(s string) []byte { return append([]byte{byte(len(s) >> 8), byte(len(s))}, s...) }
+	tests := []struct {
+		data []byte
+		want string
+		ok   bool
+	}{
+		{writeUTF(u), u, true},
+		{[]byte(u), u, true},
+		{[]byte(" " + u + "\n"), u, true},
+		{writeUTF("kylin-ü"), "kylin-ü", true},
+		{nil, "", false},
+		{writeUTF(""), "", false},
+		{[]byte(" \n"), "", false},
+		{writeUTF("a\tb"), "", false},
+		{writeUTF("a\x01b"), "", false},
+		{writeUTF("a\nb"), "", false},
+		{writeUTF("a\rb"), "", false},
+		{writeUTF("a\x7fb"), "", false},
+		{writeUTF("a\x00b"), "", false},
+		{[]byte("a\xffb"), "", false},
+		{writeUTF(strings.Repeat("u", 129)), "", false},
+	}
+	for _, tt := range tests {
+		got, ok := scope.DecodeUUID(tt.data)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("DecodeUUID(%q) = %q, %v; want %q, %v", tt.data, got, ok, tt.want, tt.ok)
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"slices"
 	"sort"
 	"strings"
 
@@ -109,24 +111,62 @@ func TypeOf(path string) string {
 	return parts[0]
 }
 
-// Retarget renames a project-qualified table resource from one project to
-// another: "/table/DB.T--from.json" becomes "/table/DB.T--to.json", and the
-// same for "/table_exd/". Any other path, legacy table keys without
-// "--project" included, is returned unchanged.
-func Retarget(path, fromProject, toProject string) string {
+// Retarget moves a cube's resource key from project fromProject to project
+// toProject, as a cube restore into another project does. On Layout4 it
+// renames a project-qualified table resource: "/table/DB.T--from.json"
+// becomes "/table/DB.T--to.json", and the same for "/table_exd/"; any other
+// key, legacy table keys without "--project" included, is returned
+// unchanged. On Layout5 it moves a key of the project folder:
+// "/from/model_desc/x.json" becomes "/to/model_desc/x.json"; any other key
+// ("/_global/...") is returned unchanged.
+func Retarget(l Layout, key, fromProject, toProject string) string {
+	if l == Layout5 {
+		if rest, ok := strings.CutPrefix(key, "/"+fromProject+"/"); ok {
+			return "/" + toProject + "/" + rest
+		}
+		return key
+	}
 	for _, prefix := range []string{"/table/", "/table_exd/"} {
-		rest, ok := strings.CutPrefix(path, prefix)
+		rest, ok := strings.CutPrefix(key, prefix)
 		if !ok || strings.Contains(rest, "/") {
 			continue
 		}
 		suffix := tableProjectSep + fromProject + jsonSuffix
 		table, ok := strings.CutSuffix(rest, suffix)
 		if !ok || table == "" {
-			return path
+			return key
 		}
 		return prefix + table + tableProjectSep + toProject + jsonSuffix
 	}
-	return path
+	return key
+}
+
+// ProjectFile returns the key of project p's file in a layout:
+// "/project/P.json" (Layout4) or "/_global/project/P.json" (Layout5).
+func ProjectFile(l Layout, project string) string {
+	if l == Layout5 {
+		return project5Prefix + project + jsonSuffix
+	}
+	return projectPrefix4 + project + jsonSuffix
+}
+
+// IsProjectFile reports whether key lies in the folder of project files of
+// either layout ("/project/" or "/_global/project/"). A restore writes them
+// last, so that Kylin never sees a project naming a cube that is not there
+// yet, and a cube restore merges into them rather than replace them.
+func IsProjectFile(key string) bool {
+	return strings.HasPrefix(key, projectPrefix4) || strings.HasPrefix(key, project5Prefix)
+}
+
+// SharedByNature reports resources that other cubes or projects may use
+// without the scope rules knowing (a model, a table or its table_exd that
+// a project lists, a project): a cube restore never deletes them.
+func SharedByNature(key string) bool {
+	switch TypeOf(key) {
+	case "model_desc", "table", "table_exd", "project":
+		return true
+	}
+	return false
 }
 
 // Projects returns the names of the projects of src, sorted: the stems of
@@ -164,6 +204,36 @@ func Cubes(ctx context.Context, src metastore.Source) ([]string, error) {
 		return nil, err
 	}
 	return cubeNames5(models), nil
+}
+
+// HasCube reports whether src holds cube name: "/cube/NAME.json" on
+// Layout4, a model that name (see Cubes) names on Layout5.
+func HasCube(ctx context.Context, src metastore.Source, name string) (bool, error) {
+	ok, err := exists(ctx, src, cubePrefix4+name+jsonSuffix)
+	if err != nil || ok {
+		return ok, err
+	}
+	cubes, err := Cubes(ctx, src)
+	if err != nil {
+		return false, err
+	}
+	return slices.Contains(cubes, name), nil
+}
+
+// exists reports whether src holds key, asking a metastore.Exister, or
+// reading it.
+func exists(ctx context.Context, src metastore.Source, key string) (bool, error) {
+	if metastore.CheckPath(key) != nil {
+		return false, nil
+	}
+	if ex, ok := src.(metastore.Exister); ok {
+		return ex.Exists(ctx, key)
+	}
+	_, err := src.Read(ctx, key)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // listStems returns the sorted names N of the keys prefix+N+".json" (direct

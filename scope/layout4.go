@@ -26,14 +26,7 @@ func (r *resolver) cube4(res *Result, name string, opt Options) error {
 		return err
 	}
 	if !ok {
-		if !r.suggest {
-			return &NotFoundError{Kind: Cube, Name: name}
-		}
-		names, err := listStems(r.ctx, r.src, cubePrefix4)
-		if err != nil {
-			return err
-		}
-		return &NotFoundError{Kind: Cube, Name: name, Closest: closest(name, names)}
+		return r.notFound(Cube, name, cubePrefix4)
 	}
 	if _, err := r.addIfExists(uuidPath); err != nil {
 		return err
@@ -82,9 +75,7 @@ func (r *resolver) projectOf4(cube, cubePath string) (string, error) {
 		}
 		var pd projectDesc
 		if err := decode(data, &pd); err != nil {
-			if mentions(data, cube) {
-				r.warn(path, "cannot parse (%v); it may list cube %s", err, cube)
-			}
+			r.unparsed(path, data, err, "list cube "+cube, cube)
 			continue
 		}
 		for _, e := range pd.Realizations {
@@ -272,53 +263,66 @@ func (r *resolver) segments(info *cubeInfo) error {
 // project4 resolves a project scope on Layout4.
 func (r *resolver) project4(name string) error {
 	r.listDirs = true
-	projPath := projectPrefix4 + name + jsonSuffix
-	data, ok, err := r.read(projPath)
+	p := &project4{name: name, path: projectPrefix4 + name + jsonSuffix, segmentIDs: map[string]bool{}}
+	data, ok, err := r.read(p.path)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		if !r.suggest {
-			return &NotFoundError{Kind: Project, Name: name}
-		}
-		names, err := listStems(r.ctx, r.src, projectPrefix4)
-		if err != nil {
-			return err
-		}
-		return &NotFoundError{Kind: Project, Name: name, Closest: closest(name, names)}
+		return r.notFound(Project, name, projectPrefix4)
 	}
-	r.add(projPath)
-	var pd projectDesc
-	if err := decode(data, &pd); err != nil {
-		r.warn(projPath, "cannot parse (%v); its cubes, hybrids, models, tables and ACL are left out", err)
+	r.add(p.path)
+	if err := decode(data, &p.desc); err != nil {
+		r.warn(p.path, "cannot parse (%v); its cubes, hybrids, models, tables and ACL are left out", err)
 	}
-	for _, p := range []string{uuidPath, "/bad_query/" + name + jsonSuffix} {
-		if _, err := r.addIfExists(p); err != nil {
+	for _, k := range []string{uuidPath, "/bad_query/" + name + jsonSuffix} {
+		if _, err := r.addIfExists(k); err != nil {
 			return err
 		}
 	}
-	if err := r.addACL4(pd.UUID); err != nil {
-		return err
+	for _, step := range []func(*project4) error{
+		func(p *project4) error { return r.addACL4(p.desc.UUID) },
+		r.realizations4, r.projectCubes4, r.projectModels4, r.projectTables4, r.projectGlobals4,
+	} {
+		if err := step(p); err != nil {
+			return err
+		}
 	}
+	return r.jobs4(name, &p.cubes, p.segmentIDs)
+}
 
-	// Realizations: cubes, and hybrids with their cubes.
-	var cubes orderedSet
-	for _, e := range pd.Realizations {
+// project4 is a Layout4 project scope being resolved.
+type project4 struct {
+	name, path     string
+	desc           projectDesc
+	cubes          orderedSet
+	models, tables orderedSet
+	segmentIDs     map[string]bool
+}
+
+// realizations4 notes the project's cubes, and its hybrids with their
+// cubes.
+func (r *resolver) realizations4(p *project4) error {
+	for _, e := range p.desc.Realizations {
 		switch {
 		case e.isCube():
-			cubes.add(e.name())
+			p.cubes.add(e.name())
 		case strings.EqualFold(e.Type, "HYBRID"):
-			if err := r.hybrid4(e.name(), projPath, &cubes); err != nil {
+			if err := r.hybrid4(e.name(), p.path, &p.cubes); err != nil {
 				return err
 			}
 		default:
-			r.warn(projPath, "realization %q has unknown type %q; left out", e.name(), e.Type)
+			r.warn(p.path, "realization %q has unknown type %q; left out", e.name(), e.Type)
 		}
 	}
-	var models, tables orderedSet
-	segmentIDs := map[string]bool{}
-	for _, c := range cubes.list {
-		info, err := r.cubeCore(c, name, projPath)
+	return nil
+}
+
+// projectCubes4 adds each cube of the project with its segments, ACLs and
+// raw tables, and notes their models and tables.
+func (r *resolver) projectCubes4(p *project4) error {
+	for _, c := range p.cubes.list {
+		info, err := r.cubeCore(c, p.name, p.path)
 		if err != nil {
 			return err
 		}
@@ -329,36 +333,40 @@ func (r *resolver) project4(name string) error {
 			return err
 		}
 		for _, seg := range info.segments {
-			segmentIDs[seg.UUID] = true
+			p.segmentIDs[seg.UUID] = true
 		}
 		for _, u := range []string{info.uuid, info.modelUUID} {
 			if err := r.addACL4(u); err != nil {
 				return err
 			}
 		}
-		for _, p := range []string{
+		for _, k := range []string{
 			"/raw_table_desc/" + info.descriptor + jsonSuffix,
 			"/raw_table_desc/" + c + jsonSuffix,
 			"/raw_table_instance/" + c + jsonSuffix,
 		} {
-			if _, err := r.addIfExists(p); err != nil {
+			if _, err := r.addIfExists(k); err != nil {
 				return err
 			}
 		}
-		models.add(info.model)
+		p.models.add(info.model)
 		for _, t := range info.tables {
-			tables.add(t)
+			p.tables.add(t)
 		}
 	}
+	return nil
+}
 
-	// Models and tables the project lists, used by a cube or not.
-	for _, m := range pd.Models {
+// projectModels4 adds the models the project lists, used by a cube or not,
+// and the statistics of every model of the project.
+func (r *resolver) projectModels4(p *project4) error {
+	for _, m := range p.desc.Models {
 		if !isComponent(m) {
-			r.warn(projPath, "lists model %q, which cannot be a resource key", m)
+			r.warn(p.path, "lists model %q, which cannot be a resource key", m)
 			continue
 		}
-		models.add(m)
-		md, _, err := r.model4(m, projPath)
+		p.models.add(m)
+		md, _, err := r.model4(m, p.path)
 		if err != nil {
 			return err
 		}
@@ -368,29 +376,38 @@ func (r *resolver) project4(name string) error {
 			}
 		}
 	}
-	for _, m := range models.list {
+	for _, m := range p.models.list {
 		if _, err := r.addIfExists("/model_stats/" + m + jsonSuffix); err != nil {
 			return err
 		}
 	}
-	for _, t := range pd.Tables {
+	return nil
+}
+
+// projectTables4 adds the tables the project lists, and the streaming
+// configurations of every table of the project.
+func (r *resolver) projectTables4(p *project4) error {
+	for _, t := range p.desc.Tables {
 		t = normTable(t)
-		tables.add(t)
-		if err := r.addTable(t, name, projPath); err != nil {
+		p.tables.add(t)
+		if err := r.addTable(t, p.name, p.path); err != nil {
 			return err
 		}
 	}
-	for _, t := range tables.list {
+	for _, t := range p.tables.list {
 		for _, typ := range []string{"/kafka/", "/streaming/", "/streaming_v2/"} {
 			if _, err := r.addIfExists(typ + t + jsonSuffix); err != nil {
 				return err
 			}
 		}
 	}
+	return nil
+}
 
-	// Global and name-matched resources. Kylin 3.x and 4.x keep all user
-	// groups in the single resource /user_group; older and newer layouts
-	// have one resource per group under /user_group/.
+// projectGlobals4 adds the global and name-matched resources. Kylin 3.x
+// and 4.x keep all user groups in the single resource /user_group; older
+// and newer layouts have one resource per group under /user_group/.
+func (r *resolver) projectGlobals4(p *project4) error {
 	for _, prefix := range []string{"/user/", "/user_group/"} {
 		if err := r.addPrefix(prefix); err != nil {
 			return err
@@ -399,11 +416,11 @@ func (r *resolver) project4(name string) error {
 	if _, err := r.addIfExists("/user_group"); err != nil {
 		return err
 	}
-	if err := r.scheduler4(name); err != nil {
+	if err := r.scheduler4(p.name); err != nil {
 		return err
 	}
-	named := map[string]bool{name: true}
-	for _, c := range cubes.list {
+	named := map[string]bool{p.name: true}
+	for _, c := range p.cubes.list {
 		named[c] = true
 	}
 	for _, prefix := range []string{"/cube_stats_info/", "/history/"} {
@@ -411,7 +428,7 @@ func (r *resolver) project4(name string) error {
 			return err
 		}
 	}
-	return r.jobs4(name, &cubes, segmentIDs)
+	return nil
 }
 
 // hybrid4 adds "/hybrid/H.json" and adds the cubes it lists to cubes.
@@ -471,7 +488,20 @@ func (r *resolver) listKeys(prefix string) ([]string, error) {
 
 // scheduler4 adds the KE "/scheduler/*" jobs whose "project" is project.
 func (r *resolver) scheduler4(project string) error {
-	keys, err := r.listKeys("/scheduler/")
+	return r.readEach("/scheduler/", func(k string, data []byte) {
+		var sj schedulerJob
+		if err := decode(data, &sj); err != nil {
+			r.unparsed(k, data, err, "be a job of project "+project, project)
+		} else if strings.EqualFold(sj.Project, project) {
+			r.add(k)
+		}
+	})
+}
+
+// readEach calls fn with the key and content of each resource under
+// prefix (listed once; one deleted since is passed over).
+func (r *resolver) readEach(prefix string, fn func(key string, data []byte)) error {
+	keys, err := r.listKeys(prefix)
 	if err != nil {
 		return err
 	}
@@ -480,18 +510,8 @@ func (r *resolver) scheduler4(project string) error {
 		if err != nil {
 			return err
 		}
-		if !ok {
-			continue
-		}
-		var sj schedulerJob
-		if err := decode(data, &sj); err != nil {
-			if mentions(data, project) {
-				r.warn(k, "cannot parse (%v); it may be a job of project %s", err, project)
-			}
-			continue
-		}
-		if strings.EqualFold(sj.Project, project) {
-			r.add(k)
+		if ok {
+			fn(k, data)
 		}
 	}
 	return nil
@@ -527,25 +547,12 @@ func (r *resolver) addNamed(prefix string, names map[string]bool) error {
 // "/execute_output/ID" and "/execute_output/ID-NN", one per step (the
 // steps' ids, which the job lists in "tasks").
 func (r *resolver) jobs4(project string, cubes *orderedSet, segmentIDs map[string]bool) error {
-	keys, err := r.listKeys("/execute/")
-	if err != nil {
-		return err
-	}
 	jobs := map[string]bool{}
-	for _, k := range keys {
-		data, ok, err := r.read(k)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			continue
-		}
+	err := r.readEach("/execute/", func(k string, data []byte) {
 		job, err := decodeExecutable(data)
 		if err != nil {
-			if mentions(data, append([]string{project}, cubes.list...)...) {
-				r.warn(k, "cannot parse (%v); it may be a job of project %s", err, project)
-			}
-			continue
+			r.unparsed(k, data, err, "be a job of project "+project, append([]string{project}, cubes.list...)...)
+			return
 		}
 		var mine bool
 		switch pn, cn, sid := job.param("projectName"), job.param("cubeName"), job.param("segmentId"); {
@@ -563,6 +570,9 @@ func (r *resolver) jobs4(project string, cubes *orderedSet, segmentIDs map[strin
 				jobs[task] = true
 			}
 		}
+	})
+	if err != nil {
+		return err
 	}
 	if len(jobs) == 0 {
 		return nil

@@ -89,53 +89,10 @@ func cubeNames5(models []model5) []string {
 // cube5 resolves a cube scope on Layout5: name is a model alias, or
 // "project.alias".
 func (r *resolver) cube5(res *Result, name string) error {
-	all, err := models5(r.ctx, r.src)
+	m, err := r.findModel5(name)
 	if err != nil {
 		return err
 	}
-	find := func(project, alias string) []*model5 {
-		var found []*model5
-		for i := range all {
-			m := &all[i]
-			if project != "" && m.project != project {
-				continue
-			}
-			if m.err != nil {
-				if mentions(m.raw, alias) {
-					r.warn(m.path, "cannot parse (%v); it may be model %s", m.err, alias)
-				}
-				continue
-			}
-			if m.desc.Alias == alias {
-				found = append(found, m)
-			}
-		}
-		return found
-	}
-	found := find("", name)
-	if project, alias, ok := strings.Cut(name, "."); ok && len(found) == 0 {
-		found = find(project, alias)
-	}
-	switch len(found) {
-	case 0:
-		var unparsed []string
-		for _, w := range r.sortedWarnings() {
-			unparsed = append(unparsed, w.Path)
-		}
-		nf := &NotFoundError{Kind: Cube, Name: name, Unparsed: unparsed}
-		if r.suggest {
-			nf.Closest = closest(name, cubeNames5(all))
-		}
-		return nf
-	case 1:
-	default:
-		var names []string
-		for _, m := range found {
-			names = append(names, m.qualified()+" ("+m.path+")")
-		}
-		return fmt.Errorf("%w: %q is the alias of %d models: %s; name one of them as PROJECT.alias", ErrAmbiguousCube, name, len(found), strings.Join(names, ", "))
-	}
-	m := found[0]
 	res.Project, res.Model = m.project, m.desc.Alias
 	r.add(m.path)
 	if _, err := r.addIfExists(uuidPath); err != nil {
@@ -173,6 +130,58 @@ func (r *resolver) cube5(res *Result, name string) error {
 	return nil
 }
 
+// findModel5 finds the one model a cube name (an alias, or
+// "project.alias") names.
+func (r *resolver) findModel5(name string) (*model5, error) {
+	all, err := models5(r.ctx, r.src)
+	if err != nil {
+		return nil, err
+	}
+	found := r.modelsNamed5(all, "", name)
+	if project, alias, ok := strings.Cut(name, "."); ok && len(found) == 0 {
+		found = r.modelsNamed5(all, project, alias)
+	}
+	switch len(found) {
+	case 0:
+		var unparsed []string
+		for _, w := range r.sortedWarnings() {
+			unparsed = append(unparsed, w.Path)
+		}
+		nf := &NotFoundError{Kind: Cube, Name: name, Unparsed: unparsed}
+		if r.suggest {
+			nf.Closest = closest(name, cubeNames5(all))
+		}
+		return nil, nf
+	case 1:
+		return found[0], nil
+	}
+	var names []string
+	for _, m := range found {
+		names = append(names, m.qualified()+" ("+m.path+")")
+	}
+	return nil, fmt.Errorf("%w: %q is the alias of %d models: %s; name one of them as PROJECT.alias", ErrAmbiguousCube, name, len(found), strings.Join(names, ", "))
+}
+
+// modelsNamed5 returns the models of all (of project, if not "") whose
+// alias is alias, and warns of those that cannot be parsed but mention it.
+func (r *resolver) modelsNamed5(all []model5, project, alias string) []*model5 {
+	var found []*model5
+	for i := range all {
+		m := &all[i]
+		if project != "" && m.project != project {
+			continue
+		}
+		if m.err != nil {
+			r.unparsed(m.path, m.raw, m.err, "be model "+alias, alias)
+			continue
+		}
+		if m.desc.Alias == alias {
+			found = append(found, m)
+		}
+	}
+	return found
+}
+
 // project5 resolves a project scope on Layout5.
 func (r *resolver) project5(name string) error {
 	r.listDirs = true
@@ -182,14 +191,7 @@ func (r *resolver) project5(name string) error {
 		return err
 	}
 	if !ok {
-		if !r.suggest {
-			return &NotFoundError{Kind: Project, Name: name}
-		}
-		names, err := listStems(r.ctx, r.src, project5Prefix)
-		if err != nil {
-			return err
-		}
-		return &NotFoundError{Kind: Project, Name: name, Closest: closest(name, names)}
+		return r.notFound(Project, name, project5Prefix)
 	}
 	r.add(projPath)
 	if _, err := r.addIfExists(uuidPath); err != nil {

@@ -257,6 +257,29 @@ func (r *resolver) listDir(dir string) error {
 }
 
 // addIfExists adds p if it exists and reports whether it did.
+// unparsed warns that the resource at path could not be parsed (err) if
+// it mentions one of names: it may be what the scope rules look for ("be
+// model M", "list cube C").
+func (r *resolver) unparsed(path string, data []byte, err error, what string, names ...string) {
+	if mentions(data, names...) {
+		r.warn(path, "cannot parse (%v); it may %s", err, what)
+	}
+}
+
+// notFound is the error of a project or cube that is not there, with the
+// names of the folder (prefix) it should be in that come closest, if
+// suggestions are asked for.
+func (r *resolver) notFound(kind Kind, name, prefix string) error {
+	if !r.suggest {
+		return &NotFoundError{Kind: kind, Name: name}
+	}
+	names, err := listStems(r.ctx, r.src, prefix)
+	if err != nil {
+		return err
+	}
+	return &NotFoundError{Kind: kind, Name: name, Closest: closest(name, names)}
+}
+
 func (r *resolver) addIfExists(p string) (bool, error) {
 	ok, err := r.exists(p)
 	if ok {

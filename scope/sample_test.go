@@ -4,16 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/kylin-tools/metastore/metastore"
+	"github.com/kylin-tools/metastore/metastore/folder"
 	"github.com/kylin-tools/metastore/metastore/metastoretest"
 	"github.com/kylin-tools/metastore/scope"
 )
@@ -25,82 +23,16 @@ var (
 	sample5     = metastoretest.Sample("kylin5")
 )
 
-// dirSource is a read-only metastore.Source over a folder: the file at
-// relative path "a/b.json" is the resource "/a/b.json". It is test-only; the
-// real folder backend lives in metastore/folder.
-type dirSource struct{ root string }
-
-func (d dirSource) List(ctx context.Context, prefix string, fn func(string) error) error {
-	// Walk only the deepest folder the prefix names.
-	dir := filepath.Join(d.root, filepath.FromSlash(prefix[:strings.LastIndexByte(prefix, '/')+1]))
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	var keys []string
-	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if e.IsDir() {
-			return nil
-		}
-		rel, err := filepath.Rel(d.root, p)
-		if err != nil {
-			return err
-		}
-		if key := "/" + filepath.ToSlash(rel); strings.HasPrefix(key, prefix) {
-			keys = append(keys, key)
-		}
-		return nil
-	})
+// sample opens one of the Kylin sample metastores of the module's testdata
+// (read-only) as a folder metastore.
+func sample(t *testing.T, dir string) *folder.Store {
+	t.Helper()
+	needDir(t, dir)
+	st, err := folder.Open(dir)
 	if err != nil {
-		return err
+		t.Fatal(err)
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if err := fn(k); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (d dirSource) Read(ctx context.Context, path string) (metastore.Resource, error) {
-	if err := metastore.CheckPath(path); err != nil {
-		return metastore.Resource{}, err
-	}
-	p := filepath.Join(d.root, filepath.FromSlash(path[1:]))
-	data, err := os.ReadFile(p)
-	if err != nil {
-		return metastore.Resource{}, err // wraps fs.ErrNotExist when missing
-	}
-	fi, err := os.Stat(p)
-	if err != nil {
-		return metastore.Resource{}, err
-	}
-	return metastore.Resource{Path: path, Data: data, Timestamp: fi.ModTime().UnixMilli()}, nil
-}
-
-// countingSource records what is read and listed.
-type countingSource struct {
-	metastore.Source
-	mu     sync.Mutex
-	reads  []string
-	prefix []string
-}
-
-func (c *countingSource) List(ctx context.Context, prefix string, fn func(string) error) error {
-	c.mu.Lock()
-	c.prefix = append(c.prefix, prefix)
-	c.mu.Unlock()
-	return c.Source.List(ctx, prefix, fn)
-}
-
-func (c *countingSource) Read(ctx context.Context, path string) (metastore.Resource, error) {
-	c.mu.Lock()
-	c.reads = append(c.reads, path)
-	c.mu.Unlock()
-	return c.Source.Read(ctx, path)
+	return st
 }
 
 func needDir(t *testing.T, dir string) {
@@ -163,7 +95,7 @@ func checkPaths(t *testing.T, name string, got, want []string) {
 func TestSample3ExpectedScopes(t *testing.T) {
 	needDir(t, sample3)
 	want := loadExpected(t)
-	src := dirSource{sample3}
+	src := sample(t, sample3)
 	ctx := context.Background()
 
 	for name, paths := range want.Project {
@@ -211,7 +143,7 @@ func TestSample3ExpectedScopes(t *testing.T) {
 
 func TestSample3CubeDetails(t *testing.T) {
 	needDir(t, sample3)
-	src := dirSource{sample3}
+	src := sample(t, sample3)
 	ctx := context.Background()
 	tests := []struct {
 		cube    string
@@ -243,7 +175,7 @@ func TestSample3CubeDetails(t *testing.T) {
 
 func TestSample3WithSegments(t *testing.T) {
 	needDir(t, sample3)
-	src := dirSource{sample3}
+	src := sample(t, sample3)
 	ctx := context.Background()
 
 	// The NEW segment of this cube has statistics and references existing
@@ -295,7 +227,7 @@ func TestSample3WithSegments(t *testing.T) {
 
 func TestSample3System(t *testing.T) {
 	needDir(t, sample3)
-	src := dirSource{sample3}
+	src := sample(t, sample3)
 	res, err := scope.Resolve(context.Background(), src, scope.SystemScope(), scope.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -317,33 +249,33 @@ func TestResolveCost(t *testing.T) {
 	needDir(t, sample3)
 	ctx := context.Background()
 
-	cs := &countingSource{Source: dirSource{sample3}}
+	cs := metastoretest.Counting(sample(t, sample3))
 	if _, err := scope.Resolve(ctx, cs, scope.CubeScope("ci_inner_join_cube"), scope.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	// The cube, its descriptor, its model and the one project file.
-	if got, want := cs.reads, []string{
+	if got, want := cs.Reads(), []string{
 		"/project/default.json", "/cube/ci_inner_join_cube.json",
 		"/cube_desc/ci_inner_join_cube.json", "/model_desc/ci_inner_join_model.json",
 	}; !slices.Equal(got, want) {
 		t.Errorf("cube scope read %q, want %q", got, want)
 	}
-	for _, p := range cs.prefix {
+	for _, p := range cs.Lists() {
 		if p == "/" || strings.HasSuffix(p, "/") && p != "/project/" && p != "/_global/project/" {
 			t.Errorf("cube scope listed folder %q", p)
 		}
 	}
 
-	cs = &countingSource{Source: dirSource{sample3}}
+	cs = metastoretest.Counting(sample(t, sample3))
 	if _, err := scope.Resolve(ctx, cs, scope.ProjectScope("default"), scope.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range cs.prefix {
+	for _, p := range cs.Lists() {
 		if p == "/" {
 			t.Errorf("project scope listed everything")
 		}
 	}
-	for _, p := range cs.reads {
+	for _, p := range cs.Reads() {
 		switch scope.TypeOf(p) {
 		case "project", "cube", "cube_desc", "model_desc", "hybrid", "execute", "scheduler":
 		default:
@@ -354,7 +286,7 @@ func TestResolveCost(t *testing.T) {
 
 func TestSample5(t *testing.T) {
 	needDir(t, sample5)
-	src := dirSource{sample5}
+	src := sample(t, sample5)
 	ctx := context.Background()
 
 	layout, err := scope.DetectLayout(ctx, src)
@@ -459,7 +391,7 @@ func TestSample5(t *testing.T) {
 // one looked for, and the error says so.
 func TestSample5BrokenModel(t *testing.T) {
 	needDir(t, sample5)
-	src := dirSource{sample5}
+	src := sample(t, sample5)
 	_, err := scope.Resolve(context.Background(), src, scope.CubeScope("broken_test.AUTO_MODEL_TEST_COUNTRY_1"), scope.Options{})
 	var nf *scope.NotFoundError
 	if !errors.As(err, &nf) || nf.Kind != scope.Cube {

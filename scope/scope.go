@@ -151,11 +151,6 @@ func (s Scope) String() string {
 	return s.Kind.String() + "/" + s.Name
 }
 
-// RefPath returns the path of the scope inside a git ref name: "system",
-// "project/NAME" or "cube/NAME". It is the same as String today; callers
-// building ref names use RefPath so the two can differ later.
-func (s Scope) RefPath() string { return s.String() }
-
 // Check reports whether s is a scope Resolve accepts: a known Kind, an empty
 // Name for System and a valid name (CheckName) otherwise. The error wraps
 // ErrInvalidScope.

@@ -31,9 +31,6 @@ func TestParse(t *testing.T) {
 		if s := got.String(); s != tt.in {
 			t.Errorf("Parse(%q).String() = %q, want %q", tt.in, s, tt.in)
 		}
-		if s := got.RefPath(); s != tt.in {
-			t.Errorf("Parse(%q).RefPath() = %q, want %q", tt.in, s, tt.in)
-		}
 	}
 }
 
@@ -125,8 +122,48 @@ func TestRetarget(t *testing.T) {
 		{"/from/table/DB.T.json", "from", "to", "/from/table/DB.T.json"},
 	}
 	for _, tt := range tests {
-		if got := scope.Retarget(tt.path, tt.from, tt.to); got != tt.want {
-			t.Errorf("Retarget(%q, %q, %q) = %q, want %q", tt.path, tt.from, tt.to, got, tt.want)
+		if got := scope.Retarget(scope.Layout4, tt.path, tt.from, tt.to); got != tt.want {
+			t.Errorf("Retarget(Layout4, %q, %q, %q) = %q, want %q", tt.path, tt.from, tt.to, got, tt.want)
+		}
+	}
+	tests5 := []struct{ path, from, to, want string }{
+		{"/from/model_desc/u.json", "from", "to", "/to/model_desc/u.json"},
+		{"/from/table/SSB.PART.json", "from", "to", "/to/table/SSB.PART.json"},
+		{"/fromage/model_desc/u.json", "from", "to", "/fromage/model_desc/u.json"},
+		{"/_global/project/from.json", "from", "to", "/_global/project/from.json"},
+		{"/other/model_desc/u.json", "from", "to", "/other/model_desc/u.json"},
+	}
+	for _, tt := range tests5 {
+		if got := scope.Retarget(scope.Layout5, tt.path, tt.from, tt.to); got != tt.want {
+			t.Errorf("Retarget(Layout5, %q, %q, %q) = %q, want %q", tt.path, tt.from, tt.to, got, tt.want)
+		}
+	}
+}
+
+func TestProjectFile(t *testing.T) {
+	for _, tt := range []struct {
+		l    scope.Layout
+		want string
+	}{{scope.Layout4, "/project/p.json"}, {scope.Layout5, "/_global/project/p.json"}} {
+		if got := scope.ProjectFile(tt.l, "p"); got != tt.want || !scope.IsProjectFile(got) {
+			t.Errorf("ProjectFile(%v, p) = %q (IsProjectFile %v), want %q", tt.l, got, scope.IsProjectFile(got), tt.want)
+		}
+	}
+	for _, k := range []string{"/projects/p.json", "/p/project/x.json", "/cube/p.json", "/_global/user/p"} {
+		if scope.IsProjectFile(k) {
+			t.Errorf("IsProjectFile(%q) = true", k)
+		}
+	}
+}
+
+func TestSharedByNature(t *testing.T) {
+	for k, want := range map[string]bool{
+		"/model_desc/m.json": true, "/table/DB.T--p.json": true, "/table_exd/DB.T.json": true,
+		"/project/p.json": true, "/p/model_desc/u.json": true, "/_global/project/p.json": true,
+		"/cube/c.json": false, "/cube_desc/c.json": false, "/dict/T/C/x.dict": false, "/UUID": false,
+	} {
+		if got := scope.SharedByNature(k); got != want {
+			t.Errorf("SharedByNature(%q) = %v, want %v", k, got, want)
 		}
 	}
 }
@@ -168,6 +205,12 @@ func TestDetectLayoutProjectsCubes(t *testing.T) {
 		cubes, err := scope.Cubes(ctx, tt.src)
 		if err != nil || !slices.Equal(cubes, tt.cubes) {
 			t.Errorf("%s: Cubes = %q, %v; want %q", tt.name, cubes, err, tt.cubes)
+		}
+		for _, c := range append(tt.cubes, "shared", "nope", "a", "../x") {
+			ok, err := scope.HasCube(ctx, tt.src, c)
+			if want := slices.Contains(tt.cubes, c); err != nil || ok != want {
+				t.Errorf("%s: HasCube(%q) = %v, %v; want %v", tt.name, c, ok, err, want)
+			}
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"github.com/kylin-tools/metastore/metastore/folder"
 	"github.com/kylin-tools/metastore/objects"
 	"github.com/kylin-tools/metastore/scope"
+	"github.com/kylin-tools/metastore/snapshot/internal/tree"
 )
 
 // rawTree encodes tree entries without EncodeTree's checks, the way a
@@ -26,33 +26,6 @@ func rawTree(entries ...objects.TreeEntry) []byte {
 		b.Write(e.ID[:])
 	}
 	return b.Bytes()
-}
-
-// fileTree returns a state of a directory: every path under it with its
-// type and content.
-func fileTree(t *testing.T, dir string) string {
-	t.Helper()
-	var b strings.Builder
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		b.WriteString(rel + " " + d.Type().String())
-		if d.Type().IsRegular() {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			b.WriteString(" " + strconv.Quote(string(data)))
-		}
-		b.WriteString("\n")
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
 }
 
 // TestCraftedSnapshotIsRefused records snapshots whose trees no backup
@@ -121,7 +94,7 @@ func TestCraftedSnapshotIsRefused(t *testing.T) {
 				empty := emptyBlob(t, pw)
 				cube := writeRaw(t, pw, rawTree(file("ok.json", ok), res))
 				ts := writeRaw(t, pw, rawTree(file("ok.json@1", empty), mirror))
-				return tree(t, pw, dir("cube", cube), dir(recordsDir, tree(t, pw, dir(timestampsDir, tree(t, pw, dir("cube", ts))))))
+				return writeTree(t, pw, dir("cube", cube), dir(tree.RecordsDir, writeTree(t, pw, dir(tree.TimestampsDir, writeTree(t, pw, dir("cube", ts))))))
 			})
 			base := t.TempDir()
 			target := filepath.Join(base, "meta")
@@ -134,12 +107,9 @@ func TestCraftedSnapshotIsRefused(t *testing.T) {
 			os.WriteFile(filepath.Join(outside, "etc", "passwd"), []byte("root:x:0:0"), 0o644)
 			os.WriteFile(filepath.Join(outside, "passwd"), []byte("root:x:0:0"), 0o644)
 			os.WriteFile(filepath.Join(target, "cube", "ok.json"), []byte(`{"name":"before"}`), 0o644)
-			before := fileTree(t, base)
+			before := dirState(t, false, base)
 
-			dst, err := folder.Open(target)
-			if err != nil {
-				t.Fatal(err)
-			}
+			dst := reopen(t, target)
 			snap, err := r.Open(context.Background(), "system")
 			if err != nil {
 				t.Fatal(err)
@@ -148,7 +118,7 @@ func TestCraftedSnapshotIsRefused(t *testing.T) {
 			if err == nil || !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("restore of a crafted snapshot: %v, want an error wrapping ErrCorrupt that says %s", err, tt.want)
 			}
-			if after := fileTree(t, base); after != before {
+			if after := dirState(t, false, base); after != before {
 				t.Errorf("the refused restore changed files:\n%s\nwant\n%s", after, before)
 			}
 			got := strings.Join(problems(t, r, true), "\n")
@@ -204,16 +174,13 @@ func TestRestoreNeverFollowsLinksInTheTarget(t *testing.T) {
 				os.Remove(p)
 				os.Symlink(outside, p)
 			}
-			before := fileTree(t, outside)
-			dst, err := folder.Open(target)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = r.Restore(context.Background(), r.OpenInfo(res.Snapshot), dst, RestoreOptions{Scope: scope.SystemScope()})
+			before := dirState(t, false, outside)
+			dst := reopen(t, target)
+			_, err := r.Restore(context.Background(), r.OpenInfo(res.Snapshot), dst, RestoreOptions{Scope: scope.SystemScope()})
 			if !errors.Is(err, folder.ErrSymlink) {
 				t.Errorf("restore into a target with a link at %s: %v, want folder.ErrSymlink", link, err)
 			}
-			if after := fileTree(t, outside); after != before {
+			if after := dirState(t, false, outside); after != before {
 				t.Errorf("files outside the target changed:\n%s", after)
 			}
 		})
@@ -269,16 +236,7 @@ func TestVerifyFindsMore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := pw.WriteCommit(objects.Commit{Tree: res.Snapshot.tree, Message: "a plain commit\n"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := pw.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.objs.UpdateRef("refs/heads/plain", c, objects.ZeroID); err != nil {
-			t.Fatal(err)
-		}
+		publishCommit(t, r, pw, objects.Commit{Tree: res.Snapshot.tree, Message: "a plain commit\n"}, "refs/heads/plain")
 		v, err := r.Verify(ctx, VerifyOptions{ReadData: true})
 		if err != nil || len(v.Problems) != 0 || v.Snapshots != 1 {
 			t.Errorf("verify: %v, %d snapshots, problems %v; want the one snapshot checked and the plain commit passed over", err, v.Snapshots, v.Problems)
@@ -292,8 +250,8 @@ func TestVerifyFindsMore(t *testing.T) {
 		craft(t, r, 1, func(pw *objects.PackWriter) objects.ID {
 			blob, _, _ := pw.WriteBlob([]byte("{}"))
 			empty := emptyBlob(t, pw)
-			ts := tree(t, pw, file("UUID@yesterday", empty))
-			return tree(t, pw, file("UUID", blob), dir(recordsDir, tree(t, pw, dir(timestampsDir, ts))))
+			ts := writeTree(t, pw, file("UUID@yesterday", empty))
+			return writeTree(t, pw, file("UUID", blob), dir(tree.RecordsDir, writeTree(t, pw, dir(tree.TimestampsDir, ts))))
 		})
 		got := strings.Join(problems(t, r, false), "\n")
 		if !strings.Contains(got, "/UUID@yesterday: timestamp record is not <name>@<milliseconds>") {
@@ -312,20 +270,20 @@ func TestVerifyFindsMore(t *testing.T) {
 		r := newRepo(t)
 		src, _ := seeded(t)
 		backup(t, r, src, scope.SystemScope())
-		before := fileTree(t, r.Path())
+		before := dirState(t, false, r.Path())
 		if _, err := r.Verify(ctx, VerifyOptions{Refs: []string{"latest"}, ReadData: true}); err != nil {
 			t.Fatal(err)
 		}
 		problems(t, r, true)
-		if after := fileTree(t, r.Path()); after != before {
+		if after := dirState(t, false, r.Path()); after != before {
 			t.Errorf("verify changed a sound repository")
 		}
 		os.WriteFile(filepath.Join(r.Path(), "refs", "heads", "torn"), []byte("0123"), 0o600)
-		before = fileTree(t, r.Path())
+		before = dirState(t, false, r.Path())
 		if got := strings.Join(problems(t, r, true), "\n"); !strings.Contains(got, "refs/heads/torn: reference does not parse") {
 			t.Errorf("problems:\n%s\nwant the torn reference", got)
 		}
-		if after := fileTree(t, r.Path()); after != before {
+		if after := dirState(t, false, r.Path()); after != before {
 			t.Errorf("verify changed a damaged repository")
 		}
 	})

@@ -15,10 +15,9 @@ import (
 	"testing"
 
 	"github.com/kylin-tools/metastore/metastore"
-	"github.com/kylin-tools/metastore/metastore/folder"
 	"github.com/kylin-tools/metastore/metastore/memory"
+	"github.com/kylin-tools/metastore/metastore/metastoretest"
 	"github.com/kylin-tools/metastore/scope"
-	"github.com/kylin-tools/metastore/snapshot/jsondiff"
 )
 
 // -update rewrites the golden files under testdata/ (registered only once,
@@ -352,7 +351,7 @@ func needSample(t *testing.T) {
 	}
 }
 
-func details() DiffOptions { return DiffOptions{Details: true, Ignore: jsondiff.DefaultIgnore()} }
+func details() DiffOptions { return DiffOptions{Details: true, Ignore: scope.SaveFields()} }
 
 // TestDiffGolden diffs the Kylin 3.1.3 sample before and after each change
 // Kylin makes, against testdata/diff/NAME.json; regenerate with
@@ -383,12 +382,12 @@ func TestDiffGolden(t *testing.T) {
 func TestDiffIdenticalSnapshotsReadNoFolder(t *testing.T) {
 	r := newRepo(t)
 	a, b, _ := kylinPair(t, r, func(*kylin) {})
-	w, err := r.walkTrees(context.Background(), a.Info.tree, b.Info.tree, pathFilter{})
+	pairs, reads, err := r.treePairs(context.Background(), a.Info.tree, b.Info.tree, pathFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(w.pairs) != 0 || w.reads != 0 {
-		t.Errorf("identical snapshots: %d pairs, %d trees read; want none", len(w.pairs), w.reads)
+	if len(pairs) != 0 || reads != 0 {
+		t.Errorf("identical snapshots: %d pairs, %d trees read; want none", len(pairs), reads)
 	}
 }
 
@@ -397,14 +396,14 @@ func TestDiffSkipsUnchangedFolders(t *testing.T) {
 	a, b, _ := kylinPair(t, r, func(k *kylin) {
 		k.edit("/table/SSB.PART.json", `"database" : "SSB"`, `"database" : "ssb"`)
 	})
-	w, err := r.walkTrees(context.Background(), a.Info.tree, b.Info.tree, pathFilter{})
+	pairs, reads, err := r.treePairs(context.Background(), a.Info.tree, b.Info.tree, pathFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The root and /table, on both sides, each with its timestamps
 	// mirror: nothing of /dict, /cube, ... is read.
-	if len(w.pairs) != 1 || w.reads != 8 {
-		t.Errorf("one changed table: %d pairs, %d trees read; want 1 pair, 8 trees", len(w.pairs), w.reads)
+	if len(pairs) != 1 || reads != 8 {
+		t.Errorf("one changed table: %d pairs, %d trees read; want 1 pair, 8 trees", len(pairs), reads)
 	}
 	// A timestamp-only change is found through the mirror alone.
 	a2, b2, _ := kylinPair(t, newRepo(t), func(k *kylin) { k.touch("/table/SSB.PART.json") })
@@ -511,24 +510,10 @@ func TestStat(t *testing.T) {
 	}
 }
 
-// countingSource counts the resources a diff reads from a live metastore.
-type countingSource struct {
-	*folder.Store
-	reads int
-}
-
-func (c *countingSource) Read(ctx context.Context, p string) (metastore.Resource, error) {
-	c.reads++
-	return c.Store.Read(ctx, p)
-}
-
 func TestDiffLiveTrustsTheChangeCache(t *testing.T) {
 	needSample(t)
 	dir := filepath.Join(t.TempDir(), "meta")
-	st, err := folder.Create(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := newFolder(t, dir)
 	m, _ := seeded(t)
 	for p, res := range dump(t, m) {
 		if err := st.Write(context.Background(), res); err != nil {
@@ -542,13 +527,13 @@ func TestDiffLiveTrustsTheChangeCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	snap := r.OpenInfo(res.Snapshot)
-	live := &countingSource{Store: st}
+	live := metastoretest.Counting(st)
 	d, err := r.Diff(context.Background(), snap, live, DiffOptions{Source: st.Describe()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(d.Changes) != 0 || live.reads != 0 {
-		t.Errorf("unchanged folder: %d changes, %d resources read; want none", len(d.Changes), live.reads)
+	if len(d.Changes) != 0 || len(live.Reads()) != 0 {
+		t.Errorf("unchanged folder: %d changes, %d resources read; want none", len(d.Changes), len(live.Reads()))
 	}
 	// An edit that keeps the size is still found.
 	p := filepath.Join(dir, "table", "SSB.PART.json")
@@ -638,7 +623,7 @@ func ExampleRepository_Diff() {
 	meta.Write(ctx, metastore.Resource{Path: "/cube/sales.json", Timestamp: 1700000099999,
 		Data: []byte(`{"name":"sales","segments":[{"name":"20240101_20240201","status":"READY"}],"last_modified":1700000099999}`)})
 
-	res, err := repo.Diff(ctx, repo.OpenInfo(b.Snapshot), meta, DiffOptions{Details: true, Ignore: jsondiff.DefaultIgnore()})
+	res, err := repo.Diff(ctx, repo.OpenInfo(b.Snapshot), meta, DiffOptions{Details: true, Ignore: scope.SaveFields()})
 	if err != nil {
 		fmt.Println(err)
 		return

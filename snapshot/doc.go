@@ -1,15 +1,88 @@
-// Package snapshot holds the use cases of the tool: back up a metastore (or
-// one project or cube of it) as a snapshot, list and resolve snapshots,
-// restore a snapshot at system, project or cube scope, and import Kylin's own
-// backup folders.
+// Package snapshot holds the use cases of the tool: it backs up a metastore
+// (or one project or cube of it) as a snapshot, imports Kylin's own backup
+// folders, restores a snapshot at system, project or cube scope, lists,
+// resolves and tags snapshots, shows what one holds, compares snapshots and
+// metastores, tells a resource's history and verifies the repository.
 //
 // It speaks in resources (package metastore) and scopes (package scope);
-// package objects stores the snapshots as git commits. A snapshot opened
-// with Repository.Open is itself a metastore.Source, so a restore is a copy
-// from one Source into a Sink and a diff compares two Sources.
+// package objects stores the snapshots as git commits. The snapshot tree
+// format (resource trees and their timestamps mirror, FORMAT.md) has a
+// package of its own, snapshot/internal/tree, through which every use case
+// reads and writes trees. A snapshot opened with Repository.Open is itself a
+// metastore.Source, so a restore is a copy from one Source into a Sink and a
+// diff compares two Sources.
 //
-// Every write to the repository holds its lock, writes objects into one new
-// pack and moves a reference last, so a snapshot is visible only when it is
-// complete. FORMAT.md at the root of the module describes the repository
-// format.
+// # Use cases and their files
+//
+//	Backup                   backup.go
+//	Import                   import.go
+//	Restore                  restore.go, restore_plan.go, restore_apply.go, safety.go
+//	Log                      log.go
+//	Resolve                  resolve.go
+//	Tag, DeleteTag           refs.go
+//	Open, Snapshot           snapshot.go (a snapshot as a metastore.Source), readdir.go
+//	Summarize                show.go
+//	Diff                     diff.go, diff_sides.go, diff_details.go
+//	History, ProjectHistory  history.go
+//	Verify                   verify.go
+//	CheckSeparate            separate.go
+//
+// Beside them: record.go (the recording steps that Backup, Import and the
+// safety snapshot of a restore share), scan.go (reading a source into a
+// pack), commit.go (a snapshot's commit message and trailers), info.go
+// (Info), caches.go (the change cache, changecache.go, and the tree memo,
+// treememo.go, saved through atomicfile.go), progress.go, notices.go,
+// repo.go (Open, Create, the lock) and errors.go.
+//
+// # A backup
+//
+// Backup resolves the scope (scope.Resolve) on one consistent view of the
+// source, when the source can give one (a database transaction), then
+// records it (recordSource):
+//
+//  1. Take the repository lock, start reading the source's change cache in
+//     the background, and start a pack that absorbs the repository's small
+//     packs, so that new and previous versions share it (newPack).
+//  2. Scan the source (scan): list it (or read the scope's members). A
+//     resource the change cache vouches for (same change fingerprint and
+//     size, blob in the repository) is taken from it unread; the others are
+//     read and stored by Options.Workers goroutines while the listing goes
+//     on. A database that walks its rows in one pass streams them instead.
+//  3. Build the trees (tree.Builder): each folder's tree and timestamps
+//     tree, bottom up; a folder whose content did not change since the last
+//     backup comes from the tree memo without being encoded again, and the
+//     previous version of each tree is the delta base of the new one. Then
+//     the commit, with its trailers (commit.go).
+//  4. Publish (publish): finish the pack (index, then pack, renamed into
+//     place), move the scope's reference, add the tags, remove the packs the
+//     new one absorbed; then put the change cache and tree memo, written
+//     meanwhile under temporary names, in place.
+//
+// Nothing is visible until the reference moves: a crash leaves the previous
+// state, and at most temporary files the next writer removes.
+//
+// # A restore
+//
+// Restore writes nothing to the target before its last step:
+//
+//  1. What the target should hold (restore.wanted): the snapshot's resources
+//     in the scope, keyed by the path they get in the target (a cube
+//     restored into another project is moved there, and merged into its
+//     project file), and the target's resources in that scope now.
+//  2. The plan, under the lock (restore.plan): the target's resources in
+//     scope are read and stored in a new pack (only hashed in a dry run),
+//     the /UUID rule applied (the target keeps its /UUID; a snapshot of
+//     another metastore is refused unless allowed), and every resource
+//     planned as added, changed, unchanged, deleted (AfterTruncate) or kept
+//     (used by another project or cube). A resource in the way of a write
+//     (a file where the snapshot has a folder, or the reverse) is deleted
+//     first, or refuses the restore. A dry run stops here.
+//  3. The safety snapshot (safety.go): the target's state read in step 2,
+//     recorded on the safety/<scope> branch, so that restoring it undoes the
+//     restore.
+//  4. Apply (apply): the deletes that free the path of a write, the writes
+//     (project files last, so that Kylin never sees a project naming a cube
+//     that is not there yet), the other deletes; one transaction for a
+//     database, a sync for a folder. A failure here is an *ApplyError
+//     naming the safety snapshot.
 package snapshot

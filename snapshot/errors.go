@@ -1,6 +1,10 @@
 package snapshot
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/kylin-tools/metastore/objects"
+)
 
 // Errors of this package, wrapped with details; check them with errors.Is.
 var (
@@ -12,8 +16,10 @@ var (
 	// ErrNewerFormat means the repository was written by a newer version of
 	// the tool, in a format this version cannot safely read or extend.
 	ErrNewerFormat = errors.New("repository format is newer than this tool")
-	// ErrCorrupt means repository data is missing or damaged.
-	ErrCorrupt = errors.New("repository is corrupt")
+	// ErrCorrupt means repository data is missing or damaged. It is
+	// objects.ErrCorrupt: what the object store finds damaged matches it
+	// too.
+	ErrCorrupt = objects.ErrCorrupt
 	// ErrNotFound means no snapshot matches a reference.
 	ErrNotFound = errors.New("snapshot not found")
 	// ErrAmbiguous means a snapshot id prefix matches several snapshots.

@@ -23,22 +23,25 @@ import (
 func seededFolder(t *testing.T) (*folder.Store, string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "meta")
-	s, err := folder.Create(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newFolder(t, dir)
 	metastoretest.Seed(t, s, sample)
 	return s, dir
 }
 
-// reopen opens the folder metastore at dir afresh, as each command does.
-func reopen(t *testing.T, dir string) *folder.Store {
-	t.Helper()
-	s, err := folder.Open(dir)
-	if err != nil {
-		t.Fatal(err)
+// newFolder creates a folder metastore at dir; reopen opens the one at dir
+// afresh, as each command does.
+func newFolder(t *testing.T, dir string) *folder.Store { return mustFolder(t)(folder.Create(dir)) }
+func reopen(t *testing.T, dir string) *folder.Store    { return mustFolder(t)(folder.Open(dir)) }
+
+// mustFolder fails the test on an error opening a folder metastore.
+func mustFolder(t *testing.T) func(*folder.Store, error) *folder.Store {
+	return func(s *folder.Store, err error) *folder.Store {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
 	}
-	return s
 }
 
 // TestFolderLeftovers plants the temporary file a restore killed while
@@ -133,10 +136,7 @@ func TestRestoreTempLikeKeys(t *testing.T) {
 	}
 	snap := r.OpenInfo(backup(t, r, src, scope.SystemScope()).Snapshot)
 	dir := filepath.Join(t.TempDir(), "meta")
-	dst, err := folder.Create(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dst := newFolder(t, dir)
 	if _, err := r.Restore(ctx, snap, dst, RestoreOptions{Scope: scope.SystemScope()}); err != nil {
 		t.Fatalf("restore into a folder: %v", err)
 	}
@@ -163,10 +163,7 @@ func TestRestoreReportsClampedTimestamp(t *testing.T) {
 	}
 	snap := r.OpenInfo(backup(t, r, src, scope.SystemScope()).Snapshot)
 	dir := filepath.Join(t.TempDir(), "meta")
-	dst, err := folder.Create(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dst := newFolder(t, dir)
 	rr, err := r.Restore(ctx, snap, dst, RestoreOptions{Scope: scope.SystemScope()})
 	if err != nil {
 		t.Fatal(err)

@@ -165,33 +165,6 @@ func copyTree(t testing.TB, src, dst string) {
 	}
 }
 
-// treeState describes every file under dir (path, size, content), to tell
-// whether an operation changed anything.
-func treeState(t testing.TB, dir string) string {
-	t.Helper()
-	var b strings.Builder
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		if d.Type().IsRegular() {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(&b, "%s %q\n", rel, data)
-		} else {
-			fmt.Fprintf(&b, "%s %v\n", rel, d.Type())
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
-}
-
 // documented reports whether err wraps one of the errors reading a damaged
 // repository may give.
 func documented(err error) bool {
@@ -269,7 +242,7 @@ func FuzzReadCorruptRepository(f *testing.F) {
 				t.Fatal(err)
 			}
 		}
-		before := treeState(t, dir)
+		before := snapshot.DirState(t, false, dir)
 		check := func(what string, err error) bool {
 			t.Helper()
 			if err != nil && !documented(err) {
@@ -318,7 +291,7 @@ func FuzzReadCorruptRepository(f *testing.F) {
 		if clean && len(seen) != len(want) {
 			t.Fatalf("Verify found no problem, but Log lists %d snapshots of %d", len(seen), len(want))
 		}
-		if after := treeState(t, dir); after != before {
+		if after := snapshot.DirState(t, false, dir); after != before {
 			t.Fatalf("reading and verifying the repository modified it")
 		}
 		if damaged && cacheOnly {
@@ -428,7 +401,7 @@ func FuzzImportBackupFolder(f *testing.F) {
 				reserved = true
 			}
 		}
-		outsideBefore := treeState(t, outside)
+		outsideBefore := snapshot.DirState(t, false, outside)
 
 		r, err := snapshot.Create(filepath.Join(base, "snapshots.git"), repoOptions())
 		if err != nil {
@@ -481,7 +454,7 @@ func FuzzImportBackupFolder(f *testing.F) {
 				t.Fatalf("restored %v, want %v", back, want)
 			}
 		}
-		if got := treeState(t, outside); got != outsideBefore {
+		if got := snapshot.DirState(t, false, outside); got != outsideBefore {
 			t.Fatalf("something was written outside the repository and the target:\n%s", got)
 		}
 		if entries, _ := os.ReadDir(base); len(entries) > 4 {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/kylin-tools/metastore/metastore"
-	"github.com/kylin-tools/metastore/metastore/folder"
 	"github.com/kylin-tools/metastore/metastore/memory"
 	"github.com/kylin-tools/metastore/metastore/metastoretest"
 	"github.com/kylin-tools/metastore/objects"
@@ -33,10 +32,7 @@ func TestLatestIgnoresFolderNameTime(t *testing.T) {
 
 	// 2024-03-02 12:00:00 is after the clock in every time zone.
 	dir := filepath.Join(t.TempDir(), "meta_2024_03_02_12_00_00")
-	bf, err := folder.Create(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bf := newFolder(t, dir)
 	metastoretest.Seed(t, bf, sample)
 	imp, err := r.Import(ctx, bf, ImportOptions{Path: dir})
 	if err != nil {
@@ -237,16 +233,7 @@ func TestNameListedTwiceIsCorrupt(t *testing.T) {
 			tsRoot := craftTree(t, pw, "d:cube\x00"+ts.String())
 			records := craftTree(t, pw, "d:timestamps\x00"+tsRoot.String())
 			root := craftTree(t, pw, "d:.metastore\x00"+records.String(), "d:cube\x00"+cube.String())
-			c, err := pw.WriteCommit(objects.Commit{Tree: root, Message: encodeMessage("crafted", trailerInfo{Scope: scope.SystemScope(), Kind: KindBackup, Resources: tc.resources})})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := pw.Commit(); err != nil {
-				t.Fatal(err)
-			}
-			if err := r.objs.UpdateRef("refs/heads/system", c, objects.ZeroID); err != nil {
-				t.Fatal(err)
-			}
+			publishCommit(t, r, pw, objects.Commit{Tree: root, Message: encodeMessage("crafted", trailerInfo{Scope: scope.SystemScope(), Kind: KindBackup, Resources: tc.resources})}, "refs/heads/system")
 			in, err := r.Resolve(ctx, Latest, scope.SystemScope())
 			if err != nil {
 				t.Fatal(err)
@@ -256,8 +243,8 @@ func TestNameListedTwiceIsCorrupt(t *testing.T) {
 			if res, err := r.OpenInfo(in).Read(ctx, tc.path); !errors.Is(err, ErrCorrupt) {
 				t.Errorf("Read(%s) = %q, %v; want ErrCorrupt", tc.path, res.Data, err)
 			}
-			if _, _, err := r.OpenInfo(in).ContentID(tc.path); !errors.Is(err, ErrCorrupt) {
-				t.Errorf("ContentID(%s): %v; want ErrCorrupt", tc.path, err)
+			if _, err := r.History(ctx, tc.path, HistoryOptions{}); !errors.Is(err, ErrCorrupt) {
+				t.Errorf("History(%s): %v; want ErrCorrupt", tc.path, err)
 			}
 			snap := r.OpenInfo(in)
 			err = snap.ListEntries(ctx, "/", func(metastore.Entry) error { return nil })

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
-	"strings"
 
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/objects"
@@ -35,7 +35,7 @@ type HistoryEntry struct {
 	// version is DiffAdded.
 	Change Change
 	// Modifiers are the fields Kylin keeps inside the resource about who
-	// changed it and when (ModifierFields), read from the new version, or
+	// changed it and when (scope.ModifierFields), read from the new version, or
 	// from the old one for a deletion; only those present and not null.
 	Modifiers []Modifier
 }
@@ -48,22 +48,24 @@ type Modifier struct {
 	Value string `json:"value"`
 }
 
-// ModifierFields returns the fields History reports from a resource, in
-// order: "owner" and "last_modified" (Kylin), "last_modifier",
-// "last_modified_user", "modifier", "creator", "create_user" (Kyligence
-// Enterprise), "config_last_modifier" and "config_last_modified" (Kylin 5
-// models). For dictionaries and table snapshots they are read from the
-// header.
-func ModifierFields() []string {
-	return []string{"owner", "last_modified", "last_modifier", "last_modified_user", "modifier",
-		"creator", "create_user", "config_last_modifier", "config_last_modified"}
-}
-
 // version is a resource as one snapshot has it.
 type version struct {
 	present bool
 	id      objects.ID
 	ts      int64
+}
+
+// version looks resource p up (by path, through the folders the snapshots
+// of the repository share).
+func (s *Snapshot) version(p string) (version, error) {
+	id, ts, err := s.tree.Lookup(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return version{}, nil
+	}
+	if err != nil {
+		return version{}, err
+	}
+	return version{present: true, id: id, ts: ts}, nil
 }
 
 // History lists the snapshots in which the resource at path was added,
@@ -91,15 +93,14 @@ func (r *Repository) History(ctx context.Context, path string, opt HistoryOption
 	var out []HistoryEntry
 	var prev version
 	seen := false
-	memo := &treeMemo{r: r}
 	for i := len(all) - 1; i >= 0; i-- {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		in := all[i]
-		cur, err := memo.version(in.tree, path)
+		cur, err := r.open(in).version(path)
 		if err != nil {
-			return nil, fmt.Errorf("snapshot %s: %w", in.ID.Short(), err)
+			return nil, err
 		}
 		if !cur.present && in.Scope.Kind != scope.System {
 			continue
@@ -226,7 +227,7 @@ func (r *Repository) blobSize(id objects.ID, path string) (int64, error) {
 	return n, nil
 }
 
-// modifiers reads the ModifierFields of a resource: the top-level fields of
+// modifiers reads the scope.ModifierFields of a resource: the top-level fields of
 // a JSON object, or of a dictionary's or snapshot's header.
 func modifiers(path string, data []byte) []Modifier {
 	var fields map[string]json.RawMessage
@@ -239,7 +240,7 @@ func modifiers(path string, data []byte) []Modifier {
 		return nil
 	}
 	var out []Modifier
-	for _, name := range ModifierFields() {
+	for _, name := range scope.ModifierFields() {
 		raw, ok := fields[name]
 		if !ok {
 			continue
@@ -285,7 +286,7 @@ func (r *Repository) ProjectHistory(ctx context.Context, project string, opt His
 		if in.Scope.Kind == scope.Cube {
 			continue
 		}
-		ok, err := r.covers(in, want)
+		ok, err := r.covers(ctx, in, want)
 		if err != nil {
 			return nil, err
 		}
@@ -339,109 +340,3 @@ func (emptySource) Read(_ context.Context, p string) (metastore.Resource, error)
 }
 
 func (emptySource) Describe() string { return "nothing" }
-
-// treeMemo looks resources up by path in a series of snapshots, keeping the
-// folders decoded for the previous snapshot: consecutive snapshots share
-// most folders, so a big folder (/execute) is decoded once, not once per
-// snapshot.
-type treeMemo struct {
-	r         *Repository
-	prev, cur map[objects.ID]*memoTree
-}
-
-type memoTree struct {
-	entries map[string]objects.TreeEntry
-	ts      map[string]int64 // for a timestamps mirror folder: resource name -> ms
-}
-
-func (m *treeMemo) tree(id objects.ID) (*memoTree, error) {
-	if m.cur == nil {
-		m.cur = map[objects.ID]*memoTree{}
-	}
-	if t, ok := m.cur[id]; ok {
-		return t, nil
-	}
-	t, ok := m.prev[id]
-	if !ok {
-		entries, err := m.r.readTree(id)
-		if err != nil {
-			return nil, err
-		}
-		t = &memoTree{entries: make(map[string]objects.TreeEntry, len(entries)), ts: map[string]int64{}}
-		for _, e := range entries {
-			t.entries[e.Name] = e
-			if !e.IsDir() {
-				if name, ms, ok := parseTimestampName(e.Name); ok {
-					t.ts[name] = ms
-				}
-			}
-		}
-	}
-	m.cur[id] = t
-	return t, nil
-}
-
-// child returns the subtree name of tree id, or a zero id.
-func (m *treeMemo) child(id objects.ID, name string) (objects.ID, error) {
-	t, err := m.tree(id)
-	if err != nil {
-		return objects.ID{}, err
-	}
-	if e, ok := t.entries[name]; ok && e.IsDir() {
-		return e.ID, nil
-	}
-	return objects.ID{}, nil
-}
-
-// version looks resource p up in the snapshot whose root tree is root. Call
-// it for one snapshot after the other: it forgets the folders of all but
-// the previous one.
-func (m *treeMemo) version(root objects.ID, p string) (version, error) {
-	m.prev, m.cur = m.cur, nil
-	dir, name := splitDir(p[1:])
-	var comps []string
-	if dir != "" {
-		comps = strings.Split(dir, "/")
-	}
-	id := root
-	for _, c := range comps {
-		var err error
-		if id, err = m.child(id, c); err != nil || id.IsZero() {
-			return version{}, err
-		}
-	}
-	t, err := m.tree(id)
-	if err != nil {
-		return version{}, err
-	}
-	e, ok := t.entries[name]
-	if !ok || e.IsDir() {
-		return version{}, nil
-	}
-	mid, err := m.child(root, recordsDir)
-	if err == nil && !mid.IsZero() {
-		mid, err = m.child(mid, timestampsDir)
-	}
-	for _, c := range comps {
-		if err != nil || mid.IsZero() {
-			break
-		}
-		mid, err = m.child(mid, escapeDir(c))
-	}
-	if err != nil {
-		return version{}, err
-	}
-	var ts int64
-	found := false
-	if !mid.IsZero() {
-		mt, err := m.tree(mid)
-		if err != nil {
-			return version{}, err
-		}
-		ts, found = mt.ts[name]
-	}
-	if !found {
-		return version{}, fmt.Errorf("%w: no timestamp for %s", ErrCorrupt, p)
-	}
-	return version{present: true, id: e.ID, ts: ts}, nil
-}

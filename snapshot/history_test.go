@@ -9,7 +9,6 @@ import (
 
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/scope"
-	"github.com/kylin-tools/metastore/snapshot/jsondiff"
 )
 
 // historyRepo records the life of /cube/ssb.json over system, project, cube
@@ -52,7 +51,7 @@ func TestHistory(t *testing.T) {
 	for n, in := range snaps {
 		name[in.ID] = n
 	}
-	got, err := r.History(context.Background(), "/cube/ssb.json", HistoryOptions{Details: true, Ignore: jsondiff.DefaultIgnore()})
+	got, err := r.History(context.Background(), "/cube/ssb.json", HistoryOptions{Details: true, Ignore: scope.SaveFields()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,10 +37,16 @@ func (r *Repository) Import(ctx context.Context, src metastore.Source, opt Impor
 	if msg == "" {
 		msg = "import of Kylin backup folder " + filepath.Base(abs)
 	}
-	return r.Backup(ctx, src, BackupOptions{
-		Scope: scope.SystemScope(), Message: msg, Source: abs, Progress: opt.Progress,
-		kind: KindImport, importPath: abs,
-	})
+	req := recordRequest{
+		kind: KindImport, scope: scope.SystemScope(), all: true,
+		title: msg, source: abs, importPath: abs, progress: opt.Progress,
+	}
+	src, done, err := r.openSource(ctx, src, &req)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return r.recordSource(ctx, src, req)
 }
 
 // findImport returns an imported snapshot of path whose tree is tree.

@@ -8,10 +8,12 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"time"
 
 	"github.com/kylin-tools/metastore/objects"
+	"github.com/kylin-tools/metastore/snapshot/internal/tree"
 )
 
 // Options configure a Repository.
@@ -37,7 +39,7 @@ type Options struct {
 type Repository struct {
 	objs  *objects.Repository
 	opt   Options
-	trees *treeCache
+	trees *tree.Reader
 	// created is set when this value created the repository; keepDir
 	// when the folder was there (empty) before.
 	created, keepDir bool
@@ -181,7 +183,7 @@ func newRepository(o *objects.Repository, opt Options) *Repository {
 	if opt.Workers <= 0 {
 		opt.Workers = defaultWorkers()
 	}
-	return &Repository{objs: o, opt: opt, trees: &treeCache{}}
+	return &Repository{objs: o, opt: opt, trees: tree.NewReader(o)}
 }
 
 // Path returns the repository's absolute path.
@@ -199,6 +201,11 @@ func (r *Repository) lock(ctx context.Context) (func(), error) {
 	r.objs.RemoveStaleTemp(r.opt.Now().Add(-time.Minute))
 	r.removeStaleCacheTemp(r.opt.Now().Add(-time.Minute))
 	return unlock, nil
+}
+
+// defaultWorkers is the number of CPUs, at least two.
+func defaultWorkers() int {
+	return max(runtime.NumCPU(), 2)
 }
 
 func (r *Repository) cachePath(source string) string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,41 +11,9 @@ import (
 	"testing"
 
 	"github.com/kylin-tools/metastore/metastore"
-	"github.com/kylin-tools/metastore/metastore/folder"
 	"github.com/kylin-tools/metastore/metastore/memory"
 	"github.com/kylin-tools/metastore/scope"
 )
-
-// folderState lists every file and folder under dir with its content, so
-// that a test can tell that nothing at all was written.
-func folderState(t *testing.T, dir string) string {
-	t.Helper()
-	var b strings.Builder
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(&b, "%s %v %d", rel, info.Mode(), info.ModTime().UnixNano())
-		if info.Mode().IsRegular() {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(&b, " %x", data)
-		}
-		b.WriteByte('\n')
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
-}
 
 // writeFiles writes resources into a folder metastore.
 func writeFiles(t *testing.T, st metastore.Sink, files map[string]string) {
@@ -119,10 +86,7 @@ func TestRepositoryInsideMetastoreIsRefused(t *testing.T) {
 	src.Write(ctx, metastore.Resource{Path: "/cube/extra.json", Data: []byte(`{}`), Timestamp: 5})
 	backup(t, r, src, scope.SystemScope())
 	backup(t, r, src, scope.ProjectScope("default"))
-	live, err := folder.Open(meta)
-	if err != nil {
-		t.Fatal(err)
-	}
+	live := reopen(t, meta)
 	writeFiles(t, live, map[string]string{"/UUID": "\x00\x05hello", "/cube/x.json": `{"name":"x"}`})
 
 	if err := os.Symlink(filepath.Join(repoPath, "refs"), filepath.Join(dir, "link-into-repo")); err != nil {
@@ -139,12 +103,9 @@ func TestRepositoryInsideMetastoreIsRefused(t *testing.T) {
 		"link to the metastore holding it":       filepath.Join(dir, "link-to-meta"),
 	}
 	snap := r.OpenInfo(first)
-	before := folderState(t, dir)
+	before := dirState(t, true, dir)
 	for name, path := range targets {
-		st, err := folder.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		st := reopen(t, path)
 		attempts := map[string]error{}
 		_, attempts["backup"] = r.Backup(ctx, st, BackupOptions{Scope: scope.SystemScope()})
 		_, attempts["backup-project"] = r.Backup(ctx, st, BackupOptions{Scope: scope.ProjectScope("default")})
@@ -163,7 +124,7 @@ func TestRepositoryInsideMetastoreIsRefused(t *testing.T) {
 			}
 		}
 	}
-	if after := folderState(t, dir); after != before {
+	if after := dirState(t, true, dir); after != before {
 		t.Errorf("refused operations changed files:\n--- before\n%s\n--- after\n%s", before, after)
 	}
 	checkHistory(t, r, 3)
@@ -240,10 +201,7 @@ func TestRestoreFileFolderSwap(t *testing.T) {
 	ctx := context.Background()
 	backends := map[string]func(t *testing.T) metastore.Store{
 		"folder": func(t *testing.T) metastore.Store {
-			st, err := folder.Create(filepath.Join(t.TempDir(), "meta"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			st := newFolder(t, filepath.Join(t.TempDir(), "meta"))
 			return st
 		},
 		"memory": func(*testing.T) metastore.Store { return memory.New() },
@@ -312,10 +270,7 @@ func TestProjectRestoreRefusesAFolderInTheWay(t *testing.T) {
 	if err := os.CopyFS(metaDir, os.DirFS(sample)); err != nil {
 		t.Fatal(err)
 	}
-	live, err := folder.Open(metaDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	live := reopen(t, metaDir)
 	snap := r.OpenInfo(backup(t, r, live, scope.ProjectScope("default")).Snapshot)
 	// Kylin changed a cube, and a table's file became a folder.
 	writeFiles(t, live, map[string]string{"/cube/ssb.json": `{"changed":true}`})
@@ -323,14 +278,14 @@ func TestProjectRestoreRefusesAFolderInTheWay(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFiles(t, live, map[string]string{"/table/SSB.PART.json/stray": "x"})
-	before := folderState(t, metaDir)
+	before := dirState(t, true, metaDir)
 	for _, dry := range []bool{true, false} {
 		_, err := r.Restore(ctx, snap, live, RestoreOptions{Scope: scope.ProjectScope("default"), AfterTruncate: true, DryRun: dry})
 		if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "/table/SSB.PART.json/stray") {
 			t.Errorf("dry run %v: err = %v, want ErrConflict naming the file in the way", dry, err)
 		}
 	}
-	if after := folderState(t, metaDir); after != before {
+	if after := dirState(t, true, metaDir); after != before {
 		t.Error("the refused restore changed the target")
 	}
 	if log, _ := r.Log(ctx, LogFilter{}); len(log) != 1 {
@@ -438,9 +393,7 @@ func TestUndoAfterFailedRestore(t *testing.T) {
 func TestRestoreCubeSafetySnapshotIntoAnotherProject(t *testing.T) {
 	ctx := context.Background()
 	needSample(t)
-	r := newRepo(t)
-	src, _ := seeded(t)
-	snap := r.OpenInfo(backup(t, r, src, scope.CubeScope("ssb")).Snapshot)
+	r, src, snap := sampleSnapshot(t, scope.CubeScope("ssb"))
 	target := memory.New()
 	target.Write(ctx, uuidResource("3591078f-9401-481a-a233-e7755c1142d0"))
 	writeFiles(t, target, map[string]string{
@@ -480,9 +433,7 @@ func TestRestoreCubeSafetySnapshotIntoAnotherProject(t *testing.T) {
 func TestMissingProjectOrCubeIsUnknownWhateverTheReference(t *testing.T) {
 	ctx := context.Background()
 	needSample(t)
-	r := newRepo(t)
-	src, _ := seeded(t)
-	snap := r.OpenInfo(backup(t, r, src, scope.SystemScope()).Snapshot)
+	r, src, snap := sampleSnapshot(t, scope.SystemScope())
 	proj := r.OpenInfo(backup(t, r, src, scope.ProjectScope("default")).Snapshot)
 	for _, tt := range []struct {
 		scope   scope.Scope
@@ -519,15 +470,9 @@ func TestHistoryLeavesOutOtherTargetsSafetySnapshots(t *testing.T) {
 	if err := os.CopyFS(metaDir, os.DirFS(sample)); err != nil {
 		t.Fatal(err)
 	}
-	live, err := folder.Open(metaDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	live := reopen(t, metaDir)
 	first := backup(t, r, live, scope.SystemScope()).Snapshot
-	other, err := folder.Create(filepath.Join(dir, "other"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := newFolder(t, filepath.Join(dir, "other"))
 	foreign := map[ID]bool{}
 	for i := 0; i < 2; i++ {
 		res, err := r.Restore(ctx, r.OpenInfo(first), other, RestoreOptions{Scope: scope.SystemScope()})

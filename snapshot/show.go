@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/kylin-tools/metastore/metastore"
-	"github.com/kylin-tools/metastore/objects"
 	"github.com/kylin-tools/metastore/scope"
+	"github.com/kylin-tools/metastore/snapshot/internal/tree"
 )
 
 // Summary describes a snapshot for show: its record and what it holds.
@@ -43,8 +43,9 @@ func (r *Repository) Summarize(ctx context.Context, snap *Snapshot) (*Summary, e
 		sum.Parent = &p
 	}
 	counts := map[string]int{}
-	err := r.walkBlobs(ctx, snap.Info.tree, "", func(p string, _ objects.TreeEntry) {
-		counts[scope.TypeOf(p)]++
+	err := snap.tree.Walk(ctx, "/", false, func(e tree.Entry) error {
+		counts[scope.TypeOf(e.Key)]++
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("snapshot %s: %w", snap.Info.ID.Short(), err)
@@ -54,32 +55,6 @@ func (r *Repository) Summarize(ctx context.Context, snap *Snapshot) (*Summary, e
 	}
 	sort.Slice(sum.Types, func(i, j int) bool { return sum.Types[i].Type < sum.Types[j].Type })
 	return sum, nil
-}
-
-// walkBlobs calls fn for every resource below tree id (folder dir), without
-// reading timestamps or content.
-func (r *Repository) walkBlobs(ctx context.Context, id objects.ID, dir string, fn func(string, objects.TreeEntry)) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	entries, err := r.readTree(id)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if dir == "" && e.Name == recordsDir {
-			continue
-		}
-		full := dir + "/" + e.Name
-		if e.IsDir() {
-			if err := r.walkBlobs(ctx, e.ID, full, fn); err != nil {
-				return err
-			}
-			continue
-		}
-		fn(full, e)
-	}
-	return nil
 }
 
 // Resource is Read for show: a missing resource gives an error wrapping both
@@ -107,7 +82,7 @@ func (s *Snapshot) Entries(ctx context.Context, prefix string) ([]metastore.Entr
 	f := newPathFilter(prefix, nil)
 	var out []metastore.Entry
 	err := s.ListEntries(ctx, f.listPrefix(), func(e metastore.Entry) error {
-		if f.match(e.Path) {
+		if f.Match(e.Path) {
 			out = append(out, e)
 		}
 		return nil

@@ -5,10 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -51,6 +55,15 @@ func seeded(t *testing.T) (*memory.Store, []metastore.Resource) {
 	m := memory.New()
 	res := metastoretest.Seed(t, m, sample)
 	return m, res
+}
+
+// sampleSnapshot backs up scope s of the sample metastore into a new
+// repository, and opens the snapshot.
+func sampleSnapshot(t *testing.T, s scope.Scope) (*Repository, *memory.Store, *Snapshot) {
+	t.Helper()
+	r := newRepo(t)
+	src, _ := seeded(t)
+	return r, src, r.OpenInfo(backup(t, r, src, s).Snapshot)
 }
 
 func backup(t *testing.T, r *Repository, src metastore.Source, s scope.Scope) *BackupResult {
@@ -114,10 +127,7 @@ func TestBackupRestoreSampleByteIdentical(t *testing.T) {
 
 	// Into a fresh folder metastore: real files, mtimes to the millisecond.
 	dir := filepath.Join(t.TempDir(), "fresh")
-	dst, err := folder.Create(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dst := newFolder(t, dir)
 	rr, err := r.Restore(context.Background(), snap, dst, RestoreOptions{Scope: scope.SystemScope()})
 	if err != nil {
 		t.Fatal(err)
@@ -125,10 +135,7 @@ func TestBackupRestoreSampleByteIdentical(t *testing.T) {
 	if !rr.Applied || rr.Counts[Added] != 188 {
 		t.Fatalf("restore counts %v, want 188 added", rr.Counts)
 	}
-	reopened, err := folder.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reopened := reopen(t, dir)
 	sameResources(t, dump(t, reopened), want)
 }
 
@@ -196,10 +203,7 @@ func TestSkipIfUnchanged(t *testing.T) {
 
 func TestChangeCacheNeverMissesARewrite(t *testing.T) {
 	dir := t.TempDir()
-	st, err := folder.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := reopen(t, dir)
 	st = st.WithRacyWindow(0)
 	ctx := context.Background()
 	for i := 0; i < 20; i++ {
@@ -284,11 +288,58 @@ func uuidResource(u string) metastore.Resource {
 	return metastore.Resource{Path: "/UUID", Data: append([]byte{0, byte(len(u))}, u...), Timestamp: 5}
 }
 
+// TestUUIDTrailer pins which /UUID a snapshot records as its
+// Metastore-UUID: what scope.DecodeUUID reads (Kylin's writeUTF form, or
+// plain text), and nothing for a value that is no identity (a control
+// character, no text); a restore then has no /UUID of the snapshot to
+// compare with the target's.
+func TestUUIDTrailer(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"writeUTF", uuidResource("3591078f-9401-481a-a233-e7755c1142d0").Data, "3591078f-9401-481a-a233-e7755c1142d0"},
+		{"plain text", []byte("3591078f-9401-481a-a233-e7755c1142d0\n"), "3591078f-9401-481a-a233-e7755c1142d0"},
+		{"a tab", []byte("\x00\x03a\tb"), ""},
+		{"a control character", []byte("\x00\x03a\x01b"), ""},
+		{"empty", []byte("\x00\x00"), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRepo(t)
+			m := memory.New()
+			m.Write(ctx, metastore.Resource{Path: "/UUID", Data: tc.data, Timestamp: 1})
+			m.Write(ctx, metastore.Resource{Path: "/cube/a.json", Data: []byte("{}"), Timestamp: 1})
+			res, err := r.Backup(ctx, m, BackupOptions{Scope: scope.SystemScope()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Snapshot.UUID != tc.want {
+				t.Errorf("recorded UUID %q, want %q", res.Snapshot.UUID, tc.want)
+			}
+			c, err := r.objs.ReadCommit(res.Snapshot.ID.object())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(c.Message, "Metastore-UUID:"); got != (tc.want != "") {
+				t.Errorf("Metastore-UUID trailer present: %v, want %v:\n%s", got, tc.want != "", c.Message)
+			}
+			// Restored into a metastore with another identity: refused only
+			// when the snapshot has one.
+			other := memory.New()
+			other.Write(ctx, uuidResource("11111111-2222-3333-4444-555555555555"))
+			_, err = r.Restore(ctx, r.OpenInfo(res.Snapshot), other, RestoreOptions{Scope: scope.SystemScope()})
+			if foreign := errors.Is(err, ErrForeign); foreign != (tc.want != "") {
+				t.Errorf("restore into another metastore: %v", err)
+			}
+		})
+	}
+}
+
 func TestUUIDRules(t *testing.T) {
 	ctx := context.Background()
-	r := newRepo(t)
-	src, _ := seeded(t)
-	snap := r.OpenInfo(backup(t, r, src, scope.SystemScope()).Snapshot)
+	r, src, snap := sampleSnapshot(t, scope.SystemScope())
 	if snap.Info.UUID != "3591078f-9401-481a-a233-e7755c1142d0" {
 		t.Fatalf("snapshot UUID %q", snap.Info.UUID)
 	}
@@ -298,7 +349,7 @@ func TestUUIDRules(t *testing.T) {
 	if _, err := r.Restore(ctx, snap, fresh, RestoreOptions{Scope: scope.SystemScope()}); err != nil {
 		t.Fatal(err)
 	}
-	if u, err := fresh.Read(ctx, "/UUID"); err != nil || decodeUUID(u.Data) != snap.Info.UUID {
+	if u, err := fresh.Read(ctx, "/UUID"); err != nil || uuidOf(u.Data) != snap.Info.UUID {
 		t.Errorf("fresh target /UUID = %v, %v", u, err)
 	}
 
@@ -315,7 +366,7 @@ func TestUUIDRules(t *testing.T) {
 	if _, err := r.Restore(ctx, snap, other, RestoreOptions{Scope: scope.SystemScope(), AllowForeign: true}); err != nil {
 		t.Fatal(err)
 	}
-	if u, _ := other.Read(ctx, "/UUID"); decodeUUID(u.Data) != "11111111-2222-3333-4444-555555555555" {
+	if u, _ := other.Read(ctx, "/UUID"); uuidOf(u.Data) != "11111111-2222-3333-4444-555555555555" {
 		t.Errorf("target /UUID overwritten with %q", u.Data)
 	}
 
@@ -346,9 +397,7 @@ func TestUUIDRules(t *testing.T) {
 
 func TestDryRunWritesNothing(t *testing.T) {
 	ctx := context.Background()
-	r := newRepo(t)
-	src, _ := seeded(t)
-	snap := r.OpenInfo(backup(t, r, src, scope.SystemScope()).Snapshot)
+	r, src, snap := sampleSnapshot(t, scope.SystemScope())
 	src.Write(ctx, metastore.Resource{Path: "/cube/ssb.json", Data: []byte("x"), Timestamp: 9})
 	src.Delete(ctx, "/table/SSB.PART.json")
 	src.Write(ctx, metastore.Resource{Path: "/cube/extra.json", Data: []byte("{}"), Timestamp: 9})
@@ -380,9 +429,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 
 func TestRestoreProjectTouchesOnlyItsScope(t *testing.T) {
 	ctx := context.Background()
-	r := newRepo(t)
-	src, _ := seeded(t)
-	snap := r.OpenInfo(backup(t, r, src, scope.ProjectScope("default")).Snapshot)
+	r, src, snap := sampleSnapshot(t, scope.ProjectScope("default"))
 	// Out of scope: a cube in no project and a saved query.
 	src.Write(ctx, metastore.Resource{Path: "/cube/ssb_cube1.json", Data: []byte("out of scope"), Timestamp: 3})
 	src.Write(ctx, metastore.Resource{Path: "/query/q1", Data: []byte("{}"), Timestamp: 3})
@@ -412,9 +459,7 @@ func TestRestoreProjectTouchesOnlyItsScope(t *testing.T) {
 
 func TestRestoreProjectKeepsSharedResources(t *testing.T) {
 	ctx := context.Background()
-	r := newRepo(t)
-	src, _ := seeded(t)
-	snap := r.OpenInfo(backup(t, r, src, scope.ProjectScope("default")).Snapshot)
+	r, src, snap := sampleSnapshot(t, scope.ProjectScope("default"))
 	// A second project shares a legacy table with default; default's
 	// snapshot predates a table the target now lists in both.
 	table := metastore.Resource{Path: "/table/DEFAULT.SHARED.json", Data: []byte(`{"name":"SHARED","database":"DEFAULT"}`), Timestamp: 4}
@@ -443,9 +488,7 @@ func TestRestoreProjectKeepsSharedResources(t *testing.T) {
 
 func TestRestoreCubeMergesIntoProject(t *testing.T) {
 	ctx := context.Background()
-	r := newRepo(t)
-	src, _ := seeded(t)
-	snap := r.OpenInfo(backup(t, r, src, scope.CubeScope("ssb")).Snapshot)
+	r, _, snap := sampleSnapshot(t, scope.CubeScope("ssb"))
 
 	target := memory.New()
 	target.Write(ctx, uuidResource("3591078f-9401-481a-a233-e7755c1142d0"))
@@ -793,9 +836,7 @@ func TestBackupFromWalkerReportsContentElsewhere(t *testing.T) {
 
 func TestRestoreCubeRefusesASecondProject(t *testing.T) {
 	ctx := context.Background()
-	r := newRepo(t)
-	src, _ := seeded(t)
-	snap := r.OpenInfo(backup(t, r, src, scope.CubeScope("ssb")).Snapshot)
+	r, src, snap := sampleSnapshot(t, scope.CubeScope("ssb"))
 	src.Write(ctx, metastore.Resource{Path: "/project/sales.json", Data: []byte(`{"name":"sales","realizations":[],"tables":[],"models":[]}`), Timestamp: 1})
 	before := dump(t, src)
 	// ssb belongs to project default in the target.
@@ -808,9 +849,7 @@ func TestRestoreCubeRefusesASecondProject(t *testing.T) {
 
 func TestUndoCubeRestore(t *testing.T) {
 	ctx := context.Background()
-	r := newRepo(t)
-	src, _ := seeded(t)
-	snap := r.OpenInfo(backup(t, r, src, scope.CubeScope("ssb")).Snapshot)
+	r, _, snap := sampleSnapshot(t, scope.CubeScope("ssb"))
 
 	target := memory.New()
 	target.Write(ctx, uuidResource("3591078f-9401-481a-a233-e7755c1142d0"))
@@ -837,9 +876,7 @@ func TestUndoCubeRestore(t *testing.T) {
 
 func TestCubeTruncateKeepsSharedMetadata(t *testing.T) {
 	ctx := context.Background()
-	r := newRepo(t)
-	src, _ := seeded(t)
-	snap := r.OpenInfo(backup(t, r, src, scope.CubeScope("ssb")).Snapshot)
+	r, src, snap := sampleSnapshot(t, scope.CubeScope("ssb"))
 	// The model now also uses a new table; the cube restore must not delete
 	// it even though the snapshot lacks it.
 	md, _ := src.Read(ctx, "/model_desc/ssb.json")
@@ -860,9 +897,7 @@ func TestCubeTruncateKeepsSharedMetadata(t *testing.T) {
 
 func TestTruncatingProjectRestoreRefusesWhenAnotherProjectIsUnreadable(t *testing.T) {
 	ctx := context.Background()
-	r := newRepo(t)
-	src, _ := seeded(t)
-	snap := r.OpenInfo(backup(t, r, src, scope.ProjectScope("default")).Snapshot)
+	r, src, snap := sampleSnapshot(t, scope.ProjectScope("default"))
 	src.Write(ctx, metastore.Resource{Path: "/project/broken.json", Data: []byte(`{"name":"broken","tables":[`), Timestamp: 3})
 	src.Write(ctx, metastore.Resource{Path: "/user/NEWUSER", Data: []byte(`{}`), Timestamp: 3})
 	_, err := r.Restore(ctx, snap, src, RestoreOptions{Scope: scope.ProjectScope("default"), AfterTruncate: true})
@@ -900,4 +935,137 @@ func TestDamagedCachesOnlyCostTime(t *testing.T) {
 	if r.OpenInfo(third.Snapshot).Info.tree != r.OpenInfo(again.Snapshot).Info.tree {
 		t.Error("a bogus memo changed the snapshot's tree")
 	}
+}
+
+// TestSnapshotExists checks Exists against Read on a recorded snapshot.
+func TestSnapshotExists(t *testing.T) {
+	ctx := t.Context()
+	r := newRepo(t)
+	m := memory.New()
+	for _, p := range []string{"/UUID", "/cube/a.json", "/cube/a@1.json", "/dict/T/C/x.dict"} {
+		if err := m.Write(ctx, metastore.Resource{Path: p, Data: []byte(p), Timestamp: 7}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := r.Backup(ctx, m, BackupOptions{Scope: scope.SystemScope()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := r.OpenInfo(res.Snapshot)
+	for p, want := range map[string]bool{
+		"/UUID": true, "/cube/a.json": true, "/cube/a@1.json": true, "/dict/T/C/x.dict": true,
+		"/cube/b.json": false, "/cube": false, "/dict/T/C": false, "/cube/a.json/x": false, "/nothing/x": false,
+	} {
+		got, err := s.Exists(ctx, p)
+		if err != nil || got != want {
+			t.Errorf("Exists(%q) = %v, %v; want %v", p, got, err, want)
+		}
+		_, rerr := s.Read(ctx, p)
+		if (rerr == nil) != want {
+			t.Errorf("Read(%q) error %v disagrees with Exists", p, rerr)
+		}
+	}
+	if _, err := s.Exists(ctx, "/cube/../x"); !errors.Is(err, metastore.ErrInvalidPath) {
+		t.Errorf("Exists of an invalid path: %v", err)
+	}
+}
+
+// TestSnapshotIsASource runs the read-only conformance suite against a
+// snapshot of a metastore holding metastoretest.Resources: a snapshot
+// reads, lists and reports missing resources as any metastore does.
+func TestSnapshotIsASource(t *testing.T) {
+	r := newRepo(t)
+	m := memory.New()
+	want := metastoretest.Resources()
+	for _, res := range want {
+		if err := m.Write(t.Context(), res); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := r.Backup(t.Context(), m, BackupOptions{Scope: scope.SystemScope()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	metastoretest.RunSource(t, r.OpenInfo(b.Snapshot), want)
+}
+
+// TestTrailersDocumented checks that FORMAT.md documents every commit
+// trailer a snapshot may carry: every "Metastore-..." constant of
+// commit.go.
+func TestTrailersDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "FORMAT.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := parser.ParseFile(token.NewFileSet(), "commit.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	ast.Inspect(f, func(node ast.Node) bool {
+		lit, ok := node.(*ast.BasicLit)
+		if !ok || lit.Kind != token.STRING || !strings.HasPrefix(lit.Value, `"Metastore-`) {
+			return true
+		}
+		n++
+		if tr, _ := strconv.Unquote(lit.Value); !strings.Contains(string(doc), "| `"+tr+": ") {
+			t.Errorf("FORMAT.md's trailer table lacks %s", tr)
+		}
+		return true
+	})
+	if n < 13 {
+		t.Errorf("found %d trailers in commit.go, want at least 13", n)
+	}
+}
+
+// dirState describes every file and folder under dir: its type, the
+// content of each file and, withTimes, each one's mode and modification
+// time; so that a test can tell whether an operation changed anything.
+func dirState(t testing.TB, withTimes bool, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		fmt.Fprintf(&b, "%s %v", rel, d.Type())
+		if withTimes {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(&b, " %v %d", info.Mode(), info.ModTime().UnixNano())
+		}
+		if d.Type().IsRegular() {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(&b, " %q", data)
+		}
+		b.WriteByte('\n')
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// publishCommit writes commit c into pw, commits the pack and points ref at
+// the commit: a crafted snapshot (or commit) as a repository may hold one.
+func publishCommit(t *testing.T, r *Repository, pw *objects.PackWriter, c objects.Commit, ref string) objects.ID {
+	t.Helper()
+	id, err := pw.WriteCommit(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.objs.UpdateRef(ref, id, objects.ZeroID); err != nil {
+		t.Fatal(err)
+	}
+	return id
 }

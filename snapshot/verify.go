@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/kylin-tools/metastore/objects"
+	"github.com/kylin-tools/metastore/scope"
+	"github.com/kylin-tools/metastore/snapshot/internal/tree"
 )
 
 // VerifyOptions say what Verify checks.
@@ -77,10 +79,7 @@ type VerifyResult struct {
 // id. It reports each problem with the snapshot and resource it affects and
 // never modifies the repository.
 func (r *Repository) Verify(ctx context.Context, opt VerifyOptions) (*VerifyResult, error) {
-	v := &verifier{r: r, opt: opt, res: &VerifyResult{}, trees: map[[2]objects.ID]int{}, blobs: map[objects.ID]bool{}}
-	if v.opt.Progress == nil {
-		v.opt.Progress = noProgress{}
-	}
+	v := newVerifier(r, opt, &VerifyResult{})
 	type start struct {
 		ref string
 		id  objects.ID
@@ -92,7 +91,7 @@ func (r *Repository) Verify(ctx context.Context, opt VerifyOptions) (*VerifyResu
 			v.problem(Problem{Message: "cannot list references: " + err.Error()})
 		}
 		for _, name := range names {
-			if !strings.HasPrefix(name, refHeads) && !strings.HasPrefix(name, refTags) {
+			if !strings.HasPrefix(name, refHeads) && !strings.HasPrefix(name, refTags) && !strings.HasPrefix(name, refRemotes) {
 				continue
 			}
 			id, err := r.objs.Ref(name)
@@ -104,7 +103,7 @@ func (r *Repository) Verify(ctx context.Context, opt VerifyOptions) (*VerifyResu
 		}
 	} else {
 		for _, ref := range opt.Refs {
-			in, err := r.Resolve(ctx, ref, scopeSystem())
+			in, err := r.Resolve(ctx, ref, scope.SystemScope())
 			if err != nil {
 				return nil, err
 			}
@@ -132,6 +131,7 @@ func (r *Repository) Verify(ctx context.Context, opt VerifyOptions) (*VerifyResu
 			id = parent
 		}
 	}
+	v.res.Trees = v.trees.Trees
 	sort.SliceStable(v.res.Problems, func(i, j int) bool {
 		a, b := v.res.Problems[i], v.res.Problems[j]
 		if a.Snapshot != b.Snapshot {
@@ -142,11 +142,33 @@ func (r *Repository) Verify(ctx context.Context, opt VerifyOptions) (*VerifyResu
 	return v.res, nil
 }
 
+// newVerifier returns a verifier of r's objects that adds what it finds to
+// res.
+func newVerifier(r *Repository, opt VerifyOptions, res *VerifyResult) *verifier {
+	v := &verifier{r: r, opt: opt, res: res, blobs: map[objects.ID]bool{}}
+	if v.opt.Progress == nil {
+		v.opt.Progress = noProgress{}
+	}
+	v.trees = &tree.Checker{
+		Read: v.read,
+		Problem: func(key string, object objects.ID, msg string) {
+			p := Problem{Path: key, Message: msg}
+			if !object.IsZero() {
+				p.Object = object.String()
+			}
+			v.problem(p)
+		},
+		Resource: v.blob,
+		Folder:   func() { v.opt.Progress.Add(1) },
+	}
+	return v
+}
+
 type verifier struct {
 	r     *Repository
 	opt   VerifyOptions
 	res   *VerifyResult
-	trees map[[2]objects.ID]int // (resource tree, mirror tree) pairs checked -> resources below
+	trees *tree.Checker
 	blobs map[objects.ID]bool
 	snap  ID
 	ref   string
@@ -209,161 +231,10 @@ func (v *verifier) snapshot(ref string, id objects.ID) (objects.ID, bool) {
 	if len(c.Parents) > 0 {
 		parent = c.Parents[0]
 	}
-	rootData, err := v.read(c.Tree, objects.KindTree)
-	if err != nil {
-		v.problem(Problem{Object: c.Tree.String(), Message: "root tree " + err.Error()})
-		return parent, true
-	}
-	root, err := objects.DecodeTree(rootData)
-	if err != nil {
-		v.problem(Problem{Object: c.Tree.String(), Message: err.Error()})
-		return parent, true
-	}
-	v.res.Trees++
-	var resources []objects.TreeEntry
-	var mirror objects.ID
-	for _, e := range root {
-		if e.Name == recordsDir {
-			mirror = v.mirrorRoot(e)
-			continue
-		}
-		resources = append(resources, e)
-	}
-	if mirror.IsZero() {
-		v.problem(Problem{Message: "no " + recordsDir + "/" + timestampsDir + " records"})
-	}
-	n := v.folder("", resources, mirror)
-	if n != t.Resources {
+	if n, ok := v.trees.Check(c.Tree); ok && n != t.Resources {
 		v.problem(Problem{Message: fmt.Sprintf("holds %d resources, its record says %d", n, t.Resources)})
 	}
 	return parent, true
-}
-
-func (v *verifier) mirrorRoot(e objects.TreeEntry) objects.ID {
-	if !e.IsDir() {
-		v.problem(Problem{Path: "/" + recordsDir, Message: "is not a folder"})
-		return objects.ID{}
-	}
-	data, err := v.read(e.ID, objects.KindTree)
-	if err != nil {
-		v.problem(Problem{Path: "/" + recordsDir, Object: e.ID.String(), Message: "tree " + err.Error()})
-		return objects.ID{}
-	}
-	entries, err := objects.DecodeTree(data)
-	if err != nil {
-		v.problem(Problem{Path: "/" + recordsDir, Object: e.ID.String(), Message: err.Error()})
-		return objects.ID{}
-	}
-	for _, x := range entries {
-		if x.Name == timestampsDir && x.IsDir() {
-			return x.ID
-		}
-	}
-	return objects.ID{}
-}
-
-// tree reads and decodes a tree, checking that it is in canonical git form.
-func (v *verifier) tree(path string, id objects.ID) ([]objects.TreeEntry, bool) {
-	data, err := v.read(id, objects.KindTree)
-	if err != nil {
-		v.problem(Problem{Path: path, Object: id.String(), Message: "tree " + err.Error()})
-		return nil, false
-	}
-	entries, err := objects.DecodeTree(data)
-	if err != nil {
-		v.problem(Problem{Path: path, Object: id.String(), Message: err.Error()})
-		return nil, false
-	}
-	if again, err := objects.EncodeTree(entries); err != nil || string(again) != string(data) {
-		msg := "tree is not in canonical git form"
-		if err != nil {
-			msg += ": " + err.Error()
-		}
-		v.problem(Problem{Path: path, Object: id.String(), Message: msg})
-		return nil, false
-	}
-	v.res.Trees++
-	return entries, true
-}
-
-// subfolder checks the folder at path (tree id, timestamps mirror tree
-// mirror) once, and returns how many resources it holds.
-func (v *verifier) subfolder(path string, id, mirror objects.ID) int {
-	key := [2]objects.ID{id, mirror}
-	if n, ok := v.trees[key]; ok {
-		return n
-	}
-	entries, ok := v.tree(path, id)
-	n := 0
-	if ok {
-		n = v.folder(path, entries, mirror)
-	}
-	v.trees[key] = n
-	return n
-}
-
-// folder checks the entries of the folder at path against its timestamps
-// mirror and returns how many resources it holds.
-func (v *verifier) folder(path string, entries []objects.TreeEntry, mirrorID objects.ID) int {
-	files := map[string]bool{}
-	dirs := map[string]objects.ID{}
-	if !mirrorID.IsZero() {
-		mirror, ok := v.tree("/"+recordsDir+"/"+timestampsDir+path, mirrorID)
-		if ok {
-			for _, e := range mirror {
-				if e.IsDir() {
-					dirs[e.Name] = e.ID
-					continue
-				}
-				name, _, ok := parseTimestampName(e.Name)
-				if !ok {
-					v.problem(Problem{Path: path + "/" + e.Name, Message: "timestamp record is not <name>@<milliseconds>"})
-					continue
-				}
-				if files[name] {
-					v.problem(Problem{Path: path + "/" + name, Message: "two timestamp records"})
-				}
-				files[name] = true
-			}
-		}
-	}
-	n := 0
-	names := make(map[string]bool, len(entries))
-	for _, e := range entries {
-		p := path + "/" + e.Name
-		if names[e.Name] {
-			// Two files are caught as a non-canonical tree; a file and a
-			// folder of one name are in git order, and as ambiguous.
-			v.problem(Problem{Path: p, Message: "name listed twice in its folder"})
-		}
-		names[e.Name] = true
-		if e.IsDir() {
-			m, ok := dirs[escapeDir(e.Name)]
-			if !ok {
-				v.problem(Problem{Path: p, Message: "folder has no timestamp records"})
-			}
-			delete(dirs, escapeDir(e.Name))
-			n += v.subfolder(p, e.ID, m)
-			continue
-		}
-		n++
-		if e.Mode != objects.ModeFile {
-			v.problem(Problem{Path: p, Object: e.ID.String(), Message: fmt.Sprintf("unexpected mode %o", e.Mode)})
-		}
-		if !files[e.Name] {
-			v.problem(Problem{Path: p, Message: "resource has no timestamp record"})
-		}
-		delete(files, e.Name)
-		v.blob(p, e.ID)
-	}
-	for name := range files {
-		v.problem(Problem{Path: path + "/" + name, Message: "timestamp record without a resource"})
-	}
-	for name := range dirs {
-		v.problem(Problem{Path: path + "/" + name, Message: "timestamp records for a folder that does not exist"})
-	}
-	v.opt.Progress.Add(1)
-	return n
 }
 
 // blob checks one resource's content: present, and with ReadData intact.

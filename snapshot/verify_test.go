@@ -1,7 +1,9 @@
 package snapshot
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/kylin-tools/metastore/objects"
 	"github.com/kylin-tools/metastore/scope"
+	"github.com/kylin-tools/metastore/snapshot/internal/tree"
 )
 
 func problems(t *testing.T, r *Repository, readData bool) []string {
@@ -50,19 +53,10 @@ func craft(t *testing.T, r *Repository, resources int, build func(pw *objects.Pa
 		t.Fatal(err)
 	}
 	root := build(pw)
-	c, err := pw.WriteCommit(objects.Commit{Tree: root, Message: encodeMessage("crafted", trailerInfo{Scope: scope.SystemScope(), Kind: KindBackup, Resources: resources})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := pw.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.objs.UpdateRef("refs/heads/system", c, objects.ZeroID); err != nil {
-		t.Fatal(err)
-	}
+	publishCommit(t, r, pw, objects.Commit{Tree: root, Message: encodeMessage("crafted", trailerInfo{Scope: scope.SystemScope(), Kind: KindBackup, Resources: resources})}, "refs/heads/system")
 }
 
-func tree(t *testing.T, pw *objects.PackWriter, entries ...objects.TreeEntry) objects.ID {
+func writeTree(t *testing.T, pw *objects.PackWriter, entries ...objects.TreeEntry) objects.ID {
 	t.Helper()
 	objects.SortTree(entries)
 	id, _, err := pw.WriteTree(entries)
@@ -93,9 +87,9 @@ func TestVerifyFindsStructuralProblems(t *testing.T) {
 			build: func(t *testing.T, pw *objects.PackWriter) objects.ID {
 				empty, _, _ := pw.WriteBlob(nil)
 				ghost := objects.HashObject(objects.KindBlob, []byte("never stored"))
-				cube := tree(t, pw, file("a.json", ghost))
-				ts := tree(t, pw, dir("cube", tree(t, pw, file("a.json@5", empty))))
-				return tree(t, pw, dir("cube", cube), dir(recordsDir, tree(t, pw, dir(timestampsDir, ts))))
+				cube := writeTree(t, pw, file("a.json", ghost))
+				ts := writeTree(t, pw, dir("cube", writeTree(t, pw, file("a.json@5", empty))))
+				return writeTree(t, pw, dir("cube", cube), dir(tree.RecordsDir, writeTree(t, pw, dir(tree.TimestampsDir, ts))))
 			},
 			want: []string{"/cube/a.json (object 03733c4e239c83e188a7604b4291e7f3f11e8dd5): content missing"},
 		},
@@ -105,9 +99,9 @@ func TestVerifyFindsStructuralProblems(t *testing.T) {
 			build: func(t *testing.T, pw *objects.PackWriter) objects.ID {
 				empty, _, _ := pw.WriteBlob(nil)
 				blob, _, _ := pw.WriteBlob([]byte("{}"))
-				cube := tree(t, pw, file("a.json", blob))
-				ts := tree(t, pw, dir("cube", tree(t, pw, file("b.json@5", empty))))
-				return tree(t, pw, dir("cube", cube), dir(recordsDir, tree(t, pw, dir(timestampsDir, ts))))
+				cube := writeTree(t, pw, file("a.json", blob))
+				ts := writeTree(t, pw, dir("cube", writeTree(t, pw, file("b.json@5", empty))))
+				return writeTree(t, pw, dir("cube", cube), dir(tree.RecordsDir, writeTree(t, pw, dir(tree.TimestampsDir, ts))))
 			},
 			want: []string{"/cube/a.json: resource has no timestamp record", "/cube/b.json: timestamp record without a resource"},
 		},
@@ -117,8 +111,8 @@ func TestVerifyFindsStructuralProblems(t *testing.T) {
 			build: func(t *testing.T, pw *objects.PackWriter) objects.ID {
 				empty, _, _ := pw.WriteBlob(nil)
 				blob, _, _ := pw.WriteBlob([]byte("{}"))
-				ts := tree(t, pw, file("UUID@1", empty))
-				return tree(t, pw, file("UUID", blob), dir(recordsDir, tree(t, pw, dir(timestampsDir, ts))))
+				ts := writeTree(t, pw, file("UUID@1", empty))
+				return writeTree(t, pw, file("UUID", blob), dir(tree.RecordsDir, writeTree(t, pw, dir(tree.TimestampsDir, ts))))
 			},
 			want: []string{"holds 1 resources, its record says 7"},
 		},
@@ -127,7 +121,7 @@ func TestVerifyFindsStructuralProblems(t *testing.T) {
 			count: 1,
 			build: func(t *testing.T, pw *objects.PackWriter) objects.ID {
 				blob, _, _ := pw.WriteBlob([]byte("{}"))
-				return tree(t, pw, file("UUID", blob))
+				return writeTree(t, pw, file("UUID", blob))
 			},
 			want: []string{"no .metastore/timestamps records", "/UUID: resource has no timestamp record"},
 		},
@@ -160,7 +154,7 @@ func TestVerifyFindsDamagedContentAndTornReferences(t *testing.T) {
 	if err != nil || len(ps) != 1 {
 		t.Fatalf("packs %v %v", ps, err)
 	}
-	offs := packOffset(t, r, id)
+	offs := packOffset(t, filepath.Join(r.Path(), "objects", "pack", ps[0]+".idx"), id)
 	path := filepath.Join(r.Path(), "objects", "pack", ps[0]+".pack")
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
@@ -188,11 +182,22 @@ func TestVerifyFindsDamagedContentAndTornReferences(t *testing.T) {
 	}
 }
 
-func packOffset(t *testing.T, r *Repository, id objects.ID) int64 {
+// packOffset reads where object id's entry starts in its pack from the
+// pack's version 2 index (git's format: a header, 256 fanout counts, the
+// ids, their CRCs, then their 4-byte offsets).
+func packOffset(t *testing.T, idx string, id objects.ID) int64 {
 	t.Helper()
-	off, err := r.objs.Offset(id)
+	data, err := os.ReadFile(idx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return off
+	const ids = 8 + 256*4
+	n := int(binary.BigEndian.Uint32(data[ids-4:]))
+	for i := range n {
+		if bytes.Equal(data[ids+20*i:ids+20*i+20], id[:]) {
+			return int64(binary.BigEndian.Uint32(data[ids+24*n+4*i:]))
+		}
+	}
+	t.Fatalf("object %s is not in %s", id, idx)
+	return 0
 }

@@ -16,24 +16,23 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kylin-tools/metastore/cmd/metastore/internal/api"
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/metastore/folder"
 	"github.com/kylin-tools/metastore/metastore/jdbc"
 	"github.com/kylin-tools/metastore/metastore/locate"
-	"github.com/kylin-tools/metastore/objects"
-	"github.com/kylin-tools/metastore/scope"
 	"github.com/kylin-tools/metastore/snapshot"
 	"github.com/urfave/cli/v2"
 )
 
 // Exit codes, documented in the README.
 const (
-	exitOK       = 0
-	exitFailure  = 1 // the operation failed (I/O, database, ...)
-	exitUsage    = 2 // the command line was wrong
-	exitNotFound = 3 // unknown snapshot, tag, project, cube or resource
-	exitRefused  = 4 // refused to act: foreign metastore, scope mismatch, tag taken, empty source, metastore overlapping the repository
-	exitRepo     = 5 // the repository is missing, corrupt, foreign or too new
+	exitOK       = api.ExitOK
+	exitFailure  = api.ExitFailure  // the operation failed (I/O, database, ...)
+	exitUsage    = api.ExitUsage    // the command line was wrong
+	exitNotFound = api.ExitNotFound // unknown snapshot, tag, project, cube, resource or remote
+	exitRefused  = api.ExitRefused  // refused to act: foreign metastore, scope mismatch, tag taken, empty source, metastore overlapping the repository, non-fast-forward push, remote name taken
+	exitRepo     = api.ExitRepo     // the repository is missing, corrupt, foreign or too new
 )
 
 // env is the process environment, injected so tests run in-process.
@@ -53,11 +52,9 @@ type env struct {
 }
 
 // usageError marks errors in the command line.
-type usageError struct{ msg string }
+type usageError = api.UsageError
 
-func (e usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+func usagef(format string, args ...any) error { return api.Usagef(format, args...) }
 
 // unknownCommand is the usage error for a command name that does not
 // exist, with urfave/cli's suggestion of the closest one.
@@ -98,33 +95,13 @@ func Main(args []string, stdout, stderr io.Writer, getenv func(string) string) i
 	if e.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		enc.Encode(errorJSON(err, code))
+		enc.Encode(api.Error(err, code))
 	}
 	fmt.Fprintf(stderr, "metastore: %v\n", err)
 	return code
 }
 
-func exitCode(err error) int {
-	var ue usageError
-	switch {
-	case errors.As(err, &ue), errors.Is(err, scope.ErrAmbiguousCube):
-		return exitUsage
-	case errors.Is(err, snapshot.ErrNotFound), errors.Is(err, snapshot.ErrAmbiguous),
-		errors.Is(err, scope.ErrUnknownProject), errors.Is(err, scope.ErrUnknownCube),
-		errors.Is(err, snapshot.ErrNotResource):
-		return exitNotFound
-	case errors.Is(err, snapshot.ErrForeign), errors.Is(err, snapshot.ErrScopeMismatch), errors.Is(err, snapshot.ErrConflict),
-		errors.Is(err, snapshot.ErrTagExists), errors.Is(err, snapshot.ErrEmptySource),
-		errors.Is(err, snapshot.ErrInvalidRef), errors.Is(err, scope.ErrInvalidScope),
-		errors.Is(err, snapshot.ErrReservedPath), errors.Is(err, snapshot.ErrInsideRepository):
-		return exitRefused
-	case errors.Is(err, snapshot.ErrNoRepository), errors.Is(err, snapshot.ErrCorrupt),
-		errors.Is(err, snapshot.ErrNotMetastoreRepository), errors.Is(err, snapshot.ErrNewerFormat),
-		errors.Is(err, objects.ErrCorrupt):
-		return exitRepo
-	}
-	return exitFailure
-}
+func exitCode(err error) int { return api.ExitCode(err) }
 
 func newApp(e *env) *cli.App {
 	app := &cli.App{
@@ -136,71 +113,17 @@ func newApp(e *env) *cli.App {
 		ErrWriter:       e.stderr,
 		HideHelpCommand: true,
 		Suggest:         true,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "metadata-url", Usage: "the Kylin metastore: a folder path or a Kylin metadata URL (default: kylin.metadata.url from $KYLIN_CONF or $KYLIN_HOME/conf/kylin.properties)", EnvVars: []string{"METASTORE_METADATA_URL"}, Destination: &e.metadataURL},
-			&cli.StringFlag{Name: "repo", Usage: "the snapshot repository (default: $KYLIN_HOME/meta_backups/snapshots.git)", EnvVars: []string{"METASTORE_REPO"}, Destination: &e.repo},
-			&cli.BoolFlag{Name: "json", Usage: "print results as JSON on stdout", Destination: &e.json},
-			&cli.StringFlag{Name: "hdfs-root", Usage: "JDBC metastores of Kylin 2.5-4.x: a local copy of kylin.env.hdfs-working-dir, to read the resources Kylin pushed out of the database (max-cell-size)", EnvVars: []string{"METASTORE_HDFS_ROOT"}, Destination: &e.hdfsRoot},
-			&cli.DurationFlag{Name: "db-timeout", Usage: "database metastores: how long to wait to connect and log in (a server silent 8 times as long during the work fails the command); default: the JDBC URL's connectTimeout, else 15s", EnvVars: []string{"METASTORE_DB_TIMEOUT"}, Destination: &e.dbTimeout},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress display", Destination: &e.quiet},
-			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile (pprof) to this file", Hidden: true},
-			&cli.StringFlag{Name: "memprofile", Usage: "write a heap profile (pprof) to this file at exit", Hidden: true},
-		},
-		Before: func(c *cli.Context) error {
-			if p := c.String("cpuprofile"); p != "" {
-				f, err := os.Create(p)
-				if err != nil {
-					return err
-				}
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-			}
-			return nil
-		},
-		After: func(c *cli.Context) error {
-			if c.String("cpuprofile") != "" {
-				pprof.StopCPUProfile()
-			}
-			if p := c.String("memprofile"); p != "" {
-				f, err := os.Create(p)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				runtime.GC()
-				return pprof.WriteHeapProfile(f)
-			}
-			return nil
-		},
-		OnUsageError: func(c *cli.Context, err error, _ bool) error { return usageError{err.Error()} },
-		// The app's own action runs when no command matched: a bare
-		// "metastore" or a typo ("metastore backpu" in a cron line) is a
-		// usage error, never a silent success.
-		Action: func(c *cli.Context) error {
-			switch {
-			case c.NArg() == 0:
-				cli.HelpPrinter(e.stderr, cli.AppHelpTemplate, c.App)
-				return usagef("no command given; see the commands above, or metastore --help")
-			case c.Args().First() == "help" && c.NArg() == 1:
-				return cli.ShowAppHelp(c)
-			case c.Args().First() == "help":
-				return cli.ShowCommandHelp(c, c.Args().Get(1))
-			}
-			return unknownCommand(c, c.Args().First())
-		},
+		Flags:           globalFlags(e),
+		Before:          startProfile,
+		After:           stopProfile,
+		OnUsageError:    func(c *cli.Context, err error, _ bool) error { return usageError{Msg: err.Error()} },
+		Action:          noCommand(e),
 		// "metastore help backpu" lands here.
 		CommandNotFound: func(c *cli.Context, name string) {
 			e.unknown = unknownCommand(c, name)
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // Main reports errors
-		Commands: []*cli.Command{
-			backupCommand(e),
-			backupProjectCommand(e),
-			backupCubeCommand(e),
-			restoreCommand(e),
-			restoreProjectCommand(e),
-			restoreCubeCommand(e),
+		Commands: append(append(backupCommands(e), restoreCommands(e)...),
 			logCommand(e),
 			tagCommand(e),
 			diffCommand(e),
@@ -208,12 +131,80 @@ func newApp(e *env) *cli.App {
 			lsCommand(e),
 			historyCommand(e),
 			verifyCommand(e),
-		},
+			remoteCommand(e),
+			pushCommand(e),
+			pullCommand(e),
+			serveCommand(e),
+		),
 	}
 	for _, c := range app.Commands {
 		c.OnUsageError = app.OnUsageError
 	}
 	return app
+}
+
+// globalFlags are the flags given before the command.
+func globalFlags(e *env) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "metadata-url", Usage: "the Kylin metastore: a folder path or a Kylin metadata URL (default: kylin.metadata.url from $KYLIN_CONF or $KYLIN_HOME/conf/kylin.properties)", EnvVars: []string{"METASTORE_METADATA_URL"}, Destination: &e.metadataURL},
+		&cli.StringFlag{Name: "repo", Usage: "the snapshot repository (default: $KYLIN_HOME/meta_backups/snapshots.git)", EnvVars: []string{"METASTORE_REPO"}, Destination: &e.repo},
+		&cli.BoolFlag{Name: "json", Usage: "print results as JSON on stdout", Destination: &e.json},
+		&cli.StringFlag{Name: "hdfs-root", Usage: "JDBC metastores of Kylin 2.5-4.x: a local copy of kylin.env.hdfs-working-dir, to read the resources Kylin pushed out of the database (max-cell-size)", EnvVars: []string{"METASTORE_HDFS_ROOT"}, Destination: &e.hdfsRoot},
+		&cli.DurationFlag{Name: "db-timeout", Usage: "database metastores: how long to wait to connect and log in (a server silent 8 times as long during the work fails the command); default: the JDBC URL's connectTimeout, else 15s", EnvVars: []string{"METASTORE_DB_TIMEOUT"}, Destination: &e.dbTimeout},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress display", Destination: &e.quiet},
+		&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile (pprof) to this file", Hidden: true},
+		&cli.StringFlag{Name: "memprofile", Usage: "write a heap profile (pprof) to this file at exit", Hidden: true},
+	}
+}
+
+// startProfile starts the CPU profile of --cpuprofile.
+func startProfile(c *cli.Context) error {
+	if p := c.String("cpuprofile"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stopProfile ends the CPU profile and writes the heap profile of
+// --memprofile.
+func stopProfile(c *cli.Context) error {
+	if c.String("cpuprofile") != "" {
+		pprof.StopCPUProfile()
+	}
+	if p := c.String("memprofile"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		runtime.GC()
+		return pprof.WriteHeapProfile(f)
+	}
+	return nil
+}
+
+// noCommand is the app's own action, which runs when no command matched: a
+// bare "metastore" or a typo ("metastore backpu" in a cron line) is a usage
+// error, never a silent success.
+func noCommand(e *env) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		switch {
+		case c.NArg() == 0:
+			cli.HelpPrinter(e.stderr, cli.AppHelpTemplate, c.App)
+			return usagef("no command given; see the commands above, or metastore --help")
+		case c.Args().First() == "help" && c.NArg() == 1:
+			return cli.ShowAppHelp(c)
+		case c.Args().First() == "help":
+			return cli.ShowCommandHelp(c, c.Args().Get(1))
+		}
+		return unknownCommand(c, c.Args().First())
+	}
 }
 
 // repoPath returns the repository path: an explicit one, --repo /
@@ -269,7 +260,7 @@ func (e *env) metadataURLValue() (string, error) {
 	u, _, err := locate.MetadataURL(e.getenv)
 	if err != nil {
 		if errors.Is(err, locate.ErrNoMetadataURL) {
-			return "", usageError{err.Error()}
+			return "", usageError{Msg: err.Error()}
 		}
 		return "", err
 	}
@@ -283,8 +274,8 @@ func (e *env) openMetastore(ctx context.Context, create bool, createSchema ...st
 	if err != nil {
 		return nil, "", err
 	}
-	if e.dbTimeout < 0 {
-		return nil, "", usagef("--db-timeout (METASTORE_DB_TIMEOUT) %s: want a positive duration such as 15s", e.dbTimeout)
+	if err := e.checkDBTimeout(); err != nil {
+		return nil, "", err
 	}
 	opt := locate.Options{Create: create, HDFSRoot: e.hdfsRoot, Timeout: e.dbTimeout}
 	if len(createSchema) > 0 {
@@ -301,11 +292,20 @@ func (e *env) openMetastore(ctx context.Context, create bool, createSchema ...st
 		case errors.Is(err, folder.ErrNotDir):
 			return nil, "", fmt.Errorf("metastore %s is a file, not a folder: %w", locate.Mask(raw), err)
 		case errors.Is(err, jdbc.ErrConfig):
-			return nil, "", usageError{err.Error()}
+			return nil, "", usageError{Msg: err.Error()}
 		}
 		return nil, "", err
 	}
 	return st, describe(st, raw), nil
+}
+
+// checkDBTimeout refuses a --db-timeout that is not a positive duration (0
+// is the default).
+func (e *env) checkDBTimeout() error {
+	if e.dbTimeout < 0 {
+		return usagef("--db-timeout (METASTORE_DB_TIMEOUT) %s: want a positive duration such as 15s", e.dbTimeout)
+	}
+	return nil
 }
 
 // checkSeparate refuses a folder metastore, or any of folders, that
@@ -344,6 +344,36 @@ func closeStore(st metastore.Store) {
 	}
 }
 
+// api returns the requests' environment: the metastore and repository the
+// global flags name.
+func (e *env) api() *api.Env {
+	a := &api.Env{
+		OpenRepo: func(explicit string, create bool) (*snapshot.Repository, bool, error) {
+			if create {
+				return e.openOrCreateRepo(explicit)
+			}
+			repo, err := e.openRepo(explicit)
+			return repo, false, err
+		},
+		OpenMetastore: func(ctx context.Context, create bool, createSchema string) (metastore.Store, string, error) {
+			return e.openMetastore(ctx, create, createSchema)
+		},
+		MaskedURL: func() string {
+			raw, _ := e.metadataURLValue()
+			return locate.Mask(raw)
+		},
+		RepoOptions:   e.repoOptions,
+		Folders:       true,
+		Warn:          e.warn,
+		CheckSeparate: e.checkSeparate,
+		Command:       e.commandLine,
+	}
+	if !e.json {
+		a.Notice = func(format string, args ...any) { fmt.Fprintf(e.stderr, format, args...) }
+	}
+	return a
+}
+
 // printJSON writes v as indented JSON.
 func (e *env) printJSON(v any) error {
 	enc := json.NewEncoder(e.stdout)
@@ -355,20 +385,6 @@ func (e *env) printf(format string, args ...any) { fmt.Fprintf(e.stdout, format,
 
 func (e *env) warn(format string, args ...any) {
 	fmt.Fprintf(e.stderr, "warning: "+format+"\n", args...)
-}
-
-// humanBytes prints a byte count with a binary unit.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func plural(n int, one, many string) string {
@@ -418,6 +434,16 @@ func reorderArgs(app *cli.App, args []string) []string {
 	cmd := app.Command(args[i])
 	if cmd == nil {
 		return args
+	}
+	// A command with subcommands (remote add ...): reorder after the
+	// subcommand.
+	if len(cmd.Subcommands) > 0 && i+1 < len(args) {
+		sub := cmd.Command(args[i+1])
+		if sub == nil {
+			return args
+		}
+		cmd = sub
+		i++
 	}
 	var flags, pos []string
 	rest := args[i+1:]

@@ -2,11 +2,9 @@ package main
 
 import (
 	"time"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/kylin-tools/metastore/cmd/metastore/internal/api"
 	"github.com/kylin-tools/metastore/scope"
-	"github.com/kylin-tools/metastore/snapshot"
 	"github.com/urfave/cli/v2"
 )
 
@@ -22,8 +20,9 @@ func backupFlags(cube bool) []cli.Flag {
 	return f
 }
 
-func backupCommand(e *env) *cli.Command {
-	return &cli.Command{
+// backupCommands are backup, backup-project and backup-cube.
+func backupCommands(e *env) []*cli.Command {
+	return []*cli.Command{{
 		Name:      "backup",
 		Usage:     "back up the whole metastore (system scope)",
 		ArgsUsage: " ",
@@ -34,39 +33,25 @@ func backupCommand(e *env) *cli.Command {
 			}
 			return e.runBackup(c, scope.SystemScope(), "")
 		},
+	},
+		e.backupScope("backup-project", "back up one project and everything that belongs to it", "PROJECT", scope.ProjectScope),
+		e.backupScope("backup-cube", "back up one cube: its descriptor, model, project, tables and table_exd", "CUBE", scope.CubeScope),
 	}
 }
 
-func backupProjectCommand(e *env) *cli.Command {
+// backupScope is the command that backs up the project or cube scope mk
+// makes of its first argument, into the repository of its second, if any.
+func (e *env) backupScope(name, usage, arg string, mk func(string) scope.Scope) *cli.Command {
 	return &cli.Command{
-		Name:      "backup-project",
-		Usage:     "back up one project and everything that belongs to it",
-		ArgsUsage: "PROJECT [REPO]",
-		Flags:     backupFlags(false),
+		Name:      name,
+		Usage:     usage,
+		ArgsUsage: arg + " [REPO]",
+		Flags:     backupFlags(arg == "CUBE"),
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 || c.NArg() > 2 {
-				return usagef("usage: metastore backup-project PROJECT [REPO]")
+				return usagef("usage: metastore %s %s [REPO]", name, arg)
 			}
-			s, err := namedScope(scope.ProjectScope, c.Args().Get(0))
-			if err != nil {
-				return err
-			}
-			return e.runBackup(c, s, c.Args().Get(1))
-		},
-	}
-}
-
-func backupCubeCommand(e *env) *cli.Command {
-	return &cli.Command{
-		Name:      "backup-cube",
-		Usage:     "back up one cube: its descriptor, model, project, tables and table_exd",
-		ArgsUsage: "CUBE [REPO]",
-		Flags:     backupFlags(true),
-		Action: func(c *cli.Context) error {
-			if c.NArg() < 1 || c.NArg() > 2 {
-				return usagef("usage: metastore backup-cube CUBE [REPO]")
-			}
-			s, err := namedScope(scope.CubeScope, c.Args().Get(0))
+			s, err := namedScope(mk, c.Args().Get(0))
 			if err != nil {
 				return err
 			}
@@ -77,92 +62,26 @@ func backupCubeCommand(e *env) *cli.Command {
 
 // namedScope builds a project or cube scope and checks the name.
 func namedScope(mk func(string) scope.Scope, name string) (scope.Scope, error) {
-	s := mk(name)
-	if _, err := scope.Parse(s.String()); err != nil {
-		return s, usageError{err.Error()}
-	}
-	return s, nil
-}
-
-// backupJSON is the --json form of a backup result.
-type backupJSON struct {
-	Snapshot   snapshotJSON `json:"snapshot"`
-	Recorded   bool         `json:"recorded"`
-	Repository string       `json:"repository"`
-	Created    bool         `json:"repository_created"`
-	Resources  int          `json:"resources"`
-	Bytes      int64        `json:"bytes"`
-	NewObjects int          `json:"new_objects"`
-	NewBytes   int64        `json:"new_bytes"`
-	PackBytes  int64        `json:"packed_bytes"`
-	Unread     int          `json:"unread_unchanged"`
-	Warnings   []string     `json:"warnings"`
-	Seconds    float64      `json:"seconds"`
-}
-
-// checkMessage accepts a snapshot title: one line of text. A line break
-// would forge lines in log (and look like trailers in the commit), other
-// control characters would rewrite the terminal of whoever reads log.
-func checkMessage(msg string) error {
-	if !utf8.ValidString(msg) {
-		return usagef("-m: the message is not valid UTF-8")
-	}
-	for i, r := range msg {
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
-			return usagef("-m: the message is one line of text: character %q at byte %d is a line break or control character", r, i)
-		}
-	}
-	return nil
+	return api.NamedScope(mk, name)
 }
 
 func (e *env) runBackup(c *cli.Context, s scope.Scope, repoArg string) error {
-	start := time.Now()
-	if err := checkMessage(c.String("message")); err != nil {
-		return err
-	}
-	if err := e.checkSeparate(repoArg); err != nil {
-		return err
-	}
-	src, desc, err := e.openMetastore(c.Context, false)
-	if err != nil {
-		return err
-	}
-	defer closeStore(src)
-	repo, created, err := e.openOrCreateRepo(repoArg)
-	if err != nil {
-		return err
-	}
-	defer repo.Close()
-	res, err := repo.Backup(c.Context, src, snapshot.BackupOptions{
+	b, err := e.api().Backup(c.Context, api.BackupRequest{
 		Scope:           s,
+		Repo:            repoArg,
 		WithSegments:    c.Bool("with-segments"),
 		Message:         c.String("message"),
 		Tags:            c.StringSlice("tag"),
 		SkipIfUnchanged: c.Bool("skip-if-unchanged"),
-		Source:          desc,
-		Progress:        e.progress(),
-	})
+	}, e.progress())
 	if err != nil {
-		if created {
-			// Nothing was recorded: leave no empty repository behind.
-			if _, rerr := repo.RemoveIfUnused(); rerr != nil {
-				e.warn("could not remove the repository this backup created at %s: %v", repo.Path(), rerr)
-			}
-		}
 		return err
 	}
-	var warns []string
-	for _, w := range res.Warnings {
-		warns = append(warns, w.Path+": "+w.Message)
-	}
 	if e.json {
-		return e.printJSON(backupJSON{
-			Snapshot: toSnapshotJSON(res.Snapshot), Recorded: res.Recorded, Repository: res.Repository, Created: created,
-			Resources: res.Resources, Bytes: res.Bytes, NewObjects: res.NewObjects, NewBytes: res.NewBytes,
-			PackBytes: res.PackBytes, Unread: res.Unread, Warnings: nonNil(warns), Seconds: time.Since(start).Seconds(),
-		})
+		return e.printJSON(b.JSON())
 	}
-	for _, w := range warns {
+	res, created, desc := b.Result, b.Created, b.Source
+	for _, w := range b.Warnings() {
 		e.warn("%s", w)
 	}
 	if !res.Recorded {
@@ -178,31 +97,14 @@ func (e *env) runBackup(c *cli.Context, s scope.Scope, repoArg string) error {
 	e.printf("  snapshot    %s\n", res.Snapshot.ID.Short())
 	e.printf("  scope       %s\n", s)
 	e.printf("  source      %s\n", desc)
-	e.printf("  resources   %d (%s)\n", res.Resources, humanBytes(res.Bytes))
-	e.printf("  new         %s, %s (%s packed)\n", plural(res.NewObjects, "object", "objects"), humanBytes(res.NewBytes), humanBytes(res.PackBytes))
+	e.printf("  resources   %d (%s)\n", res.Resources, api.HumanBytes(res.Bytes))
+	e.printf("  new         %s, %s (%s packed)\n", plural(res.NewObjects, "object", "objects"), api.HumanBytes(res.NewBytes), api.HumanBytes(res.PackBytes))
 	if res.Unread > 0 {
 		e.printf("  unchanged   %d resources not re-read (change cache)\n", res.Unread)
 	}
 	if len(res.Snapshot.Tags) > 0 {
 		e.printf("  tags        %s\n", joinOr(res.Snapshot.Tags, ""))
 	}
-	e.printf("Restore it with: metastore restore%s %s\n", restoreVerb(s), res.Snapshot.ID.Short())
+	e.printf("Restore it with: %s\n", api.RestoreCommand(s, res.Snapshot.ID.Short(), ""))
 	return nil
-}
-
-func restoreVerb(s scope.Scope) string {
-	switch s.Kind {
-	case scope.Project:
-		return "-project " + s.Name
-	case scope.Cube:
-		return "-cube PROJECT"
-	}
-	return ""
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }

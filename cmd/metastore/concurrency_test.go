@@ -93,10 +93,8 @@ func startAll(t *testing.T, c *proc, cmds [][]string) []result {
 // each holds exactly its scope's resources, and the repository verifies.
 func TestConcurrentBackups(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	dir := t.TempDir()
-	meta := filepath.Join(dir, "meta")
-	repo := filepath.Join(dir, "snap.git")
+	c := newRig(t)
+	meta, repo := c.meta, c.repo
 	st := copySample(t, meta, 800)
 	base := []string{"-q", "--metadata-url", meta, "--repo", repo}
 	jobs := []struct {
@@ -117,7 +115,7 @@ func TestConcurrentBackups(t *testing.T) {
 		for _, j := range jobs {
 			cmds = append(cmds, append(append([]string{}, base...), j.args...))
 		}
-		for i, res := range startAll(t, c, cmds) {
+		for i, res := range startAll(t, c.proc, cmds) {
 			if res.code != 0 {
 				t.Fatalf("round %d: %q: %s", round, cmds[i], res)
 			}
@@ -209,10 +207,8 @@ func TestConcurrentBackups(t *testing.T) {
 // records the metastore entirely as before or entirely as after.
 func TestBackupDuringRestore(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	dir := t.TempDir()
-	live := filepath.Join(dir, "meta")
-	repo := filepath.Join(dir, "snap.git")
+	c := newRig(t)
+	dir, live, repo := c.dir, c.meta, c.repo
 	other := filepath.Join(dir, "other.git")
 	a := genMetastore(t, live, 600, 21)
 	c.mustRun("-q", "--metadata-url", live, "--repo", repo, "backup", "--tag", "A")
@@ -258,20 +254,10 @@ func TestBackupDuringRestore(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				fromA, fromB := 0, 0
-				for key, v := range got {
-					va, inA := a[key]
-					vb, inB := b[key]
-					switch {
-					case inA && inB && va == vb && v == va:
-					case inA && v == va:
-						fromA++
-					case inB && v == vb:
-						fromB++
-					default:
-						torn++
-						t.Errorf("offset %v: the backup recorded %s as neither A's nor B's version (%d bytes, timestamp %d)", offset, key, len(v.data), v.ts)
-					}
+				fromA, fromB, neither := versionsOf(got, a, b)
+				for _, key := range neither {
+					torn++
+					t.Errorf("offset %v: the backup recorded %s as neither A's nor B's version (%d bytes, timestamp %d)", offset, key, len(got[key].data), got[key].ts)
 				}
 				if fromA > 0 && fromB > 0 {
 					mixed++
@@ -302,10 +288,8 @@ func TestBackupDuringRestore(t *testing.T) {
 // report a problem, or fail.
 func TestReadersDuringBackups(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	dir := t.TempDir()
-	meta := filepath.Join(dir, "meta")
-	repo := filepath.Join(dir, "snap.git")
+	c := newRig(t)
+	dir, meta, repo := c.dir, c.meta, c.repo
 	st := genMetastore(t, meta, 300, 51)
 	backup := []string{"-q", "--metadata-url", meta, "--repo", repo, "backup"}
 	c.mustRun(append(backup, "--tag", "first")...)

@@ -73,11 +73,7 @@ func dropTables(t *testing.T, url string, tables []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	params := make([]jdbc.Param, len(u.Params))
-	for i, p := range u.Params {
-		params[i] = jdbc.Param{Key: p.Key, Value: p.Value}
-	}
-	cfg, err := jdbc.ConfigFromParams(u.Identifier, params)
+	cfg, err := u.JDBCConfig()
 	if err != nil {
 		t.Fatal(err)
 	}

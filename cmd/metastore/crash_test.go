@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,17 +27,7 @@ import (
 // METASTORE_RELIABILITY_RESOURCES, or 600 (about 2 MB), which keeps the
 // normal test run short; RELIABILITY.md's figures use larger ones, whose
 // backups take seconds. The kill points spread over whatever a run takes.
-func crashResources(t *testing.T) int {
-	v := os.Getenv("METASTORE_RELIABILITY_RESOURCES")
-	if v == "" {
-		return 600
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 100 {
-		t.Fatalf("METASTORE_RELIABILITY_RESOURCES=%q: want a number of at least 100", v)
-	}
-	return n
-}
+func crashResources(t *testing.T) int { return envInt(t, "METASTORE_RELIABILITY_RESOURCES", 600, 100) }
 
 // newEntry returns a trigger that fires when a file whose name matches re
 // appears in dir that was not there (with that inode) when newEntry was
@@ -84,10 +73,8 @@ func newEntry(dir string, re *regexp.Regexp) func() bool {
 // metastore. At the end, verify --read-data re-hashes everything.
 func TestCrashDuringBackup(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	dir := t.TempDir()
-	meta := filepath.Join(dir, "meta")
-	repo := filepath.Join(dir, "snap.git")
+	c := newRig(t)
+	dir, meta, repo := c.dir, c.meta, c.repo
 	st := genMetastore(t, meta, crashResources(t), 1)
 	backup := func(extra ...string) []string {
 		return append([]string{"-q", "--metadata-url", meta, "--repo", repo, "backup"}, extra...)
@@ -207,10 +194,8 @@ func TestCrashDuringBackup(t *testing.T) {
 // files the killed restore left.
 func TestCrashDuringRestore(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	dir := t.TempDir()
-	live := filepath.Join(dir, "meta")
-	repo := filepath.Join(dir, "snap.git")
+	c := newRig(t)
+	live, repo := c.meta, c.repo
 	a := genMetastore(t, live, crashResources(t), 3)
 	c.mustRun("-q", "--metadata-url", live, "--repo", repo, "backup", "--tag", "A")
 	rng := rand.New(rand.NewPCG(9, 9))
@@ -265,20 +250,9 @@ func TestCrashDuringRestore(t *testing.T) {
 				t.Fatalf("kill after %v: the restore failed by itself: %s", delay, k.Stderr)
 			}
 			got := readFolder(t, live)
-			fromA, fromB := 0, 0
-			for key, v := range got {
-				va, inA := a[key]
-				vb, inB := b[key]
-				switch {
-				case inA && inB && va == vb && v == va:
-					// The same in A and B: tells nothing.
-				case inA && v == va:
-					fromA++
-				case inB && v == vb:
-					fromB++
-				default:
-					t.Fatalf("kill after %v: %s is neither A's nor B's version (%d bytes, timestamp %d)", delay, key, len(v.data), v.ts)
-				}
+			fromA, fromB, neither := versionsOf(got, a, b)
+			for _, key := range neither {
+				t.Fatalf("kill after %v: %s is neither A's nor B's version (%d bytes, timestamp %d)", delay, key, len(got[key].data), got[key].ts)
 			}
 			for key := range a {
 				if _, ok := got[key]; !ok {

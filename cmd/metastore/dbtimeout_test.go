@@ -4,48 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"net"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-)
 
-// silentListener accepts TCP connections on loopback and never answers,
-// like a database host whose server hangs. It returns its address.
-func silentListener(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			go io.Copy(io.Discard, c)
-		}
-	}()
-	return ln.Addr().String()
-}
+	"github.com/kylin-tools/metastore/metastore/metastoretest"
+)
 
 // runWithin runs the command line and kills it, failing the test, if it
 // takes longer than limit.
@@ -87,14 +53,12 @@ func (c *proc) runWithin(limit time.Duration, args ...string) (result, time.Dura
 // timeout that is not a positive duration is a usage error (exit 2).
 func TestDatabaseTimeout(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	dir := t.TempDir()
-	meta := filepath.Join(dir, "meta")
-	repo := filepath.Join(dir, "snap.git")
+	c := newRig(t)
+	meta, repo := c.meta, c.repo
 	copySample(t, meta, 0)
 	c.mustRun("-q", "--metadata-url", meta, "--repo", repo, "backup", "--tag", "good")
 	const secret = "Timeout-Pw-77"
-	addr := silentListener(t)
+	addr := metastoretest.SilentServer(t)
 	for _, tc := range []struct {
 		name, url string
 		flags     []string

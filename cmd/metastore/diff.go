@@ -2,17 +2,13 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"path"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/kylin-tools/metastore/metastore"
-	"github.com/kylin-tools/metastore/metastore/folder"
-	"github.com/kylin-tools/metastore/metastore/locate"
+	"github.com/kylin-tools/metastore/cmd/metastore/internal/api"
 	"github.com/kylin-tools/metastore/scope"
 	"github.com/kylin-tools/metastore/snapshot"
 	"github.com/kylin-tools/metastore/snapshot/jsondiff"
@@ -30,24 +26,13 @@ func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)
 func ignoreFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "ignore", Usage: "also ignore these JSON fields, at any depth (comma-separated or repeated)"},
-		&cli.BoolFlag{Name: "no-default-ignore", Usage: "do not ignore " + strings.Join(jsondiff.DefaultIgnore(), ", ") + " (the fields Kylin rewrites on every save)"},
+		&cli.BoolFlag{Name: "no-default-ignore", Usage: "do not ignore " + strings.Join(scope.SaveFields(), ", ") + " (the fields Kylin rewrites on every save)"},
 	}
 }
 
 // ignoreList is the ignore set the flags ask for.
 func ignoreList(c *cli.Context) []string {
-	var out []string
-	if !c.Bool("no-default-ignore") {
-		out = append(out, jsondiff.DefaultIgnore()...)
-	}
-	for _, f := range c.StringSlice("ignore") {
-		for _, x := range strings.Split(f, ",") {
-			if x = strings.TrimSpace(x); x != "" {
-				out = append(out, x)
-			}
-		}
-	}
-	return out
+	return api.IgnoreList(c.Bool("no-default-ignore"), c.StringSlice("ignore"))
 }
 
 func diffCommand(e *env) *cli.Command {
@@ -72,74 +57,19 @@ func diffCommand(e *env) *cli.Command {
 			if c.NArg() < 1 || c.NArg() > 2 {
 				return usagef("usage: metastore diff A [B]: give one snapshot to compare with the live metastore, or two")
 			}
-			opt := snapshot.DiffOptions{Prefix: c.String("prefix"), Ignore: ignoreList(c)}
-			want := scope.SystemScope()
-			switch p, cube := c.String("project"), c.String("cube"); {
-			case p != "" && cube != "":
-				return usagef("give --project or --cube, not both")
-			case p != "":
-				s, err := namedScope(scope.ProjectScope, p)
-				if err != nil {
-					return err
-				}
-				want, opt.Scope, opt.HasScope = s, s, true
-			case cube != "":
-				s, err := namedScope(scope.CubeScope, cube)
-				if err != nil {
-					return err
-				}
-				want, opt.Scope, opt.HasScope = s, s, true
-			}
-			for _, t := range c.StringSlice("type") {
-				opt.Types = append(opt.Types, strings.Split(t, ",")...)
-			}
-			if opt.Prefix != "" {
-				if err := metastore.CheckPrefix("/" + strings.TrimPrefix(opt.Prefix, "/")); err != nil {
-					return usagef("--prefix: %v", err)
-				}
-			}
 			stat, nameOnly := c.Bool("stat"), c.Bool("name-only")
-			opt.Details = !stat && !nameOnly
-
-			repo, err := e.openRepo("")
+			d, err := e.api().Diff(c.Context, api.DiffRequest{
+				A: c.Args().Get(0), B: c.Args().Get(1), Project: c.String("project"), Cube: c.String("cube"),
+				Types: c.StringSlice("type"), Prefix: c.String("prefix"), Stat: stat, NameOnly: nameOnly,
+				Ignore: ignoreList(c),
+			})
 			if err != nil {
 				return err
 			}
-			defer repo.Close()
-			ctx := c.Context
-			old, oldJ, err := e.diffSide(ctx, repo, c.Args().Get(0), want)
-			if err != nil {
+			if err := e.printDiff(d); err != nil {
 				return err
 			}
-			var new metastore.Source
-			var newJ diffSideJSON
-			if c.NArg() == 2 {
-				if new, newJ, err = e.diffSide(ctx, repo, c.Args().Get(1), want); err != nil {
-					return err
-				}
-			} else {
-				st, desc, err := e.openMetastore(ctx, false)
-				if err != nil {
-					return err
-				}
-				defer closeStore(st)
-				new, newJ = st, diffSideJSON{Ref: "live", Kind: "live", Source: desc}
-				opt.Source = desc
-			}
-			if !opt.HasScope {
-				// A project or cube snapshot is compared on its own scope,
-				// not as if it had lost the rest of the metastore.
-				if err := defaultScope(&opt, oldJ, newJ); err != nil {
-					return err
-				}
-			}
-			res, err := repo.Diff(ctx, old, new, opt)
-			if err != nil {
-				return err
-			}
-			if err := e.printDiff(res, oldJ, newJ, opt, stat, nameOnly); err != nil {
-				return err
-			}
+			res := d.Result
 			if c.Bool("exit-code") && len(res.Changes) > 0 {
 				return exitStatus(1)
 			}
@@ -148,114 +78,13 @@ func diffCommand(e *env) *cli.Command {
 	}
 }
 
-// diffSide opens one side of a diff: a Kylin backup folder or a snapshot.
-func (e *env) diffSide(ctx context.Context, repo *snapshot.Repository, ref string, want scope.Scope) (metastore.Source, diffSideJSON, error) {
-	if isBackupFolder(ref) {
-		st, err := folder.Open(ref)
-		if err != nil {
-			return nil, diffSideJSON{}, fmt.Errorf("Kylin backup folder %s: %w", ref, err)
-		}
-		abs, _ := filepath.Abs(ref)
-		return st, diffSideJSON{Ref: ref, Kind: "folder", Source: abs}, nil
-	}
-	in, err := repo.Resolve(ctx, ref, want)
-	if err != nil {
-		return nil, diffSideJSON{}, err
-	}
-	sj := toSnapshotJSON(in)
-	return repo.OpenInfo(in), diffSideJSON{Ref: ref, Kind: "snapshot", Snapshot: &sj}, nil
-}
+func counts(changes []snapshot.Change) map[string]int { return api.Counts(changes) }
 
-// defaultScope limits a diff without --project or --cube to the scope of
-// the project or cube snapshot on either side.
-func defaultScope(opt *snapshot.DiffOptions, sides ...diffSideJSON) error {
-	var found *snapshotJSON
-	for _, sd := range sides {
-		j := sd.Snapshot
-		if j == nil || j.Scope == "system" {
-			continue
-		}
-		if found != nil && found.Scope != j.Scope {
-			return usagef("snapshot %s holds %s and snapshot %s holds %s: choose what to compare with --project or --cube", found.Short, found.Scope, j.Short, j.Scope)
-		}
-		found = j
-	}
-	if found == nil {
-		return nil
-	}
-	s, err := scope.Parse(found.Scope)
-	if err != nil {
-		return err
-	}
-	opt.Scope, opt.HasScope = s, true
-	opt.NoSegments = s.Kind == scope.Cube && !found.WithSegments
-	return nil
-}
-
-// diffSideJSON describes one side of a diff in --json.
-type diffSideJSON struct {
-	Ref      string        `json:"ref"`
-	Kind     string        `json:"kind"`
-	Snapshot *snapshotJSON `json:"snapshot,omitempty"`
-	Source   string        `json:"source,omitempty"`
-}
-
-func (s diffSideJSON) String() string {
-	switch s.Kind {
-	case "live":
-		return "live metastore " + locate.Mask(s.Source)
-	case "folder":
-		return "Kylin backup folder " + s.Source
-	}
-	j := s.Snapshot
-	return fmt.Sprintf("snapshot %s (%s, %s, %s)", j.Short, j.Time.Local().Format("2006-01-02 15:04:05"), j.Scope, j.Author)
-}
-
-// diffJSON is the --json form of a diff; README "Diff JSON schema".
-type diffJSON struct {
-	Old      diffSideJSON        `json:"old"`
-	New      diffSideJSON        `json:"new"`
-	Filter   diffFilterJSON      `json:"filter"`
-	Ignore   []string            `json:"ignore"`
-	Counts   map[string]int      `json:"counts"`
-	Stat     []snapshot.TypeStat `json:"stat"`
-	Changes  []snapshot.Change   `json:"changes"`
-	Warnings []string            `json:"warnings"`
-}
-
-type diffFilterJSON struct {
-	Scope  string   `json:"scope,omitempty"`
-	Types  []string `json:"types,omitempty"`
-	Prefix string   `json:"prefix,omitempty"`
-}
-
-func counts(changes []snapshot.Change) map[string]int {
-	m := map[string]int{}
-	for _, a := range []snapshot.DiffAction{snapshot.DiffAdded, snapshot.DiffModified, snapshot.DiffTouched, snapshot.DiffDeleted} {
-		m[string(a)] = 0
-	}
-	for _, c := range changes {
-		m[string(c.Action)]++
-	}
-	return m
-}
-
-func (e *env) printDiff(res *snapshot.DiffResult, old, new diffSideJSON, opt snapshot.DiffOptions, stat, nameOnly bool) error {
-	var warns []string
-	for _, w := range res.Warnings {
-		warns = append(warns, w.String())
-	}
+func (e *env) printDiff(d *api.Diff) error {
+	res, old, new, opt, stat, nameOnly := d.Result, d.Old, d.New, d.Options, d.Stat, d.NameOnly
+	warns := d.Warnings()
 	if e.json {
-		j := diffJSON{Old: old, New: new, Ignore: nonNil(opt.Ignore), Counts: counts(res.Changes),
-			Stat: snapshot.Stat(res.Changes), Changes: res.Changes, Warnings: nonNil(warns)}
-		if opt.HasScope {
-			j.Filter.Scope = opt.Scope.String()
-		}
-		j.Filter.Types, j.Filter.Prefix = opt.Types, opt.Prefix
-		if j.Changes == nil {
-			j.Changes = []snapshot.Change{}
-		}
-		return e.printJSON(j)
+		return e.printJSON(d.JSON())
 	}
 	for _, w := range warns {
 		e.warn("%s", w)

@@ -4,7 +4,6 @@ package main
 
 import (
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -107,11 +106,8 @@ func packGarbage(t *testing.T, repo string) []string {
 // cleanly.
 func TestBackupDiskFull(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	fsDir := mountTmpfs(t, "4m")
-	dir := t.TempDir()
-	meta := filepath.Join(dir, "meta")
-	repo := filepath.Join(fsDir, "snap.git")
+	c, fsDir := newRig(t), mountTmpfs(t, "4m")
+	dir, meta, repo := c.dir, c.meta, filepath.Join(fsDir, "snap.git")
 	st := genMetastore(t, meta, 150, 31)
 	backup := []string{"-q", "--metadata-url", meta, "--repo", repo, "backup"}
 	c.mustRun(backup...)
@@ -226,33 +222,6 @@ func TestBackupDiskFull(t *testing.T) {
 // pathRE matches the file paths in error messages.
 var pathRE = regexp.MustCompile(`/[^ :]+`)
 
-// copyDir copies the files and folders of src into dst, keeping modes.
-func copyDir(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		out := filepath.Join(dst, rel)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return os.MkdirAll(out, info.Mode().Perm())
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(out, data, info.Mode().Perm())
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // packBytes returns the size of a repository's packs.
 func packBytes(t *testing.T, repo string) int64 {
 	t.Helper()
@@ -282,11 +251,8 @@ func firstWords(s string) string {
 // the same restore completes.
 func TestRestoreDiskFull(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	fsDir := mountTmpfs(t, "2m")
-	dir := t.TempDir()
-	repo := filepath.Join(dir, "snap.git")
-	live := filepath.Join(fsDir, "meta")
+	c, fsDir := newRig(t), mountTmpfs(t, "2m")
+	dir, repo, live := c.dir, c.repo, filepath.Join(fsDir, "meta")
 	// A is large (incompressible content), B small.
 	src := filepath.Join(dir, "a")
 	a := genMetastore(t, src, 100, 41)

@@ -126,11 +126,8 @@ func TestFailedFirstBackupLeavesNoRepository(t *testing.T) {
 // usage error and records nothing; the repository keeps its snapshots.
 func TestMessageIsOneLine(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	dir := t.TempDir()
-	meta, repo := filepath.Join(dir, "meta"), filepath.Join(dir, "snap.git")
-	copySample(t, meta, 0)
-	base := []string{"-q", "--metadata-url", meta, "--repo", repo}
+	c := newRig(t)
+	base := c.withSample(t)
 	c.mustRun(append(base, "backup", "-m", "first")...)
 	for _, msg := range []string{"x\n\nMetastore-Kind: safety", "a\rb", "tab\there", "\x1b[2Jcleared", "a\u2028b", "bad \xff utf-8"} {
 		r := c.run(append(base, "backup", "-m", msg)...)
@@ -156,11 +153,8 @@ func TestMessageIsOneLine(t *testing.T) {
 // there is no such tag (exit 3).
 func TestTagBesideTagFolderIsRefused(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	dir := t.TempDir()
-	meta, repo := filepath.Join(dir, "meta"), filepath.Join(dir, "snap.git")
-	copySample(t, meta, 0)
-	base := []string{"-q", "--metadata-url", meta, "--repo", repo}
+	c := newRig(t)
+	base := c.withSample(t)
 	c.mustRun(append(base, "backup", "--tag", "a/b", "--tag", "c")...)
 	for _, tc := range [][]string{{"tag", "latest", "a"}, {"tag", "latest", "c/d"}, {"backup", "--tag", "a"}} {
 		r := c.run(append(base, tc...)...)
@@ -182,9 +176,8 @@ func TestTagBesideTagFolderIsRefused(t *testing.T) {
 // corrupt (exit 5) instead of disagreeing on the content.
 func TestNameListedTwiceExits5(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	dir := t.TempDir()
-	meta, repo := filepath.Join(dir, "meta"), filepath.Join(dir, "snap.git")
+	c := newRig(t)
+	dir, meta, repo := c.dir, c.meta, c.repo
 	copySample(t, meta, 0)
 	c.mustRun("-q", "--metadata-url", meta, "--repo", repo, "backup")
 

@@ -3,24 +3,11 @@ package main
 import (
 	"strconv"
 
-	"github.com/kylin-tools/metastore/metastore"
+	"github.com/kylin-tools/metastore/cmd/metastore/internal/api"
+	"github.com/kylin-tools/metastore/scope"
 	"github.com/kylin-tools/metastore/snapshot"
 	"github.com/urfave/cli/v2"
 )
-
-// historyJSON is the --json form of history.
-type historyJSON struct {
-	Path    string             `json:"path,omitempty"`
-	Project string             `json:"project,omitempty"`
-	Ignore  []string           `json:"ignore"`
-	Entries []historyEntryJSON `json:"entries"`
-}
-
-type historyEntryJSON struct {
-	Snapshot  snapshotJSON        `json:"snapshot"`
-	Change    snapshot.Change     `json:"change"`
-	Modifiers []snapshot.Modifier `json:"modifiers"`
-}
 
 func historyCommand(e *env) *cli.Command {
 	return &cli.Command{
@@ -40,42 +27,16 @@ func historyCommand(e *env) *cli.Command {
 			if (project == "") == (c.NArg() == 0) || c.NArg() > 1 {
 				return usagef("usage: metastore history PATH, or metastore history --project P")
 			}
-			opt := snapshot.HistoryOptions{Details: c.Bool("patch"), Ignore: ignoreList(c)}
-			j := historyJSON{Project: project, Ignore: opt.Ignore}
-			if project == "" {
-				j.Path = c.Args().First()
-				if j.Path != "" && j.Path[0] != '/' {
-					j.Path = "/" + j.Path
-				}
-				if err := metastore.CheckPath(j.Path); err != nil {
-					return usagef("%v", err)
-				}
-			}
-			repo, err := e.openRepo("")
-			if err != nil {
-				return err
-			}
-			defer repo.Close()
-			var entries []snapshot.HistoryEntry
-			if project != "" {
-				entries, err = repo.ProjectHistory(c.Context, project, opt)
-			} else {
-				entries, err = repo.History(c.Context, j.Path, opt)
-			}
+			h, err := e.api().History(c.Context, api.HistoryRequest{
+				Path: c.Args().First(), Project: project, Patch: c.Bool("patch"), Ignore: ignoreList(c),
+			})
 			if err != nil {
 				return err
 			}
 			if e.json {
-				j.Entries = []historyEntryJSON{}
-				for _, en := range entries {
-					mods := en.Modifiers
-					if mods == nil {
-						mods = []snapshot.Modifier{}
-					}
-					j.Entries = append(j.Entries, historyEntryJSON{Snapshot: toSnapshotJSON(en.Snapshot), Change: en.Change, Modifiers: mods})
-				}
-				return e.printJSON(j)
+				return e.printJSON(h.JSON())
 			}
+			entries := h.Entries
 			var last snapshot.ID
 			for _, en := range entries {
 				in := en.Snapshot
@@ -96,7 +57,7 @@ func historyCommand(e *env) *cli.Command {
 				}
 				for _, m := range en.Modifiers {
 					v := m.Value
-					if m.Field == "last_modified" || m.Field == "config_last_modified" {
+					if scope.IsTimeField(m.Field) {
 						if ms, err := strconv.ParseInt(v, 10, 64); err == nil && ms > 0 {
 							v += " (" + msTime(ms) + ")"
 						}

@@ -18,10 +18,8 @@ import (
 // it, although the target then already matches the snapshot.
 func TestKilledRestoreLeavesNoTemporaryFile(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	dir := t.TempDir()
-	meta := filepath.Join(dir, "meta")
-	repo := filepath.Join(dir, "snap.git")
+	c := newRig(t)
+	meta, repo := c.meta, c.repo
 	a := genMetastore(t, meta, 100, 11)
 	rng := rand.New(rand.NewPCG(11, 12))
 	big := func() version {
@@ -90,10 +88,8 @@ func TestKilledRestoreLeavesNoTemporaryFile(t *testing.T) {
 // symbolic link to a file outside it: a backup used to empty that file.
 func TestSymlinkedLockIsRefused(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	dir := t.TempDir()
-	meta := filepath.Join(dir, "meta")
-	repo := filepath.Join(dir, "snap.git")
+	c := newRig(t)
+	dir, meta, repo := c.dir, c.meta, c.repo
 	genMetastore(t, meta, 50, 5)
 	c.mustRun("-q", "--metadata-url", meta, "--repo", repo, "backup")
 	precious := filepath.Join(dir, "precious.conf")

@@ -1,48 +1,18 @@
 package main
 
 import (
+	"fmt"
 	"time"
 
-	"github.com/kylin-tools/metastore/scope"
+	"github.com/kylin-tools/metastore/cmd/metastore/internal/api"
 	"github.com/kylin-tools/metastore/snapshot"
 	"github.com/urfave/cli/v2"
 )
 
 // snapshotJSON is the --json form of a snapshot description.
-type snapshotJSON struct {
-	ID           string    `json:"id"`
-	Short        string    `json:"short_id"`
-	Parent       string    `json:"parent,omitempty"`
-	Time         time.Time `json:"time"`
-	Recorded     time.Time `json:"recorded"`
-	Scope        string    `json:"scope"`
-	Kind         string    `json:"kind"`
-	Author       string    `json:"author"`
-	Message      string    `json:"message"`
-	Resources    int       `json:"resources"`
-	Bytes        int64     `json:"bytes"`
-	Source       string    `json:"source,omitempty"`
-	UUID         string    `json:"metastore_uuid,omitempty"`
-	WithSegments bool      `json:"with_segments,omitempty"`
-	RestoreOf    string    `json:"restore_of,omitempty"`
-	ImportPath   string    `json:"imported_from,omitempty"`
-	FolderTime   string    `json:"folder_time,omitempty"`
-	Tags         []string  `json:"tags"`
-}
+type snapshotJSON = api.SnapshotJSON
 
-func toSnapshotJSON(in snapshot.Info) snapshotJSON {
-	j := snapshotJSON{
-		ID: in.ID.String(), Short: in.ID.Short(), Time: in.Time, Recorded: in.Recorded,
-		Scope: in.Scope.String(), Kind: string(in.Kind), Author: in.Author, Message: in.Message,
-		Resources: in.Resources, Bytes: in.Bytes, Source: in.Source, UUID: in.UUID,
-		WithSegments: in.WithSegments, RestoreOf: in.RestoreOf, ImportPath: in.ImportPath, FolderTime: in.FolderTime,
-		Tags: nonNil(in.Tags),
-	}
-	if !in.Parent.IsZero() {
-		j.Parent = in.Parent.String()
-	}
-	return j
-}
+func toSnapshotJSON(in snapshot.Info) snapshotJSON { return api.Snapshot(in) }
 
 func logCommand(e *env) *cli.Command {
 	return &cli.Command{
@@ -53,41 +23,22 @@ func logCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "scope", Usage: "only snapshots of this scope: system, project/P or cube/C"},
 			&cli.IntFlag{Name: "n", Usage: "at most this many snapshots (0: all)"},
 			&cli.BoolFlag{Name: "no-safety", Usage: "leave out the safety snapshots taken before restores"},
+			&cli.StringFlag{Name: "instance", Usage: "the snapshots of this instance (a metastore UUID or a unique prefix), this repository's or pulled from a remote; \"all\" for every instance (default: this repository's own)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("log takes no arguments; use --scope to filter")
 			}
-			f := snapshot.LogFilter{ExcludeSafety: c.Bool("no-safety")}
-			if v := c.String("scope"); v != "" {
-				s, err := scope.Parse(v)
-				if err != nil {
-					return usagef("--scope: %v", err)
-				}
-				f.Scope, f.HasScope = s, true
-			}
-			repo, err := e.openRepo("")
+			instance := c.String("instance")
+			list, err := e.api().Log(c.Context, api.LogRequest{Scope: c.String("scope"), N: c.Int("n"), NoSafety: c.Bool("no-safety"), Instance: instance})
 			if err != nil {
 				return err
-			}
-			defer repo.Close()
-			list, err := repo.Log(c.Context, f)
-			if err != nil {
-				return err
-			}
-			if n := c.Int("n"); n > 0 && len(list) > n {
-				list = list[:n]
 			}
 			if e.json {
-				out := make([]snapshotJSON, 0, len(list))
-				for _, in := range list {
-					out = append(out, toSnapshotJSON(in))
-				}
-				return e.printJSON(out)
+				return e.printJSON(api.Snapshots(list))
 			}
 			if len(list) == 0 {
 				e.printf("No snapshots yet.\n")
-				return nil
 			}
 			for _, in := range list {
 				mark := ""
@@ -101,9 +52,16 @@ func logCommand(e *env) *cli.Command {
 				if len(in.Tags) > 0 {
 					tags = " (tag: " + joinOr(in.Tags, "") + ")"
 				}
-				e.printf("%s  %s  %-28s  %-16s  %6d resources  %s%s%s\n",
-					in.ID.Short(), in.Time.Local().Format("2006-01-02 15:04:05"), in.Scope, in.Author,
+				inst := ""
+				if instance != "" {
+					inst = fmt.Sprintf("%-8.8s  ", in.Instance)
+				}
+				e.printf("%s  %s%s  %-28s  %-16s  %6d resources  %s%s%s\n",
+					in.ID.Short(), inst, in.Time.Local().Format("2006-01-02 15:04:05"), in.Scope, in.Author,
 					in.Resources, in.Message, tags, mark)
+			}
+			if instance == "" {
+				return e.printInstanceNote(c)
 			}
 			return nil
 		},
@@ -168,4 +126,33 @@ func tagCommand(e *env) *cli.Command {
 			return nil
 		},
 	}
+}
+
+// printInstanceNote ends the default log, on stderr (stdout stays one line
+// per snapshot for scripts): which instance these snapshots belong to, and
+// whether others were pulled.
+func (e *env) printInstanceNote(c *cli.Context) error {
+	insts, err := e.api().Instances(c.Context)
+	if err != nil {
+		return err
+	}
+	own, others, pulled := "", 0, 0
+	for _, in := range insts {
+		if in.Own {
+			own = in.Name
+			continue
+		}
+		if in.Name == "" {
+			continue
+		}
+		others++
+		pulled += in.Snapshots
+	}
+	if own != "" {
+		fmt.Fprintf(e.stderr, "Instance %s (this repository's own snapshots).\n", own)
+	}
+	if others > 0 {
+		fmt.Fprintf(e.stderr, "%s of %s pulled from remotes: metastore log --instance all\n", plural(pulled, "snapshot", "snapshots"), plural(others, "other instance", "other instances"))
+	}
+	return nil
 }

@@ -1,19 +1,9 @@
 package main
 
 import (
-	"strings"
-
-	"github.com/kylin-tools/metastore/metastore"
+	"github.com/kylin-tools/metastore/cmd/metastore/internal/api"
 	"github.com/urfave/cli/v2"
 )
-
-// entryJSON is one resource in ls --json.
-type entryJSON struct {
-	Path      string `json:"path"`
-	Size      int64  `json:"size"`
-	Timestamp int64  `json:"timestamp"`
-	ID        string `json:"id"`
-}
 
 func lsCommand(e *env) *cli.Command {
 	return &cli.Command{
@@ -27,33 +17,15 @@ func lsCommand(e *env) *cli.Command {
 				return usagef("usage: metastore ls REF [PREFIX]")
 			}
 			prefix := c.Args().Get(1)
-			if prefix != "" {
-				if err := metastore.CheckPrefix("/" + strings.TrimPrefix(prefix, "/")); err != nil {
-					return usagef("%v", err)
-				}
-			}
-			repo, err := e.openRepo("")
-			if err != nil {
-				return err
-			}
-			defer repo.Close()
-			snap, err := repo.Open(c.Context, c.Args().First())
-			if err != nil {
-				return err
-			}
-			entries, err := snap.Entries(c.Context, prefix)
+			in, entries, err := e.api().Ls(c.Context, c.Args().First(), prefix)
 			if err != nil {
 				return err
 			}
 			if e.json {
-				out := make([]entryJSON, 0, len(entries))
-				for _, en := range entries {
-					out = append(out, entryJSON{Path: en.Path, Size: en.Size, Timestamp: en.Timestamp, ID: en.Change})
-				}
-				return e.printJSON(out)
+				return e.printJSON(api.Entries(entries))
 			}
 			if len(entries) == 0 {
-				e.warn("no resource under %s in snapshot %s", prefix, snap.Info.ID.Short())
+				e.warn("no resource under %s in snapshot %s", prefix, in.ID.Short())
 				return nil
 			}
 			for _, en := range entries {

@@ -30,7 +30,10 @@ type bar struct {
 	b   *progressbar.ProgressBar
 }
 
-func (p *bar) Start(phase string, total int64) {
+func (p *bar) Start(phase string, total int64) { p.StartUnit(phase, "resources", total) }
+
+// StartUnit begins a phase counted in some unit ("objects").
+func (p *bar) StartUnit(phase, unit string, total int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.b = progressbar.NewOptions64(total,
@@ -38,7 +41,22 @@ func (p *bar) Start(phase string, total int64) {
 		progressbar.OptionSetDescription(phase),
 		progressbar.OptionShowCount(),
 		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("resources"),
+		progressbar.OptionSetItsString(unit),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+		progressbar.OptionSetWidth(30),
+	)
+}
+
+// StartBytes begins a phase counted in bytes (a transfer).
+func (p *bar) StartBytes(phase string, total int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.b = progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(p.out),
+		progressbar.OptionSetDescription(phase),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionShowCount(),
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionClearOnFinish(),
 		progressbar.OptionSetWidth(30),

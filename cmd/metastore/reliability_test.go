@@ -31,14 +31,18 @@ import (
 // longRuns is how many times the crash and concurrency tests repeat their
 // rounds: METASTORE_RELIABILITY_ROUNDS (1 by default; RELIABILITY.md's
 // figures use more).
-func longRuns(t *testing.T) int {
-	v := os.Getenv("METASTORE_RELIABILITY_ROUNDS")
+func longRuns(t *testing.T) int { return envInt(t, "METASTORE_RELIABILITY_ROUNDS", 1, 1) }
+
+// envInt returns the number the environment variable name holds, at least
+// least; def if it is not set.
+func envInt(t *testing.T, name string, def, least int) int {
+	v := os.Getenv(name)
 	if v == "" {
-		return 1
+		return def
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		t.Fatalf("METASTORE_RELIABILITY_ROUNDS=%q: want a positive number", v)
+	if err != nil || n < least {
+		t.Fatalf("%s=%q: want a number of at least %d", name, v, least)
 	}
 	return n
 }
@@ -48,6 +52,27 @@ type proc struct {
 	t    *testing.T
 	path string   // the executable
 	env  []string // added to the environment
+}
+
+// rig is the setting of most reliability tests: the command line run as
+// separate processes, and in a fresh folder the paths of a folder metastore
+// (meta) and of a repository (repo), neither made yet.
+type rig struct {
+	*proc
+	dir, meta, repo string
+}
+
+func newRig(t *testing.T, env ...string) rig {
+	t.Helper()
+	dir := t.TempDir()
+	return rig{proc: newCLI(t, env...), dir: dir, meta: filepath.Join(dir, "meta"), repo: filepath.Join(dir, "snap.git")}
+}
+
+// withSample copies the sample metastore into c.meta and returns the
+// global arguments that name it and the repository (with -q).
+func (c rig) withSample(t *testing.T) []string {
+	copySample(t, c.meta, 0)
+	return []string{"-q", "--metadata-url", c.meta, "--repo", c.repo}
 }
 
 func newCLI(t *testing.T, env ...string) *proc {
@@ -343,6 +368,27 @@ func resetFolder(t testing.TB, dir string, st state) {
 }
 
 // readFolder reads a folder metastore through its Store, as a backup would.
+// versionsOf counts the resources of got as they are in state a, or as in
+// state b (those the same in both tell nothing), and lists those that are
+// neither, in key order.
+func versionsOf(got, a, b state) (fromA, fromB int, neither []string) {
+	for key, v := range got {
+		va, inA := a[key]
+		vb, inB := b[key]
+		switch {
+		case inA && inB && va == vb && v == va:
+		case inA && v == va:
+			fromA++
+		case inB && v == vb:
+			fromB++
+		default:
+			neither = append(neither, key)
+		}
+	}
+	sort.Strings(neither)
+	return fromA, fromB, neither
+}
+
 func readFolder(t testing.TB, dir string) state {
 	t.Helper()
 	s, err := folder.Open(dir)
@@ -507,4 +553,49 @@ func looseFiles(t testing.TB, dir string) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// copyDir copies the files and folders of src into dst, keeping modes.
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		out := filepath.Join(dst, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return os.MkdirAll(out, info.Mode().Perm())
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(out, data, info.Mode().Perm())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// loadSampleJSON writes the JSON resources of the sample metastore (copied
+// to dir first) into a database store, in one transaction.
+func loadSampleJSON(t *testing.T, st metastore.Store, dir string) {
+	t.Helper()
+	tx, err := st.(metastore.Transactional).Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range jsonOnly(copySample(t, dir, 0)) {
+		if err := tx.Write(context.Background(), metastore.Resource{Path: k, Data: []byte(v.data), Timestamp: v.ts}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -26,10 +27,8 @@ import (
 // hashes of Kylin's users. Every folder is 0700 and every file 0600.
 func TestRepositoryIsPrivate(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	dir := t.TempDir()
-	meta := filepath.Join(dir, "meta")
-	repo := filepath.Join(dir, "snap.git")
+	c := newRig(t)
+	meta, repo := c.meta, c.repo
 	copySample(t, meta, 0)
 	umask := func(args ...string) {
 		t.Helper()
@@ -94,10 +93,8 @@ var secretURLs = []struct{ url, secret string }{
 // neither its output nor its error.
 func TestPasswordsNeverShown(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	dir := t.TempDir()
-	meta := filepath.Join(dir, "meta")
-	repo := filepath.Join(dir, "snap.git")
+	c := newRig(t)
+	dir, meta, repo := c.dir, c.meta, c.repo
 	copySample(t, meta, 0)
 	c.mustRun("-q", "--metadata-url", meta, "--repo", repo, "backup", "--tag", "good")
 	commands := [][]string{
@@ -118,20 +115,7 @@ func TestPasswordsNeverShown(t *testing.T) {
 		for _, cmd := range commands {
 			for _, json := range []bool{false, true} {
 				for _, how := range []string{"flag", "env", "kylin.properties"} {
-					args := []string{"-q", "--repo", repo}
-					env := c.env
-					switch how {
-					case "flag":
-						args = append(args, "--metadata-url", s.url)
-					case "env":
-						env = append(env, "METASTORE_METADATA_URL="+s.url)
-					case "kylin.properties":
-						env = append(env, "KYLIN_CONF="+conf)
-					}
-					if json {
-						args = append(args, "--json")
-					}
-					p := &proc{t: t, path: c.path, env: env}
+					p, args := withURL(t, c.proc, repo, how, s.url, conf, json)
 					res := p.run(append(args, cmd...)...)
 					runs++
 					if res.code == 0 {
@@ -165,19 +149,7 @@ func TestPasswordsNeverStored(t *testing.T) {
 		if len(secret) < 4 {
 			t.Skipf("the test database's password %q is too short to look for", strings.Repeat("*", len(secret)))
 		}
-		st := copySample(t, filepath.Join(dir, "sample"), 0)
-		tx, err := db.store.Begin(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for k, v := range jsonOnly(st) {
-			if err := tx.Write(context.Background(), metastore.Resource{Path: k, Data: []byte(v.data), Timestamp: v.ts}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := tx.Commit(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		loadSampleJSON(t, db.store, filepath.Join(dir, "sample"))
 		base := []string{"--metadata-url", db.url, "--repo", repo}
 		var out bytes.Buffer
 		for _, json := range []string{"", "--json"} {
@@ -288,10 +260,8 @@ func repoHolds(t *testing.T, repo string, secrets []string) []string {
 // log, verify, show and ls afterwards, or the repository.
 func TestPasswordFormsNeverShown(t *testing.T) {
 	t.Parallel()
-	c := newCLI(t)
-	dir := t.TempDir()
-	meta := filepath.Join(dir, "meta")
-	repo := filepath.Join(dir, "snap.git")
+	c := newRig(t)
+	dir, meta, repo := c.dir, c.meta, c.repo
 	copySample(t, meta, 0)
 	c.mustRun("-q", "--metadata-url", meta, "--repo", repo, "backup", "--tag", "good")
 	opening := [][]string{
@@ -324,20 +294,7 @@ func TestPasswordFormsNeverShown(t *testing.T) {
 							hows = append(hows, "env", "kylin.properties")
 						}
 						for _, how := range hows {
-							args := []string{"-q", "--repo", repo}
-							env := c.env
-							switch how {
-							case "flag":
-								args = append(args, "--metadata-url", f.URL)
-							case "env":
-								env = append(env, "METASTORE_METADATA_URL="+f.URL)
-							case "kylin.properties":
-								env = append(env, "KYLIN_CONF="+conf)
-							}
-							if json {
-								args = append(args, "--json")
-							}
-							p := &proc{t: t, path: c.path, env: env}
+							p, args := withURL(t, c.proc, repo, how, f.URL, conf, json)
 							res := p.run(append(args, cmd...)...)
 							runs.Add(1)
 							if res.code == 0 {
@@ -389,11 +346,7 @@ func TestPasswordFormsUsedNeverStored(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		params := make([]jdbc.Param, len(u.Params))
-		for i, p := range u.Params {
-			params[i] = jdbc.Param{Key: p.Key, Value: p.Value}
-		}
-		cfg, err := jdbc.ConfigFromParams(u.Identifier, params)
+		cfg, err := u.JDBCConfig()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -452,4 +405,26 @@ func TestPasswordFormsUsedNeverStored(t *testing.T) {
 		}
 		t.Logf("%s: %d forms logged in; no password in %d bytes of output or the repository", db.name, len(forms), out.Len())
 	})
+}
+
+// withURL returns the command line of c, for test t, given the metadata
+// URL url the way how says: "flag" (--metadata-url), "env"
+// (METASTORE_METADATA_URL) or "kylin.properties" (KYLIN_CONF=conf, whose
+// kylin.properties names it); and its global arguments: -q, --repo repo,
+// and --json if json.
+func withURL(t *testing.T, c *proc, repo, how, url, conf string, json bool) (*proc, []string) {
+	args := []string{"-q", "--repo", repo}
+	env := slices.Clone(c.env)
+	switch how {
+	case "flag":
+		args = append(args, "--metadata-url", url)
+	case "env":
+		env = append(env, "METASTORE_METADATA_URL="+url)
+	case "kylin.properties":
+		env = append(env, "KYLIN_CONF="+conf)
+	}
+	if json {
+		args = append(args, "--json")
+	}
+	return &proc{t: t, path: c.path, env: env}, args
 }

@@ -1,35 +1,12 @@
 package main
 
 import (
-	"bytes"
-	"encoding/base64"
 	"time"
-	"unicode/utf8"
 
-	"github.com/kylin-tools/metastore/metastore"
-	"github.com/kylin-tools/metastore/metastore/locate"
+	"github.com/kylin-tools/metastore/cmd/metastore/internal/api"
 	"github.com/kylin-tools/metastore/snapshot"
 	"github.com/urfave/cli/v2"
 )
-
-// summaryJSON is the --json form of show REF.
-type summaryJSON struct {
-	Snapshot snapshotJSON         `json:"snapshot"`
-	Parent   *snapshotJSON        `json:"parent"`
-	Types    []snapshot.TypeCount `json:"types"`
-}
-
-// resourceJSON is the --json form of show REF:PATH: the content as a
-// string when it is UTF-8 text without NUL bytes, in base64 otherwise.
-type resourceJSON struct {
-	Snapshot      string  `json:"snapshot"`
-	Path          string  `json:"path"`
-	Size          int     `json:"size"`
-	Timestamp     int64   `json:"timestamp"`
-	ID            string  `json:"id"`
-	Content       *string `json:"content,omitempty"`
-	ContentBase64 *string `json:"content_base64,omitempty"`
-}
 
 func showCommand(e *env) *cli.Command {
 	return &cli.Command{
@@ -44,54 +21,22 @@ func showCommand(e *env) *cli.Command {
 			}
 			ref, path, isPath := snapshot.SplitRefPath(c.Args().First())
 			if isPath {
-				if err := metastore.CheckPath(path); err != nil {
-					return usagef("%v", err)
-				}
-			}
-			repo, err := e.openRepo("")
-			if err != nil {
-				return err
-			}
-			defer repo.Close()
-			snap, err := repo.Open(c.Context, ref)
-			if err != nil {
-				return err
-			}
-			if isPath {
-				res, err := snap.Resource(c.Context, path)
+				in, res, err := e.api().ShowResource(c.Context, ref, path)
 				if err != nil {
 					return err
 				}
 				if e.json {
-					j := resourceJSON{Snapshot: snap.Info.ID.String(), Path: res.Path, Size: len(res.Data),
-						Timestamp: res.Timestamp, ID: snapshot.BlobID(res.Data).String()}
-					if utf8.Valid(res.Data) && !bytes.ContainsRune(res.Data, 0) {
-						text := string(res.Data)
-						j.Content = &text
-					} else {
-						b64 := base64.StdEncoding.EncodeToString(res.Data)
-						j.ContentBase64 = &b64
-					}
-					return e.printJSON(j)
+					return e.printJSON(api.Resource(in.ID, res))
 				}
 				_, err = e.stdout.Write(res.Data)
 				return err
 			}
-			sum, err := repo.Summarize(c.Context, snap)
+			sum, err := e.api().Show(c.Context, ref)
 			if err != nil {
 				return err
 			}
-			sum.Info.Source = locate.Mask(sum.Info.Source)
 			if e.json {
-				j := summaryJSON{Snapshot: toSnapshotJSON(sum.Info), Types: sum.Types}
-				if sum.Parent != nil {
-					p := toSnapshotJSON(*sum.Parent)
-					j.Parent = &p
-				}
-				if j.Types == nil {
-					j.Types = []snapshot.TypeCount{}
-				}
-				return e.printJSON(j)
+				return e.printJSON(api.Summary(sum))
 			}
 			e.printSummary(sum)
 			return nil
@@ -126,7 +71,7 @@ func (e *env) printSummary(sum *snapshot.Summary) {
 	line("message", in.Message)
 	line("source", in.Source)
 	line("uuid", in.UUID)
-	line("resources", plural(in.Resources, "resource", "resources")+" ("+humanBytes(in.Bytes)+")")
+	line("resources", plural(in.Resources, "resource", "resources")+" ("+api.HumanBytes(in.Bytes)+")")
 	if in.WithSegments {
 		line("segments", "with the segments' dictionaries, snapshots and statistics")
 	}

@@ -16,6 +16,10 @@ type problemJSON struct {
 }
 
 type verifyJSON struct {
+	Remote    string        `json:"remote,omitempty"`
+	URL       string        `json:"url,omitempty"`
+	Refs      int           `json:"refs,omitempty"`
+	Instances int           `json:"instances,omitempty"`
 	OK        bool          `json:"ok"`
 	ReadData  bool          `json:"read_data"`
 	Snapshots int           `json:"snapshots"`
@@ -31,6 +35,7 @@ func verifyCommand(e *env) *cli.Command {
 		ArgsUsage: "[REF...]",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "read-data", Usage: "re-read every resource and check its hash (slower)"},
+			&cli.StringFlag{Name: "remote", Usage: "check instead that every snapshot this remote (a name or URL) names is complete there"},
 		},
 		Action: func(c *cli.Context) error {
 			repo, err := e.openRepo("")
@@ -38,15 +43,35 @@ func verifyCommand(e *env) *cli.Command {
 				return err
 			}
 			defer repo.Close()
-			res, err := repo.Verify(c.Context, snapshot.VerifyOptions{
-				Refs: c.Args().Slice(), ReadData: c.Bool("read-data"), Progress: e.progress(),
-			})
-			if err != nil {
-				return err
+			var res *snapshot.VerifyResult
+			var remote *snapshot.RemoteVerifyResult
+			if c.IsSet("remote") {
+				if c.NArg() > 0 {
+					return usagef("verify --remote checks every snapshot the remote names: it takes no REF")
+				}
+				opt, err := e.remoteOptions()
+				if err != nil {
+					return err
+				}
+				remote, err = repo.VerifyRemote(c.Context, snapshot.VerifyRemoteOptions{RemoteOptions: opt, Remote: c.String("remote"), ReadData: c.Bool("read-data")})
+				if err != nil {
+					return err
+				}
+				res = &remote.VerifyResult
+			} else {
+				res, err = repo.Verify(c.Context, snapshot.VerifyOptions{
+					Refs: c.Args().Slice(), ReadData: c.Bool("read-data"), Progress: e.progress(),
+				})
+				if err != nil {
+					return err
+				}
 			}
 			if e.json {
 				j := verifyJSON{OK: len(res.Problems) == 0, ReadData: c.Bool("read-data"), Snapshots: res.Snapshots,
 					Trees: res.Trees, Blobs: res.Blobs, Problems: []problemJSON{}}
+				if remote != nil {
+					j.Remote, j.URL, j.Refs, j.Instances = remote.Remote, remote.URL, remote.Refs, remote.Instances
+				}
 				for _, p := range res.Problems {
 					pj := problemJSON{Ref: p.Ref, Path: p.Path, Object: p.Object, Message: p.Message}
 					if !p.Snapshot.IsZero() {
@@ -69,8 +94,14 @@ func verifyCommand(e *env) *cli.Command {
 			if c.Bool("read-data") {
 				what = "structure and content"
 			}
-			e.printf("Checked the %s of %s, %d trees and %d resource contents: ", what,
-				plural(res.Snapshots, "snapshot", "snapshots"), res.Trees, res.Blobs)
+			if remote != nil {
+				e.printf("Checked the %s of %s of %s on %s (%s), %d trees and %d resource contents: ", what,
+					plural(res.Snapshots, "snapshot", "snapshots"), plural(remote.Instances, "instance", "instances"),
+					remoteName(remote.Remote, remote.URL), plural(remote.Refs, "reference", "references"), res.Trees, res.Blobs)
+			} else {
+				e.printf("Checked the %s of %s, %d trees and %d resource contents: ", what,
+					plural(res.Snapshots, "snapshot", "snapshots"), res.Trees, res.Blobs)
+			}
 			if len(res.Problems) == 0 {
 				e.printf("no problems.\n")
 				return nil

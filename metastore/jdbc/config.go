@@ -247,60 +247,22 @@ func parseJDBCURL(s string) (u JDBCURL, syn jdbcSyntax, problem string) {
 		return u, syn, " does not start with jdbc:"
 	}
 	p := a + len("jdbc:")
-	var hostPart string
-	dbStart, dbEnd, rest := b, b, b // rest: where the parameters begin ('?' or ';')
+	var l urlLayout
 	if i := strings.Index(s[p:b], "//"); i > 0 && isSubprotocol(s[p:p+i]) {
 		u.Subprotocol = strings.TrimSuffix(s[p:p+i], ":")
-		auth := p + i + 2
-		syn.auth = auth
-		end := auth
-		for end < b && s[end] != '/' && s[end] != '?' {
-			end++
-		}
-		hosts := auth
-		if at := strings.LastIndexByte(s[auth:end], '@'); at >= 0 {
-			at += auth
-			user, pw, hasPW := strings.Cut(s[auth:at], ":")
-			u.User = unescape(user)
-			if hasPW {
-				syn.password = [2]int{auth + len(user) + 1, at}
-				u.Password, u.HasPassword = unescape(pw), true
-			}
-			hosts = at + 1
-		}
-		hostEnd := hosts
-		for hostEnd < end && s[hostEnd] != ';' {
-			hostEnd++
-		}
-		hostPart = s[hosts:hostEnd]
-		switch {
-		case hostEnd < end: // host;key=value...: no database
-			rest = hostEnd
-		case end < b && s[end] == '/':
-			dbStart = end + 1
-			dbEnd = dbStart
-			for dbEnd < b && s[dbEnd] != '?' && s[dbEnd] != ';' {
-				dbEnd++
-			}
-			rest = dbEnd
-		default:
-			rest = end
-		}
+		l = authority(s, p+i+2, b, &u, &syn)
 	} else {
 		// jdbc:postgresql:database
 		name, _, ok := strings.Cut(s[p:b], ":")
 		if !ok || name != "postgresql" {
 			return u, syn, " is not jdbc:SUBPROTOCOL://host:port/database"
 		}
-		u.Subprotocol, hostPart = "postgresql", "localhost"
-		dbStart = p + len(name) + 1
-		dbEnd = dbStart
-		for dbEnd < b && s[dbEnd] != '?' && s[dbEnd] != ';' {
-			dbEnd++
-		}
-		rest = dbEnd
+		u.Subprotocol, l.hosts = "postgresql", "localhost"
+		l.dbStart = p + len(name) + 1
+		l.dbEnd = databaseEnd(s, l.dbStart, b)
+		l.rest = l.dbEnd
 	}
-	for k := rest + 1; k < b; {
+	for k := l.rest + 1; k < b; {
 		e := k
 		for e < b && s[e] != '&' && s[e] != ';' {
 			e++
@@ -310,7 +272,84 @@ func parseJDBCURL(s string) (u JDBCURL, syn jdbcSyntax, problem string) {
 		}
 		k = e + 1
 	}
+	if problem := u.setHosts(l.hosts); problem != "" {
+		return u, syn, problem
+	}
+	u.Database = unescape(s[l.dbStart:l.dbEnd])
+	if u.Database == "" {
+		return u, syn, fmt.Sprintf(" names no database (jdbc:%s://host:port/DATABASE)", u.Subprotocol)
+	}
+	for _, sp := range syn.params {
+		k, v, _ := strings.Cut(s[sp[0]:sp[1]], "=")
+		k, v = unescape(k), unescape(v)
+		switch strings.ToLower(k) {
+		case "user":
+			u.User = v
+		case "password":
+			u.Password, u.HasPassword = v, true
+		default:
+			u.Params = append(u.Params, Param{Key: k, Value: v})
+		}
+	}
+	return u, syn, ""
+}
 
+// urlLayout is where the parts of a JDBC URL after the subprotocol lie.
+type urlLayout struct {
+	hosts          string // the host list
+	dbStart, dbEnd int    // the database name
+	rest           int    // where the parameters begin ('?' or ';')
+}
+
+// authority reads what follows "//" at auth, up to b: user:password@, the
+// hosts, then the database.
+func authority(s string, auth, b int, u *JDBCURL, syn *jdbcSyntax) urlLayout {
+	l := urlLayout{dbStart: b, dbEnd: b, rest: b}
+	syn.auth = auth
+	end := auth
+	for end < b && s[end] != '/' && s[end] != '?' {
+		end++
+	}
+	hosts := auth
+	if at := strings.LastIndexByte(s[auth:end], '@'); at >= 0 {
+		at += auth
+		user, pw, hasPW := strings.Cut(s[auth:at], ":")
+		u.User = unescape(user)
+		if hasPW {
+			syn.password = [2]int{auth + len(user) + 1, at}
+			u.Password, u.HasPassword = unescape(pw), true
+		}
+		hosts = at + 1
+	}
+	hostEnd := hosts
+	for hostEnd < end && s[hostEnd] != ';' {
+		hostEnd++
+	}
+	l.hosts = s[hosts:hostEnd]
+	switch {
+	case hostEnd < end: // host;key=value...: no database
+		l.rest = hostEnd
+	case end < b && s[end] == '/':
+		l.dbStart = end + 1
+		l.dbEnd = databaseEnd(s, l.dbStart, b)
+		l.rest = l.dbEnd
+	default:
+		l.rest = end
+	}
+	return l
+}
+
+// databaseEnd returns where the database name starting at i ends.
+func databaseEnd(s string, i, b int) int {
+	for i < b && s[i] != '?' && s[i] != ';' {
+		i++
+	}
+	return i
+}
+
+// setHosts sets the driver from the subprotocol and the hosts, each with
+// its port (the driver's default if none); it returns what is wrong.
+func (u *JDBCURL) setHosts(hostPart string) (problem string) {
 	var defPort string
 	switch u.Subprotocol {
 	case "postgresql", "pgsql":
@@ -318,10 +357,10 @@ func parseJDBCURL(s string) (u JDBCURL, syn jdbcSyntax, problem string) {
 	case "mysql", "mysql:loadbalance", "mysql:replication", "mysql:failover", "mariadb", "mariadb:loadbalance", "mariadb:replication", "mariadb:failover", "mariadb:sequential", "mariadb:aurora":
 		u.Driver, defPort = MySQL, "3306"
 	default:
-		return u, syn, fmt.Sprintf(": JDBC subprotocol %q is not supported (PostgreSQL, MySQL and MariaDB are)", u.Subprotocol)
+		return fmt.Sprintf(": JDBC subprotocol %q is not supported (PostgreSQL, MySQL and MariaDB are)", u.Subprotocol)
 	}
 	if strings.Contains(hostPart, "(") {
-		return u, syn, ": address=(...) host specifications are not supported; write host:port"
+		return ": address=(...) host specifications are not supported; write host:port"
 	}
 	if hostPart == "" {
 		hostPart = "localhost"
@@ -340,27 +379,11 @@ func parseJDBCURL(s string) (u JDBCURL, syn jdbcSyntax, problem string) {
 			port = defPort
 		}
 		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-			return u, syn, " has a bad host:port (a port is a number up to 65535; a user name or password with '/' or '?' is written %2F or %3F)"
+			return " has a bad host:port (a port is a number up to 65535; a user name or password with '/' or '?' is written %2F or %3F)"
 		}
 		u.Hosts = append(u.Hosts, net.JoinHostPort(host, port))
 	}
-	u.Database = unescape(s[dbStart:dbEnd])
-	if u.Database == "" {
-		return u, syn, fmt.Sprintf(" names no database (jdbc:%s://host:port/DATABASE)", u.Subprotocol)
-	}
-	for _, sp := range syn.params {
-		k, v, _ := strings.Cut(s[sp[0]:sp[1]], "=")
-		k, v = unescape(k), unescape(v)
-		switch strings.ToLower(k) {
-		case "user":
-			u.User = v
-		case "password":
-			u.Password, u.HasPassword = v, true
-		default:
-			u.Params = append(u.Params, Param{Key: k, Value: v})
-		}
-	}
-	return u, syn, ""
+	return ""
 }
 
 // isSubprotocol reports whether s can be what lies between "jdbc:" and

@@ -19,3 +19,23 @@ func TestConformance(t *testing.T) {
 		})
 	})
 }
+
+// TestViewConformance runs the read-only part of the suite against a
+// consistent view (what a backup reads), in both databases and layouts.
+func TestViewConformance(t *testing.T) {
+	eachDBSchema(t, func(t *testing.T, db testDB, sc Schema) {
+		st := openNew(t, db, sc)
+		want := metastoretest.Resources()
+		for _, r := range want {
+			if err := st.Write(t.Context(), r); err != nil {
+				t.Fatalf("Write(%q): %v", r.Path, err)
+			}
+		}
+		view, err := st.View(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer view.Close()
+		metastoretest.RunSource(t, view, want)
+	})
+}

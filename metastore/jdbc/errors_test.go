@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kylin-tools/metastore/metastore"
+	"github.com/kylin-tools/metastore/metastore/metastoretest"
 )
 
 // noSecret fails the test if msg holds one of the secrets.
@@ -152,7 +153,7 @@ func TestErrors(t *testing.T) {
 				if err := s.Write(ctx, metastore.Resource{Path: "/UUID", Data: []byte("u"), Timestamp: 1}); err != nil {
 					t.Fatal(err)
 				}
-				big := pseudoRandom(int(s.maxPacket), 7)
+				big := metastoretest.PseudoRandom(int(s.maxPacket), 7)
 				err := s.Write(ctx, metastore.Resource{Path: "/dict/T/C/huge.dict", Data: big, Timestamp: 2})
 				if !errors.Is(err, ErrPacketTooLarge) || !strings.Contains(err.Error(), "/dict/T/C/huge.dict") ||
 					!strings.Contains(err.Error(), fmt.Sprint(len(big))) || !strings.Contains(err.Error(), "raise max_allowed_packet") {
@@ -172,17 +173,4 @@ func TestErrors(t *testing.T) {
 			}
 		})
 	})
-}
-
-// pseudoRandom returns n bytes that do not compress.
-func pseudoRandom(n int, seed uint64) []byte {
-	b := make([]byte, n)
-	x := seed*0x9E3779B97F4A7C15 + 1
-	for i := range b {
-		x ^= x << 13
-		x ^= x >> 7
-		x ^= x << 17
-		b[i] = byte(x >> 32)
-	}
-	return b
 }

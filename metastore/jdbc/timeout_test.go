@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"strings"
@@ -14,42 +13,8 @@ import (
 	"time"
 
 	"github.com/kylin-tools/metastore/metastore"
+	"github.com/kylin-tools/metastore/metastore/metastoretest"
 )
-
-// silentServer listens on loopback and accepts connections, reads what
-// they send and never answers, like a database host whose server hangs or
-// a firewall that drops packets after the handshake. It returns its
-// address.
-func silentServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			go io.Copy(io.Discard, c)
-		}
-	}()
-	return ln.Addr().String()
-}
 
 // closedPort returns a loopback address where nothing listens.
 func closedPort(t *testing.T) string {
@@ -109,7 +74,7 @@ func TestSilentServer(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			addr := silentServer(t)
+			addr := metastoretest.SilentServer(t)
 			cfg := Config{URL: strings.Replace(c.url, "%s", addr, 1), Username: "kylin", Password: secret, ConnectTimeout: c.timeout}
 			_, err, took := openWithin(t, cfg, 20*time.Second)
 			if !errors.Is(err, ErrTimeout) || !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), addr) {

@@ -155,11 +155,7 @@ func printed(url string) map[string]string {
 	if u.Scheme != "jdbc" {
 		return out
 	}
-	params := make([]jdbc.Param, len(u.Params))
-	for i, p := range u.Params {
-		params[i] = jdbc.Param{Key: p.Key, Value: p.Value}
-	}
-	cfg, err := jdbc.ConfigFromParams(u.Identifier, params)
+	cfg, err := u.JDBCConfig()
 	if err != nil {
 		out["the JDBC settings' error"] = err.Error()
 		return out

@@ -34,11 +34,7 @@ func TestSecretForms(t *testing.T) {
 				seen["ParseURL's error"] = err.Error()
 			} else {
 				seen["URL.String"] = u.String()
-				params := make([]jdbc.Param, len(u.Params))
-				for i, p := range u.Params {
-					params[i] = jdbc.Param{Key: p.Key, Value: p.Value}
-				}
-				cfg, err := jdbc.ConfigFromParams(u.Identifier, params)
+				cfg, err := u.JDBCConfig()
 				if err != nil {
 					seen["the JDBC settings' error"] = err.Error()
 				} else {
@@ -103,11 +99,7 @@ func TestLoginForms(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			params := make([]jdbc.Param, len(u.Params))
-			for i, p := range u.Params {
-				params[i] = jdbc.Param{Key: p.Key, Value: p.Value}
-			}
-			cfg, err := jdbc.ConfigFromParams(u.Identifier, params)
+			cfg, err := u.JDBCConfig()
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -214,6 +214,16 @@ type Options struct {
 	Timeout time.Duration
 }
 
+// JDBCConfig returns the jdbc.Config of a JDBC metadata URL
+// (IDENTIFIER@jdbc,url=...,username=...,password=...).
+func (u URL) JDBCConfig() (jdbc.Config, error) {
+	params := make([]jdbc.Param, len(u.Params))
+	for i, p := range u.Params {
+		params[i] = jdbc.Param{Key: p.Key, Value: p.Value}
+	}
+	return jdbc.ConfigFromParams(u.Identifier, params)
+}
+
 // OpenWith opens the metastore a metadata URL names: a folder, or a JDBC
 // metastore (IDENTIFIER@jdbc,url=jdbc:postgresql|mysql|mariadb://...,
 // username=...,password=...) through package jdbc. A JDBC store holds
@@ -230,11 +240,7 @@ func OpenWith(ctx context.Context, raw string, opt Options) (metastore.Store, er
 		}
 		return folder.Open(u.Path)
 	case "jdbc":
-		params := make([]jdbc.Param, len(u.Params))
-		for i, p := range u.Params {
-			params[i] = jdbc.Param{Key: p.Key, Value: p.Value}
-		}
-		cfg, err := jdbc.ConfigFromParams(u.Identifier, params)
+		cfg, err := u.JDBCConfig()
 		if err != nil {
 			return nil, err
 		}

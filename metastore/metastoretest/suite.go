@@ -51,12 +51,22 @@ func Run(t *testing.T, open func(t *testing.T) metastore.Store) {
 		{"Entries", testEntries},
 		{"Transaction", testTransaction},
 		{"ThousandResources", testThousandResources},
+		{"Source", testSource},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.fn(t, open(t))
 		})
 	}
+}
+
+// testSource runs RunSource on a store holding Resources.
+func testSource(t *testing.T, s metastore.Store) {
+	want := Resources()
+	for _, r := range want {
+		write(t, s, r)
+	}
+	RunSource(t, s, want)
 }
 
 func testReadMissing(t *testing.T, s metastore.Store) {
@@ -120,7 +130,7 @@ func testRoundTrip(t *testing.T, s metastore.Store) {
 		{"empty", metastore.Resource{Path: "/empty/resource", Data: []byte{}, Timestamp: 1}},
 		{"epoch", metastore.Resource{Path: "/ts/epoch", Data: []byte("zero"), Timestamp: 0}},
 		{"year 2100", metastore.Resource{Path: "/ts/y2100", Data: []byte("future"), Timestamp: ts2100}},
-		{"5 MB", metastore.Resource{Path: "/dict/DEFAULT.TEST_KYLIN_FACT/CAL_DT/big.dict", Data: pseudoRandom(5<<20, 1), Timestamp: tsKylin + 999}},
+		{"5 MB", metastore.Resource{Path: "/dict/DEFAULT.TEST_KYLIN_FACT/CAL_DT/big.dict", Data: PseudoRandom(5<<20, 1), Timestamp: tsKylin + 999}},
 	}
 	ctx := t.Context()
 	for _, tt := range tests {
@@ -294,24 +304,13 @@ func testListPrefix(t *testing.T, s metastore.Store) {
 }
 
 func testListStopsOnError(t *testing.T, s metastore.Store) {
+	var want []metastore.Resource
 	for i := range 5 {
-		write(t, s, metastore.Resource{Path: fmt.Sprintf("/stop/r%d", i), Timestamp: int64(i)})
+		r := metastore.Resource{Path: fmt.Sprintf("/stop/r%d", i), Timestamp: int64(i)}
+		write(t, s, r)
+		want = append(want, r)
 	}
-	stop := errors.New("stop here")
-	var got []string
-	err := s.List(t.Context(), "/", func(p string) error {
-		got = append(got, p)
-		if len(got) == 2 {
-			return stop
-		}
-		return nil
-	})
-	if !errors.Is(err, stop) {
-		t.Errorf("List error = %v, want the callback's error %v", err, stop)
-	}
-	if want := []string{"/stop/r0", "/stop/r1"}; !slices.Equal(got, want) {
-		t.Errorf("List called back with %q, want %q", got, want)
-	}
+	sourceListStops(t, s, want)
 }
 
 func testListContextCanceled(t *testing.T, s metastore.Store) {
@@ -373,24 +372,13 @@ var oddNames = []string{
 }
 
 func testOddNames(t *testing.T, s metastore.Store) {
+	var want []metastore.Resource
 	for i, p := range oddNames {
-		write(t, s, metastore.Resource{Path: p, Data: []byte("content of " + p), Timestamp: tsKylin + int64(i)})
+		r := metastore.Resource{Path: p, Data: []byte("content of " + p), Timestamp: tsKylin + int64(i)}
+		write(t, s, r)
+		want = append(want, r)
 	}
-	for i, p := range oddNames {
-		got, err := s.Read(t.Context(), p)
-		if err != nil {
-			t.Errorf("Read(%q): %v", p, err)
-			continue
-		}
-		if string(got.Data) != "content of "+p || got.Timestamp != tsKylin+int64(i) {
-			t.Errorf("Read(%q) = (%q, %d), want (%q, %d)", p, got.Data, got.Timestamp, "content of "+p, tsKylin+int64(i))
-		}
-	}
-	want := slices.Clone(oddNames)
-	slices.Sort(want)
-	if got := list(t, s, "/"); !slices.Equal(got, want) {
-		t.Errorf("List(/) =\n%q\nwant\n%q", got, want)
-	}
+	RunSource(t, s, want)
 }
 
 // invalidPaths are keys every store refuses with metastore.ErrInvalidPath.
@@ -449,7 +437,6 @@ func testEntries(t *testing.T, s metastore.Store) {
 	if !ok {
 		t.Skipf("%T is not a metastore.EntryLister", s)
 	}
-	ctx := t.Context()
 	want := []metastore.Entry{
 		{Path: "/UUID", Size: 38, Timestamp: tsKylin},
 		{Path: "/a/x.json", Size: 10, Timestamp: 1},
@@ -457,19 +444,9 @@ func testEntries(t *testing.T, s metastore.Store) {
 		{Path: "/b", Size: 1000, Timestamp: ts2100},
 	}
 	for i, e := range want {
-		write(t, s, metastore.Resource{Path: e.Path, Data: pseudoRandom(int(e.Size), uint64(i)), Timestamp: e.Timestamp})
+		write(t, s, metastore.Resource{Path: e.Path, Data: PseudoRandom(int(e.Size), uint64(i)), Timestamp: e.Timestamp})
 	}
-	entries := func(prefix string) []metastore.Entry {
-		t.Helper()
-		var got []metastore.Entry
-		if err := el.ListEntries(ctx, prefix, func(e metastore.Entry) error {
-			got = append(got, e)
-			return nil
-		}); err != nil {
-			t.Fatalf("ListEntries(%q): %v", prefix, err)
-		}
-		return got
-	}
+	entries := func(prefix string) []metastore.Entry { return collect(t, "ListEntries", prefix, el.ListEntries) }
 	for _, tt := range []struct {
 		prefix string
 		want   []metastore.Entry
@@ -500,6 +477,15 @@ func testEntries(t *testing.T, s metastore.Store) {
 		}
 	}
 
+	entriesRewrite(t, s, el)
+}
+
+// entriesRewrite checks that ListEntries' change fingerprint tells a
+// rewrite apart, that a callback's error stops it, and that it refuses
+// invalid prefixes and a canceled context.
+func entriesRewrite(t *testing.T, s metastore.Store, el metastore.EntryLister) {
+	ctx := t.Context()
+	entries := func(prefix string) []metastore.Entry { return collect(t, "ListEntries", prefix, el.ListEntries) }
 	// Rewrite /a/x.json with other bytes of the same size and timestamp.
 	before := entries("/a/x.json")
 	write(t, s, metastore.Resource{Path: "/a/x.json", Data: []byte("0123456789"), Timestamp: 1})
@@ -528,75 +514,42 @@ func testEntries(t *testing.T, s metastore.Store) {
 	}
 }
 
+// txInitial is what the store holds before each transaction of
+// testTransaction.
+var txInitial = []metastore.Resource{
+	{Path: "/gone", Data: []byte("deleted by the transaction"), Timestamp: 1},
+	{Path: "/keep", Data: []byte("untouched"), Timestamp: 2},
+	{Path: "/over", Data: []byte("old"), Timestamp: 3},
+}
+
 func testTransaction(t *testing.T, s metastore.Store) {
 	ts, ok := s.(metastore.Transactional)
 	if !ok {
 		t.Skipf("%T is not metastore.Transactional", s)
 	}
 	ctx := t.Context()
-	initial := []metastore.Resource{
-		{Path: "/gone", Data: []byte("deleted by the transaction"), Timestamp: 1},
-		{Path: "/keep", Data: []byte("untouched"), Timestamp: 2},
-		{Path: "/over", Data: []byte("old"), Timestamp: 3},
-	}
-	for _, r := range initial {
+	for _, r := range txInitial {
 		write(t, s, r)
 	}
-	// apply runs the same changes in each transaction below.
-	apply := func(t *testing.T, tx metastore.Tx) {
-		t.Helper()
-		steps := []struct {
-			name string
-			err  error
-		}{
-			{"Write /new", tx.Write(ctx, metastore.Resource{Path: "/new", Data: []byte("new"), Timestamp: 4})},
-			{"Write /over", tx.Write(ctx, metastore.Resource{Path: "/over", Data: []byte("new version"), Timestamp: 5})},
-			{"Delete /gone", tx.Delete(ctx, "/gone")},
-			{"Write /tmp", tx.Write(ctx, metastore.Resource{Path: "/tmp", Data: []byte("short-lived"), Timestamp: 6})},
-			{"Delete /tmp", tx.Delete(ctx, "/tmp")},
-			{"Delete /missing", tx.Delete(ctx, "/missing")},
-		}
-		for _, st := range steps {
-			if st.err != nil {
-				t.Fatalf("in a transaction, %s: %v", st.name, st.err)
-			}
-		}
-		if err := tx.Write(ctx, metastore.Resource{Path: "/a/../b", Timestamp: 1}); !errors.Is(err, metastore.ErrInvalidPath) {
-			t.Errorf("in a transaction, Write(/a/../b) error = %v, want one wrapping ErrInvalidPath", err)
-		}
-	}
-	unchanged := func(t *testing.T, when string) {
-		t.Helper()
-		for _, r := range initial {
-			if got := read(t, s, r.Path); !bytes.Equal(got.Data, r.Data) || got.Timestamp != r.Timestamp {
-				t.Errorf("%s: Read(%q) = (%q, %d), want (%q, %d)", when, r.Path, got.Data, got.Timestamp, r.Data, r.Timestamp)
-			}
-		}
-		if got, want := list(t, s, "/"), []string{"/gone", "/keep", "/over"}; !slices.Equal(got, want) {
-			t.Errorf("%s: List(/) = %q, want %q", when, got, want)
-		}
-	}
-
 	t.Run("Rollback", func(t *testing.T) {
 		tx, err := ts.Begin(ctx)
 		if err != nil {
 			t.Fatalf("Begin: %v", err)
 		}
-		apply(t, tx)
-		unchanged(t, "before Rollback")
+		txApply(t, tx)
+		txUnchanged(t, s, "before Rollback")
 		if err := tx.Rollback(); err != nil {
 			t.Errorf("Rollback: %v", err)
 		}
-		unchanged(t, "after Rollback")
+		txUnchanged(t, s, "after Rollback")
 	})
-
 	t.Run("Commit", func(t *testing.T) {
 		tx, err := ts.Begin(ctx)
 		if err != nil {
 			t.Fatalf("Begin: %v", err)
 		}
-		apply(t, tx)
-		unchanged(t, "before Commit")
+		txApply(t, tx)
+		txUnchanged(t, s, "before Commit")
 		if err := tx.Commit(ctx); err != nil {
 			t.Fatalf("Commit: %v", err)
 		}
@@ -605,25 +558,58 @@ func testTransaction(t *testing.T, s metastore.Store) {
 			{Path: "/new", Data: []byte("new"), Timestamp: 4},
 			{Path: "/over", Data: []byte("new version"), Timestamp: 5},
 		}
-		check := func(when string) {
-			t.Helper()
-			var wantPaths []string
-			for _, r := range want {
-				wantPaths = append(wantPaths, r.Path)
-				if got := read(t, s, r.Path); !bytes.Equal(got.Data, r.Data) || got.Timestamp != r.Timestamp {
-					t.Errorf("%s: Read(%q) = (%q, %d), want (%q, %d)", when, r.Path, got.Data, got.Timestamp, r.Data, r.Timestamp)
-				}
-			}
-			if got := list(t, s, "/"); !slices.Equal(got, wantPaths) {
-				t.Errorf("%s: List(/) = %q, want %q", when, got, wantPaths)
-			}
-		}
-		check("after Commit")
+		txHolds(t, s, "after Commit", want)
 		if err := tx.Rollback(); err != nil {
 			t.Errorf("Rollback after Commit: %v, want nil (it does nothing)", err)
 		}
-		check("after Rollback following Commit")
+		txHolds(t, s, "after Rollback following Commit", want)
 	})
+}
+
+// txApply makes the same changes in each transaction of testTransaction.
+func txApply(t *testing.T, tx metastore.Tx) {
+	t.Helper()
+	ctx := t.Context()
+	steps := []struct {
+		name string
+		err  error
+	}{
+		{"Write /new", tx.Write(ctx, metastore.Resource{Path: "/new", Data: []byte("new"), Timestamp: 4})},
+		{"Write /over", tx.Write(ctx, metastore.Resource{Path: "/over", Data: []byte("new version"), Timestamp: 5})},
+		{"Delete /gone", tx.Delete(ctx, "/gone")},
+		{"Write /tmp", tx.Write(ctx, metastore.Resource{Path: "/tmp", Data: []byte("short-lived"), Timestamp: 6})},
+		{"Delete /tmp", tx.Delete(ctx, "/tmp")},
+		{"Delete /missing", tx.Delete(ctx, "/missing")},
+	}
+	for _, st := range steps {
+		if st.err != nil {
+			t.Fatalf("in a transaction, %s: %v", st.name, st.err)
+		}
+	}
+	if err := tx.Write(ctx, metastore.Resource{Path: "/a/../b", Timestamp: 1}); !errors.Is(err, metastore.ErrInvalidPath) {
+		t.Errorf("in a transaction, Write(/a/../b) error = %v, want one wrapping ErrInvalidPath", err)
+	}
+}
+
+// txUnchanged checks that the store still holds txInitial.
+func txUnchanged(t *testing.T, s metastore.Store, when string) {
+	t.Helper()
+	txHolds(t, s, when, txInitial)
+}
+
+// txHolds checks that the store holds exactly want.
+func txHolds(t *testing.T, s metastore.Store, when string, want []metastore.Resource) {
+	t.Helper()
+	var wantPaths []string
+	for _, r := range want {
+		wantPaths = append(wantPaths, r.Path)
+		if got := read(t, s, r.Path); !bytes.Equal(got.Data, r.Data) || got.Timestamp != r.Timestamp {
+			t.Errorf("%s: Read(%q) = (%q, %d), want (%q, %d)", when, r.Path, got.Data, got.Timestamp, r.Data, r.Timestamp)
+		}
+	}
+	if got := list(t, s, "/"); !slices.Equal(got, wantPaths) {
+		t.Errorf("%s: List(/) = %q, want %q", when, got, wantPaths)
+	}
 }
 
 func testThousandResources(t *testing.T, s metastore.Store) {
@@ -642,7 +628,7 @@ func testThousandResources(t *testing.T, s metastore.Store) {
 		default:
 			p = fmt.Sprintf("/table/DEFAULT.TABLE_%d--project_%d.json", i, i%5)
 		}
-		want[i] = metastore.Resource{Path: p, Data: pseudoRandom(i%300, uint64(i)), Timestamp: tsKylin + int64(i)*1013}
+		want[i] = metastore.Resource{Path: p, Data: PseudoRandom(i%300, uint64(i)), Timestamp: tsKylin + int64(i)*1013}
 	}
 	var sink metastore.Sink = s
 	var tx metastore.Tx
@@ -700,19 +686,23 @@ func read(t *testing.T, s metastore.Source, path string) metastore.Resource {
 // list returns the paths s lists under prefix, failing the test on error.
 func list(t *testing.T, s metastore.Source, prefix string) []string {
 	t.Helper()
-	var got []string
-	if err := s.List(t.Context(), prefix, func(p string) error {
-		got = append(got, p)
-		return nil
-	}); err != nil {
-		t.Fatalf("List(%q): %v", prefix, err)
+	return collect(t, "List", prefix, s.List)
+}
+
+// collect returns what a listing (List, ListEntries) gives under prefix,
+// failing the test on error.
+func collect[T any](t *testing.T, what, prefix string, listing func(context.Context, string, func(T) error) error) []T {
+	t.Helper()
+	var got []T
+	if err := listing(t.Context(), prefix, func(x T) error { got = append(got, x); return nil }); err != nil {
+		t.Fatalf("%s(%q): %v", what, prefix, err)
 	}
 	return got
 }
 
-// pseudoRandom returns n deterministic bytes that depend on seed: every byte
-// value appears, NUL and invalid UTF-8 included.
-func pseudoRandom(n int, seed uint64) []byte {
+// PseudoRandom returns n deterministic bytes that depend on seed: every byte
+// value appears, NUL and invalid UTF-8 included, and they do not compress.
+func PseudoRandom(n int, seed uint64) []byte {
 	b := make([]byte, n)
 	x := seed*0x9E3779B97F4A7C15 + 1
 	for i := range b {

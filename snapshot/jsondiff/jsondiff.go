@@ -18,10 +18,9 @@
 // An array is compared by identity when every element on both sides is an
 // object that has a scalar (string, number, boolean, or null if another
 // identity key is not null) value for each identity key, and the values are
-// unique within its side. The candidates are tried in this
-// order: "name", "id", "uuid", "column", "table", "realization", then the
-// pairs "name"+"column", "table"+"column" and "name"+"table"; the first that
-// works on both sides is used. Elements are matched by identity: an element
+// unique within its side. The candidate key sets are those of
+// Options.Identities, tried in order; the first that works on both sides is
+// used. Elements are matched by identity: an element
 // of one side only is Added or Removed, a matched element is compared
 // recursively, and matched elements whose relative order changed are
 // reported as Moved (order matters to Kylin in rowkey columns, for one).
@@ -42,8 +41,7 @@
 // # Ignored fields
 //
 // Options.Ignore names object keys whose values are never compared, at any
-// depth. DefaultIgnore lists the fields Kylin rewrites on every save without
-// any change of meaning.
+// depth (for Kylin, the fields every save rewrites: scope.SaveFields).
 package jsondiff
 
 import (
@@ -112,14 +110,11 @@ type Options struct {
 	// Ignore lists object keys whose values are not compared, wherever
 	// they appear.
 	Ignore []string
+	// Identities are the key sets that may name the elements of an array
+	// of objects, tried in order (for Kylin: scope.IdentityKeys); with
+	// none, every array is compared as a sequence.
+	Identities [][]string
 }
-
-// DefaultIgnore returns the fields that Kylin and Kyligence rewrite on every
-// save of a resource, so that they differ between any two versions without
-// a change of meaning: "last_modified" (time of the save), "mvcc" (KE and
-// Kylin 5's write counter) and "version" (the metadata format version, which
-// every resource takes on after an upgrade).
-func DefaultIgnore() []string { return []string{"last_modified", "mvcc", "version"} }
 
 // ErrInvalidJSON is wrapped by the errors of Parse and Diff when a document
 // is not valid JSON.
@@ -205,7 +200,7 @@ func Diff(old, new []byte, opt Options) ([]Change, error) {
 // Compare is Diff for documents already decoded by Parse (or any value made
 // of map[string]any, []any, string, json.Number, float64, bool and nil).
 func Compare(old, new any, opt Options) []Change {
-	d := &differ{ignore: map[string]bool{}}
+	d := &differ{ignore: map[string]bool{}, identities: opt.Identities}
 	for _, k := range opt.Ignore {
 		d.ignore[k] = true
 	}
@@ -214,8 +209,9 @@ func Compare(old, new any, opt Options) []Change {
 }
 
 type differ struct {
-	ignore map[string]bool
-	out    []Change
+	ignore     map[string]bool
+	identities [][]string
+	out        []Change
 }
 
 func (d *differ) add(path string, op Op, old, new any) {
@@ -278,15 +274,8 @@ func (d *differ) object(path string, a, b map[string]any) {
 	}
 }
 
-// identities are the identity key sets tried for arrays of objects, in
-// order (see the package documentation).
-var identities = [][]string{
-	{"name"}, {"id"}, {"uuid"}, {"column"}, {"table"}, {"realization"},
-	{"name", "column"}, {"table", "column"}, {"name", "table"},
-}
-
 func (d *differ) array(path string, a, b []any) {
-	if keys := identityOf(a, b); keys != nil {
+	if keys := identityOf(d.identities, a, b); keys != nil {
 		d.byIdentity(path, keys, a, b)
 		return
 	}
@@ -295,7 +284,7 @@ func (d *differ) array(path string, a, b []any) {
 
 // identityOf returns the first identity key set that names every element of
 // a and b uniquely, or nil.
-func identityOf(a, b []any) []string {
+func identityOf(identities [][]string, a, b []any) []string {
 	if len(a)+len(b) == 0 {
 		return nil
 	}

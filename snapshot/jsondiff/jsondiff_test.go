@@ -6,8 +6,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kylin-tools/metastore/scope"
 	"github.com/kylin-tools/metastore/snapshot/jsondiff"
 )
+
+// kylin is how package snapshot diffs Kylin's resources: with Kylin's
+// identity keys, ignoring the given fields.
+func kylin(ignore []string) jsondiff.Options {
+	return jsondiff.Options{Ignore: ignore, Identities: scope.IdentityKeys()}
+}
 
 func lines(cs []jsondiff.Change) string {
 	var s []string
@@ -34,8 +41,8 @@ func TestDiff(t *testing.T) {
 		{"added and removed keys, sorted", `{"z":1,"b":2}`, `{"a":{"k":[1]},"b":2}`, nil,
 			"a: added {\"k\":[1]}\nz: removed 1"},
 		{"ignored at any depth", `{"last_modified":1,"x":{"version":"3.0","v":1}}`, `{"last_modified":2,"x":{"version":"4.0","v":1}}`,
-			jsondiff.DefaultIgnore(), ``},
-		{"ignored keys never reported added", `{}`, `{"mvcc":3}`, jsondiff.DefaultIgnore(), ``},
+			scope.SaveFields(), ``},
+		{"ignored keys never reported added", `{}`, `{"mvcc":3}`, scope.SaveFields(), ``},
 		{"odd keys are quoted", `{"props":{"kylin.cube.algorithm":"auto"}}`, `{"props":{"kylin.cube.algorithm":"inmem"}}`, nil,
 			`props["kylin.cube.algorithm"]: "auto" -> "inmem"`},
 		{"named segments", `{"segments":[{"name":"s1","status":"NEW"},{"name":"s2","status":"READY"}]}`,
@@ -70,7 +77,7 @@ func TestDiff(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := jsondiff.Diff([]byte(tt.old), []byte(tt.new), jsondiff.Options{Ignore: tt.ignore})
+			got, err := jsondiff.Diff([]byte(tt.old), []byte(tt.new), kylin(tt.ignore))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,6 +154,31 @@ func TestLinesLargeInputStaysBounded(t *testing.T) {
 	}
 }
 
+// TestDiffIdentitiesAreOptions checks that jsondiff knows no identity key
+// of its own: without Options.Identities an array of named objects is
+// compared as a sequence, and the key sets given are tried in order.
+func TestDiffIdentitiesAreOptions(t *testing.T) {
+	old := `[{"name":"a","id":1,"v":1},{"name":"b","id":2,"v":1}]`
+	new := `[{"name":"b","id":2,"v":2},{"name":"a","id":1,"v":1}]`
+	for _, tt := range []struct {
+		ids  [][]string
+		want string
+	}{
+		{nil, "[0]: added {\"id\":2,\"name\":\"b\",\"v\":2}\n[1]: removed {\"id\":2,\"name\":\"b\",\"v\":1}"},
+		{[][]string{{"id"}, {"name"}}, "[id=2].v: 1 -> 2\n[id=2]: moved from index 1 to 0"},
+		{[][]string{{"name"}}, "[name=b].v: 1 -> 2\n[name=b]: moved from index 1 to 0"},
+		{[][]string{{"missing"}}, "[0]: added {\"id\":2,\"name\":\"b\",\"v\":2}\n[1]: removed {\"id\":2,\"name\":\"b\",\"v\":1}"},
+	} {
+		got, err := jsondiff.Diff([]byte(old), []byte(new), jsondiff.Options{Identities: tt.ids})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := lines(got); g != tt.want {
+			t.Errorf("identities %q:\n%s\nwant\n%s", tt.ids, g, tt.want)
+		}
+	}
+}
+
 func TestManyMovedElements(t *testing.T) {
 	// A large permutation must not need a quadratic table.
 	var a, b []string
@@ -155,7 +187,7 @@ func TestManyMovedElements(t *testing.T) {
 	}
 	b = append(b, a[1:]...)
 	b = append(b, a[0])
-	got, err := jsondiff.Diff([]byte("["+strings.Join(a, ",")+"]"), []byte("["+strings.Join(b, ",")+"]"), jsondiff.Options{})
+	got, err := jsondiff.Diff([]byte("["+strings.Join(a, ",")+"]"), []byte("["+strings.Join(b, ",")+"]"), kylin(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,12 +201,12 @@ func FuzzDiff(f *testing.F) {
 	f.Add([]byte(`[1,2,3]`), []byte(`[3,2,1]`))
 	f.Add([]byte(`{"a":1e999999999}`), []byte(`{"a":1}`))
 	f.Fuzz(func(t *testing.T, a, b []byte) {
-		cs, err := jsondiff.Diff(a, b, jsondiff.Options{Ignore: jsondiff.DefaultIgnore()})
+		cs, err := jsondiff.Diff(a, b, kylin(scope.SaveFields()))
 		if err != nil {
 			jsondiff.Lines(a, b)
 			return
 		}
-		same, _ := jsondiff.Diff(a, a, jsondiff.Options{})
+		same, _ := jsondiff.Diff(a, a, kylin(nil))
 		if len(same) != 0 {
 			t.Errorf("a document differs from itself: %v", same)
 		}
@@ -189,7 +221,7 @@ func ExampleDiff() {
   "name" : "sales",
   "segments" : [ { "name" : "20240101_20240201", "status" : "READY" } ]
 }`)
-	changes, _ := jsondiff.Diff(old, new, jsondiff.Options{Ignore: jsondiff.DefaultIgnore()})
+	changes, _ := jsondiff.Diff(old, new, jsondiff.Options{Ignore: scope.SaveFields(), Identities: scope.IdentityKeys()})
 	for _, c := range changes {
 		fmt.Println(c)
 	}

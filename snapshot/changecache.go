@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/kylin-tools/metastore/objects"
 )
@@ -200,192 +198,42 @@ func appendCacheEntry(buf []byte, p string, e cacheEntry) []byte {
 	return append(buf, e.id[:]...)
 }
 
-// writeAtomic replaces path with data through a temporary file.
-func writeAtomic(path string, data []byte, tmpPrefix string) error {
-	f, err := prepareAtomic(path, data, tmpPrefix)
-	if err != nil {
-		return err
+// encodeCache returns the next change cache: a full scan replaces the old
+// one, a partial one updates the paths it saw. It returns nil when there is
+// nothing new to write.
+func encodeCache(old map[string]cacheEntry, items []scanned, full bool, commit objects.ID) []byte {
+	if full && len(items) == len(old) {
+		same := true
+		for i := range items {
+			it := &items[i]
+			if it.cached {
+				continue
+			}
+			if c, ok := old[it.path]; !ok || c != (cacheEntry{change: it.change, size: it.size, ts: it.ts, id: it.id}) {
+				same = false
+				break
+			}
+		}
+		if same {
+			// Nothing to learn; the snapshot the file names still holds
+			// every blob it lists.
+			return nil
+		}
 	}
-	return f.commit()
-}
-
-// staged is a file written under a temporary name, to replace path once
-// committed.
-type staged struct{ tmp, path string }
-
-// tmpMarker starts the names of the temporary files of the cache folder.
-const tmpMarker = ".tmp-"
-
-// prepareAtomic writes data to a temporary file beside path.
-func prepareAtomic(path string, data []byte, tmpPrefix string) (staged, error) {
-	if err := os.MkdirAll(filepath.Dir(path), objects.DirMode); err != nil {
-		return staged{}, err
+	if full {
+		// The items are in path order: the file is written from them
+		// directly.
+		return encodeCacheItems(items, commit)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), tmpPrefix)
-	if err != nil {
-		return staged{}, err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return staged{}, fmt.Errorf("save %s: %w", filepath.Base(path), err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return staged{}, err
-	}
-	return staged{tmp: f.Name(), path: path}, nil
-}
-
-// commit renames the temporary file over path.
-func (f staged) commit() error {
-	if err := os.Rename(f.tmp, f.path); err != nil {
-		os.Remove(f.tmp)
-		return err
-	}
-	return nil
-}
-
-// discard removes the temporary file.
-func (f staged) discard() { os.Remove(f.tmp) }
-
-// removeStaleCacheTemp deletes temporary files of the cache folder last
-// written before cutoff: left by a backup that was killed. Call it while
-// holding the repository lock.
-func (r *Repository) removeStaleCacheTemp(cutoff time.Time) {
-	dir := filepath.Join(r.Path(), cacheDir)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), tmpMarker) {
+	next := old
+	for _, it := range items {
+		if it.change == "" {
+			// A scoped scan reads by path and learns no fingerprint: the
+			// entry it has stays (if the file changed, its fingerprint no
+			// longer matches anyway).
 			continue
 		}
-		if info, err := e.Info(); err == nil && !info.ModTime().After(cutoff) {
-			os.Remove(filepath.Join(dir, e.Name()))
-		}
+		next[it.path] = cacheEntry{change: it.change, size: it.size, ts: it.ts, id: it.id}
 	}
-}
-
-// The tree memo remembers, for each folder of the last system backup of a
-// source, a fingerprint of everything below it and the tree and timestamps
-// mirror it gave, so that an unchanged folder costs one hash of its
-// listing instead of encoding, hashing and looking up all its trees.
-
-type memoEntry struct {
-	fp     [20]byte
-	tree   objects.ID
-	mirror objects.ID
-}
-
-type dirMemo struct {
-	repo    *objects.Repository
-	old     map[string]memoEntry
-	next    map[string]memoEntry
-	keys    []string // old's keys, sorted; built on first use
-	trusted bool     // the snapshot it was saved with exists: so do its trees
-}
-
-// has reports whether the memo's tree id is in the repository.
-func (m *dirMemo) has(id objects.ID) bool {
-	return m.trusted || m.repo.Has(id)
-}
-
-// keep carries an unchanged folder and everything remembered below it over
-// to the next memo, so that a later change deep inside still finds its
-// siblings remembered.
-func (m *dirMemo) keep(path string, e memoEntry) {
-	m.next[path] = e
-	if m.keys == nil {
-		m.keys = make([]string, 0, len(m.old))
-		for k := range m.old {
-			m.keys = append(m.keys, k)
-		}
-		sort.Strings(m.keys)
-	}
-	prefix := path + "/"
-	for i := sort.SearchStrings(m.keys, prefix); i < len(m.keys) && strings.HasPrefix(m.keys[i], prefix); i++ {
-		m.next[m.keys[i]] = m.old[m.keys[i]]
-	}
-}
-
-// memoMagic starts a memo file; the 20-byte id of the snapshot it was saved
-// with follows.
-const memoMagic = "metastore-trees 2\n"
-
-func loadDirMemo(repo *objects.Repository, path string) *dirMemo {
-	m := &dirMemo{repo: repo, old: map[string]memoEntry{}, next: map[string]memoEntry{}}
-	data, err := readCacheFile(path)
-	if err != nil || !strings.HasPrefix(string(data), memoMagic) || len(data) < len(memoMagic)+40 {
-		return m
-	}
-	if sum := sha1.Sum(data[:len(data)-20]); string(sum[:]) != string(data[len(data)-20:]) {
-		return m // damaged: discarded whole
-	}
-	data = data[:len(data)-20]
-	var commit objects.ID
-	copy(commit[:], data[len(memoMagic):])
-	b := data[len(memoMagic)+20:]
-	for len(b) > 0 {
-		n, k := binary.Uvarint(b)
-		if k <= 0 || n > uint64(len(b)-k) || uint64(len(b)-k)-n < 60 {
-			return &dirMemo{repo: repo, old: map[string]memoEntry{}, next: map[string]memoEntry{}}
-		}
-		b = b[k:]
-		p := string(b[:n])
-		b = b[n:]
-		var e memoEntry
-		copy(e.fp[:], b[:20])
-		copy(e.tree[:], b[20:40])
-		copy(e.mirror[:], b[40:60])
-		b = b[60:]
-		m.old[p] = e
-	}
-	// Objects are never deleted while reachable, and every tree the memo
-	// names belongs to that snapshot or an earlier one of the chain.
-	m.trusted = !commit.IsZero() && repo.Has(commit)
-	return m
-}
-
-// unchanged reports whether the next memo would say exactly what the old
-// one says (then there is no need to write it).
-func (m *dirMemo) unchanged() bool {
-	if len(m.next) != len(m.old) {
-		return false
-	}
-	for k, v := range m.next {
-		if m.old[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
-func (m *dirMemo) save(path string, commit objects.ID) error {
-	data := m.encode(commit)
-	if data == nil {
-		return nil
-	}
-	return writeAtomic(path, data, tmpMarker+"trees-")
-}
-
-// encode returns the memo file to save with snapshot commit, or nil if the
-// file already says it all.
-func (m *dirMemo) encode(commit objects.ID) []byte {
-	if m.trusted && m.unchanged() {
-		return nil
-	}
-	var buf []byte
-	buf = append(buf, memoMagic...)
-	buf = append(buf, commit[:]...)
-	for p, e := range m.next {
-		buf = binary.AppendUvarint(buf, uint64(len(p)))
-		buf = append(buf, p...)
-		buf = append(buf, e.fp[:]...)
-		buf = append(buf, e.tree[:]...)
-		buf = append(buf, e.mirror[:]...)
-	}
-	sum := sha1.Sum(buf)
-	return append(buf, sum[:]...)
+	return encodeCacheFile(next, commit)
 }

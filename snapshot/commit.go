@@ -2,7 +2,6 @@ package snapshot
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -16,22 +15,6 @@ import (
 // it reads. It is recorded in the repository's git config as
 // metastore.format and in every commit's Metastore-Format trailer.
 const FormatVersion = 1
-
-// Names of the repository layout; FORMAT.md documents them.
-const (
-	// recordsDir is the top-level tree entry holding the tool's own records.
-	recordsDir = ".metastore"
-	// timestampsDir mirrors the resource folders; a resource's timestamp is
-	// in the name of its mirror entry.
-	timestampsDir = "timestamps"
-
-	refHeads  = "refs/heads/"
-	refTags   = "refs/tags/"
-	safetyRef = "safety/"
-	importRef = "imported"
-	headRef   = refHeads + "system"
-	cacheDir  = "metastore-cache"
-)
 
 // Kind says why a snapshot was taken.
 type Kind string
@@ -68,17 +51,6 @@ const (
 // takenAtLayout is the millisecond-precision time of Metastore-Taken-At
 // (git's own commit times have whole seconds).
 const takenAtLayout = "2006-01-02T15:04:05.000Z07:00"
-
-// chainRef is the branch that holds the snapshots of one scope and kind.
-func chainRef(s scope.Scope, k Kind) string {
-	switch k {
-	case KindSafety:
-		return refHeads + safetyRef + s.RefPath()
-	case KindImport:
-		return refHeads + importRef
-	}
-	return refHeads + s.RefPath()
-}
 
 // info fields carried by trailers.
 type trailerInfo struct {
@@ -209,38 +181,6 @@ func decodeTrailers(tr map[string][]string) (trailerInfo, error) {
 	t.ImportPath = get(trImportPath)
 	t.Added = tr[trAdded]
 	return t, nil
-}
-
-// timestampName is the name of a resource's entry in the timestamps
-// mirror: "<name>@<milliseconds>".
-func timestampName(name string, ms int64) string {
-	return name + "@" + strconv.FormatInt(ms, 10)
-}
-
-// parseTimestampName splits a timestamps mirror entry name.
-func parseTimestampName(entry string) (string, int64, bool) {
-	i := strings.LastIndexByte(entry, '@')
-	if i <= 0 {
-		return "", 0, false
-	}
-	ms, err := strconv.ParseInt(entry[i+1:], 10, 64)
-	if err != nil {
-		return "", 0, false
-	}
-	return entry[:i], ms, true
-}
-
-// escapedDirRE matches folder names that look like timestamp entries.
-var escapedDirRE = regexp.MustCompile(`@-?[0-9]+@*$`)
-
-// escapeDir maps a resource folder name to its name in the timestamps
-// mirror. Folders and resources live in one namespace there, so a folder
-// whose name ends like a timestamp entry ("x@123") gets one more "@".
-func escapeDir(name string) string {
-	if escapedDirRE.MatchString(name) {
-		return name + "@"
-	}
-	return name
 }
 
 // folderTimeLayout is how Info.FolderTime writes the time of a Kylin backup

@@ -1,0 +1,64 @@
+package snapshot
+
+import "github.com/kylin-tools/metastore/objects"
+
+// fileCaches are the change cache and the tree memo of one source, kept
+// beside the snapshots in the repository's cache folder (see
+// changecache.go and treememo.go). Neither is part of a snapshot, and one
+// that is missing, stale or damaged only makes a backup slower. The change
+// cache is read in the background while the source is listed; both are
+// saved for the snapshot they describe, once it is published.
+type fileCaches struct {
+	path    string     // the change cache file; the tree memo is path+".trees"
+	load    *cacheLoad // the change cache being read
+	full    bool       // the scan lists the whole source, not some members
+	useMemo bool       // the tree memo serves this recording (full backups)
+	memo    *dirMemo
+}
+
+// openCaches starts reading the caches of source: the change cache, and the
+// tree memo if useMemo.
+func (r *Repository) openCaches(source string, full, useMemo bool) *fileCaches {
+	c := &fileCaches{path: r.cachePath(source), full: full, useMemo: useMemo}
+	c.load = r.loadCacheAsync(c.path)
+	return c
+}
+
+// close waits for the change cache to be read (so that nothing reads it
+// after the command).
+func (c *fileCaches) close() { c.load.wait() }
+
+// treeMemo returns the tree memo, read once; nil if it does not serve.
+func (c *fileCaches) treeMemo(r *Repository) *dirMemo {
+	if c.useMemo && c.memo == nil {
+		c.memo = loadDirMemo(r.objs, c.path+".trees")
+	}
+	return c.memo
+}
+
+// prepare writes the caches that describe snapshot commit, whose resources
+// are items, under temporary names: commit them once it is published.
+func (c *fileCaches) prepare(items []scanned, commit objects.ID) []staged {
+	var files []staged
+	if data := encodeCache(c.load.wait(), items, c.full, commit); data != nil {
+		if f, err := prepareAtomic(c.path, data, tmpMarker+"cache-"); err == nil {
+			files = append(files, f)
+		}
+	}
+	if c.memo != nil {
+		if data := c.memo.encode(commit); data != nil {
+			if f, err := prepareAtomic(c.path+".trees", data, tmpMarker+"trees-"); err == nil {
+				files = append(files, f)
+			}
+		}
+	}
+	return files
+}
+
+// save writes the caches that describe snapshot commit, published already.
+// A cache that cannot be saved only makes the next backup slower.
+func (c *fileCaches) save(items []scanned, commit objects.ID) {
+	for _, f := range c.prepare(items, commit) {
+		_ = f.commit()
+	}
+}

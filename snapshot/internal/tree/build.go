@@ -1,0 +1,235 @@
+package tree
+
+import (
+	"crypto/sha1"
+	"encoding/binary"
+	"fmt"
+	"strings"
+
+	"github.com/kylin-tools/metastore/objects"
+	"golang.org/x/sync/errgroup"
+)
+
+// Item is a resource to record: its key, blob and timestamp.
+type Item struct {
+	Key       string
+	ID        objects.ID
+	Timestamp int64
+}
+
+// WriteFunc stores an object (or, in a dry run, only names it). base is an
+// earlier version of the object (the tree at the same path in the previous
+// snapshot), which the store may use as a delta base; zero if unknown.
+type WriteFunc func(k objects.Kind, data []byte, base objects.ID) (objects.ID, error)
+
+// Memo remembers the trees of folders between backups (the tree memo of
+// package snapshot): a folder whose fingerprint (the names, blobs and
+// timestamps of everything below it) did not change keeps its tree and
+// timestamps tree, without encoding or hashing them again.
+type Memo interface {
+	// Get returns the trees remembered for folder path ("cube", "dict/T")
+	// with fingerprint fp, if the repository still has them.
+	Get(path string, fp [20]byte) (tree, mirror objects.ID, ok bool)
+	// Put remembers the trees written for folder path.
+	Put(path string, fp [20]byte, tree, mirror objects.ID)
+}
+
+// Builder writes the trees of a snapshot.
+type Builder struct {
+	// Write stores each tree (and the empty blob of the timestamp records).
+	Write WriteFunc
+	// Has says whether the repository already holds an object, whose
+	// write is then skipped; nil writes every tree.
+	Has func(objects.ID) bool
+	// Prev is the previous snapshot's tree, whose folders are the delta
+	// bases of the new versions of the same folders; nil for none.
+	Prev *Root
+	// Memo, if not nil, remembers the trees of unchanged folders.
+	Memo Memo
+	// Workers is how many large trees are stored at once, in the
+	// background while the walk goes on (a flat folder of tens of
+	// thousands of jobs); below 2, every tree is stored in turn.
+	Workers int
+
+	empty     objects.ID
+	haveEmpty bool
+	late      *errgroup.Group
+}
+
+// asyncTreeSize is the size above which a tree is stored in the
+// background.
+const asyncTreeSize = 64 << 10
+
+// Build writes the trees of a snapshot of items, sorted by key, and
+// returns the root tree: the resource folders and the records with their
+// timestamps mirror (FORMAT.md). A key that is both a resource and a folder
+// cannot be represented and is an error.
+func (b *Builder) Build(items []Item) (objects.ID, error) {
+	b.late = &errgroup.Group{}
+	if b.Workers >= 2 {
+		b.late.SetLimit(b.Workers)
+	}
+	root, err := b.root(items)
+	if lateErr := b.late.Wait(); err == nil {
+		err = lateErr
+	}
+	return root, err
+}
+
+func (b *Builder) root(items []Item) (objects.ID, error) {
+	entries, mirror, err := b.dir(items, 1)
+	if err != nil {
+		return objects.ID{}, err
+	}
+	tsTree, err := b.tree(MirrorPath(""), mirror)
+	if err != nil {
+		return objects.ID{}, err
+	}
+	tsEntry := objects.TreeEntry{Name: TimestampsDir, Mode: objects.ModeDir, ID: tsTree}
+	recID, err := b.tree(RecordsDir, []objects.TreeEntry{tsEntry})
+	if err != nil {
+		return objects.ID{}, err
+	}
+	entries = append(entries, objects.TreeEntry{Name: RecordsDir, Mode: objects.ModeDir, ID: recID})
+	objects.SortTree(entries)
+	return b.tree("", entries)
+}
+
+// tree writes the tree at path (slash-separated tree names from the root).
+func (b *Builder) tree(path string, entries []objects.TreeEntry) (objects.ID, error) {
+	data, err := objects.EncodeTree(entries)
+	if err != nil {
+		return objects.ID{}, err
+	}
+	id := objects.HashObject(objects.KindTree, data)
+	if b.Has != nil && b.Has(id) {
+		return id, nil
+	}
+	var base objects.ID
+	if b.Prev != nil {
+		base = b.Prev.TreeAt(path)
+	}
+	if len(data) < asyncTreeSize || b.Workers < 2 {
+		return b.Write(objects.KindTree, data, base)
+	}
+	b.late.Go(func() error {
+		_, err := b.Write(objects.KindTree, data, base)
+		return err
+	})
+	return id, nil
+}
+
+// dir returns the entries of the folder whose resources are items, all of
+// which share the first `off` bytes of their key (the folder's path with
+// its slash), and the entries of its timestamps mirror, in which each
+// resource is an empty blob named "<name>@<milliseconds>" and each subfolder
+// a tree (see FORMAT.md).
+func (b *Builder) dir(items []Item, off int) ([]objects.TreeEntry, []objects.TreeEntry, error) {
+	var entries, mirror []objects.TreeEntry
+	if n := len(items); n <= 1<<16 {
+		// At most one entry per resource: enough for a flat folder of job
+		// outputs without regrowing, little to waste for a nested one.
+		entries, mirror = make([]objects.TreeEntry, 0, n), make([]objects.TreeEntry, 0, n)
+	}
+	for i := 0; i < len(items); {
+		rest := items[i].Key[off:]
+		slash := strings.IndexByte(rest, '/')
+		if slash < 0 {
+			if len(entries) > 0 && entries[len(entries)-1].Name == rest {
+				return nil, nil, errBoth(items[i].Key)
+			}
+			empty, err := b.emptyBlob()
+			if err != nil {
+				return nil, nil, err
+			}
+			entries = append(entries, objects.TreeEntry{Name: rest, Mode: objects.ModeFile, ID: items[i].ID})
+			mirror = append(mirror, objects.TreeEntry{Name: MirrorEntry(rest, items[i].Timestamp), Mode: objects.ModeFile, ID: empty})
+			i++
+			continue
+		}
+		name := rest[:slash]
+		prefix := items[i].Key[:off+slash+1]
+		j := i + 1
+		for j < len(items) && strings.HasPrefix(items[j].Key, prefix) {
+			j++
+		}
+		for _, e := range entries {
+			if e.Name == name {
+				return nil, nil, errBoth(items[i].Key[:off+slash])
+			}
+		}
+		id, subTS, err := b.subdir(items[i:j], off+slash+1)
+		if err != nil {
+			return nil, nil, err
+		}
+		entries = append(entries, objects.TreeEntry{Name: name, Mode: objects.ModeDir, ID: id})
+		mirror = append(mirror, objects.TreeEntry{Name: EscapeDir(name), Mode: objects.ModeDir, ID: subTS})
+		i = j
+	}
+	objects.SortTree(entries)
+	objects.SortTree(mirror)
+	return entries, mirror, nil
+}
+
+func errBoth(key string) error {
+	return fmt.Errorf("resource %s is also a folder: a snapshot cannot hold both", key)
+}
+
+// subdir writes the tree and the timestamps mirror of a folder below the
+// root (see dir), or takes them from the memo.
+func (b *Builder) subdir(items []Item, off int) (objects.ID, objects.ID, error) {
+	path := items[0].Key[1 : off-1]
+	var fp [20]byte
+	if b.Memo != nil {
+		fp = fingerprint(items, off)
+		if tree, mirror, ok := b.Memo.Get(path, fp); ok {
+			return tree, mirror, nil
+		}
+	}
+	entries, mirror, err := b.dir(items, off)
+	if err != nil {
+		return objects.ID{}, objects.ID{}, err
+	}
+	id, err := b.tree(path, entries)
+	if err != nil {
+		return objects.ID{}, objects.ID{}, err
+	}
+	mid, err := b.tree(MirrorPath(path), mirror)
+	if err != nil {
+		return objects.ID{}, objects.ID{}, err
+	}
+	if b.Memo != nil {
+		b.Memo.Put(path, fp, id, mid)
+	}
+	return id, mid, nil
+}
+
+// fingerprint identifies the content of a folder: the names, objects and
+// timestamps of everything below it.
+func fingerprint(items []Item, off int) [20]byte {
+	// One buffer, one hash: SHA-1 over many tiny writes is several times
+	// slower.
+	n := 0
+	for _, it := range items {
+		n += len(it.Key) - off + 29
+	}
+	buf := make([]byte, 0, n)
+	for _, it := range items {
+		buf = append(buf, it.Key[off:]...)
+		buf = append(buf, 0)
+		buf = append(buf, it.ID[:]...)
+		buf = binary.BigEndian.AppendUint64(buf, uint64(it.Timestamp))
+	}
+	return sha1.Sum(buf)
+}
+
+func (b *Builder) emptyBlob() (objects.ID, error) {
+	if !b.haveEmpty {
+		id, err := b.Write(objects.KindBlob, nil, objects.ID{})
+		if err != nil {
+			return id, err
+		}
+		b.empty, b.haveEmpty = id, true
+	}
+	return b.empty, nil
+}

@@ -1,0 +1,203 @@
+package tree
+
+import (
+	"fmt"
+
+	"github.com/kylin-tools/metastore/objects"
+)
+
+// Checker is the strict mode of reading snapshot trees, for verify: it
+// reads every tree afresh (through Read, which checks each object's kind
+// and hash) and reports, instead of refusing, what a Reader refuses and
+// more: trees not in canonical git form, entries that are neither files
+// nor folders, names listed twice, resources without exactly one timestamp
+// record, records without a resource, timestamps of a folder that does not
+// exist. Each pair of a folder tree and its timestamps tree is checked
+// once, however many snapshots share it.
+type Checker struct {
+	// Read returns the content of object id, which must be of kind k and
+	// hash to id.
+	Read func(id objects.ID, k objects.Kind) ([]byte, error)
+	// Problem reports what is wrong at key ("/cube/x.json", "/cube", "" for
+	// the snapshot itself); object is the object involved, if any.
+	Problem func(key string, object objects.ID, msg string)
+	// Resource is called for each resource, with its blob.
+	Resource func(key string, blob objects.ID)
+	// Folder is called when a folder has been checked.
+	Folder func()
+	// Trees counts the trees checked.
+	Trees int
+
+	folders map[[2]objects.ID]int // (resource tree, mirror tree) pairs checked -> resources below
+}
+
+// Check checks the snapshot tree whose root tree is root and returns how
+// many resources it holds; ok is false if the root tree cannot be read.
+func (c *Checker) Check(root objects.ID) (n int, ok bool) {
+	data, err := c.Read(root, objects.KindTree)
+	if err != nil {
+		c.Problem("", root, "root tree "+err.Error())
+		return 0, false
+	}
+	entries, err := objects.DecodeTree(data)
+	if err != nil {
+		c.Problem("", root, err.Error())
+		return 0, false
+	}
+	c.Trees++
+	var resources []objects.TreeEntry
+	var mirror objects.ID
+	for _, e := range entries {
+		if e.Name == RecordsDir {
+			mirror = c.mirrorRoot(e)
+			continue
+		}
+		resources = append(resources, e)
+	}
+	if mirror.IsZero() {
+		c.Problem("", objects.ID{}, "no "+RecordsDir+"/"+TimestampsDir+" records")
+	}
+	return c.folder("", resources, mirror), true
+}
+
+// mirrorRoot returns the timestamps tree in the records entry e.
+func (c *Checker) mirrorRoot(e objects.TreeEntry) objects.ID {
+	const key = "/" + RecordsDir
+	if !e.IsDir() {
+		c.Problem(key, objects.ID{}, "is not a folder")
+		return objects.ID{}
+	}
+	data, err := c.Read(e.ID, objects.KindTree)
+	if err != nil {
+		c.Problem(key, e.ID, "tree "+err.Error())
+		return objects.ID{}
+	}
+	entries, err := objects.DecodeTree(data)
+	if err != nil {
+		c.Problem(key, e.ID, err.Error())
+		return objects.ID{}
+	}
+	for _, x := range entries {
+		if x.Name == TimestampsDir && x.IsDir() {
+			return x.ID
+		}
+	}
+	return objects.ID{}
+}
+
+// tree reads and decodes a tree, checking that it is in canonical git form.
+func (c *Checker) tree(key string, id objects.ID) ([]objects.TreeEntry, bool) {
+	data, err := c.Read(id, objects.KindTree)
+	if err != nil {
+		c.Problem(key, id, "tree "+err.Error())
+		return nil, false
+	}
+	entries, err := objects.DecodeTree(data)
+	if err != nil {
+		c.Problem(key, id, err.Error())
+		return nil, false
+	}
+	if again, err := objects.EncodeTree(entries); err != nil || string(again) != string(data) {
+		msg := "tree is not in canonical git form"
+		if err != nil {
+			msg += ": " + err.Error()
+		}
+		c.Problem(key, id, msg)
+		return nil, false
+	}
+	c.Trees++
+	return entries, true
+}
+
+// subfolder checks the folder at key (tree id, timestamps tree mirror)
+// once, and returns how many resources it holds.
+func (c *Checker) subfolder(key string, id, mirror objects.ID) int {
+	pair := [2]objects.ID{id, mirror}
+	if n, ok := c.folders[pair]; ok {
+		return n
+	}
+	entries, ok := c.tree(key, id)
+	n := 0
+	if ok {
+		n = c.folder(key, entries, mirror)
+	}
+	if c.folders == nil {
+		c.folders = map[[2]objects.ID]int{}
+	}
+	c.folders[pair] = n
+	return n
+}
+
+// records reads the timestamps tree of the folder at key: the names of the
+// resources it has records for, and its subfolders' timestamps trees by
+// (escaped) name.
+func (c *Checker) records(key string, mirror objects.ID) (map[string]bool, map[string]objects.ID) {
+	files := map[string]bool{}
+	dirs := map[string]objects.ID{}
+	if mirror.IsZero() {
+		return files, dirs
+	}
+	entries, ok := c.tree("/"+MirrorPath("")+key, mirror)
+	if !ok {
+		return files, dirs
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			dirs[e.Name] = e.ID
+			continue
+		}
+		name, _, ok := ParseMirrorEntry(e.Name)
+		if !ok {
+			c.Problem(key+"/"+e.Name, objects.ID{}, "timestamp record is not <name>@<milliseconds>")
+			continue
+		}
+		if files[name] {
+			c.Problem(key+"/"+name, objects.ID{}, "two timestamp records")
+		}
+		files[name] = true
+	}
+	return files, dirs
+}
+
+// folder checks the entries of the folder at key against its timestamps
+// tree and returns how many resources it holds.
+func (c *Checker) folder(key string, entries []objects.TreeEntry, mirror objects.ID) int {
+	files, dirs := c.records(key, mirror)
+	n := 0
+	names := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		p := key + "/" + e.Name
+		if names[e.Name] {
+			// Two files are caught as a non-canonical tree; a file and a
+			// folder of one name are in git order, and as ambiguous.
+			c.Problem(p, objects.ID{}, "name listed twice in its folder")
+		}
+		names[e.Name] = true
+		if e.IsDir() {
+			m, ok := dirs[EscapeDir(e.Name)]
+			if !ok {
+				c.Problem(p, objects.ID{}, "folder has no timestamp records")
+			}
+			delete(dirs, EscapeDir(e.Name))
+			n += c.subfolder(p, e.ID, m)
+			continue
+		}
+		n++
+		if err := checkMode(e.Name, e.Mode); err != nil {
+			c.Problem(p, e.ID, fmt.Sprintf("unexpected mode %o", e.Mode))
+		}
+		if !files[e.Name] {
+			c.Problem(p, objects.ID{}, "resource has no timestamp record")
+		}
+		delete(files, e.Name)
+		c.Resource(p, e.ID)
+	}
+	for name := range files {
+		c.Problem(key+"/"+name, objects.ID{}, "timestamp record without a resource")
+	}
+	for name := range dirs {
+		c.Problem(key+"/"+name, objects.ID{}, "timestamp records for a folder that does not exist")
+	}
+	c.Folder()
+	return n
+}

@@ -1,0 +1,165 @@
+package snapshot
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/kylin-tools/metastore/metastore"
+	"github.com/kylin-tools/metastore/objects"
+	"github.com/kylin-tools/metastore/scope"
+	"golang.org/x/sync/errgroup"
+)
+
+// apply carries out a plan: the deletes that free the path of a write
+// (see inTheWay), then the writes (project files last, so Kylin never sees
+// a project naming a cube that is not there yet), then the other deletes.
+// A transactional target gets everything in one transaction.
+func (r *Repository) apply(ctx context.Context, snap *Snapshot, target metastore.Store, plan []PlanItem, prog Progress) (err error) {
+	var early, writes, deletes []PlanItem
+	for _, it := range plan {
+		switch {
+		case it.Action == Added, it.Action == Changed:
+			writes = append(writes, it)
+		case it.Action == Deleted && it.first:
+			early = append(early, it)
+		case it.Action == Deleted:
+			deletes = append(deletes, it)
+		}
+	}
+	sort.SliceStable(writes, func(i, j int) bool {
+		return !scope.IsProjectFile(writes[i].Path) && scope.IsProjectFile(writes[j].Path)
+	})
+	a := &applier{r: r, snap: snap, sink: target, prog: prog}
+	var tx metastore.Tx
+	if t, ok := target.(metastore.Transactional); ok {
+		if tx, err = t.Begin(ctx); err != nil {
+			return err
+		}
+		defer func() {
+			if err != nil {
+				tx.Rollback()
+			}
+		}()
+		a.sink = tx
+	}
+	prog.Start("restoring", int64(len(early)+len(writes)+len(deletes)))
+	defer prog.Done()
+	if err := a.remove(ctx, early); err != nil {
+		return err
+	}
+	if tx != nil {
+		// One connection, one transaction: write in order, with the
+		// restore's context (a transaction may use it until it commits).
+		err = a.writeInOrder(ctx, writes)
+	} else {
+		err = a.writeFilesLast(ctx, writes, r.opt.Workers)
+	}
+	if err != nil {
+		return err
+	}
+	if err := a.remove(ctx, deletes); err != nil {
+		return err
+	}
+	if tx != nil {
+		if err := tx.Commit(ctx); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+	}
+	if s, ok := target.(metastore.Syncer); ok {
+		if err := s.Sync(ctx); err != nil {
+			return fmt.Errorf("sync: %w", err)
+		}
+	}
+	return nil
+}
+
+// applier writes a plan into a sink: the target, or its transaction.
+type applier struct {
+	r    *Repository
+	snap *Snapshot
+	sink metastore.Sink
+	prog Progress
+}
+
+func (a *applier) remove(ctx context.Context, items []PlanItem) error {
+	for _, it := range items {
+		if err := a.sink.Delete(ctx, it.Path); err != nil {
+			return fmt.Errorf("delete %s: %w", it.Path, err)
+		}
+		a.prog.Add(1)
+	}
+	return nil
+}
+
+// content returns what to write for a plan item: the snapshot's bytes,
+// checked against their id (what a restore writes is exactly what was
+// backed up, or nothing), or a merged project file.
+func (a *applier) content(it PlanItem) (metastore.Resource, error) {
+	if it.data != nil {
+		return metastore.Resource{Path: it.Path, Data: it.data, Timestamp: it.NewTimestamp}, nil
+	}
+	data, err := a.r.objs.ReadKind(it.from, objects.KindBlob)
+	if err != nil {
+		return metastore.Resource{}, fmt.Errorf("%w: snapshot %s: content of %s: %v", ErrCorrupt, a.snap.Info.ID.Short(), it.Path, err)
+	}
+	if got := objects.HashObject(objects.KindBlob, data); got != it.from {
+		return metastore.Resource{}, fmt.Errorf("%w: snapshot %s: content of %s does not match its id %s", ErrCorrupt, a.snap.Info.ID.Short(), it.Path, it.from)
+	}
+	return metastore.Resource{Path: it.Path, Data: data, Timestamp: it.NewTimestamp}, nil
+}
+
+// writeOne writes one plan item.
+func (a *applier) writeOne(ctx context.Context, it PlanItem) error {
+	res, err := a.content(it)
+	if err != nil {
+		return err
+	}
+	if err := a.sink.Write(ctx, res); err != nil {
+		return fmt.Errorf("write %s: %w", it.Path, err)
+	}
+	a.prog.Add(1)
+	return nil
+}
+
+func (a *applier) writeInOrder(ctx context.Context, items []PlanItem) error {
+	for _, it := range items {
+		if err := a.writeOne(ctx, it); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeFilesLast writes with several workers, the project files (sorted
+// last) after all the others.
+func (a *applier) writeFilesLast(ctx context.Context, writes []PlanItem, workers int) error {
+	split := len(writes)
+	for i, it := range writes {
+		if scope.IsProjectFile(it.Path) {
+			split = i
+			break
+		}
+	}
+	if err := a.write(ctx, writes[:split], workers); err != nil {
+		return err
+	}
+	return a.write(ctx, writes[split:], workers)
+}
+
+// write writes items with up to workers goroutines; the first error stops
+// the others.
+func (a *applier) write(ctx context.Context, items []PlanItem, workers int) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for _, it := range items {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error { return a.writeOne(gctx, it) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return ctx.Err()
+}

@@ -1,0 +1,333 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"sync"
+
+	"github.com/kylin-tools/metastore/metastore"
+	"github.com/kylin-tools/metastore/objects"
+	"github.com/kylin-tools/metastore/scope"
+	"github.com/kylin-tools/metastore/snapshot/internal/tree"
+	"golang.org/x/sync/errgroup"
+)
+
+// scanned is one resource of a scan: where its content is and when it was
+// written.
+type scanned struct {
+	path   string
+	id     objects.ID
+	size   int64
+	ts     int64
+	change string
+	base   objects.ID // the blob the change cache had for it: a delta base
+	uuid   string     // decoded content of /UUID
+	gone   bool       // deleted (or kept elsewhere) when it was to be read
+	cached bool       // taken from the change cache, whose entry it equals
+}
+
+type scanStats struct {
+	unread   int
+	warnings []scope.Warning
+}
+
+// elsewhereWarning is the backup's report of a resource Kylin keeps outside
+// the metastore.
+func elsewhereWarning(p string, err error) scope.Warning {
+	return scope.Warning{Path: p, Message: fmt.Sprintf("not backed up: %v (Kylin pushed it out of the database, see kylin.metadata.jdbc.max-cell-size; give --hdfs-root to read it)", err)}
+}
+
+// packObjectWriter stores objects into a pack (see tree.WriteFunc).
+func packObjectWriter(pw *objects.PackWriter) tree.WriteFunc {
+	return func(k objects.Kind, data []byte, base objects.ID) (objects.ID, error) {
+		id, _, err := pw.WriteDelta(k, data, base)
+		return id, err
+	}
+}
+
+// hashOnly names objects without storing them (a dry run).
+func hashOnly(k objects.Kind, data []byte, _ objects.ID) (objects.ID, error) {
+	return objects.HashObject(k, data), nil
+}
+
+// checkKey refuses keys that cannot be stored in a snapshot tree.
+func checkKey(p string) error {
+	if err := metastore.CheckPath(p); err != nil {
+		return err
+	}
+	if tree.IsReserved(p) {
+		return fmt.Errorf("%w: %s collides with the repository's own records under /%s", ErrReservedPath, p, tree.RecordsDir)
+	}
+	return nil
+}
+
+// uuidOf reads Kylin's /UUID resource (scope.DecodeUUID); "" if it holds
+// no identity.
+func uuidOf(data []byte) string {
+	u, _ := scope.DecodeUUID(data)
+	return u
+}
+
+// scan lists the resources of src (all of them, or the members given) and
+// stores or hashes their content with write, using the change cache where
+// it can (see scanner). A Walker listing the whole source streams them in
+// one pass instead (see walkScan).
+func (r *Repository) scan(ctx context.Context, src metastore.Source, members []string, all bool, write tree.WriteFunc, cache *cacheLoad, prog Progress) ([]scanned, scanStats, error) {
+	if w, ok := src.(metastore.Walker); ok && all {
+		return r.walkScan(ctx, w, write, prog)
+	}
+	s := &scanner{src: src, write: write, load: cache, prog: prog, has: r.objs.Has}
+	g, gctx := errgroup.WithContext(ctx)
+	next := make(chan *scanned, 1024)
+	for range r.opt.Workers {
+		g.Go(func() error {
+			for it := range next {
+				if err := s.read(gctx, it); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		defer close(next)
+		return s.list(gctx, members, all, next)
+	})
+	err := g.Wait()
+	prog.Done()
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		return nil, scanStats{}, err
+	}
+	items, err := s.result()
+	return items, scanStats{unread: s.unread, warnings: sortWarnings(s.warnings)}, err
+}
+
+// scanner is the state of one scan. The listing runs on one goroutine: it
+// settles the resources the change cache vouches for as they are listed,
+// and sends the others to the workers, which read and store them while the
+// listing goes on. The cache may still be loading: resources listed before
+// it is ready wait in a queue, so the listing starts at once. A cache saved
+// with a snapshot the repository still has is trusted: the blobs it names
+// exist and need not be looked up one by one.
+type scanner struct {
+	src   metastore.Source
+	write tree.WriteFunc
+	load  *cacheLoad
+	prog  Progress
+	has   func(objects.ID) bool
+
+	// Owned by the listing.
+	items   []*scanned
+	waiting []*scanned            // listed before the cache was ready
+	cache   map[string]cacheEntry // nil until it is
+	trusted bool
+	unread  int
+
+	mu       sync.Mutex // guards warnings
+	warnings []scope.Warning
+}
+
+// list lists the resources to scan (all of them, or the members), and
+// settles each.
+func (s *scanner) list(ctx context.Context, members []string, all bool, next chan<- *scanned) error {
+	if all {
+		s.prog.Start("scanning", -1)
+		err := metastore.ListEntries(ctx, s.src, "/", func(e metastore.Entry) error {
+			return s.add(ctx, &scanned{path: e.Path, size: e.Size, ts: e.Timestamp, change: e.Change}, next)
+		})
+		if err != nil {
+			return fmt.Errorf("list %s: %w", metastore.Describe(s.src), err)
+		}
+	} else {
+		s.prog.Start("reading", int64(len(members)))
+		for _, p := range members {
+			if err := s.add(ctx, &scanned{path: p}, next); err != nil {
+				return err
+			}
+		}
+	}
+	return s.flush(ctx, true, next)
+}
+
+func (s *scanner) add(ctx context.Context, it *scanned, next chan<- *scanned) error {
+	if err := checkKey(it.path); err != nil {
+		return err
+	}
+	s.items = append(s.items, it)
+	if s.cache == nil {
+		s.waiting = append(s.waiting, it)
+		return s.flush(ctx, false, next)
+	}
+	return s.settle(ctx, it, next)
+}
+
+// flush settles the queued resources once the cache is ready; block says
+// whether to wait for it.
+func (s *scanner) flush(ctx context.Context, block bool, next chan<- *scanned) error {
+	if s.cache == nil {
+		if !block && !s.load.ready() {
+			return nil
+		}
+		s.cache, s.trusted = s.load.wait(), s.load.trusted
+	}
+	for i, it := range s.waiting {
+		if err := s.settle(ctx, it, next); err != nil {
+			return err
+		}
+		s.waiting[i] = nil
+	}
+	s.waiting = s.waiting[:0]
+	return nil
+}
+
+// settle takes a resource the cache vouches for (same fingerprint, blob in
+// the repository) from the cache, and sends the others to be read.
+func (s *scanner) settle(ctx context.Context, it *scanned, next chan<- *scanned) error {
+	c, ok := s.cache[it.path]
+	if ok && it.change != "" && it.path != "/UUID" && c.change == it.change && c.size == it.size && (s.trusted || s.has(c.id)) {
+		it.id = c.id
+		it.cached = c.ts == it.ts
+		s.unread++
+		s.prog.Add(1)
+		return nil
+	}
+	it.base = c.id
+	select {
+	case next <- it:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// read reads and stores one resource.
+func (s *scanner) read(ctx context.Context, it *scanned) error {
+	defer s.prog.Add(1)
+	res, err := s.src.Read(ctx, it.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		it.gone = true // deleted while we were backing up
+		return nil
+	case errors.Is(err, metastore.ErrContentElsewhere):
+		it.gone = true
+		s.mu.Lock()
+		s.warnings = append(s.warnings, elsewhereWarning(it.path, err))
+		s.mu.Unlock()
+		return nil
+	case err != nil:
+		return fmt.Errorf("read %s: %w", it.path, err)
+	}
+	id, err := s.write(objects.KindBlob, res.Data, it.base)
+	if err != nil {
+		return fmt.Errorf("store %s: %w", it.path, err)
+	}
+	if it.path == "/UUID" {
+		it.uuid = uuidOf(res.Data)
+	}
+	if res.Timestamp != it.ts || int64(len(res.Data)) != it.size {
+		// Changed between listing and reading: the listed fingerprint no
+		// longer vouches for this content.
+		it.change = ""
+	}
+	it.id, it.size, it.ts = id, int64(len(res.Data)), res.Timestamp
+	return nil
+}
+
+// result returns the resources scanned (those still there), in path order.
+func (s *scanner) result() ([]scanned, error) {
+	out := make([]scanned, 0, len(s.items))
+	for _, it := range s.items {
+		if !it.gone {
+			out = append(out, *it)
+		}
+	}
+	return out, sortScanned(out)
+}
+
+// sortScanned sorts resources by path and refuses a path listed twice.
+func sortScanned(items []scanned) error {
+	sort.Slice(items, func(i, j int) bool { return items[i].path < items[j].path })
+	for i := 1; i < len(items); i++ {
+		if items[i].path == items[i-1].path {
+			return fmt.Errorf("source listed %s twice", items[i].path)
+		}
+	}
+	return nil
+}
+
+func sortWarnings(ws []scope.Warning) []scope.Warning {
+	sort.Slice(ws, func(i, j int) bool { return ws[i].Path < ws[j].Path })
+	return ws
+}
+
+// walkScan stores the resources a Walker streams (a database read in one
+// pass), hashing and compressing them on several workers.
+func (r *Repository) walkScan(ctx context.Context, w metastore.Walker, write tree.WriteFunc, prog Progress) ([]scanned, scanStats, error) {
+	var st scanStats
+	var items []scanned
+	type job struct {
+		i    int
+		data []byte
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	jobs := make(chan job, 64)
+	var mu sync.Mutex
+	results := map[int]objects.ID{}
+	for range r.opt.Workers {
+		g.Go(func() error {
+			for j := range jobs {
+				id, err := write(objects.KindBlob, j.data, objects.ID{})
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				results[j.i] = id
+				mu.Unlock()
+				prog.Add(1)
+			}
+			return nil
+		})
+	}
+	prog.Start("reading", -1)
+	g.Go(func() error {
+		defer close(jobs)
+		return w.Walk(gctx, "/", func(res metastore.Resource, rerr error) error {
+			if rerr != nil {
+				if errors.Is(rerr, metastore.ErrContentElsewhere) {
+					st.warnings = append(st.warnings, elsewhereWarning(res.Path, rerr))
+					return nil
+				}
+				return fmt.Errorf("read %s: %w", res.Path, rerr)
+			}
+			if err := checkKey(res.Path); err != nil {
+				return err
+			}
+			it := scanned{path: res.Path, size: int64(len(res.Data)), ts: res.Timestamp}
+			if res.Path == "/UUID" {
+				it.uuid = uuidOf(res.Data)
+			}
+			items = append(items, it)
+			select {
+			case jobs <- job{len(items) - 1, append([]byte(nil), res.Data...)}:
+				return nil
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		})
+	})
+	err := g.Wait()
+	prog.Done()
+	if err != nil {
+		return nil, st, err
+	}
+	for i := range items {
+		items[i].id = results[i]
+	}
+	return items, st, sortScanned(items)
+}
