@@ -10,7 +10,8 @@ package bench_test
 //	go test ./bench -run '^$' -bench 'JDBC' -benchtime 1x -timeout 2h
 //
 // Without METASTORE_BENCH_META the benchmarks generate a metastore of
-// METASTORE_BENCH_RESOURCES resources (10,000 by default). Each restore
+// METASTORE_BENCH_RESOURCES resources (10,000 by default) in the shape
+// METASTORE_BENCH_SHAPE (kylin-metagen's --shape: default or jobs). Each restore
 // goes into fresh, empty tables (a new identifier, dropped afterwards);
 // each backup into a fresh repository. A backend whose variable is unset is
 // skipped.
@@ -20,9 +21,7 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,6 +32,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/kylin-tools/metastore/internal/metagen"
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/metastore/folder"
 	"github.com/kylin-tools/metastore/metastore/jdbc"
@@ -61,17 +61,24 @@ func jdbcBenchMeta(b *testing.B) string {
 				return
 			}
 		}
+		shape, err := metagen.ParseShape(os.Getenv("METASTORE_BENCH_SHAPE"))
+		if err != nil {
+			jdbcBench.err = err
+			return
+		}
 		tmp, err := os.MkdirTemp("", "jdbc-bench-")
 		if err != nil {
 			jdbcBench.err = err
 			return
 		}
 		jdbcBench.dir = filepath.Join(tmp, "meta")
-		goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		cmd := exec.Command(goBin, "run", "./cmd/kylin-metagen", "generate", "--out", jdbcBench.dir, "--resources", strconv.Itoa(n))
-		cmd.Dir = ".."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			jdbcBench.err = fmt.Errorf("kylin-metagen: %v\n%s", err, out)
+		dst, err := folder.Create(jdbcBench.dir)
+		if err != nil {
+			jdbcBench.err = err
+			return
+		}
+		if _, err := metagen.Generate(context.Background(), dst, metagen.Options{Resources: n, Seed: 1, Shape: shape}); err != nil {
+			jdbcBench.err = fmt.Errorf("generate: %w", err)
 		}
 	})
 	if jdbcBench.err != nil {

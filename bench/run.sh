@@ -14,8 +14,13 @@
 # that the two builds are compared on the same data under the same load;
 # the summary then ends with a table of both.
 #
-# Usage: bench/run.sh [--sizes "10000 100000"] [--rounds 30] [--repeat 5] [--out DIR] [--keep] [--baseline BIN]
+# Usage: bench/run.sh [--sizes "10000 100000"] [--shape "default jobs"] [--rounds 30] [--repeat 5] [--out DIR] [--keep] [--baseline BIN]
 #        bench/run.sh --summarize [--rounds N] [--out DIR]   (summary of an earlier run)
+#
+# --shape is kylin-metagen's: default (jobs take ~45% of the resources) or
+# jobs (a job-heavy metastore: /execute and /execute_output ~30% each).
+# Several shapes run one after the other, each into OUT/SHAPE with its own
+# results and summary; one shape runs into OUT.
 #
 # For each size it generates a metastore (kylin-metagen, seed 1), then, with
 # every tool in turn and the metastore in the same state for all of them:
@@ -55,6 +60,7 @@
 set -eu
 
 SIZES="10000 100000"
+SHAPES=default
 ROUNDS=30
 OUT=
 KEEP=0
@@ -222,6 +228,8 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--sizes) SIZES=$2; shift 2 ;;
 	--sizes=*) SIZES=${1#*=}; shift ;;
+	--shape) SHAPES=$2; shift 2 ;;
+	--shape=*) SHAPES=${1#*=}; shift ;;
 	--rounds) ROUNDS=$2; shift 2 ;;
 	--rounds=*) ROUNDS=${1#*=}; shift ;;
 	--out) OUT=$2; shift 2 ;;
@@ -241,11 +249,24 @@ case $REPEAT in ''|*[!0-9]*|0) echo "run.sh: --repeat must be a positive integer
 for n in $SIZES; do
 	case $n in ''|*[!0-9]*) echo "run.sh: --sizes must be integers" >&2; exit 2 ;; esac
 done
+for s in $SHAPES; do
+	case $s in default|jobs) ;; *) echo "run.sh: --shape must be default or jobs (or both)" >&2; exit 2 ;; esac
+done
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 [ -n "$OUT" ] || OUT=$ROOT/bench/_out
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
+if [ "$(echo $SHAPES | wc -w)" -gt 1 ] && [ "$SUMMARIZE" = 0 ]; then
+	# one run per shape, each into OUT/SHAPE
+	k=
+	[ "$KEEP" = 0 ] || k=--keep
+	for s in $SHAPES; do
+		echo "=== shape $s: $OUT/$s"
+		"$0" --sizes "$SIZES" --shape "$s" --rounds "$ROUNDS" --repeat "$REPEAT" --out "$OUT/$s" $k ${BASE:+--baseline "$BASE"}
+	done
+	exit 0
+fi
 if [ "$SUMMARIZE" = 1 ]; then
 	# only print the summary of an earlier run in OUT
 	summarize "$OUT/results.tsv" "$OUT/machine.txt" "$ROUNDS"
@@ -290,7 +311,8 @@ printf 'size\tscenario\ttool\twall_s\tuser_s\tsys_s\tmaxrss_kb\tbytes\n' >"$TSV"
 MACHINE=$OUT/machine.txt
 {
 	echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-	echo "command: bench/run.sh --sizes \"$SIZES\" --rounds $ROUNDS --repeat $REPEAT${BASE:+ --baseline $BASE}"
+	echo "command: bench/run.sh --sizes \"$SIZES\" --shape $SHAPES --rounds $ROUNDS --repeat $REPEAT${BASE:+ --baseline $BASE}"
+	echo "shape: $SHAPES (kylin-metagen generate --shape $SHAPES)"
 	echo "cpu: $(nproc) x $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
 	echo "memory: $(awk '/^MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
 	echo "disk: $(df -PT "$OUT" | awk 'NR==2 {printf "%s (%s), %.0f GiB, %.0f GiB free", $1, $2, $3/1048576, $5/1048576}')"
@@ -483,8 +505,8 @@ for N in $SIZES; do
 	: >"$WD/copies.tsv"
 	mkdir -p "$KB"
 
-	log "== $N resources: generating (seed $SEED)"
-	"$GEN" generate --out "$META" --resources "$N" --seed "$SEED" >>"$LOG"
+	log "== $N resources: generating (seed $SEED, shape $SHAPES)"
+	"$GEN" generate --out "$META" --resources "$N" --seed "$SEED" --shape "$SHAPES" >>"$LOG"
 	row "$N" metastore_size folder "$(du -sb "$META" | cut -f1)"
 	git init -q --bare "$GD"
 	git --git-dir="$GD" config gc.auto 0

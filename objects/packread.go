@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/klauspost/compress/zlib"
 )
 
@@ -19,8 +18,9 @@ import (
 // whole, which made reading delta bases the largest cost of an incremental
 // backup and the largest use of memory. This reader resolves REF_DELTA and
 // OFS_DELTA chains itself, reads packs with ReadAt from any number of
-// goroutines, inflates with klauspost/compress, applies deltas with go-git's
-// PatchDelta, and caches only a bounded amount of delta bases. Loose objects
+// goroutines, inflates with klauspost/compress, applies deltas into results
+// allocated at their size (applyDelta), and caches only a bounded amount of
+// delta bases. Loose objects
 // still go through go-git.
 
 // maxObjectSize bounds the size a pack entry may claim, so a corrupt header
@@ -295,11 +295,82 @@ func (ps *packSet) readAt(p *packFile, off int64, depth int) (Kind, []byte, erro
 	if e.typ == typeOfsDelta {
 		ps.remember(p, e.baseOff, bk, base)
 	}
-	data, err := packfile.PatchDelta(base, delta)
+	data, err := applyDelta(base, delta)
 	if err != nil {
 		return 0, nil, fmt.Errorf("apply delta: %w", err)
 	}
 	return bk, data, nil
+}
+
+// errBadDelta is the error of a delta that cannot apply to its base.
+var errBadDelta = errors.New("invalid delta")
+
+// applyDelta applies a git delta to base, into a result allocated at its
+// final size (go-git's PatchDelta grows a buffer from 64 KiB, copying and
+// clearing a large tree's bytes several times). The allocation is bounded
+// by what base and delta can make, however large a size a corrupt delta
+// claims.
+func applyDelta(base, delta []byte) ([]byte, error) {
+	leb := func() (int, bool) {
+		var n, shift uint
+		for i, c := range delta {
+			if shift > 56 {
+				return 0, false
+			}
+			n |= uint(c&0x7f) << shift
+			shift += 7
+			if c&0x80 == 0 {
+				delta = delta[i+1:]
+				return int(n), n <= 1<<62
+			}
+		}
+		return 0, false
+	}
+	srcSize, ok := leb()
+	if !ok || srcSize != len(base) {
+		return nil, errBadDelta
+	}
+	size, ok := leb()
+	if !ok {
+		return nil, errBadDelta
+	}
+	out := make([]byte, 0, min(size, 2*len(base)+len(delta)))
+	for len(delta) > 0 {
+		cmd := delta[0]
+		delta = delta[1:]
+		switch {
+		case cmd&0x80 != 0: // copy from base: offset and size, little-endian, the bytes present as flagged
+			var v [7]uint
+			for i := range v {
+				if cmd&(1<<i) != 0 {
+					if len(delta) == 0 {
+						return nil, errBadDelta
+					}
+					v[i], delta = uint(delta[0]), delta[1:]
+				}
+			}
+			off := v[0] | v[1]<<8 | v[2]<<16 | v[3]<<24
+			n := v[4] | v[5]<<8 | v[6]<<16
+			if n == 0 {
+				n = 0x10000
+			}
+			if off+n > uint(len(base)) || len(out)+int(n) > size {
+				return nil, errBadDelta
+			}
+			out = append(out, base[off:off+n]...)
+		case cmd != 0: // insert the next cmd bytes
+			if int(cmd) > len(delta) || len(out)+int(cmd) > size {
+				return nil, errBadDelta
+			}
+			out, delta = append(out, delta[:cmd]...), delta[cmd:]
+		default:
+			return nil, errBadDelta
+		}
+	}
+	if len(out) != size {
+		return nil, errBadDelta
+	}
+	return out, nil
 }
 
 func (ps *packSet) cached(p *packFile, off int64) *cachedBase {

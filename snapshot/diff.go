@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/scope"
 	"github.com/kylin-tools/metastore/snapshot/jsondiff"
+	"golang.org/x/sync/errgroup"
 )
 
 // DiffAction says how a resource differs between two metastores.
@@ -190,27 +193,63 @@ func (r *Repository) diff(ctx context.Context, old, new metastore.Source, opt Di
 		return nil, err
 	}
 	sort.Slice(pairs, func(i, j int) bool { return pairs[i].path < pairs[j].path })
-	for _, p := range pairs {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		ch, changed, err := r.classify(ctx, a, b, p)
-		if err != nil {
-			return nil, err
-		}
-		if !changed {
-			p.release()
-			continue
-		}
-		if opt.Details && ch.Action != DiffTouched {
-			if err := r.details(ctx, &ch, a, b, p, opt.Ignore); err != nil {
-				return nil, err
-			}
-		}
-		res.Changes = append(res.Changes, ch)
-		p.release()
+	if res.Changes, err = r.describeAll(ctx, a, b, pairs, opt); err != nil {
+		return nil, err
 	}
 	return res, nil
+}
+
+// describeAll classifies the pairs and reads the details asked for, and
+// returns the changes in the order of the pairs. Two snapshots of r are
+// read on several goroutines (the object store reads concurrently, and
+// reading and comparing the versions of the changed resources is most of
+// a diff's work once the trees are compared); a live source, which may
+// read on one connection, is read in turn.
+func (r *Repository) describeAll(ctx context.Context, a, b *diffSide, pairs []diffPair, opt DiffOptions) ([]Change, error) {
+	workers := 1
+	if a.snap != nil && b.snap != nil {
+		workers = min(runtime.GOMAXPROCS(0), max(1, len(pairs)/16))
+	}
+	out := make([]*Change, len(pairs))
+	g, gctx := errgroup.WithContext(ctx)
+	var next atomic.Int64
+	for range workers {
+		g.Go(func() error {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(pairs) {
+					return nil
+				}
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				p := pairs[i]
+				ch, changed, err := r.classify(gctx, a, b, p)
+				if err != nil {
+					return err
+				}
+				if changed && opt.Details && ch.Action != DiffTouched {
+					if err := r.details(gctx, &ch, a, b, p, opt.Ignore); err != nil {
+						return err
+					}
+				}
+				if changed {
+					out[i] = &ch
+				}
+				p.release()
+			}
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var changes []Change
+	for _, ch := range out {
+		if ch != nil {
+			changes = append(changes, *ch)
+		}
+	}
+	return changes, nil
 }
 
 // pathFilter keeps the resources under a prefix and of some types.

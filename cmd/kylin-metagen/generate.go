@@ -1,371 +1,106 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"runtime"
-	"slices"
-	"strings"
-	"sync"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kylin-tools/metastore/internal/metagen"
+	"github.com/urfave/cli/v2"
 )
 
-// generateOptions are the parameters of one generate run.
-type generateOptions struct {
-	// Out is the directory to write; it must be empty or absent.
-	Out string
-	// Resources is the number of resources to write.
-	Resources int
-	// Projects is the number of projects; 0 picks one per ~4,000 resources.
-	Projects int
-	// Seed selects the deployment: the same seed and counts give the same
-	// bytes and timestamps.
-	Seed uint64
-	// Workers is the number of files written in parallel; 0 picks from the
-	// CPU count. It does not change the output.
-	Workers int
-}
-
-// Stats describes a generated metastore.
-type Stats struct {
-	Dir      string `json:"dir"`
-	Seed     uint64 `json:"seed"`
-	Projects int    `json:"projects"`
-	// Resources and Bytes count every file written.
-	Resources int   `json:"resources"`
-	Bytes     int64 `json:"bytes"`
-	// Types breaks the count down by resource type, most numerous first.
-	Types []TypeStats `json:"types"`
-	// Sizes is a histogram of resource sizes.
-	Sizes []SizeBin `json:"sizes"`
-}
-
-// TypeStats counts the resources under one top-level folder ("dict",
-// "execute_output", ...; "UUID" for /UUID).
-type TypeStats struct {
-	Type     string `json:"type"`
-	Count    int    `json:"count"`
-	Bytes    int64  `json:"bytes"`
-	MaxBytes int64  `json:"max_bytes"`
-}
-
-// SizeBin counts resources whose size is below Below bytes (and at least
-// the previous bin's bound); the last bin has Below = 0, no bound.
-type SizeBin struct {
-	Label string `json:"label"`
-	Below int64  `json:"below"`
-	Count int    `json:"count"`
-	Bytes int64  `json:"bytes"`
-}
-
-var sizeBins = []SizeBin{
-	{Label: "<1 KiB", Below: 1 << 10},
-	{Label: "1-10 KiB", Below: 10 << 10},
-	{Label: "10-100 KiB", Below: 100 << 10},
-	{Label: "100 KiB-1 MiB", Below: 1 << 20},
-	{Label: "1-4 MiB", Below: 4 << 20},
-	{Label: ">=4 MiB"},
-}
-
-// statsCollector accumulates Stats; safe for concurrent use.
-type statsCollector struct {
-	mu    sync.Mutex
-	types map[string]*TypeStats
-	bins  []SizeBin
-	n     int
-	bytes int64
-}
-
-func newStatsCollector() *statsCollector {
-	return &statsCollector{types: map[string]*TypeStats{}, bins: slices.Clone(sizeBins)}
-}
-
-func resourceType(path string) string {
-	t, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
-	return t
-}
-
-func (c *statsCollector) add(path string, size int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	typ := resourceType(path)
-	t := c.types[typ]
-	if t == nil {
-		t = &TypeStats{Type: typ}
-		c.types[typ] = t
-	}
-	t.Count++
-	t.Bytes += size
-	t.MaxBytes = max(t.MaxBytes, size)
-	c.n++
-	c.bytes += size
-	for i := range c.bins {
-		if c.bins[i].Below == 0 || size < c.bins[i].Below {
-			c.bins[i].Count++
-			c.bins[i].Bytes += size
-			break
-		}
-	}
-}
-
-func (c *statsCollector) result() Stats {
-	s := Stats{Resources: c.n, Bytes: c.bytes, Sizes: c.bins}
-	for _, t := range c.types {
-		s.Types = append(s.Types, *t)
-	}
-	slices.SortFunc(s.Types, func(a, b TypeStats) int {
-		if a.Count != b.Count {
-			return b.Count - a.Count
-		}
-		return strings.Compare(a.Type, b.Type)
-	})
-	return s
-}
-
-// generate writes a synthetic metastore as opts describe.
-func generate(ctx context.Context, opts generateOptions) (Stats, error) {
-	if opts.Out == "" {
-		return Stats{}, &planError{"--out is required"}
-	}
-	if err := checkOut(opts.Out); err != nil {
-		return Stats{}, err
-	}
-	p, err := buildPlan(opts.Resources, opts.Projects, opts.Seed)
-	if err != nil {
-		return Stats{}, err
-	}
-	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
-		return Stats{}, fmt.Errorf("--out %s: %w", opts.Out, err)
-	}
-	workers := opts.Workers
-	if workers <= 0 {
-		workers = 2 * runtime.GOMAXPROCS(0)
-	}
-	w := &emitter{plan: p, dir: folder{root: filepath.Clean(opts.Out)}, stats: newStatsCollector()}
-	if err := w.run(ctx, workers); err != nil {
-		return Stats{}, err
-	}
-	s := w.stats.result()
-	s.Dir, s.Seed, s.Projects = opts.Out, opts.Seed, len(p.projects)
-	return s, nil
-}
-
-// emitter renders the plan's resources and writes them with a pool of
-// workers. Content is drawn from generators keyed by resource path, so the
-// result does not depend on scheduling.
-type emitter struct {
-	plan  *plan
-	dir   folder
-	stats *statsCollector
-}
-
-// unit is one piece of work: it writes one or a few resources, using the
-// worker's scratch state.
-type unit func(sc *scratch) error
-
-func (e *emitter) run(ctx context.Context, workers int) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	units := make(chan unit, 4*workers)
-	var (
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-	)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var sc scratch
-			for u := range units {
-				if err := u(&sc); err != nil {
-					errOnce.Do(func() { firstErr = err; cancel() })
-				}
-			}
-		}()
-	}
-	e.units(func(u unit) bool {
-		select {
-		case units <- u:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	})
-	close(units)
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	return ctx.Err()
-}
-
-// putJSON writes v as Kylin-formatted JSON.
-func (e *emitter) putJSON(path string, ts int64, v any) error {
-	data, err := marshalKylin(v)
-	if err != nil {
-		return fmt.Errorf("render %s: %w", path, err)
-	}
-	return e.put(path, ts, data)
-}
-
-func (e *emitter) put(path string, ts int64, data []byte) error {
-	if err := e.dir.create(path, data, ts); err != nil {
-		return err
-	}
-	e.stats.add(path, int64(len(data)))
-	return nil
-}
-
-// units calls send with every unit of the plan until send returns false.
-func (e *emitter) units(send func(unit) bool) {
-	p := e.plan
-	seed := p.seed
-	var stop bool
-	emit := func(u unit) {
-		if !stop && !send(u) {
-			stop = true
-		}
-	}
-	emit(func(*scratch) error { return e.put("/UUID", p.install, renderUUIDFile(p.uuid)) })
-	for _, g := range p.groups {
-		emit(func(*scratch) error {
-			return e.putJSON("/user_group/"+g.name, g.ts, userGroupJSON{rootEntity: root(g.uuid, g.ts), GroupName: g.name})
-		})
-	}
-	for _, u := range p.users {
-		emit(func(*scratch) error {
-			path := "/user/" + u.name
-			return e.putJSON(path, u.modified, renderUser(newRand(seed, path), u))
-		})
-	}
-	for _, pr := range p.projects {
-		projectObj := &domainObjectJSON{ID: pr.uuid, Type: aclTypeProject}
-		emit(func(*scratch) error {
-			if err := e.putJSON("/project/"+pr.name+".json", pr.modified, renderProject(pr)); err != nil {
+// generateCommand builds "kylin-metagen generate".
+func generateCommand(stdout io.Writer) *cli.Command {
+	return &cli.Command{
+		Name:      "generate",
+		Usage:     "write a deterministic metastore of exactly N resources into an empty folder or database",
+		UsageText: "kylin-metagen generate --out DIR|URL --resources N [--projects P] [--seed S] [--shape default|jobs] [--create-schema 4|5] [--json]",
+		Description: "Writes a deterministic synthetic Kylin metastore of exactly N resources into DIR, which\n" +
+			"must be empty or absent (file mtimes are the resource timestamps), or into the database\n" +
+			"metastore a Kylin metadata URL names, which must hold no resource (one transaction).",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "out", Usage: "folder to write (empty or absent), or a Kylin metadata URL (IDENTIFIER@jdbc,url=...,username=...,password=...)"},
+			&cli.IntFlag{Name: "resources", Usage: fmt.Sprintf("number of resources to write (at least %d)", metagen.MinResources)},
+			&cli.IntFlag{Name: "projects", Usage: "number of projects (0: one per ~4,000 resources)"},
+			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed: the same seed, counts and shape give identical output"},
+			&cli.StringFlag{Name: "shape", Value: string(metagen.ShapeDefault), Usage: "spread of the resources: default (jobs ~45%), or jobs (/execute and /execute_output ~30% each)"},
+			&cli.StringFlag{Name: "create-schema", Usage: "database without metastore tables: create them in Kylin 4 (\"4\") or Kylin 5 (\"5\") layout"},
+			&cli.DurationFlag{Name: "db-timeout", Usage: "database metastores: how long to wait to connect and log in"},
+			&cli.IntFlag{Name: "workers", Usage: "resources written in parallel (0: twice the CPUs; does not change the output)"},
+			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := noArgs(c); err != nil {
 				return err
 			}
-			path := "/bad_query/" + pr.name + ".json"
-			if err := e.putJSON(path, pr.badQueryTS, renderBadQuery(newRand(seed, path), pr, p.users)); err != nil {
+			if c.String("out") == "" {
+				return usagef("--out is required")
+			}
+			if c.Int("resources") == 0 {
+				return usagef("--resources is required")
+			}
+			shape, err := metagen.ParseShape(c.String("shape"))
+			if err != nil {
 				return err
 			}
-			path = "/acl/" + pr.uuid
-			return e.putJSON(path, pr.created, renderACL(newRand(seed, path), pr.uuid, aclTypeProject, nil, pr.owner, pr.created, p.users, p.groups))
-		})
-		for _, t := range pr.tables {
-			emit(func(*scratch) error {
-				if err := e.putJSON(t.path(), t.created, renderTable(t)); err != nil {
-					return err
-				}
-				return e.putJSON(t.exdPath(), t.exdTS, renderTableExt(newRand(seed, t.exdPath()), t))
-			})
-		}
-		for _, m := range pr.models {
-			emit(func(*scratch) error {
-				if err := e.putJSON(m.path(), m.created, renderModel(m)); err != nil {
-					return err
-				}
-				path := "/acl/" + m.uuid
-				return e.putJSON(path, m.created, renderACL(newRand(seed, path), m.uuid, aclTypeModel, projectObj, m.owner, m.created, p.users, p.groups))
-			})
-		}
-		for _, c := range pr.cubes {
-			emit(func(*scratch) error {
-				if err := e.putJSON(c.descPath(), c.descModified, renderCubeDesc(newRand(seed, c.descPath()), c)); err != nil {
-					return err
-				}
-				if err := e.putJSON(c.path(), c.modified, renderCube(newRand(seed, c.path()), c)); err != nil {
-					return err
-				}
-				path := "/acl/" + c.uuid
-				return e.putJSON(path, c.created, renderACL(newRand(seed, path), c.uuid, aclTypeCube, projectObj, c.owner, c.created, p.users, p.groups))
-			})
-			for _, s := range c.segments {
-				emit(func(sc *scratch) error {
-					path := s.statsPath(c)
-					r := newRand(seed, path)
-					data, err := renderStats(r, statsSpec{dims: len(c.rowkey), inputRows: s.inputRecords, samplePct: 100, mapperNums: 1 + r.IntN(200)}, sc)
-					if err != nil {
-						return fmt.Errorf("render %s: %w", path, err)
-					}
-					return e.put(path, s.statsTS, data)
-				})
-				for _, d := range s.dicts {
-					emit(func(*scratch) error {
-						path := d.path()
-						data, err := renderDict(newRand(seed, path), dictSpecOf(d))
-						if err != nil {
-							return fmt.Errorf("render %s: %w", path, err)
-						}
-						return e.put(path, d.ts, data)
-					})
-				}
-				for _, sn := range s.snaps {
-					emit(func(*scratch) error {
-						path := sn.path()
-						data, err := renderSnapshot(newRand(seed, path), snapSpecOf(sn))
-						if err != nil {
-							return fmt.Errorf("render %s: %w", path, err)
-						}
-						return e.put(path, sn.ts, data)
-					})
-				}
+			opts := metagen.Options{Resources: c.Int("resources"), Projects: c.Int("projects"), Seed: c.Uint64("seed"), Shape: shape, Workers: c.Int("workers")}
+			// Check the options before creating anything.
+			if err := metagen.Check(opts); err != nil {
+				return err
 			}
-		}
-	}
-	for _, j := range p.jobs {
-		emit(func(*scratch) error { return e.writeJob(j) })
+			start := time.Now()
+			out, err := openOut(c.Context, c.String("out"), c.String("create-schema"), c.Duration("db-timeout"))
+			if err != nil {
+				return err
+			}
+			defer out.close()
+			st, err := metagen.Generate(c.Context, out.store, opts)
+			if err != nil {
+				return err
+			}
+			st.Dir = out.name
+			if c.Bool("json") {
+				return writeJSON(stdout, st)
+			}
+			return printStats(stdout, st, time.Since(start))
+		},
 	}
 }
 
-// writeJob writes a job's /execute, its /execute_output and one output per
-// step.
-func (e *emitter) writeJob(j *job) error {
-	return jobFiles(e.plan.seed, j, e.putJSON)
-}
-
-// jobFiles renders a job's /execute, its /execute_output and one output
-// per step, and hands each to put with its timestamp.
-func jobFiles(seed uint64, j *job, put func(path string, ts int64, v any) error) error {
-	if err := put(executePath(j.id), j.submitted, renderExecute(j)); err != nil {
+// printStats renders Stats as text.
+func printStats(w io.Writer, st metagen.Stats, took time.Duration) error {
+	shape := ""
+	if st.Shape != metagen.ShapeDefault {
+		shape = fmt.Sprintf(", %s shape", st.Shape)
+	}
+	fmt.Fprintf(w, "generated %d resources, %s, in %s (seed %d, %d projects%s) in %s\n\n",
+		st.Resources, humanBytes(st.Bytes), st.Dir, st.Seed, st.Projects, shape, took.Round(time.Millisecond))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "type\tcount\tshare\tbytes\tlargest\t")
+	for _, t := range st.Types {
+		fmt.Fprintf(tw, "%s\t%d\t%.1f%%\t%s\t%s\t\n", t.Type, t.Count, 100*float64(t.Count)/float64(st.Resources), humanBytes(t.Bytes), humanBytes(t.MaxBytes))
+	}
+	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if err := put(outputPath(j.id), j.updated, renderJobOutput(j)); err != nil {
-		return err
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "size\tcount\tbytes\t")
+	for _, b := range st.Sizes {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t\n", b.Label, b.Count, humanBytes(b.Bytes))
 	}
-	spans := timeline(seed, j)
-	for i, def := range jobSteps(j.kind, j.steps) {
-		path := stepOutputPath(j.id, i)
-		o := renderStepOutput(newRand(seed, path), j, i, def, spans[i])
-		if err := put(path, o.LastModified, o); err != nil {
-			return err
-		}
-	}
-	return nil
+	return tw.Flush()
 }
 
-func dictSpecOf(d dictFile) dictSpec {
-	idx := 0
-	for i, c := range d.ref.t.columns {
-		if c.name == d.ref.col.name {
-			idx = i
-		}
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
-	return dictSpec{
-		uuid: d.uuid, ts: d.ts,
-		table: d.ref.t.identity(), col: d.ref.col.name, colIndex: idx,
-		datatype: d.ref.col.datatype, cardinality: d.card,
-	}
-}
-
-// maxSnapshotBytes bounds the size of one snapshot file.
-const maxSnapshotBytes = 4 << 20
-
-func snapSpecOf(s snapFile) snapSpec {
-	cols := make([]string, len(s.t.columns))
-	for i, c := range s.t.columns {
-		cols[i] = c.name
-	}
-	return snapSpec{uuid: s.uuid, ts: s.ts, table: s.t.identity(), columns: cols, rows: min(s.rows, maxSnapshotBytes/(14*len(cols)))}
+	return fmt.Sprintf("%d B", n)
 }

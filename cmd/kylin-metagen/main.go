@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"syscall"
+
+	"github.com/kylin-tools/metastore/internal/metagen"
+	"github.com/urfave/cli/v2"
 )
 
 // Exit codes.
@@ -18,30 +21,11 @@ const (
 	exitUsage   = 2
 )
 
-const usage = `kylin-metagen writes synthetic Apache Kylin 2.x-4.x folder metastores.
-
-Usage:
-  kylin-metagen generate --out DIR --resources N [--projects P] [--seed S] [--json]
-  kylin-metagen churn --dir DIR --fraction F [--seed S] [--json]
-
-Commands:
-  generate   write a deterministic metastore of exactly N resources into an empty or absent DIR
-  churn      modify, add and delete about F of the resources of DIR, as a busy deployment would
-
-Run "kylin-metagen COMMAND -h" for the flags of a command.
-`
-
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
-}
-
-// command is one subcommand: its flags and what it does once they are parsed.
-type command struct {
-	flags *flag.FlagSet
-	run   func(ctx context.Context) error
 }
 
 // usageError marks errors in the command line itself.
@@ -49,57 +33,64 @@ type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
 
-// run executes the command line args and returns the exit code.
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+// run executes the command line args (args[0] is the program name) and
+// returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return exitUsage
+	var unknown error
+	app := &cli.App{
+		Name:  "kylin-metagen",
+		Usage: "write synthetic Apache Kylin 2.x-4.x metastores and churn them",
+		Description: "generate writes a deterministic metastore of exactly N resources into an empty folder or\n" +
+			"database; churn modifies, adds and deletes about F of its resources, as a busy deployment would.",
+		Writer:          stdout,
+		ErrWriter:       stderr,
+		HideHelpCommand: true,
+		Suggest:         true,
+		OnUsageError:    func(c *cli.Context, err error, _ bool) error { return &usageError{err.Error()} },
+		Action: func(c *cli.Context) error {
+			switch {
+			case c.NArg() == 0:
+				cli.HelpPrinter(stderr, cli.AppHelpTemplate, c.App)
+				return usagef("no command given")
+			case c.Args().First() == "help" && c.NArg() == 1:
+				return cli.ShowAppHelp(c)
+			case c.Args().First() == "help":
+				return cli.ShowCommandHelp(c, c.Args().Get(1))
+			}
+			return usagef("unknown command %q (see kylin-metagen --help)", c.Args().First())
+		},
+		CommandNotFound: func(c *cli.Context, name string) {
+			unknown = usagef("unknown command %q (see kylin-metagen --help)", name)
+		},
+		ExitErrHandler: func(*cli.Context, error) {}, // run reports errors
+		Commands:       []*cli.Command{generateCommand(stdout), churnCommand(stdout)},
 	}
-	var cmd *command
-	switch args[0] {
-	case "generate":
-		cmd = newGenerateCommand(stdout, stderr)
-	case "churn":
-		cmd = newChurnCommand(stdout, stderr)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, usage)
+	for _, c := range app.Commands {
+		c.OnUsageError = app.OnUsageError
+	}
+	err := app.RunContext(ctx, args)
+	if err == nil {
+		err = unknown
+	}
+	if err == nil {
 		return exitOK
-	default:
-		fmt.Fprintf(stderr, "kylin-metagen: unknown command %q\n\n%s", args[0], usage)
+	}
+	fmt.Fprintf(stderr, "kylin-metagen: %v\n", err)
+	var ue *usageError
+	if errors.As(err, &ue) || errors.Is(err, metagen.ErrOptions) || errors.Is(err, errOutNotEmpty) || errors.Is(err, errOutNotDir) {
 		return exitUsage
 	}
-	if err := cmd.flags.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage // the flag package printed the problem and the usage
-	}
-	if cmd.flags.NArg() > 0 {
-		fmt.Fprintf(stderr, "kylin-metagen %s: unexpected argument %q\n", args[0], cmd.flags.Arg(0))
-		cmd.flags.Usage()
-		return exitUsage
-	}
-	if err := cmd.run(ctx); err != nil {
-		fmt.Fprintf(stderr, "kylin-metagen %s: %v\n", args[0], err)
-		var ue *usageError
-		var pe *planError
-		if errors.As(err, &ue) || errors.As(err, &pe) || errors.Is(err, ErrOutNotEmpty) || errors.Is(err, ErrOutNotDir) {
-			return exitUsage
-		}
-		return exitFailure
-	}
-	return exitOK
+	return exitFailure
 }
 
-// newFlagSet returns a flag set that reports to stderr with a usage line.
-func newFlagSet(name, synopsis, about string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: kylin-metagen %s\n\n%s\nFlags:\n", synopsis, about)
-		fs.PrintDefaults()
+// noArgs refuses arguments after a command's flags.
+func noArgs(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usagef("%s: unexpected argument %q", c.Command.Name, c.Args().First())
 	}
-	return fs
+	return nil
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -55,7 +55,10 @@
 //     but not list gives 0600. The umask plays no part. The answer is
 //     computed once per folder until Tidy.
 //   - A new folder takes its parent's owner and group and its permission
-//     bits (with rwx for the owner, set-group-id kept).
+//     bits (with rwx for the owner, set-group-id kept). It is made private
+//     and then given them: concurrent Writes of one Store wait for a folder
+//     another of them is making, so that nothing is made in it, nor takes
+//     its mode from it, in between.
 //
 // Owners are set with fchown(2) on the temporary file before the rename:
 // both user and group when running as root, the group alone otherwise,

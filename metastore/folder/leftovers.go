@@ -18,7 +18,8 @@ import (
 type tracker struct {
 	mu        sync.Mutex
 	folders   map[string]*folderState
-	leftovers map[string]bool // temporary file met -> removed
+	making    map[string]chan struct{} // folders a Write is making: closed when made
+	leftovers map[string]bool          // temporary file met -> removed
 	notices   []metastore.Notice
 	coarse    bool // a timestamp was rounded to the file system's precision
 }
@@ -32,7 +33,34 @@ type folderState struct {
 }
 
 func newTracker() *tracker {
-	return &tracker{folders: map[string]*folderState{}, leftovers: map[string]bool{}}
+	return &tracker{folders: map[string]*folderState{}, making: map[string]chan struct{}{}, leftovers: map[string]bool{}}
+}
+
+// beingMade returns a channel that is closed once a Write of this store
+// has made folder key, if one is making it now; nil otherwise.
+func (t *tracker) beingMade(key string) chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.making[key]
+}
+
+// startMaking registers that the caller makes folder key and returns
+// done, to call once the folder has its mode and owner; or, when another
+// Write is making it already, mine is false and done is nil.
+func (t *tracker) startMaking(key string) (done func(), mine bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.making[key]; ok {
+		return nil, false
+	}
+	ch := make(chan struct{})
+	t.making[key] = ch
+	return func() {
+		t.mu.Lock()
+		delete(t.making, key)
+		t.mu.Unlock()
+		close(ch)
+	}, true
 }
 
 // folder returns the state of the folder key ("" for the root).

@@ -1,11 +1,16 @@
 package folder_test
 
 import (
+	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/kylin-tools/metastore/metastore"
 )
 
 // perm returns the permission bits of rel in root.
@@ -139,5 +144,60 @@ func testOwners(t *testing.T, newStore storeMaker) {
 	mustWrite(t, s, "/cube/a.json", "a3", 1)
 	if fi, err := os.Lstat(filepath.Join(root, "cube/a.json")); err != nil || fi.Mode()&(fs.ModePerm|fs.ModeSetgid) != 0o640|fs.ModeSetgid {
 		t.Errorf("after a rewrite, cube/a.json has mode %v (%v), want -rw-r----- with set-group-id", fi.Mode(), err)
+	}
+}
+
+// TestConcurrentWritesMakeFoldersOnce checks that writes running at once
+// into folders that do not exist yet give every new folder and file the
+// mode the package documentation promises: a folder made by one write is
+// private (0700) until its mode is set, and a concurrent write must neither
+// make its subfolders nor compute its files' mode from that passing state.
+func TestConcurrentWritesMakeFoldersOnce(t *testing.T) { bothPaths(t, testConcurrentFolders) }
+
+func testConcurrentFolders(t *testing.T, newStore storeMaker) {
+	s, root := newStore(t)
+	chmod(t, root, ".", 0o755)
+	var keys []string
+	for d := range 40 {
+		for c := range 5 {
+			for f := range 4 {
+				keys = append(keys, fmt.Sprintf("/dict/T%02d/C%d/f%d.dict", d, c, f))
+			}
+		}
+	}
+	next := make(chan string)
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range next {
+				if err := s.Write(context.Background(), metastore.Resource{Path: k, Data: []byte(k), Timestamp: 1700000000000}); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	for _, k := range keys {
+		next <- k
+	}
+	close(next)
+	wg.Wait()
+	err := filepath.WalkDir(root, func(name string, d fs.DirEntry, err error) error {
+		if err != nil || name == root {
+			return err
+		}
+		rel, _ := filepath.Rel(root, name)
+		want := fs.FileMode(0o644)
+		if d.IsDir() {
+			want = 0o755
+		}
+		if got := perm(t, root, rel); got != want {
+			t.Errorf("%s: mode %o, want %o", rel, got, want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -78,12 +78,12 @@ func (s *Store) walk(dir string, mode walkMode) (*walked, error) {
 		if mode == walkList && end == len(dir) {
 			f = readFlags
 		}
-		fd, err := openat(w.last(), name, f, 0)
-		if err == unix.ENOENT && mode == walkCreate {
-			fd, err = s.newFolder(w.last(), name)
-			if err == unix.EEXIST {
-				fd, err = openat(w.last(), name, f, 0)
-			}
+		var fd int
+		var err error
+		if mode == walkCreate {
+			fd, err = s.openOrMake(w.last(), dir[:end], name, f)
+		} else {
+			fd, err = openat(w.last(), name, f, 0)
 		}
 		if err != nil {
 			if err == unix.ENOTDIR || isLoop(err) {
@@ -97,6 +97,34 @@ func (s *Store) walk(dir string, mode walkMode) (*walked, error) {
 		start = end + 1
 	}
 	return w, nil
+}
+
+// openOrMake opens the folder name (the key prefix key) in the open folder
+// parent with flags, making it (see newFolder) if it does not exist. A
+// folder another Write of this store is making is waited for: until it has
+// its mode and owner, it is private to this process's user, and neither its
+// subfolders nor the files written into it may take their mode from it. (A
+// folder another process is making is opened as it is.)
+func (s *Store) openOrMake(parent int, key, name string, flags int) (int, error) {
+	for {
+		if ch := s.seen.beingMade(key); ch != nil {
+			<-ch
+		}
+		fd, err := openat(parent, name, flags, 0)
+		if err != unix.ENOENT {
+			return fd, err
+		}
+		done, mine := s.seen.startMaking(key)
+		if !mine {
+			continue // another Write began making it: wait for it
+		}
+		fd, err = s.newFolder(parent, name)
+		done()
+		if err == unix.EEXIST {
+			fd, err = openat(parent, name, flags, 0)
+		}
+		return fd, err
+	}
 }
 
 // rootError reports that the root itself could not be opened: unlike a

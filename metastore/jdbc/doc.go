@@ -80,17 +80,39 @@
 //
 // # Transactions and views
 //
-// Store is metastore.Transactional: Begin starts one database transaction in
-// which writes are sent in multi-row batches and that commits entirely or not
-// at all; a transaction whose context is canceled, whose connection dies or
-// whose process is killed leaves the database as it was. Plain Write and
-// Delete each run in their own short transaction.
+// Store is metastore.Transactional: Begin starts one database transaction,
+// on one connection, that commits entirely or not at all; a transaction
+// whose context is canceled, whose connection dies or whose process is
+// killed leaves the database as it was. Plain Write and Delete each run in
+// their own short transaction.
+//
+// A transaction sends its writes in batches (up to 1,000 rows or 8 MiB;
+// in MySQL at most half of max_allowed_packet), one batch while the next one
+// fills, at the speed of the databases' bulk loads. A batch first asks
+// which of its keys have a row. New rows then go in bulk: PostgreSQL's COPY
+// ... FROM STDIN in binary format, streamed from the batch; in MySQL one
+// plain multi-row INSERT, which a key the column's collation takes for
+// another one fails (ErrKeyCollision) instead of overwriting. Rows that
+// replace others are upserts: in PostgreSQL COPY into a temporary table
+// (dropped at the commit) and one INSERT ... SELECT ... ON CONFLICT DO
+// UPDATE; in MySQL INSERT ... ON DUPLICATE KEY UPDATE, then a check that no
+// other key's row was overwritten. In the Kylin 5 layout, content is
+// compressed on several goroutines while its batch fills.
 //
 // Store is a metastore.Viewer: View opens a read-only REPEATABLE READ
 // transaction on one connection (MySQL: START TRANSACTION WITH CONSISTENT
 // SNAPSHOT, READ ONLY), so that everything read through it comes from one
 // point in time, whatever Kylin writes meanwhile. A View is safe for
 // concurrent use; its calls take turns on the single connection.
+//
+// A walk of the Kylin 5 layout inflates content on several goroutines
+// while the rows are read, and calls its function in key order on the
+// caller's goroutine. In MySQL tables whose key collation compares code
+// points without padding (those Open creates), listings and walks read
+// the primary key's index in order rather than have the server sort the
+// table, content and all, before the first row; in a View of the Kylin
+// 2.5-4.x layout, when every row is in the table Kylin keeps its key in,
+// they read each table's key ranges one after the other.
 //
 // Listings and walks are in byte order of key (ORDER BY ... COLLATE "C" in
 // PostgreSQL, by the binary value of the key in MySQL), and prefixes are

@@ -172,6 +172,12 @@ func classify(err error) errClass {
 	return classOther
 }
 
+// isDuplicate reports whether err is a MySQL duplicate-key error.
+func isDuplicate(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1062
+}
+
 // scrub removes the passwords from a message, in case a driver quoted one:
 // the password the store logs in with, the password parameter as given
 // (maybe encrypted), and whatever MaskJDBCURL hides in the JDBC URL.

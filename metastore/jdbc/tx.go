@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -17,7 +18,7 @@ import (
 // of content (PostgreSQL; for MySQL half of max_allowed_packet, less some
 // room for the statement itself, at most this).
 const (
-	maxBatchRows  = 500
+	maxBatchRows  = 1000
 	maxBatchBytes = 8 << 20
 )
 
@@ -25,32 +26,42 @@ const (
 var errTxDone = errors.New("jdbc: transaction already committed or rolled back")
 
 // Tx is a transaction on one connection: its writes and deletes take effect
-// together at Commit, or not at all. Writes are sent in multi-row batches
-// (INSERT ... ON CONFLICT DO UPDATE in PostgreSQL, INSERT ... ON DUPLICATE
-// KEY UPDATE in MySQL), so an error may surface at a later Write, Delete or
-// at Commit; it names the resources concerned. After an error the
-// transaction can only be rolled back. A Tx is safe for concurrent use, but
-// its calls take turns.
+// together at Commit, or not at all. Writes are sent in batches, one batch
+// while the next one fills: the batch first asks which of its keys have a
+// row already; new rows are then sent in bulk (PostgreSQL: COPY FROM STDIN
+// in binary format; MySQL: a multi-row INSERT), and rows that replace
+// others as an upsert (PostgreSQL: COPY into a temporary table, then INSERT
+// ... SELECT ... ON CONFLICT DO UPDATE; MySQL: INSERT ... ON DUPLICATE KEY
+// UPDATE). In the Kylin 5 layout, content is compressed on several
+// goroutines as the batch fills. So an error may surface at a later Write,
+// Delete or at Commit; it names the resources concerned. After an error
+// the transaction can only be rolled back. A Tx is safe for concurrent
+// use, but its calls take turns.
 type Tx struct {
-	s  *Store
-	tx *sql.Tx
+	s    *Store
+	conn *sql.Conn
+	tx   *sql.Tx
 
 	mu      sync.Mutex
-	writes  []pending
-	index   map[string]int // key -> writes index
-	wbytes  int            // estimated size of the pending writes
+	batch   []*pending
+	index   map[string]*pending // key -> its pending write in batch
+	wbytes  int                 // estimated size of the batch
+	zipping *sync.WaitGroup     // compressions of the batch's content under way
+	zip     chan zipJob         // Kylin 5: content to compress; nil until needed
 	deletes []string
 	dset    map[string]bool
 	undo    []func() // puts HDFSRoot files back on rollback
 	err     error
 	done    bool
-	enc     codec
 	// inflight receives the result of the batch of writes being sent, if
 	// any: one batch is sent while the next one fills.
 	inflight chan error
 	// audit writes Kylin 5's audit log rows at Commit (audit.go); nil
 	// without an audit log.
 	audit *auditWriter
+	// Used only by the goroutine sending a batch.
+	enc    codec // compresses what the zipper did not
+	staged bool  // PostgreSQL: the staging table of upserts exists
 }
 
 // pending is a write not yet sent.
@@ -58,7 +69,15 @@ type pending struct {
 	key  string
 	data []byte
 	ts   int64
-	gone bool // deleted again before it was sent
+	gone bool   // deleted again before it was sent
+	zenc []byte // Kylin 5: data compressed, if the zipper compressed it
+	out  []byte // the bytes to store, once the sender chose them
+}
+
+// zipJob is a pending write whose content a zipper goroutine compresses.
+type zipJob struct {
+	p  *pending
+	wg *sync.WaitGroup
 }
 
 // Begin starts a transaction. The context bounds the whole transaction: if
@@ -71,11 +90,16 @@ func (s *Store) Begin(ctx context.Context) (metastore.Tx, error) {
 }
 
 func (s *Store) begin(ctx context.Context) (*Tx, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return nil, s.translate(ctx, "begin a transaction", err)
 	}
-	t := &Tx{s: s, tx: tx, index: map[string]int{}, dset: map[string]bool{}}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		discard(conn)
+		return nil, s.translate(ctx, "begin a transaction", err)
+	}
+	t := &Tx{s: s, conn: conn, tx: tx, index: map[string]*pending{}, dset: map[string]bool{}}
 	if s.schema == Schema5 {
 		t.audit = s.newAuditWriter(tx)
 	}
@@ -136,11 +160,15 @@ func (t *Tx) Write(ctx context.Context, r metastore.Resource) error {
 		t.undo = append(t.undo, undo)
 	}
 	est := t.estimate(r.Path, data)
-	if i, ok := t.index[r.Path]; ok {
+	if p, ok := t.index[r.Path]; ok {
 		t.audit.note(r.Path, true)
-		t.wbytes -= t.estimate(r.Path, t.writes[i].data)
-		t.writes[i].data, t.writes[i].ts = data, r.Timestamp
+		// Written twice in one batch: the batch's compressions must be done
+		// before the pending write changes.
+		t.waitZips()
+		t.wbytes -= t.estimate(r.Path, p.data)
+		p.data, p.ts, p.zenc = data, r.Timestamp, nil
 		t.wbytes += est
+		t.compress(p)
 		return nil
 	}
 	if len(t.index) > 0 && t.wbytes+est > t.batchBytes() {
@@ -149,15 +177,60 @@ func (t *Tx) Write(ctx context.Context, r metastore.Resource) error {
 		}
 	}
 	t.audit.note(r.Path, true)
-	t.index[r.Path] = len(t.writes)
-	t.writes = append(t.writes, pending{key: r.Path, data: data, ts: r.Timestamp})
+	p := &pending{key: r.Path, data: data, ts: r.Timestamp}
+	t.index[r.Path] = p
+	t.batch = append(t.batch, p)
 	t.wbytes += est
+	t.compress(p)
 	if len(t.index) >= maxBatchRows || t.wbytes >= t.batchBytes() {
 		if err := t.flushWrites(ctx); err != nil {
 			return t.fail(err)
 		}
 	}
 	return nil
+}
+
+// compress has p's content compressed in the background if it will most
+// likely be stored compressed: in the Kylin 5 layout, when new rows are
+// (the row it replaces, if any, decides in the end: see content), or when
+// it starts with "GZIP" itself.
+func (t *Tx) compress(p *pending) {
+	if t.s.schema != Schema5 || len(p.data) == 0 || !(t.s.compressNew || isGzipped(p.data)) {
+		return
+	}
+	if t.zip == nil {
+		n := max(1, runtime.GOMAXPROCS(0))
+		t.zip = make(chan zipJob, 4*n)
+		for range n {
+			go func(jobs <-chan zipJob) {
+				var c codec
+				for j := range jobs {
+					j.p.zenc = clone(c.encode(j.p.data))
+					j.wg.Done()
+				}
+			}(t.zip)
+		}
+	}
+	if t.zipping == nil {
+		t.zipping = &sync.WaitGroup{}
+	}
+	t.zipping.Add(1)
+	t.zip <- zipJob{p, t.zipping}
+}
+
+// waitZips waits for the compressions of the batch's content.
+func (t *Tx) waitZips() {
+	if t.zipping != nil {
+		t.zipping.Wait()
+	}
+}
+
+// stopZips ends the zipper goroutines.
+func (t *Tx) stopZips() {
+	if t.zip != nil {
+		close(t.zip)
+		t.zip = nil
+	}
 }
 
 // checkKeyLen refuses a key wider than the key column of its table, which
@@ -184,9 +257,10 @@ func (t *Tx) Delete(ctx context.Context, p string) error {
 	if err := t.usable(); err != nil {
 		return err
 	}
-	if i, ok := t.index[p]; ok {
-		t.wbytes -= t.estimate(p, t.writes[i].data)
-		t.writes[i].gone, t.writes[i].data = true, nil
+	if w, ok := t.index[p]; ok {
+		t.waitZips()
+		t.wbytes -= t.estimate(p, w.data)
+		w.gone, w.data, w.zenc = true, nil, nil
 		delete(t.index, p)
 	}
 	t.audit.note(p, false)
@@ -234,6 +308,8 @@ func (t *Tx) Commit(ctx context.Context) error {
 		return err
 	}
 	t.done = true
+	t.stopZips()
+	t.release(nil)
 	return nil
 }
 
@@ -251,17 +327,31 @@ func (t *Tx) Rollback() error {
 func (t *Tx) rollback() error {
 	t.done = true
 	t.wait()
+	t.waitZips()
+	t.stopZips()
 	err := t.tx.Rollback()
 	for i := len(t.undo) - 1; i >= 0; i-- {
 		t.undo[i]()
 	}
 	t.undo = nil
+	t.release(err)
 	if err == nil || errors.Is(err, sql.ErrTxDone) || classify(err) == classUnreachable {
 		// Rolled back already (canceled context), or the connection is
 		// gone, and the server rolls back with it.
 		return nil
 	}
 	return t.s.translate(nil, "roll back", err)
+}
+
+// release gives the transaction's connection back to the pool, or closes
+// it if the transaction did not end cleanly (rollbackErr, or an error met
+// on the way).
+func (t *Tx) release(rollbackErr error) {
+	if rollbackErr != nil || (t.err != nil && (classify(t.err) == classUnreachable || t.s.silence(t.err) != nil)) {
+		discard(t.conn)
+		return
+	}
+	t.conn.Close()
 }
 
 func (t *Tx) usable() error {
@@ -279,11 +369,11 @@ func (t *Tx) fail(err error) error {
 	return err
 }
 
-// flushWrites starts sending the pending writes, one statement per table,
-// once the previous batch is through; it returns that batch's error.
+// flushWrites starts sending the batch once the previous one is through
+// (and the batch's content compressed); it returns that batch's error.
 func (t *Tx) flushWrites(ctx context.Context) error {
-	var main, log []pending
-	for _, w := range t.writes {
+	var main, log []*pending
+	for _, w := range t.batch {
 		switch {
 		case w.gone:
 		case t.s.schema == Schema4 && inLog(w.key):
@@ -292,7 +382,8 @@ func (t *Tx) flushWrites(ctx context.Context) error {
 			main = append(main, w)
 		}
 	}
-	t.writes, t.index, t.wbytes = nil, map[string]int{}, 0
+	zipping := t.zipping
+	t.batch, t.index, t.wbytes, t.zipping = nil, map[string]*pending{}, 0, nil
 	if err := t.wait(); err != nil {
 		return err
 	}
@@ -302,9 +393,12 @@ func (t *Tx) flushWrites(ctx context.Context) error {
 	done := make(chan error, 1)
 	t.inflight = done
 	go func() {
-		err := t.upsert(ctx, t.s.main, main)
+		if zipping != nil {
+			zipping.Wait()
+		}
+		err := t.store(ctx, t.s.main, main)
 		if err == nil {
-			err = t.upsert(ctx, t.s.log, log)
+			err = t.store(ctx, t.s.log, log)
 		}
 		done <- err
 	}()
@@ -321,91 +415,91 @@ func (t *Tx) wait() error {
 	return err
 }
 
-// upsert writes rows into tb with one statement.
-func (t *Tx) upsert(ctx context.Context, tb table, rows []pending) error {
+// store writes rows into tb: new rows in bulk, the others as upserts.
+func (t *Tx) store(ctx context.Context, tb table, rows []*pending) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	s, d := t.s, t.s.d
+	s := t.s
 	keys := make([]string, len(rows))
 	for i, r := range rows {
 		keys[i] = r.key
 	}
-	kylin5 := s.schema == Schema5
-	var compressed map[string]bool
-	if kylin5 {
-		var err error
-		if compressed, err = t.compressedRows(ctx, tb, keys); err != nil {
-			return err
-		}
+	existing, err := t.existing(ctx, tb, keys)
+	if err != nil {
+		return err
 	}
-	a := &args{d: d}
-	var sqlb strings.Builder
-	if kylin5 {
-		alias := ""
-		if d.driver == Postgres {
-			alias = " AS x"
-		}
-		fmt.Fprintf(&sqlb, "INSERT INTO %s%s (%s, %s, %s, %s) VALUES ", tb.q, alias, tb.key, tb.content, tb.ts, tb.mvcc)
-	} else {
-		fmt.Fprintf(&sqlb, "INSERT INTO %s (%s, %s, %s) VALUES ", tb.q, tb.key, tb.ts, tb.content)
-	}
-	for i, r := range rows {
-		data := r.data
-		if kylin5 && len(data) > 0 {
-			compress, existing := compressed[r.key]
-			if !existing {
-				compress = s.compressNew
-			}
-			if compress || isGzipped(data) {
-				data = clone(t.enc.encode(data))
-			}
-		}
-		if d.driver == MySQL {
-			if n := t.estimate(r.key, data) + 256; int64(n) > s.maxPacket {
+	var fresh, old []*pending
+	for _, r := range rows {
+		compressed, ok := existing[r.key]
+		r.out = t.content(r, compressed, ok)
+		if s.d.driver == MySQL {
+			if n := t.estimate(r.key, r.out) + 256; int64(n) > s.maxPacket {
 				stored := ""
-				if len(data) != len(r.data) {
-					stored = fmt.Sprintf(", %d bytes compressed", len(data))
+				if len(r.out) != len(r.data) {
+					stored = fmt.Sprintf(", %d bytes compressed", len(r.out))
 				}
 				return fmt.Errorf("jdbc: write %s: %w: the resource is %d bytes%s, and with the statement around it more than the server's max_allowed_packet of %d bytes; raise max_allowed_packet on the server (my.cnf [mysqld] max_allowed_packet=%dM or more) and retry",
 					r.key, ErrPacketTooLarge, len(r.data), stored, s.maxPacket, (n>>20)+2)
 			}
 		}
-		if i > 0 {
-			sqlb.WriteByte(',')
-		}
-		if kylin5 {
-			fmt.Fprintf(&sqlb, "(%s, %s, %s, 0)", a.add(r.key), a.add(data), a.add(r.ts))
+		if ok {
+			old = append(old, r)
 		} else {
-			fmt.Fprintf(&sqlb, "(%s, %s, %s)", a.add(r.key), a.add(r.ts), a.add(data))
+			fresh = append(fresh, r)
 		}
 	}
-	switch {
-	case d.driver == Postgres && kylin5:
-		fmt.Fprintf(&sqlb, " ON CONFLICT (%s) DO UPDATE SET %s = EXCLUDED.%s, %s = EXCLUDED.%s, %s = COALESCE(x.%s, -1) + 1",
-			tb.key, tb.content, tb.content, tb.ts, tb.ts, tb.mvcc, tb.mvcc)
-	case d.driver == Postgres:
-		fmt.Fprintf(&sqlb, " ON CONFLICT (%s) DO UPDATE SET %s = EXCLUDED.%s, %s = EXCLUDED.%s",
-			tb.key, tb.ts, tb.ts, tb.content, tb.content)
-	case kylin5:
-		fmt.Fprintf(&sqlb, " ON DUPLICATE KEY UPDATE %s = VALUES(%s), %s = VALUES(%s), %s = COALESCE(%s, -1) + 1",
-			tb.content, tb.content, tb.ts, tb.ts, tb.mvcc, tb.mvcc)
-	default:
-		fmt.Fprintf(&sqlb, " ON DUPLICATE KEY UPDATE %s = VALUES(%s), %s = VALUES(%s)",
-			tb.ts, tb.ts, tb.content, tb.content)
+	if s.d.driver == Postgres {
+		if err := t.copyIn(ctx, tb, fresh); err != nil {
+			return err
+		}
+		return t.upsertStaged(ctx, tb, old)
 	}
-	if _, err := t.tx.ExecContext(ctx, sqlb.String(), a.vals...); err != nil {
-		return s.translate(ctx, "write "+describeBatch(rows), err)
+	loaded, err := t.loadData(ctx, tb, fresh)
+	if err != nil {
+		return err
 	}
-	if d.driver == MySQL {
-		return t.verify(ctx, tb, keys)
+	if !loaded {
+		if err := t.insert(ctx, tb, fresh, false); err != nil {
+			return err
+		}
+	}
+	if err := t.insert(ctx, tb, old, true); err != nil {
+		return err
+	}
+	if len(old) > 0 {
+		okeys := make([]string, len(old))
+		for i, r := range old {
+			okeys[i] = r.key
+		}
+		return t.verify(ctx, tb, okeys)
 	}
 	return nil
 }
 
+// content returns the bytes to store for r: in the Kylin 5 layout,
+// compressed if the row it replaces is (exists, compressed), or for a new
+// row if new rows are, and always if the content starts with "GZIP" itself.
+func (t *Tx) content(r *pending, compressed, exists bool) []byte {
+	if t.s.schema != Schema5 || len(r.data) == 0 {
+		return r.data
+	}
+	compress := t.s.compressNew
+	if exists {
+		compress = compressed
+	}
+	if !compress && !isGzipped(r.data) {
+		return r.data
+	}
+	if r.zenc != nil {
+		return r.zenc
+	}
+	return clone(t.enc.encode(r.data))
+}
+
 // describeBatch names the resources of a batch for an error message: the
 // first, the largest and how many.
-func describeBatch(rows []pending) string {
+func describeBatch(rows []*pending) string {
 	if len(rows) == 1 {
 		return fmt.Sprintf("%s (%d bytes)", rows[0].key, len(rows[0].data))
 	}
@@ -418,12 +512,21 @@ func describeBatch(rows []pending) string {
 	return fmt.Sprintf("%d resources from %s (the largest %s, %d bytes)", len(rows), rows[0].key, big.key, len(big.data))
 }
 
-// compressedRows tells, for the keys that already have a row in tb,
-// whether their content is compressed.
-func (t *Tx) compressedRows(ctx context.Context, tb table, keys []string) (map[string]bool, error) {
+// existing tells, for the keys that already have a row in tb, whether their
+// content is compressed (Kylin 5; false in the Kylin 2.5-4.x layout).
+func (t *Tx) existing(ctx context.Context, tb table, keys []string) (map[string]bool, error) {
 	a := &args{d: t.s.d}
-	q := fmt.Sprintf("SELECT %s, CASE WHEN %s THEN 1 ELSE 0 END FROM %s WHERE %s",
-		tb.key, t.s.d.gzipped(tb.content), tb.q, t.s.d.keysCond(a, tb.key, keys))
+	flag := "0"
+	if t.s.schema == Schema5 {
+		flag = fmt.Sprintf("CASE WHEN %s THEN 1 ELSE 0 END", t.s.d.gzipped(tb.content))
+	}
+	var cond string
+	if t.s.d.driver == Postgres {
+		cond = tb.key + " = ANY(" + a.add(keys) + ")"
+	} else {
+		cond = t.s.d.keysCond(a, tb.key, keys)
+	}
+	q := fmt.Sprintf("SELECT %s, %s FROM %s WHERE %s", tb.key, flag, tb.q, cond)
 	rows, err := t.tx.QueryContext(ctx, q, a.vals...)
 	if err != nil {
 		return nil, t.s.translate(ctx, "read "+tb.name, err)
@@ -442,6 +545,57 @@ func (t *Tx) compressedRows(ctx context.Context, tb table, keys []string) (map[s
 		return nil, t.s.translate(ctx, "read "+tb.name, err)
 	}
 	return out, nil
+}
+
+// insert writes rows into tb with one multi-row INSERT (MySQL): a plain one
+// for new rows, whose keys the table has not, so that a key the column's
+// collation takes for another one fails instead of overwriting it, or
+// INSERT ... ON DUPLICATE KEY UPDATE for rows that replace others.
+func (t *Tx) insert(ctx context.Context, tb table, rows []*pending, upsert bool) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	kylin5 := t.s.schema == Schema5
+	a := &args{d: t.s.d}
+	var sqlb strings.Builder
+	if kylin5 {
+		fmt.Fprintf(&sqlb, "INSERT INTO %s (%s, %s, %s, %s) VALUES ", tb.q, tb.key, tb.content, tb.ts, tb.mvcc)
+	} else {
+		fmt.Fprintf(&sqlb, "INSERT INTO %s (%s, %s, %s) VALUES ", tb.q, tb.key, tb.ts, tb.content)
+	}
+	for i, r := range rows {
+		if i > 0 {
+			sqlb.WriteByte(',')
+		}
+		if kylin5 {
+			fmt.Fprintf(&sqlb, "(%s, %s, %s, 0)", a.add(r.key), a.add(r.out), a.add(r.ts))
+		} else {
+			fmt.Fprintf(&sqlb, "(%s, %s, %s)", a.add(r.key), a.add(r.ts), a.add(r.out))
+		}
+	}
+	switch {
+	case upsert && kylin5:
+		fmt.Fprintf(&sqlb, " ON DUPLICATE KEY UPDATE %s = VALUES(%s), %s = VALUES(%s), %s = COALESCE(%s, -1) + 1",
+			tb.content, tb.content, tb.ts, tb.ts, tb.mvcc, tb.mvcc)
+	case upsert:
+		fmt.Fprintf(&sqlb, " ON DUPLICATE KEY UPDATE %s = VALUES(%s), %s = VALUES(%s)",
+			tb.ts, tb.ts, tb.content, tb.content)
+	}
+	if _, err := t.tx.ExecContext(ctx, sqlb.String(), a.vals...); err != nil {
+		if !upsert && isDuplicate(err) {
+			return t.collision(tb, rows, err)
+		}
+		return t.s.translate(ctx, "write "+describeBatch(rows), err)
+	}
+	return nil
+}
+
+// collision is the error of new rows that the table refused as duplicates:
+// under a collation that ignores case, accents or trailing spaces, one of
+// them is the same key as a row the table has (or as another of them).
+func (t *Tx) collision(tb table, rows []*pending, err error) error {
+	return fmt.Errorf("jdbc: write %s: %w: table %s compares keys with collation %s, under which one of them is the same key as another resource's (differing only in case, accents or trailing spaces); the table cannot hold both: give its META_TABLE_KEY a binary collation (utf8mb4_bin): %s",
+		describeBatch(rows), ErrKeyCollision, tb.name, tb.collation, t.s.scrub(err.Error()))
 }
 
 // verify checks, after an upsert into a MySQL table, that every key has a
@@ -491,7 +645,13 @@ func (t *Tx) flushDeletes(ctx context.Context) error {
 	}
 	for _, tb := range tables {
 		a := &args{d: t.s.d}
-		q := fmt.Sprintf("DELETE FROM %s WHERE %s", tb.q, t.s.d.keysCond(a, tb.key, keys))
+		var cond string
+		if t.s.d.driver == Postgres {
+			cond = tb.key + " = ANY(" + a.add(keys) + ")"
+		} else {
+			cond = t.s.d.keysCond(a, tb.key, keys)
+		}
+		q := fmt.Sprintf("DELETE FROM %s WHERE %s", tb.q, cond)
 		if _, err := t.tx.ExecContext(ctx, q, a.vals...); err != nil {
 			what := keys[0]
 			if len(keys) > 1 {

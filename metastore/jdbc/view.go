@@ -58,7 +58,7 @@ func (s *Store) View(ctx context.Context) (metastore.View, error) {
 		}
 	}
 	v := &View{s: s, conn: conn}
-	v.src = reader{s: s, q: viewQuerier{v}, lock: func() func() { v.mu.Lock(); return v.mu.Unlock }}
+	v.src = reader{s: s, q: viewQuerier{v}, lock: func() func() { v.mu.Lock(); return v.mu.Unlock }, view: true}
 	return v, nil
 }
 

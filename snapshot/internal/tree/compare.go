@@ -1,9 +1,10 @@
 package tree
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	"strings"
+	"sync"
 
 	"github.com/kylin-tools/metastore/objects"
 )
@@ -87,21 +88,88 @@ type comparison struct {
 	reads   int // trees read below the roots
 }
 
-// entries returns the entries of tree id (none for the zero ID).
-func (c *comparison) entries(id objects.ID) ([]objects.TreeEntry, error) {
-	if id.IsZero() {
-		return nil, nil
+// encodings returns the encodings of the trees ids (nil for the zero ID),
+// reading those that are not cached at the same time: the two versions of
+// a large folder and of its timestamps mirror inflate on as many CPUs.
+func (c *comparison) encodings(ids ...objects.ID) ([][]byte, error) {
+	out := make([][]byte, len(ids))
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		if id.IsZero() {
+			continue
+		}
+		c.reads++
+		if i == len(ids)-1 {
+			out[i], errs[i] = c.r.encoding(id)
+			break
+		}
+		wg.Go(func() { out[i], errs[i] = c.r.encoding(id) })
 	}
-	c.reads++
-	d, _, err := c.r.read(id)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return nil, treeError(ids[i], err)
+		}
+	}
+	return out, nil
+}
+
+// cursor reads an encoded tree entry by entry, in place, checking what
+// decoding checks: each entry well formed, a file or a folder, the names in
+// git order and none listed twice.
+type cursor struct {
+	data []byte
+	off  int
+	ok   bool // an entry is current
+	cur  rawEntry
+	o    order[[]byte]
+}
+
+// rawEntry is an entry of an encoded tree; name and raw are slices of it.
+type rawEntry struct {
+	mode objects.Mode
+	name []byte
+	id   objects.ID
+	raw  []byte // the entry's whole encoding: equal encodings, equal entries
+}
+
+func (e *rawEntry) isDir() bool { return e.mode == objects.ModeDir }
+
+func (e *rawEntry) entry() *objects.TreeEntry {
+	return &objects.TreeEntry{Name: string(e.name), Mode: e.mode, ID: e.id}
+}
+
+func newCursor(data []byte) (*cursor, error) {
+	k := &cursor{data: data}
+	return k, k.next()
+}
+
+// next moves to the next entry.
+func (k *cursor) next() error {
+	if k.off >= len(k.data) {
+		k.ok = false
+		if k.o.twice != nil {
+			return errListedTwice(k.o.first)
+		}
+		return nil
+	}
+	mode, name, id, next, err := objects.NextTreeEntry(k.data, k.off)
 	if err != nil {
-		return nil, treeError(id, err)
+		return err
 	}
-	entries, err := d.decode()
-	if err != nil {
-		return nil, treeError(id, err)
+	if len(name) == 0 || bytes.IndexByte(name, '/') >= 0 || string(name) == "." || string(name) == ".." {
+		return fmt.Errorf("tree entry name %q is not allowed", name)
 	}
-	return entries, nil
+	if mode != objects.ModeFile && mode != objects.ModeDir {
+		return checkMode(string(name), mode)
+	}
+	if !k.o.add(name, mode == objects.ModeDir) {
+		return fmt.Errorf("entry %q is not in git order", name)
+	}
+	k.cur = rawEntry{mode: mode, name: name, id: id, raw: k.data[k.off:next]}
+	k.off, k.ok = next, true
+	return nil
 }
 
 // mirrorDiff is what differs between the two timestamps trees of a folder:
@@ -110,53 +178,59 @@ func (c *comparison) entries(id objects.ID) ([]objects.TreeEntry, error) {
 type mirrorDiff struct {
 	ts         map[string][2]*int64 // name -> old and new timestamp (nil if none)
 	subA, subB map[string]objects.ID
-	a, b       []objects.TreeEntry
+	a, b       []byte // the encodings of the two timestamps trees
 }
 
-// compareMirrors merge-joins two timestamps trees (git keeps tree entries
-// sorted) so that only differing entries are parsed and remembered.
-func (c *comparison) compareMirrors(ma, mb objects.ID, dir string) (*mirrorDiff, error) {
-	a, err := c.entries(ma)
-	if err != nil {
-		return nil, err
-	}
-	b, err := c.entries(mb)
-	if err != nil {
-		return nil, err
-	}
+// compareMirrors merge-joins two encoded timestamps trees (git keeps tree
+// entries sorted): entries encoded alike on both sides are passed over
+// unparsed, only differing ones are parsed and remembered.
+func compareMirrors(a, b []byte) (*mirrorDiff, error) {
 	d := &mirrorDiff{ts: map[string][2]*int64{}, subA: map[string]objects.ID{}, subB: map[string]objects.ID{}, a: a, b: b}
-	note := func(e objects.TreeEntry, side int) error {
-		name, ms, ok := ParseMirrorEntry(e.Name)
+	ka, err := newCursor(a)
+	if err != nil {
+		return nil, err
+	}
+	kb, err := newCursor(b)
+	if err != nil {
+		return nil, err
+	}
+	note := func(k *cursor, side int) error {
+		name, ms, ok := ParseMirrorEntry(string(k.cur.name))
 		if !ok {
-			return fmt.Errorf("%w: bad timestamp entry %q in the mirror of %s/", ErrCorrupt, e.Name, dir)
+			return fmt.Errorf("bad timestamp entry %q", k.cur.name)
 		}
 		v := d.ts[name]
+		if v[side] != nil {
+			return errTwoTimestamps(name)
+		}
 		v[side] = &ms
 		d.ts[name] = v
-		return nil
+		return k.next()
 	}
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
+	for ka.ok || kb.ok {
+		var err error
 		switch {
-		case i < len(a) && a[i].IsDir():
-			d.subA[a[i].Name] = a[i].ID
-			i++
-		case j < len(b) && b[j].IsDir():
-			d.subB[b[j].Name] = b[j].ID
-			j++
-		case j == len(b) || (i < len(a) && a[i].Name < b[j].Name):
-			if err := note(a[i], 0); err != nil {
-				return nil, err
+		case ka.ok && ka.cur.isDir():
+			d.subA[string(ka.cur.name)] = ka.cur.id
+			err = ka.next()
+		case kb.ok && kb.cur.isDir():
+			d.subB[string(kb.cur.name)] = kb.cur.id
+			err = kb.next()
+		case ka.ok && kb.ok && bytes.Equal(ka.cur.raw, kb.cur.raw):
+			if err = ka.next(); err == nil {
+				err = kb.next()
 			}
-			i++
-		case i == len(a) || b[j].Name < a[i].Name:
-			if err := note(b[j], 1); err != nil {
-				return nil, err
-			}
-			j++
+		case !kb.ok || ka.ok && bytes.Compare(ka.cur.name, kb.cur.name) < 0:
+			err = note(ka, 0)
+		case !ka.ok || bytes.Compare(kb.cur.name, ka.cur.name) < 0:
+			err = note(kb, 1)
 		default: // the same name and timestamp on both sides
-			i++
-			j++
+			if err = ka.next(); err == nil {
+				err = kb.next()
+			}
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
 	return d, nil
@@ -189,15 +263,20 @@ func (d *mirrorDiff) timestamps(names []string, dir string) (map[string][2]int64
 		return out, nil
 	}
 	found := map[string]int{}
-	for side, entries := range [][]objects.TreeEntry{d.a, d.b} {
-		for _, e := range entries {
-			k := strings.LastIndexByte(e.Name, '@')
-			if e.IsDir() || k <= 0 || !missing[e.Name[:k]] {
+	for side, raw := range [][]byte{d.a, d.b} {
+		for off := 0; off < len(raw); {
+			mode, e, _, next, err := objects.NextTreeEntry(raw, off)
+			if err != nil {
+				return nil, err
+			}
+			off = next
+			k := bytes.LastIndexByte(e, '@')
+			if mode == objects.ModeDir || k <= 0 || !missing[string(e[:k])] {
 				continue
 			}
-			name, ms, ok := ParseMirrorEntry(e.Name)
+			name, ms, ok := ParseMirrorEntry(string(e))
 			if !ok {
-				return nil, fmt.Errorf("%w: bad timestamp entry %q in the mirror of %s/", ErrCorrupt, e.Name, dir)
+				return nil, fmt.Errorf("%w: bad timestamp entry %q in the mirror of %s/", ErrCorrupt, e, dir)
 			}
 			t := out[name]
 			t[side] = ms
@@ -219,39 +298,13 @@ type candidate struct {
 	a, b *objects.TreeEntry
 }
 
-// join merge-joins the entries of a folder on both sides, in git order.
-func join(ea, eb []objects.TreeEntry, fn func(candidate)) {
-	i, j := 0, 0
-	for i < len(ea) || j < len(eb) {
-		var k int
-		switch {
-		case j == len(eb):
-			k = -1
-		case i == len(ea):
-			k = 1
-		default:
-			k = objects.CompareTreeKeys(ea[i].Name, ea[i].IsDir(), eb[j].Name, eb[j].IsDir())
-		}
-		switch {
-		case k < 0:
-			fn(candidate{name: ea[i].Name, a: &ea[i]})
-			i++
-		case k > 0:
-			fn(candidate{name: eb[j].Name, b: &eb[j]})
-			j++
-		default:
-			fn(candidate{name: ea[i].Name, a: &ea[i], b: &eb[j]})
-			i++
-			j++
-		}
-	}
-}
-
 // dir compares folder path (with a leading slash; "" for the root) whose
 // trees are ta and tb and timestamps trees ma and mb (zero ids for a side
-// that lacks the folder). Both trees are merge-joined in git order; the
-// timestamps trees are compared entry by entry, so that nothing is parsed
-// or remembered for the resources that did not change.
+// that lacks the folder). Both trees are merge-joined in git order on their
+// encodings: an entry encoded alike on both sides (same name, same blob or
+// subtree) is passed over without being decoded, and the timestamps trees
+// are compared entry by entry, so that nothing is parsed or remembered for
+// the resources that did not change.
 func (c *comparison) dir(ctx context.Context, path string, ta, tb, ma, mb objects.ID) error {
 	if ta == tb && ma == mb || !c.f.MayContain(path) {
 		return nil
@@ -259,31 +312,18 @@ func (c *comparison) dir(ctx context.Context, path string, ta, tb, ma, mb object
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	ea, err := c.entries(ta)
+	enc, err := c.encodings(ta, tb, ma, mb)
 	if err != nil {
 		return err
 	}
-	eb, err := c.entries(tb)
+	mir, err := compareMirrors(enc[2], enc[3])
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: the timestamps of %s/: %v", ErrCorrupt, path, err)
 	}
-	mir, err := c.compareMirrors(ma, mb, path)
+	files, dirs, err := c.join(path, enc[0], enc[1], mir)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: folder %s/: %v", ErrCorrupt, path, err)
 	}
-	var files, dirs []candidate
-	join(ea, eb, func(cand candidate) {
-		switch {
-		case path == "" && cand.name == RecordsDir:
-		case cand.a != nil && cand.a.IsDir() || cand.b != nil && cand.b.IsDir():
-			dirs = append(dirs, cand)
-		case !c.f.Match(path + "/" + cand.name):
-		case cand.a != nil && cand.b != nil && cand.a.ID == cand.b.ID && mir.ts[cand.name] == [2]*int64{}:
-			// The same blob and the same timestamp record.
-		default:
-			files = append(files, cand)
-		}
-	})
 	if err := c.files(path, files, mir); err != nil {
 		return err
 	}
@@ -301,6 +341,79 @@ func (c *comparison) dir(ctx context.Context, path string, ta, tb, ma, mb object
 		}
 	}
 	return nil
+}
+
+// join merge-joins the encoded trees a and b of folder path in git order
+// and returns the resources that may differ (the filter's, whose blob or
+// timestamp record is not the same) and every subfolder.
+func (c *comparison) join(path string, a, b []byte, mir *mirrorDiff) (files, dirs []candidate, err error) {
+	ka, err := newCursor(a)
+	if err != nil {
+		return nil, nil, err
+	}
+	kb, err := newCursor(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	take := func(cand candidate) {
+		switch {
+		case path == "" && cand.name == RecordsDir:
+		case cand.a != nil && cand.a.IsDir() || cand.b != nil && cand.b.IsDir():
+			dirs = append(dirs, cand)
+		case !c.f.Match(path + "/" + cand.name):
+		case cand.a != nil && cand.b != nil && cand.a.ID == cand.b.ID && mir.ts[cand.name] == [2]*int64{}:
+			// The same blob and the same timestamp record.
+		default:
+			files = append(files, cand)
+		}
+	}
+	for ka.ok || kb.ok {
+		if ka.ok && kb.ok && bytes.Equal(ka.cur.raw, kb.cur.raw) {
+			// The same entry on both sides: only a subfolder (whose
+			// timestamps may differ) or a touched resource matter.
+			if ka.cur.isDir() || mir.ts[string(ka.cur.name)] != [2]*int64{} {
+				e := ka.cur.entry()
+				take(candidate{name: e.Name, a: e, b: kb.cur.entry()})
+			}
+			if err := ka.next(); err != nil {
+				return nil, nil, err
+			}
+			if err := kb.next(); err != nil {
+				return nil, nil, err
+			}
+			continue
+		}
+		var k int
+		switch {
+		case !kb.ok:
+			k = -1
+		case !ka.ok:
+			k = 1
+		default:
+			k = objects.CompareTreeKeys(ka.cur.name, ka.cur.isDir(), kb.cur.name, kb.cur.isDir())
+		}
+		var cand candidate
+		if k <= 0 {
+			cand.a = ka.cur.entry()
+			cand.name = cand.a.Name
+		}
+		if k >= 0 {
+			cand.b = kb.cur.entry()
+			cand.name = cand.b.Name
+		}
+		take(cand)
+		if k <= 0 {
+			if err := ka.next(); err != nil {
+				return nil, nil, err
+			}
+		}
+		if k >= 0 {
+			if err := kb.next(); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return files, dirs, nil
 }
 
 // files notes the changes of the resources of folder path that may differ.

@@ -330,3 +330,19 @@ func (t *Root) walk(ctx context.Context, dir, prefix string, timestamps bool, fn
 	}
 	return nil
 }
+
+// encoding returns the encoding of tree id: the cached folder's while it
+// is not decoded, else read afresh (a comparison merges encodings in place).
+func (r *Reader) encoding(id objects.ID) ([]byte, error) {
+	d, _, err := r.read(id) // never cached: see TestCompareCachesNoFolder
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	raw, decoded := d.raw, d.decoded
+	d.mu.Unlock()
+	if decoded {
+		return r.objs.ReadKind(id, objects.KindTree)
+	}
+	return raw, nil
+}

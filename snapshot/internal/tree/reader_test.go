@@ -3,18 +3,24 @@ package tree
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/kylin-tools/metastore/objects"
 )
 
 // memObjects is an object store in memory that counts the trees read.
+// Reads may come from several goroutines (a comparison reads the versions
+// of a folder at the same time).
 type memObjects struct {
+	mu    sync.Mutex
 	trees map[objects.ID][]byte
 	reads map[objects.ID]int
 }
 
 func (m *memObjects) ReadKind(id objects.ID, k objects.Kind) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	raw, ok := m.trees[id]
 	if !ok || k != objects.KindTree {
 		return nil, fmt.Errorf("%w: %s", objects.ErrNotFound, id)

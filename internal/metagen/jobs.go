@@ -1,4 +1,4 @@
-package main
+package metagen
 
 import (
 	"fmt"
@@ -97,6 +97,9 @@ func stepID(jobID string, i int) string { return fmt.Sprintf("%s-%02d", jobID, i
 func executePath(id string) string           { return "/execute/" + id }
 func outputPath(id string) string            { return "/execute_output/" + id }
 func stepOutputPath(id string, i int) string { return outputPath(stepID(id, i)) }
+
+// stepExecutePath is the /execute entry of a job's step in the jobs shape.
+func stepExecutePath(id string, i int) string { return executePath(stepID(id, i)) }
 
 // renderExecute builds a job's ExecutablePO.
 func renderExecute(j *job) jobJSON {

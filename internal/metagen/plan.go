@@ -1,7 +1,8 @@
-package main
+package metagen
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -30,18 +31,65 @@ const (
 	day    = 24 * hour
 )
 
+// Shape is how the resources of a generated metastore spread over Kylin's
+// folders.
+type Shape string
+
+const (
+	// ShapeDefault spreads them as a cube-heavy deployment does: jobs
+	// (/execute and /execute_output) take about 45% of the resources,
+	// dictionaries about 20%, the rest is cube and table metadata.
+	ShapeDefault Shape = "default"
+	// ShapeJobs is a busy deployment whose job history dominates: /execute
+	// and /execute_output take about 30% of the resources each. Every job
+	// keeps one resource per step in both folders: /execute/<job>-NN beside
+	// /execute/<job>, as /execute_output/<job>-NN beside
+	// /execute_output/<job>.
+	ShapeJobs Shape = "jobs"
+)
+
+// Shapes lists the shapes Generate accepts.
+var Shapes = []Shape{ShapeDefault, ShapeJobs}
+
+// ParseShape returns the shape named s ("" is ShapeDefault); an unknown
+// name gives an error wrapping ErrOptions.
+func ParseShape(s string) (Shape, error) {
+	if s == "" {
+		return ShapeDefault, nil
+	}
+	for _, sh := range Shapes {
+		if string(sh) == s {
+			return sh, nil
+		}
+	}
+	return "", &optionsError{fmt.Sprintf("shape %q: want one of %s", s, shapeNames())}
+}
+
+func shapeNames() string {
+	var names []string
+	for _, sh := range Shapes {
+		names = append(names, string(sh))
+	}
+	return strings.Join(names, ", ")
+}
+
 // Target shares of the resource count. Jobs (/execute and /execute_output)
-// take whatever the rest leaves, about 45%.
+// take whatever the rest leaves: about 45% in the default shape, 60% in the
+// jobs shape, where the other shares shrink by jobsShrink.
 const (
 	segmentShare  = 0.06 // one /cube_statistics file per segment
 	metadataShare = 0.22 // cubes, descs, models, tables, ACLs, projects, users
+	jobsShrink    = 0.4 / 0.55
 	// Resources per cube in metadataShare: cube, cube_desc and cube ACL, 0.4
 	// model (model_desc and ACL) and 0.5 table (table and table_exd).
 	resourcesPerCube = 3 + 2*0.4 + 2*0.5
 )
 
-// minResources is the smallest --resources generate accepts.
-const minResources = 200
+// MinResources is the smallest metastore Generate writes.
+const MinResources = 200
+
+// minResources is MinResources under its old name.
+const minResources = MinResources
 
 type valueKind int
 
@@ -284,6 +332,7 @@ type group struct {
 // plan is a whole synthetic deployment, without file content.
 type plan struct {
 	seed     uint64
+	shape    Shape
 	install  int64
 	uuid     string
 	projects []*project
@@ -293,19 +342,43 @@ type plan struct {
 	total    int // resources the plan renders to
 }
 
-// planError wraps errors about generate's parameters.
-type planError struct{ msg string }
+// ErrOptions is wrapped by the errors of Generate and Churn about their
+// options (too few resources for the projects asked for, an unknown shape,
+// a fraction out of range).
+var ErrOptions = errors.New("invalid options")
 
-func (e *planError) Error() string { return e.msg }
+// optionsError is an error about the options, with a message of its own,
+// that wraps ErrOptions.
+type optionsError struct{ msg string }
+
+func (e *optionsError) Error() string { return e.msg }
+
+func (e *optionsError) Is(target error) bool { return target == ErrOptions }
+
+// stepCost is the number of resources a job step adds: its output, and in
+// the jobs shape its own /execute entry.
+func (p *plan) stepCost() int {
+	if p.shape == ShapeJobs {
+		return 2
+	}
+	return 1
+}
+
+// jobResources is the number of resources of a job of the plan.
+func (p *plan) jobResources(j *job) int { return 2 + p.stepCost()*j.steps }
 
 // buildPlan lays out a deployment of exactly n resources over nProjects
 // projects (0 picks a number from n).
-func buildPlan(n, nProjects int, seed uint64) (*plan, error) {
+func buildPlan(n, nProjects int, seed uint64, shape Shape) (*plan, error) {
+	shape, err := ParseShape(string(shape))
+	if err != nil {
+		return nil, err
+	}
 	if n < minResources {
-		return nil, &planError{fmt.Sprintf("--resources %d is too small: the generator needs at least %d", n, minResources)}
+		return nil, &optionsError{fmt.Sprintf("--resources %d is too small: the generator needs at least %d", n, minResources)}
 	}
 	if nProjects < 0 {
-		return nil, &planError{fmt.Sprintf("--projects %d: must be positive (or 0 to pick from --resources)", nProjects)}
+		return nil, &optionsError{fmt.Sprintf("--projects %d: must be positive (or 0 to pick from --resources)", nProjects)}
 	}
 	r := newRand(seed, "plan")
 	if nProjects == 0 {
@@ -314,14 +387,18 @@ func buildPlan(n, nProjects int, seed uint64) (*plan, error) {
 	nUsers := min(max(n/400, 3), 2000)
 	nGroups := 4 + min(2*nProjects, 60)
 	fixed := 1 + nUsers + nGroups + 3*nProjects
-	nCubes := int(math.Round((metadataShare*float64(n) - float64(fixed)) / resourcesPerCube))
+	metaShare, segShare := metadataShare, segmentShare
+	if shape == ShapeJobs {
+		metaShare, segShare = jobsShrink*metadataShare, jobsShrink*segmentShare
+	}
+	nCubes := int(math.Round((metaShare*float64(n) - float64(fixed)) / resourcesPerCube))
 	if nCubes < nProjects {
-		perProject := (float64(fixed)/float64(nProjects) + resourcesPerCube) / metadataShare
-		return nil, &planError{fmt.Sprintf("--resources %d is too small for %d projects: use fewer projects or more resources (about %.0f per project)",
+		perProject := (float64(fixed)/float64(nProjects) + resourcesPerCube) / metaShare
+		return nil, &optionsError{fmt.Sprintf("--resources %d is too small for %d projects: use fewer projects or more resources (about %.0f per project)",
 			n, nProjects, perProject)}
 	}
 
-	p := &plan{seed: seed}
+	p := &plan{seed: seed, shape: shape}
 	p.install = windowStart + between(r, 0, 3*day)
 	p.uuid = newUUID(r)
 
@@ -352,21 +429,21 @@ func buildPlan(n, nProjects int, seed uint64) (*plan, error) {
 		}
 		p.projects = append(p.projects, pr)
 	}
-	planSegments(r, p, int(math.Round(segmentShare*float64(n))))
+	planSegments(r, p, int(math.Round(segShare*float64(n))))
 
 	p.users = planUsers(r, p, nUsers, 0)
 	rest := n - p.countWithoutJobs()
 	if rest < 0 {
-		return nil, &planError{fmt.Sprintf("--resources %d is too small for %d projects: the fixed metadata alone takes %d resources", n, nProjects, n-rest)}
+		return nil, &optionsError{fmt.Sprintf("--resources %d is too small for %d projects: the fixed metadata alone takes %d resources", n, nProjects, n-rest)}
 	}
 	rest = planJobs(r, p, rest)
 	if rest > 0 {
-		// One or two resources left: a job is at least three. Add users.
+		// A few resources left, fewer than a job needs: add users.
 		p.users = append(p.users, planUsers(r, p, rest, len(p.users))...)
 	}
 	p.total = p.countWithoutJobs()
 	for _, j := range p.jobs {
-		p.total += 2 + j.steps
+		p.total += p.jobResources(j)
 	}
 	if p.total != n {
 		return nil, fmt.Errorf("internal error: planned %d resources instead of %d", p.total, n)
@@ -781,8 +858,8 @@ func kindForSteps(steps int) jobKind {
 }
 
 // planJobs adds jobs worth rest resources (a job is its /execute, its
-// /execute_output and one output per step) and returns what it could not
-// fill (0, 1 or 2).
+// /execute_output and one output per step, and in the jobs shape one
+// /execute entry per step) and returns what it could not fill (0, 1 or 2).
 func planJobs(r *rand.Rand, p *plan, rest int) int {
 	var cubes []*cube
 	var segs []*segment
@@ -802,7 +879,8 @@ func planJobs(r *rand.Rand, p *plan, rest int) int {
 	for _, u := range p.users {
 		submitters = append(submitters, u.name)
 	}
-	for rest >= 3 {
+	k := p.stepCost()
+	for rest >= 2+k {
 		j := &job{id: newUUID(r), submitter: pick(r, submitters), buildServer: pick(r, servers[:2])}
 		var steps int
 		switch x := r.Float64(); {
@@ -816,12 +894,12 @@ func planJobs(r *rand.Rand, p *plan, rest int) int {
 		default:
 			j.kind, steps = jobLookup, 2+r.IntN(3)
 		}
-		if rest-2 <= 20 {
-			steps = rest - 2
+		if rest-2 <= 20*k {
+			steps = (rest - 2) / k
 			j.kind = kindForSteps(steps)
 		}
 		j.steps = steps
-		linked := next < len(segs) && j.kind != jobLookup && chance(r, 0.7) && rest-2 > 20
+		linked := next < len(segs) && j.kind != jobLookup && chance(r, 0.7) && rest-2 > 20*k
 		if linked {
 			seg := segs[next]
 			next++
@@ -844,7 +922,7 @@ func planJobs(r *rand.Rand, p *plan, rest int) int {
 		} else {
 			planLooseJob(r, j, pick(r, cubes))
 		}
-		rest -= 2 + j.steps
+		rest -= p.jobResources(j)
 		p.jobs = append(p.jobs, j)
 	}
 	// Segments whose build job was purged long ago still name it.

@@ -1,4 +1,4 @@
-package main
+package metagen
 
 import (
 	"encoding/base64"
@@ -139,6 +139,9 @@ func (c *churner) opPurgeJob(deficit int) (bool, error) {
 	c.remove(executePath(j.id))
 	c.remove(outputPath(j.id))
 	for _, p := range j.steps {
+		c.remove(p)
+	}
+	for _, p := range j.tasks {
 		c.remove(p)
 	}
 	return true, nil
@@ -526,11 +529,15 @@ func (c *churner) newJob(kind jobKind, target jobTarget, steps int) *job {
 // addJob records a job's files and tracks the job for later operations.
 func (c *churner) addJob(j *job) error {
 	js := &jobState{id: j.id, status: j.status, updated: j.updated}
+	taskFiles := c.shape == ShapeJobs
 	for i := range j.steps {
 		js.steps = append(js.steps, stepOutputPath(j.id, i))
+		if taskFiles {
+			js.tasks = append(js.tasks, stepExecutePath(j.id, i))
+		}
 	}
 	c.jobs = append(c.jobs, js)
-	return jobFiles(c.seed, j, func(path string, ts int64, v any) error { return c.putJSON(path, v, ts) })
+	return jobFiles(c.seed, j, taskFiles, func(path string, ts int64, v any) error { return c.putJSON(path, v, ts) })
 }
 
 // nextSegment returns a new segment shaped like like, over [start, end).

@@ -1,4 +1,4 @@
-package main
+package metagen
 
 import (
 	"bytes"
@@ -8,9 +8,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/kylin-tools/metastore/metastore/folder"
 )
 
 // testResources is the metastore size the tests generate: big enough to
@@ -36,7 +39,7 @@ func sharedMetastore(t *testing.T) (string, Stats) {
 			return
 		}
 		fixture.dir = filepath.Join(fixture.tmp, "meta")
-		fixture.st, fixture.err = generate(context.Background(), generateOptions{Out: fixture.dir, Resources: testResources, Seed: 5})
+		fixture.st, fixture.err = generateDir(context.Background(), fixture.dir, Options{Resources: testResources, Seed: 5})
 	})
 	if fixture.err != nil {
 		t.Fatalf("generate the shared metastore: %v", fixture.err)
@@ -57,11 +60,29 @@ func TestMain(m *testing.M) {
 func generateT(t *testing.T, n int, seed uint64) (string, Stats) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "meta")
-	st, err := generate(context.Background(), generateOptions{Out: dir, Resources: n, Seed: seed})
+	st, err := generateDir(context.Background(), dir, Options{Resources: n, Seed: seed})
 	if err != nil {
 		t.Fatalf("generate(%d, seed %d): %v", n, seed, err)
 	}
 	return dir, st
+}
+
+// generateDir generates a metastore into the new folder dir.
+func generateDir(ctx context.Context, dir string, opts Options) (Stats, error) {
+	s, err := folder.Create(dir)
+	if err != nil {
+		return Stats{}, err
+	}
+	return Generate(ctx, s, opts)
+}
+
+// churnDir churns the folder metastore dir.
+func churnDir(ctx context.Context, dir string, opts ChurnOptions) (ChurnStats, error) {
+	s, err := folder.Open(dir)
+	if err != nil {
+		return ChurnStats{}, err
+	}
+	return Churn(ctx, s, opts)
 }
 
 // fileState is what the tests compare of one resource file.
@@ -131,10 +152,17 @@ func isJSONResource(path string) bool {
 // checkIntegrity verifies the cross references of a metastore: project
 // realizations, models and tables exist; cubes name existing descs, descs
 // existing models; segment dictionaries, snapshots and statistics exist;
-// jobs name an existing project and one of its cubes and have their outputs.
+// jobs name an existing project and one of its cubes and have their outputs
+// (and, in the jobs shape, an /execute entry per step, which they list).
 func checkIntegrity(t *testing.T, dir string) {
 	t.Helper()
 	tree := listTree(t, dir)
+	jobsShape := false // a job has an /execute entry per step
+	for path := range tree {
+		if _, ok := cutStepSuffix(strings.TrimPrefix(path, "/execute/")); ok && resourceType(path) == "execute" {
+			jobsShape = true
+		}
+	}
 	cubeProject := map[string]string{}
 	for path := range tree {
 		if resourceType(path) != "project" {
@@ -197,6 +225,20 @@ func checkIntegrity(t *testing.T, dir string) {
 				}
 			}
 		case "execute":
+			if id, ok := cutStepSuffix(strings.TrimPrefix(path, "/execute/")); ok {
+				// A step's own entry (jobs shape): the job lists it.
+				var task, job jobJSON
+				readJSONT(t, dir, path, &task)
+				if _, ok := tree[executePath(id)]; !ok {
+					t.Errorf("%s: no job %s", path, executePath(id))
+					continue
+				}
+				readJSONT(t, dir, executePath(id), &job)
+				if !slices.ContainsFunc(job.Tasks, func(j jobJSON) bool { return j.UUID == task.UUID && j.Name == task.Name && j.Type == task.Type }) {
+					t.Errorf("%s: step %s is not among the tasks of %s", path, task.UUID, executePath(id))
+				}
+				continue
+			}
 			var j jobJSON
 			readJSONT(t, dir, path, &j)
 			p, cube := j.Params["projectName"], j.Params["cubeName"]
@@ -209,6 +251,9 @@ func checkIntegrity(t *testing.T, dir string) {
 			for i := range j.Tasks {
 				if _, ok := tree[stepOutputPath(j.UUID, i)]; !ok {
 					t.Errorf("%s: no output for step %d", path, i)
+				}
+				if _, ok := tree[stepExecutePath(j.UUID, i)]; jobsShape && !ok {
+					t.Errorf("%s: no %s for step %d", path, stepExecutePath(j.UUID, i), i)
 				}
 			}
 		}

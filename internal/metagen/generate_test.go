@@ -1,4 +1,4 @@
-package main
+package metagen
 
 import (
 	"bytes"
@@ -7,8 +7,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -20,15 +18,15 @@ func TestGenerateIsDeterministic(t *testing.T) {
 	b, _ := generateT(t, testResources, 7)
 	sameTrees(t, a, b)
 
-	p7, _ := buildPlan(testResources, 0, 7)
-	p8, _ := buildPlan(testResources, 0, 8)
+	p7, _ := buildPlan(testResources, 0, 7, "")
+	p8, _ := buildPlan(testResources, 0, 8, "")
 	if p7.uuid == p8.uuid {
 		t.Errorf("seeds 7 and 8 plan the same metastore uuid")
 	}
 
 	// And churn on top: same folder content and seed, same changes.
 	for _, dir := range []string{a, b} {
-		if _, err := churn(context.Background(), churnOptions{Dir: dir, Fraction: 0.05, Seed: 3}); err != nil {
+		if _, err := churnDir(context.Background(), dir, ChurnOptions{Fraction: 0.05, Seed: 3}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -170,41 +168,14 @@ func TestBinaryResources(t *testing.T) {
 	}
 }
 
-func TestGenerateRefusesBadOut(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "file")
-	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	full := t.TempDir()
-	if err := os.WriteFile(filepath.Join(full, "cube"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		out  string
-		want error
-	}{
-		{file, ErrOutNotDir},
-		{full, ErrOutNotEmpty},
-	} {
-		_, err := generate(context.Background(), generateOptions{Out: c.out, Resources: 500, Seed: 1})
-		if !errors.Is(err, c.want) {
-			t.Errorf("generate(--out %s) = %v, want %v", c.out, err, c.want)
-		}
-	}
-	if entries, _ := os.ReadDir(full); len(entries) != 1 {
-		t.Errorf("generate wrote into a non-empty directory: %d entries", len(entries))
-	}
-}
-
 func TestBuildPlanRejectsBadSizes(t *testing.T) {
 	for _, c := range []struct{ n, projects int }{
 		{minResources - 1, 0},
 		{1000, 100},
 		{1000, -1},
 	} {
-		var pe *planError
-		if _, err := buildPlan(c.n, c.projects, 1); !errors.As(err, &pe) {
-			t.Errorf("buildPlan(%d, %d) = %v, want a planError", c.n, c.projects, err)
+		if _, err := buildPlan(c.n, c.projects, 1, ""); !errors.Is(err, ErrOptions) {
+			t.Errorf("buildPlan(%d, %d) = %v, want %v", c.n, c.projects, err, ErrOptions)
 		}
 	}
 }

@@ -1,11 +1,9 @@
-package main
+package metagen
 
 import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -22,7 +20,7 @@ func TestChurnTouchesAboutTheFraction(t *testing.T) {
 	}
 
 	const fraction = 0.05
-	st, err := churn(context.Background(), churnOptions{Dir: dir, Fraction: fraction, Seed: 11})
+	st, err := churnDir(context.Background(), dir, ChurnOptions{Fraction: fraction, Seed: 11})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +84,7 @@ func TestChurnRoundsKeepTheMetastoreConsistent(t *testing.T) {
 	dir, _ := generateT(t, testResources, 4)
 	var lastTS int64
 	for round := range 4 {
-		st, err := churn(context.Background(), churnOptions{Dir: dir, Fraction: 0.03, Seed: 1})
+		st, err := churnDir(context.Background(), dir, ChurnOptions{Fraction: 0.03, Seed: 1})
 		if err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
@@ -122,25 +120,12 @@ func TestChurnRoundsKeepTheMetastoreConsistent(t *testing.T) {
 
 func TestChurnRejectsBadInput(t *testing.T) {
 	empty := t.TempDir()
-	file := filepath.Join(empty, "f")
-	if err := os.WriteFile(file, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		opts churnOptions
-		want error
-	}{
-		{churnOptions{Dir: empty, Fraction: 0.01}, ErrNotMetastore},
-		{churnOptions{Dir: file, Fraction: 0.01}, ErrNotMetastore},
-	} {
-		if _, err := churn(context.Background(), c.opts); !errors.Is(err, c.want) {
-			t.Errorf("churn(%+v) = %v, want %v", c.opts, err, c.want)
-		}
+	if _, err := churnDir(context.Background(), empty, ChurnOptions{Fraction: 0.01}); !errors.Is(err, ErrNotMetastore) {
+		t.Errorf("churn of an empty folder = %v, want %v", err, ErrNotMetastore)
 	}
 	for _, f := range []float64{0, -0.1, 1.5} {
-		var ue *usageError
-		if _, err := churn(context.Background(), churnOptions{Dir: empty, Fraction: f}); !errors.As(err, &ue) {
-			t.Errorf("churn(--fraction %v) = %v, want a usage error", f, err)
+		if _, err := churnDir(context.Background(), empty, ChurnOptions{Fraction: f}); !errors.Is(err, ErrOptions) {
+			t.Errorf("churn(--fraction %v) = %v, want %v", f, err, ErrOptions)
 		}
 	}
 }

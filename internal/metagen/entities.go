@@ -1,4 +1,4 @@
-package main
+package metagen
 
 // The JSON shapes of Kylin 3.x metadata entities, with fields in the order
 // Kylin's Jackson serialisation writes them. generate marshals them and churn

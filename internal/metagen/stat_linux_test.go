@@ -1,4 +1,4 @@
-package main
+package metagen
 
 import (
 	"io/fs"

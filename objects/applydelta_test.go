@@ -1,0 +1,67 @@
+package objects
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+)
+
+// TestApplyDelta checks that applyDelta makes what go-git's PatchDelta
+// makes from deltas of every kind (copies of up to and over 64 KiB,
+// inserts, a target larger and smaller than its base), allocates the result
+// once at its size (up to twice its base's), and refuses a delta that does
+// not fit its base.
+func TestApplyDelta(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	text := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = "abcdefgh {}\":,\n"[rng.IntN(15)]
+		}
+		return b
+	}
+	for i, size := range []int{1, 100, 5000, 70000, 300000} {
+		base := text(size)
+		for j, target := range [][]byte{
+			append(append([]byte{}, base...), "tail"...),
+			append(text(10), base[size/3:]...),
+			base[:size/2],
+			bytes.Repeat(base, 3),
+			text(size / 2),
+		} {
+			t.Run(fmt.Sprintf("%d/%d", i, j), func(t *testing.T) {
+				delta := packfile.DiffDelta(base, target)
+				want, err := packfile.PatchDelta(base, delta)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := applyDelta(base, delta)
+				if err != nil || !bytes.Equal(got, want) || !bytes.Equal(got, target) {
+					t.Fatalf("applyDelta: %d bytes, %v; want %d bytes", len(got), err, len(want))
+				}
+				if len(target) <= 2*len(base) && cap(got) != len(got) {
+					t.Errorf("result of %d bytes has capacity %d", len(got), cap(got))
+				}
+			})
+		}
+	}
+	base := []byte("0123456789")
+	for name, delta := range map[string][]byte{
+		"wrong base size":        {9, 3, 0x91, 0, 3},
+		"copy past the base":     {10, 3, 0x91, 8, 3},
+		"longer than it claims":  {10, 3, 0x91, 0, 4},
+		"shorter than it claims": {10, 5, 0x91, 0, 3},
+		"insert past the end":    {10, 3, 3, 'a'},
+		"command zero":           {10, 3, 0},
+		"truncated copy":         {10, 3, 0x91, 0},
+		"huge claimed size":      {10, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x91, 0, 3},
+	} {
+		if got, err := applyDelta(base, delta); !errors.Is(err, errBadDelta) {
+			t.Errorf("%s: %q, %v; want an invalid delta", name, got, err)
+		}
+	}
+}
