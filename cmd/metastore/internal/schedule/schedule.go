@@ -151,6 +151,8 @@ func (s *Scheduler) Run(ctx context.Context) {
 			return
 		}
 		now := s.clock.Now()
+		next = s.cfg.Spec.Next(now)
+		s.setNext(next) // before the run starts: it logs the next time when it ends
 		if s.begin(now) {
 			wg.Add(1)
 			go func() {
@@ -158,8 +160,6 @@ func (s *Scheduler) Run(ctx context.Context) {
 				s.run(ctx, now)
 			}()
 		}
-		next = s.cfg.Spec.Next(now)
-		s.setNext(next)
 	}
 }
 
