@@ -8,7 +8,8 @@ type Status struct {
 	// Enabled is false when serve runs without --schedule (the other
 	// fields are then empty).
 	Enabled bool `json:"enabled"`
-	// Schedule is the SPEC, Zone the zone its fields are read in.
+	// Schedule is the SPEC, Zone the zone its fields are read in ("Local"
+	// for the host's local zone).
 	Schedule string `json:"schedule,omitempty"`
 	Zone     string `json:"zone,omitempty"`
 	// Steps are what a run does, in order.
