@@ -60,7 +60,9 @@ func startScheduledServe(t *testing.T, o scheduleOptions) *scheduledServe {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- e.serve(ctx, serveOptions{listen: "127.0.0.1:0", schedule: o}, func(u string) { ready <- u }) }()
+	go func() {
+		done <- e.serve(ctx, serveOptions{listen: "127.0.0.1:0", schedule: o}, func(u string) { ready <- u })
+	}()
 	select {
 	case s.url = <-ready:
 	case err := <-done:
