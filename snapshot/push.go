@@ -57,7 +57,11 @@ type PushResult struct {
 //
 // A push never forces: a remote branch must be an ancestor of the local
 // one, and a remote tag must name the same snapshot; otherwise Push fails
-// with ErrNonFastForward, saying what to do, and changes nothing. Branches
+// with ErrNonFastForward, saying what to do, and changes nothing. The one
+// exception is a forget here (Forget): a remote branch or tag that is this
+// repository's own from before a forget (the snapshot it names is in the id
+// map, and leads to the local value, or was forgotten from that branch) is
+// replaced by the rewritten one. Branches
 // and tags deleted here are not deleted on the remote. Other instances'
 // references are never touched.
 func (r *Repository) Push(ctx context.Context, opt PushOptions) (*PushResult, error) {
@@ -103,6 +107,10 @@ func (r *Repository) Push(ctx context.Context, opt PushOptions) (*PushResult, er
 	defer sess.close()
 	remote := sess.refs()
 
+	forgets, err := r.loadIDMap()
+	if err != nil {
+		return nil, err
+	}
 	var updates []refChange
 	var refused []string
 	for _, name := range sortedRefs(local) {
@@ -114,6 +122,9 @@ func (r *Repository) Push(ctx context.Context, opt PushOptions) (*PushResult, er
 			res.UpToDate++
 			continue
 		case old.IsZero():
+		case forgets.replaces(name, old, id):
+			// The remote has this branch or tag as it was before a
+			// forget here: it moves with it.
 		case strings.HasPrefix(name, refTags):
 			refused = append(refused, fmt.Sprintf("tag %s: the remote's names snapshot %s, this repository's %s", strings.TrimPrefix(name, refTags), ID(old).Short(), ID(id).Short()))
 			continue

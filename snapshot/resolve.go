@@ -19,7 +19,9 @@ const Latest = "latest"
 // system that holds the project; for a cube, also snapshots of the cube or
 // of a project holding it); a tag; a branch name such as "system" or
 // "project/learn_kylin" (its newest snapshot); a full snapshot id or a unique
-// prefix of at least 4 hexadecimal digits. It fails with ErrNotFound,
+// prefix of at least 4 hexadecimal digits; an id that names no snapshot
+// any more because a forget wrote the snapshot again under a new id
+// resolves to it (see Forget). It fails with ErrNotFound,
 // ErrAmbiguous or ErrInvalidRef.
 func (r *Repository) Resolve(ctx context.Context, ref string, want scope.Scope) (Info, error) {
 	ref = strings.TrimSpace(ref)
@@ -61,6 +63,10 @@ func (r *Repository) Resolve(ctx context.Context, ref string, want scope.Scope) 
 	}
 	switch len(found) {
 	case 0:
+		// The old id of a snapshot a forget wrote again, or forgot.
+		if in, ok, err := r.resolveOld(ref); ok || err != nil {
+			return in, err
+		}
 		return Info{}, fmt.Errorf("%w: no snapshot id starts with %s", ErrNotFound, ref)
 	case 1:
 		return found[0], nil
