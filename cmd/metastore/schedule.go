@@ -24,14 +24,14 @@ func scheduleFlags() []cli.Flag {
 		&cli.StringFlag{Name: "schedule", Usage: "take backups by schedule: 5 cron fields in the host's local time (\"0 0 * * *\"; \"CRON_TZ=Zone ...\" for another zone), @daily, @hourly or @every DURATION"},
 		&cli.StringSliceFlag{Name: "schedule-scope", Usage: "also back up this scope at every scheduled run: project/P or cube/C (repeatable; the system is always backed up)"},
 		&cli.StringFlag{Name: "push", Usage: "after each scheduled backup, push to this remote (a name from 'metastore remote list' or a URL)"},
-	}, keepFlags()...)
+	}, scheduleKeepFlags()...)
 }
 
 // scheduleOptions are what the scheduling flags asked for.
 type scheduleOptions struct {
 	spec   string
 	scopes []string
-	keep   keepPolicy
+	keep   snapshot.Policy
 	push   string
 	// local is the zone cron fields are read in; time.Local if nil.
 	local *time.Location
@@ -46,7 +46,7 @@ type scheduleOptions struct {
 // something with a schedule are refused without one.
 func scheduleOptionsOf(c *cli.Context) (scheduleOptions, error) {
 	o := scheduleOptions{spec: c.String("schedule"), scopes: c.StringSlice("schedule-scope"), push: c.String("push")}
-	keep, err := keepPolicyOf(c)
+	keep, err := schedulePolicyOf(c)
 	if err != nil {
 		return o, err
 	}
@@ -114,11 +114,7 @@ func (e *env) scheduledSteps(o scheduleOptions, spec schedule.Spec, ae *api.Env)
 			return b.Result.Snapshot.ID.Short(), b.Result.Recorded, nil
 		}))
 	}
-	retention, err := e.retentionSteps(o.keep, ae)
-	if err != nil {
-		return nil, err
-	}
-	steps = append(steps, retention...)
+	steps = append(steps, e.retentionSteps(o.keep, ae)...)
 	if o.push != "" {
 		steps = append(steps, e.pushStep(o.push, ae))
 	}
@@ -147,77 +143,82 @@ func (e *env) pushStep(remote string, ae *api.Env) schedule.Step {
 	})
 }
 
-// keepPolicy is serve's retention policy, as forget's --keep-* flags give
-// it.
-type keepPolicy struct {
-	Last, Hourly, Daily, Weekly, Monthly, Yearly int
-	Within                                       time.Duration
-	Tags                                         []string
-}
-
-func (p keepPolicy) empty() bool {
-	return p.Last == 0 && p.Hourly == 0 && p.Daily == 0 && p.Weekly == 0 && p.Monthly == 0 && p.Yearly == 0 &&
-		p.Within == 0 && len(p.Tags) == 0
-}
-
 // keepFlagNames are the retention flags, named as forget names them.
 var keepFlagNames = []string{"keep-last", "keep-hourly", "keep-daily", "keep-weekly", "keep-monthly", "keep-yearly", "keep-within", "keep-tag"}
 
-func keepFlags() []cli.Flag {
+// scheduleKeepFlags are serve's retention flags: forget's --keep-* rules,
+// applied after each scheduled backup.
+func scheduleKeepFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.IntFlag{Name: "keep-last", Usage: "after each scheduled backup, forget all but the last N snapshots of each scope (and the others the --keep flags keep)"},
-		&cli.IntFlag{Name: "keep-hourly", Usage: "keep the last snapshot of each of the last N hours that have one"},
-		&cli.IntFlag{Name: "keep-daily", Usage: "keep the last snapshot of each of the last N days that have one"},
-		&cli.IntFlag{Name: "keep-weekly", Usage: "keep the last snapshot of each of the last N ISO weeks that have one"},
-		&cli.IntFlag{Name: "keep-monthly", Usage: "keep the last snapshot of each of the last N months that have one"},
-		&cli.IntFlag{Name: "keep-yearly", Usage: "keep the last snapshot of each of the last N years that have one"},
-		&cli.StringFlag{Name: "keep-within", Usage: "keep every snapshot taken within this long before the newest (a duration: 36h, or days: 7d)"},
+		&cli.IntFlag{Name: "keep-last", Usage: "after each scheduled backup, forget all but the last N snapshots of each scope (and those the other --keep-* rules keep), as forget does"},
+		&cli.IntFlag{Name: "keep-hourly", Usage: "keep the newest snapshot of each of the last N hours that have one"},
+		&cli.IntFlag{Name: "keep-daily", Usage: "keep the newest snapshot of each of the last N days that have one"},
+		&cli.IntFlag{Name: "keep-weekly", Usage: "keep the newest snapshot of each of the last N ISO weeks that have one"},
+		&cli.IntFlag{Name: "keep-monthly", Usage: "keep the newest snapshot of each of the last N months that have one"},
+		&cli.IntFlag{Name: "keep-yearly", Usage: "keep the newest snapshot of each of the last N years that have one"},
+		&cli.StringFlag{Name: "keep-within", Usage: "keep every snapshot recorded within this long before the newest of its scope (7d, 2w, 36h)"},
 		&cli.StringSliceFlag{Name: "keep-tag", Usage: "keep every snapshot with this tag (repeatable)"},
 	}
 }
 
-// keepPolicyOf reads the retention flags.
-func keepPolicyOf(c *cli.Context) (keepPolicy, error) {
-	p := keepPolicy{Last: c.Int("keep-last"), Hourly: c.Int("keep-hourly"), Daily: c.Int("keep-daily"), Weekly: c.Int("keep-weekly"),
+// schedulePolicyOf reads the retention flags.
+func schedulePolicyOf(c *cli.Context) (snapshot.Policy, error) {
+	p := snapshot.Policy{Last: c.Int("keep-last"), Hourly: c.Int("keep-hourly"), Daily: c.Int("keep-daily"), Weekly: c.Int("keep-weekly"),
 		Monthly: c.Int("keep-monthly"), Yearly: c.Int("keep-yearly"), Tags: c.StringSlice("keep-tag")}
-	for name, n := range map[string]int{"keep-last": p.Last, "keep-hourly": p.Hourly, "keep-daily": p.Daily, "keep-weekly": p.Weekly,
-		"keep-monthly": p.Monthly, "keep-yearly": p.Yearly} {
-		if n < 0 {
+	for _, name := range keepFlagNames[:6] {
+		if n := c.Int(name); n < 0 {
 			return p, usagef("--%s %d: want a count of 0 or more", name, n)
 		}
 	}
 	if w := c.String("keep-within"); w != "" {
-		d, err := parseKeepWithin(w)
+		d, err := snapshot.ParseWithin(w)
 		if err != nil {
-			return p, err
+			return p, usagef("--keep-within %q: %v", w, err)
 		}
 		p.Within = d
 	}
 	return p, nil
 }
 
-// parseKeepWithin reads --keep-within: a Go duration (36h) or a number of
-// days (7d).
-func parseKeepWithin(s string) (time.Duration, error) {
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		var n int
-		if _, err := fmt.Sscanf(days, "%d", &n); err == nil && fmt.Sprint(n) == days && n > 0 {
-			return time.Duration(n) * 24 * time.Hour, nil
-		}
-	} else if d, err := time.ParseDuration(s); err == nil && d > 0 {
-		return d, nil
-	}
-	return 0, usagef("--keep-within %q: want a positive duration (36h) or a number of days (7d)", s)
-}
+// pruneEvery is how often scheduled runs prune at most.
+const pruneEvery = 24 * time.Hour
 
 // retentionSteps are the forget and prune steps of a scheduled run under
-// policy p; none for an empty policy.
-func (e *env) retentionSteps(p keepPolicy, ae *api.Env) ([]schedule.Step, error) {
-	if p.empty() {
-		return nil, nil
+// policy p (none for an empty policy): forget as metastore forget does,
+// then, when it forgot something, prune at most once a day.
+func (e *env) retentionSteps(p snapshot.Policy, ae *api.Env) []schedule.Step {
+	if p.Empty() {
+		return nil
 	}
-	// Forget and Prune come with issue 14's other branches (ret-forget,
-	// ret-prune); until both are in, retention on serve is refused rather
-	// than silently not applied.
-	return nil, usagef("--keep-*: retention after scheduled backups needs snapshot.Forget, which this build does not have yet; use metastore forget from cron meanwhile")
+	forget := schedule.Forget(func(ctx context.Context) (int, string, error) {
+		repo, _, err := ae.OpenRepo("", false)
+		if err != nil {
+			return 0, "", err
+		}
+		defer repo.Close()
+		// Now is the repository's clock, which recorded the snapshots.
+		res, err := repo.Forget(ctx, snapshot.ForgetOptions{Policy: p})
+		if err != nil {
+			return 0, "", err
+		}
+		detail := fmt.Sprintf("%s: kept %d, forgot %d", p, res.Kept, res.Forgotten)
+		if res.Undo != "" {
+			detail += "; undo until the next prune: " + res.Undo
+		}
+		return res.Forgotten, detail, nil
+	})
+	prune := schedule.Prune(pruneEvery, func(ctx context.Context) (string, error) {
+		repo, _, err := ae.OpenRepo("", false)
+		if err != nil {
+			return "", err
+		}
+		defer repo.Close()
+		res, err := repo.Prune(ctx, snapshot.PruneOptions{})
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("removed %s; %s -> %s", plural(res.ObjectsRemoved, "object", "objects"),
+			api.HumanBytes(res.BytesBefore), api.HumanBytes(res.BytesAfter)), nil
+	})
+	return []schedule.Step{forget, prune}
 }

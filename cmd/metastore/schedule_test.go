@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,6 +18,7 @@ import (
 	"github.com/jonboulle/clockwork"
 	"github.com/kylin-tools/metastore/cmd/metastore/internal/schedule"
 	"github.com/kylin-tools/metastore/objects"
+	"github.com/kylin-tools/metastore/snapshot"
 )
 
 // lockedBuffer is a bytes.Buffer for several goroutines (serve's stderr:
@@ -310,5 +313,67 @@ func TestServeScheduleUsage(t *testing.T) {
 		if code != exitUsage || !strings.Contains(errb.String(), tt.want) {
 			t.Errorf("serve %q: exit %d, %q; want exit %d saying %q", tt.args, code, errb.String(), exitUsage, tt.want)
 		}
+	}
+}
+
+// TestScheduleRetention: serve --keep-last 1 applies forget after each
+// scheduled backup that recorded a snapshot, and prunes when it forgot
+// something, at most once a day: the repository keeps one system
+// snapshot, and the forgotten one is gone after the prune.
+func TestScheduleRetention(t *testing.T) {
+	clk := clockwork.NewFakeClockAt(time.Date(2026, 3, 10, 23, 59, 0, 0, time.UTC))
+	s := startScheduledServe(t, scheduleOptions{spec: "@hourly", clock: clk, local: time.UTC, keep: snapshot.Policy{Last: 1}})
+	change := func(i int) {
+		p := filepath.Join(s.meta, "table", fmt.Sprintf("NEW.T%d.json", i))
+		if err := os.WriteFile(p, []byte(fmt.Sprintf(`{"name":"T%d"}`, i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{
+		"backup system=done forget=done prune=skipped",       // 00:00: one snapshot, nothing to forget
+		"backup system=done forget=done prune=done",          // 01:00: the first one forgotten, pruned
+		"backup system=done forget=done prune=skipped",       // 02:00: forgotten again, pruned less than a day ago
+		"backup system=skipped forget=skipped prune=skipped", // 03:00: nothing changed
+	}
+	var runs []schedule.Run
+	for i, w := range want {
+		if i < 3 && i > 0 {
+			change(i)
+		}
+		tick(t, clk, map[bool]time.Duration{true: time.Minute, false: time.Hour}[i == 0])
+		r := s.run(20 * time.Second)
+		runs = append(runs, r)
+		if got := runSteps(r); got != w {
+			t.Fatalf("run %d: %s (%s), want %s", i+1, got, r.Error, w)
+		}
+	}
+	if d := runs[1].Steps[1].Detail; !strings.Contains(d, "last 1: kept ") || !strings.Contains(d, "forgot 1; undo until the next prune: metastore forget --undo ") {
+		t.Errorf("forget's detail: %q", d)
+	}
+	if d := runs[2].Steps[2].Detail; !strings.HasPrefix(d, "pruned at 2026-03-11 01:00:00") {
+		t.Errorf("the skipped prune says %q", d)
+	}
+	list := s.log()
+	if len(list) != 1 || list[0].Scope != "system" {
+		t.Fatalf("snapshots after forget --keep-last 1: %+v, want the newest system snapshot alone", list)
+	}
+	// The prune at 01:00 removed the snapshot forgotten then; the one
+	// forgotten at 02:00 waits for tomorrow's prune (its undo point is
+	// still there).
+	stamps := map[string]bool{}
+	root := filepath.Join(s.repo, "refs", "forgotten")
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(root, p)
+			stamps[strings.Split(filepath.ToSlash(rel), "/")[0]] = true
+		}
+		return err
+	})
+	var only string
+	for st := range stamps {
+		only = st
+	}
+	if undo := runs[2].Steps[1].Detail; err != nil || len(stamps) != 1 || !strings.HasSuffix(undo, "--undo "+only) {
+		t.Fatalf("refs/forgotten holds undo points %v (%v), want the one of 02:00 (%s)", stamps, err, undo)
 	}
 }

@@ -286,7 +286,7 @@ func TestFailureThenRetry(t *testing.T) {
 // them once in case serve starts with a new policy or unpushed snapshots).
 func TestSkipUnchanged(t *testing.T) {
 	var forgets, pushes int
-	forget := func(context.Context, time.Time) (int, string, error) { forgets++; return 0, "kept all", nil }
+	forget := func(context.Context) (int, string, error) { forgets++; return 0, "kept all", nil }
 	push := func(context.Context) (string, error) { pushes++; return "pushed", nil }
 	r := newRig(t, "@daily", nil,
 		Backup("system", backups("same", "same", "new")),
@@ -317,14 +317,14 @@ func TestSkipUnchanged(t *testing.T) {
 }
 
 // TestRetentionSteps: forget runs after each run that recorded a
-// snapshot, as of the run's time; prune follows when something was
+// snapshot; prune follows when something was
 // forgotten, at most once a day, and catches up on the first run after
 // the day is over.
 func TestRetentionSteps(t *testing.T) {
 	var forgetAt, pruneAt []time.Time
 	now := func() time.Time { return time.Time{} }
-	forget := func(_ context.Context, at time.Time) (int, string, error) {
-		forgetAt = append(forgetAt, at)
+	forget := func(context.Context) (int, string, error) {
+		forgetAt = append(forgetAt, now())
 		return 1, "forgot 1", nil
 	}
 	prune := func(context.Context) (string, error) {
@@ -352,7 +352,7 @@ func TestRetentionSteps(t *testing.T) {
 		}
 	}
 	if len(forgetAt) != 6 || !forgetAt[0].Equal(start.Add(100*time.Minute)) || !forgetAt[5].Equal(start.Add(100*time.Minute+30*time.Hour)) {
-		t.Errorf("forget ran at %v, want every run, as of its time", forgetAt)
+		t.Errorf("forget ran at %v, want at every run", forgetAt)
 	}
 	day := start.Add(100 * time.Minute)
 	if len(pruneAt) != 2 || !pruneAt[0].Equal(day) || !pruneAt[1].Equal(day.Add(24*time.Hour)) {

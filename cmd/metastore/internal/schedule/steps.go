@@ -36,9 +36,11 @@ func Backup(scope string, fn BackupFunc) Step {
 // the next run does the work even if it brings nothing new.
 type owed bool
 
-// ForgetFunc applies the retention policy as of now; it returns how many
-// snapshots it forgot and a few words on it.
-type ForgetFunc func(ctx context.Context, now time.Time) (forgotten int, detail string, err error)
+// ForgetFunc applies the retention policy; it returns how many snapshots
+// it forgot and a few words on it. It reads the time from the clock that
+// records the snapshots (not the tick's: the snapshot this run recorded is
+// newer than the tick).
+type ForgetFunc func(ctx context.Context) (forgotten int, detail string, err error)
 
 // Forget is the step that applies the retention policy at the first run
 // (the policy may be new), then after a run that recorded a snapshot or
@@ -52,7 +54,7 @@ func Forget(fn ForgetFunc) Step {
 		if !due {
 			return Outcome{Skipped: true, Detail: "no new snapshot"}, nil
 		}
-		n, detail, err := fn(ctx, t.Time)
+		n, detail, err := fn(ctx)
 		if err != nil {
 			return Outcome{}, err
 		}
