@@ -377,3 +377,36 @@ func TestScheduleRetention(t *testing.T) {
 		t.Fatalf("refs/forgotten holds undo points %v (%v), want the one of 02:00 (%s)", stamps, err, undo)
 	}
 }
+
+// TestSchedulePush: serve --push REMOTE pushes after a scheduled backup; a
+// push that fails (no repository at the remote yet) fails the run, and the
+// next run pushes although its backup finds nothing new.
+func TestSchedulePush(t *testing.T) {
+	remote := filepath.Join(t.TempDir(), "remote.git")
+	clk := clockwork.NewFakeClockAt(time.Date(2026, 3, 10, 23, 59, 0, 0, time.UTC))
+	s := startScheduledServe(t, scheduleOptions{spec: "@hourly", clock: clk, local: time.UTC, push: remote})
+	tick(t, clk, time.Minute)
+	r := s.run(20 * time.Second)
+	if r.Result != schedule.RunFailed || runSteps(r) != "backup system=done push "+remote+"=failed" || !strings.Contains(r.Error, "no git repository there") {
+		t.Fatalf("run 1: %s %s %q", r.Result, runSteps(r), r.Error)
+	}
+	o, err := objects.Init(remote, "refs/heads/main", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Close()
+	tick(t, clk, time.Hour)
+	r = s.run(20 * time.Second)
+	if r.Result != schedule.RunUnchanged || runSteps(r) != "backup system=skipped push "+remote+"=done" ||
+		!strings.HasPrefix(r.Steps[1].Detail, "1 reference updated, 0 up to date") {
+		t.Fatalf("run 2: %s %s %+v", r.Result, runSteps(r), r.Steps)
+	}
+	var out, errb bytes.Buffer
+	if code := Main([]string{"metastore", "--repo", s.repo, "push", remote}, &out, &errb, s.getenv); code != 0 || !strings.Contains(out.String(), "is up to date") {
+		t.Fatalf("push after the scheduled one: exit %d, %s%s", code, out.String(), errb.String())
+	}
+	tick(t, clk, time.Hour)
+	if r := s.run(20 * time.Second); runSteps(r) != "backup system=skipped push "+remote+"=skipped" {
+		t.Fatalf("run 3: %s", runSteps(r))
+	}
+}
