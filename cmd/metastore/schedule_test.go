@@ -293,7 +293,7 @@ func TestServeScheduleUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--schedule", "0 25 * * *"}, `--schedule "0 25 * * *": "0 25 * * *": end of range (25) above maximum (23): 25; want 5 cron fields`},
+		{[]string{"--schedule", "0 25 * * *"}, `--schedule "0 25 * * *": end of range (25) above maximum (23): 25; want 5 cron fields (minute hour day-of-month month day-of-week, in the host's local time`},
 		{[]string{"--schedule", "@every 100ms"}, "the interval must be a second or more"},
 		{[]string{"--schedule", "CRON_TZ=Nowhere/Land 0 0 * * *"}, `unknown time zone "Nowhere/Land"`},
 		{[]string{"--schedule", "CRON_TZ=UTC"}, "a zone, then the schedule"},

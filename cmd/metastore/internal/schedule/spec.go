@@ -31,7 +31,8 @@ type Spec struct {
 // CRON_TZ=Zone (or TZ=Zone), a descriptor (@daily or @midnight, @hourly,
 // @weekly, @monthly, @yearly), or @every DURATION (a Go duration of a
 // second or more: 90s, 6h, 1h30m). Parsing is robfig/cron's standard
-// parser. It fails with an error wrapping ErrSpec, saying why.
+// parser. It fails with an error wrapping ErrSpec, saying why (the caller
+// names the spec).
 func Parse(text string, local *time.Location) (Spec, error) {
 	if local == nil {
 		local = time.Local
@@ -47,7 +48,7 @@ func Parse(text string, local *time.Location) (Spec, error) {
 		// after it; it also takes an empty zone for UTC.
 		zone, after, ok := strings.Cut(spec[strings.IndexByte(spec, '=')+1:], " ")
 		if !ok || zone == "" {
-			return Spec{}, fmt.Errorf("%w: %q: a zone, then the schedule (CRON_TZ=Europe/Berlin 0 0 * * *)", ErrSpec, text)
+			return Spec{}, fmt.Errorf("%w: a zone, then the schedule (CRON_TZ=Europe/Berlin 0 0 * * *)", ErrSpec)
 		}
 		z, err := time.LoadLocation(zone)
 		if err != nil {
@@ -68,13 +69,13 @@ func Parse(text string, local *time.Location) (Spec, error) {
 	}
 	sched, err := cron.ParseStandard(spec)
 	if err != nil {
-		return Spec{}, fmt.Errorf("%w: %q: %v", ErrSpec, text, err)
+		return Spec{}, fmt.Errorf("%w: %v", ErrSpec, err)
 	}
 	s := Spec{text: spec, sched: sched, loc: loc}
 	if s.Next(time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)).IsZero() {
 		// robfig/cron looks five years ahead; a date that never comes
 		// (30 February) finds nothing.
-		return Spec{}, fmt.Errorf("%w: %q never comes", ErrSpec, text)
+		return Spec{}, fmt.Errorf("%w: no such date: it never comes", ErrSpec)
 	}
 	return s, nil
 }
