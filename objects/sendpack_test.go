@@ -23,7 +23,7 @@ func history(t *testing.T, r *Repository, n int) []ID {
 	prevBlobs := map[string]ID{}
 	var parent ID
 	for c := 0; c < n; c++ {
-		w, err := r.NewPackWriter(0)
+		w, err := mergingWriter(r, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,7 +59,7 @@ func history(t *testing.T, r *Repository, n int) []ID {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.Commit(); err != nil {
+		if _, err := commitMerging(r, w); err != nil {
 			t.Fatal(err)
 		}
 		if err := r.UpdateRef("refs/heads/main", id, parent); err != nil {
