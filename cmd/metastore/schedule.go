@@ -52,7 +52,7 @@ func scheduleOptionsOf(c *cli.Context) (scheduleOptions, error) {
 	}
 	o.keep = keep
 	if o.spec == "" {
-		for _, name := range append([]string{"schedule-scope", "push"}, keepFlagNames...) {
+		for _, name := range append([]string{"schedule-scope", "push"}, scheduleKeepNames()...) {
 			if c.IsSet(name) {
 				return o, usagef("--%s applies to scheduled backups: give --schedule SPEC too (e.g. --schedule @daily)", name)
 			}
@@ -143,8 +143,11 @@ func (e *env) pushStep(remote string, ae *api.Env) schedule.Step {
 	})
 }
 
-// keepFlagNames are the retention flags, named as forget names them.
-var keepFlagNames = []string{"keep-last", "keep-hourly", "keep-daily", "keep-weekly", "keep-monthly", "keep-yearly", "keep-within", "keep-tag"}
+// scheduleKeepNames are the retention flags, named as forget names them:
+// the six counts first.
+func scheduleKeepNames() []string {
+	return []string{"keep-last", "keep-hourly", "keep-daily", "keep-weekly", "keep-monthly", "keep-yearly", "keep-within", "keep-tag"}
+}
 
 // scheduleKeepFlags are serve's retention flags: forget's --keep-* rules,
 // applied after each scheduled backup.
@@ -165,7 +168,7 @@ func scheduleKeepFlags() []cli.Flag {
 func schedulePolicyOf(c *cli.Context) (snapshot.Policy, error) {
 	p := snapshot.Policy{Last: c.Int("keep-last"), Hourly: c.Int("keep-hourly"), Daily: c.Int("keep-daily"), Weekly: c.Int("keep-weekly"),
 		Monthly: c.Int("keep-monthly"), Yearly: c.Int("keep-yearly"), Tags: c.StringSlice("keep-tag")}
-	for _, name := range keepFlagNames[:6] {
+	for _, name := range scheduleKeepNames()[:6] {
 		if n := c.Int(name); n < 0 {
 			return p, usagef("--%s %d: want a count of 0 or more", name, n)
 		}
@@ -180,8 +183,8 @@ func schedulePolicyOf(c *cli.Context) (snapshot.Policy, error) {
 	return p, nil
 }
 
-// pruneEvery is how often scheduled runs prune at most.
-const pruneEvery = 24 * time.Hour
+// schedulePruneEvery is how often scheduled runs prune at most.
+const schedulePruneEvery = 24 * time.Hour
 
 // retentionSteps are the forget and prune steps of a scheduled run under
 // policy p (none for an empty policy): forget as metastore forget does,
@@ -207,7 +210,7 @@ func (e *env) retentionSteps(p snapshot.Policy, ae *api.Env) []schedule.Step {
 		}
 		return res.Forgotten, detail, nil
 	})
-	prune := schedule.Prune(pruneEvery, func(ctx context.Context) (string, error) {
+	prune := schedule.Prune(schedulePruneEvery, func(ctx context.Context) (string, error) {
 		repo, _, err := ae.OpenRepo("", false)
 		if err != nil {
 			return "", err

@@ -169,8 +169,8 @@ func scheduledOnFakeClock(t *testing.T, spec string, scopes ...string) (*schedul
 	return s, clk
 }
 
-// tick moves the fake clock to the next run.
-func tick(t *testing.T, clk *clockwork.FakeClock, d time.Duration) {
+// advanceSchedule moves the fake clock to the next run.
+func advanceSchedule(t *testing.T, clk *clockwork.FakeClock, d time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -186,11 +186,11 @@ func tick(t *testing.T, clk *clockwork.FakeClock, d time.Duration) {
 // next midnight.
 func TestScheduleSkipsUnchanged(t *testing.T) {
 	s, clk := scheduledOnFakeClock(t, "@daily")
-	tick(t, clk, time.Minute)
+	advanceSchedule(t, clk, time.Minute)
 	if r := s.run(10 * time.Second); r.Result != schedule.RunOK || !r.Started.Equal(time.Date(2026, 3, 11, 0, 0, 0, 0, time.UTC)) {
 		t.Fatalf("first midnight: %+v", r)
 	}
-	tick(t, clk, 24*time.Hour)
+	advanceSchedule(t, clk, 24*time.Hour)
 	if r := s.run(10 * time.Second); r.Result != schedule.RunUnchanged || !strings.HasPrefix(r.Steps[0].Detail, "unchanged since snapshot ") {
 		t.Fatalf("second midnight: %+v", r)
 	}
@@ -202,7 +202,7 @@ func TestScheduleSkipsUnchanged(t *testing.T) {
 	if err := os.WriteFile(p, bytes.Replace(data, []byte(`"default"`), []byte(`"default" `), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tick(t, clk, 24*time.Hour)
+	advanceSchedule(t, clk, 24*time.Hour)
 	if r := s.run(10 * time.Second); r.Result != schedule.RunOK {
 		t.Fatalf("third midnight, after a change: %+v", r)
 	}
@@ -217,7 +217,7 @@ func TestScheduleSkipsUnchanged(t *testing.T) {
 // too; both finish once the lock is free, one after the other.
 func TestScheduleSharesTheLock(t *testing.T) {
 	s, clk := scheduledOnFakeClock(t, "@daily")
-	tick(t, clk, time.Minute)
+	advanceSchedule(t, clk, time.Minute)
 	s.run(10 * time.Second) // the repository exists now
 	objs, err := objects.Open(s.repo)
 	if err != nil {
@@ -232,7 +232,7 @@ func TestScheduleSharesTheLock(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(s.meta, "table", "NEW.TABLE.json"), []byte(`{"name":"TABLE"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tick(t, clk, 24*time.Hour)
+	advanceSchedule(t, clk, 24*time.Hour)
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(s.stderr.String(), "waiting for the repository lock (held by pid") {
 		if time.Now().After(deadline) {
@@ -340,7 +340,7 @@ func TestScheduleRetention(t *testing.T) {
 		if i < 3 && i > 0 {
 			change(i)
 		}
-		tick(t, clk, map[bool]time.Duration{true: time.Minute, false: time.Hour}[i == 0])
+		advanceSchedule(t, clk, map[bool]time.Duration{true: time.Minute, false: time.Hour}[i == 0])
 		r := s.run(20 * time.Second)
 		runs = append(runs, r)
 		if got := runSteps(r); got != w {
@@ -385,7 +385,7 @@ func TestSchedulePush(t *testing.T) {
 	remote := filepath.Join(t.TempDir(), "remote.git")
 	clk := clockwork.NewFakeClockAt(time.Date(2026, 3, 10, 23, 59, 0, 0, time.UTC))
 	s := startScheduledServe(t, scheduleOptions{spec: "@hourly", clock: clk, local: time.UTC, push: remote})
-	tick(t, clk, time.Minute)
+	advanceSchedule(t, clk, time.Minute)
 	r := s.run(20 * time.Second)
 	if r.Result != schedule.RunFailed || runSteps(r) != "backup system=done push "+remote+"=failed" || !strings.Contains(r.Error, "no git repository there") {
 		t.Fatalf("run 1: %s %s %q", r.Result, runSteps(r), r.Error)
@@ -395,7 +395,7 @@ func TestSchedulePush(t *testing.T) {
 		t.Fatal(err)
 	}
 	o.Close()
-	tick(t, clk, time.Hour)
+	advanceSchedule(t, clk, time.Hour)
 	r = s.run(20 * time.Second)
 	if r.Result != schedule.RunUnchanged || runSteps(r) != "backup system=skipped push "+remote+"=done" ||
 		!strings.HasPrefix(r.Steps[1].Detail, "1 reference updated, 0 up to date") {
@@ -405,7 +405,7 @@ func TestSchedulePush(t *testing.T) {
 	if code := Main([]string{"metastore", "--repo", s.repo, "push", remote}, &out, &errb, s.getenv); code != 0 || !strings.Contains(out.String(), "is up to date") {
 		t.Fatalf("push after the scheduled one: exit %d, %s%s", code, out.String(), errb.String())
 	}
-	tick(t, clk, time.Hour)
+	advanceSchedule(t, clk, time.Hour)
 	if r := s.run(20 * time.Second); runSteps(r) != "backup system=skipped push "+remote+"=skipped" {
 		t.Fatalf("run 3: %s", runSteps(r))
 	}
