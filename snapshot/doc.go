@@ -2,7 +2,8 @@
 // (or one project or cube of it) as a snapshot, imports Kylin's own backup
 // folders, restores a snapshot at system, project or cube scope, lists,
 // resolves and tags snapshots, shows what one holds, compares snapshots and
-// metastores, tells a resource's history and verifies the repository.
+// metastores, tells a resource's history, verifies the repository and
+// forgets the snapshots a retention policy does not keep.
 //
 // It speaks in resources (package metastore) and scopes (package scope);
 // package objects stores the snapshots as git commits. The snapshot tree
@@ -25,6 +26,8 @@
 //	Diff                     diff.go, diff_sides.go, diff_details.go
 //	History, ProjectHistory  history.go
 //	Verify                   verify.go
+//	Forget, UndoForget       forget.go, forget_policy.go (Policy),
+//	                         forget_rewrite.go, idmap.go
 //	CheckSeparate            separate.go
 //
 // Beside them: record.go (the recording steps that Backup, Import and the

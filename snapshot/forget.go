@@ -32,9 +32,11 @@ type ForgetOptions struct {
 	// repository's clock.
 	Now time.Time
 
-	// beforeRefs, in tests, runs once the new commits are stored and before
-	// any reference is written; an error stops Forget there.
-	beforeRefs func() error
+	// step, in tests, runs after each step of the writing: "commits" (the
+	// new commits stored), "saved" (the previous references kept),
+	// "idmap", then "moved <ref>" after each reference moved; an error
+	// stops Forget there, as a crash would.
+	step func(name string) error
 }
 
 // Verdict is the policy's decision on one snapshot.
@@ -124,6 +126,11 @@ func (r *Repository) Forget(ctx context.Context, opt ForgetOptions) (*ForgetResu
 		return nil, err
 	}
 	defer unlock()
+	if !opt.DryRun {
+		if err := r.finishForgets(); err != nil {
+			return nil, err
+		}
+	}
 	tags, err := r.tagMap()
 	if err != nil {
 		return nil, err

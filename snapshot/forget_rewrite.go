@@ -21,6 +21,10 @@ const refForgotten = "refs/forgotten/"
 // stampLayout names a forget by when it ran (UTC).
 const stampLayout = "20060102T150405Z"
 
+// undoMarker, under refs/forgotten/<stamp>/, marks an undo of that forget
+// under way (see finishForgets).
+const undoMarker = "undoing"
+
 // rewritePlan is what Forget writes: the new commits, then the references.
 type rewritePlan struct {
 	stamp   string
@@ -142,10 +146,8 @@ func (r *Repository) applyRewrite(ctx context.Context, p *rewritePlan, opt Forge
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if opt.beforeRefs != nil {
-		if err := opt.beforeRefs(); err != nil {
-			return err
-		}
+	if err := opt.stepDone("commits"); err != nil {
+		return err
 	}
 	stamp, err := r.newStamp(opt.Now)
 	if err != nil {
@@ -158,15 +160,24 @@ func (r *Repository) applyRewrite(ctx context.Context, p *rewritePlan, opt Forge
 			return fmt.Errorf("forget: keep %s: %w", m.name, err)
 		}
 	}
+	if err := opt.stepDone("saved"); err != nil {
+		return err
+	}
 	for i := range p.entries {
 		p.entries[i].stamp = stamp
 	}
 	if err := r.addIDMap(p.entries); err != nil {
 		return err
 	}
+	if err := opt.stepDone("idmap"); err != nil {
+		return err
+	}
 	for _, m := range moves {
 		if err := r.moveRef(m.name, m.old, m.new); err != nil {
 			return fmt.Errorf("forget: %w (metastore forget --undo %s puts every reference back)", err, stamp)
+		}
+		if err := opt.stepDone("moved " + m.name); err != nil {
+			return err
 		}
 	}
 	r.objs.RemovePacks(merged)
@@ -322,9 +333,16 @@ func (r *Repository) UndoForget(ctx context.Context, stamp string) (*UndoResult,
 	if !stamps[stamp] {
 		return nil, fmt.Errorf("%w: no forget %q (%s)", ErrNothingToUndo, stamp, joinOrNone(known))
 	}
-	saved, err := r.objs.Refs(refForgotten + stamp + "/")
+	all, err := r.objs.Refs(refForgotten + stamp + "/")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	marker := refForgotten + stamp + "/" + undoMarker
+	var saved []objects.Ref
+	for _, s := range all {
+		if s.Name != marker {
+			saved = append(saved, s)
+		}
 	}
 	m, err := r.loadIDMap()
 	if err != nil {
@@ -361,6 +379,13 @@ func (r *Repository) UndoForget(ctx context.Context, stamp string) (*UndoResult,
 		return nil, fmt.Errorf("%w: %s: undoing forget %s would drop what happened since; nothing was changed.%s",
 			ErrConflict, strings.Join(conflicts, "; "), stamp, later)
 	}
+	// The marker tells finishForgets that the references now on old ids
+	// are an undo under way, not a forget to finish.
+	if len(saved) > 0 && len(saved) == len(all) {
+		if err := r.objs.UpdateRef(marker, saved[0].ID, objects.ZeroID); err != nil {
+			return nil, err
+		}
+	}
 	for _, c := range res.Refs {
 		if err := r.objs.UpdateRef(c.Ref, c.New.object(), c.Old.object()); err != nil {
 			return nil, err
@@ -375,11 +400,17 @@ func (r *Repository) UndoForget(ctx context.Context, stamp string) (*UndoResult,
 	if err := r.dropIDMap(stamp); err != nil {
 		return nil, err
 	}
-	for _, s := range saved {
-		if err := r.objs.DeleteRef(s.Name, s.ID); err != nil {
+	for _, s := range all {
+		if err := r.objs.DeleteRef(s.Name, s.ID); err != nil && !errors.Is(err, objects.ErrNotFound) {
 			return nil, err
 		}
 		removeEmptyRefDirs(r.Path(), s.Name)
+	}
+	if id, err := r.objs.Ref(marker); err == nil {
+		if err := r.objs.DeleteRef(marker, id); err != nil {
+			return nil, err
+		}
+		removeEmptyRefDirs(r.Path(), marker)
 	}
 	r.remapCaches(back)
 	return res, nil
@@ -404,6 +435,86 @@ func (r *Repository) afterForget(m *idMap, stamp, name string, old objects.ID) (
 		c, err := r.objs.ReadCommit(id)
 		if err != nil {
 			return objects.ZeroID, fmt.Errorf("%w: undo forget %s: %v (pruned since?)", ErrCorrupt, stamp, err)
+		}
+		if len(c.Parents) == 0 {
+			break
+		}
+		id = c.Parents[0]
+	}
+	return objects.ZeroID, nil
+}
+
+// stepDone runs the test hook after a step of the writing.
+func (opt ForgetOptions) stepDone(name string) error {
+	if opt.step == nil {
+		return nil
+	}
+	return opt.step(name)
+}
+
+// finishForgets completes a forget that was interrupted while it moved the
+// references (a crash between two of them): a branch whose value is in the
+// id map moves to its newest snapshot that forget kept, a tag on a
+// snapshot the forget wrote again moves to the new commit. A completed
+// forget leaves no reference on an id of the map (undo removes its lines),
+// so this only ever finishes what a forget began.
+func (r *Repository) finishForgets() error {
+	m, err := r.loadIDMap()
+	if err != nil || len(m.byOld) == 0 {
+		return err
+	}
+	refs, err := r.objs.Refs("refs/")
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	undoing := map[string]bool{}
+	for _, ref := range refs {
+		if rest, ok := strings.CutPrefix(ref.Name, refForgotten); ok {
+			if stamp, name, _ := strings.Cut(rest, "/"); name == undoMarker {
+				undoing[stamp] = true
+			}
+		}
+	}
+	for _, ref := range refs {
+		if e, ok := m.byOld[ref.ID]; !ok || undoing[e.stamp] {
+			continue
+		}
+		var to objects.ID
+		switch {
+		case strings.HasPrefix(ref.Name, refTags):
+			id, _, ok := m.follow(ref.ID)
+			if !ok {
+				continue
+			}
+			to = id
+		case strings.HasPrefix(ref.Name, refHeads):
+			if to, err = r.rolledForward(m, ref.ID); err != nil {
+				return err
+			}
+		default:
+			continue
+		}
+		if err := r.moveRef(ref.Name, ref.ID, to); err != nil {
+			return fmt.Errorf("finish an interrupted forget: %w", err)
+		}
+	}
+	return nil
+}
+
+// rolledForward returns where the forgets of the id map put a branch whose
+// value was tip: its newest snapshot they kept, under its new id (zero if
+// they kept none).
+func (r *Repository) rolledForward(m *idMap, tip objects.ID) (objects.ID, error) {
+	for id := tip; !id.IsZero(); {
+		if _, ok := m.byOld[id]; !ok {
+			return id, nil
+		}
+		if now, _, ok := m.follow(id); ok {
+			return now, nil
+		}
+		c, err := r.objs.ReadCommit(id)
+		if err != nil {
+			return objects.ZeroID, fmt.Errorf("%w: finish an interrupted forget: %v", ErrCorrupt, err)
 		}
 		if len(c.Parents) == 0 {
 			break

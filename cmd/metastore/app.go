@@ -131,6 +131,7 @@ func newApp(e *env) *cli.App {
 			lsCommand(e),
 			historyCommand(e),
 			verifyCommand(e),
+			forgetCommand(e),
 			remoteCommand(e),
 			pushCommand(e),
 			pullCommand(e),

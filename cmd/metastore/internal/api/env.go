@@ -83,7 +83,9 @@ func ExitCode(err error) int {
 		return ExitOK
 	case errors.As(err, &ue), errors.Is(err, scope.ErrAmbiguousCube), isRemoteUsage(err):
 		return ExitUsage
-	case errors.Is(err, snapshot.ErrUnknownRemote):
+	case errors.Is(err, snapshot.ErrEmptyPolicy):
+		return ExitUsage
+	case errors.Is(err, snapshot.ErrUnknownRemote), errors.Is(err, snapshot.ErrNothingToUndo):
 		return ExitNotFound
 	case errors.Is(err, snapshot.ErrNonFastForward), errors.Is(err, snapshot.ErrRemoteExists):
 		return ExitRefused
