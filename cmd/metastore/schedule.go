@@ -31,7 +31,7 @@ func scheduleFlags() []cli.Flag {
 type scheduleOptions struct {
 	spec   string
 	scopes []string
-	keep   snapshot.Policy
+	keep   *api.ForgetRequest // nil: no retention
 	push   string
 	// local is the zone cron fields are read in; time.Local if nil.
 	local *time.Location
@@ -164,49 +164,45 @@ func scheduleKeepFlags() []cli.Flag {
 	}
 }
 
-// schedulePolicyOf reads the retention flags.
-func schedulePolicyOf(c *cli.Context) (snapshot.Policy, error) {
-	p := snapshot.Policy{Last: c.Int("keep-last"), Hourly: c.Int("keep-hourly"), Daily: c.Int("keep-daily"), Weekly: c.Int("keep-weekly"),
-		Monthly: c.Int("keep-monthly"), Yearly: c.Int("keep-yearly"), Tags: c.StringSlice("keep-tag")}
-	for _, name := range scheduleKeepNames()[:6] {
-		if n := c.Int(name); n < 0 {
-			return p, usagef("--%s %d: want a count of 0 or more", name, n)
-		}
+// schedulePolicyOf reads the retention flags as forget reads them (the
+// same checks and messages); nil when none is given.
+func schedulePolicyOf(c *cli.Context) (*api.ForgetRequest, error) {
+	given := false
+	for _, name := range scheduleKeepNames() {
+		given = given || c.IsSet(name)
 	}
-	if w := c.String("keep-within"); w != "" {
-		d, err := snapshot.ParseWithin(w)
-		if err != nil {
-			return p, usagef("--keep-within %q: %v", w, err)
-		}
-		p.Within = d
+	if !given {
+		return nil, nil
 	}
-	return p, nil
+	req := &api.ForgetRequest{KeepLast: c.Int("keep-last"), KeepHourly: c.Int("keep-hourly"), KeepDaily: c.Int("keep-daily"),
+		KeepWeekly: c.Int("keep-weekly"), KeepMonthly: c.Int("keep-monthly"), KeepYearly: c.Int("keep-yearly"),
+		KeepWithin: c.String("keep-within"), KeepTags: c.StringSlice("keep-tag")}
+	if _, err := req.Policy(); err != nil {
+		return nil, err
+	}
+	return req, nil
 }
 
 // schedulePruneEvery is how often scheduled runs prune at most.
 const schedulePruneEvery = 24 * time.Hour
 
 // retentionSteps are the forget and prune steps of a scheduled run under
-// policy p (none for an empty policy): forget as metastore forget does,
+// the policy of req (none without one): forget as metastore forget does,
 // then, when it forgot something, prune at most once a day.
-func (e *env) retentionSteps(p snapshot.Policy, ae *api.Env) []schedule.Step {
-	if p.Empty() {
+func (e *env) retentionSteps(req *api.ForgetRequest, ae *api.Env) []schedule.Step {
+	if req == nil {
 		return nil
 	}
 	forget := schedule.Forget(func(ctx context.Context) (int, string, error) {
-		repo, _, err := ae.OpenRepo("", false)
+		// The time is the repository's clock, which recorded the snapshots.
+		f, err := ae.Forget(ctx, *req)
 		if err != nil {
 			return 0, "", err
 		}
-		defer repo.Close()
-		// Now is the repository's clock, which recorded the snapshots.
-		res, err := repo.Forget(ctx, snapshot.ForgetOptions{Policy: p})
-		if err != nil {
-			return 0, "", err
-		}
-		detail := fmt.Sprintf("%s: kept %d, forgot %d", p, res.Kept, res.Forgotten)
-		if res.Undo != "" {
-			detail += "; undo until the next prune: " + res.Undo
+		res := f.Result
+		detail := fmt.Sprintf("%s: kept %d, forgot %d", res.Policy, res.Kept, res.Forgotten)
+		if f.Undo != "" {
+			detail += "; undo until the next prune: " + f.Undo
 		}
 		return res.Forgotten, detail, nil
 	})

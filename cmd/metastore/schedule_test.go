@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+	"github.com/kylin-tools/metastore/cmd/metastore/internal/api"
 	"github.com/kylin-tools/metastore/cmd/metastore/internal/schedule"
 	"github.com/kylin-tools/metastore/objects"
-	"github.com/kylin-tools/metastore/snapshot"
 )
 
 // lockedBuffer is a bytes.Buffer for several goroutines (serve's stderr:
@@ -299,8 +299,9 @@ func TestServeScheduleUsage(t *testing.T) {
 		{[]string{"--schedule", "CRON_TZ=UTC"}, "a zone, then the schedule"},
 		{[]string{"--schedule", "0 0 * *"}, "expected exactly 5 fields"},
 		{[]string{"--schedule", "@daily", "--schedule-scope", "projects/x"}, `--schedule-scope: invalid scope "projects/x"`},
-		{[]string{"--schedule", "@daily", "--keep-daily", "-1"}, "--keep-daily -1: want a count of 0 or more"},
-		{[]string{"--schedule", "@daily", "--keep-within", "soon"}, `--keep-within "soon"`},
+		{[]string{"--schedule", "@daily", "--keep-daily", "-1"}, "--keep-* counts cannot be negative"},
+		{[]string{"--schedule", "@daily", "--keep-daily", "0"}, "forget needs a policy"},
+		{[]string{"--schedule", "@daily", "--keep-within", "soon"}, `--keep-within: duration "soon"`},
 		{[]string{"--keep-daily", "7"}, "--keep-daily applies to scheduled backups: give --schedule SPEC too"},
 		{[]string{"--push", "origin"}, "--push applies to scheduled backups"},
 		{[]string{"--schedule-scope", "project/default"}, "--schedule-scope applies to scheduled backups"},
@@ -322,7 +323,7 @@ func TestServeScheduleUsage(t *testing.T) {
 // snapshot, and the forgotten one is gone after the prune.
 func TestScheduleRetention(t *testing.T) {
 	clk := clockwork.NewFakeClockAt(time.Date(2026, 3, 10, 23, 59, 0, 0, time.UTC))
-	s := startScheduledServe(t, scheduleOptions{spec: "@hourly", clock: clk, local: time.UTC, keep: snapshot.Policy{Last: 1}})
+	s := startScheduledServe(t, scheduleOptions{spec: "@hourly", clock: clk, local: time.UTC, keep: &api.ForgetRequest{KeepLast: 1}})
 	change := func(i int) {
 		p := filepath.Join(s.meta, "table", fmt.Sprintf("NEW.T%d.json", i))
 		if err := os.WriteFile(p, []byte(fmt.Sprintf(`{"name":"T%d"}`, i)), 0o644); err != nil {
@@ -347,7 +348,7 @@ func TestScheduleRetention(t *testing.T) {
 			t.Fatalf("run %d: %s (%s), want %s", i+1, got, r.Error, w)
 		}
 	}
-	if d := runs[1].Steps[1].Detail; !strings.Contains(d, "last 1: kept ") || !strings.Contains(d, "forgot 1; undo until the next prune: metastore forget --undo ") {
+	if d := runs[1].Steps[1].Detail; !strings.Contains(d, "last 1: kept ") || !strings.Contains(d, "forgot 1; undo until the next prune: metastore --repo "+s.repo) {
 		t.Errorf("forget's detail: %q", d)
 	}
 	if d := runs[2].Steps[2].Detail; !strings.HasPrefix(d, "pruned at 2026-03-11 01:00:00") {
