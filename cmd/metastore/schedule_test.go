@@ -134,8 +134,8 @@ func runSteps(r schedule.Run) string {
 // system and of a project, then finds nothing changed and records nothing.
 func TestScheduleRealTime(t *testing.T) {
 	s := startScheduledServe(t, scheduleOptions{spec: "@every 1s", scopes: []string{"project/default"}})
-	first := s.run(5 * time.Second)
-	second := s.run(5 * time.Second)
+	first := s.run(time.Minute)
+	second := s.run(time.Minute)
 	if first.Result != schedule.RunOK || runSteps(first) != "backup system=done backup project/default=done" {
 		t.Fatalf("first run: %s %s %s", first.Result, runSteps(first), first.Error)
 	}
@@ -187,11 +187,11 @@ func advanceSchedule(t *testing.T, clk *clockwork.FakeClock, d time.Duration) {
 func TestScheduleSkipsUnchanged(t *testing.T) {
 	s, clk := scheduledOnFakeClock(t, "@daily")
 	advanceSchedule(t, clk, time.Minute)
-	if r := s.run(10 * time.Second); r.Result != schedule.RunOK || !r.Started.Equal(time.Date(2026, 3, 11, 0, 0, 0, 0, time.UTC)) {
+	if r := s.run(time.Minute); r.Result != schedule.RunOK || !r.Started.Equal(time.Date(2026, 3, 11, 0, 0, 0, 0, time.UTC)) {
 		t.Fatalf("first midnight: %+v", r)
 	}
 	advanceSchedule(t, clk, 24*time.Hour)
-	if r := s.run(10 * time.Second); r.Result != schedule.RunUnchanged || !strings.HasPrefix(r.Steps[0].Detail, "unchanged since snapshot ") {
+	if r := s.run(time.Minute); r.Result != schedule.RunUnchanged || !strings.HasPrefix(r.Steps[0].Detail, "unchanged since snapshot ") {
 		t.Fatalf("second midnight: %+v", r)
 	}
 	p := filepath.Join(s.meta, "project", "default.json")
@@ -203,7 +203,7 @@ func TestScheduleSkipsUnchanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	advanceSchedule(t, clk, 24*time.Hour)
-	if r := s.run(10 * time.Second); r.Result != schedule.RunOK {
+	if r := s.run(time.Minute); r.Result != schedule.RunOK {
 		t.Fatalf("third midnight, after a change: %+v", r)
 	}
 	if list := s.log(); len(list) != 2 {
@@ -218,7 +218,7 @@ func TestScheduleSkipsUnchanged(t *testing.T) {
 func TestScheduleSharesTheLock(t *testing.T) {
 	s, clk := scheduledOnFakeClock(t, "@daily")
 	advanceSchedule(t, clk, time.Minute)
-	s.run(10 * time.Second) // the repository exists now
+	s.run(time.Minute) // the repository exists now
 	objs, err := objects.Open(s.repo)
 	if err != nil {
 		t.Fatal(err)
@@ -233,7 +233,7 @@ func TestScheduleSharesTheLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	advanceSchedule(t, clk, 24*time.Hour)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for !strings.Contains(s.stderr.String(), "waiting for the repository lock (held by pid") {
 		if time.Now().After(deadline) {
 			t.Fatalf("the scheduled backup does not wait for the lock; stderr:\n%s", s.stderr)
@@ -261,7 +261,7 @@ func TestScheduleSharesTheLock(t *testing.T) {
 	unlock()
 	// Whichever takes the freed lock first records the change; a scheduled
 	// backup that comes second finds nothing changed.
-	r := s.run(10 * time.Second)
+	r := s.run(time.Minute)
 	if r.Result == schedule.RunFailed {
 		t.Fatalf("the scheduled run after the lock was freed: %+v", r)
 	}
@@ -270,7 +270,7 @@ func TestScheduleSharesTheLock(t *testing.T) {
 		if code != http.StatusOK {
 			t.Fatalf("the console's backup answered %d", code)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("the console's backup did not end after the lock was freed")
 	}
 	var messages []string
@@ -342,7 +342,7 @@ func TestScheduleRetention(t *testing.T) {
 			change(i)
 		}
 		advanceSchedule(t, clk, map[bool]time.Duration{true: time.Minute, false: time.Hour}[i == 0])
-		r := s.run(20 * time.Second)
+		r := s.run(time.Minute)
 		runs = append(runs, r)
 		if got := runSteps(r); got != w {
 			t.Fatalf("run %d: %s (%s), want %s", i+1, got, r.Error, w)
@@ -387,7 +387,7 @@ func TestSchedulePush(t *testing.T) {
 	clk := clockwork.NewFakeClockAt(time.Date(2026, 3, 10, 23, 59, 0, 0, time.UTC))
 	s := startScheduledServe(t, scheduleOptions{spec: "@hourly", clock: clk, local: time.UTC, push: remote})
 	advanceSchedule(t, clk, time.Minute)
-	r := s.run(20 * time.Second)
+	r := s.run(time.Minute)
 	if r.Result != schedule.RunFailed || runSteps(r) != "backup system=done push "+remote+"=failed" || !strings.Contains(r.Error, "no git repository there") {
 		t.Fatalf("run 1: %s %s %q", r.Result, runSteps(r), r.Error)
 	}
@@ -397,7 +397,7 @@ func TestSchedulePush(t *testing.T) {
 	}
 	o.Close()
 	advanceSchedule(t, clk, time.Hour)
-	r = s.run(20 * time.Second)
+	r = s.run(time.Minute)
 	if r.Result != schedule.RunUnchanged || runSteps(r) != "backup system=skipped push "+remote+"=done" ||
 		!strings.HasPrefix(r.Steps[1].Detail, "1 reference updated, 0 up to date") {
 		t.Fatalf("run 2: %s %s %+v", r.Result, runSteps(r), r.Steps)
@@ -407,7 +407,7 @@ func TestSchedulePush(t *testing.T) {
 		t.Fatalf("push after the scheduled one: exit %d, %s%s", code, out.String(), errb.String())
 	}
 	advanceSchedule(t, clk, time.Hour)
-	if r := s.run(20 * time.Second); runSteps(r) != "backup system=skipped push "+remote+"=skipped" {
+	if r := s.run(time.Minute); runSteps(r) != "backup system=skipped push "+remote+"=skipped" {
 		t.Fatalf("run 3: %s", runSteps(r))
 	}
 }
