@@ -13,6 +13,7 @@ import (
 
 	"github.com/kylin-tools/metastore/cmd/metastore/internal/api"
 	"github.com/kylin-tools/metastore/cmd/metastore/internal/console"
+	"github.com/kylin-tools/metastore/cmd/metastore/internal/schedule"
 	"github.com/kylin-tools/metastore/metastore/locate"
 	"github.com/kylin-tools/metastore/snapshot"
 	"github.com/urfave/cli/v2"
@@ -35,21 +36,29 @@ func serveCommand(e *env) *cli.Command {
 			"console shows restore plans and the commands that carry them out.\n\n" +
 			"The global flags, given before serve, apply to every request as to every command: --metadata-url,\n" +
 			"--repo, --hdfs-root and --db-timeout (database metastores: how long to wait to connect and log in;\n" +
-			"a server silent 8 times as long during a request fails it).",
+			"a server silent 8 times as long during a request fails it).\n\n" +
+			"--schedule SPEC takes backups by itself (the system, and each --schedule-scope), none when nothing\n" +
+			"changed; after each, the --keep-* policy is applied as forget applies it (prune at most once a day)\n" +
+			"and --push REMOTE pushes. A failed run is logged on stderr and tried again at the next tick; a tick\n" +
+			"that comes while a run is still going is skipped. The System page and GET /api/v1/schedule show it.",
 		ArgsUsage: " ",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "listen", Value: defaultListen, Usage: "the address to serve on (host:port)"},
 			&cli.StringFlag{Name: "token-file", Usage: "a file holding the token clients must send (as a bearer token, or once in the page); required to listen beyond loopback", EnvVars: []string{"METASTORE_TOKEN_FILE"}},
 			&cli.BoolFlag{Name: "allow-restore", Usage: "let the console restore (behind a confirmation that repeats the plan)"},
 			&cli.StringSliceFlag{Name: "allow-host", Usage: "a host name the console may be reached by (besides IP addresses and localhost: the Host header is checked against DNS rebinding)"},
-		},
+		}, scheduleFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("serve takes no arguments (got %q)", c.Args().First())
 			}
+			sched, err := scheduleOptionsOf(c)
+			if err != nil {
+				return err
+			}
 			return e.serve(c.Context, serveOptions{
 				listen: c.String("listen"), tokenFile: c.String("token-file"),
-				allowRestore: c.Bool("allow-restore"), hosts: c.StringSlice("allow-host"),
+				allowRestore: c.Bool("allow-restore"), hosts: c.StringSlice("allow-host"), schedule: sched,
 			}, nil)
 		},
 	}
@@ -60,6 +69,7 @@ type serveOptions struct {
 	tokenFile    string
 	allowRestore bool
 	hosts        []string
+	schedule     scheduleOptions // no scheduled backups without a spec
 }
 
 // serve runs the console until ctx ends. ready, if not nil, receives the
@@ -85,6 +95,13 @@ func (e *env) serve(ctx context.Context, o serveOptions, ready func(url string))
 	if err != nil {
 		return err
 	}
+	var sched *schedule.Scheduler
+	if o.schedule.spec != "" {
+		if sched, err = e.newScheduler(o.schedule, cfg.Env, e.stderr, scrubber(cfg.Secrets)); err != nil {
+			return err
+		}
+		cfg.Schedule = sched.Status
+	}
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.listen, err)
@@ -105,20 +122,36 @@ func (e *env) serve(ctx context.Context, o serveOptions, ready func(url string))
 	}
 	url := "http://" + ln.Addr().String() + "/"
 	if e.json {
-		e.printJSON(map[string]any{"url": url, "repository": cfg.Repository, "metastore": desc, "allow_restore": o.allowRestore, "token": token != ""})
+		doc := map[string]any{"url": url, "repository": cfg.Repository, "metastore": desc, "allow_restore": o.allowRestore, "token": token != ""}
+		if sched != nil {
+			doc["schedule"] = sched.Status()
+		}
+		e.printJSON(doc)
 	} else {
 		fmt.Fprintf(e.stderr, "metastore console on %s\n  metastore   %s\n  repository  %s\n", url, desc, cfg.Repository)
 		if o.allowRestore {
 			fmt.Fprintf(e.stderr, "  restore     enabled from the console\n")
 		}
+		if sched != nil {
+			st := sched.Status()
+			fmt.Fprintf(e.stderr, "  schedule    %s (%s): %s\n", st.Schedule, st.Zone, strings.Join(st.Steps, ", "))
+		}
 	}
 	if ready != nil {
 		ready(url)
+	}
+	scheduled := make(chan struct{})
+	if sched != nil {
+		go func() { sched.Run(ctx); close(scheduled) }()
+	} else {
+		close(scheduled)
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {
 	case err := <-done:
+		cancel()
+		<-scheduled
 		return err
 	case <-ctx.Done():
 	}
@@ -127,6 +160,7 @@ func (e *env) serve(ctx context.Context, o serveOptions, ready func(url string))
 	err = srv.Shutdown(shut)
 	cancel()
 	con.Wait()
+	<-scheduled // a scheduled run in progress sees ctx done
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
@@ -179,6 +213,18 @@ func (e *env) consoleConfig(o serveOptions, token string) (console.Config, strin
 		Env: ae, Repository: repo, Command: cmd, AllowRestore: o.allowRestore, Token: token,
 		Hosts: o.hosts, Secrets: secretsOf(raw, masked), Log: e.stderr,
 	}, masked, nil
+}
+
+// scrubber replaces each of secrets (the metastore's password) by ***.
+func scrubber(secrets []string) func(string) string {
+	return func(msg string) string {
+		for _, s := range secrets {
+			if s != "" {
+				msg = strings.ReplaceAll(msg, s, "***")
+			}
+		}
+		return msg
+	}
 }
 
 // readToken reads the token file; "" when none is given.

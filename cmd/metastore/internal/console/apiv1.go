@@ -134,6 +134,14 @@ func (c *Console) apiRestorePlan(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res.JSON())
 }
 
+// apiSchedule: GET /api/v1/schedule is the state of the scheduled backups
+// (serve --schedule): the schedule, the next run, the last run and the last
+// failure; {"enabled": false} without a schedule. The command line has no
+// equivalent: the schedule lives in the running serve.
+func (c *Console) apiSchedule(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, c.scheduleStatus())
+}
+
 // apiRestore: POST /api/v1/restore (the restore-plan parameters) is
 // restore --json; only with serve --allow-restore.
 func (c *Console) apiRestore(w http.ResponseWriter, r *http.Request) {

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/kylin-tools/metastore/cmd/metastore/internal/api"
+	"github.com/kylin-tools/metastore/cmd/metastore/internal/schedule"
 )
 
 // Config sets up a console.
@@ -60,6 +61,10 @@ type Config struct {
 	// Context ends the console's background jobs when done (the server's
 	// shutdown); context.Background() if nil.
 	Context context.Context
+	// Schedule, if not nil, tells the state of the scheduled backups
+	// (serve --schedule), which the System page and GET /api/v1/schedule
+	// show.
+	Schedule func() schedule.Status
 }
 
 // Console is the console's HTTP handler.
@@ -128,6 +133,7 @@ func (c *Console) routes(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("GET /system", c.systemPage)
 	mux.HandleFunc("GET /system/counts", c.systemCounts)
+	mux.HandleFunc("GET /system/schedule", c.scheduleFragment)
 	mux.HandleFunc("GET /projects", c.projectsPage)
 	mux.HandleFunc("GET /cubes", c.cubesPage)
 	mux.HandleFunc("GET /snapshots", c.snapshotsPage)
@@ -150,6 +156,7 @@ func (c *Console) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/diff", c.apiDiff)
 	mux.HandleFunc("GET /api/v1/history", c.apiHistory)
 	mux.HandleFunc("GET /api/v1/restore-plan", c.apiRestorePlan)
+	mux.HandleFunc("GET /api/v1/schedule", c.apiSchedule)
 	mux.HandleFunc("POST /api/v1/backup", c.apiBackup)
 	mux.HandleFunc("POST /api/v1/restore", c.apiRestore)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

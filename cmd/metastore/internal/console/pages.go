@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/kylin-tools/metastore/cmd/metastore/internal/api"
+	"github.com/kylin-tools/metastore/cmd/metastore/internal/schedule"
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/scope"
 	"github.com/kylin-tools/metastore/snapshot"
@@ -30,10 +31,11 @@ type systemData struct {
 	Repository   string
 	Snapshots    []api.SnapshotJSON
 	LogErr       string
+	Schedule     schedule.Status
 }
 
 func (c *Console) systemPage(w http.ResponseWriter, r *http.Request) {
-	d := systemData{Repository: c.cfg.Repository}
+	d := systemData{Repository: c.cfg.Repository, Schedule: c.scheduleStatus()}
 	err := c.env.WithMetastore(r.Context(), func(_ metastore.Store, desc string) error {
 		d.Metastore = desc
 		return nil
@@ -50,6 +52,21 @@ func (c *Console) systemPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Snapshots = api.Snapshots(list)
 	c.render(w, r, http.StatusOK, "system", "System", d)
+}
+
+// scheduleStatus is the state of the scheduled backups; not Enabled when
+// serve runs without --schedule.
+func (c *Console) scheduleStatus() schedule.Status {
+	if c.cfg.Schedule == nil {
+		return schedule.Status{}
+	}
+	return c.cfg.Schedule()
+}
+
+// scheduleFragment is the System page's schedule panel alone (it reloads
+// itself).
+func (c *Console) scheduleFragment(w http.ResponseWriter, r *http.Request) {
+	c.renderFragment(w, http.StatusOK, "schedule", c.scheduleStatus())
 }
 
 type countsData struct {

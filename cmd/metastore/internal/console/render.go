@@ -87,6 +87,23 @@ var funcs = template.FuncMap{
 		}
 		return t.Local().Format("2006-01-02 15:04:05 MST")
 	},
+	// at writes a time (or *time.Time) of the schedule in its own zone; a
+	// dash for none.
+	"at": func(v any) string {
+		var t time.Time
+		switch x := v.(type) {
+		case time.Time:
+			t = x
+		case *time.Time:
+			if x != nil {
+				t = *x
+			}
+		}
+		if t.IsZero() {
+			return "—"
+		}
+		return t.Format("2006-01-02 15:04:05 MST")
+	},
 	"ms": func(ms int64) string {
 		if ms == 0 {
 			return ""
