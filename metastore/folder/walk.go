@@ -112,6 +112,12 @@ func (s *Store) openOrMake(parent int, key, name string, flags int) (int, error)
 		}
 		fd, err := openat(parent, name, flags, 0)
 		if err != unix.ENOENT {
+			if ch := s.seen.beingMade(key); err == nil && ch != nil {
+				// Another Write made the folder between the check above
+				// and the open, and has not given it its mode and owner
+				// yet: wait for them (the mode is read from fd later).
+				<-ch
+			}
 			return fd, err
 		}
 		done, mine := s.seen.startMaking(key)
