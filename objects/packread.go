@@ -63,33 +63,56 @@ func (r *Repository) openPacks() (*packSet, error) {
 	if r.packs != nil {
 		return r.packs, nil
 	}
-	names, err := r.Packs()
-	if err != nil {
-		return nil, err
+	for try := 0; ; try++ {
+		ps, complete, err := r.openPackSet()
+		if err != nil {
+			return nil, err
+		}
+		if !complete && try == 0 {
+			// A listed pack was merged away (see packIndexes): list again.
+			ps.close()
+			continue
+		}
+		// Kept even if incomplete (twice merged away while listing): a
+		// read that misses an object lists again (Read, Size).
+		r.packs = ps
+		return ps, nil
 	}
-	ps := &packSet{cache: map[baseKey]*cachedBase{}}
+}
+
+// openPackSet opens the packs listed now, leaving out those merged away
+// since (complete is then false). The caller holds idxMu.
+func (r *Repository) openPackSet() (ps *packSet, complete bool, err error) {
+	names, err := r.listPacks()
+	if err != nil {
+		return nil, false, err
+	}
+	ps = &packSet{cache: map[baseKey]*cachedBase{}}
+	complete = true
 	dir := filepath.Join(r.path, "objects", "pack")
 	for _, n := range names {
 		idx, err := r.indexLocked(n)
-		if err != nil {
-			ps.close()
-			return nil, err
+		if err == nil {
+			var f *os.File
+			if f, err = os.Open(filepath.Join(dir, n+".pack")); err == nil {
+				var st os.FileInfo
+				if st, err = f.Stat(); err != nil {
+					f.Close()
+				} else {
+					ps.packs = append(ps.packs, &packFile{name: n, f: f, size: st.Size(), idx: idx})
+					continue
+				}
+			}
+			err = fmt.Errorf("%w: pack %s: %w", ErrCorrupt, n, err)
 		}
-		f, err := os.Open(filepath.Join(dir, n+".pack"))
-		if err != nil {
-			ps.close()
-			return nil, fmt.Errorf("%w: pack %s: %v", ErrCorrupt, n, err)
+		if r.vanished(n, err) {
+			complete = false
+			continue
 		}
-		st, err := f.Stat()
-		if err != nil {
-			f.Close()
-			ps.close()
-			return nil, fmt.Errorf("%w: pack %s: %v", ErrCorrupt, n, err)
-		}
-		ps.packs = append(ps.packs, &packFile{name: n, f: f, size: st.Size(), idx: idx})
+		ps.close()
+		return nil, false, err
 	}
-	r.packs = ps
-	return ps, nil
+	return ps, complete, nil
 }
 
 func (ps *packSet) close() {
