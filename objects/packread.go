@@ -91,19 +91,10 @@ func (r *Repository) openPackSet() (ps *packSet, complete bool, err error) {
 	complete = true
 	dir := filepath.Join(r.path, "objects", "pack")
 	for _, n := range names {
-		idx, err := r.indexLocked(n)
+		p, err := r.openPackFile(dir, n)
 		if err == nil {
-			var f *os.File
-			if f, err = os.Open(filepath.Join(dir, n+".pack")); err == nil {
-				var st os.FileInfo
-				if st, err = f.Stat(); err != nil {
-					f.Close()
-				} else {
-					ps.packs = append(ps.packs, &packFile{name: n, f: f, size: st.Size(), idx: idx})
-					continue
-				}
-			}
-			err = fmt.Errorf("%w: pack %s: %w", ErrCorrupt, n, err)
+			ps.packs = append(ps.packs, p)
+			continue
 		}
 		if r.vanished(n, err) {
 			complete = false
@@ -113,6 +104,24 @@ func (r *Repository) openPackSet() (ps *packSet, complete bool, err error) {
 		return nil, false, err
 	}
 	return ps, complete, nil
+}
+
+// openPackFile opens pack name with its index. The caller holds idxMu.
+func (r *Repository) openPackFile(dir, name string) (*packFile, error) {
+	idx, err := r.indexLocked(name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(filepath.Join(dir, name+".pack"))
+	if err != nil {
+		return nil, fmt.Errorf("%w: pack %s: %w", ErrCorrupt, name, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%w: pack %s: %w", ErrCorrupt, name, err)
+	}
+	return &packFile{name: name, f: f, size: st.Size(), idx: idx}, nil
 }
 
 func (ps *packSet) close() {
