@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -40,12 +39,12 @@ var idxMagic = []byte{0xff, 't', 'O', 'c', 0, 0, 0, 2}
 func openIndex(path string) (*packIndex, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: pack index: %v", ErrCorrupt, err)
+		return nil, fmt.Errorf("%w: pack index: %w", ErrCorrupt, err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("%w: pack index: %v", ErrCorrupt, err)
+		return nil, fmt.Errorf("%w: pack index: %w", ErrCorrupt, err)
 	}
 	size := st.Size()
 	if size < int64(len(idxMagic))+256*4+40 || size > 1<<40 {
@@ -56,7 +55,7 @@ func openIndex(path string) (*packIndex, error) {
 	if err != nil {
 		// No mmap (an unusual file system): read it instead.
 		if data, err = os.ReadFile(path); err != nil {
-			return nil, fmt.Errorf("%w: pack index: %v", ErrCorrupt, err)
+			return nil, fmt.Errorf("%w: pack index: %w", ErrCorrupt, err)
 		}
 	}
 	x, err := parseIndex(data)
@@ -176,21 +175,15 @@ func (x *packIndex) entries() ([]idxEntry, error) {
 // content is hashed too and compared with its trailer. It returns one error
 // per problem, naming the pack.
 func (r *Repository) CheckPacks(full bool) []error {
-	names, err := r.Packs()
+	names, err := r.listPacks()
 	if err != nil {
 		return []error{err}
 	}
 	var out []error
 	// A pack listed but gone when opened was merged into a new one by a
-	// backup running meanwhile (it removes the pack, then its index): not a
-	// problem. The objects are checked through the packs that hold them now.
-	gone := func(n string, err error) bool {
-		if !errors.Is(err, fs.ErrNotExist) {
-			return false
-		}
-		_, serr := os.Stat(filepath.Join(r.path, "objects", "pack", n+".pack"))
-		return errors.Is(serr, fs.ErrNotExist)
-	}
+	// backup running meanwhile: not a problem. The objects are checked
+	// through the packs that hold them now.
+	gone := r.vanished
 	for _, n := range names {
 		x, err := r.index(n)
 		if err != nil {

@@ -63,33 +63,65 @@ func (r *Repository) openPacks() (*packSet, error) {
 	if r.packs != nil {
 		return r.packs, nil
 	}
-	names, err := r.Packs()
+	for try := 0; ; try++ {
+		ps, complete, err := r.openPackSet()
+		if err != nil {
+			return nil, err
+		}
+		if !complete && try == 0 {
+			// A listed pack was merged away (see packIndexes): list again.
+			ps.close()
+			continue
+		}
+		// Kept even if incomplete (twice merged away while listing): a
+		// read that misses an object lists again (Read, Size).
+		r.packs = ps
+		return ps, nil
+	}
+}
+
+// openPackSet opens the packs listed now, leaving out those merged away
+// since (complete is then false). The caller holds idxMu.
+func (r *Repository) openPackSet() (ps *packSet, complete bool, err error) {
+	names, err := r.listPacks()
+	if err != nil {
+		return nil, false, err
+	}
+	ps = &packSet{cache: map[baseKey]*cachedBase{}}
+	complete = true
+	dir := filepath.Join(r.path, "objects", "pack")
+	for _, n := range names {
+		p, err := r.openPackFile(dir, n)
+		if err == nil {
+			ps.packs = append(ps.packs, p)
+			continue
+		}
+		if r.vanished(n, err) {
+			complete = false
+			continue
+		}
+		ps.close()
+		return nil, false, err
+	}
+	return ps, complete, nil
+}
+
+// openPackFile opens pack name with its index. The caller holds idxMu.
+func (r *Repository) openPackFile(dir, name string) (*packFile, error) {
+	idx, err := r.indexLocked(name)
 	if err != nil {
 		return nil, err
 	}
-	ps := &packSet{cache: map[baseKey]*cachedBase{}}
-	dir := filepath.Join(r.path, "objects", "pack")
-	for _, n := range names {
-		idx, err := r.indexLocked(n)
-		if err != nil {
-			ps.close()
-			return nil, err
-		}
-		f, err := os.Open(filepath.Join(dir, n+".pack"))
-		if err != nil {
-			ps.close()
-			return nil, fmt.Errorf("%w: pack %s: %v", ErrCorrupt, n, err)
-		}
-		st, err := f.Stat()
-		if err != nil {
-			f.Close()
-			ps.close()
-			return nil, fmt.Errorf("%w: pack %s: %v", ErrCorrupt, n, err)
-		}
-		ps.packs = append(ps.packs, &packFile{name: n, f: f, size: st.Size(), idx: idx})
+	f, err := os.Open(filepath.Join(dir, name+".pack"))
+	if err != nil {
+		return nil, fmt.Errorf("%w: pack %s: %w", ErrCorrupt, name, err)
 	}
-	r.packs = ps
-	return ps, nil
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%w: pack %s: %w", ErrCorrupt, name, err)
+	}
+	return &packFile{name: name, f: f, size: st.Size(), idx: idx}, nil
 }
 
 func (ps *packSet) close() {

@@ -204,20 +204,60 @@ func (r *Repository) packIndexes() ([]*packIndex, error) {
 	if r.idx != nil {
 		return r.idx, nil
 	}
-	packs, err := r.Packs()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*packIndex, 0, len(packs))
-	for _, p := range packs {
-		x, err := r.indexLocked(p)
+	for try := 0; ; try++ {
+		packs, err := r.listPacks()
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, x)
+		out := make([]*packIndex, 0, len(packs))
+		complete := true
+		for _, p := range packs {
+			x, err := r.indexLocked(p)
+			if err != nil {
+				if !r.vanished(p, err) {
+					return nil, err
+				}
+				complete = false
+				continue
+			}
+			out = append(out, x)
+		}
+		if !complete && try == 0 {
+			// The pack that absorbed it came before its removal, perhaps
+			// after our listing: list again.
+			continue
+		}
+		if complete {
+			r.idx = out
+		}
+		return out, nil
 	}
-	r.idx = out
-	return out, nil
+}
+
+// packsListed, set by tests, runs after a reader lists the packs and before
+// it opens them: the moment another process may merge a listed pack away.
+var packsListed func()
+
+// listPacks is Packs for a reader about to open what it lists.
+func (r *Repository) listPacks() ([]string, error) {
+	names, err := r.Packs()
+	if err == nil && packsListed != nil {
+		packsListed()
+	}
+	return names, err
+}
+
+// vanished reports whether err, from opening pack name or its index, means
+// the pack is gone since it was listed: a writer merged it into a new pack
+// meanwhile (RemovePacks deletes the pack, then its index), and that pack
+// holds its objects. An index missing beside its pack is not this: that is
+// corruption.
+func (r *Repository) vanished(name string, err error) bool {
+	if !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	_, serr := os.Stat(filepath.Join(r.path, "objects", "pack", name+".pack"))
+	return errors.Is(serr, fs.ErrNotExist)
 }
 
 // index returns the mapped index of pack name.
@@ -377,6 +417,16 @@ func (r *Repository) ReadTree(id ID) ([]TreeEntry, error) {
 
 // Size returns the size of the content of object id without reading it.
 func (r *Repository) Size(id ID) (int64, error) {
+	n, err := r.size(id)
+	if err != nil {
+		// As in Read: the pack may have been merged away; look again.
+		r.reindex()
+		n, err = r.size(id)
+	}
+	return n, err
+}
+
+func (r *Repository) size(id ID) (int64, error) {
 	if ps, err := r.openPacks(); err == nil {
 		n, ok, err := ps.size(id)
 		if ok {
