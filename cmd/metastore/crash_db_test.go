@@ -3,11 +3,8 @@ package main
 import (
 	"context"
 	crand "crypto/rand"
-	"database/sql"
 	"encoding/hex"
-	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,34 +66,7 @@ func eachDatabase(t *testing.T, fn func(t *testing.T, db testDatabase)) {
 // dropTables drops a test metastore's tables.
 func dropTables(t *testing.T, url string, tables []string) {
 	t.Helper()
-	u, err := locate.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := u.JDBCConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ju, err := jdbc.ParseJDBCURL(cfg.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	user, pw := cfg.Username, cfg.Password
-	if ju.User != "" {
-		user = ju.User
-	}
-	if ju.HasPassword {
-		pw = ju.Password
-	}
-	host, port, _ := net.SplitHostPort(ju.Hosts[0])
-	var db *sql.DB
-	quote := func(s string) string { return `"` + s + `"` }
-	if ju.Driver == jdbc.Postgres {
-		db, err = sql.Open("pgx", fmt.Sprintf("host=%s port=%s user=%s password='%s' dbname=%s", host, port, user, strings.ReplaceAll(pw, "'", `\'`), ju.Database))
-	} else {
-		db, err = sql.Open("mysql", fmt.Sprintf("%s:%s@tcp(%s)/%s", user, pw, net.JoinHostPort(host, port), ju.Database))
-		quote = func(s string) string { return "`" + s + "`" }
-	}
+	db, quote, _, err := rawDB(url)
 	if err != nil {
 		t.Errorf("drop tables: %v", err)
 		return

@@ -87,24 +87,32 @@ func eachKylinDatabase(t *testing.T, version string, fn func(t *testing.T, db ky
 	}
 }
 
-// openRaw connects to the database of a metadata URL.
+// openRaw connects to the database of a metadata URL, closed when the test
+// ends.
 func openRaw(t *testing.T, url string) (*sql.DB, func(string) string, func(int) string) {
 	t.Helper()
+	db, quote, ph, err := rawDB(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, quote, ph
+}
+
+// rawDB connects to the database of a metadata URL, with how that database
+// quotes an identifier and writes placeholder n.
+func rawDB(url string) (*sql.DB, func(string) string, func(int) string, error) {
 	u, err := locate.ParseURL(url)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, nil, err
 	}
-	params := make([]jdbc.Param, len(u.Params))
-	for i, p := range u.Params {
-		params[i] = jdbc.Param{Key: p.Key, Value: p.Value}
-	}
-	cfg, err := jdbc.ConfigFromParams(u.Identifier, params)
+	cfg, err := u.JDBCConfig()
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, nil, err
 	}
 	ju, err := jdbc.ParseJDBCURL(cfg.URL)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, nil, err
 	}
 	user, pw := cfg.Username, cfg.Password
 	if ju.User != "" {
@@ -114,21 +122,12 @@ func openRaw(t *testing.T, url string) (*sql.DB, func(string) string, func(int) 
 		pw = ju.Password
 	}
 	host, port, _ := net.SplitHostPort(ju.Hosts[0])
-	var db *sql.DB
-	quote := func(s string) string { return `"` + s + `"` }
-	ph := func(n int) string { return fmt.Sprintf("$%d", n) }
 	if ju.Driver == jdbc.Postgres {
-		db, err = sql.Open("pgx", fmt.Sprintf("host=%s port=%s user=%s password='%s' dbname=%s", host, port, user, strings.ReplaceAll(pw, "'", `\'`), ju.Database))
-	} else {
-		db, err = sql.Open("mysql", fmt.Sprintf("%s:%s@tcp(%s)/%s", user, pw, net.JoinHostPort(host, port), ju.Database))
-		quote = func(s string) string { return "`" + s + "`" }
-		ph = func(int) string { return "?" }
+		db, err := sql.Open("pgx", fmt.Sprintf("host=%s port=%s user=%s password='%s' dbname=%s", host, port, user, strings.ReplaceAll(pw, "'", `\'`), ju.Database))
+		return db, func(s string) string { return `"` + s + `"` }, func(n int) string { return fmt.Sprintf("$%d", n) }, err
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db, quote, ph
+	db, err := sql.Open("mysql", fmt.Sprintf("%s:%s@tcp(%s)/%s", user, pw, net.JoinHostPort(host, port), ju.Database))
+	return db, func(s string) string { return "`" + s + "`" }, func(int) string { return "?" }, err
 }
 
 // epochRow is a row of Kylin 5.0 beta's epoch table.
