@@ -326,6 +326,17 @@ func (c *churner) put(path string, data []byte, ts int64) {
 	c.exists[path] = true
 }
 
+// putRendered records what render makes of path, given path's own random
+// source (rendered), at ts.
+func (c *churner) putRendered(path string, ts int64, render func(*rand.Rand) ([]byte, error)) error {
+	data, err := rendered(c.seed, path, render)
+	if err != nil {
+		return err
+	}
+	c.put(path, data, ts)
+	return nil
+}
+
 func (c *churner) putJSON(path string, v any, ts int64) error {
 	data, err := marshalKylin(v)
 	if err != nil {

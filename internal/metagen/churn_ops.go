@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -568,11 +569,12 @@ func (c *churner) addSegmentFiles(cs *cubeState, seg *segmentJSON, like segmentJ
 		uuid := newUUID(c.r)
 		path := dictPath(table, col, uuid)
 		ts += between(c.r, second, 20*second)
-		data, err := renderDict(newRand(c.seed, path), dictSpec{uuid: uuid, ts: ts, table: table, col: col, datatype: "varchar(256)", cardinality: card})
+		err := c.putRendered(path, ts, func(r *rand.Rand) ([]byte, error) {
+			return renderDict(r, dictSpec{uuid: uuid, ts: ts, table: table, col: col, datatype: "varchar(256)", cardinality: card})
+		})
 		if err != nil {
-			return fmt.Errorf("render %s: %w", path, err)
+			return err
 		}
-		c.put(path, data, ts)
 		seg.Dictionaries[key] = path
 		c.refs[path]++
 	}
@@ -586,11 +588,9 @@ func (c *churner) addSegmentFiles(cs *cubeState, seg *segmentJSON, like segmentJ
 			path := snapshotPath(table, uuid)
 			ts += between(c.r, second, 20*second)
 			spec := snapSpec{uuid: uuid, ts: ts, table: table, columns: cols, rows: logNormal(c.r, 3.9, 1.5, 5, maxSnapshotBytes/(14*len(cols)))}
-			data, err := renderSnapshot(newRand(c.seed, path), spec)
-			if err != nil {
-				return fmt.Errorf("render %s: %w", path, err)
+			if err := c.putRendered(path, ts, func(r *rand.Rand) ([]byte, error) { return renderSnapshot(r, spec) }); err != nil {
+				return err
 			}
-			c.put(path, data, ts)
 			seg.Snapshots[table] = path
 			c.refs[path]++
 		}
@@ -602,10 +602,11 @@ func (c *churner) addSegmentFiles(cs *cubeState, seg *segmentJSON, like segmentJ
 		}
 	}
 	path := "/cube_statistics/" + cs.c.Name + "/" + seg.UUID + ".seq"
-	r := newRand(c.seed, path)
-	data, err := renderStats(r, statsSpec{dims: len(seg.RowkeyStats), inputRows: seg.InputRecords, samplePct: 100, mapperNums: 1 + r.IntN(200)}, nil)
+	data, err := rendered(c.seed, path, func(r *rand.Rand) ([]byte, error) {
+		return renderStats(r, statsSpec{dims: len(seg.RowkeyStats), inputRows: seg.InputRecords, samplePct: 100, mapperNums: 1 + r.IntN(200)}, nil)
+	})
 	if err != nil {
-		return fmt.Errorf("render %s: %w", path, err)
+		return err
 	}
 	c.put(path, data, ts+between(c.r, second, minute))
 	return nil
