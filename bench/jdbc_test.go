@@ -18,8 +18,8 @@ package bench_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -28,14 +28,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
-
 	"github.com/kylin-tools/metastore/internal/metagen"
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/metastore/folder"
 	"github.com/kylin-tools/metastore/metastore/jdbc"
+	"github.com/kylin-tools/metastore/metastore/metastoretest"
 	"github.com/kylin-tools/metastore/scope"
 	"github.com/kylin-tools/metastore/snapshot"
 )
@@ -124,60 +121,26 @@ func (tg jdbcBenchTarget) fresh(b *testing.B) (metastore.Store, func()) {
 		}
 		return s, func() { os.RemoveAll(dir) }
 	}
-	v := os.Getenv(tg.env)
-	if v == "" {
+	if os.Getenv(tg.env) == "" {
 		b.Skipf("%s not set", tg.env)
 	}
-	id := fmt.Sprintf("bench_%d", time.Now().UnixNano())
-	cfg, err := jdbc.ConfigFromParams(id, jdbcParams(v))
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.CreateSchema = tg.schema
-	s, err := jdbc.Open(context.Background(), cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := tg.open(b, fmt.Sprintf("bench_%d", time.Now().UnixNano()))
 	return s, func() {
 		s.Close()
-		if err := jdbcDrop(cfg, s.Tables()); err != nil {
-			b.Errorf("drop the benchmark's tables: %v", err)
-		}
+		newBulkServer(b, os.Getenv(tg.env)).drop(b, s.Tables())
 	}
 }
 
-// jdbcDrop drops tables with a connection of its own.
-func jdbcDrop(cfg jdbc.Config, tables []string) error {
-	u, err := jdbc.ParseJDBCURL(cfg.URL)
+// drop drops tables with a connection of its own.
+func (sv bulkServer) drop(b *testing.B, tables []string) {
+	b.Helper()
+	db, err := metastoretest.ConnectSQL(string(sv.driver), net.JoinHostPort(sv.host, sv.port), sv.user, sv.pw, sv.db)
 	if err != nil {
-		return err
-	}
-	var db *sql.DB
-	quote := func(s string) string { return `"` + s + `"` }
-	if u.Driver == jdbc.Postgres {
-		pc, err := pgx.ParseConfig(fmt.Sprintf("postgres://%s/%s", u.Hosts[0], u.Database))
-		if err != nil {
-			return err
-		}
-		pc.User, pc.Password = cfg.Username, cfg.Password
-		db = stdlib.OpenDB(*pc)
-	} else {
-		mc := mysql.NewConfig()
-		mc.User, mc.Passwd, mc.Net, mc.Addr, mc.DBName = cfg.Username, cfg.Password, "tcp", u.Hosts[0], u.Database
-		conn, err := mysql.NewConnector(mc)
-		if err != nil {
-			return err
-		}
-		db = sql.OpenDB(conn)
-		quote = func(s string) string { return "`" + s + "`" }
+		b.Errorf("drop the benchmark's tables: %v", err)
+		return
 	}
 	defer db.Close()
-	for _, t := range tables {
-		if _, err := db.Exec("DROP TABLE IF EXISTS " + quote(t)); err != nil {
-			return err
-		}
-	}
-	return nil
+	db.DropTables(b, tables...)
 }
 
 // jdbcSnapshot records the generated metastore once and returns the

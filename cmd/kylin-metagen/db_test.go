@@ -3,53 +3,33 @@ package main
 import (
 	"bytes"
 	"context"
-	crand "crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"fmt"
-	"net"
-	"os"
 	"strings"
 	"testing"
-
-	_ "github.com/go-sql-driver/mysql"
-	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/kylin-tools/metastore/internal/metagen"
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/metastore/jdbc"
 	"github.com/kylin-tools/metastore/metastore/locate"
 	"github.com/kylin-tools/metastore/metastore/memory"
+	"github.com/kylin-tools/metastore/metastore/metastoretest"
 )
 
-// The database tests use the servers metastore/jdbc's tests use (see
-// metastore/jdbc/db_test.go): METASTORE_TEST_POSTGRES_DSN and
-// METASTORE_TEST_MYSQL_DSN hold a Kylin metadata URL's parameters after
-// "@jdbc,". Without them the tests are skipped, unless METASTORE_REQUIRE_DB=1.
+// The database tests use the servers metastoretest.EachDatabase names.
 
 // TestGenerateIntoDatabase generates and churns metastores in every test
 // database, in both of Kylin's schemas, through the command line, and
 // checks that they hold exactly what the same options give in memory. The
 // 3,000 resources make several batches of the one transaction.
 func TestGenerateIntoDatabase(t *testing.T) {
-	for _, c := range []struct{ name, env string }{{"postgres", "METASTORE_TEST_POSTGRES_DSN"}, {"mysql", "METASTORE_TEST_MYSQL_DSN"}} {
+	metastoretest.EachDatabase(t, func(t *testing.T, db metastoretest.Database) {
 		for _, schema := range []string{"4", "5"} {
-			t.Run(c.name+"-kylin"+schema, func(t *testing.T) {
-				dsn := os.Getenv(c.env)
-				if dsn == "" {
-					if os.Getenv("METASTORE_REQUIRE_DB") == "1" {
-						t.Fatalf("%s is not set and METASTORE_REQUIRE_DB=1: the database tests must run", c.env)
-					}
-					t.Skipf("%s not set", c.env)
-				}
-				var b [6]byte
-				crand.Read(b[:])
-				url := "mt_gen_" + hex.EncodeToString(b[:]) + "@jdbc," + dsn
+			t.Run("kylin"+schema, func(t *testing.T) {
+				url := db.URL(metastoretest.NewID(t, "mt_gen_"))
 				t.Cleanup(func() { dropTables(t, url) })
 				testGenerateIntoDatabase(t, url, schema)
 			})
 		}
-	}
+	})
 }
 
 func testGenerateIntoDatabase(t *testing.T, url, schema string) {
@@ -126,11 +106,7 @@ func dropTables(t *testing.T, url string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	params := make([]jdbc.Param, len(u.Params))
-	for i, p := range u.Params {
-		params[i] = jdbc.Param{Key: p.Key, Value: p.Value}
-	}
-	cfg, err := jdbc.ConfigFromParams(u.Identifier, params)
+	cfg, err := u.JDBCConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,23 +114,11 @@ func dropTables(t *testing.T, url string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	host, port, _ := net.SplitHostPort(ju.Hosts[0])
-	var db *sql.DB
-	quote := func(s string) string { return `"` + s + `"` }
-	if ju.Driver == jdbc.Postgres {
-		db, err = sql.Open("pgx", fmt.Sprintf("host=%s port=%s user=%s password='%s' dbname=%s", host, port, cfg.Username, strings.ReplaceAll(cfg.Password, "'", `\'`), ju.Database))
-	} else {
-		db, err = sql.Open("mysql", fmt.Sprintf("%s:%s@tcp(%s)/%s", cfg.Username, cfg.Password, net.JoinHostPort(host, port), ju.Database))
-		quote = func(s string) string { return "`" + s + "`" }
-	}
+	db, err := metastoretest.ConnectSQL(string(ju.Driver), ju.Hosts[0], cfg.Username, cfg.Password, ju.Database)
 	if err != nil {
 		t.Errorf("drop tables: %v", err)
 		return
 	}
 	defer db.Close()
-	for _, tb := range []string{u.Identifier, u.Identifier + "_log"} {
-		if _, err := db.Exec("DROP TABLE IF EXISTS " + quote(tb)); err != nil {
-			t.Errorf("drop table %s: %v", tb, err)
-		}
-	}
+	db.DropTables(t, u.Identifier, u.Identifier+"_log")
 }

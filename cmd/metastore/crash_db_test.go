@@ -2,28 +2,20 @@ package main
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	_ "github.com/go-sql-driver/mysql"
-	_ "github.com/jackc/pgx/v5/stdlib"
-
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/metastore/jdbc"
 	"github.com/kylin-tools/metastore/metastore/locate"
+	"github.com/kylin-tools/metastore/metastore/metastoretest"
 )
 
-// The database tests use the servers metastore/jdbc's tests use (see
-// metastore/jdbc/db_test.go): METASTORE_TEST_POSTGRES_DSN and
-// METASTORE_TEST_MYSQL_DSN hold a Kylin metadata URL's parameters after
-// "@jdbc,". Without them the tests are skipped, unless METASTORE_REQUIRE_DB=1
-// (as .ci/run sets it). Each test works in tables of its own and drops them.
+// The database tests use the servers metastoretest.EachDatabase names.
+// Each test works in tables of its own and drops them.
 
 // testDatabase is a fresh metastore in one of the test database servers.
 type testDatabase struct {
@@ -35,48 +27,31 @@ type testDatabase struct {
 // eachDatabase runs fn against a fresh Kylin 2.5-4.x metastore in every
 // configured database server.
 func eachDatabase(t *testing.T, fn func(t *testing.T, db testDatabase)) {
-	for _, c := range []struct{ name, env string }{{"postgres", "METASTORE_TEST_POSTGRES_DSN"}, {"mysql", "METASTORE_TEST_MYSQL_DSN"}} {
-		t.Run(c.name, func(t *testing.T) {
-			dsn := os.Getenv(c.env)
-			if dsn == "" {
-				if os.Getenv("METASTORE_REQUIRE_DB") == "1" {
-					t.Fatalf("%s is not set and METASTORE_REQUIRE_DB=1: the database tests must run", c.env)
-				}
-				t.Skipf("%s not set", c.env)
-			}
-			var b [6]byte
-			if _, err := crand.Read(b[:]); err != nil {
-				t.Fatal(err)
-			}
-			url := "mt_rel_" + hex.EncodeToString(b[:]) + "@jdbc," + dsn
-			st, err := locate.OpenWith(context.Background(), url, locate.Options{CreateSchema: "4"})
-			if err != nil {
-				t.Fatalf("open %s: %v", locate.Mask(url), err)
-			}
-			store := st.(*jdbc.Store)
-			t.Cleanup(func() {
-				store.Close()
-				dropTables(t, url, store.Tables())
-			})
-			fn(t, testDatabase{name: c.name, url: url, store: store})
+	metastoretest.EachDatabase(t, func(t *testing.T, tdb metastoretest.Database) {
+		url := tdb.URL(metastoretest.NewID(t, "mt_rel_"))
+		st, err := locate.OpenWith(context.Background(), url, locate.Options{CreateSchema: "4"})
+		if err != nil {
+			t.Fatalf("open %s: %v", locate.Mask(url), err)
+		}
+		store := st.(*jdbc.Store)
+		t.Cleanup(func() {
+			store.Close()
+			dropTables(t, url, store.Tables())
 		})
-	}
+		fn(t, testDatabase{name: tdb.Name, url: url, store: store})
+	})
 }
 
 // dropTables drops a test metastore's tables.
 func dropTables(t *testing.T, url string, tables []string) {
 	t.Helper()
-	db, quote, _, err := rawDB(url)
+	db, err := rawDB(url)
 	if err != nil {
 		t.Errorf("drop tables: %v", err)
 		return
 	}
 	defer db.Close()
-	for _, tb := range tables {
-		if _, err := db.Exec("DROP TABLE IF EXISTS " + quote(tb)); err != nil {
-			t.Errorf("drop table %s: %v", tb, err)
-		}
-	}
+	db.DropTables(t, tables...)
 }
 
 // setDatabase makes the metastore hold exactly st, in one transaction.

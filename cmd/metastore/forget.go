@@ -54,12 +54,9 @@ func forgetCommand(e *env) *cli.Command {
 			if c.NArg() > 0 {
 				return usagef("forget takes no arguments (forget --undo [STAMP] undoes one)")
 			}
-			f, err := e.api().Forget(c.Context, api.ForgetRequest{
-				KeepLast: c.Int("keep-last"), KeepHourly: c.Int("keep-hourly"), KeepDaily: c.Int("keep-daily"),
-				KeepWeekly: c.Int("keep-weekly"), KeepMonthly: c.Int("keep-monthly"), KeepYearly: c.Int("keep-yearly"),
-				KeepWithin: c.String("keep-within"), KeepTags: c.StringSlice("keep-tag"), Scope: c.String("scope"),
-				DryRun: c.Bool("dry-run"),
-			})
+			req := keepRequest(c)
+			req.Scope, req.DryRun = c.String("scope"), c.Bool("dry-run")
+			f, err := e.api().Forget(c.Context, req)
 			if err != nil {
 				return err
 			}
@@ -70,6 +67,19 @@ func forgetCommand(e *env) *cli.Command {
 			return nil
 		},
 	}
+}
+
+// keepNames are the flags of a retention policy's rules, as forget and
+// serve (scheduleKeepFlags) name them: the six counts first.
+func keepNames() []string {
+	return []string{"keep-last", "keep-hourly", "keep-daily", "keep-weekly", "keep-monthly", "keep-yearly", "keep-within", "keep-tag"}
+}
+
+// keepRequest reads the rules of keepNames into a forget request.
+func keepRequest(c *cli.Context) api.ForgetRequest {
+	return api.ForgetRequest{KeepLast: c.Int("keep-last"), KeepHourly: c.Int("keep-hourly"), KeepDaily: c.Int("keep-daily"),
+		KeepWeekly: c.Int("keep-weekly"), KeepMonthly: c.Int("keep-monthly"), KeepYearly: c.Int("keep-yearly"),
+		KeepWithin: c.String("keep-within"), KeepTags: c.StringSlice("keep-tag")}
 }
 
 // printForget renders a forget: per group, each snapshot kept or forgotten
@@ -117,7 +127,7 @@ func printForget(e *env, f *api.Forget) {
 
 // undoForget is forget --undo [STAMP].
 func undoForget(c *cli.Context, e *env) error {
-	for _, name := range []string{"keep-last", "keep-hourly", "keep-daily", "keep-weekly", "keep-monthly", "keep-yearly", "keep-within", "keep-tag", "scope", "dry-run"} {
+	for _, name := range append(keepNames(), "scope", "dry-run") {
 		if c.IsSet(name) {
 			return usagef("forget --undo takes no policy (--%s)", name)
 		}

@@ -6,12 +6,8 @@ package main
 
 import (
 	"context"
-	crand "crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +17,7 @@ import (
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/metastore/jdbc"
 	"github.com/kylin-tools/metastore/metastore/locate"
+	"github.com/kylin-tools/metastore/metastore/metastoretest"
 )
 
 // kylinDatabase is a metastore in a test database, in the tables a Kylin
@@ -29,105 +26,82 @@ type kylinDatabase struct {
 	name  string // "postgres", "mysql"
 	url   string // metadata URL, with the password
 	id    string
-	raw   *sql.DB
-	quote func(string) string
-	ph    func(int) string // the n-th placeholder, from 1
+	raw   metastoretest.SQL
 	store *jdbc.Store
 }
 
 // eachKylinDatabase runs fn against a fresh metastore made with Kylin
 // version's DDL in every configured database server.
 func eachKylinDatabase(t *testing.T, version string, fn func(t *testing.T, db kylinDatabase)) {
-	for _, c := range []struct{ name, env, file string }{
-		{"postgres", "METASTORE_TEST_POSTGRES_DSN", "postgresql"}, {"mysql", "METASTORE_TEST_MYSQL_DSN", "mysql"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			dsn := os.Getenv(c.env)
-			if dsn == "" {
-				if os.Getenv("METASTORE_REQUIRE_DB") == "1" {
-					t.Fatalf("%s is not set and METASTORE_REQUIRE_DB=1: the database tests must run", c.env)
-				}
-				t.Skipf("%s not set", c.env)
+	metastoretest.EachDatabase(t, func(t *testing.T, tdb metastoretest.Database) {
+		id := metastoretest.NewID(t, "mt_live_")
+		db := kylinDatabase{name: tdb.Name, url: tdb.URL(id), id: id}
+		db.raw = openRaw(t, db.url)
+		file := map[string]string{"postgres": "postgresql", "mysql": "mysql"}[tdb.Name]
+		ddl, err := os.ReadFile(filepath.Join("..", "..", "metastore", "jdbc", "testdata", "kylin-ddl", version+"-"+file+".sql"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tables []string
+		t.Cleanup(func() { db.raw.DropTables(t, tables...) })
+		for _, para := range strings.Split(string(ddl), "\n\n") {
+			if strings.HasPrefix(para, "--") || strings.TrimSpace(para) == "" {
+				continue
 			}
-			var b [6]byte
-			crand.Read(b[:])
-			id := "mt_live_" + hex.EncodeToString(b[:])
-			db := kylinDatabase{name: c.name, url: id + "@jdbc," + dsn, id: id}
-			db.raw, db.quote, db.ph = openRaw(t, db.url)
-			ddl, err := os.ReadFile(filepath.Join("..", "..", "metastore", "jdbc", "testdata", "kylin-ddl", version+"-"+c.file+".sql"))
-			if err != nil {
-				t.Fatal(err)
+			st := strings.TrimSuffix(strings.TrimSpace(strings.ReplaceAll(para, "{{ID}}", id)), ";")
+			if f := strings.Fields(st); len(f) > 5 && strings.EqualFold(f[0], "create") && strings.EqualFold(f[1], "table") {
+				tables = append(tables, strings.Trim(strings.SplitN(f[5], "(", 2)[0], "`\""))
 			}
-			var tables []string
-			t.Cleanup(func() {
-				for _, tb := range tables {
-					db.raw.Exec("DROP TABLE IF EXISTS " + db.quote(tb))
-				}
-			})
-			for _, para := range strings.Split(string(ddl), "\n\n") {
-				if strings.HasPrefix(para, "--") || strings.TrimSpace(para) == "" {
-					continue
-				}
-				st := strings.TrimSuffix(strings.TrimSpace(strings.ReplaceAll(para, "{{ID}}", id)), ";")
-				if f := strings.Fields(st); len(f) > 5 && strings.EqualFold(f[0], "create") && strings.EqualFold(f[1], "table") {
-					tables = append(tables, strings.Trim(strings.SplitN(f[5], "(", 2)[0], "`\""))
-				}
-				if _, err := db.raw.Exec(st); err != nil {
-					t.Fatalf("Kylin %s DDL: %v\n%s", version, err, st)
-				}
+			if _, err := db.raw.Exec(st); err != nil {
+				t.Fatalf("Kylin %s DDL: %v\n%s", version, err, st)
 			}
-			st, err := locate.OpenWith(context.Background(), db.url, locate.Options{})
-			if err != nil {
-				t.Fatalf("open %s: %v", locate.Mask(db.url), err)
-			}
-			db.store = st.(*jdbc.Store)
-			t.Cleanup(func() { db.store.Close() })
-			fn(t, db)
-		})
-	}
+		}
+		st, err := locate.OpenWith(context.Background(), db.url, locate.Options{})
+		if err != nil {
+			t.Fatalf("open %s: %v", locate.Mask(db.url), err)
+		}
+		db.store = st.(*jdbc.Store)
+		t.Cleanup(func() { db.store.Close() })
+		fn(t, db)
+	})
 }
 
 // openRaw connects to the database of a metadata URL, closed when the test
 // ends.
-func openRaw(t *testing.T, url string) (*sql.DB, func(string) string, func(int) string) {
+func openRaw(t *testing.T, url string) metastoretest.SQL {
 	t.Helper()
-	db, quote, ph, err := rawDB(url)
+	db, err := rawDB(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return db, quote, ph
+	return db
 }
 
-// rawDB connects to the database of a metadata URL, with how that database
-// quotes an identifier and writes placeholder n.
-func rawDB(url string) (*sql.DB, func(string) string, func(int) string, error) {
-	u, err := locate.ParseURL(url)
+// rawDB connects to the database of a metadata URL.
+func rawDB(url string) (metastoretest.SQL, error) {
+	_, ju, user, pw, err := dbLogin(url)
 	if err != nil {
-		return nil, nil, nil, err
+		return metastoretest.SQL{}, err
+	}
+	return metastoretest.ConnectSQL(string(ju.Driver), ju.Hosts[0], user, pw, ju.Database)
+}
+
+// dbLogin reads a database metadata URL: the URL, its JDBC URL, and the
+// user and password the tool logs in with.
+func dbLogin(url string) (u locate.URL, ju jdbc.JDBCURL, user, pw string, err error) {
+	if u, err = locate.ParseURL(url); err != nil {
+		return
 	}
 	cfg, err := u.JDBCConfig()
 	if err != nil {
-		return nil, nil, nil, err
+		return
 	}
-	ju, err := jdbc.ParseJDBCURL(cfg.URL)
-	if err != nil {
-		return nil, nil, nil, err
+	if user, pw, err = cfg.Login(); err != nil {
+		return
 	}
-	user, pw := cfg.Username, cfg.Password
-	if ju.User != "" {
-		user = ju.User
-	}
-	if ju.HasPassword {
-		pw = ju.Password
-	}
-	host, port, _ := net.SplitHostPort(ju.Hosts[0])
-	if ju.Driver == jdbc.Postgres {
-		db, err := sql.Open("pgx", fmt.Sprintf("host=%s port=%s user=%s password='%s' dbname=%s", host, port, user, strings.ReplaceAll(pw, "'", `\'`), ju.Database))
-		return db, func(s string) string { return `"` + s + `"` }, func(n int) string { return fmt.Sprintf("$%d", n) }, err
-	}
-	db, err := sql.Open("mysql", fmt.Sprintf("%s:%s@tcp(%s)/%s", user, pw, net.JoinHostPort(host, port), ju.Database))
-	return db, func(s string) string { return "`" + s + "`" }, func(int) string { return "?" }, err
+	ju, err = jdbc.ParseJDBCURL(cfg.URL)
+	return
 }
 
 // epochRow is a row of Kylin 5.0 beta's epoch table.
@@ -138,7 +112,7 @@ type epochRow struct {
 
 func (db kylinDatabase) epochs(t *testing.T) map[string]epochRow {
 	t.Helper()
-	rows, err := db.raw.Query("SELECT epoch_target, COALESCE(current_epoch_owner, ''), COALESCE(maintenance_mode_reason, ''), epoch_id, last_epoch_renew_time FROM " + db.quote(db.id+"_epoch"))
+	rows, err := db.raw.Query("SELECT epoch_target, COALESCE(current_epoch_owner, ''), COALESCE(maintenance_mode_reason, ''), epoch_id, last_epoch_renew_time FROM " + db.raw.Quote(db.id+"_epoch"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +134,7 @@ func (db kylinDatabase) holdEpochs(t *testing.T, targets ...string) {
 	now := time.Now().UnixMilli()
 	for i, target := range targets {
 		_, err := db.raw.Exec(fmt.Sprintf("INSERT INTO %s (epoch_id, epoch_target, current_epoch_owner, last_epoch_renew_time, server_mode, maintenance_mode_reason, mvcc) VALUES (5, %s, %s, %s, 'all', NULL, 0)",
-			db.quote(db.id+"_epoch"), db.ph(1), db.ph(2), db.ph(3)), target, fmt.Sprintf("10.0.0.%d:7070|%d", i+1, now-60000), now)
+			db.raw.Quote(db.id+"_epoch"), db.raw.Placeholder(1), db.raw.Placeholder(2), db.raw.Placeholder(3)), target, fmt.Sprintf("10.0.0.%d:7070|%d", i+1, now-60000), now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -176,7 +150,7 @@ func (db kylinDatabase) seed(t *testing.T, rs map[string]string) {
 			t.Fatal(err)
 		}
 	}
-	db.raw.Exec("DELETE FROM " + db.quote(db.id+"_audit_log")) // what Kylin logged before does not matter here
+	db.raw.Exec("DELETE FROM " + db.raw.Quote(db.id+"_audit_log")) // what Kylin logged before does not matter here
 }
 
 var kylin5Beta = map[string]string{
@@ -202,7 +176,7 @@ func TestRestoreIntoLiveKylin5Beta(t *testing.T) {
 		if err := db.store.Write(context.Background(), metastore.Resource{Path: "/learn/model_desc/m-1.json", Data: []byte(`{"uuid":"m-1","alias":"changed"}`), Timestamp: 1}); err != nil {
 			t.Fatal(err)
 		}
-		db.raw.Exec("DELETE FROM " + db.quote(db.id+"_audit_log"))
+		db.raw.Exec("DELETE FROM " + db.raw.Quote(db.id+"_audit_log"))
 
 		dry := cli.mustRun("restore", "latest", "--dry-run")
 		if !strings.Contains(dry.stdout, "10.0.0.1:7070 (_global)") || !strings.Contains(dry.stdout, "would take Kylin's maintenance mode") {
@@ -230,7 +204,7 @@ func TestRestoreIntoLiveKylin5Beta(t *testing.T) {
 		}
 		var n int
 		var key string
-		db.raw.QueryRow("SELECT COUNT(*), MAX(meta_key) FROM "+db.quote(db.id+"_audit_log")).Scan(&n, &key)
+		db.raw.QueryRow("SELECT COUNT(*), MAX(meta_key) FROM "+db.raw.Quote(db.id+"_audit_log")).Scan(&n, &key)
 		if n != 1 || key != "/learn/model_desc/m-1.json" {
 			t.Errorf("audit log after the restore: %d rows (last %s), want the one resource restored", n, key)
 		}
@@ -238,7 +212,7 @@ func TestRestoreIntoLiveKylin5Beta(t *testing.T) {
 		// Kylin's own maintenance mode (an administrator's
 		// MaintainModeTool -on): refused, exit 4; with --force the restore
 		// runs inside it and leaves it on.
-		db.raw.Exec("UPDATE " + db.quote(db.id+"_epoch") + " SET current_epoch_owner = '10.0.0.7:0000|9223372036854775807', maintenance_mode_reason = 'upgrade'")
+		db.raw.Exec("UPDATE " + db.raw.Quote(db.id+"_epoch") + " SET current_epoch_owner = '10.0.0.7:0000|9223372036854775807', maintenance_mode_reason = 'upgrade'")
 		if r := cli.run("restore", "latest"); r.code != 4 || !strings.Contains(r.stderr, "maintenance mode") || !strings.Contains(r.stderr, "--force") {
 			t.Errorf("restore in Kylin's maintenance mode: %s\nwant exit 4 naming the maintenance mode and --force", r)
 		}
@@ -269,7 +243,7 @@ func TestKilledRestoreGivesMaintenanceBack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := lock.Exec("SELECT META_TABLE_KEY FROM "+db.quote(db.id)+" WHERE META_TABLE_KEY = "+db.ph(1)+" FOR UPDATE", "/learn/model_desc/m-1.json"); err != nil {
+		if _, err := lock.Exec("SELECT META_TABLE_KEY FROM "+db.raw.Quote(db.id)+" WHERE META_TABLE_KEY = "+db.raw.Placeholder(1)+" FOR UPDATE", "/learn/model_desc/m-1.json"); err != nil {
 			t.Fatal(err)
 		}
 		inMaintenance := func() bool { return strings.Contains(db.epochs(t)["_global"].owner, ":0000") }
@@ -325,7 +299,7 @@ func TestRestoreTypedLayout(t *testing.T) {
 				}
 			}
 			var alias string
-			to.raw.QueryRow("SELECT alias FROM " + to.quote(to.id+"_model")).Scan(&alias)
+			to.raw.QueryRow("SELECT alias FROM " + to.raw.Quote(to.id+"_model")).Scan(&alias)
 			if alias != "sales" {
 				t.Errorf("model table's alias column = %q, want sales", alias)
 			}

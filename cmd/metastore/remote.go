@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -59,7 +60,7 @@ func remoteAddCommand(e *env) *cli.Command {
 					return err
 				}
 				if e.json {
-					return e.printJSON(remoteJSON{Name: rm.Name, URL: rm.URL, Default: rm.Default})
+					return e.printJSON(toRemoteJSON(rm))
 				}
 				def := ""
 				if rm.Default {
@@ -86,7 +87,7 @@ func remoteListCommand(e *env) *cli.Command {
 				if e.json {
 					out := []remoteJSON{}
 					for _, rm := range rs {
-						out = append(out, remoteJSON{Name: rm.Name, URL: rm.URL, Default: rm.Default})
+						out = append(out, toRemoteJSON(rm))
 					}
 					return e.printJSON(out)
 				}
@@ -108,52 +109,47 @@ func remoteListCommand(e *env) *cli.Command {
 }
 
 func remoteRemoveCommand(e *env) *cli.Command {
-	return &cli.Command{
-		Name:      "remove",
-		Aliases:   []string{"rm"},
-		Usage:     "remove a remote (the snapshots pulled from it stay)",
-		ArgsUsage: "NAME",
-		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return usagef("usage: metastore remote remove NAME")
-			}
-			name := c.Args().First()
-			return e.withRepo(func(repo *snapshot.Repository) error {
-				if err := repo.RemoveRemote(c.Context, name); err != nil {
-					return err
-				}
-				if e.json {
-					return e.printJSON(map[string]string{"removed": name})
-				}
-				e.printf("Removed remote %s (the snapshots pulled from it stay under refs/remotes/%s/: metastore log --instance all)\n", name, name)
-				return nil
-			})
-		},
-	}
+	return remoteNameCommand(e, &cli.Command{
+		Name:    "remove",
+		Aliases: []string{"rm"},
+		Usage:   "remove a remote (the snapshots pulled from it stay)",
+	}, "removed", (*snapshot.Repository).RemoveRemote,
+		"Removed remote %[1]s (the snapshots pulled from it stay under refs/remotes/%[1]s/: metastore log --instance all)\n")
 }
 
 func remoteSetDefaultCommand(e *env) *cli.Command {
-	return &cli.Command{
-		Name:      "set-default",
-		Usage:     "make a remote the default",
-		ArgsUsage: "NAME",
-		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return usagef("usage: metastore remote set-default NAME")
+	return remoteNameCommand(e, &cli.Command{
+		Name:  "set-default",
+		Usage: "make a remote the default",
+	}, "default", (*snapshot.Repository).SetDefaultRemote, "The default remote is now %s\n")
+}
+
+// remoteNameCommand completes cmd, a remote subcommand that takes a remote's
+// NAME and does do with it: --json prints {key: NAME}, else done (a format
+// of NAME).
+func remoteNameCommand(e *env, cmd *cli.Command, key string, do func(*snapshot.Repository, context.Context, string) error, done string) *cli.Command {
+	cmd.ArgsUsage = "NAME"
+	cmd.Action = func(c *cli.Context) error {
+		if c.NArg() != 1 {
+			return usagef("usage: metastore remote %s NAME", cmd.Name)
+		}
+		name := c.Args().First()
+		return e.withRepo(func(repo *snapshot.Repository) error {
+			if err := do(repo, c.Context, name); err != nil {
+				return err
 			}
-			name := c.Args().First()
-			return e.withRepo(func(repo *snapshot.Repository) error {
-				if err := repo.SetDefaultRemote(c.Context, name); err != nil {
-					return err
-				}
-				if e.json {
-					return e.printJSON(map[string]string{"default": name})
-				}
-				e.printf("The default remote is now %s\n", name)
-				return nil
-			})
-		},
+			if e.json {
+				return e.printJSON(map[string]string{key: name})
+			}
+			e.printf(done, name)
+			return nil
+		})
 	}
+	return cmd
+}
+
+func toRemoteJSON(rm snapshot.Remote) remoteJSON {
+	return remoteJSON{Name: rm.Name, URL: rm.URL, Default: rm.Default}
 }
 
 // remoteOptions are the settings of every remote operation: the

@@ -52,7 +52,7 @@ func scheduleOptionsOf(c *cli.Context) (scheduleOptions, error) {
 	}
 	o.keep = keep
 	if o.spec == "" {
-		for _, name := range append([]string{"schedule-scope", "push"}, scheduleKeepNames()...) {
+		for _, name := range append([]string{"schedule-scope", "push"}, keepNames()...) {
 			if c.IsSet(name) {
 				return o, usagef("--%s applies to scheduled backups: give --schedule SPEC too (e.g. --schedule @daily)", name)
 			}
@@ -143,12 +143,6 @@ func (e *env) pushStep(remote string, ae *api.Env) schedule.Step {
 	})
 }
 
-// scheduleKeepNames are the retention flags, named as forget names them:
-// the six counts first.
-func scheduleKeepNames() []string {
-	return []string{"keep-last", "keep-hourly", "keep-daily", "keep-weekly", "keep-monthly", "keep-yearly", "keep-within", "keep-tag"}
-}
-
 // scheduleKeepFlags are serve's retention flags: forget's --keep-* rules,
 // applied after each scheduled backup.
 func scheduleKeepFlags() []cli.Flag {
@@ -168,19 +162,17 @@ func scheduleKeepFlags() []cli.Flag {
 // same checks and messages); nil when none is given.
 func schedulePolicyOf(c *cli.Context) (*api.ForgetRequest, error) {
 	given := false
-	for _, name := range scheduleKeepNames() {
+	for _, name := range keepNames() {
 		given = given || c.IsSet(name)
 	}
 	if !given {
 		return nil, nil
 	}
-	req := &api.ForgetRequest{KeepLast: c.Int("keep-last"), KeepHourly: c.Int("keep-hourly"), KeepDaily: c.Int("keep-daily"),
-		KeepWeekly: c.Int("keep-weekly"), KeepMonthly: c.Int("keep-monthly"), KeepYearly: c.Int("keep-yearly"),
-		KeepWithin: c.String("keep-within"), KeepTags: c.StringSlice("keep-tag")}
+	req := keepRequest(c)
 	if _, err := req.Policy(); err != nil {
 		return nil, err
 	}
-	return req, nil
+	return &req, nil
 }
 
 // schedulePruneEvery is how often scheduled runs prune at most.

@@ -15,7 +15,6 @@ import (
 	"testing"
 
 	"github.com/kylin-tools/metastore/metastore"
-	"github.com/kylin-tools/metastore/metastore/jdbc"
 	"github.com/kylin-tools/metastore/metastore/locate"
 	"github.com/kylin-tools/metastore/metastore/locate/locatetest"
 )
@@ -343,24 +342,12 @@ func TestPasswordFormsUsedNeverStored(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, db testDatabase) {
 		c := newCLI(t)
 		repo := filepath.Join(t.TempDir(), "snap.git")
-		u, err := locate.ParseURL(db.url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := u.JDBCConfig()
-		if err != nil {
-			t.Fatal(err)
-		}
-		user, pw, err := cfg.Login()
+		u, ju, user, pw, err := dbLogin(db.url)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(pw) < 4 {
 			t.Skipf("the test database's password %q is too short to look for", strings.Repeat("*", len(pw)))
-		}
-		ju, err := jdbc.ParseJDBCURL(cfg.URL)
-		if err != nil {
-			t.Fatal(err)
 		}
 		if err := db.store.Write(context.Background(), metastore.Resource{Path: "/UUID", Data: []byte("0b5e9f1c-0000-4000-8000-000000000001"), Timestamp: 1}); err != nil {
 			t.Fatal(err)

@@ -37,15 +37,7 @@ func TestConsoleFailedRestoreUndo(t *testing.T) {
 	unfill := fill(t, fsDir, roomNeeded(t, body)/2)
 	body, status = f.api("POST", "/api/v1/restore", url.Values{"kind": {"system"}, "ref": {"A"}, "after_truncate": {"1"}})
 	unfill()
-	var j struct {
-		Error    string `json:"error"`
-		ExitCode int    `json:"exit_code"`
-		Safety   struct {
-			ID   string `json:"id"`
-			Kind string `json:"kind"`
-		} `json:"safety"`
-		Undo string `json:"undo"`
-	}
+	var j restoreFailureJSON
 	if err := json.Unmarshal([]byte(body), &j); err != nil {
 		t.Fatalf("%v: %s", err, body)
 	}

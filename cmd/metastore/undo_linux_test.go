@@ -51,16 +51,7 @@ func TestUndoFailedRestore(t *testing.T) {
 		if diffStates(partial, before) == "" {
 			t.Fatalf("%s: the failed restore wrote nothing: the disk was not filled half-way", tt.name)
 		}
-		var j struct {
-			Error    string `json:"error"`
-			ExitCode int    `json:"exit_code"`
-			Safety   struct {
-				ID    string `json:"id"`
-				Kind  string `json:"kind"`
-				Scope string `json:"scope"`
-			} `json:"safety"`
-			Undo string `json:"undo"`
-		}
+		var j restoreFailureJSON
 		if err := json.Unmarshal([]byte(res.stdout), &j); err != nil {
 			t.Fatalf("%s: --json error output: %v\n%s", tt.name, err, res.stdout)
 		}
@@ -135,4 +126,17 @@ func roomNeeded(t *testing.T, planJSON string) int64 {
 		}
 	}
 	return need
+}
+
+// restoreFailureJSON is what --json prints, and the console's API answers,
+// for a restore that failed after its safety snapshot.
+type restoreFailureJSON struct {
+	Error    string `json:"error"`
+	ExitCode int    `json:"exit_code"`
+	Safety   struct {
+		ID    string `json:"id"`
+		Kind  string `json:"kind"`
+		Scope string `json:"scope"`
+	} `json:"safety"`
+	Undo string `json:"undo"`
 }

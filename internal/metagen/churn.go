@@ -191,9 +191,16 @@ func loadChurner(ctx context.Context, src metastore.Source, seed uint64) (*churn
 	steps := map[string][]string{}
 	tasks := map[string][]string{}
 	var jobIDs []string
+	// The resources the operations pick from, by type (cubes and descs
+	// below: only their .json).
+	lists := map[string]*[]string{"model_desc": &c.models, "acl": &c.acls, "project": &c.projects, "table_exd": &c.exds, "user": &c.users}
 	for _, p := range paths {
 		typ := resourceType(p)
 		name := strings.TrimPrefix(p, "/"+typ+"/")
+		if l := lists[typ]; l != nil {
+			*l = append(*l, p)
+			continue
+		}
 		switch typ {
 		case "cube":
 			if strings.HasSuffix(p, ".json") {
@@ -216,16 +223,6 @@ func loadChurner(ctx context.Context, src metastore.Source, seed uint64) (*churn
 			if strings.HasSuffix(p, ".json") {
 				c.descs = append(c.descs, p)
 			}
-		case "model_desc":
-			c.models = append(c.models, p)
-		case "acl":
-			c.acls = append(c.acls, p)
-		case "project":
-			c.projects = append(c.projects, p)
-		case "table_exd":
-			c.exds = append(c.exds, p)
-		case "user":
-			c.users = append(c.users, p)
 		case "execute":
 			if id, ok := cutStepSuffix(name); ok {
 				tasks[id] = append(tasks[id], p)
@@ -324,6 +321,17 @@ func (c *churner) put(path string, data []byte, ts int64) {
 	}
 	c.changes[path] = &change{kind: kind, data: data, ts: ts}
 	c.exists[path] = true
+}
+
+// putRendered records what render makes of path, given path's own random
+// source (rendered), at ts.
+func (c *churner) putRendered(path string, ts int64, render func(*rand.Rand) ([]byte, error)) error {
+	data, err := rendered(c.seed, path, render)
+	if err != nil {
+		return err
+	}
+	c.put(path, data, ts)
+	return nil
 }
 
 func (c *churner) putJSON(path string, v any, ts int64) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,8 +55,7 @@ func (c *churner) opBuild() (bool, error) {
 		return false, err
 	}
 	cs.c.Segments = append(cs.c.Segments, seg)
-	cs.c.LastModified = c.tick()
-	return true, c.putJSON(cs.path, cs.c, cs.c.LastModified)
+	return true, c.saveCube(cs)
 }
 
 // opMerge merges a cube's two oldest segments: a merged segment with new
@@ -98,8 +98,7 @@ func (c *churner) opMerge() (bool, error) {
 	cs.c.Segments = append([]segmentJSON{seg}, cs.c.Segments[2:]...)
 	c.releaseSegment(cs, s0)
 	c.releaseSegment(cs, s1)
-	cs.c.LastModified = c.tick()
-	return true, c.putJSON(cs.path, cs.c, cs.c.LastModified)
+	return true, c.saveCube(cs)
 }
 
 // opDropSegment drops a cube's oldest segment, as retention does, and
@@ -114,8 +113,7 @@ func (c *churner) opDropSegment() (bool, error) {
 	s0 := cs.c.Segments[0]
 	cs.c.Segments = slices.Delete(cs.c.Segments, 0, 1)
 	c.releaseSegment(cs, s0)
-	cs.c.LastModified = c.tick()
-	return true, c.putJSON(cs.path, cs.c, cs.c.LastModified)
+	return true, c.saveCube(cs)
 }
 
 // opPurgeJob deletes the oldest finished job, with its outputs, that is
@@ -266,8 +264,7 @@ func (c *churner) opProgressJob() (bool, error) {
 				s := &cs.c.Segments[i]
 				if s.UUID == exec.Params["segmentId"] && s.Status == "NEW" {
 					s.Status, s.LastBuildTime = "READY", ts
-					cs.c.LastModified = c.tick()
-					return true, c.putJSON(cs.path, cs.c, cs.c.LastModified)
+					return true, c.saveCube(cs)
 				}
 			}
 		}
@@ -277,155 +274,136 @@ func (c *churner) opProgressJob() (bool, error) {
 
 // opEditDesc changes a setting of a cube desc.
 func (c *churner) opEditDesc() (bool, error) {
-	if len(c.descs) == 0 {
-		return false, nil
-	}
-	path := pick(c.r, c.descs)
-	var d cubeDescJSON
-	if err := c.readJSON(path, &d); err != nil {
-		return false, err
-	}
-	ts := c.tick()
-	switch c.r.IntN(4) {
-	case 0:
-		d.RetentionRange = pick(c.r, []int64{0, 30 * day, 90 * day, 180 * day, 365 * day})
-	case 1:
-		d.AutoMergeTimeRanges = pick(c.r, [][]int64{{7 * day, 28 * day}, {7 * day, 28 * day, 84 * day}, {}})
-	case 2:
-		d.NotifyList = append(d.NotifyList, fmt.Sprintf("ops-%d@example.com", c.r.IntN(100)))
-	default:
-		if d.OverrideKylinProperties == nil {
-			d.OverrideKylinProperties = map[string]string{}
+	return editJSON(c, c.descs, func(d *cubeDescJSON, ts int64) {
+		switch c.r.IntN(4) {
+		case 0:
+			d.RetentionRange = pick(c.r, []int64{0, 30 * day, 90 * day, 180 * day, 365 * day})
+		case 1:
+			d.AutoMergeTimeRanges = pick(c.r, [][]int64{{7 * day, 28 * day}, {7 * day, 28 * day, 84 * day}, {}})
+		case 2:
+			d.NotifyList = append(d.NotifyList, fmt.Sprintf("ops-%d@example.com", c.r.IntN(100)))
+		default:
+			if d.OverrideKylinProperties == nil {
+				d.OverrideKylinProperties = map[string]string{}
+			}
+			d.OverrideKylinProperties["kylin.cube.algorithm"] = pick(c.r, []string{"auto", "layer", "inmem"})
 		}
-		d.OverrideKylinProperties["kylin.cube.algorithm"] = pick(c.r, []string{"auto", "layer", "inmem"})
-	}
-	d.Description = "Edited " + time.UnixMilli(ts).UTC().Format("2006-01-02 15:04")
-	sig := make([]byte, 16)
-	for i := range sig {
-		sig[i] = byte(c.r.UintN(256))
-	}
-	d.Signature = base64.StdEncoding.EncodeToString(sig)
-	d.LastModified = ts
-	return true, c.putJSON(path, d, ts)
+		d.Description = "Edited " + time.UnixMilli(ts).UTC().Format("2006-01-02 15:04")
+		sig := make([]byte, 16)
+		for i := range sig {
+			sig[i] = byte(c.r.UintN(256))
+		}
+		d.Signature = base64.StdEncoding.EncodeToString(sig)
+		d.LastModified = ts
+	})
 }
 
 // opEditModel changes a model's filter condition.
 func (c *churner) opEditModel() (bool, error) {
-	if len(c.models) == 0 {
-		return false, nil
-	}
-	path := pick(c.r, c.models)
-	var m modelJSON
-	if err := c.readJSON(path, &m); err != nil {
-		return false, err
-	}
-	ts := c.tick()
-	m.FilterCondition = ""
-	if chance(c.r, 0.7) && m.PartitionDesc.PartitionDateColumn != "" {
-		m.FilterCondition = fmt.Sprintf("%s >= '%s'", m.PartitionDesc.PartitionDateColumn,
-			time.UnixMilli(ts-between(c.r, 30*day, 730*day)).UTC().Format("2006-01-02"))
-	}
-	m.LastModified = ts
-	return true, c.putJSON(path, m, ts)
+	return editJSON(c, c.models, func(m *modelJSON, ts int64) {
+		m.FilterCondition = ""
+		if chance(c.r, 0.7) && m.PartitionDesc.PartitionDateColumn != "" {
+			m.FilterCondition = fmt.Sprintf("%s >= '%s'", m.PartitionDesc.PartitionDateColumn,
+				time.UnixMilli(ts-between(c.r, 30*day, 730*day)).UTC().Format("2006-01-02"))
+		}
+		m.LastModified = ts
+	})
 }
 
 // opEditACL grants a user a permission on a project, cube or model, or
 // revokes one.
 func (c *churner) opEditACL() (bool, error) {
-	if len(c.acls) == 0 || len(c.users) == 0 {
+	if len(c.users) == 0 {
 		return false, nil
 	}
-	path := pick(c.r, c.acls)
-	var a aclJSON
-	if err := c.readJSON(path, &a); err != nil {
-		return false, err
-	}
-	if a.AllAceInfo == nil {
-		a.AllAceInfo = map[string]aceJSON{}
-	}
-	ts := c.tick()
-	user := strings.TrimPrefix(pick(c.r, c.users), "/user/")
-	if _, ok := a.AllAceInfo[user]; ok && user != a.OwnerInfo.Sid {
-		delete(a.AllAceInfo, user)
-	} else {
-		a.AllAceInfo[user] = aceJSON{SidInfo: sidJSON{Sid: user, Principal: true}, PermissionMask: pick(c.r, []int{permRead, permOperation, permManagement})}
-	}
-	a.LastModified = ts
-	return true, c.putJSON(path, a, ts)
+	return editJSON(c, c.acls, func(a *aclJSON, ts int64) {
+		if a.AllAceInfo == nil {
+			a.AllAceInfo = map[string]aceJSON{}
+		}
+		user := strings.TrimPrefix(pick(c.r, c.users), "/user/")
+		if _, ok := a.AllAceInfo[user]; ok && user != a.OwnerInfo.Sid {
+			delete(a.AllAceInfo, user)
+		} else {
+			a.AllAceInfo[user] = aceJSON{SidInfo: sidJSON{Sid: user, Principal: true}, PermissionMask: pick(c.r, []int{permRead, permOperation, permManagement})}
+		}
+		a.LastModified = ts
+	})
 }
 
 // opEditProject changes a project's description or properties.
 func (c *churner) opEditProject() (bool, error) {
-	path := pick(c.r, c.projects)
-	var p projectJSON
-	if err := c.readJSON(path, &p); err != nil {
-		return false, err
-	}
-	ts := c.tick()
-	if p.OverrideKylinProperties == nil {
-		p.OverrideKylinProperties = map[string]string{}
-	}
-	if chance(c.r, 0.5) {
-		p.OverrideKylinProperties["kylin.query.timeout-seconds"] = strconv.Itoa(pick(c.r, []int{60, 120, 300, 600}))
-	} else {
-		p.OverrideKylinProperties["kylin.query.max-return-rows"] = strconv.Itoa(pick(c.r, []int{5000000, 10000000, 50000000}))
-	}
-	p.LastModified = ts
-	return true, c.putJSON(path, p, ts)
+	return editJSON(c, c.projects, func(p *projectJSON, ts int64) {
+		if p.OverrideKylinProperties == nil {
+			p.OverrideKylinProperties = map[string]string{}
+		}
+		if chance(c.r, 0.5) {
+			p.OverrideKylinProperties["kylin.query.timeout-seconds"] = strconv.Itoa(pick(c.r, []int{60, 120, 300, 600}))
+		} else {
+			p.OverrideKylinProperties["kylin.query.max-return-rows"] = strconv.Itoa(pick(c.r, []int{5000000, 10000000, 50000000}))
+		}
+		p.LastModified = ts
+	})
 }
 
 // opRefreshTableExt records a new sampling of a table.
 func (c *churner) opRefreshTableExt() (bool, error) {
-	if len(c.exds) == 0 {
-		return false, nil
-	}
-	path := pick(c.r, c.exds)
-	var t tableExtJSON
-	if err := c.readJSON(path, &t); err != nil {
-		return false, err
-	}
-	ts := c.tick()
-	t.TotalRows += t.TotalRows/int64(20+c.r.IntN(200)) + int64(c.r.IntN(1000))
-	jobID := newUUID(c.r)
-	t.LastBuildJobID = &jobID
-	if t.DataSourceProperties == nil {
-		t.DataSourceProperties = map[string]string{}
-	}
-	t.DataSourceProperties["total_file_size"] = strconv.FormatInt(t.TotalRows*int64(40+c.r.IntN(200)), 10)
-	t.DataSourceProperties["last_access_time"] = strconv.FormatInt(ts/1000, 10)
-	t.LastModified, t.LastModifiedTime = ts, ts
-	return true, c.putJSON(path, t, ts)
+	return editJSON(c, c.exds, func(t *tableExtJSON, ts int64) {
+		t.TotalRows += t.TotalRows/int64(20+c.r.IntN(200)) + int64(c.r.IntN(1000))
+		jobID := newUUID(c.r)
+		t.LastBuildJobID = &jobID
+		if t.DataSourceProperties == nil {
+			t.DataSourceProperties = map[string]string{}
+		}
+		t.DataSourceProperties["total_file_size"] = strconv.FormatInt(t.TotalRows*int64(40+c.r.IntN(200)), 10)
+		t.DataSourceProperties["last_access_time"] = strconv.FormatInt(ts/1000, 10)
+		t.LastModified, t.LastModifiedTime = ts, ts
+	})
 }
 
 // opTouchUser records a failed login, a lock or unlock, or a role change.
 func (c *churner) opTouchUser() (bool, error) {
-	if len(c.users) == 0 {
+	return editJSON(c, c.users, func(u *userJSON, ts int64) {
+		switch {
+		case u.Locked:
+			u.Locked, u.LockedTime, u.WrongTime = false, 0, 0
+		case chance(c.r, 0.5):
+			u.WrongTime++
+			if u.WrongTime >= 3 {
+				u.Locked, u.LockedTime, u.WrongTime = true, ts, 0
+			}
+		default:
+			i := slices.IndexFunc(u.Authorities, func(a authorityJSON) bool { return a.Authority == "ROLE_MODELER" })
+			if i >= 0 {
+				u.Authorities = slices.Delete(u.Authorities, i, i+1)
+			} else {
+				u.Authorities = append(u.Authorities, authorityJSON{Authority: "ROLE_MODELER"})
+			}
+		}
+		u.LastModified = ts
+	})
+}
+
+// saveCube writes cube cs back, modified at the churn's next timestamp.
+func (c *churner) saveCube(cs *cubeState) error {
+	cs.c.LastModified = c.tick()
+	return c.putJSON(cs.path, cs.c, cs.c.LastModified)
+}
+
+// editJSON reads a resource picked from paths, lets edit change it at the
+// churn's next timestamp, and writes it back with that timestamp; false if
+// paths is empty.
+func editJSON[T any](c *churner, paths []string, edit func(v *T, ts int64)) (bool, error) {
+	if len(paths) == 0 {
 		return false, nil
 	}
-	path := pick(c.r, c.users)
-	var u userJSON
-	if err := c.readJSON(path, &u); err != nil {
+	path := pick(c.r, paths)
+	var v T
+	if err := c.readJSON(path, &v); err != nil {
 		return false, err
 	}
 	ts := c.tick()
-	switch {
-	case u.Locked:
-		u.Locked, u.LockedTime, u.WrongTime = false, 0, 0
-	case chance(c.r, 0.5):
-		u.WrongTime++
-		if u.WrongTime >= 3 {
-			u.Locked, u.LockedTime, u.WrongTime = true, ts, 0
-		}
-	default:
-		i := slices.IndexFunc(u.Authorities, func(a authorityJSON) bool { return a.Authority == "ROLE_MODELER" })
-		if i >= 0 {
-			u.Authorities = slices.Delete(u.Authorities, i, i+1)
-		} else {
-			u.Authorities = append(u.Authorities, authorityJSON{Authority: "ROLE_MODELER"})
-		}
-	}
-	u.LastModified = ts
-	return true, c.putJSON(path, u, ts)
+	edit(&v, ts)
+	return true, c.putJSON(path, v, ts)
 }
 
 // opAddJob submits a job that is still queued or running at the end of the
@@ -591,11 +569,12 @@ func (c *churner) addSegmentFiles(cs *cubeState, seg *segmentJSON, like segmentJ
 		uuid := newUUID(c.r)
 		path := dictPath(table, col, uuid)
 		ts += between(c.r, second, 20*second)
-		data, err := renderDict(newRand(c.seed, path), dictSpec{uuid: uuid, ts: ts, table: table, col: col, datatype: "varchar(256)", cardinality: card})
+		err := c.putRendered(path, ts, func(r *rand.Rand) ([]byte, error) {
+			return renderDict(r, dictSpec{uuid: uuid, ts: ts, table: table, col: col, datatype: "varchar(256)", cardinality: card})
+		})
 		if err != nil {
-			return fmt.Errorf("render %s: %w", path, err)
+			return err
 		}
-		c.put(path, data, ts)
 		seg.Dictionaries[key] = path
 		c.refs[path]++
 	}
@@ -609,11 +588,9 @@ func (c *churner) addSegmentFiles(cs *cubeState, seg *segmentJSON, like segmentJ
 			path := snapshotPath(table, uuid)
 			ts += between(c.r, second, 20*second)
 			spec := snapSpec{uuid: uuid, ts: ts, table: table, columns: cols, rows: logNormal(c.r, 3.9, 1.5, 5, maxSnapshotBytes/(14*len(cols)))}
-			data, err := renderSnapshot(newRand(c.seed, path), spec)
-			if err != nil {
-				return fmt.Errorf("render %s: %w", path, err)
+			if err := c.putRendered(path, ts, func(r *rand.Rand) ([]byte, error) { return renderSnapshot(r, spec) }); err != nil {
+				return err
 			}
-			c.put(path, data, ts)
 			seg.Snapshots[table] = path
 			c.refs[path]++
 		}
@@ -625,10 +602,11 @@ func (c *churner) addSegmentFiles(cs *cubeState, seg *segmentJSON, like segmentJ
 		}
 	}
 	path := "/cube_statistics/" + cs.c.Name + "/" + seg.UUID + ".seq"
-	r := newRand(c.seed, path)
-	data, err := renderStats(r, statsSpec{dims: len(seg.RowkeyStats), inputRows: seg.InputRecords, samplePct: 100, mapperNums: 1 + r.IntN(200)}, nil)
+	data, err := rendered(c.seed, path, func(r *rand.Rand) ([]byte, error) {
+		return renderStats(r, statsSpec{dims: len(seg.RowkeyStats), inputRows: seg.InputRecords, samplePct: 100, mapperNums: 1 + r.IntN(200)}, nil)
+	})
 	if err != nil {
-		return fmt.Errorf("render %s: %w", path, err)
+		return err
 	}
 	c.put(path, data, ts+between(c.r, second, minute))
 	return nil

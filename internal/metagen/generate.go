@@ -3,6 +3,7 @@ package metagen
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"slices"
 	"strings"
@@ -246,6 +247,16 @@ func (e *emitter) putJSON(path string, ts int64, v any) error {
 	return e.put(path, ts, data)
 }
 
+// putRendered writes what render makes of path, given path's own random
+// source (rendered).
+func (e *emitter) putRendered(path string, ts int64, render func(*rand.Rand) ([]byte, error)) error {
+	data, err := rendered(e.plan.seed, path, render)
+	if err != nil {
+		return err
+	}
+	return e.put(path, ts, data)
+}
+
 func (e *emitter) put(path string, ts int64, data []byte) error {
 	if err := e.sink.Write(e.ctx, metastore.Resource{Path: path, Data: data, Timestamp: ts}); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
@@ -319,32 +330,18 @@ func (e *emitter) units(send func(unit) bool) {
 			})
 			for _, s := range c.segments {
 				emit(func(sc *scratch) error {
-					path := s.statsPath(c)
-					r := newRand(seed, path)
-					data, err := renderStats(r, statsSpec{dims: len(c.rowkey), inputRows: s.inputRecords, samplePct: 100, mapperNums: 1 + r.IntN(200)}, sc)
-					if err != nil {
-						return fmt.Errorf("render %s: %w", path, err)
-					}
-					return e.put(path, s.statsTS, data)
+					return e.putRendered(s.statsPath(c), s.statsTS, func(r *rand.Rand) ([]byte, error) {
+						return renderStats(r, statsSpec{dims: len(c.rowkey), inputRows: s.inputRecords, samplePct: 100, mapperNums: 1 + r.IntN(200)}, sc)
+					})
 				})
 				for _, d := range s.dicts {
 					emit(func(*scratch) error {
-						path := d.path()
-						data, err := renderDict(newRand(seed, path), dictSpecOf(d))
-						if err != nil {
-							return fmt.Errorf("render %s: %w", path, err)
-						}
-						return e.put(path, d.ts, data)
+						return e.putRendered(d.path(), d.ts, func(r *rand.Rand) ([]byte, error) { return renderDict(r, dictSpecOf(d)) })
 					})
 				}
 				for _, sn := range s.snaps {
 					emit(func(*scratch) error {
-						path := sn.path()
-						data, err := renderSnapshot(newRand(seed, path), snapSpecOf(sn))
-						if err != nil {
-							return fmt.Errorf("render %s: %w", path, err)
-						}
-						return e.put(path, sn.ts, data)
+						return e.putRendered(sn.path(), sn.ts, func(r *rand.Rand) ([]byte, error) { return renderSnapshot(r, snapSpecOf(sn)) })
 					})
 				}
 			}

@@ -3,6 +3,7 @@ package metagen
 import (
 	"cmp"
 	"encoding/hex"
+	"fmt"
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
@@ -17,6 +18,17 @@ func newRand(seed uint64, purpose string) *rand.Rand {
 	h := fnv.New64a()
 	h.Write([]byte(purpose))
 	return rand.New(rand.NewPCG(seed, h.Sum64()^0x9e3779b97f4a7c15))
+}
+
+// rendered returns what render makes of the resource at path, given the
+// random source newRand(seed, path): a resource's bytes depend only on the
+// seed and its path. An error names the path.
+func rendered(seed uint64, path string, render func(*rand.Rand) ([]byte, error)) ([]byte, error) {
+	data, err := render(newRand(seed, path))
+	if err != nil {
+		return nil, fmt.Errorf("render %s: %w", path, err)
+	}
+	return data, nil
 }
 
 // newUUID draws a random (version 4 shaped) UUID string from r.

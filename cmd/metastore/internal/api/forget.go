@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 
-	"github.com/kylin-tools/metastore/scope"
 	"github.com/kylin-tools/metastore/snapshot"
 )
 
@@ -65,12 +64,8 @@ func (e *Env) Forget(ctx context.Context, req ForgetRequest) (*Forget, error) {
 		return nil, err
 	}
 	opt := snapshot.ForgetOptions{Policy: p, DryRun: req.DryRun}
-	if req.Scope != "" {
-		s, err := scope.Parse(req.Scope)
-		if err != nil {
-			return nil, Usagef("--scope: %v", err)
-		}
-		opt.Scope, opt.HasScope = s, true
+	if opt.Scope, opt.HasScope, err = parseScope(req.Scope); err != nil {
+		return nil, err
 	}
 	repo, err := e.openRepo()
 	if err != nil {

@@ -27,21 +27,11 @@ type Prune struct {
 	Seconds float64
 }
 
-// PruneJSON is the document of prune --json.
+// PruneJSON is the document of prune --json: the result's own fields (the
+// lists empty rather than null), then the seconds it took.
 type PruneJSON struct {
-	DryRun         bool     `json:"dry_run"`
-	UndoDropped    []string `json:"undo_dropped"`
-	ForgottenRefs  []string `json:"forgotten_refs"`
-	RefsKept       int      `json:"refs_kept"`
-	ObjectsBefore  int      `json:"objects_before"`
-	ObjectsAfter   int      `json:"objects_after"`
-	ObjectsRemoved int      `json:"objects_removed"`
-	Deltas         int      `json:"deltas"`
-	PacksBefore    int      `json:"packs_before"`
-	PacksAfter     int      `json:"packs_after"`
-	BytesBefore    int64    `json:"bytes_before"`
-	BytesAfter     int64    `json:"bytes_after"`
-	Seconds        float64  `json:"seconds"`
+	snapshot.PruneResult
+	Seconds float64 `json:"seconds"`
 }
 
 // Prune prunes the configured repository. p receives progress; nil for
@@ -62,11 +52,7 @@ func (e *Env) Prune(ctx context.Context, req PruneRequest, p snapshot.Progress) 
 
 // JSON is the prune's document.
 func (p *Prune) JSON() PruneJSON {
-	r := p.Result
-	return PruneJSON{
-		DryRun: r.DryRun, UndoDropped: NonNil(r.UndoDropped), ForgottenRefs: NonNil(r.ForgottenRefs), RefsKept: r.Kept,
-		ObjectsBefore: r.ObjectsBefore, ObjectsAfter: r.ObjectsAfter, ObjectsRemoved: r.ObjectsRemoved, Deltas: r.Deltas,
-		PacksBefore: r.PacksBefore, PacksAfter: r.PacksAfter, BytesBefore: r.BytesBefore, BytesAfter: r.BytesAfter,
-		Seconds: p.Seconds,
-	}
+	r := *p.Result
+	r.UndoDropped, r.ForgottenRefs = NonNil(r.UndoDropped), NonNil(r.ForgottenRefs)
+	return PruneJSON{PruneResult: r, Seconds: p.Seconds}
 }

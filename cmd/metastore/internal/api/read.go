@@ -27,12 +27,9 @@ type LogRequest struct {
 // Log lists snapshots, newest first.
 func (e *Env) Log(ctx context.Context, req LogRequest) ([]snapshot.Info, error) {
 	f := snapshot.LogFilter{ExcludeSafety: req.NoSafety, Instance: req.Instance}
-	if req.Scope != "" {
-		s, err := scope.Parse(req.Scope)
-		if err != nil {
-			return nil, Usagef("--scope: %v", err)
-		}
-		f.Scope, f.HasScope = s, true
+	var err error
+	if f.Scope, f.HasScope, err = parseScope(req.Scope); err != nil {
+		return nil, err
 	}
 	repo, err := e.openRepo()
 	if err != nil {
@@ -63,16 +60,11 @@ func (e *Env) Instances(ctx context.Context) ([]snapshot.InstanceInfo, error) {
 // Show describes the snapshot ref names (show REF), its source's password
 // masked.
 func (e *Env) Show(ctx context.Context, ref string) (*snapshot.Summary, error) {
-	repo, err := e.openRepo()
-	if err != nil {
-		return nil, err
-	}
-	defer repo.Close()
-	snap, err := repo.Open(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	sum, err := repo.Summarize(ctx, snap)
+	var sum *snapshot.Summary
+	err := e.withSnapshot(ctx, ref, func(repo *snapshot.Repository, snap *snapshot.Snapshot) (err error) {
+		sum, err = repo.Summarize(ctx, snap)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -82,59 +74,70 @@ func (e *Env) Show(ctx context.Context, ref string) (*snapshot.Summary, error) {
 
 // ShowResource returns one resource of the snapshot ref names (show
 // REF:PATH) and the snapshot.
-func (e *Env) ShowResource(ctx context.Context, ref, path string) (snapshot.Info, metastore.Resource, error) {
+func (e *Env) ShowResource(ctx context.Context, ref, path string) (info snapshot.Info, res metastore.Resource, err error) {
 	if err := metastore.CheckPath(path); err != nil {
-		return snapshot.Info{}, metastore.Resource{}, Usagef("%v", err)
+		return info, res, Usagef("%v", err)
 	}
-	repo, err := e.openRepo()
-	if err != nil {
-		return snapshot.Info{}, metastore.Resource{}, err
-	}
-	defer repo.Close()
-	snap, err := repo.Open(ctx, ref)
-	if err != nil {
-		return snapshot.Info{}, metastore.Resource{}, err
-	}
-	res, err := snap.Resource(ctx, path)
-	return snap.Info, res, err
+	err = e.withSnapshot(ctx, ref, func(_ *snapshot.Repository, snap *snapshot.Snapshot) (err error) {
+		info = snap.Info
+		res, err = snap.Resource(ctx, path)
+		return err
+	})
+	return info, res, err
 }
 
 // Ls lists the resources of the snapshot ref names below prefix (ls REF
 // [PREFIX]), and the snapshot.
-func (e *Env) Ls(ctx context.Context, ref, prefix string) (snapshot.Info, []metastore.Entry, error) {
+func (e *Env) Ls(ctx context.Context, ref, prefix string) (info snapshot.Info, entries []metastore.Entry, err error) {
 	if prefix != "" {
 		if err := metastore.CheckPrefix("/" + strings.TrimPrefix(prefix, "/")); err != nil {
-			return snapshot.Info{}, nil, Usagef("%v", err)
+			return info, nil, Usagef("%v", err)
 		}
 	}
-	repo, err := e.openRepo()
-	if err != nil {
-		return snapshot.Info{}, nil, err
-	}
-	defer repo.Close()
-	snap, err := repo.Open(ctx, ref)
-	if err != nil {
-		return snapshot.Info{}, nil, err
-	}
-	entries, err := snap.Entries(ctx, prefix)
-	return snap.Info, entries, err
+	err = e.withSnapshot(ctx, ref, func(_ *snapshot.Repository, snap *snapshot.Snapshot) (err error) {
+		info = snap.Info
+		entries, err = snap.Entries(ctx, prefix)
+		return err
+	})
+	return info, entries, err
 }
 
 // ReadDir lists one folder of the snapshot ref names, a page at a time
 // (snapshot.Snapshot.ReadDir), and the snapshot.
-func (e *Env) ReadDir(ctx context.Context, ref, dir string, offset, limit int) (snapshot.Info, []snapshot.DirEntry, int, error) {
+func (e *Env) ReadDir(ctx context.Context, ref, dir string, offset, limit int) (info snapshot.Info, entries []snapshot.DirEntry, total int, err error) {
+	err = e.withSnapshot(ctx, ref, func(_ *snapshot.Repository, snap *snapshot.Snapshot) (err error) {
+		info = snap.Info
+		entries, total, err = snap.ReadDir(ctx, dir, offset, limit)
+		return err
+	})
+	if err != nil && errors.Is(err, metastore.ErrInvalidPath) {
+		err = UsageError{err.Error()}
+	}
+	return info, entries, total, err
+}
+
+// withSnapshot opens the configured repository and the snapshot ref names,
+// and runs fn with them; the repository is closed when fn returns.
+func (e *Env) withSnapshot(ctx context.Context, ref string, fn func(*snapshot.Repository, *snapshot.Snapshot) error) error {
 	repo, err := e.openRepo()
 	if err != nil {
-		return snapshot.Info{}, nil, 0, err
+		return err
 	}
 	defer repo.Close()
 	snap, err := repo.Open(ctx, ref)
 	if err != nil {
-		return snapshot.Info{}, nil, 0, err
+		return err
 	}
-	entries, total, err := snap.ReadDir(ctx, dir, offset, limit)
-	if err != nil && errors.Is(err, metastore.ErrInvalidPath) {
-		err = UsageError{err.Error()}
+	return fn(repo, snap)
+}
+
+// parseScope parses an optional --scope: ok is false for "".
+func parseScope(s string) (sc scope.Scope, ok bool, err error) {
+	if s == "" {
+		return sc, false, nil
 	}
-	return snap.Info, entries, total, err
+	if sc, err = scope.Parse(s); err != nil {
+		return sc, false, Usagef("--scope: %v", err)
+	}
+	return sc, true, nil
 }

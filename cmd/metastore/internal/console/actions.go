@@ -217,8 +217,7 @@ func (c *Console) plan(ctx context.Context, req api.RestoreRequest, d *restoreDa
 
 // restoreConfirm is the dialog that repeats the plan before a restore.
 func (c *Console) restoreConfirm(w http.ResponseWriter, r *http.Request) {
-	if !c.cfg.AllowRestore {
-		c.fail(w, r, http.StatusForbidden, "restoring from the console is off: start serve with --allow-restore, or run the command shown")
+	if !c.restoreAllowed(w, r, ", or run the command shown") {
 		return
 	}
 	req, f, err := restoreRequest(r)
@@ -242,6 +241,30 @@ func (c *Console) restoreConfirm(w http.ResponseWriter, r *http.Request) {
 	c.renderFragment(w, http.StatusOK, "restore-confirm", d)
 }
 
+// restoreAllowed reports whether serve runs with --allow-restore; if not,
+// it answers 403, suggesting what else to do (orElse: ", or ...").
+func (c *Console) restoreAllowed(w http.ResponseWriter, r *http.Request, orElse string) bool {
+	if c.cfg.AllowRestore {
+		return true
+	}
+	c.fail(w, r, http.StatusForbidden, "restoring from the console is off: start serve with --allow-restore"+orElse)
+	return false
+}
+
+// restoreToDo returns the restore the request asks for, if restoring is
+// allowed and the request is sound; if not (ok false), it has answered.
+func (c *Console) restoreToDo(w http.ResponseWriter, r *http.Request, orElse string) (req api.RestoreRequest, ok bool) {
+	if !c.restoreAllowed(w, r, orElse) {
+		return req, false
+	}
+	req, _, err := restoreRequest(r)
+	if err != nil {
+		c.failErr(w, r, err)
+		return req, false
+	}
+	return req, true
+}
+
 type restoreResultData struct {
 	api.RestoreJSON
 	Changes  int
@@ -254,13 +277,8 @@ type restoreResultData struct {
 // one confirmed, and answers the dialog that follows its progress; it ends
 // naming the safety snapshot and the command that undoes the restore.
 func (c *Console) restoreStart(w http.ResponseWriter, r *http.Request) {
-	if !c.cfg.AllowRestore {
-		c.fail(w, r, http.StatusForbidden, "restoring from the console is off: start serve with --allow-restore, or run the command shown")
-		return
-	}
-	req, _, err := restoreRequest(r)
-	if err != nil {
-		c.failErr(w, r, err)
+	req, ok := c.restoreToDo(w, r, ", or run the command shown")
+	if !ok {
 		return
 	}
 	digest := r.FormValue("digest")

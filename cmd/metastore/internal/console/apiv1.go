@@ -145,13 +145,8 @@ func (c *Console) apiSchedule(w http.ResponseWriter, r *http.Request) {
 // apiRestore: POST /api/v1/restore (the restore-plan parameters) is
 // restore --json; only with serve --allow-restore.
 func (c *Console) apiRestore(w http.ResponseWriter, r *http.Request) {
-	if !c.cfg.AllowRestore {
-		c.fail(w, r, http.StatusForbidden, "restoring from the console is off: start serve with --allow-restore")
-		return
-	}
-	req, _, err := restoreRequest(r)
-	if err != nil {
-		c.failErr(w, r, err)
+	req, ok := c.restoreToDo(w, r, "")
+	if !ok {
 		return
 	}
 	c.logf("API restore: %s", req.Command())
