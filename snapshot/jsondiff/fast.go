@@ -14,10 +14,12 @@ func fastDiff(old, new []byte, opt Options) (_ []Change, ok bool) {
 	if !ok {
 		return nil, false
 	}
+	defer a.release()
 	b, ok := scanDoc(bytes.TrimPrefix(new, utf8BOM))
 	if !ok {
 		return nil, false
 	}
+	defer b.release()
 	d := &fastDiffer{a: a, b: b, ignore: map[string]bool{}, identities: opt.Identities}
 	for _, k := range opt.Ignore {
 		d.ignore[k] = true

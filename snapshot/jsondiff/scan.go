@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"slices"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -52,20 +53,36 @@ type doc struct {
 	stack []node // children of the containers being scanned
 }
 
+// docs keeps scanned documents for their node arrays: a diff of two
+// snapshots scans thousands of documents one after the other.
+var docs = sync.Pool{New: func() any { return new(doc) }}
+
 // scanDoc scans data (a byte order mark already removed); ok is false if
-// the fast path does not take it.
+// the fast path does not take it. Put d back with release once no node of
+// it is used any more.
 func scanDoc(data []byte) (d *doc, ok bool) {
 	if len(data) >= math.MaxInt32 || !utf8.Valid(data) {
 		return nil, false
 	}
-	d = &doc{data: data, nodes: make([]node, 0, 16+len(data)/32)}
+	d = docs.Get().(*doc)
+	d.data, d.nodes, d.stack = data, d.nodes[:0], d.stack[:0]
+	if n := 16 + len(data)/32; cap(d.nodes) < n {
+		d.nodes = make([]node, 0, n)
+	}
 	i := skipSpace(data, 0)
 	root, i, ok := d.value(i, 0)
 	if !ok || skipSpace(data, i) != len(data) {
+		d.release()
 		return nil, false
 	}
-	d.root, d.stack = root, nil
+	d.root = root
 	return d, true
+}
+
+// release puts d back into docs.
+func (d *doc) release() {
+	d.data = nil
+	docs.Put(d)
 }
 
 func skipSpace(data []byte, i int) int {
