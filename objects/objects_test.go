@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-func newRepo(t *testing.T) *Repository {
+func newRepo(t testing.TB) *Repository {
 	t.Helper()
 	r, err := Init(filepath.Join(t.TempDir(), "r.git"), "refs/heads/main", map[string]map[string]string{"metastore": {"format": "1"}})
 	if err != nil {

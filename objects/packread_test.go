@@ -3,6 +3,7 @@ package objects
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -149,4 +150,70 @@ func offsetOf(r *Repository, id ID) (int64, error) {
 		return 0, fmt.Errorf("object %s: %w", id, ErrNotFound)
 	}
 	return off, nil
+}
+
+// packedBlobs writes blobs of the given sizes into one pack, each with
+// its own mix of repeated text and random bytes, and returns their ids and
+// contents; the last one is the pack's last entry.
+func packedBlobs(tb testing.TB, r *Repository, sizes ...int) ([]ID, [][]byte) {
+	tb.Helper()
+	rng := rand.New(rand.NewPCG(uint64(len(sizes)), 7))
+	w, _ := r.NewPackWriter(0)
+	var ids []ID
+	var datas [][]byte
+	for i, n := range sizes {
+		data := make([]byte, n)
+		for j := range data {
+			if i%2 == 0 {
+				data[j] = byte(rng.Uint32()) // incompressible
+			} else {
+				data[j] = "tree entry 100644 \x00"[j%19] + byte(j/4096%3)
+			}
+		}
+		id, _, err := w.WriteBlob(data)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ids, datas = append(ids, id), append(datas, data)
+	}
+	if _, err := w.Commit(); err != nil {
+		tb.Fatal(err)
+	}
+	return ids, datas
+}
+
+// TestReadsEntriesOfEverySize reads objects smaller than the first pack
+// read, larger than the read buffer (compressed too), and one that ends
+// the pack, where the first read comes back short.
+func TestReadsEntriesOfEverySize(t *testing.T) {
+	r := newRepo(t)
+	sizes := []int{0, 1, 50, firstPackRead - 30, firstPackRead + 1, 3 * packReadBuf, 5 * packReadBuf, 100_000, 7}
+	ids, datas := packedBlobs(t, r, sizes...)
+	for i, id := range ids {
+		k, got, err := r.Read(id)
+		if err != nil || k != KindBlob || !bytes.Equal(got, datas[i]) {
+			t.Errorf("blob of %d bytes: kind %v, %d bytes, %v", sizes[i], k, len(got), err)
+		}
+		if n, err := r.Size(id); err != nil || n != int64(sizes[i]) {
+			t.Errorf("size of blob of %d bytes: %d, %v", sizes[i], n, err)
+		}
+	}
+}
+
+// BenchmarkReadPacked reads a small packed object (one read of the pack)
+// and a large one (a large folder's tree: the reads grow to the buffer),
+// both compressible.
+func BenchmarkReadPacked(b *testing.B) {
+	r := newRepo(b)
+	ids, datas := packedBlobs(b, r, 3000, 3000, 3<<20, 3<<20) // odd ones compressible
+	for _, i := range []int{1, 3} {
+		b.Run(fmt.Sprintf("%dB", len(datas[i])), func(b *testing.B) {
+			b.SetBytes(int64(len(datas[i])))
+			for b.Loop() {
+				if _, _, err := r.Read(ids[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -224,7 +224,7 @@ func (r *Repository) describeAll(ctx context.Context, a, b *diffSide, pairs []di
 					return err
 				}
 				p := pairs[i]
-				ch, changed, err := r.classify(gctx, a, b, p)
+				ch, changed, err := r.classify(gctx, a, b, p, opt.Details)
 				if err != nil {
 					return err
 				}

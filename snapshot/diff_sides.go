@@ -135,8 +135,10 @@ func (s *diffSide) content(ctx context.Context, it *diffItem, p string) ([]byte,
 func BlobID(data []byte) objects.ID { return objects.HashObject(objects.KindBlob, data) }
 
 // classify compares the two versions of a pair; changed is false when they
-// are identical (bytes and timestamp).
-func (r *Repository) classify(ctx context.Context, a, b *diffSide, p diffPair) (Change, bool, error) {
+// are identical (bytes and timestamp). With details, the content of an
+// added, modified or deleted resource is read here, which tells its size
+// too (no separate look at the object's header).
+func (r *Repository) classify(ctx context.Context, a, b *diffSide, p diffPair, details bool) (Change, bool, error) {
 	ch := Change{Path: p.path, Type: scope.TypeOf(p.path)}
 	switch {
 	case p.a == nil && p.b == nil:
@@ -157,6 +159,18 @@ func (r *Repository) classify(ctx context.Context, a, b *diffSide, p diffPair) (
 			ch.Action = DiffTouched
 		default:
 			return ch, false, nil
+		}
+	}
+	if details && ch.Action != DiffTouched {
+		for _, side := range []struct {
+			s  *diffSide
+			it *diffItem
+		}{{a, p.a}, {b, p.b}} {
+			if side.it != nil {
+				if _, err := side.s.content(ctx, side.it, p.path); err != nil {
+					return ch, false, err
+				}
+			}
 		}
 	}
 	if err := a.describe(ctx, p.a, p.path, &ch.OldSize, &ch.OldTimestamp, &ch.OldID); err != nil {

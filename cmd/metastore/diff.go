@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -80,7 +81,21 @@ func diffCommand(e *env) *cli.Command {
 
 func counts(changes []snapshot.Change) map[string]int { return api.Counts(changes) }
 
+// printDiff prints d through a buffer: a long diff is thousands of lines,
+// and each printf to the unbuffered stdout was a system call.
 func (e *env) printDiff(d *api.Diff) error {
+	out := e.stdout
+	w := bufio.NewWriterSize(out, 64<<10)
+	e.stdout = w
+	err := e.printDiffTo(d)
+	e.stdout = out
+	if ferr := w.Flush(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+func (e *env) printDiffTo(d *api.Diff) error {
 	res, old, new, opt, stat, nameOnly := d.Result, d.Old, d.New, d.Options, d.Stat, d.NameOnly
 	warns := d.Warnings()
 	if e.json {

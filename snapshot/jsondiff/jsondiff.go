@@ -186,6 +186,15 @@ func parse(data []byte) (any, int64, error) {
 // either document is not valid JSON, Diff returns a *SyntaxError naming the
 // side (and the old side when both are invalid).
 func Diff(old, new []byte, opt Options) ([]Change, error) {
+	if cs, ok := fastDiff(old, new, opt); ok {
+		return cs, nil
+	}
+	return decodeDiff(old, new, opt)
+}
+
+// decodeDiff is Diff through encoding/json: every document, valid or not,
+// and the reference the fast path is tested against.
+func decodeDiff(old, new []byte, opt Options) ([]Change, error) {
 	a, off, err := parse(old)
 	if err != nil {
 		return nil, &SyntaxError{Side: "old", Offset: off, Msg: strings.TrimPrefix(err.Error(), ErrInvalidJSON.Error()+": ")}
