@@ -1,0 +1,35 @@
+// Package iocount counts the bytes that pass through a reader or a writer,
+// for the packs of package objects and the transfers of objects/s3.
+package iocount
+
+import "io"
+
+// Reader counts the bytes read through R in N (which may start at an
+// offset); after every read that returns bytes it calls Progress, if not
+// nil, with N.
+type Reader struct {
+	R        io.Reader
+	N        int64
+	Progress func(int64)
+}
+
+func (c *Reader) Read(p []byte) (int, error) {
+	n, err := c.R.Read(p)
+	c.N += int64(n)
+	if n > 0 && c.Progress != nil {
+		c.Progress(c.N)
+	}
+	return n, err
+}
+
+// Writer counts the bytes written through W in N.
+type Writer struct {
+	W io.Writer
+	N int64
+}
+
+func (c *Writer) Write(p []byte) (int, error) {
+	n, err := c.W.Write(p)
+	c.N += int64(n)
+	return n, err
+}
