@@ -1,5 +1,5 @@
 // Package iocount counts the bytes that pass through a reader or a writer,
-// for the packs of package objects and the transfers of objects/s3.
+// for the packs of package objects and the watchdog of objects/gitremote.
 package iocount
 
 import "io"
@@ -22,14 +22,19 @@ func (c *Reader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Writer counts the bytes written through W in N.
+// Writer counts the bytes written through W in N; after every write that
+// takes bytes it calls Progress, if not nil, with N.
 type Writer struct {
-	W io.Writer
-	N int64
+	W        io.Writer
+	N        int64
+	Progress func(int64)
 }
 
 func (c *Writer) Write(p []byte) (int, error) {
 	n, err := c.W.Write(p)
 	c.N += int64(n)
+	if n > 0 && c.Progress != nil {
+		c.Progress(c.N)
+	}
 	return n, err
 }

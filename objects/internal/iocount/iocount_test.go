@@ -2,6 +2,7 @@ package iocount
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -23,12 +24,18 @@ func TestReaderCountsFromItsOffsetAndReportsProgress(t *testing.T) {
 	}
 }
 
-func TestWriterCounts(t *testing.T) {
+func TestWriterCountsAndReportsProgress(t *testing.T) {
 	var buf bytes.Buffer
-	w := &Writer{W: &buf}
+	var seen []int64
+	w := &Writer{W: &buf, Progress: func(n int64) { seen = append(seen, n) }}
 	io.WriteString(w, "abc")
+	io.WriteString(w, "")
 	io.WriteString(w, "de")
-	if w.N != 5 || buf.String() != "abcde" {
-		t.Fatalf("N = %d, wrote %q", w.N, buf.String())
+	if w.N != 5 || buf.String() != "abcde" || fmt.Sprint(seen) != "[3 5]" {
+		t.Fatalf("N = %d, wrote %q, progress %v", w.N, buf.String(), seen)
+	}
+	quiet := &Writer{W: io.Discard}
+	if _, err := io.WriteString(quiet, "abc"); err != nil || quiet.N != 3 {
+		t.Fatalf("without progress: N = %d, %v", quiet.N, err)
 	}
 }
