@@ -232,15 +232,7 @@ func (s *Store) Write(ctx context.Context, r metastore.Resource) error {
 	if err := metastore.CheckPath(r.Path); err != nil {
 		return fmt.Errorf("jdbc: write: %w", err)
 	}
-	tx, err := s.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	if err := tx.Write(ctx, r); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit(ctx)
+	return s.inOwnTx(ctx, func(tx metastore.Tx) error { return tx.Write(ctx, r) })
 }
 
 // Delete deletes the resource at p in a transaction of its own (see
@@ -249,11 +241,17 @@ func (s *Store) Delete(ctx context.Context, p string) error {
 	if err := metastore.CheckPath(p); err != nil {
 		return fmt.Errorf("jdbc: delete: %w", err)
 	}
+	return s.inOwnTx(ctx, func(tx metastore.Tx) error { return tx.Delete(ctx, p) })
+}
+
+// inOwnTx runs do in a transaction of its own, committed if do succeeds
+// and rolled back if not.
+func (s *Store) inOwnTx(ctx context.Context, do func(metastore.Tx) error) error {
 	tx, err := s.Begin(ctx)
 	if err != nil {
 		return err
 	}
-	if err := tx.Delete(ctx, p); err != nil {
+	if err := do(tx); err != nil {
 		tx.Rollback()
 		return err
 	}

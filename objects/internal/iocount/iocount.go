@@ -15,10 +15,7 @@ type Reader struct {
 
 func (c *Reader) Read(p []byte) (int, error) {
 	n, err := c.R.Read(p)
-	c.N += int64(n)
-	if n > 0 && c.Progress != nil {
-		c.Progress(c.N)
-	}
+	count(&c.N, c.Progress, n)
 	return n, err
 }
 
@@ -32,9 +29,15 @@ type Writer struct {
 
 func (c *Writer) Write(p []byte) (int, error) {
 	n, err := c.W.Write(p)
-	c.N += int64(n)
-	if n > 0 && c.Progress != nil {
-		c.Progress(c.N)
-	}
+	count(&c.N, c.Progress, n)
 	return n, err
+}
+
+// count adds n bytes to *total and, if there are any, reports the new
+// total to progress (if not nil).
+func count(total *int64, progress func(int64), n int) {
+	*total += int64(n)
+	if n > 0 && progress != nil {
+		progress(*total)
+	}
 }
