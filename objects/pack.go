@@ -81,6 +81,21 @@ const (
 // tmpPackPrefix names the temporary files of packs being written.
 const tmpPackPrefix = "tmp_pack_"
 
+// createTempPack makes the pack folder if need be and a new temporary pack
+// file in it; op names the operation in the file's creation error. It
+// returns the folder and the file.
+func (r *Repository) createTempPack(op string) (string, *os.File, error) {
+	dir := filepath.Join(r.path, "objects", "pack")
+	if err := os.MkdirAll(dir, DirMode); err != nil {
+		return "", nil, err
+	}
+	f, err := os.CreateTemp(dir, tmpPackPrefix)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return dir, f, nil
+}
+
 // NewPackWriter starts a pack. Writers of one repository should hold its
 // Lock; level is the zlib compression level (1-9, or 0 for
 // DefaultCompression).
@@ -88,13 +103,9 @@ func (r *Repository) NewPackWriter(level int) (*PackWriter, error) {
 	if level <= 0 || level > 9 {
 		level = DefaultCompression
 	}
-	dir := filepath.Join(r.path, "objects", "pack")
-	if err := os.MkdirAll(dir, DirMode); err != nil {
-		return nil, err
-	}
-	f, err := os.CreateTemp(dir, tmpPackPrefix)
+	_, f, err := r.createTempPack("start pack")
 	if err != nil {
-		return nil, fmt.Errorf("start pack: %w", err)
+		return nil, err
 	}
 	// Header with a count to be filled in at Commit.
 	hdr := []byte{'P', 'A', 'C', 'K', 0, 0, 0, 2, 0, 0, 0, 0}

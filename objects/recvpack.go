@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/klauspost/compress/zlib"
+	"github.com/kylin-tools/metastore/objects/internal/iocount"
 )
 
 // Received describes a pack stored by ReceivePack.
@@ -48,13 +49,9 @@ func (rc *Received) IDs() map[ID]Kind { return rc.ids }
 // when all of it is sound; otherwise nothing is left behind. Writers hold the
 // repository Lock. progress, if not nil, receives the bytes read so far.
 func (r *Repository) ReceivePack(rd io.Reader, progress func(int64)) (*Received, error) {
-	dir := filepath.Join(r.path, "objects", "pack")
-	if err := os.MkdirAll(dir, DirMode); err != nil {
-		return nil, err
-	}
-	f, err := os.CreateTemp(dir, tmpPackPrefix)
+	dir, f, err := r.createTempPack("receive pack")
 	if err != nil {
-		return nil, fmt.Errorf("receive pack: %w", err)
+		return nil, err
 	}
 	keep := false
 	defer func() {
@@ -109,16 +106,16 @@ func (r *Repository) ReceivePack(rd io.Reader, progress func(int64)) (*Received,
 // an empty stream, which is no error).
 func receivePackFile(f *os.File, rd io.Reader, progress func(int64)) (ID, int64, error) {
 	hw := &holdback{h: sha1.New()}
-	cw := &packCounter{w: io.MultiWriter(f, hw)}
+	cw := &iocount.Writer{W: io.MultiWriter(f, hw)}
 	var src io.Reader = rd
 	if progress != nil {
-		src = &progressReader{r: rd, fn: progress}
+		src = &iocount.Reader{R: rd, Progress: progress}
 	}
 	var sum ID
 	if _, err := io.CopyBuffer(cw, src, make([]byte, copyBuffer)); err != nil {
 		return sum, 0, fmt.Errorf("receive pack: %w", err)
 	}
-	size := cw.n
+	size := cw.N
 	if size == 0 {
 		return sum, 0, nil
 	}
@@ -198,21 +195,6 @@ func (w *holdback) Write(p []byte) (int, error) {
 	return total, nil
 }
 
-type progressReader struct {
-	r  io.Reader
-	n  int64
-	fn func(int64)
-}
-
-func (p *progressReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	p.n += int64(n)
-	if n > 0 {
-		p.fn(p.n)
-	}
-	return n, err
-}
-
 // rawEntry is an entry found while indexing a pack.
 type rawEntry struct {
 	offset  int64
@@ -226,18 +208,6 @@ type rawEntry struct {
 	id      ID
 	kind    Kind
 	done    bool
-}
-
-// countReader counts the bytes read through it.
-type countReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // indexPack reads the pack in f (size bytes, checksum verified) and returns
@@ -288,9 +258,9 @@ func scanEntries(f *os.File, size, count int64) ([]*rawEntry, error) {
 	// zlib is given the bufio.Reader itself (flate decodes fastest from
 	// one, and reads no further than its stream from an io.ByteReader);
 	// the position is what went into the buffer less what is still in it.
-	cr := &countReader{r: io.NewSectionReader(f, 12, size-32), n: 12}
+	cr := &iocount.Reader{R: io.NewSectionReader(f, 12, size-32), N: 12}
 	br := bufio.NewReaderSize(cr, copyBuffer)
-	pos := func() int64 { return cr.n - int64(br.Buffered()) }
+	pos := func() int64 { return cr.N - int64(br.Buffered()) }
 	entries := make([]*rawEntry, 0, count)
 	byOffset := make(map[int64]*rawEntry, count)
 	var zr io.ReadCloser

@@ -1,16 +1,11 @@
 package objects
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha1"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
 	"hash/crc32"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -496,15 +491,12 @@ func writeRepackIndex(dir string, entries []packEntry, sum plumbing.Hash) (strin
 	return xf.Name(), n, nil
 }
 
-// finishRepack flushes bw, appends the pack's checksum (h's sum) to f,
-// syncs and closes f, and returns the checksum.
-func finishRepack(bw *bufio.Writer, h hash.Hash, f *os.File) (plumbing.Hash, error) {
-	var sum plumbing.Hash
-	if err := bw.Flush(); err != nil {
-		return sum, err
-	}
-	h.Sum(sum[:0])
-	if _, err := f.Write(sum[:]); err != nil {
+// finishRepack finishes the pack out writes to f, syncs and closes f, and
+// returns the pack's checksum.
+func finishRepack(out *packStream, f *os.File) (plumbing.Hash, error) {
+	id, err := out.finish()
+	sum := plumbing.Hash(id)
+	if err != nil {
 		return sum, err
 	}
 	if err := f.Sync(); err != nil {
@@ -517,10 +509,9 @@ func finishRepack(bw *bufio.Writer, h hash.Hash, f *os.File) (plumbing.Hash, err
 // index into place. It returns the pack's name and size (with its index)
 // and how many entries are deltas.
 func (r *Repository) writeRepack(ctx context.Context, objs []repackObject, opt RepackOptions, prog Progress, step func(string)) (string, int64, int, error) {
-	dir := filepath.Join(r.path, "objects", "pack")
-	f, err := os.CreateTemp(dir, tmpPackPrefix)
+	dir, f, err := r.createTempPack("start pack")
 	if err != nil {
-		return "", 0, 0, fmt.Errorf("start pack: %w", err)
+		return "", 0, 0, err
 	}
 	ok := false
 	defer func() {
@@ -529,12 +520,8 @@ func (r *Repository) writeRepack(ctx context.Context, objs []repackObject, opt R
 			os.Remove(f.Name())
 		}
 	}()
-	h := sha1.New()
-	bw := bufio.NewWriterSize(io.MultiWriter(f, h), copyBuffer)
-	out := &packCounter{w: bw}
-	hdr := []byte{'P', 'A', 'C', 'K', 0, 0, 0, 2, 0, 0, 0, 0}
-	binary.BigEndian.PutUint32(hdr[8:], uint32(len(objs)))
-	if _, err := out.Write(hdr); err != nil {
+	out, err := newPackStream(f, len(objs))
+	if err != nil {
 		return "", 0, 0, fmt.Errorf("write pack: %w", err)
 	}
 	entries := make([]packEntry, 0, len(objs))
@@ -567,7 +554,7 @@ func (r *Repository) writeRepack(ctx context.Context, objs []repackObject, opt R
 			}
 			entry = encodeEntry(k, data, level)
 		}
-		entries = append(entries, packEntry{id: o.id, offset: out.n, crc: crc32.ChecksumIEEE(entry)})
+		entries = append(entries, packEntry{id: o.id, offset: out.N, crc: crc32.ChecksumIEEE(entry)})
 		if _, err := out.Write(entry); err != nil {
 			return "", 0, 0, fmt.Errorf("write pack: %w", err)
 		}
@@ -580,12 +567,12 @@ func (r *Repository) writeRepack(ctx context.Context, objs []repackObject, opt R
 		}
 		prog.Add(1)
 	}
-	sum, err := finishRepack(bw, h, f)
+	sum, err := finishRepack(out, f)
 	if err != nil {
 		return "", 0, 0, fmt.Errorf("write pack: %w", err)
 	}
 	step("packed")
-	size := out.n + 20
+	size := out.N + 20
 
 	xname, n, err := writeRepackIndex(dir, entries, sum)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/crc32"
 	"io"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
+	"github.com/kylin-tools/metastore/objects/internal/iocount"
 )
 
 // PackOut describes a pack written by WritePack.
@@ -78,12 +80,8 @@ func (r *Repository) WritePack(w io.Writer, ids []ID, progress func(objects int,
 		return nil, err
 	}
 	ps.storedOrder(uniq)
-	h := sha1.New()
-	bw := bufio.NewWriterSize(io.MultiWriter(w, h), copyBuffer)
-	out := &packCounter{w: bw}
-	hdr := []byte{'P', 'A', 'C', 'K', 0, 0, 0, 2, 0, 0, 0, 0}
-	binary.BigEndian.PutUint32(hdr[8:], uint32(len(uniq)))
-	if _, err := out.Write(hdr); err != nil {
+	out, err := newPackStream(w, len(uniq))
+	if err != nil {
 		return nil, err
 	}
 	res := &PackOut{entries: make([]packEntry, 0, len(uniq))}
@@ -102,7 +100,7 @@ func (r *Repository) WritePack(w io.Writer, ids []ID, progress func(objects int,
 	}
 	crc := crc32.NewIEEE()
 	for _, id := range uniq {
-		start := out.n
+		start := out.N
 		crc.Reset()
 		copied, err := r.copyEntry(io.MultiWriter(out, crc), ps, id, send, layout, windows)
 		if err != nil {
@@ -113,18 +111,14 @@ func (r *Repository) WritePack(w io.Writer, ids []ID, progress func(objects int,
 		}
 		res.entries = append(res.entries, packEntry{id: id, offset: start, crc: crc.Sum32()})
 		if progress != nil {
-			progress(len(res.entries), out.n)
+			progress(len(res.entries), out.N)
 		}
 	}
-	if err := bw.Flush(); err != nil {
+	sum, err := out.finish()
+	if err != nil {
 		return nil, err
 	}
-	var sum ID
-	h.Sum(sum[:0])
-	if _, err := w.Write(sum[:]); err != nil {
-		return nil, err
-	}
-	res.Checksum, res.Objects, res.Size = sum, len(uniq), out.n+20
+	res.Checksum, res.Objects, res.Size = sum, len(uniq), out.N+20
 	sort.Slice(res.entries, func(i, j int) bool { return bytes.Compare(res.entries[i].id[:], res.entries[j].id[:]) < 0 })
 	return res, nil
 }
@@ -313,16 +307,37 @@ func (l *packLayout) idAt(off int64) (ID, bool) {
 	return l.ids[i], true
 }
 
-// packCounter counts what is written through it.
-type packCounter struct {
-	w io.Writer
-	n int64
+// packStream writes a pack to dst through a buffer: the header, then the
+// entries, counting the bytes (N is where the next entry starts) and hashing
+// them for the trailing checksum.
+type packStream struct {
+	iocount.Writer
+	h   hash.Hash
+	bw  *bufio.Writer
+	dst io.Writer
 }
 
-func (c *packCounter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
+// newPackStream starts a pack of count objects on dst with its header.
+func newPackStream(dst io.Writer, count int) (*packStream, error) {
+	h := sha1.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(dst, h), copyBuffer)
+	s := &packStream{Writer: iocount.Writer{W: bw}, h: h, bw: bw, dst: dst}
+	hdr := []byte{'P', 'A', 'C', 'K', 0, 0, 0, 2, 0, 0, 0, 0}
+	binary.BigEndian.PutUint32(hdr[8:], uint32(count))
+	_, err := s.Write(hdr)
+	return s, err
+}
+
+// finish flushes the entries and appends the pack's checksum, which it
+// returns; the pack is then N+20 bytes long.
+func (s *packStream) finish() (ID, error) {
+	var sum ID
+	if err := s.bw.Flush(); err != nil {
+		return sum, err
+	}
+	s.h.Sum(sum[:0])
+	_, err := s.dst.Write(sum[:])
+	return sum, err
 }
 
 // errThinPack means a received pack has deltas against objects it does not

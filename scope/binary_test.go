@@ -12,10 +12,7 @@ import (
 )
 
 func TestBinaryKindOf(t *testing.T) {
-	tests := []struct {
-		key  string
-		want scope.BinaryKind
-	}{
+	checkEach(t, "BinaryKindOf", scope.BinaryKindOf, []pair[string, scope.BinaryKind]{
 		{"/dict/TEST_KYLIN_FACT/PRICE/927dde3f-6999-4434-b57c-adfa73160334.dict", scope.BinaryDictionary},
 		{"/dict/PREDEFINED/date(yyyy-mm-dd)/64ac4f82.dict", scope.BinaryDictionary},
 		{"/table_snapshot/TEST_SITES.csv/1271e1f2.snapshot", scope.BinarySnapshot},
@@ -25,12 +22,7 @@ func TestBinaryKindOf(t *testing.T) {
 		{"/cube/ssb.json", ""},
 		{"/execute/0a1b", ""},
 		{"/_global/project/p.json", ""},
-	}
-	for _, tt := range tests {
-		if got := scope.BinaryKindOf(tt.key); got != tt.want {
-			t.Errorf("BinaryKindOf(%q) = %q, want %q", tt.key, got, tt.want)
-		}
-	}
+	})
 }
 
 func TestReadBinaryHeaderSample(t *testing.T) {

@@ -321,63 +321,57 @@ func scanString(b []byte, i int) (int, error) {
 // scanObject returns the members of the object starting at b[i] == '{' and
 // the index after its '}'.
 func scanObject(b []byte, i int) ([]member, int, error) {
-	var members []member
-	i = skipWS(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return members, i + 1, nil
-	}
-	for i < len(b) {
+	return scanList(b, i, '}', func(i int) (member, int, error) {
 		var mem member
 		mem.keyStart = i
 		end, err := scanString(b, i)
 		if err != nil {
-			return nil, 0, err
+			return mem, 0, err
 		}
 		mem.keyEnd = end
 		if err := json.Unmarshal(b[mem.keyStart:mem.keyEnd], &mem.key); err != nil {
-			return nil, 0, fmt.Errorf("%w: %v", ErrInvalidProjectJSON, err)
+			return mem, 0, fmt.Errorf("%w: %v", ErrInvalidProjectJSON, err)
 		}
 		i = skipWS(b, end)
 		if i >= len(b) || b[i] != ':' {
-			return nil, 0, errTruncated
+			return mem, 0, errTruncated
 		}
 		mem.valStart = skipWS(b, i+1)
-		if mem.valEnd, err = scanValue(b, mem.valStart); err != nil {
-			return nil, 0, err
-		}
-		members = append(members, mem)
-		i = skipWS(b, mem.valEnd)
-		if i >= len(b) {
-			break
-		}
-		if b[i] == '}' {
-			return members, i + 1, nil
-		}
-		i = skipWS(b, i+1) // past ','
-	}
-	return nil, 0, errTruncated
+		mem.valEnd, err = scanValue(b, mem.valStart)
+		return mem, mem.valEnd, err
+	})
 }
 
 // scanArray returns the elements of the array starting at b[i] == '[' and
 // the index after its ']'.
 func scanArray(b []byte, i int) ([]span, int, error) {
-	var spans []span
+	return scanList(b, i, ']', func(i int) (span, int, error) {
+		end, err := scanValue(b, i)
+		return span{i, end}, end, err
+	})
+}
+
+// scanList returns the items of the object or array whose opening bracket
+// is b[i], and the index after its closing one: item scans the item that
+// starts at b[i] and returns its end.
+func scanList[T any](b []byte, i int, closing byte, item func(i int) (T, int, error)) ([]T, int, error) {
+	var items []T
 	i = skipWS(b, i+1)
-	if i < len(b) && b[i] == ']' {
-		return spans, i + 1, nil
+	if i < len(b) && b[i] == closing {
+		return items, i + 1, nil
 	}
 	for i < len(b) {
-		end, err := scanValue(b, i)
+		it, end, err := item(i)
 		if err != nil {
 			return nil, 0, err
 		}
-		spans = append(spans, span{i, end})
+		items = append(items, it)
 		i = skipWS(b, end)
 		if i >= len(b) {
 			break
 		}
-		if b[i] == ']' {
-			return spans, i + 1, nil
+		if b[i] == closing {
+			return items, i + 1, nil
 		}
 		i = skipWS(b, i+1) // past ','
 	}

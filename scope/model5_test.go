@@ -9,6 +9,7 @@ import (
 
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/metastore/memory"
+	"github.com/kylin-tools/metastore/metastore/metastoretest"
 	"github.com/kylin-tools/metastore/scope"
 )
 
@@ -17,18 +18,7 @@ import (
 func sample5Copy(t *testing.T, extra ...metastore.Resource) *memory.Store {
 	t.Helper()
 	ctx := context.Background()
-	src := sample(t, sample5)
-	m := memory.New()
-	err := src.List(ctx, "/", func(p string) error {
-		r, err := src.Read(ctx, p)
-		if err != nil {
-			return err
-		}
-		return m.Write(ctx, r)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := metastoretest.MemoryCopy(t, sample(t, sample5))
 	for _, r := range extra {
 		if err := m.Write(ctx, r); err != nil {
 			t.Fatal(err)

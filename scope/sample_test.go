@@ -98,24 +98,20 @@ func TestSample3ExpectedScopes(t *testing.T) {
 	src := sample(t, sample3)
 	ctx := context.Background()
 
-	for name, paths := range want.Project {
-		res, err := scope.Resolve(ctx, src, scope.ProjectScope(name), scope.Options{})
-		if err != nil {
-			t.Fatalf("Resolve(project/%s): %v", name, err)
-		}
-		checkPaths(t, "project/"+name, res.Paths, paths)
-		for _, w := range res.Warnings {
-			t.Logf("project/%s warning: %s", name, w)
-		}
-	}
-	for name, paths := range want.Cube {
-		res, err := scope.Resolve(ctx, src, scope.CubeScope(name), scope.Options{})
-		if err != nil {
-			t.Fatalf("Resolve(cube/%s): %v", name, err)
-		}
-		checkPaths(t, "cube/"+name, res.Paths, paths)
-		for _, w := range res.Warnings {
-			t.Logf("cube/%s warning: %s", name, w)
+	for _, kind := range []struct {
+		scope func(string) scope.Scope
+		want  map[string][]string
+	}{{scope.ProjectScope, want.Project}, {scope.CubeScope, want.Cube}} {
+		for name, paths := range kind.want {
+			sc := kind.scope(name)
+			res, err := scope.Resolve(ctx, src, sc, scope.Options{})
+			if err != nil {
+				t.Fatalf("Resolve(%s): %v", sc, err)
+			}
+			checkPaths(t, sc.String(), res.Paths, paths)
+			for _, w := range res.Warnings {
+				t.Logf("%s warning: %s", sc, w)
+			}
 		}
 	}
 

@@ -80,7 +80,7 @@ func TestKindString(t *testing.T) {
 }
 
 func TestTypeOf(t *testing.T) {
-	tests := []struct{ path, want string }{
+	checkEach(t, "TypeOf", scope.TypeOf, []pair[string, string]{
 		{"/UUID", "UUID"},
 		{"/cube/kylin_sales_cube.json", "cube"},
 		{"/cube_desc/x.json", "cube_desc"},
@@ -101,41 +101,51 @@ func TestTypeOf(t *testing.T) {
 		{"/ssb/table/SSB.PART.json", "table"},
 		{"/", ""},
 		{"", ""},
-	}
-	for _, tt := range tests {
-		if got := scope.TypeOf(tt.path); got != tt.want {
-			t.Errorf("TypeOf(%q) = %q, want %q", tt.path, got, tt.want)
+	})
+}
+
+// pair is a case of a function of one argument: what it is given and what
+// it should return.
+type pair[In, Out any] struct {
+	in  In
+	out Out
+}
+
+// checkEach reports every case whose input f, called name, maps to another
+// output than the case's.
+func checkEach[In any, Out comparable](t *testing.T, name string, f func(In) Out, cases []pair[In, Out]) {
+	t.Helper()
+	for _, c := range cases {
+		if got := f(c.in); got != c.out {
+			t.Errorf("%s(%#v) = %#v, want %#v", name, c.in, got, c.out)
 		}
 	}
 }
 
 func TestRetarget(t *testing.T) {
-	tests := []struct{ path, from, to, want string }{
-		{"/table/DB.T--from.json", "from", "to", "/table/DB.T--to.json"},
-		{"/table_exd/DB.T--from.json", "from", "to", "/table_exd/DB.T--to.json"},
-		{"/table/DB.T.json", "from", "to", "/table/DB.T.json"},
-		{"/table/DB.T--other.json", "from", "to", "/table/DB.T--other.json"},
-		{"/table/--from.json", "from", "to", "/table/--from.json"},
-		{"/table/x/DB.T--from.json", "from", "to", "/table/x/DB.T--from.json"},
-		{"/project/from.json", "from", "to", "/project/from.json"},
-		{"/kafka/DB.T--from.json", "from", "to", "/kafka/DB.T--from.json"},
-		{"/from/table/DB.T.json", "from", "to", "/from/table/DB.T.json"},
+	// Every case moves project "from" to project "to".
+	tests := []struct {
+		layout     scope.Layout
+		path, want string
+	}{
+		{scope.Layout4, "/table/DB.T--from.json", "/table/DB.T--to.json"},
+		{scope.Layout4, "/table_exd/DB.T--from.json", "/table_exd/DB.T--to.json"},
+		{scope.Layout4, "/table/DB.T.json", "/table/DB.T.json"},
+		{scope.Layout4, "/table/DB.T--other.json", "/table/DB.T--other.json"},
+		{scope.Layout4, "/table/--from.json", "/table/--from.json"},
+		{scope.Layout4, "/table/x/DB.T--from.json", "/table/x/DB.T--from.json"},
+		{scope.Layout4, "/project/from.json", "/project/from.json"},
+		{scope.Layout4, "/kafka/DB.T--from.json", "/kafka/DB.T--from.json"},
+		{scope.Layout4, "/from/table/DB.T.json", "/from/table/DB.T.json"},
+		{scope.Layout5, "/from/model_desc/u.json", "/to/model_desc/u.json"},
+		{scope.Layout5, "/from/table/SSB.PART.json", "/to/table/SSB.PART.json"},
+		{scope.Layout5, "/fromage/model_desc/u.json", "/fromage/model_desc/u.json"},
+		{scope.Layout5, "/_global/project/from.json", "/_global/project/from.json"},
+		{scope.Layout5, "/other/model_desc/u.json", "/other/model_desc/u.json"},
 	}
 	for _, tt := range tests {
-		if got := scope.Retarget(scope.Layout4, tt.path, tt.from, tt.to); got != tt.want {
-			t.Errorf("Retarget(Layout4, %q, %q, %q) = %q, want %q", tt.path, tt.from, tt.to, got, tt.want)
-		}
-	}
-	tests5 := []struct{ path, from, to, want string }{
-		{"/from/model_desc/u.json", "from", "to", "/to/model_desc/u.json"},
-		{"/from/table/SSB.PART.json", "from", "to", "/to/table/SSB.PART.json"},
-		{"/fromage/model_desc/u.json", "from", "to", "/fromage/model_desc/u.json"},
-		{"/_global/project/from.json", "from", "to", "/_global/project/from.json"},
-		{"/other/model_desc/u.json", "from", "to", "/other/model_desc/u.json"},
-	}
-	for _, tt := range tests5 {
-		if got := scope.Retarget(scope.Layout5, tt.path, tt.from, tt.to); got != tt.want {
-			t.Errorf("Retarget(Layout5, %q, %q, %q) = %q, want %q", tt.path, tt.from, tt.to, got, tt.want)
+		if got := scope.Retarget(tt.layout, tt.path, "from", "to"); got != tt.want {
+			t.Errorf("Retarget(%v, %q, \"from\", \"to\") = %q, want %q", tt.layout, tt.path, got, tt.want)
 		}
 	}
 }

@@ -70,6 +70,23 @@ func (g *forgetRig) backup(t *testing.T, s scope.Scope, change string, tags ...s
 	return res.Snapshot
 }
 
+// systemDays backs up the system scope on days 1 to n, changing the
+// metastore each day ("day 1", ...); tags[d], if any, tags day d's
+// snapshot. It returns the n snapshots.
+func (g *forgetRig) systemDays(t *testing.T, n int, tags map[int]string) []Info {
+	t.Helper()
+	var sys []Info
+	for d := 1; d <= n; d++ {
+		g.day(d)
+		var tt []string
+		if tag, ok := tags[d]; ok {
+			tt = []string{tag}
+		}
+		sys = append(sys, g.backup(t, scope.SystemScope(), "day "+string(rune('0'+d)), tt...))
+	}
+	return sys
+}
+
 // verdictOf finds the verdict on snapshot id.
 func verdictOf(t *testing.T, res *ForgetResult, id ID) Verdict {
 	t.Helper()
@@ -91,15 +108,7 @@ func verdictOf(t *testing.T, res *ForgetResult, id ID) Verdict {
 func TestForget(t *testing.T) {
 	ctx := context.Background()
 	g := newForgetRig(t)
-	var sys []Info
-	for d := 1; d <= 5; d++ {
-		g.day(d)
-		var tags []string
-		if d == 2 {
-			tags = []string{"keep-me"}
-		}
-		sys = append(sys, g.backup(t, scope.SystemScope(), "day "+string(rune('0'+d)), tags...))
-	}
+	sys := g.systemDays(t, 5, map[int]string{2: "keep-me"})
 	g.day(6)
 	proj := g.backup(t, scope.ProjectScope("default"), "")
 	before, err := g.r.Log(ctx, LogFilter{})
@@ -261,14 +270,7 @@ func refState(t *testing.T, r *Repository) map[string]objects.ID {
 func TestForgetUndo(t *testing.T) {
 	ctx := context.Background()
 	g := newForgetRig(t)
-	for d := 1; d <= 4; d++ {
-		g.day(d)
-		var tags []string
-		if d == 3 {
-			tags = []string{"v3"}
-		}
-		g.backup(t, scope.SystemScope(), "day "+string(rune('0'+d)), tags...)
-	}
+	g.systemDays(t, 4, map[int]string{3: "v3"})
 	orig := refState(t, g.r)
 	cacheBefore := cacheCommits(t, g.r)
 	res, err := g.r.Forget(ctx, ForgetOptions{Policy: Policy{Last: 1}})
@@ -315,11 +317,7 @@ func TestForgetUndo(t *testing.T) {
 func TestForgetUndoKeepsLaterBackups(t *testing.T) {
 	ctx := context.Background()
 	g := newForgetRig(t)
-	var sys []Info
-	for d := 1; d <= 3; d++ {
-		g.day(d)
-		sys = append(sys, g.backup(t, scope.SystemScope(), "day "+string(rune('0'+d))))
-	}
+	sys := g.systemDays(t, 3, nil)
 	if _, err := g.r.Forget(ctx, ForgetOptions{Policy: Policy{Last: 1}}); err != nil {
 		t.Fatal(err)
 	}
@@ -354,14 +352,7 @@ func TestForgetUndoKeepsLaterBackups(t *testing.T) {
 func TestForgetUndoRefusesMovedTag(t *testing.T) {
 	ctx := context.Background()
 	g := newForgetRig(t)
-	for d := 1; d <= 3; d++ {
-		g.day(d)
-		var tags []string
-		if d == 2 {
-			tags = []string{"v2"}
-		}
-		g.backup(t, scope.SystemScope(), "day "+string(rune('0'+d)), tags...)
-	}
+	g.systemDays(t, 3, map[int]string{2: "v2"})
 	if _, err := g.r.Forget(ctx, ForgetOptions{Policy: Policy{Last: 1}}); err != nil {
 		t.Fatal(err)
 	}
@@ -401,11 +392,7 @@ func cacheCommits(t *testing.T, r *Repository) []objects.ID {
 func TestForgetCrashBeforeReferences(t *testing.T) {
 	ctx := context.Background()
 	g := newForgetRig(t)
-	var sys []Info
-	for d := 1; d <= 4; d++ {
-		g.day(d)
-		sys = append(sys, g.backup(t, scope.SystemScope(), "day "+string(rune('0'+d))))
-	}
+	sys := g.systemDays(t, 4, nil)
 	orig := refState(t, g.r)
 	logBefore, _ := g.r.Log(ctx, LogFilter{})
 	crash := errors.New("killed")
@@ -450,10 +437,7 @@ func TestForgetCrashBeforeReferences(t *testing.T) {
 func TestForgetDryRunAndEmptyPolicy(t *testing.T) {
 	ctx := context.Background()
 	g := newForgetRig(t)
-	for d := 1; d <= 3; d++ {
-		g.day(d)
-		g.backup(t, scope.SystemScope(), "day "+string(rune('0'+d)))
-	}
+	g.systemDays(t, 3, nil)
 	orig := refState(t, g.r)
 	if _, err := g.r.Forget(ctx, ForgetOptions{}); !errors.Is(err, ErrEmptyPolicy) {
 		t.Errorf("empty policy: %v", err)
@@ -610,15 +594,7 @@ func TestForgetKilledAtEveryStep(t *testing.T) {
 	policy := Policy{Last: 2}
 	// One repository, copied for each run.
 	tmpl := newForgetRig(t)
-	var sys []Info
-	for d := 1; d <= 5; d++ {
-		tmpl.day(d)
-		var tags []string
-		if d == 2 {
-			tags = []string{"keep-me"}
-		}
-		sys = append(sys, tmpl.backup(t, scope.SystemScope(), "day "+string(rune('0'+d)), tags...))
-	}
+	sys := tmpl.systemDays(t, 5, map[int]string{2: "keep-me"})
 	build := func() (*Repository, []Info) {
 		dir := filepath.Join(t.TempDir(), "copy.git")
 		if err := os.CopyFS(dir, os.DirFS(tmpl.r.Path())); err != nil {
@@ -705,10 +681,7 @@ func TestForgetKilledAtEveryStep(t *testing.T) {
 func TestUndoKilledAfterMovingReferences(t *testing.T) {
 	ctx := context.Background()
 	g := newForgetRig(t)
-	for d := 1; d <= 3; d++ {
-		g.day(d)
-		g.backup(t, scope.SystemScope(), "day "+string(rune('0'+d)))
-	}
+	g.systemDays(t, 3, nil)
 	orig := headsAndTags(t, g.r)
 	res, err := g.r.Forget(ctx, ForgetOptions{Policy: Policy{Last: 1}})
 	if err != nil {

@@ -19,20 +19,7 @@ import (
 // memory.
 func kylin5Copy(t *testing.T) *memory.Store {
 	t.Helper()
-	ctx := context.Background()
-	src := mustFolder(t)(folder.Open(metastoretest.Sample("kylin5")))
-	m := memory.New()
-	err := src.List(ctx, "/", func(p string) error {
-		r, err := src.Read(ctx, p)
-		if err != nil {
-			return err
-		}
-		return m.Write(ctx, r)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return metastoretest.MemoryCopy(t, mustFolder(t)(folder.Open(metastoretest.Sample("kylin5"))))
 }
 
 const (

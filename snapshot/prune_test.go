@@ -100,6 +100,18 @@ func newPruneFixture(t *testing.T) *pruneFixture {
 // kept system snapshot into an empty metastore, byte for byte.
 // (A restore records a safety snapshot: the repository gains a pack for
 // each.)
+// open opens the fixture's repository with the test clock, closed when the
+// test ends.
+func (fx *pruneFixture) open(t *testing.T) *Repository {
+	t.Helper()
+	r, err := Open(fx.path, Options{Now: clock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
 func (fx *pruneFixture) checkKept(t *testing.T, r *Repository) {
 	t.Helper()
 	ctx := context.Background()
@@ -137,11 +149,7 @@ func (fx *pruneFixture) verify(t *testing.T, r *Repository) {
 
 func TestPruneRemovesOnlyWhatNoReferenceReaches(t *testing.T) {
 	fx := newPruneFixture(t)
-	r, err := Open(fx.path, Options{Now: clock()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := fx.open(t)
 	res, err := r.Prune(context.Background(), PruneOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -238,11 +246,7 @@ func gitFsck(t *testing.T, repo string) {
 func TestPruneDryRunChangesNothing(t *testing.T) {
 	fx := newPruneFixture(t)
 	before := dirState(t, false, fx.path)
-	r, err := Open(fx.path, Options{Now: clock()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := fx.open(t)
 	res, err := r.Prune(context.Background(), PruneOptions{DryRun: true})
 	if err != nil {
 		t.Fatal(err)
@@ -364,11 +368,7 @@ func copyTree(t *testing.T, src string) string {
 func TestBackupWaitsForPrune(t *testing.T) {
 	fx := newPruneFixture(t)
 	ctx := context.Background()
-	pr, err := Open(fx.path, Options{Now: clock()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pr.Close()
+	pr := fx.open(t)
 	paused, resume := make(chan struct{}), make(chan struct{})
 	pruned := make(chan error, 1)
 	go func() {
@@ -422,11 +422,7 @@ func TestBackupWaitsForPrune(t *testing.T) {
 		t.FailNow()
 	}
 	fx.want[res.Snapshot.ID.object()] = dump(t, src)
-	r, err := Open(fx.path, Options{Now: clock()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := fx.open(t)
 	fx.checkKept(t, r)
 }
 
@@ -434,17 +430,13 @@ func TestBackupWaitsForPrune(t *testing.T) {
 // commit fails prune with ErrCorrupt, and nothing is deleted.
 func TestPruneRefusesAnIncompleteRepository(t *testing.T) {
 	fx := newPruneFixture(t)
-	r, err := Open(fx.path, Options{Now: clock()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := fx.open(t)
 	missing := objects.HashObject(objects.KindCommit, []byte("not stored"))
 	if err := r.objs.UpdateRef("refs/tags/broken", missing, objects.ZeroID); err != nil {
 		t.Fatal(err)
 	}
 	before := dirState(t, false, filepath.Join(fx.path, "objects"))
-	_, err = r.Prune(context.Background(), PruneOptions{})
+	_, err := r.Prune(context.Background(), PruneOptions{})
 	if !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("prune: %v, want ErrCorrupt", err)
 	}

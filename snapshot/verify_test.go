@@ -66,6 +66,13 @@ func writeTree(t *testing.T, pw *objects.PackWriter, entries ...objects.TreeEntr
 	return id
 }
 
+// rootWithRecords writes a root tree of entries and a records folder whose
+// timestamps mirror is the tree ts.
+func rootWithRecords(t *testing.T, pw *objects.PackWriter, ts objects.ID, entries ...objects.TreeEntry) objects.ID {
+	t.Helper()
+	return writeTree(t, pw, append(entries, dir(tree.RecordsDir, writeTree(t, pw, dir(tree.TimestampsDir, ts))))...)
+}
+
 func file(name string, id objects.ID) objects.TreeEntry {
 	return objects.TreeEntry{Name: name, Mode: objects.ModeFile, ID: id}
 }
@@ -89,7 +96,7 @@ func TestVerifyFindsStructuralProblems(t *testing.T) {
 				ghost := objects.HashObject(objects.KindBlob, []byte("never stored"))
 				cube := writeTree(t, pw, file("a.json", ghost))
 				ts := writeTree(t, pw, dir("cube", writeTree(t, pw, file("a.json@5", empty))))
-				return writeTree(t, pw, dir("cube", cube), dir(tree.RecordsDir, writeTree(t, pw, dir(tree.TimestampsDir, ts))))
+				return rootWithRecords(t, pw, ts, dir("cube", cube))
 			},
 			want: []string{"/cube/a.json (object 03733c4e239c83e188a7604b4291e7f3f11e8dd5): content missing"},
 		},
@@ -101,7 +108,7 @@ func TestVerifyFindsStructuralProblems(t *testing.T) {
 				blob, _, _ := pw.WriteBlob([]byte("{}"))
 				cube := writeTree(t, pw, file("a.json", blob))
 				ts := writeTree(t, pw, dir("cube", writeTree(t, pw, file("b.json@5", empty))))
-				return writeTree(t, pw, dir("cube", cube), dir(tree.RecordsDir, writeTree(t, pw, dir(tree.TimestampsDir, ts))))
+				return rootWithRecords(t, pw, ts, dir("cube", cube))
 			},
 			want: []string{"/cube/a.json: resource has no timestamp record", "/cube/b.json: timestamp record without a resource"},
 		},
@@ -112,7 +119,7 @@ func TestVerifyFindsStructuralProblems(t *testing.T) {
 				empty, _, _ := pw.WriteBlob(nil)
 				blob, _, _ := pw.WriteBlob([]byte("{}"))
 				ts := writeTree(t, pw, file("UUID@1", empty))
-				return writeTree(t, pw, file("UUID", blob), dir(tree.RecordsDir, writeTree(t, pw, dir(tree.TimestampsDir, ts))))
+				return rootWithRecords(t, pw, ts, file("UUID", blob))
 			},
 			want: []string{"holds 1 resources, its record says 7"},
 		},

@@ -522,12 +522,12 @@ func (s *Store) Sync(ctx context.Context) error {
 		if err := s.syncFiles(keys, folders); err != nil {
 			return fmt.Errorf("folder: sync %s: %w", s.root, err)
 		}
-		return s.flushDevice()
+		return s.syncRoot(flushDevice)
 	}
 	if !all && s.syncFiles(keys, nil) == nil {
 		return nil
 	}
-	return s.syncfs()
+	return s.syncRoot(syncfsFast)
 }
 
 // syncFiles fsyncs the files of keys and every folder on their paths, and
@@ -605,28 +605,17 @@ func fsyncAt(dirfd int, name string, flags int) error {
 	return err
 }
 
-// syncfs flushes the whole file system that holds the root.
-func (s *Store) syncfs() error {
+// syncRoot opens the root and calls sync on it: syncfsFast flushes the
+// whole file system that holds the root; flushDevice makes what the fsyncs
+// of the portable path handed to the drive reach stable storage (see
+// flushDevice in flush_darwin.go).
+func (s *Store) syncRoot(sync func(fd int) error) error {
 	fd, err := openat(unix.AT_FDCWD, s.root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("folder: sync %s: %w", s.root, err)
 	}
 	defer unix.Close(fd)
-	if err := syncfsFast(fd); err != nil {
-		return fmt.Errorf("folder: sync %s: %w", s.root, err)
-	}
-	return nil
-}
-
-// flushDevice makes what the fsyncs of the portable path handed to the
-// drive reach stable storage (see flushDevice in flush_darwin.go).
-func (s *Store) flushDevice() error {
-	fd, err := openat(unix.AT_FDCWD, s.root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("folder: sync %s: %w", s.root, err)
-	}
-	defer unix.Close(fd)
-	if err := flushDevice(fd); err != nil {
+	if err := sync(fd); err != nil {
 		return fmt.Errorf("folder: sync %s: %w", s.root, err)
 	}
 	return nil

@@ -98,37 +98,50 @@ func TestOpen(t *testing.T) {
 	if err := os.Symlink(dir, link); err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		name     string
-		root     string
-		wantErr  error
-		wantRoot string
-	}{
+	checkOpens(t, "Open", folder.Open, []openCase{
 		{"directory", dir, nil, dir},
 		{"unclean", dir + "/./", nil, dir},
 		{"link to a directory", link, nil, link},
 		{"missing", filepath.Join(dir, "missing"), fs.ErrNotExist, ""},
 		{"file", file, folder.ErrNotDir, ""},
 		{"below a file", filepath.Join(file, "x"), unix.ENOTDIR, ""},
-	}
-	for _, tt := range tests {
-		s, err := folder.Open(tt.root)
+	}, func(tt openCase, s *folder.Store) {
+		if got := metastore.Describe(s); got != tt.wantRoot {
+			t.Errorf("%s: Describe() = %q, want %q", tt.name, got, tt.wantRoot)
+		}
+	})
+}
+
+// openCase is a case of Open or Create: on root, the error to fail with
+// (nil: none) and, if none, the store's root.
+type openCase struct {
+	name     string
+	root     string
+	wantErr  error
+	wantRoot string
+}
+
+// checkOpens calls open (named name) on each case's root: a case with an
+// error must fail with one wrapping it; the others must open a store with
+// the case's root, then pass check.
+func checkOpens(t *testing.T, name string, open func(string) (*folder.Store, error), cases []openCase, check func(openCase, *folder.Store)) {
+	t.Helper()
+	for _, tt := range cases {
+		s, err := open(tt.root)
 		if tt.wantErr != nil {
 			if !errors.Is(err, tt.wantErr) {
-				t.Errorf("%s: Open(%q) error = %v, want one wrapping %v", tt.name, tt.root, err, tt.wantErr)
+				t.Errorf("%s: %s(%q) error = %v, want one wrapping %v", tt.name, name, tt.root, err, tt.wantErr)
 			}
 			continue
 		}
 		if err != nil {
-			t.Errorf("%s: Open(%q): %v", tt.name, tt.root, err)
+			t.Errorf("%s: %s(%q): %v", tt.name, name, tt.root, err)
 			continue
 		}
 		if got := s.Root(); got != tt.wantRoot {
 			t.Errorf("%s: Root() = %q, want %q", tt.name, got, tt.wantRoot)
 		}
-		if got := metastore.Describe(s); got != tt.wantRoot {
-			t.Errorf("%s: Describe() = %q, want %q", tt.name, got, tt.wantRoot)
-		}
+		check(tt, s)
 	}
 }
 
@@ -153,36 +166,18 @@ func TestCreate(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		name    string
-		root    string
-		wantErr error
-	}{
-		{"existing", dir, nil},
-		{"missing", filepath.Join(dir, "new"), nil},
-		{"missing parents", filepath.Join(dir, "a", "b", "meta"), nil},
-		{"file", file, folder.ErrNotDir},
-		{"below a file", filepath.Join(file, "meta"), folder.ErrNotDir},
-	}
-	for _, tt := range tests {
-		s, err := folder.Create(tt.root)
-		if tt.wantErr != nil {
-			if !errors.Is(err, tt.wantErr) {
-				t.Errorf("%s: Create(%q) error = %v, want one wrapping %v", tt.name, tt.root, err, tt.wantErr)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("%s: Create(%q): %v", tt.name, tt.root, err)
-			continue
-		}
+	newDir, deep := filepath.Join(dir, "new"), filepath.Join(dir, "a", "b", "meta")
+	checkOpens(t, "Create", folder.Create, []openCase{
+		{"existing", dir, nil, dir},
+		{"missing", newDir, nil, newDir},
+		{"missing parents", deep, nil, deep},
+		{"file", file, folder.ErrNotDir, ""},
+		{"below a file", filepath.Join(file, "meta"), folder.ErrNotDir, ""},
+	}, func(tt openCase, _ *folder.Store) {
 		if fi, err := os.Stat(tt.root); err != nil || !fi.IsDir() {
 			t.Errorf("%s: after Create(%q), Stat = (%v, %v), want a directory", tt.name, tt.root, fi, err)
 		}
-		if s.Root() != tt.root {
-			t.Errorf("%s: Root() = %q, want %q", tt.name, s.Root(), tt.root)
-		}
-	}
+	})
 }
 
 // TestSymlinks plants symbolic links inside the root, to a folder outside it,

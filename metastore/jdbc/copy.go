@@ -122,21 +122,31 @@ func (r *copyReader) Read(p []byte) (int, error) {
 	n := 0
 	for n < len(p) {
 		if len(r.buf) > 0 {
-			k := copy(p[n:], r.buf)
-			n += k
-			r.buf = r.buf[k:]
+			n += drain(p[n:], &r.buf)
 			continue
 		}
 		if len(r.data) > 0 {
-			k := copy(p[n:], r.data)
-			n += k
-			r.data = r.data[k:]
+			n += drain(p[n:], &r.data)
 			continue
 		}
 		if !r.next() {
 			break
 		}
 	}
+	return readCount(n)
+}
+
+// drain copies as much of *src as p holds, drops it from *src and returns
+// how much.
+func drain(p []byte, src *[]byte) int {
+	k := copy(p, *src)
+	*src = (*src)[k:]
+	return k
+}
+
+// readCount is what a Read of the encoders returns after n bytes: io.EOF
+// when there were none left.
+func readCount(n int) (int, error) {
 	if n == 0 {
 		return 0, io.EOF
 	}

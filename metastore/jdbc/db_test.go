@@ -173,6 +173,26 @@ func openConfig(t testing.TB, cfg Config) *Store {
 func dropTables(t testing.TB, cfg Config) {
 	t.Helper()
 	cfg.CreateSchema, cfg.Schema = "", ""
+	s, err := connectBare(t, cfg)
+	if err != nil {
+		t.Errorf("drop tables: %v", err)
+		return
+	}
+	defer s.db.Close()
+	for _, n := range candidateTables(s.id) {
+		if s.d.driver != Postgres {
+			n = strings.Replace(n, strings.ToLower(s.id), s.id, 1)
+		}
+		if _, err := s.db.Exec("DROP TABLE IF EXISTS " + s.d.quote(n)); err != nil {
+			t.Errorf("drop table %s: %v", n, err)
+		}
+	}
+}
+
+// connectBare connects a Store to cfg's database without looking for a
+// metastore.
+func connectBare(t testing.TB, cfg Config) (*Store, error) {
+	t.Helper()
 	s := &Store{cfg: cfg, id: cfg.identifier()}
 	u, err := ParseJDBCURL(cfg.URL)
 	if err != nil {
@@ -180,19 +200,7 @@ func dropTables(t testing.TB, cfg Config) {
 	}
 	pw, _ := cfg.password(u)
 	s.d, s.hosts, s.dbName, s.user = dialect{u.Driver}, u.Hosts, u.Database, cfg.user(u)
-	if err := s.connect(context.Background(), u, pw); err != nil {
-		t.Errorf("drop tables: %v", err)
-		return
-	}
-	defer s.db.Close()
-	for _, n := range candidateTables(s.id) {
-		if u.Driver != Postgres {
-			n = strings.Replace(n, strings.ToLower(s.id), s.id, 1)
-		}
-		if _, err := s.db.Exec("DROP TABLE IF EXISTS " + s.d.quote(n)); err != nil {
-			t.Errorf("drop table %s: %v", n, err)
-		}
-	}
+	return s, s.connect(context.Background(), u, pw)
 }
 
 // execSQL runs a statement on s's database, failing the test on error.

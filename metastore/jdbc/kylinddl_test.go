@@ -1,7 +1,6 @@
 package jdbc
 
 import (
-	"context"
 	"database/sql"
 	"os"
 	"path/filepath"
@@ -39,14 +38,8 @@ func kylinDDL(t testing.TB, version string, d Driver, id string) []string {
 // rawConn connects to db without looking for a metastore.
 func rawConn(t testing.TB, cfg Config) *sql.DB {
 	t.Helper()
-	s := &Store{cfg: cfg, id: cfg.identifier()}
-	u, err := ParseJDBCURL(cfg.URL)
+	s, err := connectBare(t, cfg)
 	if err != nil {
-		t.Fatal(err)
-	}
-	pw, _ := cfg.password(u)
-	s.d, s.hosts, s.dbName, s.user = dialect{u.Driver}, u.Hosts, u.Database, cfg.user(u)
-	if err := s.connect(context.Background(), u, pw); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.db.Close() })

@@ -104,9 +104,7 @@ func (r *tsvReader) Read(p []byte) (int, error) {
 	n := 0
 	for n < len(p) {
 		if len(r.buf) > 0 {
-			k := copy(p[n:], r.buf)
-			n += k
-			r.buf = r.buf[k:]
+			n += drain(p[n:], &r.buf)
 			continue
 		}
 		if r.pend != 0 {
@@ -130,10 +128,7 @@ func (r *tsvReader) Read(p []byte) (int, error) {
 		}
 		r.field()
 	}
-	if n == 0 {
-		return 0, io.EOF
-	}
-	return n, nil
+	return readCount(n)
 }
 
 // field sets up the next field.

@@ -24,13 +24,12 @@ func readerRows() []*pending {
 	return rows
 }
 
-// TestTSVReader decodes what tsvReader streams, read a byte at a time and
-// in large reads, as LOAD DATA would, and compares it with the rows.
-func TestTSVReader(t *testing.T) {
-	rows := readerRows()
-	cols := []copyCol{colKeyOf, colContentOf, colTSOf, colZero}
+// eachReadWay reads what newReader streams a byte at a time and in large
+// reads, and hands each way's name and bytes to check.
+func eachReadWay(t *testing.T, newReader func() io.Reader, check func(name string, data []byte)) {
+	t.Helper()
 	for _, name := range []string{"one byte at a time", "large reads"} {
-		var r io.Reader = &tsvReader{rows: rows, cols: cols}
+		r := newReader()
 		if name == "one byte at a time" {
 			r = iotest.OneByteReader(r)
 		}
@@ -38,6 +37,16 @@ func TestTSVReader(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		check(name, data)
+	}
+}
+
+// TestTSVReader decodes what tsvReader streams, read a byte at a time and
+// in large reads, as LOAD DATA would, and compares it with the rows.
+func TestTSVReader(t *testing.T) {
+	rows := readerRows()
+	cols := []copyCol{colKeyOf, colContentOf, colTSOf, colZero}
+	eachReadWay(t, func() io.Reader { return &tsvReader{rows: rows, cols: cols} }, func(name string, data []byte) {
 		// LOAD DATA's reading: fields end at an unescaped tab, rows at an
 		// unescaped newline; \t, \n, \0 and \\ stand for their bytes.
 		var got [][]string
@@ -68,7 +77,7 @@ func TestTSVReader(t *testing.T) {
 				t.Errorf("%s: row %d = %q, want %q", name, i, got[i], want)
 			}
 		}
-	}
+	})
 }
 
 // TestCopyReader decodes what copyReader streams, as PostgreSQL's binary
@@ -76,15 +85,7 @@ func TestTSVReader(t *testing.T) {
 func TestCopyReader(t *testing.T) {
 	rows := readerRows()
 	cols := []copyCol{colKeyOf, colTSOf, colContentOf, colZero}
-	for _, name := range []string{"one byte at a time", "large reads"} {
-		var r io.Reader = &copyReader{rows: rows, cols: cols}
-		if name == "one byte at a time" {
-			r = iotest.OneByteReader(r)
-		}
-		data, err := io.ReadAll(r)
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachReadWay(t, func() io.Reader { return &copyReader{rows: rows, cols: cols} }, func(name string, data []byte) {
 		if !bytes.HasPrefix(data, []byte("PGCOPY\n\xff\r\n\x00")) || len(data) < 19 {
 			t.Fatalf("%s: no binary COPY signature: %q", name, data[:min(len(data), 19)])
 		}
@@ -107,5 +108,5 @@ func TestCopyReader(t *testing.T) {
 		if !bytes.Equal(data, []byte{0xff, 0xff}) {
 			t.Errorf("%s: trailer %x, want ffff", name, data)
 		}
-	}
+	})
 }

@@ -232,15 +232,7 @@ func (s *Store) Write(ctx context.Context, r metastore.Resource) error {
 	if err := metastore.CheckPath(r.Path); err != nil {
 		return fmt.Errorf("jdbc: write: %w", err)
 	}
-	tx, err := s.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	if err := tx.Write(ctx, r); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit(ctx)
+	return s.inOwnTx(ctx, func(tx metastore.Tx) error { return tx.Write(ctx, r) })
 }
 
 // Delete deletes the resource at p in a transaction of its own (see
@@ -249,11 +241,17 @@ func (s *Store) Delete(ctx context.Context, p string) error {
 	if err := metastore.CheckPath(p); err != nil {
 		return fmt.Errorf("jdbc: delete: %w", err)
 	}
+	return s.inOwnTx(ctx, func(tx metastore.Tx) error { return tx.Delete(ctx, p) })
+}
+
+// inOwnTx runs do in a transaction of its own, committed if do succeeds
+// and rolled back if not.
+func (s *Store) inOwnTx(ctx context.Context, do func(metastore.Tx) error) error {
 	tx, err := s.Begin(ctx)
 	if err != nil {
 		return err
 	}
-	if err := tx.Delete(ctx, p); err != nil {
+	if err := do(tx); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -543,56 +541,49 @@ func clone(b []byte) []byte {
 }
 
 func (r reader) list(ctx context.Context, prefix string, fn func(string) error) error {
-	if err := checkPrefix(prefix); err != nil {
-		return err
-	}
-	var keys []string
-	err := r.query(ctx, selection{prefix: prefix},
-		func(k string) bool { return strings.HasPrefix(k, prefix) }, noContent, func(rw row) error {
-			keys = append(keys, rw.key)
-			return nil
-		})
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := fn(k); err != nil {
-			return err
-		}
-	}
-	return nil
+	return listRows(ctx, r, prefix, noContent, func(rw row) (string, error) { return rw.key, nil }, fn)
 }
 
 func (r reader) listEntries(ctx context.Context, prefix string, fn func(metastore.Entry) error) error {
-	if err := checkPrefix(prefix); err != nil {
-		return err
-	}
 	mode := noContent
 	if r.s.schema != Schema4 {
 		mode = gzipContent
 	}
-	var entries []metastore.Entry
 	dec := &codec{}
+	return listRows(ctx, r, prefix, mode, func(rw row) (metastore.Entry, error) {
+		size, err := r.s.size(rw, dec)
+		if err != nil {
+			return metastore.Entry{}, fmt.Errorf("jdbc: list %s: %w", rw.key, err)
+		}
+		return metastore.Entry{Path: rw.key, Size: size, Timestamp: rw.ts}, nil
+	}, fn)
+}
+
+// listRows reads the rows under prefix (their content as mode says), makes
+// an item of each, and only once the query is over hands the items to fn in
+// order, checking ctx before each.
+func listRows[T any](ctx context.Context, r reader, prefix string, mode contentMode, item func(row) (T, error), fn func(T) error) error {
+	if err := checkPrefix(prefix); err != nil {
+		return err
+	}
+	var items []T
 	err := r.query(ctx, selection{prefix: prefix},
 		func(k string) bool { return strings.HasPrefix(k, prefix) }, mode, func(rw row) error {
-			size, err := r.s.size(rw, dec)
+			it, err := item(rw)
 			if err != nil {
-				return fmt.Errorf("jdbc: list %s: %w", rw.key, err)
+				return err
 			}
-			entries = append(entries, metastore.Entry{Path: rw.key, Size: size, Timestamp: rw.ts})
+			items = append(items, it)
 			return nil
 		})
 	if err != nil {
 		return err
 	}
-	for _, e := range entries {
+	for _, it := range items {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := fn(e); err != nil {
+		if err := fn(it); err != nil {
 			return err
 		}
 	}

@@ -13,6 +13,19 @@ import (
 // the test's cleanup closes it and its connections.
 func SilentServer(t testing.TB) string {
 	t.Helper()
+	return LoopbackServer(t, func(c net.Conn) []net.Conn {
+		go io.Copy(io.Discard, c)
+		return []net.Conn{c}
+	})
+}
+
+// LoopbackServer listens on loopback and hands each connection it accepts
+// to accept, which serves it (in goroutines of its own) and returns the
+// connections to close when the test ends: the one it was given and any it
+// opened. It returns the server's address; the test's cleanup closes the
+// listener and those connections.
+func LoopbackServer(t testing.TB, accept func(net.Conn) []net.Conn) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -33,10 +46,10 @@ func SilentServer(t testing.TB) string {
 			if err != nil {
 				return
 			}
+			opened := accept(c)
 			mu.Lock()
-			conns = append(conns, c)
+			conns = append(conns, opened...)
 			mu.Unlock()
-			go io.Copy(io.Discard, c)
 		}
 	}()
 	return ln.Addr().String()

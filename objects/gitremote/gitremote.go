@@ -45,6 +45,7 @@ import (
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 	"github.com/kylin-tools/metastore/objects"
+	"github.com/kylin-tools/metastore/objects/internal/iocount"
 )
 
 // Errors of this package, wrapped with details; check them with errors.Is.
@@ -548,34 +549,13 @@ func (d *watchdog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (d *watchdog) reader(r io.Reader) io.Reader { return &dogReader{r: r, d: d} }
-
-func (d *watchdog) writer(w io.Writer) io.Writer { return &dogWriter{w: w, d: d} }
-
-type dogReader struct {
-	r io.Reader
-	d *watchdog
+// reader and writer touch the watchdog whenever bytes pass.
+func (d *watchdog) reader(r io.Reader) io.Reader {
+	return &iocount.Reader{R: r, Progress: func(int64) { d.touch() }}
 }
 
-func (r *dogReader) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	if n > 0 {
-		r.d.touch()
-	}
-	return n, err
-}
-
-type dogWriter struct {
-	w io.Writer
-	d *watchdog
-}
-
-func (w *dogWriter) Write(p []byte) (int, error) {
-	n, err := w.w.Write(p)
-	if n > 0 {
-		w.d.touch()
-	}
-	return n, err
+func (d *watchdog) writer(w io.Writer) io.Writer {
+	return &iocount.Writer{W: w, Progress: func(int64) { d.touch() }}
 }
 
 // newHTTPTransport is http.DefaultTransport with bounded connecting.

@@ -546,40 +546,34 @@ func (p *Proxy) forward(c net.Conn) {
 		c.Close()
 		return
 	}
-	go func() {
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := s.Read(buf)
-			if n > 0 {
-				total := p.recv.Add(int64(n))
-				if cut := p.cutIn.Load(); cut > 0 && total >= cut {
-					p.cutNow()
-					return
-				}
-				if _, err := c.Write(buf[:n]); err != nil {
-					break
-				}
-			}
-			if err != nil {
-				break
-			}
+	go p.pipe(c, s, func(b []byte) bool {
+		total := p.recv.Add(int64(len(b)))
+		cut := p.cutIn.Load()
+		return cut > 0 && total >= cut
+	})
+	p.pipe(s, c, func(b []byte) bool {
+		if pat := p.cutOn.Load(); pat != nil && bytes.Contains(b, *pat) {
+			return true
 		}
-		c.Close()
-	}()
+		total := p.sent.Add(int64(len(b)))
+		cut := p.cut.Load()
+		return cut > 0 && total >= cut
+	})
+}
+
+// pipe copies src to dst until either fails, then closes dst. Each chunk
+// read goes first to cut: if it says so, the proxy cuts every connection
+// and pipe returns.
+func (p *Proxy) pipe(dst, src net.Conn, cut func([]byte) bool) {
 	buf := make([]byte, 32<<10)
 	for {
-		n, err := c.Read(buf)
+		n, err := src.Read(buf)
 		if n > 0 {
-			if pat := p.cutOn.Load(); pat != nil && bytes.Contains(buf[:n], *pat) {
+			if cut(buf[:n]) {
 				p.cutNow()
 				return
 			}
-			total := p.sent.Add(int64(n))
-			if cut := p.cut.Load(); cut > 0 && total >= cut {
-				p.cutNow()
-				return
-			}
-			if _, err := s.Write(buf[:n]); err != nil {
+			if _, err := dst.Write(buf[:n]); err != nil {
 				break
 			}
 		}
@@ -587,7 +581,7 @@ func (p *Proxy) forward(c net.Conn) {
 			break
 		}
 	}
-	s.Close()
+	dst.Close()
 }
 
 func (p *Proxy) cutNow() {
