@@ -16,5 +16,13 @@
 // abilities when the store has them.
 //
 // Seed loads a folder of files (such as Kylin's sample metastore) into any
-// Sink with deterministic timestamps, for tests that need realistic content.
+// Sink with deterministic timestamps, for tests that need realistic content;
+// MemoryCopy copies a folder into a memory store.
+//
+// Tests that need a real database use one rig (db.go): Databases names the
+// servers the METASTORE_TEST_*_DSN variables point at, Database.Require skips
+// (or, with METASTORE_REQUIRE_DB=1, fails) when one is missing, NewID makes a
+// random table identifier and SQL.DropTables removes a test's tables.
+// LoopbackServer and SilentServer stand in for a server that accepts
+// connections and never answers, for timeout tests.
 package metastoretest
