@@ -211,3 +211,41 @@ func TestScannedStaysSmall(t *testing.T) {
 		t.Errorf("scanned is %d bytes, want at most 80", n)
 	}
 }
+
+// TestScanSharesCacheStrings checks that a scan keeps, for a resource the
+// change cache knows, the cache's copy of its path and fingerprint instead
+// of the listing's: the cache is held until the next one is written anyway,
+// and a second copy of both cost over 100 bytes per resource (a million
+// resources: over 100 MB of an unchanged backup's heap).
+func TestScanSharesCacheStrings(t *testing.T) {
+	ctx := t.Context()
+	r := newRepo(t)
+	m := memory.New()
+	const n = 2000
+	for i := range n {
+		m.Write(ctx, metastore.Resource{Path: fmt.Sprintf("/execute_output/job-%05d", i), Data: []byte{byte(i)}, Timestamp: 1})
+	}
+	if _, err := r.Backup(ctx, m, BackupOptions{Scope: scope.SystemScope()}); err != nil {
+		t.Fatal(err)
+	}
+	caches := r.openCaches(metastore.Describe(m), true, false)
+	defer caches.close()
+	items, st, err := r.scan(ctx, m, nil, true, hashOnly, caches.load, progressOrNone(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != n || st.unread != n {
+		t.Fatalf("%d resources, %d taken from the cache; want %d of each", len(items), st.unread, n)
+	}
+	all := caches.load.wait().all
+	lo := uintptr(unsafe.Pointer(unsafe.StringData(all)))
+	in := func(s string) bool {
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		return p >= lo && p+uintptr(len(s)) <= lo+uintptr(len(all))
+	}
+	for _, it := range items {
+		if !in(it.path) || !in(it.change) {
+			t.Fatalf("%s: path in the cache %v, fingerprint in the cache %v; want both", it.path, in(it.path), in(it.change))
+		}
+	}
+}

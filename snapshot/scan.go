@@ -130,7 +130,7 @@ type scanner struct {
 	has   func(objects.ID) bool
 
 	// Owned by the listing.
-	items   []*scanned
+	slabs   [][]scanned // the resources listed, in order, slabSize at a time
 	waiting []*scanned  // listed before the cache was ready
 	cache   *cacheIndex // nil until it is
 	hint    int         // where in cache the next path listed is likely
@@ -149,7 +149,7 @@ func (s *scanner) list(ctx context.Context, members []string, all bool, next cha
 	if all {
 		s.prog.Start("scanning", -1)
 		err := metastore.ListEntries(ctx, s.src, "/", func(e metastore.Entry) error {
-			return s.add(ctx, &scanned{path: e.Path, size: e.Size, ts: e.Timestamp, change: e.Change}, next)
+			return s.add(ctx, scanned{path: e.Path, size: e.Size, ts: e.Timestamp, change: e.Change}, next)
 		})
 		if err != nil {
 			return fmt.Errorf("list %s: %w", metastore.Describe(s.src), err)
@@ -157,7 +157,7 @@ func (s *scanner) list(ctx context.Context, members []string, all bool, next cha
 	} else {
 		s.prog.Start("reading", int64(len(members)))
 		for _, p := range members {
-			if err := s.add(ctx, &scanned{path: p}, next); err != nil {
+			if err := s.add(ctx, scanned{path: p}, next); err != nil {
 				return err
 			}
 		}
@@ -165,16 +165,32 @@ func (s *scanner) list(ctx context.Context, members []string, all bool, next cha
 	return s.flush(ctx, true, next)
 }
 
-func (s *scanner) add(ctx context.Context, it *scanned, next chan<- toRead) error {
-	if err := checkKey(it.path); err != nil {
+func (s *scanner) add(ctx context.Context, item scanned, next chan<- toRead) error {
+	if err := checkKey(item.path); err != nil {
 		return err
 	}
-	s.items = append(s.items, it)
+	it := s.newItem(item)
 	if s.cache == nil {
 		s.waiting = append(s.waiting, it)
 		return s.flush(ctx, false, next)
 	}
 	return s.settle(ctx, it, next)
+}
+
+// slabSize is how many resources of a scan are allocated together: one
+// allocation per resource cost a pointer and an object header each, and
+// result can free a slab as soon as it is copied.
+const slabSize = 4096
+
+// newItem stores it in the current slab and returns where: workers update
+// it there (a slab never moves).
+func (s *scanner) newItem(it scanned) *scanned {
+	if n := len(s.slabs); n == 0 || len(s.slabs[n-1]) == cap(s.slabs[n-1]) {
+		s.slabs = append(s.slabs, make([]scanned, 0, slabSize))
+	}
+	b := &s.slabs[len(s.slabs)-1]
+	*b = append(*b, it)
+	return &(*b)[len(*b)-1]
 }
 
 // flush settles the queued resources once the cache is ready; block says
@@ -201,8 +217,13 @@ func (s *scanner) flush(ctx context.Context, block bool, next chan<- toRead) err
 func (s *scanner) settle(ctx context.Context, it *scanned, next chan<- toRead) error {
 	c, after, ok := s.cache.find(it.path, s.hint)
 	s.hint = after
+	if ok {
+		// The cache is kept whole until the next one is written: its copy
+		// of the path (and of the fingerprint, below) costs nothing more.
+		it.path = s.cache.pathAt(after - 1)
+	}
 	if ok && it.change != "" && it.path != "/UUID" && c.change == it.change && c.size == it.size && (s.trusted || s.has(c.id)) {
-		it.id = c.id
+		it.id, it.change = c.id, c.change
 		it.cached = c.ts == it.ts
 		s.unread++
 		s.prog.Add(1)
@@ -249,13 +270,21 @@ func (s *scanner) read(ctx context.Context, it *scanned, base objects.ID) error 
 	return nil
 }
 
-// result returns the resources scanned (those still there), in path order.
+// result returns the resources scanned (those still there), in path order,
+// freeing each slab once it is copied.
 func (s *scanner) result() ([]scanned, error) {
-	out := make([]scanned, 0, len(s.items))
-	for _, it := range s.items {
-		if !it.gone {
-			out = append(out, *it)
+	n := 0
+	for _, b := range s.slabs {
+		n += len(b)
+	}
+	out := make([]scanned, 0, n)
+	for k, b := range s.slabs {
+		for i := range b {
+			if !b[i].gone {
+				out = append(out, b[i])
+			}
 		}
+		s.slabs[k] = nil
 	}
 	return out, sortScanned(out)
 }
