@@ -17,16 +17,16 @@ import (
 
 // scanned is one resource of a scan: where its content is and when it was
 // written. A scan holds one per resource until the snapshot is recorded
-// (80 bytes, beside its path and fingerprint): what is needed only while it
+// (72 bytes, beside its path and fingerprint): what is needed only while it
 // is read travels with the read (see toRead), not in here.
 type scanned struct {
 	path   string
-	id     objects.ID
+	change string
 	size   int64
 	ts     int64
-	change string
-	gone   bool // deleted (or kept elsewhere) when it was to be read
-	cached bool // taken from the change cache, whose entry it equals
+	id     objects.ID // after the 8-byte fields: 72 bytes, not 80
+	gone   bool       // deleted (or kept elsewhere) when it was to be read
+	cached bool       // taken from the change cache, whose entry it equals
 }
 
 // toRead is a resource for the workers to read and store.
