@@ -130,6 +130,7 @@ type scanner struct {
 	has   func(objects.ID) bool
 
 	// Owned by the listing.
+	all     bool        // the whole source is listed
 	slabs   [][]scanned // the resources listed, in order, slabSize at a time
 	waiting []*scanned  // listed before the cache was ready
 	cache   *cacheIndex // nil until it is
@@ -146,6 +147,7 @@ type scanner struct {
 // list lists the resources to scan (all of them, or the members), and
 // settles each.
 func (s *scanner) list(ctx context.Context, members []string, all bool, next chan<- toRead) error {
+	s.all = all
 	if all {
 		s.prog.Start("scanning", -1)
 		err := metastore.ListEntries(ctx, s.src, "/", func(e metastore.Entry) error {
@@ -156,6 +158,7 @@ func (s *scanner) list(ctx context.Context, members []string, all bool, next cha
 		}
 	} else {
 		s.prog.Start("reading", int64(len(members)))
+		s.reserve(len(members))
 		for _, p := range members {
 			if err := s.add(ctx, scanned{path: p}, next); err != nil {
 				return err
@@ -193,6 +196,25 @@ func (s *scanner) newItem(it scanned) *scanned {
 	return &(*b)[len(*b)-1]
 }
 
+// reserve makes room for n resources in one slab, which result then
+// returns as it is instead of copying every slab into one slice (72 bytes
+// per resource twice over). It moves the resources listed so far, which
+// must all be waiting for the cache (none has gone to the workers).
+func (s *scanner) reserve(n int) {
+	listed := 0
+	for _, b := range s.slabs {
+		listed += len(b)
+	}
+	one := make([]scanned, 0, max(n, listed))
+	for _, b := range s.slabs {
+		one = append(one, b...)
+	}
+	for i := range s.waiting {
+		s.waiting[i] = &one[i]
+	}
+	s.slabs = [][]scanned{one}
+}
+
 // flush settles the queued resources once the cache is ready; block says
 // whether to wait for it.
 func (s *scanner) flush(ctx context.Context, block bool, next chan<- toRead) error {
@@ -201,6 +223,10 @@ func (s *scanner) flush(ctx context.Context, block bool, next chan<- toRead) err
 			return nil
 		}
 		s.cache, s.trusted = s.load.wait(), s.load.trusted
+		if n := s.cache.len(); s.all && n > 0 {
+			// The source as the last backup saw it, and room to grow.
+			s.reserve(n + n/16 + slabSize)
+		}
 	}
 	for i, it := range s.waiting {
 		if err := s.settle(ctx, it, next); err != nil {
@@ -270,9 +296,21 @@ func (s *scanner) read(ctx context.Context, it *scanned, base objects.ID) error 
 	return nil
 }
 
-// result returns the resources scanned (those still there), in path order,
-// freeing each slab once it is copied.
+// result returns the resources scanned (those still there), in path order:
+// the one slab reserved, if they fit, or a copy of every slab, freeing each
+// once it is copied.
 func (s *scanner) result() ([]scanned, error) {
+	if len(s.slabs) == 1 {
+		one := s.slabs[0]
+		out := one[:0]
+		for i := range one {
+			if !one[i].gone {
+				out = append(out, one[i])
+			}
+		}
+		s.slabs = nil
+		return out, sortScanned(out)
+	}
 	n := 0
 	for _, b := range s.slabs {
 		n += len(b)
