@@ -162,7 +162,7 @@ func (r *Repository) record(pw *objects.PackWriter, items []scanned, req recordR
 	if memo != nil {
 		b.Memo = memo
 	}
-	if rec.tree, err = b.Build(treeItems(items)); err != nil {
+	if rec.tree, err = b.Build(scannedItems(items)); err != nil {
 		return rec, err
 	}
 	rec.unchanged = !rec.parent.IsZero() && parentTree == rec.tree
@@ -231,11 +231,11 @@ func (r *Repository) publish(pw *objects.PackWriter, rec recorded, tags []string
 	return ps, nil
 }
 
-// treeItems returns what the tree of a snapshot of items records.
-func treeItems(items []scanned) []tree.Item {
-	out := make([]tree.Item, len(items))
-	for i, it := range items {
-		out[i] = tree.Item{Key: it.path, ID: it.id, Timestamp: it.ts}
-	}
-	return out
+// scannedItems are the resources of a snapshot as its tree records them.
+type scannedItems []scanned
+
+func (s scannedItems) Len() int { return len(s) }
+
+func (s scannedItems) At(i int) tree.Item {
+	return tree.Item{Key: s[i].path, ID: s[i].id, Timestamp: s[i].ts}
 }

@@ -46,6 +46,8 @@ type Store struct {
 	racy     time.Duration // see RacyWindow
 	workers  int           // folders listed at once by ListEntries("/")
 	statMin  int           // files in a folder from which they are lstat'ed in parallel
+	chunk    int           // entries of a folder a listing holds at once (see listChunk)
+	held     *heldStats    // tests: the most entries a listing held; nil otherwise
 	portable bool          // no Linux fast path (dir_portable.go)
 	euid     int           // this process's user (0: root, which can give files away)
 	egid     int           // and group
@@ -129,7 +131,7 @@ func Open(root string) (*Store, error) {
 		return nil, fmt.Errorf("folder: open %s: %w", abs, ErrNotDir)
 	}
 	return &Store{
-		root: abs, racy: RacyWindow, workers: max(4, 2*runtime.NumCPU()), statMin: parallelStatMin,
+		root: abs, racy: RacyWindow, workers: max(4, 2*runtime.NumCPU()), statMin: parallelStatMin, chunk: listChunk,
 		portable: !fastPath, euid: os.Geteuid(), egid: os.Getegid(), pending: &pending{}, seen: newTracker(),
 	}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -113,6 +115,8 @@ func (s *Store) list(ctx context.Context, prefix string, stat bool, fn func(stri
 		prefix:  prefix,
 		stat:    stat,
 		statMin: s.statMin,
+		chunk:   max(s.chunk, 1),
+		held:    s.held,
 		fn:      fn,
 		buf:     make([]byte, 32<<10),
 		path:    append(append(make([]byte, 0, 256), dir...), '/'),
@@ -131,11 +135,15 @@ type lister struct {
 	statMin int // see parallelStatMin
 	fn      func(string, *unix.Stat_t) error
 
-	buf   []byte   // getdents(2) buffer of the fast path
-	names []byte   // entry names; a directory's followed by "/"
-	ents  []dirent // entries of the directories being listed
-	path  []byte   // path of the directory being listed, ending in "/"
-	st    unix.Stat_t
+	chunk int        // entries of a folder held at once (see listChunk)
+	held  *heldStats // tests only; nil otherwise
+
+	buf     []byte   // getdents(2) buffer of the fast path
+	names   []byte   // entry names; a directory's followed by "/"
+	ents    []dirent // entries of the directories being listed
+	scratch []byte   // names moved by trim
+	path    []byte   // path of the directory being listed, ending in "/"
+	st      unix.Stat_t
 }
 
 // dirent is an entry of a directory being listed: names[off:end] and its
@@ -145,22 +153,74 @@ type dirent struct {
 	typ      uint8
 }
 
+// listChunk is the number of entries of one folder a listing holds at
+// once. A folder with more is read once per chunk: each pass keeps the
+// listChunk smallest entries after the last one handed out, whatever order
+// the file system reads them in, so that a listing's memory is bounded by
+// the depth of the tree, not by the size of its largest folder (Kylin's
+// /execute_output: one file per job step, hundreds of thousands on a busy
+// metastore), for one getdents(2) pass over the folder per chunk.
+const listChunk = 16384
+
+// heldStats records, for tests, the most entries a listing held at once.
+type heldStats struct {
+	mu      sync.Mutex
+	dirents int          // entries of the folders being listed (a lister's stack)
+	ahead   atomic.Int64 // entries listed ahead of the caller (listEntriesParallel)
+	entries int          // the most of ahead
+}
+
+func (h *heldStats) noteDirents(n int) {
+	h.mu.Lock()
+	h.dirents = max(h.dirents, n)
+	h.mu.Unlock()
+}
+
+// noteAhead adds d to the entries listed ahead of the caller.
+func (h *heldStats) noteAhead(d int64) {
+	n := h.ahead.Add(d)
+	h.mu.Lock()
+	h.entries = max(h.entries, int(n))
+	h.mu.Unlock()
+}
+
 // dir lists the open directory fd, whose path is l.path, keeping only the
-// entries whose names start with namePrefix.
+// entries whose names start with namePrefix: l.chunk entries at a time (see
+// listChunk), each chunk sorted.
 func (l *lister) dir(fd int, namePrefix string) error {
 	base, nbase := len(l.ents), len(l.names)
 	defer func() {
 		l.ents, l.names = l.ents[:base], l.names[:nbase]
 	}()
-	if err := l.read(fd, namePrefix); err != nil {
-		return err
+	var after []byte // the key of the last entry handed out
+	for pass := 0; ; pass++ {
+		if pass > 0 {
+			if _, err := unix.Seek(fd, 0, io.SeekStart); err != nil {
+				return l.fail(err)
+			}
+		}
+		more, err := l.readChunk(fd, namePrefix, base, nbase, after, pass == 0)
+		if err != nil {
+			return err
+		}
+		if err := l.walkChunk(fd, base); err != nil {
+			return err
+		}
+		if !more || len(l.ents) == base {
+			return nil
+		}
+		last := l.ents[len(l.ents)-1]
+		after = append(after[:0], l.names[last.off:last.end]...)
+		l.ents, l.names = l.ents[:base], l.names[:nbase]
 	}
-	// A directory sorts as its name followed by "/", as its files' paths do.
-	slices.SortFunc(l.ents[base:], func(a, b dirent) int {
-		return bytes.Compare(l.names[a.off:a.end], l.names[b.off:b.end])
-	})
+}
+
+// walkChunk hands out, in order, the files of the sorted entries
+// l.ents[base:] of the open directory fd, and lists its folders.
+func (l *lister) walkChunk(fd int, base int) error {
 	stats := l.statAll(fd, l.ents[base:])
 	plen := len(l.path)
+	defer func() { l.path = l.path[:plen] }()
 	for i := base; i < len(l.ents); i++ {
 		if err := l.ctx.Err(); err != nil {
 			return err
@@ -264,11 +324,20 @@ func (l *lister) statAll(fd int, ents []dirent) []fileStat {
 	return out
 }
 
-// read reads the entries of fd whose names start with namePrefix onto
-// l.ents and l.names, leaving out temporary files, which the store notes.
-func (l *lister) read(fd int, namePrefix string) error {
-	err := l.s.readDir(fd, l.buf, func(name []byte, typ uint8) error {
+// readChunk reads onto l.ents[base:] and l.names[nbase:] the entries of fd
+// whose names start with namePrefix and whose keys (the name, followed by
+// "/" for a folder) sort after after (every one when after is nil),
+// keeping the l.chunk smallest, sorted. more says whether it left some
+// out. Temporary files are left out; the first pass notes them.
+func (l *lister) readChunk(fd int, namePrefix string, base, nbase int, after []byte, first bool) (more bool, err error) {
+	var bound []byte // once entries were left out: the largest key kept
+	err = l.s.readDir(fd, l.buf, func(name []byte, typ uint8) error {
 		if len(name) < len(namePrefix) || string(name[:len(namePrefix)]) != namePrefix {
+			return nil
+		}
+		// The key is name or name+"/": leave out what sorts outside
+		// (after, bound] either way before asking for its type.
+		if after != nil && cmpKey(name, true, after) <= 0 || bound != nil && cmpKey(name, false, bound) > 0 {
 			return nil
 		}
 		if typ == unix.DT_UNKNOWN {
@@ -282,21 +351,87 @@ func (l *lister) read(fd int, namePrefix string) error {
 			typ = dtype(uint32(st.Mode))
 		}
 		if typ == unix.DT_REG && name[0] == '.' && isTemp(string(name)) {
-			l.s.seen.met(string(l.path) + string(name))
+			if first {
+				l.s.seen.met(string(l.path) + string(name))
+			}
+			return nil
+		}
+		dir := typ == unix.DT_DIR
+		if after != nil && cmpKey(name, dir, after) <= 0 || bound != nil && cmpKey(name, dir, bound) > 0 {
 			return nil
 		}
 		start := len(l.names)
 		l.names = append(l.names, name...)
-		if typ == unix.DT_DIR {
+		if dir {
 			l.names = append(l.names, '/')
 		}
 		l.ents = append(l.ents, dirent{off: start, end: len(l.names), typ: typ})
+		if len(l.ents)-base >= 2*l.chunk {
+			l.trim(base, nbase)
+			last := l.ents[len(l.ents)-1]
+			bound, more = append(bound[:0], l.names[last.off:last.end]...), true
+		}
 		return nil
 	})
 	if err != nil {
-		return l.fail(err)
+		return false, l.fail(err)
 	}
-	return nil
+	if len(l.ents)-base > l.chunk {
+		more = true
+	}
+	l.trim(base, nbase)
+	return more, nil
+}
+
+// trim sorts l.ents[base:] and keeps the first l.chunk, with their names
+// moved together to l.names[nbase:].
+func (l *lister) trim(base, nbase int) {
+	if l.held != nil {
+		l.held.noteDirents(len(l.ents))
+	}
+	// A directory sorts as its name followed by "/", as its files' paths do.
+	slices.SortFunc(l.ents[base:], func(a, b dirent) int {
+		return bytes.Compare(l.names[a.off:a.end], l.names[b.off:b.end])
+	})
+	if len(l.ents)-base <= l.chunk {
+		return
+	}
+	l.ents = l.ents[:base+l.chunk]
+	l.scratch = l.scratch[:0]
+	for i := base; i < len(l.ents); i++ {
+		e := &l.ents[i]
+		off := nbase + len(l.scratch)
+		l.scratch = append(l.scratch, l.names[e.off:e.end]...)
+		e.off, e.end = off, nbase+len(l.scratch)
+	}
+	l.names = append(l.names[:nbase], l.scratch...)
+}
+
+// cmpKey compares the key of an entry named name (followed by "/" if dir)
+// with key.
+func cmpKey(name []byte, dir bool, key []byte) int {
+	if !dir {
+		return bytes.Compare(name, key)
+	}
+	n := len(name)
+	if len(key) <= n {
+		if c := bytes.Compare(name[:len(key)], key); c != 0 {
+			return c
+		}
+		return 1 // key is name's prefix (or name): name+"/" is longer
+	}
+	if c := bytes.Compare(name, key[:n]); c != 0 {
+		return c
+	}
+	switch {
+	case key[n] > '/':
+		return -1
+	case key[n] < '/':
+		return 1
+	case len(key) == n+1:
+		return 0
+	}
+	return -1 // name+"/" is key's prefix
 }
 
 // readDir calls fn for each entry of the open directory fd other than "."
@@ -335,9 +470,16 @@ func dtype(mode uint32) uint8 {
 	}
 }
 
+// batchesAhead is how many batches of entries (of min(l.chunk, 1024) each)
+// a folder listed by listEntriesParallel may hold ahead of the caller.
+const batchesAhead = 8
+
 // listEntriesParallel lists each folder of the root on its own goroutine (at
 // most s.workers at once, ahead of the caller) and hands the entries to fn
-// in byte order of path.
+// in byte order of path. Each folder holds at most batchesAhead batches
+// ahead of the caller (and the one it is filling): a large folder waits
+// for its turn instead of growing (the lstat calls of a large folder's
+// files still run on several goroutines, see statAll).
 func (s *Store) listEntriesParallel(ctx context.Context, fn func(metastore.Entry) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -346,22 +488,14 @@ func (s *Store) listEntriesParallel(ctx context.Context, fn func(metastore.Entry
 	if err != nil {
 		return fmt.Errorf("folder: list /: %w", err)
 	}
-	// Byte order of full paths: a folder sorts as its name plus "/".
-	type part struct {
-		key  string
-		dir  bool
-		name string
-		done chan struct{}
-		ents []metastore.Entry
-		err  error
-	}
 	parts := make([]*part, 0, len(des))
 	for _, d := range des {
+		// Byte order of full paths: a folder sorts as its name plus "/".
 		key := d.Name()
 		if d.IsDir() {
 			key += "/"
 		}
-		parts = append(parts, &part{key: key, dir: d.IsDir(), name: d.Name(), done: make(chan struct{})})
+		parts = append(parts, &part{key: key, dir: d.IsDir(), name: d.Name(), batches: make(chan []metastore.Entry, batchesAhead)})
 	}
 	sort.Slice(parts, func(i, j int) bool { return parts[i].key < parts[j].key })
 	ctx, cancel := context.WithCancel(ctx)
@@ -374,37 +508,78 @@ func (s *Store) listEntriesParallel(ctx context.Context, fn func(metastore.Entry
 			case <-ctx.Done():
 				return
 			}
-			go func(p *part) {
-				defer close(p.done)
-				prefix := "/" + p.name
-				if p.dir {
-					prefix += "/"
-				}
-				p.err = s.listEntries(ctx, prefix, func(e metastore.Entry) error {
-					if p.dir || e.Path == prefix {
-						p.ents = append(p.ents, e)
-					}
-					return nil
-				})
-			}(p)
+			go s.listPart(ctx, p)
 		}
 	}()
 	for _, p := range parts {
-		select {
-		case <-p.done:
-		case <-ctx.Done():
-			return ctx.Err()
+		for open := true; open; {
+			var batch []metastore.Entry
+			select {
+			case batch, open = <-p.batches:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			for _, e := range batch {
+				if err := fn(e); err != nil {
+					return err
+				}
+			}
+			if s.held != nil {
+				s.held.noteAhead(-int64(len(batch)))
+			}
 		}
 		<-sem
 		if p.err != nil {
 			return p.err
 		}
-		for _, e := range p.ents {
-			if err := fn(e); err != nil {
-				return err
-			}
-		}
-		p.ents = nil
 	}
 	return nil
+}
+
+// part is one entry of the root being listed by listEntriesParallel.
+type part struct {
+	key     string // name, followed by "/" for a folder
+	dir     bool
+	name    string
+	batches chan []metastore.Entry // closed once err is set
+	err     error
+}
+
+// listPart lists p into p.batches, and closes it.
+func (s *Store) listPart(ctx context.Context, p *part) {
+	defer close(p.batches)
+	prefix := "/" + p.name
+	if p.dir {
+		prefix += "/"
+	}
+	size := min(max(s.chunk, 1), 1024)
+	var batch []metastore.Entry
+	send := func() error {
+		select {
+		case p.batches <- batch:
+			batch = nil
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	p.err = s.listEntries(ctx, prefix, func(e metastore.Entry) error {
+		if !p.dir && e.Path != prefix {
+			return nil
+		}
+		if batch == nil {
+			batch = make([]metastore.Entry, 0, size)
+		}
+		batch = append(batch, e)
+		if s.held != nil {
+			s.held.noteAhead(1)
+		}
+		if len(batch) < size {
+			return nil
+		}
+		return send()
+	})
+	if p.err == nil && len(batch) > 0 {
+		p.err = send()
+	}
 }

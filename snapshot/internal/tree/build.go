@@ -17,6 +17,20 @@ type Item struct {
 	Timestamp int64
 }
 
+// Items are the resources of a snapshot, sorted by key: an interface, not
+// a slice, so that a caller's own records serve as they are (a copy of a
+// million Items took 48 MB beside them).
+type Items interface {
+	Len() int
+	At(i int) Item
+}
+
+// ItemSlice is Items held in a slice.
+type ItemSlice []Item
+
+func (s ItemSlice) Len() int      { return len(s) }
+func (s ItemSlice) At(i int) Item { return s[i] }
+
 // WriteFunc stores an object (or, in a dry run, only names it). base is an
 // earlier version of the object (the tree at the same path in the previous
 // snapshot), which the store may use as a delta base; zero if unknown.
@@ -64,7 +78,7 @@ const asyncTreeSize = 64 << 10
 // returns the root tree: the resource folders and the records with their
 // timestamps mirror (FORMAT.md). A key that is both a resource and a folder
 // cannot be represented and is an error.
-func (b *Builder) Build(items []Item) (objects.ID, error) {
+func (b *Builder) Build(items Items) (objects.ID, error) {
 	b.late = &errgroup.Group{}
 	if b.Workers >= 2 {
 		b.late.SetLimit(b.Workers)
@@ -76,8 +90,8 @@ func (b *Builder) Build(items []Item) (objects.ID, error) {
 	return root, err
 }
 
-func (b *Builder) root(items []Item) (objects.ID, error) {
-	entries, mirror, err := b.dir(items, 1)
+func (b *Builder) root(items Items) (objects.ID, error) {
+	entries, mirror, err := b.dir(items, 0, items.Len(), 1)
 	if err != nil {
 		return objects.ID{}, err
 	}
@@ -119,46 +133,47 @@ func (b *Builder) tree(path string, entries []objects.TreeEntry) (objects.ID, er
 	return id, nil
 }
 
-// dir returns the entries of the folder whose resources are items, all of
-// which share the first `off` bytes of their key (the folder's path with
+// dir returns the entries of the folder whose resources are items lo to
+// hi (not included), all of which share the first `off` bytes of their key (the folder's path with
 // its slash), and the entries of its timestamps mirror, in which each
 // resource is an empty blob named "<name>@<milliseconds>" and each subfolder
 // a tree (see FORMAT.md).
-func (b *Builder) dir(items []Item, off int) ([]objects.TreeEntry, []objects.TreeEntry, error) {
+func (b *Builder) dir(items Items, lo, hi, off int) ([]objects.TreeEntry, []objects.TreeEntry, error) {
 	var entries, mirror []objects.TreeEntry
-	if n := len(items); n <= 1<<16 {
+	if n := hi - lo; n <= 1<<16 {
 		// At most one entry per resource: enough for a flat folder of job
 		// outputs without regrowing, little to waste for a nested one.
 		entries, mirror = make([]objects.TreeEntry, 0, n), make([]objects.TreeEntry, 0, n)
 	}
-	for i := 0; i < len(items); {
-		rest := items[i].Key[off:]
+	for i := lo; i < hi; {
+		it := items.At(i)
+		rest := it.Key[off:]
 		slash := strings.IndexByte(rest, '/')
 		if slash < 0 {
 			if len(entries) > 0 && entries[len(entries)-1].Name == rest {
-				return nil, nil, errBoth(items[i].Key)
+				return nil, nil, errBoth(it.Key)
 			}
 			empty, err := b.emptyBlob()
 			if err != nil {
 				return nil, nil, err
 			}
-			entries = append(entries, objects.TreeEntry{Name: rest, Mode: objects.ModeFile, ID: items[i].ID})
-			mirror = append(mirror, objects.TreeEntry{Name: MirrorEntry(rest, items[i].Timestamp), Mode: objects.ModeFile, ID: empty})
+			entries = append(entries, objects.TreeEntry{Name: rest, Mode: objects.ModeFile, ID: it.ID})
+			mirror = append(mirror, objects.TreeEntry{Name: MirrorEntry(rest, it.Timestamp), Mode: objects.ModeFile, ID: empty})
 			i++
 			continue
 		}
 		name := rest[:slash]
-		prefix := items[i].Key[:off+slash+1]
+		prefix := it.Key[:off+slash+1]
 		j := i + 1
-		for j < len(items) && strings.HasPrefix(items[j].Key, prefix) {
+		for j < hi && strings.HasPrefix(items.At(j).Key, prefix) {
 			j++
 		}
 		for _, e := range entries {
 			if e.Name == name {
-				return nil, nil, errBoth(items[i].Key[:off+slash])
+				return nil, nil, errBoth(it.Key[:off+slash])
 			}
 		}
-		id, subTS, err := b.subdir(items[i:j], off+slash+1)
+		id, subTS, err := b.subdir(items, i, j, off+slash+1)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -176,17 +191,18 @@ func errBoth(key string) error {
 }
 
 // subdir writes the tree and the timestamps mirror of a folder below the
-// root (see dir), or takes them from the memo.
-func (b *Builder) subdir(items []Item, off int) (objects.ID, objects.ID, error) {
-	path := items[0].Key[1 : off-1]
+// root, whose resources are items lo to hi (see dir), or takes them from
+// the memo.
+func (b *Builder) subdir(items Items, lo, hi, off int) (objects.ID, objects.ID, error) {
+	path := items.At(lo).Key[1 : off-1]
 	var fp [20]byte
 	if b.Memo != nil {
-		fp = fingerprint(items, off)
+		fp = fingerprint(items, lo, hi, off)
 		if tree, mirror, ok := b.Memo.Get(path, fp); ok {
 			return tree, mirror, nil
 		}
 	}
-	entries, mirror, err := b.dir(items, off)
+	entries, mirror, err := b.dir(items, lo, hi, off)
 	if err != nil {
 		return objects.ID{}, objects.ID{}, err
 	}
@@ -204,24 +220,33 @@ func (b *Builder) subdir(items []Item, off int) (objects.ID, objects.ID, error) 
 	return id, mid, nil
 }
 
-// fingerprint identifies the content of a folder: the names, objects and
-// timestamps of everything below it.
-func fingerprint(items []Item, off int) [20]byte {
-	// One buffer, one hash: SHA-1 over many tiny writes is several times
-	// slower.
-	n := 0
-	for _, it := range items {
-		n += len(it.Key) - off + 29
-	}
-	buf := make([]byte, 0, n)
-	for _, it := range items {
+// fingerprint identifies the content of a folder, items lo to hi: the
+// names, objects and timestamps of everything below it.
+func fingerprint(items Items, lo, hi, off int) [20]byte {
+	// SHA-1 over many tiny writes is several times slower than over large
+	// ones; a buffer of the whole folder (a flat folder of 300,000 jobs:
+	// over 20 MB) is no faster than one of 64 KB written when full.
+	h := sha1.New()
+	buf := make([]byte, 0, fingerprintBuffer)
+	for i := lo; i < hi; i++ {
+		it := items.At(i)
+		if len(buf)+len(it.Key)-off+29 > cap(buf) && len(buf) > 0 {
+			h.Write(buf)
+			buf = buf[:0]
+		}
 		buf = append(buf, it.Key[off:]...)
 		buf = append(buf, 0)
 		buf = append(buf, it.ID[:]...)
 		buf = binary.BigEndian.AppendUint64(buf, uint64(it.Timestamp))
 	}
-	return sha1.Sum(buf)
+	h.Write(buf)
+	var fp [20]byte
+	h.Sum(fp[:0])
+	return fp
 }
+
+// fingerprintBuffer is the size of fingerprint's buffer.
+const fingerprintBuffer = 64 << 10
 
 func (b *Builder) emptyBlob() (objects.ID, error) {
 	if !b.haveEmpty {
