@@ -165,10 +165,14 @@ func Retarget(l Layout, key, fromProject, toProject string) string {
 }
 
 // ProjectFile returns the key of project p's file in a layout:
-// "/project/P.json" (Layout4) or "/_global/project/P.json" (Layout5).
+// "/project/P.json" (Layout4), "/_global/project/P.json" (Layout5) or
+// "/PROJECT/P.json" (LayoutTyped).
 func ProjectFile(l Layout, project string) string {
-	if l == Layout5 {
+	switch l {
+	case Layout5:
 		return project5Prefix + project + jsonSuffix
+	case LayoutTyped:
+		return projectTyped + project + jsonSuffix
 	}
 	return projectPrefix4 + project + jsonSuffix
 }
@@ -179,20 +183,32 @@ func ModelKey(project, id string) string {
 	return "/" + project + "/model_desc/" + id + jsonSuffix
 }
 
+// ModelFile returns the key of a Kylin 5 model descriptor in layout l:
+// ModelKey on Layout5, "/MODEL/ID.json" on LayoutTyped.
+func ModelFile(l Layout, project, id string) string {
+	if l == LayoutTyped {
+		return modelTyped + id + jsonSuffix
+	}
+	return ModelKey(project, id)
+}
+
 // IsProjectFile reports whether key lies in the folder of project files of
-// either layout ("/project/" or "/_global/project/"). A restore writes them
-// last, so that Kylin never sees a project naming a cube that is not there
-// yet, and a cube restore merges into them rather than replace them.
+// any layout ("/project/", "/_global/project/" or "/PROJECT/"). A restore
+// writes them last, so that Kylin never sees a project naming a cube that
+// is not there yet, and a cube restore merges into them rather than
+// replace them.
 func IsProjectFile(key string) bool {
-	return strings.HasPrefix(key, projectPrefix4) || strings.HasPrefix(key, project5Prefix)
+	return strings.HasPrefix(key, projectPrefix4) || strings.HasPrefix(key, project5Prefix) || strings.HasPrefix(key, projectTyped)
 }
 
 // SharedByNature reports resources that other cubes or projects may use
 // without the scope rules knowing (a model, a table or its table_exd that
-// a project lists, a project): a cube restore never deletes them.
+// a project lists, a project; on the per-type layout also a computed
+// column, which several models may share): a cube restore never deletes
+// them.
 func SharedByNature(key string) bool {
 	switch TypeOf(key) {
-	case "model_desc", "table", "table_exd", "project":
+	case "model_desc", "table", "table_exd", "project", "MODEL", "TABLE_INFO", "TABLE_EXD", "PROJECT", "COMPUTE_COLUMN":
 		return true
 	}
 	return false

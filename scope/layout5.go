@@ -61,6 +61,19 @@ func models5(ctx context.Context, src metastore.Source) ([]model5, error) {
 	return out, nil
 }
 
+// modelsOf reads the model descriptors of a Kylin 5 metastore of either
+// layout; none on Layout4.
+func modelsOf(ctx context.Context, src metastore.Source) ([]model5, error) {
+	layout, err := DetectLayout(ctx, src)
+	switch {
+	case err != nil || layout == Layout4:
+		return nil, err
+	case layout == LayoutTyped:
+		return modelsTyped(ctx, src)
+	}
+	return models5(ctx, src)
+}
+
 // modelsTyped reads the model descriptors of a LayoutTyped metastore,
 // "/MODEL/UUID.json", whose project is their "project" field.
 func modelsTyped(ctx context.Context, src metastore.Source) ([]model5, error) {
@@ -172,6 +185,11 @@ func (r *resolver) findModel5(name string) (*model5, error) {
 	if err != nil {
 		return nil, err
 	}
+	return r.pickModel5(all, name)
+}
+
+// pickModel5 finds among all the one model name names (see findModel5).
+func (r *resolver) pickModel5(all []model5, name string) (*model5, error) {
 	found := r.modelsNamed5(all, "", name)
 	if project, alias, ok := strings.Cut(name, "."); ok && len(found) == 0 {
 		found = r.modelsNamed5(all, project, alias)
@@ -205,16 +223,12 @@ func (r *resolver) findModel5(name string) (*model5, error) {
 	return nil, fmt.Errorf("%w: %q %s %d models: %s; name one of them as PROJECT.alias", ErrAmbiguousCube, name, what, len(found), strings.Join(names, ", "))
 }
 
-// ModelRefs returns a name for each model of a Kylin 5 metastore (Layout5)
-// whose descriptor can be parsed, "PROJECT.UUID", which resolves to that
-// model alone even where aliases are shared (Cubes names such models
-// once); nil on other layouts.
+// ModelRefs returns a name for each model of a Kylin 5 metastore (Layout5
+// or LayoutTyped) whose descriptor can be parsed, "PROJECT.UUID", which
+// resolves to that model alone even where aliases are shared (Cubes names
+// such models once); nil on other layouts.
 func ModelRefs(ctx context.Context, src metastore.Source) ([]string, error) {
-	layout, err := DetectLayout(ctx, src)
-	if err != nil || layout != Layout5 {
-		return nil, err
-	}
-	models, err := models5(ctx, src)
+	models, err := modelsOf(ctx, src)
 	if err != nil {
 		return nil, err
 	}
@@ -228,10 +242,10 @@ func ModelRefs(ctx context.Context, src metastore.Source) ([]string, error) {
 }
 
 // ModelIDs returns the uuids (key stems) of the models of project whose
-// alias is alias in a Kylin 5 metastore (Layout5), in key order: Kylin 5
-// expects one, a restore into the project may add another.
+// alias is alias in a Kylin 5 metastore (Layout5 or LayoutTyped), in key
+// order: Kylin 5 expects one, a restore into the project may add another.
 func ModelIDs(ctx context.Context, src metastore.Source, project, alias string) ([]string, error) {
-	models, err := models5(ctx, src)
+	models, err := modelsOf(ctx, src)
 	if err != nil {
 		return nil, err
 	}

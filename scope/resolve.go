@@ -112,8 +112,10 @@ func Resolve(ctx context.Context, src metastore.Source, s Scope, opt Options) (*
 		err = r.project5(s.Name)
 	case s.Kind == Cube && layout == Layout5:
 		err = r.cube5(res, s.Name)
-	case layout == LayoutTyped:
-		err = fmt.Errorf("%w: the metastore has Kylin 5's per-type layout (KYLIN-5945: /PROJECT/, /MODEL/, ...), on which only the whole system is backed up and restored (metastore backup, metastore restore); %s scopes are not supported on it yet", ErrUnsupportedLayout, s.Kind)
+	case s.Kind == Project && layout == LayoutTyped:
+		err = r.projectTyped(s.Name)
+	case s.Kind == Cube && layout == LayoutTyped:
+		err = r.cubeTyped(res, s.Name, opt)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("resolve %s: %w", s, err)

@@ -53,7 +53,11 @@ func (x *restore) wanted(ctx context.Context) error {
 	if x.opt.Scope.Kind != scope.Cube || x.exact {
 		return nil
 	}
-	if x.layout == scope.Layout5 {
+	if x.layout == scope.LayoutTyped && x.cube.project != "" && x.cube.project != x.opt.Project {
+		return fmt.Errorf("%w: model %s is of project %s in snapshot %s; on Kylin 5's per-type layout (KYLIN-5945) a model's resources name their project inside their content (field \"project\"), which a restore does not rewrite: restore it into %s",
+			ErrConflict, x.opt.Scope.Name, x.cube.project, x.snap.Info.ID.Short(), x.cube.project)
+	}
+	if x.layout != scope.Layout4 {
 		// Kylin 5 allows the same model in several projects: no owner
 		// rule, but a warning for another model of the alias there.
 		return x.aliasTaken(ctx)
@@ -79,7 +83,7 @@ func (x *restore) aliasTaken(ctx context.Context) error {
 	var others []string
 	for _, id := range ids {
 		if id != x.cube.id {
-			others = append(others, scope.ModelKey(x.opt.Project, id))
+			others = append(others, scope.ModelFile(x.layout, x.opt.Project, id))
 		}
 	}
 	if len(others) > 0 {
@@ -245,7 +249,7 @@ func (x *restore) currentScope(ctx context.Context) (owner string, err error) {
 	}
 	paths := []string{}
 	current := opt.Scope
-	if opt.Scope.Kind == scope.Cube && x.layout == scope.Layout5 && x.cube.id != "" && !x.exact {
+	if opt.Scope.Kind == scope.Cube && x.layout != scope.Layout4 && x.cube.id != "" && !x.exact {
 		// The model as the target project holds it: by its key, never
 		// another project's copy or another model of the alias.
 		current = scope.CubeScope(opt.Project + "." + x.cube.id)
@@ -457,12 +461,12 @@ func (x *restore) protected(ctx context.Context) (map[string]string, error) {
 		return out, nil
 	case scope.Cube:
 		list, named = scope.Cubes, scope.CubeScope
-		if x.layout == scope.Layout5 {
+		if x.layout != scope.Layout4 {
 			// Every model by PROJECT.UUID: two models of one alias are
 			// two, and the restored one is told apart by its uuid.
 			list = scope.ModelRefs
 		}
-		for _, l := range []scope.Layout{scope.Layout4, scope.Layout5} {
+		for _, l := range []scope.Layout{scope.Layout4, scope.Layout5, scope.LayoutTyped} {
 			out[scope.ProjectFile(l, x.opt.Project)] = "project files are merged, never deleted"
 		}
 	}
@@ -471,7 +475,7 @@ func (x *restore) protected(ctx context.Context) (map[string]string, error) {
 		return nil, err
 	}
 	for _, n := range names {
-		if n != x.opt.Scope.Name && (x.layout != scope.Layout5 || n != x.opt.Project+"."+x.cube.id) {
+		if n != x.opt.Scope.Name && (x.layout == scope.Layout4 || n != x.opt.Project+"."+x.cube.id) {
 			if err := x.usedBy(ctx, out, named(n)); err != nil {
 				return nil, err
 			}
