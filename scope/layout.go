@@ -262,17 +262,24 @@ func Cubes(ctx context.Context, src metastore.Source) ([]string, error) {
 }
 
 // HasCube reports whether src holds cube name: "/cube/NAME.json" on
-// Layout4, a model that name (see Cubes) names on Layout5.
+// Layout4, one model that name names on Kylin 5 (an alias, "P.alias", a
+// uuid or "P.uuid", as Resolve reads them).
 func HasCube(ctx context.Context, src metastore.Source, name string) (bool, error) {
 	ok, err := exists(ctx, src, cubePrefix4+name+jsonSuffix)
 	if err != nil || ok {
 		return ok, err
 	}
 	cubes, err := Cubes(ctx, src)
-	if err != nil {
+	if err != nil || slices.Contains(cubes, name) {
+		return err == nil, err
+	}
+	models, err := modelsOf(ctx, src)
+	if err != nil || len(models) == 0 {
 		return false, err
 	}
-	return slices.Contains(cubes, name), nil
+	r := newResolver(ctx, src)
+	_, err = r.pickModel5(models, name)
+	return err == nil, nil
 }
 
 // exists reports whether src holds key, asking a metastore.Exister, or

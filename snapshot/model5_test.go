@@ -135,3 +135,38 @@ func TestRestoreModelAliasTaken5(t *testing.T) {
 		}
 	}
 }
+
+// TestRestoreModelOtherName5: a model snapshot recorded by one of the
+// model's names (alias, PROJECT.alias, uuid, PROJECT.uuid) is restored,
+// and found as "latest", under any other of them; another model's name is
+// still a scope mismatch.
+func TestRestoreModelOtherName5(t *testing.T) {
+	ctx := context.Background()
+	names := []string{"test_bank", "default.test_bank", testBank5, "default." + testBank5}
+	for _, recorded := range names {
+		r := newRepo(t)
+		target := kylin5Copy(t)
+		in := backup(t, r, target, scope.CubeScope(recorded)).Snapshot
+		snap := r.OpenInfo(in)
+		target.Delete(ctx, "/default/index_plan/"+testBank5+".json")
+		for _, asked := range names {
+			want := scope.CubeScope(asked)
+			res, err := r.Restore(ctx, snap, target, RestoreOptions{Scope: want, Project: "default"})
+			if err != nil {
+				t.Errorf("recorded as %s, restore --model %s: %v", recorded, asked, err)
+				continue
+			}
+			if asked == names[0] && res.Counts[Added] != 1 {
+				t.Errorf("recorded as %s, restore --model %s: counts %v, want the index plan added", recorded, asked, res.Counts)
+			}
+			got, err := r.Resolve(ctx, "latest", want)
+			if err != nil || got.ID != in.ID {
+				t.Errorf("recorded as %s: latest for %s = %s, %v; want %s", recorded, asked, got.ID.Short(), err, in.ID.Short())
+			}
+		}
+		_, err := r.Restore(ctx, snap, target, RestoreOptions{Scope: scope.CubeScope("gc_test.m1"), Project: "gc_test"})
+		if !errors.Is(err, ErrScopeMismatch) {
+			t.Errorf("recorded as %s, restore --model gc_test.m1: %v; want ErrScopeMismatch", recorded, err)
+		}
+	}
+}

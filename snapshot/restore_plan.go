@@ -43,6 +43,10 @@ func (x *restore) wanted(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if x.opt.Scope.Kind == scope.Cube && x.layout == scope.LayoutTyped && x.cube.project != "" && x.cube.project != x.opt.Project {
+		return fmt.Errorf("%w: model %s is of project %s in snapshot %s; on Kylin 5's per-type layout (KYLIN-5945) a model's resources name their project inside their content (field \"project\"), which a restore does not rewrite: restore it into %s",
+			ErrConflict, x.opt.Scope.Name, x.cube.project, x.snap.Info.ID.Short(), x.cube.project)
+	}
 	if err := x.lookupWanted(paths); err != nil {
 		return err
 	}
@@ -52,10 +56,6 @@ func (x *restore) wanted(ctx context.Context) error {
 	}
 	if x.opt.Scope.Kind != scope.Cube || x.exact {
 		return nil
-	}
-	if x.layout == scope.LayoutTyped && x.cube.project != "" && x.cube.project != x.opt.Project {
-		return fmt.Errorf("%w: model %s is of project %s in snapshot %s; on Kylin 5's per-type layout (KYLIN-5945) a model's resources name their project inside their content (field \"project\"), which a restore does not rewrite: restore it into %s",
-			ErrConflict, x.opt.Scope.Name, x.cube.project, x.snap.Info.ID.Short(), x.cube.project)
 	}
 	if x.layout != scope.Layout4 {
 		// Kylin 5 allows the same model in several projects: no owner
@@ -115,9 +115,9 @@ func (x *restore) desiredPaths(ctx context.Context) ([]string, error) {
 		return nil, errors.New("restore-cube needs the target project")
 	case x.exact:
 		return x.undoPaths(ctx)
-	case in.Scope.Kind == scope.Cube && in.Scope != opt.Scope:
+	case in.Scope.Kind == scope.Cube && in.Scope != opt.Scope && !x.sameModel(ctx):
 		return nil, x.mismatch(fmt.Sprintf("restore it with --cube %s, or take %s from a system or project snapshot", in.Scope.Name, opt.Scope.Name))
-	case in.Scope == opt.Scope:
+	case in.Scope.Kind == scope.Cube:
 		paths, err := x.allPaths(ctx)
 		if err != nil {
 			return nil, err
@@ -132,6 +132,28 @@ func (x *restore) desiredPaths(ctx context.Context) ([]string, error) {
 		return paths, nil
 	}
 	return x.resolve(ctx, scope.ErrUnknownCube)
+}
+
+// sameModel reports whether the cube scope of a Kylin 5 snapshot and the
+// restore's name one model (see sameModel).
+func (x *restore) sameModel(ctx context.Context) bool {
+	return x.layout != scope.Layout4 && sameModel(ctx, x.snap, x.snap.Info.Scope, x.opt.Scope)
+}
+
+// sameModel reports whether cube scopes a and b name one model of a Kylin 5
+// metastore src: a model recorded by alias and asked for by uuid,
+// "PROJECT.alias" or "PROJECT.uuid", or the reverse. On Kylin 2.x-4.x a
+// cube has one name, so two scopes are one only if equal.
+func sameModel(ctx context.Context, src metastore.Source, a, b scope.Scope) bool {
+	var found [2]*scope.Result
+	for i, s := range []scope.Scope{a, b} {
+		sr, err := scope.Resolve(ctx, src, s, scope.Options{NoSuggestions: true})
+		if err != nil || s.Kind != scope.Cube || sr.ModelID == "" {
+			return false
+		}
+		found[i] = sr
+	}
+	return found[0].Project == found[1].Project && found[0].ModelID == found[1].ModelID
 }
 
 // allPaths lists every resource of the snapshot.
