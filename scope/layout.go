@@ -28,8 +28,7 @@ const (
 	// one folder per metadata type, upper case, each resource named by its
 	// meta key: "/PROJECT/P.json", "/MODEL/UUID.json",
 	// "/TABLE_INFO/P.DB.T.json", "/SYSTEM/UUID.json" (Kylin's
-	// MetadataType, RawResource.generateFilePath). Only the system scope
-	// is supported on it.
+	// MetadataType, RawResource.generateFilePath).
 	LayoutTyped
 )
 
@@ -91,9 +90,9 @@ func DetectLayout(ctx context.Context, src metastore.Source) (Layout, error) {
 	return Layout4, nil
 }
 
-// ErrUnsupportedLayout is wrapped by the errors of Resolve for a scope its
-// layout does not support (a project or model of Kylin 5's per-type
-// layout).
+// ErrUnsupportedLayout is wrapped by errors about a scope a layout does not
+// support. Every layout supports every scope now; callers still map it to
+// a refusal.
 var ErrUnsupportedLayout = errors.New("scope not supported on this layout")
 
 // layout4Types are the first path components of Kylin 2.x-4.x and KE 3.x

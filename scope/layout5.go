@@ -136,7 +136,7 @@ func cubeNames5(models []model5) []string {
 
 // cube5 resolves a cube scope on Layout5: name is a model alias,
 // "project.alias", a model's uuid or "project.uuid".
-func (r *resolver) cube5(res *Result, name string) error {
+func (r *resolver) cube5(res *Result, name string, opt Options) error {
 	m, err := r.findModel5(name)
 	if err != nil {
 		return err
@@ -158,8 +158,10 @@ func (r *resolver) cube5(res *Result, name string) error {
 			return err
 		}
 	}
-	if err := r.addPrefix(dir + "dataflow_details/" + m.id + "/"); err != nil {
-		return err
+	if opt.WithSegments {
+		if err := r.segments5(m, dir); err != nil {
+			return err
+		}
 	}
 	res.Tables = m.desc.tables()
 	sort.Strings(res.Tables)
@@ -173,6 +175,46 @@ func (r *resolver) cube5(res *Result, name string) error {
 		}
 		if _, err := r.addIfExists(dir + "table_exd/" + t + jsonSuffix); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// dataflow5 is the part of "/P/dataflow/ID.json" a model scope reads.
+type dataflow5 struct {
+	Segments []struct {
+		ID string `json:"id"`
+	} `json:"segments"`
+}
+
+// segments5 adds the details of the model's segments that exist,
+// "/P/dataflow_details/ID/SEGMENT.json" for each "id" of the dataflow's
+// "segments" (Kylin's NDataSegDetailsManager reads a segment's details by
+// its id, and has none until a layout of it is built).
+func (r *resolver) segments5(m *model5, dir string) error {
+	dfKey := dir + "dataflow/" + m.id + jsonSuffix
+	data, ok, err := r.read(dfKey)
+	if err != nil || !ok {
+		return err
+	}
+	var df dataflow5
+	if err := decode(data, &df); err != nil {
+		r.warn(dfKey, "cannot parse (%v); the model's segments are left out", err)
+		return nil
+	}
+	prefix := dir + "dataflow_details/" + m.id + "/"
+	have := map[string]bool{}
+	err = r.src.List(r.ctx, prefix, func(p string) error {
+		have[p] = true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("list %s: %w", prefix, err)
+	}
+	for _, seg := range df.Segments {
+		if p := prefix + seg.ID + jsonSuffix; isComponent(seg.ID) && have[p] {
+			r.known[p] = true
+			r.add(p)
 		}
 	}
 	return nil

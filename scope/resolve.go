@@ -16,8 +16,10 @@ import (
 // Options tunes Resolve.
 type Options struct {
 	// WithSegments adds, to a cube scope, the dictionaries, table snapshots
-	// and cuboid statistics that the cube's segments reference. A project
-	// scope always has them; a system scope has everything anyway.
+	// and cuboid statistics that the cube's segments reference (Kylin
+	// 2.x-4.x), or the details of a model's segments (Kylin 5; the
+	// segments and layouts of the per-type layout). A project scope always
+	// has them; a system scope has everything anyway.
 	WithSegments bool
 	// NoSuggestions leaves NotFoundError.Closest empty: for callers that
 	// expect the project or cube may not exist (a restore looking at what
@@ -111,7 +113,7 @@ func Resolve(ctx context.Context, src metastore.Source, s Scope, opt Options) (*
 	case s.Kind == Project && layout == Layout5:
 		err = r.project5(s.Name)
 	case s.Kind == Cube && layout == Layout5:
-		err = r.cube5(res, s.Name)
+		err = r.cube5(res, s.Name, opt)
 	case s.Kind == Project && layout == LayoutTyped:
 		err = r.projectTyped(s.Name)
 	case s.Kind == Cube && layout == LayoutTyped:

@@ -320,7 +320,8 @@ func TestSample5(t *testing.T) {
 		"/gc_test/table_exd/DEFAULT.TEST_KYLIN_FACT.json",
 	})
 
-	// A model by its unique alias.
+	// A model by its unique alias (its segments' details only with
+	// WithSegments: TestModelScope5).
 	res, err = scope.Resolve(ctx, src, scope.CubeScope("test_bank"), scope.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -330,10 +331,6 @@ func TestSample5(t *testing.T) {
 		"/UUID",
 		"/_global/project/default.json",
 		"/default/dataflow/" + id + ".json",
-		"/default/dataflow_details/" + id + "/0db919f3-1359-496c-aab5-b6f3951adc0e.json",
-		"/default/dataflow_details/" + id + "/73570f31-05a5-448f-973c-44209830dd01.json",
-		"/default/dataflow_details/" + id + "/d2edf0c5-5eb2-4968-9ad5-09efbf659324.json",
-		"/default/dataflow_details/" + id + "/ff839b0b-2c23-4420-b332-0df70e36c343.json",
 		"/default/index_plan/" + id + ".json",
 		"/default/model_desc/" + id + ".json",
 		"/default/table/DEFAULT.TEST_BANK_INCOME.json",

@@ -243,7 +243,7 @@ func TestResolve5(t *testing.T) {
 	}
 	checkPaths(t, "cube/sales", res.Paths, []string{
 		"/UUID", "/_global/project/a.json",
-		"/a/dataflow_details/m1/s.json", "/a/index_plan/m1.json", "/a/model_desc/m1.json",
+		"/a/index_plan/m1.json", "/a/model_desc/m1.json",
 		"/a/table/DB.D.json", "/a/table/DB.F.json", "/a/table_exd/DB.D.json",
 	})
 	want := []scope.Warning{

@@ -47,12 +47,17 @@ const (
 // never refused by the 2.x-4.x rule of one project per cube; restored
 // again, it is found in the target by its uuid, so the now ambiguous alias
 // neither fails the restore nor hides it; --after-truncate deletes what the
-// model no longer has there and nothing of the source project's copy.
+// model no longer has there (the details of a segment built since, with a
+// snapshot taken --with-segments) and nothing of the source project's copy.
 func TestRestoreModelIntoAnotherProject5(t *testing.T) {
 	ctx := context.Background()
 	r := newRepo(t)
 	target := kylin5Copy(t)
-	snap := r.OpenInfo(backup(t, r, target, scope.CubeScope("test_bank")).Snapshot)
+	bres, err := r.Backup(ctx, target, BackupOptions{Scope: scope.CubeScope("test_bank"), WithSegments: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := r.OpenInfo(bres.Snapshot)
 	before := dump(t, target)
 
 	opt := RestoreOptions{Scope: scope.CubeScope("test_bank"), Project: "gc_test"}
@@ -80,21 +85,31 @@ func TestRestoreModelIntoAnotherProject5(t *testing.T) {
 		}
 	}
 
-	// Again, with a segment detail that the snapshot lacks in the target:
-	// the alias test_bank is now in two projects of the target.
+	// Again, with a segment built in the target since (listed by its
+	// dataflow, with its details) that the snapshot lacks: the alias
+	// test_bank is now in two projects of the target.
 	stale := "/gc_test/dataflow_details/" + testBank5 + "/stale.json"
 	target.Write(ctx, metastore.Resource{Path: stale, Data: []byte(`{"dataflow":"` + testBank5 + `"}`), Timestamp: 1})
+	dfKey := "/gc_test/dataflow/" + testBank5 + ".json"
+	df := after[dfKey].Data
+	i := bytes.Index(df, []byte(`"segments" : [`))
+	if i < 0 {
+		t.Fatalf("%s lists no segments: %s", dfKey, df)
+	}
+	i += len(`"segments" : [`)
+	df = append(append(append([]byte(nil), df[:i]...), `{"id":"stale"}, `...), df[i:]...)
+	target.Write(ctx, metastore.Resource{Path: dfKey, Data: df, Timestamp: 2})
 	opt.AfterTruncate = true
 	res, err = r.Restore(ctx, snap, target, opt)
 	if err != nil {
 		t.Fatalf("restore-model again, the alias now in two projects: %v", err)
 	}
 	// The target project's file is in scope and never deleted (kept).
-	if res.Counts[Deleted] != 1 || res.Counts[Added]+res.Counts[Changed] != 0 || res.Counts[Kept] != 1 {
-		t.Errorf("counts %v, want the stale segment detail deleted, the project file kept, nothing else", res.Counts)
+	if res.Counts[Deleted] != 1 || res.Counts[Added] != 0 || res.Counts[Changed] != 1 || res.Counts[Kept] != 1 {
+		t.Errorf("counts %v, want the stale segment detail deleted, the dataflow put back, the project file kept, nothing else", res.Counts)
 	}
 	for _, it := range res.Plan {
-		if it.Action == Kept && it.Path != "/_global/project/gc_test.json" || it.Action == Deleted && it.Path != stale {
+		if it.Action == Kept && it.Path != "/_global/project/gc_test.json" || it.Action == Deleted && it.Path != stale || it.Action == Changed && it.Path != dfKey {
 			t.Errorf("plan: %s %s (%s)", it.Action, it.Path, it.Note)
 		}
 	}

@@ -276,7 +276,10 @@ func (x *restore) currentScope(ctx context.Context) (owner string, err error) {
 		// another project's copy or another model of the alias.
 		current = scope.CubeScope(opt.Project + "." + x.cube.id)
 	}
-	sr, err := scope.Resolve(ctx, x.target, current, scope.Options{NoSuggestions: true})
+	// A snapshot of a Kylin 5 model with its segments replaces the
+	// target's segment details too.
+	segments := opt.Scope.Kind == scope.Cube && x.layout != scope.Layout4 && x.snap.Info.WithSegments
+	sr, err := scope.Resolve(ctx, x.target, current, scope.Options{NoSuggestions: true, WithSegments: segments})
 	switch {
 	case errors.Is(err, scope.ErrUnknownProject), errors.Is(err, scope.ErrUnknownCube):
 		// Not in the target yet: only its /UUID matters.
