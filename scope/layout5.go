@@ -246,7 +246,7 @@ func (r *resolver) pickModel5(all []model5, name string) (*model5, error) {
 		for _, w := range r.sortedWarnings() {
 			unparsed = append(unparsed, w.Path)
 		}
-		nf := &NotFoundError{Kind: Cube, Name: name, Unparsed: unparsed}
+		nf := &NotFoundError{Kind: Cube, Name: name, Unparsed: unparsed, Model: true}
 		if r.suggest {
 			nf.Closest = closestModels5(name, all)
 		}

@@ -120,7 +120,11 @@ func Resolve(ctx context.Context, src metastore.Source, s Scope, opt Options) (*
 		err = r.cubeTyped(res, s.Name, opt)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("resolve %s: %w", s, err)
+		what := s.String()
+		if s.Kind == Cube && layout != Layout4 {
+			what = "model " + s.Name // Kylin 5 has models
+		}
+		return nil, fmt.Errorf("resolve %s: %w", what, err)
 	}
 	res.Paths = r.sortedPaths()
 	res.Warnings = r.sortedWarnings()

@@ -204,12 +204,19 @@ type NotFoundError struct {
 	// Unparsed are the keys of resources that could not be parsed and may
 	// define Name (Kylin 5 model descriptors mentioning the alias).
 	Unparsed []string
+	// Model is set when the cube is a Kylin 5 model (Resolve on a Kylin 5
+	// layout, or a command that names models): the message says "model".
+	Model bool
 }
 
 // Error returns, for example, `project "defualt" not found (closest:
 // default)`.
 func (e *NotFoundError) Error() string {
-	msg := fmt.Sprintf("%s %q not found", e.Kind, e.Name)
+	kind := e.Kind.String()
+	if e.Model && e.Kind == Cube {
+		kind = "model"
+	}
+	msg := fmt.Sprintf("%s %q not found", kind, e.Name)
 	var notes []string
 	if len(e.Closest) > 0 {
 		notes = append(notes, "closest: "+strings.Join(e.Closest, ", "))

@@ -75,6 +75,7 @@ func (e *env) runBackup(c *cli.Context, s scope.Scope, repoArg string) error {
 		Message:         c.String("message"),
 		Tags:            c.StringSlice("tag"),
 		SkipIfUnchanged: c.Bool("skip-if-unchanged"),
+		Model:           c.Command.Name == "backup-model",
 	}, e.progress())
 	if err != nil {
 		return err
