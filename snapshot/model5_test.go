@@ -185,3 +185,36 @@ func TestRestoreModelOtherName5(t *testing.T) {
 		}
 	}
 }
+
+// TestRestoreModelSegments5: a Kylin 5 model restored out of a system
+// snapshot comes with its segments' details (a system or project snapshot
+// holds them); out of a model snapshot taken without --with-segments it
+// comes without them, and the target's are left as they are.
+func TestRestoreModelSegments5(t *testing.T) {
+	ctx := context.Background()
+	detail := "/dataflow_details/" + testBank5 + "/0db919f3-1359-496c-aab5-b6f3951adc0e.json"
+	for _, c := range []struct {
+		name string
+		s    scope.Scope
+		want bool
+	}{{"system snapshot", scope.SystemScope(), true}, {"model snapshot", scope.CubeScope("test_bank"), false}} {
+		r := newRepo(t)
+		target := kylin5Copy(t)
+		snap := r.OpenInfo(backup(t, r, target, c.s).Snapshot)
+		if _, err := r.Restore(ctx, snap, target, RestoreOptions{Scope: scope.CubeScope("test_bank"), Project: "gc_test"}); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		_, err := target.Read(ctx, "/gc_test"+detail)
+		if got := err == nil; got != c.want {
+			t.Errorf("%s: /gc_test%s restored %v, want %v", c.name, detail, got, c.want)
+		}
+		// Into its own project, truncating: the target's details stay
+		// unless the restore brings details.
+		if _, err := r.Restore(ctx, snap, target, RestoreOptions{Scope: scope.CubeScope("test_bank"), Project: "default", AfterTruncate: true}); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if _, err := target.Read(ctx, "/default"+detail); err != nil {
+			t.Errorf("%s: /default%s gone after a truncating restore: %v", c.name, detail, err)
+		}
+	}
+}

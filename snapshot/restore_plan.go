@@ -145,6 +145,9 @@ func (x *restore) sameModel(ctx context.Context) bool {
 // "PROJECT.alias" or "PROJECT.uuid", or the reverse. On Kylin 2.x-4.x a
 // cube has one name, so two scopes are one only if equal.
 func sameModel(ctx context.Context, src metastore.Source, a, b scope.Scope) bool {
+	if l, err := scope.DetectLayout(ctx, src); err != nil || l == scope.Layout4 {
+		return false
+	}
 	var found [2]*scope.Result
 	for i, s := range []scope.Scope{a, b} {
 		sr, err := scope.Resolve(ctx, src, s, scope.Options{NoSuggestions: true})
@@ -154,6 +157,16 @@ func sameModel(ctx context.Context, src metastore.Source, a, b scope.Scope) bool
 		found[i] = sr
 	}
 	return found[0].Project == found[1].Project && found[0].ModelID == found[1].ModelID
+}
+
+// withSegments reports whether a Kylin 5 model restore brings the model's
+// segment details: those of a model snapshot taken with them, or of a
+// system or project snapshot (which always holds them). A Kylin 2.x-4.x
+// cube restore never takes dictionaries, snapshots or statistics out of a
+// larger snapshot.
+func (x *restore) withSegments() bool {
+	in := x.snap.Info
+	return x.opt.Scope.Kind == scope.Cube && x.layout != scope.Layout4 && (in.WithSegments || in.Scope.Kind != scope.Cube)
 }
 
 // allPaths lists every resource of the snapshot.
@@ -167,7 +180,9 @@ func (x *restore) allPaths(ctx context.Context) ([]string, error) {
 // error of a scope it lacks, which names the snapshot (as "latest" does
 // when no snapshot holds it).
 func (x *restore) resolve(ctx context.Context, unknown error) ([]string, error) {
-	sr, err := scope.Resolve(ctx, x.snap, x.opt.Scope, scope.Options{})
+	// A Kylin 5 model taken out of a system or project snapshot, which
+	// holds its segments' details, comes with them.
+	sr, err := scope.Resolve(ctx, x.snap, x.opt.Scope, scope.Options{WithSegments: x.withSegments()})
 	if errors.Is(err, unknown) {
 		return nil, fmt.Errorf("snapshot %s: %w", x.snap.Info.ID.Short(), err)
 	}
@@ -276,10 +291,9 @@ func (x *restore) currentScope(ctx context.Context) (owner string, err error) {
 		// another project's copy or another model of the alias.
 		current = scope.CubeScope(opt.Project + "." + x.cube.id)
 	}
-	// A snapshot of a Kylin 5 model with its segments replaces the
-	// target's segment details too.
-	segments := opt.Scope.Kind == scope.Cube && x.layout != scope.Layout4 && x.snap.Info.WithSegments
-	sr, err := scope.Resolve(ctx, x.target, current, scope.Options{NoSuggestions: true, WithSegments: segments})
+	// A Kylin 5 model restored with its segments replaces the target's
+	// segment details too.
+	sr, err := scope.Resolve(ctx, x.target, current, scope.Options{NoSuggestions: true, WithSegments: x.withSegments()})
 	switch {
 	case errors.Is(err, scope.ErrUnknownProject), errors.Is(err, scope.ErrUnknownCube):
 		// Not in the target yet: only its /UUID matters.
