@@ -82,6 +82,21 @@ type Exister interface {
 	Exists(ctx context.Context, path string) (bool, error)
 }
 
+// FieldLister is implemented by sources that keep some top-level JSON
+// fields of their resources apart, where they can search them without
+// reading the resources: Kylin 5's per-type tables copy "project",
+// "model_uuid", "dataflow" and others into columns. A scope finds a
+// project's or a model's resources with it instead of reading every
+// resource of a folder.
+type FieldLister interface {
+	// ListField calls fn, in byte order, for each resource directly under
+	// folder (ending in "/") whose top-level JSON field is value (a JSON
+	// string equal to value). It returns ok == false, without calling fn,
+	// when the source keeps no such field for that folder: the caller
+	// reads the resources then.
+	ListField(ctx context.Context, folder, field, value string, fn func(path string) error) (ok bool, err error)
+}
+
 // Walker is implemented by sources that can stream resources with their
 // content in byte order of path, much faster than List and Read one by one
 // for a database.

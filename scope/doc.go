@@ -69,10 +69,15 @@
 // kept every group in; every project scope holds it, as "/user_group" on
 // Kylin 2.x-4.x), the project's ACL "/_global/acl/PROJECT_UUID", and the
 // logical views "/_global/logical_view/NAME" whose "created_project" is P
-// (a view that cannot be parsed is a warning if it mentions P). Every other
-// "/_global/" resource (resource groups, sys ACLs, other ACLs, upgrade and
-// history source usage records, trash_record, views of no project) belongs
-// to the system scope only.
+// (a view that cannot be parsed is a warning if it mentions P). The field
+// is Kylin's own: LogicalView (core-metadata,
+// org.apache.kylin.metadata.view.LogicalView, KYLIN-5447) serialises its
+// project as @JsonProperty("created_project") and its key as
+// ResourceStore.VIEW_ROOT ("/_global/logical_view") + "/" + the upper-cased
+// table name; Kylin 5.0 GA's LOGICAL_VIEW table fills its project column
+// from the same field. Every other "/_global/" resource (resource groups,
+// sys ACLs, other ACLs, upgrade and history source usage records,
+// trash_record, views of no project) belongs to the system scope only.
 //
 // Kylin 5 has models, not cubes: a cube scope names a model (the commands
 // say backup-model and restore-model). The name is the model's "alias",
@@ -85,19 +90,28 @@
 //   - the model "/P/model_desc/ID.json", its "/P/index_plan/ID.json" and
 //     "/P/dataflow/ID.json" (a missing one is a warning: Kylin keeps the
 //     three one to one);
-//   - every segment detail "/P/dataflow_details/ID/*" (one per segment,
-//     listing its built layouts), since the dataflow that lists the
-//     segments is in the scope too;
 //   - the tables the model uses, "/P/table/DB.T.json" (its "fact_table" and
 //     the "table" of each "join_tables" entry; a missing one is a warning),
 //     and their "/P/table_exd/DB.T.json" when they exist.
 //
-// Options.WithSegments adds nothing on Kylin 5: a model's segments are in
-// its dataflow and their layouts in its dataflow_details, both in the scope
-// already, and Kylin 5 keeps no dictionaries, table snapshots or statistics
-// in the metastore. A model scope holds no "/_global/" resource but its
-// project file, and no job ("/P/execute/*"), rule, recommendation or other
-// resource of the project: those belong to the project scope.
+// Options.WithSegments adds the built data of the model's segments: for
+// each segment of the dataflow (the "id" of each entry of its "segments";
+// NDataflow keeps its segments, NDataSegment, inline), the segment's
+// details "/P/dataflow_details/ID/SEGMENT_ID.json" when it exists
+// (NDataSegDetails, the segment's layouts: "layout_instances"). Kylin reads
+// a segment's details by that key alone (NDataSegDetailsManager
+// .getForSegment) and has none until a layout of the segment is built
+// (updateDataflow creates them), so a missing one is no warning, and a
+// details resource of a segment the dataflow does not list is never read
+// by Kylin and left out (NDataflow.collectPrecalculationResource, which
+// Kylin's build jobs use to copy a model's metadata, names the same
+// resources: the dataflow and its segments' details). Without it the
+// model's segments are only those its dataflow lists; a restore of such a
+// snapshot leaves the target's segment details as they are. Kylin 5 keeps
+// no dictionaries, table snapshots or statistics in the metastore. A model
+// scope holds no "/_global/" resource but its project file, and no job
+// ("/P/execute/*"), rule, recommendation or other resource of the project:
+// those belong to the project scope.
 //
 // Result.ModelID is the model's ID. Retarget moves a model's keys to
 // another project ("/P/..." to "/Q/..."): its resources name no project, so
@@ -108,10 +122,42 @@
 //
 // # Kylin 5's per-type layout (LayoutTyped)
 //
-// Kylin 5.0 GA and later (KYLIN-5945) keep one folder per metadata type
-// ("/PROJECT/P.json", "/MODEL/UUID.json", "/SEGMENT/...", "/LAYOUT/...").
-// Only the system scope is supported on it; project and model scopes wrap
-// ErrUnsupportedLayout.
+// Kylin 5.0 GA and later (KYLIN-5945) keep one folder per metadata type,
+// each resource named by its meta key: "/PROJECT/P.json", "/MODEL/UUID.json",
+// "/TABLE_INFO/P.DB.T.json", "/LAYOUT_DETAILS/UUID-LAYOUT.json" (the
+// structure of Kylin 5.0.2's own sample metastore, testdata/kylin5-typed).
+// Each resource of a project names it in its JSON: the types whose tables
+// have a project column (ACL, CC_MODEL_RELATION, COMPUTE_COLUMN, DATAFLOW,
+// DATA_PARSER, FUSION_MODEL, INDEX_PLAN, INTERNAL_TABLE, JAR_INFO,
+// JOB_STATS, KAFKA_CONFIG, LAYOUT, LAYOUT_DETAILS, MODEL, QUERY_RECORD,
+// SEGMENT, SQL_BLACKLIST, STREAMING_JOB, TABLE_EXD, TABLE_INFO,
+// TABLE_MODEL_RELATION) fill it from the field "project", LOGICAL_VIEW from
+// "created_project" (Kylin's metadata/mapper classes).
+//
+// A project scope P holds "/PROJECT/P.json", every resource of those types
+// whose field is P, every "/USER_INFO/*" and "/USER_GROUP/*" resource, and
+// the project's ACL "/OBJECT_ACL/PROJECT_UUID.json". "/SYSTEM/UUID.json"
+// (the metastore's identity, which a restore must not replace) and the
+// other types (RESOURCE_GROUP, HISTORY_SOURCE_USAGE, USER_GLOBAL_ACL,
+// SYSTEM, other OBJECT_ACL) belong to the system scope only.
+//
+// A cube scope names a model as on Kylin 5.0 beta (its "project" field is
+// its project) and holds "/PROJECT/P.json", "/MODEL/ID.json",
+// "/INDEX_PLAN/ID.json" and "/DATAFLOW/ID.json" (a missing one is a
+// warning), its tables "/TABLE_INFO/P.DB.T.json" (a missing one is a
+// warning) and their "/TABLE_EXD/P.DB.T.json" when they exist, the
+// "/TABLE_MODEL_RELATION/*" and "/CC_MODEL_RELATION/*" whose "model_uuid"
+// is ID and the computed columns "/COMPUTE_COLUMN/CC.json" these name by
+// "cc_uuid" (5.0 GA keeps computed columns out of the model). With
+// Options.WithSegments it adds, for each of the dataflow's
+// "segment_uuids" S, "/SEGMENT/S.json" (a missing one is a warning) and
+// its layouts "/LAYOUT/S.json" when built, and the model's
+// "/LAYOUT_DETAILS/ID-*.json".
+//
+// A source that implements metastore.FieldLister (the JDBC store on the
+// per-type tables, whose columns hold these fields) is asked for the keys
+// whose field has the value; any other source (a folder, a snapshot) has
+// every resource of those types read.
 //
 // # Cost
 //
@@ -119,7 +165,9 @@
 // all: a cube scope reads the cube, its descriptor and model and the
 // project files, and probes each other key; a project scope also lists the
 // folders it needs ("/execute/", "/user/", "/table/", ...) and reads the
-// jobs to learn their project.
+// jobs to learn their project. On the per-type layout without a
+// metastore.FieldLister, a project scope reads the resources of every type
+// that names a project, and a model scope its relations.
 //
 // # Helpers
 //

@@ -28,8 +28,7 @@ const (
 	// one folder per metadata type, upper case, each resource named by its
 	// meta key: "/PROJECT/P.json", "/MODEL/UUID.json",
 	// "/TABLE_INFO/P.DB.T.json", "/SYSTEM/UUID.json" (Kylin's
-	// MetadataType, RawResource.generateFilePath). Only the system scope
-	// is supported on it.
+	// MetadataType, RawResource.generateFilePath).
 	LayoutTyped
 )
 
@@ -91,9 +90,9 @@ func DetectLayout(ctx context.Context, src metastore.Source) (Layout, error) {
 	return Layout4, nil
 }
 
-// ErrUnsupportedLayout is wrapped by the errors of Resolve for a scope its
-// layout does not support (a project or model of Kylin 5's per-type
-// layout).
+// ErrUnsupportedLayout is wrapped by errors about a scope a layout does not
+// support. Every layout supports every scope now; callers still map it to
+// a refusal.
 var ErrUnsupportedLayout = errors.New("scope not supported on this layout")
 
 // layout4Types are the first path components of Kylin 2.x-4.x and KE 3.x
@@ -165,10 +164,14 @@ func Retarget(l Layout, key, fromProject, toProject string) string {
 }
 
 // ProjectFile returns the key of project p's file in a layout:
-// "/project/P.json" (Layout4) or "/_global/project/P.json" (Layout5).
+// "/project/P.json" (Layout4), "/_global/project/P.json" (Layout5) or
+// "/PROJECT/P.json" (LayoutTyped).
 func ProjectFile(l Layout, project string) string {
-	if l == Layout5 {
+	switch l {
+	case Layout5:
 		return project5Prefix + project + jsonSuffix
+	case LayoutTyped:
+		return projectTyped + project + jsonSuffix
 	}
 	return projectPrefix4 + project + jsonSuffix
 }
@@ -179,20 +182,32 @@ func ModelKey(project, id string) string {
 	return "/" + project + "/model_desc/" + id + jsonSuffix
 }
 
+// ModelFile returns the key of a Kylin 5 model descriptor in layout l:
+// ModelKey on Layout5, "/MODEL/ID.json" on LayoutTyped.
+func ModelFile(l Layout, project, id string) string {
+	if l == LayoutTyped {
+		return modelTyped + id + jsonSuffix
+	}
+	return ModelKey(project, id)
+}
+
 // IsProjectFile reports whether key lies in the folder of project files of
-// either layout ("/project/" or "/_global/project/"). A restore writes them
-// last, so that Kylin never sees a project naming a cube that is not there
-// yet, and a cube restore merges into them rather than replace them.
+// any layout ("/project/", "/_global/project/" or "/PROJECT/"). A restore
+// writes them last, so that Kylin never sees a project naming a cube that
+// is not there yet, and a cube restore merges into them rather than
+// replace them.
 func IsProjectFile(key string) bool {
-	return strings.HasPrefix(key, projectPrefix4) || strings.HasPrefix(key, project5Prefix)
+	return strings.HasPrefix(key, projectPrefix4) || strings.HasPrefix(key, project5Prefix) || strings.HasPrefix(key, projectTyped)
 }
 
 // SharedByNature reports resources that other cubes or projects may use
 // without the scope rules knowing (a model, a table or its table_exd that
-// a project lists, a project): a cube restore never deletes them.
+// a project lists, a project; on the per-type layout also a computed
+// column, which several models may share): a cube restore never deletes
+// them.
 func SharedByNature(key string) bool {
 	switch TypeOf(key) {
-	case "model_desc", "table", "table_exd", "project":
+	case "model_desc", "table", "table_exd", "project", "MODEL", "TABLE_INFO", "TABLE_EXD", "PROJECT", "COMPUTE_COLUMN":
 		return true
 	}
 	return false
@@ -246,17 +261,24 @@ func Cubes(ctx context.Context, src metastore.Source) ([]string, error) {
 }
 
 // HasCube reports whether src holds cube name: "/cube/NAME.json" on
-// Layout4, a model that name (see Cubes) names on Layout5.
+// Layout4, one model that name names on Kylin 5 (an alias, "P.alias", a
+// uuid or "P.uuid", as Resolve reads them).
 func HasCube(ctx context.Context, src metastore.Source, name string) (bool, error) {
 	ok, err := exists(ctx, src, cubePrefix4+name+jsonSuffix)
 	if err != nil || ok {
 		return ok, err
 	}
 	cubes, err := Cubes(ctx, src)
-	if err != nil {
+	if err != nil || slices.Contains(cubes, name) {
+		return err == nil, err
+	}
+	models, err := modelsOf(ctx, src)
+	if err != nil || len(models) == 0 {
 		return false, err
 	}
-	return slices.Contains(cubes, name), nil
+	r := newResolver(ctx, src)
+	_, err = r.pickModel5(models, name)
+	return err == nil, nil
 }
 
 // exists reports whether src holds key, asking a metastore.Exister, or

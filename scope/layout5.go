@@ -61,6 +61,19 @@ func models5(ctx context.Context, src metastore.Source) ([]model5, error) {
 	return out, nil
 }
 
+// modelsOf reads the model descriptors of a Kylin 5 metastore of either
+// layout; none on Layout4.
+func modelsOf(ctx context.Context, src metastore.Source) ([]model5, error) {
+	layout, err := DetectLayout(ctx, src)
+	switch {
+	case err != nil || layout == Layout4:
+		return nil, err
+	case layout == LayoutTyped:
+		return modelsTyped(ctx, src)
+	}
+	return models5(ctx, src)
+}
+
 // modelsTyped reads the model descriptors of a LayoutTyped metastore,
 // "/MODEL/UUID.json", whose project is their "project" field.
 func modelsTyped(ctx context.Context, src metastore.Source) ([]model5, error) {
@@ -123,7 +136,7 @@ func cubeNames5(models []model5) []string {
 
 // cube5 resolves a cube scope on Layout5: name is a model alias,
 // "project.alias", a model's uuid or "project.uuid".
-func (r *resolver) cube5(res *Result, name string) error {
+func (r *resolver) cube5(res *Result, name string, opt Options) error {
 	m, err := r.findModel5(name)
 	if err != nil {
 		return err
@@ -145,8 +158,10 @@ func (r *resolver) cube5(res *Result, name string) error {
 			return err
 		}
 	}
-	if err := r.addPrefix(dir + "dataflow_details/" + m.id + "/"); err != nil {
-		return err
+	if opt.WithSegments {
+		if err := r.segments5(m, dir); err != nil {
+			return err
+		}
 	}
 	res.Tables = m.desc.tables()
 	sort.Strings(res.Tables)
@@ -165,6 +180,46 @@ func (r *resolver) cube5(res *Result, name string) error {
 	return nil
 }
 
+// dataflow5 is the part of "/P/dataflow/ID.json" a model scope reads.
+type dataflow5 struct {
+	Segments []struct {
+		ID string `json:"id"`
+	} `json:"segments"`
+}
+
+// segments5 adds the details of the model's segments that exist,
+// "/P/dataflow_details/ID/SEGMENT.json" for each "id" of the dataflow's
+// "segments" (Kylin's NDataSegDetailsManager reads a segment's details by
+// its id, and has none until a layout of it is built).
+func (r *resolver) segments5(m *model5, dir string) error {
+	dfKey := dir + "dataflow/" + m.id + jsonSuffix
+	data, ok, err := r.read(dfKey)
+	if err != nil || !ok {
+		return err
+	}
+	var df dataflow5
+	if err := decode(data, &df); err != nil {
+		r.warn(dfKey, "cannot parse (%v); the model's segments are left out", err)
+		return nil
+	}
+	prefix := dir + "dataflow_details/" + m.id + "/"
+	have := map[string]bool{}
+	err = r.src.List(r.ctx, prefix, func(p string) error {
+		have[p] = true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("list %s: %w", prefix, err)
+	}
+	for _, seg := range df.Segments {
+		if p := prefix + seg.ID + jsonSuffix; isComponent(seg.ID) && have[p] {
+			r.known[p] = true
+			r.add(p)
+		}
+	}
+	return nil
+}
+
 // findModel5 finds the one model a cube name names: an alias, then
 // "project.alias", then a uuid (the key stem), then "project.uuid".
 func (r *resolver) findModel5(name string) (*model5, error) {
@@ -172,6 +227,11 @@ func (r *resolver) findModel5(name string) (*model5, error) {
 	if err != nil {
 		return nil, err
 	}
+	return r.pickModel5(all, name)
+}
+
+// pickModel5 finds among all the one model name names (see findModel5).
+func (r *resolver) pickModel5(all []model5, name string) (*model5, error) {
 	found := r.modelsNamed5(all, "", name)
 	if project, alias, ok := strings.Cut(name, "."); ok && len(found) == 0 {
 		found = r.modelsNamed5(all, project, alias)
@@ -186,7 +246,7 @@ func (r *resolver) findModel5(name string) (*model5, error) {
 		for _, w := range r.sortedWarnings() {
 			unparsed = append(unparsed, w.Path)
 		}
-		nf := &NotFoundError{Kind: Cube, Name: name, Unparsed: unparsed}
+		nf := &NotFoundError{Kind: Cube, Name: name, Unparsed: unparsed, Model: true}
 		if r.suggest {
 			nf.Closest = closestModels5(name, all)
 		}
@@ -205,16 +265,12 @@ func (r *resolver) findModel5(name string) (*model5, error) {
 	return nil, fmt.Errorf("%w: %q %s %d models: %s; name one of them as PROJECT.alias", ErrAmbiguousCube, name, what, len(found), strings.Join(names, ", "))
 }
 
-// ModelRefs returns a name for each model of a Kylin 5 metastore (Layout5)
-// whose descriptor can be parsed, "PROJECT.UUID", which resolves to that
-// model alone even where aliases are shared (Cubes names such models
-// once); nil on other layouts.
+// ModelRefs returns a name for each model of a Kylin 5 metastore (Layout5
+// or LayoutTyped) whose descriptor can be parsed, "PROJECT.UUID", which
+// resolves to that model alone even where aliases are shared (Cubes names
+// such models once); nil on other layouts.
 func ModelRefs(ctx context.Context, src metastore.Source) ([]string, error) {
-	layout, err := DetectLayout(ctx, src)
-	if err != nil || layout != Layout5 {
-		return nil, err
-	}
-	models, err := models5(ctx, src)
+	models, err := modelsOf(ctx, src)
 	if err != nil {
 		return nil, err
 	}
@@ -228,10 +284,10 @@ func ModelRefs(ctx context.Context, src metastore.Source) ([]string, error) {
 }
 
 // ModelIDs returns the uuids (key stems) of the models of project whose
-// alias is alias in a Kylin 5 metastore (Layout5), in key order: Kylin 5
-// expects one, a restore into the project may add another.
+// alias is alias in a Kylin 5 metastore (Layout5 or LayoutTyped), in key
+// order: Kylin 5 expects one, a restore into the project may add another.
 func ModelIDs(ctx context.Context, src metastore.Source, project, alias string) ([]string, error) {
-	models, err := models5(ctx, src)
+	models, err := modelsOf(ctx, src)
 	if err != nil {
 		return nil, err
 	}

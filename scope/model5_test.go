@@ -42,9 +42,9 @@ var globals5 = []metastore.Resource{
 // TestModelScope5 is the model scope of Kylin 5 (scope's doc, "Kylin 5"),
 // on the Kylin 5 sample: a model named by alias, PROJECT.alias, uuid or
 // PROJECT.uuid holds /UUID, its project file, model_desc, index_plan,
-// dataflow, every dataflow_details of it, the tables it uses and their
-// table_exd when they exist; WithSegments adds nothing on Kylin 5 (its
-// segments are in the dataflow, their layouts in dataflow_details); no
+// dataflow, the tables it uses and their table_exd when they exist;
+// WithSegments adds the dataflow_details of the segments its dataflow
+// lists, those that exist (never one of a segment it does not list); no
 // global user group file or logical view is in a model scope.
 func TestModelScope5(t *testing.T) {
 	src := sample5Copy(t, globals5...)
@@ -52,17 +52,42 @@ func TestModelScope5(t *testing.T) {
 		"/UUID",
 		"/_global/project/default.json",
 		"/default/dataflow/" + testBankID + ".json",
-		"/default/dataflow_details/" + testBankID + "/0db919f3-1359-496c-aab5-b6f3951adc0e.json",
-		"/default/dataflow_details/" + testBankID + "/73570f31-05a5-448f-973c-44209830dd01.json",
-		"/default/dataflow_details/" + testBankID + "/d2edf0c5-5eb2-4968-9ad5-09efbf659324.json",
-		"/default/dataflow_details/" + testBankID + "/ff839b0b-2c23-4420-b332-0df70e36c343.json",
 		"/default/index_plan/" + testBankID + ".json",
 		"/default/model_desc/" + testBankID + ".json",
 		"/default/table/DEFAULT.TEST_BANK_INCOME.json",
 		"/default/table/DEFAULT.TEST_BANK_LOCATION.json",
 	}
+	testBankSegs := append(slices.Clone(testBank),
+		"/default/dataflow_details/"+testBankID+"/0db919f3-1359-496c-aab5-b6f3951adc0e.json",
+		"/default/dataflow_details/"+testBankID+"/73570f31-05a5-448f-973c-44209830dd01.json",
+		"/default/dataflow_details/"+testBankID+"/d2edf0c5-5eb2-4968-9ad5-09efbf659324.json",
+		"/default/dataflow_details/"+testBankID+"/ff839b0b-2c23-4420-b332-0df70e36c343.json")
+	slices.Sort(testBankSegs)
 	const partial = "82fa7671-a935-45f5-8779-85703601f49a" // no dataflow_details
 	const m1 = "e0e90065-e7c3-49a0-a801-20465ca64799"
+	// Its one segment has no details; the one detail it has is of a
+	// segment the dataflow does not list.
+	const orphan = "acfde546-2cc9-4eec-bc92-e3bd46d4e2bf"
+	gcM1 := []string{
+		"/UUID",
+		"/_global/project/gc_test.json",
+		"/gc_test/dataflow/" + m1 + ".json",
+		"/gc_test/index_plan/" + m1 + ".json",
+		"/gc_test/model_desc/" + m1 + ".json",
+		"/gc_test/table/DEFAULT.TEST_KYLIN_FACT.json",
+		"/gc_test/table_exd/DEFAULT.TEST_KYLIN_FACT.json",
+	}
+	gcM1Segs := append(slices.Clone(gcM1), "/gc_test/dataflow_details/"+m1+"/4f68d257-45ff-40bf-bf31-f7d2bd942b1d.json")
+	slices.Sort(gcM1Segs)
+	orphanScope := []string{
+		"/UUID",
+		"/_global/project/table_index.json",
+		"/table_index/dataflow/" + orphan + ".json",
+		"/table_index/index_plan/" + orphan + ".json",
+		"/table_index/model_desc/" + orphan + ".json",
+		"/table_index/table/DEFAULT.TEST_KYLIN_FACT.json",
+		"/table_index/table/DEFAULT.TEST_ORDER.json",
+	}
 	for _, c := range []struct {
 		name, model string
 		segments    bool
@@ -73,7 +98,9 @@ func TestModelScope5(t *testing.T) {
 		{name: "project.alias", model: "default.test_bank", want: testBank, project: "default", id: testBankID},
 		{name: "uuid", model: testBankID, want: testBank, project: "default", id: testBankID},
 		{name: "project.uuid", model: "default." + testBankID, want: testBank, project: "default", id: testBankID},
-		{name: "with segments", model: "test_bank", segments: true, want: testBank, project: "default", id: testBankID},
+		{name: "with segments", model: "test_bank", segments: true, want: testBankSegs, project: "default", id: testBankID},
+		{name: "orphan detail", model: "table_index." + orphan, segments: true, want: orphanScope, project: "table_index", id: orphan},
+		{name: "table_exd with segments", model: "gc_test.m1", segments: true, project: "gc_test", id: m1, want: gcM1Segs},
 		{name: "no segment details", model: "ut_inner_join_cube_partial", project: "default", id: partial, want: []string{
 			"/UUID",
 			"/_global/project/default.json",
@@ -89,16 +116,7 @@ func TestModelScope5(t *testing.T) {
 			"/default/table/EDW.TEST_SELLER_TYPE_DIM.json",
 			"/default/table/EDW.TEST_SITES.json",
 		}},
-		{name: "table_exd", model: "gc_test.m1", project: "gc_test", id: m1, want: []string{
-			"/UUID",
-			"/_global/project/gc_test.json",
-			"/gc_test/dataflow/" + m1 + ".json",
-			"/gc_test/dataflow_details/" + m1 + "/4f68d257-45ff-40bf-bf31-f7d2bd942b1d.json",
-			"/gc_test/index_plan/" + m1 + ".json",
-			"/gc_test/model_desc/" + m1 + ".json",
-			"/gc_test/table/DEFAULT.TEST_KYLIN_FACT.json",
-			"/gc_test/table_exd/DEFAULT.TEST_KYLIN_FACT.json",
-		}},
+		{name: "table_exd", model: "gc_test.m1", project: "gc_test", id: m1, want: gcM1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			res, err := scope.Resolve(context.Background(), src, scope.CubeScope(c.model), scope.Options{WithSegments: c.segments})

@@ -16,8 +16,10 @@ import (
 // Options tunes Resolve.
 type Options struct {
 	// WithSegments adds, to a cube scope, the dictionaries, table snapshots
-	// and cuboid statistics that the cube's segments reference. A project
-	// scope always has them; a system scope has everything anyway.
+	// and cuboid statistics that the cube's segments reference (Kylin
+	// 2.x-4.x), or the details of a model's segments (Kylin 5; the
+	// segments and layouts of the per-type layout). A project scope always
+	// has them; a system scope has everything anyway.
 	WithSegments bool
 	// NoSuggestions leaves NotFoundError.Closest empty: for callers that
 	// expect the project or cube may not exist (a restore looking at what
@@ -111,12 +113,18 @@ func Resolve(ctx context.Context, src metastore.Source, s Scope, opt Options) (*
 	case s.Kind == Project && layout == Layout5:
 		err = r.project5(s.Name)
 	case s.Kind == Cube && layout == Layout5:
-		err = r.cube5(res, s.Name)
-	case layout == LayoutTyped:
-		err = fmt.Errorf("%w: the metastore has Kylin 5's per-type layout (KYLIN-5945: /PROJECT/, /MODEL/, ...), on which only the whole system is backed up and restored (metastore backup, metastore restore); %s scopes are not supported on it yet", ErrUnsupportedLayout, s.Kind)
+		err = r.cube5(res, s.Name, opt)
+	case s.Kind == Project && layout == LayoutTyped:
+		err = r.projectTyped(s.Name)
+	case s.Kind == Cube && layout == LayoutTyped:
+		err = r.cubeTyped(res, s.Name, opt)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("resolve %s: %w", s, err)
+		what := s.String()
+		if s.Kind == Cube && layout != Layout4 {
+			what = "model " + s.Name // Kylin 5 has models
+		}
+		return nil, fmt.Errorf("resolve %s: %w", what, err)
 	}
 	res.Paths = r.sortedPaths()
 	res.Warnings = r.sortedWarnings()

@@ -62,8 +62,8 @@ var (
 	// ErrAmbiguousCube is wrapped by the error Resolve returns when a cube
 	// scope on a Kylin 5 metastore names a model alias that several
 	// projects use; the message lists the qualified "project.alias" names
-	// that do resolve.
-	ErrAmbiguousCube = errors.New("ambiguous cube")
+	// that do resolve. It only happens on Kylin 5, so it says "model".
+	ErrAmbiguousCube = errors.New("ambiguous model")
 )
 
 // SystemScope returns the scope of the whole metastore.
@@ -204,12 +204,19 @@ type NotFoundError struct {
 	// Unparsed are the keys of resources that could not be parsed and may
 	// define Name (Kylin 5 model descriptors mentioning the alias).
 	Unparsed []string
+	// Model is set when the cube is a Kylin 5 model (Resolve on a Kylin 5
+	// layout, or a command that names models): the message says "model".
+	Model bool
 }
 
 // Error returns, for example, `project "defualt" not found (closest:
 // default)`.
 func (e *NotFoundError) Error() string {
-	msg := fmt.Sprintf("%s %q not found", e.Kind, e.Name)
+	kind := e.Kind.String()
+	if e.Model && e.Kind == Cube {
+		kind = "model"
+	}
+	msg := fmt.Sprintf("%s %q not found", kind, e.Name)
 	var notes []string
 	if len(e.Closest) > 0 {
 		notes = append(notes, "closest: "+strings.Join(e.Closest, ", "))

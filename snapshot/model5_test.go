@@ -34,12 +34,17 @@ const (
 // never refused by the 2.x-4.x rule of one project per cube; restored
 // again, it is found in the target by its uuid, so the now ambiguous alias
 // neither fails the restore nor hides it; --after-truncate deletes what the
-// model no longer has there and nothing of the source project's copy.
+// model no longer has there (the details of a segment built since, with a
+// snapshot taken --with-segments) and nothing of the source project's copy.
 func TestRestoreModelIntoAnotherProject5(t *testing.T) {
 	ctx := context.Background()
 	r := newRepo(t)
 	target := kylin5Copy(t)
-	snap := r.OpenInfo(backup(t, r, target, scope.CubeScope("test_bank")).Snapshot)
+	bres, err := r.Backup(ctx, target, BackupOptions{Scope: scope.CubeScope("test_bank"), WithSegments: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := r.OpenInfo(bres.Snapshot)
 	before := dump(t, target)
 
 	opt := RestoreOptions{Scope: scope.CubeScope("test_bank"), Project: "gc_test"}
@@ -67,21 +72,31 @@ func TestRestoreModelIntoAnotherProject5(t *testing.T) {
 		}
 	}
 
-	// Again, with a segment detail that the snapshot lacks in the target:
-	// the alias test_bank is now in two projects of the target.
+	// Again, with a segment built in the target since (listed by its
+	// dataflow, with its details) that the snapshot lacks: the alias
+	// test_bank is now in two projects of the target.
 	stale := "/gc_test/dataflow_details/" + testBank5 + "/stale.json"
 	target.Write(ctx, metastore.Resource{Path: stale, Data: []byte(`{"dataflow":"` + testBank5 + `"}`), Timestamp: 1})
+	dfKey := "/gc_test/dataflow/" + testBank5 + ".json"
+	df := after[dfKey].Data
+	i := bytes.Index(df, []byte(`"segments" : [`))
+	if i < 0 {
+		t.Fatalf("%s lists no segments: %s", dfKey, df)
+	}
+	i += len(`"segments" : [`)
+	df = append(append(append([]byte(nil), df[:i]...), `{"id":"stale"}, `...), df[i:]...)
+	target.Write(ctx, metastore.Resource{Path: dfKey, Data: df, Timestamp: 2})
 	opt.AfterTruncate = true
 	res, err = r.Restore(ctx, snap, target, opt)
 	if err != nil {
 		t.Fatalf("restore-model again, the alias now in two projects: %v", err)
 	}
 	// The target project's file is in scope and never deleted (kept).
-	if res.Counts[Deleted] != 1 || res.Counts[Added]+res.Counts[Changed] != 0 || res.Counts[Kept] != 1 {
-		t.Errorf("counts %v, want the stale segment detail deleted, the project file kept, nothing else", res.Counts)
+	if res.Counts[Deleted] != 1 || res.Counts[Added] != 0 || res.Counts[Changed] != 1 || res.Counts[Kept] != 1 {
+		t.Errorf("counts %v, want the stale segment detail deleted, the dataflow put back, the project file kept, nothing else", res.Counts)
 	}
 	for _, it := range res.Plan {
-		if it.Action == Kept && it.Path != "/_global/project/gc_test.json" || it.Action == Deleted && it.Path != stale {
+		if it.Action == Kept && it.Path != "/_global/project/gc_test.json" || it.Action == Deleted && it.Path != stale || it.Action == Changed && it.Path != dfKey {
 			t.Errorf("plan: %s %s (%s)", it.Action, it.Path, it.Note)
 		}
 	}
@@ -119,6 +134,74 @@ func TestRestoreModelAliasTaken5(t *testing.T) {
 			if got, err := target.Read(ctx, p); err != nil || !bytes.Equal(got.Data, want.Data) {
 				t.Errorf("truncate %v: %s changed or deleted (%v)", truncate, p, err)
 			}
+		}
+	}
+}
+
+// TestRestoreModelOtherName5: a model snapshot recorded by one of the
+// model's names (alias, PROJECT.alias, uuid, PROJECT.uuid) is restored,
+// and found as "latest", under any other of them; another model's name is
+// still a scope mismatch.
+func TestRestoreModelOtherName5(t *testing.T) {
+	ctx := context.Background()
+	names := []string{"test_bank", "default.test_bank", testBank5, "default." + testBank5}
+	for _, recorded := range names {
+		r := newRepo(t)
+		target := kylin5Copy(t)
+		in := backup(t, r, target, scope.CubeScope(recorded)).Snapshot
+		snap := r.OpenInfo(in)
+		target.Delete(ctx, "/default/index_plan/"+testBank5+".json")
+		for _, asked := range names {
+			want := scope.CubeScope(asked)
+			res, err := r.Restore(ctx, snap, target, RestoreOptions{Scope: want, Project: "default"})
+			if err != nil {
+				t.Errorf("recorded as %s, restore --model %s: %v", recorded, asked, err)
+				continue
+			}
+			if asked == names[0] && res.Counts[Added] != 1 {
+				t.Errorf("recorded as %s, restore --model %s: counts %v, want the index plan added", recorded, asked, res.Counts)
+			}
+			got, err := r.Resolve(ctx, "latest", want)
+			if err != nil || got.ID != in.ID {
+				t.Errorf("recorded as %s: latest for %s = %s, %v; want %s", recorded, asked, got.ID.Short(), err, in.ID.Short())
+			}
+		}
+		_, err := r.Restore(ctx, snap, target, RestoreOptions{Scope: scope.CubeScope("gc_test.m1"), Project: "gc_test"})
+		if !errors.Is(err, ErrScopeMismatch) {
+			t.Errorf("recorded as %s, restore --model gc_test.m1: %v; want ErrScopeMismatch", recorded, err)
+		}
+	}
+}
+
+// TestRestoreModelSegments5: a Kylin 5 model restored out of a system
+// snapshot comes with its segments' details (a system or project snapshot
+// holds them); out of a model snapshot taken without --with-segments it
+// comes without them, and the target's are left as they are.
+func TestRestoreModelSegments5(t *testing.T) {
+	ctx := context.Background()
+	detail := "/dataflow_details/" + testBank5 + "/0db919f3-1359-496c-aab5-b6f3951adc0e.json"
+	for _, c := range []struct {
+		name string
+		s    scope.Scope
+		want bool
+	}{{"system snapshot", scope.SystemScope(), true}, {"model snapshot", scope.CubeScope("test_bank"), false}} {
+		r := newRepo(t)
+		target := kylin5Copy(t)
+		snap := r.OpenInfo(backup(t, r, target, c.s).Snapshot)
+		if _, err := r.Restore(ctx, snap, target, RestoreOptions{Scope: scope.CubeScope("test_bank"), Project: "gc_test"}); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		_, err := target.Read(ctx, "/gc_test"+detail)
+		if got := err == nil; got != c.want {
+			t.Errorf("%s: /gc_test%s restored %v, want %v", c.name, detail, got, c.want)
+		}
+		// Into its own project, truncating: the target's details stay
+		// unless the restore brings details.
+		if _, err := r.Restore(ctx, snap, target, RestoreOptions{Scope: scope.CubeScope("test_bank"), Project: "default", AfterTruncate: true}); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if _, err := target.Read(ctx, "/default"+detail); err != nil {
+			t.Errorf("%s: /default%s gone after a truncating restore: %v", c.name, detail, err)
 		}
 	}
 }

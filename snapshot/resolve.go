@@ -122,7 +122,8 @@ func (r *Repository) covers(ctx context.Context, in Info, want scope.Scope) (boo
 			return true, nil
 		}
 		if in.Scope.Kind == scope.Cube {
-			return false, nil
+			// A Kylin 5 model recorded under another of its names.
+			return sameModel(ctx, r.open(in), in.Scope, want), nil
 		}
 		return scope.HasCube(ctx, r.open(in), want.Name)
 	}

@@ -43,6 +43,10 @@ func (x *restore) wanted(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if x.opt.Scope.Kind == scope.Cube && x.layout == scope.LayoutTyped && x.cube.project != "" && x.cube.project != x.opt.Project {
+		return fmt.Errorf("%w: model %s is of project %s in snapshot %s; on Kylin 5's per-type layout (KYLIN-5945) a model's resources name their project inside their content (field \"project\"), which a restore does not rewrite: restore it into %s",
+			ErrConflict, x.opt.Scope.Name, x.cube.project, x.snap.Info.ID.Short(), x.cube.project)
+	}
 	if err := x.lookupWanted(paths); err != nil {
 		return err
 	}
@@ -53,7 +57,7 @@ func (x *restore) wanted(ctx context.Context) error {
 	if x.opt.Scope.Kind != scope.Cube || x.exact {
 		return nil
 	}
-	if x.layout == scope.Layout5 {
+	if x.layout != scope.Layout4 {
 		// Kylin 5 allows the same model in several projects: no owner
 		// rule, but a warning for another model of the alias there.
 		return x.aliasTaken(ctx)
@@ -79,7 +83,7 @@ func (x *restore) aliasTaken(ctx context.Context) error {
 	var others []string
 	for _, id := range ids {
 		if id != x.cube.id {
-			others = append(others, scope.ModelKey(x.opt.Project, id))
+			others = append(others, scope.ModelFile(x.layout, x.opt.Project, id))
 		}
 	}
 	if len(others) > 0 {
@@ -111,9 +115,9 @@ func (x *restore) desiredPaths(ctx context.Context) ([]string, error) {
 		return nil, errors.New("restore-cube needs the target project")
 	case x.exact:
 		return x.undoPaths(ctx)
-	case in.Scope.Kind == scope.Cube && in.Scope != opt.Scope:
+	case in.Scope.Kind == scope.Cube && in.Scope != opt.Scope && !x.sameModel(ctx):
 		return nil, x.mismatch(fmt.Sprintf("restore it with --cube %s, or take %s from a system or project snapshot", in.Scope.Name, opt.Scope.Name))
-	case in.Scope == opt.Scope:
+	case in.Scope.Kind == scope.Cube:
 		paths, err := x.allPaths(ctx)
 		if err != nil {
 			return nil, err
@@ -130,6 +134,41 @@ func (x *restore) desiredPaths(ctx context.Context) ([]string, error) {
 	return x.resolve(ctx, scope.ErrUnknownCube)
 }
 
+// sameModel reports whether the cube scope of a Kylin 5 snapshot and the
+// restore's name one model (see sameModel).
+func (x *restore) sameModel(ctx context.Context) bool {
+	return x.layout != scope.Layout4 && sameModel(ctx, x.snap, x.snap.Info.Scope, x.opt.Scope)
+}
+
+// sameModel reports whether cube scopes a and b name one model of a Kylin 5
+// metastore src: a model recorded by alias and asked for by uuid,
+// "PROJECT.alias" or "PROJECT.uuid", or the reverse. On Kylin 2.x-4.x a
+// cube has one name, so two scopes are one only if equal.
+func sameModel(ctx context.Context, src metastore.Source, a, b scope.Scope) bool {
+	if l, err := scope.DetectLayout(ctx, src); err != nil || l == scope.Layout4 {
+		return false
+	}
+	var found [2]*scope.Result
+	for i, s := range []scope.Scope{a, b} {
+		sr, err := scope.Resolve(ctx, src, s, scope.Options{NoSuggestions: true})
+		if err != nil || s.Kind != scope.Cube || sr.ModelID == "" {
+			return false
+		}
+		found[i] = sr
+	}
+	return found[0].Project == found[1].Project && found[0].ModelID == found[1].ModelID
+}
+
+// withSegments reports whether a Kylin 5 model restore brings the model's
+// segment details: those of a model snapshot taken with them, or of a
+// system or project snapshot (which always holds them). A Kylin 2.x-4.x
+// cube restore never takes dictionaries, snapshots or statistics out of a
+// larger snapshot.
+func (x *restore) withSegments() bool {
+	in := x.snap.Info
+	return x.opt.Scope.Kind == scope.Cube && x.layout != scope.Layout4 && (in.WithSegments || in.Scope.Kind != scope.Cube)
+}
+
 // allPaths lists every resource of the snapshot.
 func (x *restore) allPaths(ctx context.Context) ([]string, error) {
 	var paths []string
@@ -141,7 +180,9 @@ func (x *restore) allPaths(ctx context.Context) ([]string, error) {
 // error of a scope it lacks, which names the snapshot (as "latest" does
 // when no snapshot holds it).
 func (x *restore) resolve(ctx context.Context, unknown error) ([]string, error) {
-	sr, err := scope.Resolve(ctx, x.snap, x.opt.Scope, scope.Options{})
+	// A Kylin 5 model taken out of a system or project snapshot, which
+	// holds its segments' details, comes with them.
+	sr, err := scope.Resolve(ctx, x.snap, x.opt.Scope, scope.Options{WithSegments: x.withSegments()})
 	if errors.Is(err, unknown) {
 		return nil, fmt.Errorf("snapshot %s: %w", x.snap.Info.ID.Short(), err)
 	}
@@ -245,12 +286,14 @@ func (x *restore) currentScope(ctx context.Context) (owner string, err error) {
 	}
 	paths := []string{}
 	current := opt.Scope
-	if opt.Scope.Kind == scope.Cube && x.layout == scope.Layout5 && x.cube.id != "" && !x.exact {
+	if opt.Scope.Kind == scope.Cube && x.layout != scope.Layout4 && x.cube.id != "" && !x.exact {
 		// The model as the target project holds it: by its key, never
 		// another project's copy or another model of the alias.
 		current = scope.CubeScope(opt.Project + "." + x.cube.id)
 	}
-	sr, err := scope.Resolve(ctx, x.target, current, scope.Options{NoSuggestions: true})
+	// A Kylin 5 model restored with its segments replaces the target's
+	// segment details too.
+	sr, err := scope.Resolve(ctx, x.target, current, scope.Options{NoSuggestions: true, WithSegments: x.withSegments()})
 	switch {
 	case errors.Is(err, scope.ErrUnknownProject), errors.Is(err, scope.ErrUnknownCube):
 		// Not in the target yet: only its /UUID matters.
@@ -457,12 +500,12 @@ func (x *restore) protected(ctx context.Context) (map[string]string, error) {
 		return out, nil
 	case scope.Cube:
 		list, named = scope.Cubes, scope.CubeScope
-		if x.layout == scope.Layout5 {
+		if x.layout != scope.Layout4 {
 			// Every model by PROJECT.UUID: two models of one alias are
 			// two, and the restored one is told apart by its uuid.
 			list = scope.ModelRefs
 		}
-		for _, l := range []scope.Layout{scope.Layout4, scope.Layout5} {
+		for _, l := range []scope.Layout{scope.Layout4, scope.Layout5, scope.LayoutTyped} {
 			out[scope.ProjectFile(l, x.opt.Project)] = "project files are merged, never deleted"
 		}
 	}
@@ -471,7 +514,7 @@ func (x *restore) protected(ctx context.Context) (map[string]string, error) {
 		return nil, err
 	}
 	for _, n := range names {
-		if n != x.opt.Scope.Name && (x.layout != scope.Layout5 || n != x.opt.Project+"."+x.cube.id) {
+		if n != x.opt.Scope.Name && (x.layout == scope.Layout4 || n != x.opt.Project+"."+x.cube.id) {
 			if err := x.usedBy(ctx, out, named(n)); err != nil {
 				return nil, err
 			}

@@ -37,7 +37,7 @@ func backupCommands(e *env) []*cli.Command {
 	},
 		e.backupScope("backup-project", "back up one project and everything that belongs to it", "PROJECT", scope.ProjectScope),
 		e.backupScope("backup-cube", "back up one cube: its descriptor, model, project, tables and table_exd (on Kylin 5: a model, as backup-model)", "CUBE", scope.CubeScope),
-		e.backupScope("backup-model", "back up one Kylin 5 model (alias, PROJECT.alias or uuid): its model_desc, index_plan, dataflow and segment details, project file, tables and table_exd (Kylin 5's name of backup-cube)", "MODEL", scope.CubeScope),
+		e.backupScope("backup-model", "back up one Kylin 5 model (alias, PROJECT.alias or uuid): its model_desc, index_plan, dataflow, project file, tables and table_exd, and with --with-segments its segments' details (Kylin 5's name of backup-cube)", "MODEL", scope.CubeScope),
 	}
 }
 
@@ -75,6 +75,7 @@ func (e *env) runBackup(c *cli.Context, s scope.Scope, repoArg string) error {
 		Message:         c.String("message"),
 		Tags:            c.StringSlice("tag"),
 		SkipIfUnchanged: c.Bool("skip-if-unchanged"),
+		Model:           c.Command.Name == "backup-model",
 	}, e.progress())
 	if err != nil {
 		return err

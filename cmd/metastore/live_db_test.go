@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -283,9 +285,8 @@ func TestRestoreTypedLayout(t *testing.T) {
 		repo := filepath.Join(t.TempDir(), "repo.git")
 		cli := newCLI(t, "METASTORE_METADATA_URL="+from.url, "METASTORE_REPO="+repo)
 		cli.mustRun("-q", "backup")
-		if r := cli.run("backup-project", "learn"); r.code != 4 || !strings.Contains(r.stderr, "per-type layout") {
-			t.Errorf("backup-project on the per-type layout: %s\nwant exit 4 saying the layout supports the system scope only", r)
-		}
+		// Project and model scopes work on it too (TestScopesTypedLayout).
+		cli.mustRun("-q", "backup-project", "learn")
 		eachKylinDatabase(t, "5.0.2", func(t *testing.T, to kylinDatabase) {
 			cli := newCLI(t, "METASTORE_METADATA_URL="+to.url, "METASTORE_REPO="+repo)
 			cli.mustRun("restore", "latest", "--allow-foreign")
@@ -302,6 +303,142 @@ func TestRestoreTypedLayout(t *testing.T) {
 			to.raw.QueryRow("SELECT alias FROM " + to.raw.Quote(to.id+"_model")).Scan(&alias)
 			if alias != "sales" {
 				t.Errorf("model table's alias column = %q, want sales", alias)
+			}
+		})
+	})
+}
+
+// typedLearn is a per-type metastore of two projects: learn, whose model
+// sales has a segment with its layout and layout details, a computed
+// column, a table with its table_exd; and other, with a model of its own.
+var typedLearn = map[string]string{
+	"/PROJECT/learn.json":                                             `{"uuid":"00000000-0000-0000-0000-0000000000p1","name":"learn"}`,
+	"/PROJECT/other.json":                                             `{"uuid":"00000000-0000-0000-0000-0000000000p2","name":"other"}`,
+	"/SYSTEM/UUID.json":                                               `{"uuid":"00000000-0000-0000-0000-000000000uid","name":"UUID","str":"x"}`,
+	"/USER_INFO/ADMIN.json":                                           `{"uuid":"00000000-0000-0000-0000-0000000000u1","username":"ADMIN"}`,
+	"/RESOURCE_GROUP/relation.json":                                   `{"uuid":"00000000-0000-0000-0000-0000000000g1","resource_group_enabled":false}`,
+	"/MODEL/00000000-0000-0000-0000-0000000000m1.json":                `{"uuid":"00000000-0000-0000-0000-0000000000m1","project":"learn","alias":"sales","fact_table":"DB.F"}`,
+	"/INDEX_PLAN/00000000-0000-0000-0000-0000000000m1.json":           `{"uuid":"00000000-0000-0000-0000-0000000000m1","project":"learn"}`,
+	"/DATAFLOW/00000000-0000-0000-0000-0000000000m1.json":             `{"uuid":"00000000-0000-0000-0000-0000000000m1","project":"learn","segment_uuids":["00000000-0000-0000-0000-0000000000s1"]}`,
+	"/SEGMENT/00000000-0000-0000-0000-0000000000s1.json":              `{"uuid":"00000000-0000-0000-0000-0000000000s1","project":"learn","model_uuid":"00000000-0000-0000-0000-0000000000m1","name":"s1"}`,
+	"/LAYOUT/00000000-0000-0000-0000-0000000000s1.json":               `{"uuid":"00000000-0000-0000-0000-0000000000s1","project":"learn","dataflow":"00000000-0000-0000-0000-0000000000m1","layout_instances":[]}`,
+	"/LAYOUT_DETAILS/00000000-0000-0000-0000-0000000000m1-1.json":     `{"uuid":"00000000-0000-0000-0000-0000000000d1","project":"learn","dataflow":"00000000-0000-0000-0000-0000000000m1","layout":1}`,
+	"/TABLE_INFO/learn.DB.F.json":                                     `{"uuid":"00000000-0000-0000-0000-0000000000t1","project":"learn","name":"F","database":"DB"}`,
+	"/TABLE_INFO/learn.DB.UNUSED.json":                                `{"uuid":"00000000-0000-0000-0000-0000000000t2","project":"learn","name":"UNUSED","database":"DB"}`,
+	"/TABLE_EXD/learn.DB.F.json":                                      `{"uuid":"00000000-0000-0000-0000-0000000000x1","project":"learn","table_name":"F"}`,
+	"/COMPUTE_COLUMN/00000000-0000-0000-0000-0000000000c1.json":       `{"uuid":"00000000-0000-0000-0000-0000000000c1","project":"learn","columnName":"CC1","tableIdentity":"DB.F","expression":"1+1","expressionMD5":"00000000000000000000000000000001"}`,
+	"/CC_MODEL_RELATION/00000000-0000-0000-0000-0000000000r1.json":    `{"uuid":"00000000-0000-0000-0000-0000000000r1","project":"learn","cc_uuid":"00000000-0000-0000-0000-0000000000c1","model_uuid":"00000000-0000-0000-0000-0000000000m1"}`,
+	"/TABLE_MODEL_RELATION/00000000-0000-0000-0000-0000000000r2.json": `{"uuid":"00000000-0000-0000-0000-0000000000r2","project":"learn","table_identity":"DB.F","model_uuid":"00000000-0000-0000-0000-0000000000m1"}`,
+	"/MODEL/00000000-0000-0000-0000-0000000000m2.json":                `{"uuid":"00000000-0000-0000-0000-0000000000m2","project":"other","alias":"sales2","fact_table":"DB.F"}`,
+	"/TABLE_INFO/other.DB.F.json":                                     `{"uuid":"00000000-0000-0000-0000-0000000000t3","project":"other","name":"F","database":"DB"}`,
+}
+
+// keysOf returns the keys of typedLearn that pass keep, sorted.
+func keysOf(keep func(k string) bool) []string {
+	var out []string
+	for k := range typedLearn {
+		if keep(k) {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestScopesTypedLayout backs up a project and a model of a Kylin 5.0.2
+// database (per-type tables, KYLIN-5945) and restores them into another
+// one: exactly the scope's resources, byte for byte, with an audit log row
+// for each one written; the model without --with-segments leaves its
+// segments, layouts and layout details out; a model cannot move to another
+// project on this layout (exit 4).
+func TestScopesTypedLayout(t *testing.T) {
+	ctx := context.Background()
+	m1 := "00000000-0000-0000-0000-0000000000m1"
+	learnKeys := keysOf(func(k string) bool {
+		return strings.Contains(typedLearn[k], `"project":"learn"`) || k == "/PROJECT/learn.json" || k == "/USER_INFO/ADMIN.json"
+	})
+	segKeys := []string{"/LAYOUT/00000000-0000-0000-0000-0000000000s1.json", "/LAYOUT_DETAILS/" + m1 + "-1.json", "/SEGMENT/00000000-0000-0000-0000-0000000000s1.json"}
+	modelKeys := keysOf(func(k string) bool {
+		return slices.Contains(learnKeys, k) && k != "/TABLE_INFO/learn.DB.UNUSED.json" && k != "/USER_INFO/ADMIN.json" && !slices.Contains(segKeys, k)
+	})
+	eachKylinDatabase(t, "5.0.2", func(t *testing.T, from kylinDatabase) {
+		from.seed(t, typedLearn)
+		repo := filepath.Join(t.TempDir(), "repo.git")
+		cli := newCLI(t, "METASTORE_METADATA_URL="+from.url, "METASTORE_REPO="+repo)
+		ls := func(ref string) []string {
+			var out []string
+			for _, f := range strings.Fields(cli.mustRun("ls", ref).stdout) {
+				if strings.HasPrefix(f, "/") {
+					out = append(out, f)
+				}
+			}
+			return out
+		}
+		cli.mustRun("-q", "backup-project", "learn", "--tag", "p")
+		if got := ls("p"); !slices.Equal(got, learnKeys) {
+			t.Errorf("backup-project learn holds\n%q\nwant\n%q", got, learnKeys)
+		}
+		cli.mustRun("-q", "backup-model", "sales", "--tag", "m")
+		if got := ls("m"); !slices.Equal(got, modelKeys) {
+			t.Errorf("backup-model sales holds\n%q\nwant\n%q", got, modelKeys)
+		}
+		cli.mustRun("-q", "backup-model", "learn.sales", "--with-segments", "--tag", "ms")
+		withSegs := append(slices.Clone(modelKeys), segKeys...)
+		sort.Strings(withSegs)
+		if got := ls("ms"); !slices.Equal(got, withSegs) {
+			t.Errorf("backup-model sales --with-segments holds\n%q\nwant\n%q", got, withSegs)
+		}
+		eachKylinDatabase(t, "5.0.2", func(t *testing.T, to kylinDatabase) {
+			cli := newCLI(t, "METASTORE_METADATA_URL="+to.url, "METASTORE_REPO="+repo)
+			audit := to.raw.Quote(to.id + "_audit_log_v2")
+			auditRows := func() int {
+				var n int
+				if err := to.raw.QueryRow("SELECT COUNT(*) FROM " + audit).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			cli.mustRun("-q", "restore-project", "learn", "p")
+			got, err := readSource(ctx, to.store)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got.keys(), learnKeys) {
+				t.Errorf("after restore-project learn the target holds\n%q\nwant\n%q", got.keys(), learnKeys)
+			}
+			for _, k := range learnKeys {
+				if got[k].data != typedLearn[k] {
+					t.Errorf("%s after restore-project: %q, want %q", k, got[k].data, typedLearn[k])
+				}
+			}
+			if n := auditRows(); n != len(learnKeys) {
+				t.Errorf("audit log has %d rows after restore-project, want %d (one per resource written)", n, len(learnKeys))
+			}
+			// The model changed and lost its segment in the target; the
+			// model snapshot with segments puts both back.
+			to.raw.Exec("UPDATE "+to.raw.Quote(to.id+"_model")+" SET content = "+to.raw.Placeholder(1), []byte(`{"uuid":"`+m1+`","project":"learn","alias":"sales"}`))
+			to.raw.Exec("DELETE FROM " + to.raw.Quote(to.id+"_segment"))
+			before := auditRows()
+			cli.mustRun("-q", "restore-model", "learn", "ms", "--model", "sales")
+			got, err = readSource(ctx, to.store)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range withSegs {
+				if got[k].data != typedLearn[k] {
+					t.Errorf("%s after restore-model: %q, want %q", k, got[k].data, typedLearn[k])
+				}
+			}
+			if n := auditRows() - before; n != 2 {
+				t.Errorf("restore-model wrote %d audit log rows, want 2 (the model, the segment)", n)
+			}
+			var key string
+			to.raw.QueryRow("SELECT meta_key FROM " + audit + " WHERE meta_key LIKE 'SEGMENT/%' ORDER BY id DESC").Scan(&key)
+			if key != "SEGMENT/00000000-0000-0000-0000-0000000000s1" {
+				t.Errorf("the segment's audit log row has key %q", key)
+			}
+			if r := cli.run("restore-model", "other", "m", "--model", "sales"); r.code != 4 || !strings.Contains(r.stderr, "per-type layout") {
+				t.Errorf("restore-model into another project on the per-type layout: %s\nwant exit 4", r)
 			}
 		})
 	})

@@ -677,3 +677,83 @@ func (t *typedTx) existing(ctx context.Context, tt *typedTable, mks []string) (m
 	}
 	return out, nil
 }
+
+// listField lists the keys of table folder ("/TYPE/") whose column filled
+// from JSON field field holds value (see metastore.FieldLister): only on
+// the per-type layout, only for a column this Store fills from exactly
+// that field.
+func (r reader) listField(ctx context.Context, folder, field, value string, fn func(string) error) (bool, error) {
+	if r.s.schema != SchemaTyped {
+		return false, nil
+	}
+	name, ok := strings.CutPrefix(folder, "/")
+	if name, ok = strings.CutSuffix(name, "/"); !ok || strings.Contains(name, "/") {
+		return false, nil
+	}
+	tt := r.s.typed[name]
+	if tt == nil {
+		return false, nil
+	}
+	col := ""
+	for _, c := range tt.fill {
+		if c.field == field {
+			col = tt.col(c.column)
+		}
+	}
+	if col == "" {
+		return false, nil
+	}
+	a := &args{d: r.s.d}
+	q := fmt.Sprintf("SELECT %s FROM %s WHERE %s", tt.col(tcMetaKey), tt.q, r.s.d.keyCond(a, col, value))
+	if err := ctx.Err(); err != nil {
+		return true, err
+	}
+	keys, err := r.queryKeys(ctx, q, a.vals, tt)
+	if err != nil {
+		return true, err
+	}
+	for _, k := range keys {
+		if err := fn(k); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
+}
+
+// queryKeys runs q, which selects meta_keys of tt, and returns their
+// resource keys sorted.
+func (r reader) queryKeys(ctx context.Context, q string, vals []any, tt *typedTable) ([]string, error) {
+	unlock := r.enter()
+	defer unlock()
+	rows, err := r.q.QueryContext(ctx, q, vals...)
+	if err != nil {
+		return nil, r.s.translate(ctx, "query "+tt.name, err)
+	}
+	defer rows.Close()
+	var keys []string
+	for rows.Next() {
+		var mk string
+		if err := rows.Scan(&mk); err != nil {
+			return nil, r.s.translate(ctx, "read "+tt.name, err)
+		}
+		keys = append(keys, typedKey(tt.typ, mk))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, r.s.translate(ctx, "read "+tt.name, err)
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
+// ListField lists the keys of folder "/TYPE/" of the per-type layout whose
+// JSON field is value, from the column Kylin copies the field into
+// (metastore.FieldLister); ok is false on other layouts and for fields
+// that have no column.
+func (s *Store) ListField(ctx context.Context, folder, field, value string, fn func(string) error) (bool, error) {
+	return s.src.listField(ctx, folder, field, value, fn)
+}
+
+// ListField is Store.ListField in the view.
+func (v *View) ListField(ctx context.Context, folder, field, value string, fn func(string) error) (bool, error) {
+	return v.src.listField(ctx, folder, field, value, fn)
+}

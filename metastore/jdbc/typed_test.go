@@ -346,3 +346,53 @@ func firstWith(rs []metastore.Resource, prefix string) string {
 	}
 	return ""
 }
+
+// TestTypedListField: on the per-type layout a Store and a View list the
+// keys of a type whose JSON field (kept in a column) has a value, without
+// reading the rows' content (metastore.FieldLister); a field without a
+// column, or another layout, answers ok == false.
+func TestTypedListField(t *testing.T) {
+	eachDB(t, func(t *testing.T, db testDB) {
+		ctx := t.Context()
+		s, _, _ := kylinMetastore(t, db, "5.0.2")
+		for k, v := range map[string]string{
+			"/MODEL/m-1.json":                 `{"uuid":"00000000-0000-0000-0000-0000000000m1","project":"learn","alias":"a"}`,
+			"/MODEL/m-2.json":                 `{"uuid":"00000000-0000-0000-0000-0000000000m2","project":"other","alias":"b"}`,
+			"/MODEL/m-3.json":                 `{"uuid":"00000000-0000-0000-0000-0000000000m3","project":"learn","alias":"c"}`,
+			"/LAYOUT_DETAILS/m-1-1.json":      `{"uuid":"00000000-0000-0000-0000-0000000000d1","project":"learn","dataflow":"m-1","layout":1}`,
+			"/LOGICAL_VIEW/V.json":            `{"uuid":"00000000-0000-0000-0000-0000000000v1","created_project":"learn"}`,
+			"/TABLE_INFO/learn.DB.LEARN.json": `{"uuid":"00000000-0000-0000-0000-0000000000t1","project":"Learn","name":"LEARN","database":"DB"}`,
+		} {
+			if err := s.Write(ctx, metastore.Resource{Path: k, Data: []byte(v), Timestamp: 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		view, err := s.View(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer view.Close()
+		for _, src := range []metastore.FieldLister{s, view.(metastore.FieldLister)} {
+			for _, c := range []struct {
+				folder, field, value string
+				ok                   bool
+				want                 []string
+			}{
+				{"/MODEL/", "project", "learn", true, []string{"/MODEL/m-1.json", "/MODEL/m-3.json"}},
+				{"/MODEL/", "alias", "b", true, []string{"/MODEL/m-2.json"}},
+				{"/LAYOUT_DETAILS/", "dataflow", "m-1", true, []string{"/LAYOUT_DETAILS/m-1-1.json"}},
+				{"/LOGICAL_VIEW/", "created_project", "learn", true, []string{"/LOGICAL_VIEW/V.json"}},
+				{"/TABLE_INFO/", "project", "learn", true, nil}, // byte for byte: "Learn" is another project
+				{"/MODEL/", "fact_table", "DB.F", false, nil},   // no column
+				{"/NOSUCH/", "project", "learn", false, nil},
+				{"/", "project", "learn", false, nil},
+			} {
+				var got []string
+				ok, err := src.ListField(ctx, c.folder, c.field, c.value, func(p string) error { got = append(got, p); return nil })
+				if err != nil || ok != c.ok || strings.Join(got, " ") != strings.Join(c.want, " ") {
+					t.Errorf("%T.ListField(%s, %s, %s) = %q, %v, %v; want %q, %v", src, c.folder, c.field, c.value, got, ok, err, c.want, c.ok)
+				}
+			}
+		}
+	})
+}

@@ -18,6 +18,9 @@ type BackupRequest struct {
 	Tags            []string
 	SkipIfUnchanged bool
 	WithSegments    bool
+	// Model says the scope names a Kylin 5 model (backup-model): an
+	// unknown one's message says "model".
+	Model bool
 }
 
 // Backup is a backup done.
@@ -76,6 +79,9 @@ func (e *Env) Backup(ctx context.Context, req BackupRequest, p snapshot.Progress
 		Source:          desc,
 		Progress:        p,
 	})
+	if req.Model {
+		err = AsModel(err)
+	}
 	if err != nil {
 		if created {
 			// Nothing was recorded: leave no empty repository behind.

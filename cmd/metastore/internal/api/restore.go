@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/metastore/memory"
@@ -123,7 +124,7 @@ func (e *Env) Restore(ctx context.Context, req RestoreRequest, p snapshot.Progre
 	defer done()
 	snap, err := e.restoreSnapshot(ctx, repo, req, s, folderRef, p)
 	if err != nil {
-		return nil, err
+		return nil, req.words(err)
 	}
 	if req.AfterTruncate && snap.Info.Kind == snapshot.KindImport && scope.BackupKindOf(filepath.ToSlash(snap.Info.ImportPath)) == scope.BackupModelExport {
 		return nil, fmt.Errorf("%w: snapshot %s is a Kylin model export (%s), which holds only its models: --after-truncate would delete everything else; restore it without", snapshot.ErrScopeMismatch, snap.Info.ID.Short(), filepath.Base(snap.Info.ImportPath))
@@ -161,7 +162,7 @@ func (e *Env) Restore(ctx context.Context, req RestoreRequest, p snapshot.Progre
 		return nil, &RestoreFailed{Err: err, Safety: ae.Safety, Undo: e.undoCommand(repo, ae.Scope, ae.Project, ae.Safety.ID)}
 	}
 	if err != nil {
-		return nil, err
+		return nil, req.words(err)
 	}
 	r := &Restore{Result: res, Imported: folderRef, Target: desc, DryRun: req.DryRun, Live: live}
 	if res.Safety != nil {
@@ -169,6 +170,49 @@ func (e *Env) Restore(ctx context.Context, req RestoreRequest, p snapshot.Progre
 	}
 	return r, nil
 }
+
+// words rewords err for restore-model (see AsModel).
+func (req RestoreRequest) words(err error) error {
+	if req.Model {
+		return AsModel(err)
+	}
+	return err
+}
+
+// AsModel rewords the error of an unknown cube, or of a cube no snapshot
+// covers, as a model's, for the commands that name Kylin 5 models
+// (backup-model, restore-model) whatever the layout: `model "x" not
+// found`, `no snapshot covers model x`. The error still wraps what it
+// wrapped (scope.ErrUnknownCube, snapshot.ErrNotFound).
+func AsModel(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	var nf *scope.NotFoundError
+	if errors.As(err, &nf) && nf.Kind == scope.Cube {
+		m := *nf
+		m.Model = true
+		msg = strings.Replace(msg, nf.Error(), m.Error(), 1)
+		msg = strings.Replace(msg, "resolve cube/"+nf.Name+":", "resolve model "+nf.Name+":", 1)
+	}
+	if errors.Is(err, snapshot.ErrNotFound) {
+		msg = strings.Replace(msg, "covers cube/", "covers model ", 1)
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return &reworded{msg: msg, err: err}
+}
+
+// reworded is an error with another message.
+type reworded struct {
+	msg string
+	err error
+}
+
+func (r *reworded) Error() string { return r.msg }
+func (r *reworded) Unwrap() error { return r.err }
 
 // noun is "model" for restore-model, "cube" otherwise.
 func (req RestoreRequest) noun() string {

@@ -90,17 +90,21 @@ func (c *Console) backupStart(w http.ResponseWriter, r *http.Request) {
 	}
 	message, tags := strings.TrimSpace(r.FormValue("message")), strings.Fields(r.FormValue("tag"))
 	title := "Backup of " + t.Words
+	models := s.Kind == scope.Cube && c.models(r)
 	j := c.jobs.start(title, func(ctx context.Context, j *job) template.HTML {
 		c.logf("backup of %s started", s)
-		b, err := c.env.Backup(ctx, api.BackupRequest{Scope: s, Message: message, Tags: tags}, j)
+		b, err := c.env.Backup(ctx, api.BackupRequest{Scope: s, Message: message, Tags: tags, Model: models}, j)
 		if err != nil {
 			c.logf("backup of %s failed: %v", s, err)
 			return c.fragmentHTML("job-error", c.jobError(title+" failed", err))
 		}
 		doc := b.JSON()
 		c.logf("backup of %s saved as snapshot %s in %s", s, doc.Snapshot.Short, doc.Repository)
-		return c.fragmentHTML("backup-result", backupResultData{BackupJSON: doc, Words: t.Words,
-			Command: c.command(api.RestoreCommand(s, doc.Snapshot.Short, t.Project))})
+		restore := api.RestoreCommand(s, doc.Snapshot.Short, t.Project)
+		if models {
+			restore = strings.Replace(restore, "restore-cube", "restore-model", 1)
+		}
+		return c.fragmentHTML("backup-result", backupResultData{BackupJSON: doc, Words: t.Words, Command: c.command(restore)})
 	})
 	c.renderFragment(w, http.StatusAccepted, "job-dialog", jobDialogData{ID: j.id, Title: title})
 }
@@ -113,6 +117,16 @@ type restoreForm struct {
 	Ref           string
 	AfterTruncate bool
 	AllowForeign  bool
+}
+
+// restoreRequest is restoreRequest for this console: on a Kylin 5
+// metastore a cube is a model, and the commands shown say restore-model.
+func (c *Console) restoreRequest(r *http.Request) (api.RestoreRequest, restoreForm, error) {
+	req, f, err := restoreRequest(r)
+	if err == nil && req.Kind == scope.Cube && !req.Model {
+		req.Model = c.models(r)
+	}
+	return req, f, err
 }
 
 func restoreRequest(r *http.Request) (api.RestoreRequest, restoreForm, error) {
@@ -167,7 +181,7 @@ func planDigest(doc api.RestoreJSON) string {
 // restorePage plans a restore (a dry run) and shows the plan and the
 // command that carries it out.
 func (c *Console) restorePage(w http.ResponseWriter, r *http.Request) {
-	req, f, err := restoreRequest(r)
+	req, f, err := c.restoreRequest(r)
 	d := restoreData{Form: f, ShowAll: boolParam(r, "all")}
 	c.env.WithMetastore(r.Context(), func(st metastore.Store, _ string) error {
 		d.Projects, _ = scope.Projects(r.Context(), st)
@@ -220,7 +234,7 @@ func (c *Console) restoreConfirm(w http.ResponseWriter, r *http.Request) {
 	if !c.restoreAllowed(w, r, ", or run the command shown") {
 		return
 	}
-	req, f, err := restoreRequest(r)
+	req, f, err := c.restoreRequest(r)
 	d := restoreData{Form: f}
 	if err == nil {
 		err = c.plan(r.Context(), req, &d)
@@ -257,7 +271,7 @@ func (c *Console) restoreToDo(w http.ResponseWriter, r *http.Request, orElse str
 	if !c.restoreAllowed(w, r, orElse) {
 		return req, false
 	}
-	req, _, err := restoreRequest(r)
+	req, _, err := c.restoreRequest(r)
 	if err != nil {
 		c.failErr(w, r, err)
 		return req, false

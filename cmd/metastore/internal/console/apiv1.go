@@ -120,7 +120,7 @@ func (c *Console) apiHistory(w http.ResponseWriter, r *http.Request) {
 // (&project=P, &cube=C, &after_truncate, &allow_foreign) is restore,
 // restore-project or restore-cube --dry-run --json.
 func (c *Console) apiRestorePlan(w http.ResponseWriter, r *http.Request) {
-	req, _, err := restoreRequest(r)
+	req, _, err := c.restoreRequest(r)
 	if err != nil {
 		c.failErr(w, r, err)
 		return

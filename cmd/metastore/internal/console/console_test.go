@@ -590,3 +590,37 @@ func TestModelsNav(t *testing.T) {
 		t.Errorf("Kylin 5 metastore: every page's navigation should say Models")
 	}
 }
+
+// TestModelsWording5: on a Kylin 5 metastore the console's pages say model
+// and restore-model: the models page links a model's restore plan, the
+// restore page's form and the commands it shows say model, as do the
+// backup result's restore command and an unknown model's error.
+func TestModelsWording5(t *testing.T) {
+	f5 := newFixture(t, Config{})
+	os.RemoveAll(f5.meta)
+	if err := os.CopyFS(f5.meta, os.DirFS(filepath.Join("..", "..", "..", "..", "testdata", "kylin5"))); err != nil {
+		t.Fatal(err)
+	}
+	body := f5.get("/cubes")
+	if !strings.Contains(body, "/restore?cube=test_bank&amp;kind=model&amp;project=default") {
+		t.Errorf("models page: the restore plan link of test_bank should ask for kind=model")
+	}
+	if _, err := f5.env.Backup(context.Background(), api.BackupRequest{Scope: scope.SystemScope()}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{"cube", "model"} {
+		body = f5.get("/restore?kind=" + kind + "&project=default&cube=test_bank&ref=latest")
+		for _, want := range []string{"a model, into a project", ">Model <input", "metastore restore-model default latest --model test_bank"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("restore page (kind=%s) lacks %q", kind, want)
+			}
+		}
+		if strings.Contains(body, "restore-cube") || strings.Contains(body, "a cube, into") {
+			t.Errorf("restore page (kind=%s) says cube on a Kylin 5 metastore", kind)
+		}
+	}
+	resp, body := f5.do("GET", "/restore?kind=cube&project=default&cube=test_bnk&ref=latest", nil)
+	if !strings.Contains(body, "model test_bnk") || strings.Contains(body, "cube test_bnk") || strings.Contains(body, "cube/test_bnk") {
+		t.Errorf("restore page of an unknown model (%s) should say model:\n%.600s", resp.Status, body)
+	}
+}
