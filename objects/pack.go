@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
 	"github.com/klauspost/compress/zlib"
 )
 
@@ -52,7 +51,8 @@ type PackWriter struct {
 	f       *os.File
 	offset  int64
 	entries []packEntry
-	seen    map[ID]struct{}
+	written entrySet        // the ids of entries
+	pending map[ID]struct{} // ids reserved by a write not yet appended
 	stats   PackStats
 	done    bool
 	err     error
@@ -61,10 +61,12 @@ type PackWriter struct {
 	rewrite map[ID][]byte // copied objects re-encoded as deltas against new ones
 }
 
+// packEntry is 32 bytes: the id, then the 4-byte CRC beside it, then the
+// offset (a pack writer keeps one per object it writes).
 type packEntry struct {
 	id     ID
-	offset int64
 	crc    uint32
+	offset int64
 }
 
 // DefaultCompression is the zlib level a PackWriter uses unless told
@@ -114,7 +116,7 @@ func (r *Repository) NewPackWriter(level int) (*PackWriter, error) {
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("start pack: %w", err)
 	}
-	return &PackWriter{repo: r, level: level, f: f, offset: int64(len(hdr)), seen: map[ID]struct{}{}, rewrite: map[ID][]byte{}}, nil
+	return &PackWriter{repo: r, level: level, f: f, offset: int64(len(hdr)), pending: map[ID]struct{}{}, rewrite: map[ID][]byte{}}, nil
 }
 
 // Absorb makes the pack absorb the packs of m (see PlanMerge), so that
@@ -182,12 +184,21 @@ func (w *PackWriter) reserve(id ID) bool {
 	if w.err != nil || w.done {
 		return false
 	}
-	if _, dup := w.seen[id]; dup {
+	if _, dup := w.pending[id]; dup || w.written.has(w.entries, id) {
 		w.stats.Skipped++
 		return false
 	}
-	w.seen[id] = struct{}{}
+	w.pending[id] = struct{}{}
 	return true
+}
+
+// release gives up the reservation of id, which the repository has
+// already: a later write of it finds it there again.
+func (w *PackWriter) release(id ID) {
+	w.mu.Lock()
+	delete(w.pending, id)
+	w.stats.Skipped++
+	w.mu.Unlock()
 }
 
 // failure is the error to return for an id reserve refused: the writer's
@@ -222,6 +233,8 @@ func (w *PackWriter) append(id ID, entry []byte, size int64) error {
 		return w.err
 	}
 	w.entries = append(w.entries, packEntry{id: id, offset: w.offset, crc: crc32.ChecksumIEEE(entry)})
+	w.written.add(w.entries, len(w.entries)-1)
+	delete(w.pending, id)
 	w.offset += int64(len(entry))
 	w.stats.Objects++
 	w.stats.Bytes += size
@@ -391,26 +404,13 @@ func (w *PackWriter) finish(ops []copyOp) (plumbing.Hash, int64, error) {
 		return plumbing.ZeroHash, 0, err
 	}
 
-	iw := new(idxfile.Writer)
-	if err := iw.OnHeader(uint32(len(w.entries))); err != nil {
-		return plumbing.ZeroHash, 0, err
-	}
-	for _, e := range w.entries {
-		iw.Add(plumbing.Hash(e.id), uint64(e.offset), e.crc)
-	}
-	if err := iw.OnFooter(sum); err != nil {
-		return plumbing.ZeroHash, 0, err
-	}
-	idx, err := iw.Index()
-	if err != nil {
-		return plumbing.ZeroHash, 0, err
-	}
 	dir := filepath.Dir(f.Name())
 	xf, err := os.CreateTemp(dir, tmpIdxPrefix)
 	if err != nil {
 		return plumbing.ZeroHash, 0, err
 	}
-	if _, err := idxfile.NewEncoder(xf).Encode(idx); err != nil {
+	// The entries are sorted in place: the writer is done with them.
+	if _, err := writeIndex(xf, w.entries, ID(sum)); err != nil {
 		xf.Close()
 		os.Remove(xf.Name())
 		return plumbing.ZeroHash, 0, fmt.Errorf("write pack index: %w", err)
