@@ -16,11 +16,17 @@ type fileCaches struct {
 	memo    *dirMemo
 }
 
-// openCaches starts reading the caches of source: the change cache, and the
-// tree memo if useMemo.
+// openCaches starts reading the caches of source: the change cache (whole
+// if full; for a scoped scan, only the entries of its paths, once it names
+// them), and the tree memo if useMemo.
 func (r *Repository) openCaches(source string, full, useMemo bool) *fileCaches {
 	c := &fileCaches{path: r.cachePath(source), full: full, useMemo: useMemo}
-	c.load = r.loadCacheAsync(c.path)
+	if full {
+		c.load = r.loadCacheAsync(c.path)
+	} else {
+		// Read for the scan's paths once it names them (see scan).
+		c.load = r.lazyCache(c.path)
+	}
 	return c
 }
 
@@ -40,7 +46,7 @@ func (c *fileCaches) treeMemo(r *Repository) *dirMemo {
 // are items, under temporary names: commit them once it is published.
 func (c *fileCaches) prepare(items []scanned, commit objects.ID) []staged {
 	var files []staged
-	if file, ok := encodeCache(c.load.wait(), items, c.full, commit); ok {
+	if file, ok := encodeCache(c.load.wait(), c.path, items, c.full, commit); ok {
 		if f, err := prepareAtomicFrom(c.path, file, tmpMarker+"cache-"); err == nil {
 			files = append(files, f)
 		}

@@ -2,11 +2,14 @@ package snapshot
 
 import (
 	"bytes"
+	"crypto/sha1"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"testing"
 	"time"
@@ -61,7 +64,7 @@ func TestLoadCacheAllocatesFileOnce(t *testing.T) {
 	entries := make(map[string]cacheEntry, n)
 	for i := range n {
 		p := fmt.Sprintf("/execute_output/%08x-4e2b-4c1d-9a7e-5f3c2b1a0d9e-%02d", i, i%16)
-		entries[p] = cacheEntry{change: fmt.Sprintf("fd00:%x:6570abcd:1a2b3c4d:6570abcd:1a2b3c4d:%x", 1000+i, i), size: int64(i), ts: int64(i) * 1000, id: objects.ID{byte(i), byte(i >> 8)}}
+		entries[p] = cacheEntry{fp: fingerprintOf(fmt.Sprintf("fd00:%x:6570abcd:1a2b3c4d:6570abcd:1a2b3c4d:%x", 1000+i, i)), size: int64(i), ts: int64(i) * 1000, id: objects.ID{byte(i), byte(i >> 8)}}
 	}
 	path := filepath.Join(t.TempDir(), "cache")
 	var file bytes.Buffer
@@ -97,7 +100,7 @@ func TestLoadCacheAllocatesFileOnce(t *testing.T) {
 // not in order (the index searches it) reads as empty: a backup then reads
 // every resource, slower but never wrong.
 func TestCacheIndexRefusesUnsorted(t *testing.T) {
-	e := cacheEntry{change: "c", size: 1, ts: 1, id: objects.ID{1}}
+	e := cacheEntry{fp: fingerprintOf("c"), size: 1, ts: 1, id: objects.ID{1}}
 	file := cacheFile{commit: objects.ID{1}, entries: func(yield func(string, cacheEntry) bool) {
 		_ = yield("/b", e) && yield("/a", e)
 	}}
@@ -118,9 +121,9 @@ func TestCacheIndexRefusesUnsorted(t *testing.T) {
 // entries and replaces (or adds) those it learnt, in path order.
 func TestEncodeCacheMerge(t *testing.T) {
 	old := map[string]cacheEntry{
-		"/a": {change: "a1", id: objects.ID{1}},
-		"/c": {change: "c1", id: objects.ID{3}},
-		"/e": {change: "e1", id: objects.ID{5}},
+		"/a": {fp: fingerprintOf("a1"), id: objects.ID{1}},
+		"/c": {fp: fingerprintOf("c1"), id: objects.ID{3}},
+		"/e": {fp: fingerprintOf("e1"), id: objects.ID{5}},
 	}
 	var buf bytes.Buffer
 	if _, err := cacheFileOf(old, objects.ID{9}).WriteTo(&buf); err != nil {
@@ -132,13 +135,13 @@ func TestEncodeCacheMerge(t *testing.T) {
 	}
 	x, _ := loadCacheFile(path)
 	items := []scanned{
-		{path: "/b", change: "b2", id: objects.ID{2}},
-		{path: "/c", change: "c2", id: objects.ID{4}},
+		{path: "/b", fp: fingerprintOf("b2"), id: objects.ID{2}},
+		{path: "/c", fp: fingerprintOf("c2"), id: objects.ID{4}},
 		{path: "/d"}, // read by path: no fingerprint learnt
-		{path: "/e", change: "e2", id: objects.ID{6}},
-		{path: "/f", change: "f2", id: objects.ID{7}},
+		{path: "/e", fp: fingerprintOf("e2"), id: objects.ID{6}},
+		{path: "/f", fp: fingerprintOf("f2"), id: objects.ID{7}},
 	}
-	file, ok := encodeCache(x, items, false, objects.ID{8})
+	file, ok := encodeCache(x, path, items, false, objects.ID{8})
 	if !ok {
 		t.Fatal("nothing to write")
 	}
@@ -155,7 +158,7 @@ func TestEncodeCacheMerge(t *testing.T) {
 		t.Fatalf("merged cache has %d entries, commit %v; want %d, %v", got.len(), commit, len(want), objects.ID{8})
 	}
 	for p, ch := range want {
-		if e, ok := got.get(p); !ok || e.change != ch {
+		if e, ok := got.get(p); !ok || e.fp != fingerprintOf(ch) {
 			t.Errorf("%s: %+v (%v), want change %q", p, e, ok, ch)
 		}
 	}
@@ -169,9 +172,9 @@ func TestCacheFileWriteBounded(t *testing.T) {
 	const n = 20000
 	items := make([]scanned, n)
 	for i := range items {
-		items[i] = scanned{path: fmt.Sprintf("/execute/%08x-4e2b-4c1d-9a7e-5f3c2b1a0d9e", i), change: fmt.Sprintf("fd00:%x:6570abcd:1a2b3c4d", i), size: int64(i), ts: int64(i) * 1000, id: objects.ID{byte(i), byte(i >> 8)}}
+		items[i] = scanned{path: fmt.Sprintf("/execute/%08x-4e2b-4c1d-9a7e-5f3c2b1a0d9e", i), fp: fingerprintOf(fmt.Sprintf("fd00:%x:6570abcd:1a2b3c4d", i)), size: int64(i), ts: int64(i) * 1000, id: objects.ID{byte(i), byte(i >> 8)}}
 	}
-	items[7].change = "" // read by path: left out
+	items[7].fp = fingerprint{} // read by path: left out
 	path := filepath.Join(t.TempDir(), "cache")
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
@@ -195,7 +198,7 @@ func TestCacheFileWriteBounded(t *testing.T) {
 		t.Fatalf("read back %d entries, commit %v; want %d, %v", got.len(), commit, n-1, objects.ID{2})
 	}
 	for i, it := range items {
-		want := cacheEntry{change: it.change, size: it.size, ts: it.ts, id: it.id}
+		want := it.entry()
 		if e, ok := got.get(it.path); (i == 7) == ok || (ok && e != want) {
 			t.Fatalf("%s: read back %+v (%v), want %+v", it.path, e, ok, want)
 		}
@@ -207,17 +210,58 @@ func TestCacheFileWriteBounded(t *testing.T) {
 // scan's result is gathered): it was 120 bytes, with a delta base and a
 // decoded /UUID that only the read of one resource needs, then 80, with
 // padding after the object id between 8-byte fields.
+// The change fingerprint is 16 bytes in the record, no longer a string of
+// some 50 characters beside it: the path is the only thing a record points
+// to.
 func TestScannedStaysSmall(t *testing.T) {
 	if n := unsafe.Sizeof(scanned{}); n > 72 {
 		t.Errorf("scanned is %d bytes, want at most 72", n)
 	}
+	rt := reflect.TypeFor[scanned]()
+	for i := range rt.NumField() {
+		f := rt.Field(i)
+		switch f.Type.Kind() {
+		case reflect.String, reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface:
+			if f.Name != "path" {
+				t.Errorf("scanned.%s is a %s: a record holds no allocation beside its path", f.Name, f.Type)
+			}
+		}
+	}
+}
+
+// TestOldCacheVersionReadAsEmpty checks that a change cache of version 2
+// (fingerprints as the backend's strings), well formed and with a right
+// checksum, reads as empty: the next backup reads every resource, slower
+// but never wrong.
+func TestOldCacheVersionReadAsEmpty(t *testing.T) {
+	var b []byte
+	b = append(b, "metastore-cache 2\n"...)
+	b = append(b, make([]byte, 20)...)
+	for _, p := range []string{"/a", "/b"} {
+		b = binary.AppendUvarint(b, uint64(len(p)))
+		b = append(b, p...)
+		ch := "fd00:1:2:3:4:5:6"
+		b = binary.AppendUvarint(b, uint64(len(ch)))
+		b = append(b, ch...)
+		b = binary.AppendVarint(b, 1)
+		b = binary.AppendVarint(b, 1)
+		b = append(b, make([]byte, 20)...)
+	}
+	sum := sha1.Sum(b)
+	path := filepath.Join(t.TempDir(), "cache")
+	if err := os.WriteFile(path, append(b, sum[:]...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := loadCacheFile(path); got.len() != 0 {
+		t.Errorf("a version 2 cache loaded %d entries, want none", got.len())
+	}
 }
 
 // TestScanSharesCacheStrings checks that a scan keeps, for a resource the
-// change cache knows, the cache's copy of its path and fingerprint instead
-// of the listing's: the cache is held until the next one is written anyway,
-// and a second copy of both cost over 100 bytes per resource (a million
-// resources: over 100 MB of an unchanged backup's heap).
+// change cache knows, the cache's copy of its path instead of the
+// listing's: the cache is held until the next one is written anyway, and a
+// second copy cost about 64 bytes per resource (a million resources: 64 MB
+// of an unchanged backup's heap).
 func TestScanSharesCacheStrings(t *testing.T) {
 	ctx := t.Context()
 	r := newRepo(t)
@@ -245,8 +289,8 @@ func TestScanSharesCacheStrings(t *testing.T) {
 		return p >= lo && p+uintptr(len(s)) <= lo+uintptr(len(all))
 	}
 	for _, it := range items {
-		if !in(it.path) || !in(it.change) {
-			t.Fatalf("%s: path in the cache %v, fingerprint in the cache %v; want both", it.path, in(it.path), in(it.change))
+		if !in(it.path) {
+			t.Fatalf("%s: path not the cache's copy", it.path)
 		}
 	}
 }
@@ -302,5 +346,89 @@ func TestScanResultNotCopied(t *testing.T) {
 	}
 	if got := after.TotalAlloc - before.TotalAlloc; got > 64<<10 {
 		t.Errorf("gathering the result of %d resources allocated %d bytes, want none (a copy: %d)", n, got, n*int(unsafe.Sizeof(scanned{})))
+	}
+}
+
+// TestScopedScanReadsOnlyItsEntries checks that a scan of some members
+// (a scoped backup or restore), which reads them by path (no fingerprint
+// to compare) and asks the change cache only for delta bases, holds only
+// their entries, not the whole file (over 100 MB at a million resources),
+// and that the next cache keeps every entry it had.
+func TestScopedScanReadsOnlyItsEntries(t *testing.T) {
+	ctx := t.Context()
+	r := newRepo(t)
+	m := memory.New()
+	const n = 20000
+	for i := range n {
+		m.Write(ctx, metastore.Resource{Path: fmt.Sprintf("/execute/job-%05d", i), Data: []byte{byte(i), byte(i >> 8)}, Timestamp: 1})
+	}
+	if _, err := r.Backup(ctx, m, BackupOptions{Scope: scope.SystemScope()}); err != nil {
+		t.Fatal(err)
+	}
+	members := []string{"/execute/job-04000", "/execute/job-00010", "/execute/job-00011", "/execute/none"}
+	m.Write(ctx, metastore.Resource{Path: "/execute/job-00011", Data: []byte("changed"), Timestamp: 2})
+	caches := r.openCaches(metastore.Describe(m), false, false)
+	old, _ := loadCacheFile(caches.path)
+	defer caches.close()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	items, st, err := r.scan(ctx, m, members, false, hashOnly, caches.load, progressOrNone(nil))
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 3 || st.unread != 0 {
+		t.Fatalf("%d resources, %d from the cache; want 3 read", len(items), st.unread)
+	}
+	if got := caches.load.wait().len(); got != 3 {
+		t.Errorf("the scoped scan holds %d cache entries; want 3 (its members the cache knows)", got)
+	}
+	fi, err := os.Stat(caches.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Buffers of a fixed size (about 150 KB), nothing per entry of the file.
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > uint64(fi.Size())/4 {
+		t.Errorf("a scan of %d members allocated %d bytes, against a %d-byte cache file; want under a quarter of it", len(members), alloc, fi.Size())
+	}
+	caches.save(items, objects.ID{7})
+	got, commit := loadCacheFile(caches.path)
+	if got.len() != n || commit != (objects.ID{7}) {
+		t.Fatalf("next cache: %d entries, commit %v; want %d, %v", got.len(), commit, n, objects.ID{7})
+	}
+	for k := range old.len() {
+		p, want := old.at(k)
+		if e, ok := got.get(p); !ok || e != want {
+			t.Fatalf("%s: next cache has %v (%v), want %v", p, e, ok, want)
+		}
+	}
+}
+
+// TestCacheMergeOfDamagedFile checks that a scoped scan's next cache, over
+// an old file that is damaged, holds the scan's own entries and nothing of
+// the old file; and that reading a damaged file for some paths finds none.
+func TestCacheMergeOfDamagedFile(t *testing.T) {
+	old := map[string]cacheEntry{"/a": {fp: fingerprintOf("a1")}, "/c": {fp: fingerprintOf("c1")}}
+	var buf bytes.Buffer
+	if _, err := cacheFileOf(old, objects.ID{9}).WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	data[len(cacheMagic)+25] ^= 1
+	path := filepath.Join(t.TempDir(), "cache")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if x, _ := loadCacheFor(path, []string{"/a", "/c"}); x.len() != 0 {
+		t.Errorf("a damaged file gave %d entries, want none", x.len())
+	}
+	items := []scanned{{path: "/b", fp: fingerprintOf("b2")}, {path: "/c", fp: fingerprintOf("c2")}}
+	var got []string
+	for p, e := range cacheMerge(path, items, objects.ID{8}).entries {
+		got = append(got, p+"="+fmt.Sprintf("%x", e.fp[:2]))
+	}
+	want := []string{"/b=" + fmt.Sprintf("%x", items[0].fp[:2]), "/c=" + fmt.Sprintf("%x", items[1].fp[:2])}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("merge over a damaged file: %v, want %v", got, want)
 	}
 }

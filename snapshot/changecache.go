@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -29,15 +30,38 @@ import (
 // snapshots, in metastore-cache/ inside the repository, one file per source.
 
 type cacheEntry struct {
-	change string
-	size   int64
-	ts     int64
-	id     objects.ID
+	fp   fingerprint
+	size int64
+	ts   int64
+	id   objects.ID
 }
 
+// fingerprint is a backend's change fingerprint (metastore.Entry.Change)
+// reduced to 16 bytes, the start of its SHA-1; the zero value is no
+// fingerprint. A folder's fingerprint is some 50 hexadecimal characters:
+// held as a string by every scan record and cache entry, it cost about 64
+// bytes per resource (a million resources: 64 MB). Two fingerprints
+// sharing 128 bits of SHA-1 (and the size, also compared) do not happen by
+// accident; a backend fingerprint is not chosen by an adversary.
+type fingerprint [16]byte
+
+// fingerprintOf returns the fingerprint of change; zero if change is "".
+func fingerprintOf(change string) fingerprint {
+	var f fingerprint
+	if change != "" {
+		h := sha1.Sum([]byte(change))
+		copy(f[:], h[:])
+	}
+	return f
+}
+
+// known reports whether f is a fingerprint, not the zero value.
+func (f fingerprint) known() bool { return f != fingerprint{} }
+
 // cacheMagic starts a cache file; the 20-byte id of the snapshot it was
-// saved with follows. A version 1 file is ignored (read as empty).
-const cacheMagic = "metastore-cache 2\n"
+// saved with follows. A file of an earlier version (1: a map; 2: the
+// fingerprints as the backend's strings) is ignored (read as empty).
+const cacheMagic = "metastore-cache 3\n"
 
 func cacheName(source string) string {
 	h := sha1.Sum([]byte(source))
@@ -151,13 +175,17 @@ func decodeCacheEntry(all string, i int) (p string, e cacheEntry, next int, ok b
 		return v, true
 	}
 	p, ok1 := str()
-	ch, ok2 := str()
-	sz, ok3 := varint()
-	ts, ok4 := varint()
-	if !ok1 || !ok2 || !ok3 || !ok4 || len(all)-i < 20 {
+	if !ok1 || len(all)-i < len(e.fp) {
 		return "", cacheEntry{}, 0, false
 	}
-	e = cacheEntry{change: ch, size: sz, ts: ts}
+	copy(e.fp[:], all[i:])
+	i += len(e.fp)
+	sz, ok3 := varint()
+	ts, ok4 := varint()
+	if !ok3 || !ok4 || len(all)-i < 20 {
+		return "", cacheEntry{}, 0, false
+	}
+	e.size, e.ts = sz, ts
 	copy(e.id[:], all[i:i+20])
 	return p, e, i + 20, true
 }
@@ -204,8 +232,14 @@ func loadCacheFile(path string) (*cacheIndex, objects.ID) {
 }
 
 // cacheLoad is a change cache being read in the background, so that a
-// backup lists the source while the cache file is read and checked.
+// backup lists the source while the cache file is read and checked. The
+// cache of a whole-source scan is read whole from the start; that of a
+// scoped scan only once the scan names its paths (startFor), and only
+// their entries.
 type cacheLoad struct {
+	r       *Repository
+	path    string
+	once    sync.Once
 	done    chan struct{}
 	entries *cacheIndex
 	commit  objects.ID
@@ -214,13 +248,31 @@ type cacheLoad struct {
 
 // loadCacheAsync starts reading the cache file at path.
 func (r *Repository) loadCacheAsync(path string) *cacheLoad {
-	c := &cacheLoad{done: make(chan struct{})}
-	go func() {
-		defer close(c.done)
-		c.entries, c.commit = loadCacheFile(path)
-		c.trusted = !c.commit.IsZero() && r.objs.Has(c.commit)
-	}()
+	c := &cacheLoad{r: r, path: path, done: make(chan struct{})}
+	c.start(func() (*cacheIndex, objects.ID) { return loadCacheFile(path) })
 	return c
+}
+
+// lazyCache is the cache file at path, to be read for some paths only.
+func (r *Repository) lazyCache(path string) *cacheLoad {
+	return &cacheLoad{r: r, path: path, done: make(chan struct{})}
+}
+
+// startFor starts reading the entries of members (of a scoped scan); it
+// does nothing if the cache is read already or being read.
+func (c *cacheLoad) startFor(members []string) {
+	c.start(func() (*cacheIndex, objects.ID) { return loadCacheFor(c.path, cachePaths(members)) })
+}
+
+// start runs load in the background, once.
+func (c *cacheLoad) start(load func() (*cacheIndex, objects.ID)) {
+	c.once.Do(func() {
+		go func() {
+			defer close(c.done)
+			c.entries, c.commit = load()
+			c.trusted = !c.commit.IsZero() && c.r.objs.Has(c.commit)
+		}()
+	})
 }
 
 // ready reports whether the cache has been read.
@@ -233,8 +285,10 @@ func (c *cacheLoad) ready() bool {
 	}
 }
 
-// wait returns the cache once it has been read.
+// wait returns the cache once it has been read; a cache never started
+// (a scan that failed before naming its paths) is empty.
 func (c *cacheLoad) wait() *cacheIndex {
+	c.start(func() (*cacheIndex, objects.ID) { return &cacheIndex{}, objects.ID{} })
 	<-c.done
 	return c.entries
 }
@@ -266,7 +320,7 @@ func cacheFileOfItems(items []scanned, commit objects.ID) cacheFile {
 	return cacheFile{commit: commit, entries: func(yield func(string, cacheEntry) bool) {
 		for i := range items {
 			it := &items[i]
-			if it.change != "" && !yield(it.path, cacheEntry{change: it.change, size: it.size, ts: it.ts, id: it.id}) {
+			if it.fp.known() && !yield(it.path, it.entry()) {
 				return
 			}
 		}
@@ -312,18 +366,21 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 func appendCacheEntry(buf []byte, p string, e cacheEntry) []byte {
 	buf = binary.AppendUvarint(buf, uint64(len(p)))
 	buf = append(buf, p...)
-	buf = binary.AppendUvarint(buf, uint64(len(e.change)))
-	buf = append(buf, e.change...)
+	buf = append(buf, e.fp[:]...)
 	buf = binary.AppendVarint(buf, e.size)
 	buf = binary.AppendVarint(buf, e.ts)
 	return append(buf, e.id[:]...)
 }
 
 // encodeCache returns the next change cache: a full scan replaces the old
-// one, a partial one updates the paths it saw. It returns false when there
-// is nothing new to write. items are in path order.
-func encodeCache(old *cacheIndex, items []scanned, full bool, commit objects.ID) (cacheFile, bool) {
-	if full && len(items) == old.len() {
+// one (old, read whole), a partial one updates the paths it saw in the old
+// file at oldPath (streamed). It returns false when there is nothing new to
+// write. items are in path order.
+func encodeCache(old *cacheIndex, oldPath string, items []scanned, full bool, commit objects.ID) (cacheFile, bool) {
+	if !full {
+		return cacheMerge(oldPath, items, commit), true
+	}
+	if len(items) == old.len() {
 		same := true
 		hint := 0
 		for i := range items {
@@ -333,7 +390,7 @@ func encodeCache(old *cacheIndex, items []scanned, full bool, commit objects.ID)
 			if it.cached {
 				continue
 			}
-			if !ok || c != (cacheEntry{change: it.change, size: it.size, ts: it.ts, id: it.id}) {
+			if !ok || c != it.entry() {
 				same = false
 				break
 			}
@@ -344,35 +401,6 @@ func encodeCache(old *cacheIndex, items []scanned, full bool, commit objects.ID)
 			return cacheFile{}, false
 		}
 	}
-	if full {
-		// The items are in path order: the file is written from them
-		// directly.
-		return cacheFileOfItems(items, commit), true
-	}
-	// The old entries, with those of the items that have a fingerprint in
-	// their place: a merge of two lists in path order. A scoped scan reads
-	// by path and learns no fingerprint: the entry it has stays (if the
-	// file changed, its fingerprint no longer matches anyway).
-	return cacheFile{commit: commit, entries: func(yield func(string, cacheEntry) bool) {
-		k := 0
-		for i := range items {
-			it := &items[i]
-			if it.change == "" {
-				continue
-			}
-			for ; k < old.len() && old.pathAt(k) <= it.path; k++ {
-				if p, e := old.at(k); p != it.path && !yield(p, e) {
-					return
-				}
-			}
-			if !yield(it.path, cacheEntry{change: it.change, size: it.size, ts: it.ts, id: it.id}) {
-				return
-			}
-		}
-		for ; k < old.len(); k++ {
-			if !yield(old.at(k)) {
-				return
-			}
-		}
-	}}, true
+	// The items are in path order: the file is written from them directly.
+	return cacheFileOfItems(items, commit), true
 }

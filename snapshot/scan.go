@@ -17,16 +17,21 @@ import (
 
 // scanned is one resource of a scan: where its content is and when it was
 // written. A scan holds one per resource until the snapshot is recorded
-// (72 bytes, beside its path and fingerprint): what is needed only while it
-// is read travels with the read (see toRead), not in here.
+// (72 bytes, beside its path): what is needed only while it is read
+// travels with the read (see toRead), not in here.
 type scanned struct {
 	path   string
-	change string
+	fp     fingerprint // the backend's change fingerprint; zero: none
 	size   int64
 	ts     int64
 	id     objects.ID // after the 8-byte fields: 72 bytes, not 80
 	gone   bool       // deleted (or kept elsewhere) when it was to be read
 	cached bool       // taken from the change cache, whose entry it equals
+}
+
+// entry is the change cache's entry for it.
+func (it *scanned) entry() cacheEntry {
+	return cacheEntry{fp: it.fp, size: it.size, ts: it.ts, id: it.id}
 }
 
 // toRead is a resource for the workers to read and store.
@@ -151,13 +156,14 @@ func (s *scanner) list(ctx context.Context, members []string, all bool, next cha
 	if all {
 		s.prog.Start("scanning", -1)
 		err := metastore.ListEntries(ctx, s.src, "/", func(e metastore.Entry) error {
-			return s.add(ctx, scanned{path: e.Path, size: e.Size, ts: e.Timestamp, change: e.Change}, next)
+			return s.add(ctx, scanned{path: e.Path, size: e.Size, ts: e.Timestamp, fp: fingerprintOf(e.Change)}, next)
 		})
 		if err != nil {
 			return fmt.Errorf("list %s: %w", metastore.Describe(s.src), err)
 		}
 	} else {
 		s.prog.Start("reading", int64(len(members)))
+		s.load.startFor(members) // no-op if the whole cache is being read
 		s.reserve(len(members))
 		for _, p := range members {
 			if err := s.add(ctx, scanned{path: p}, next); err != nil {
@@ -245,11 +251,11 @@ func (s *scanner) settle(ctx context.Context, it *scanned, next chan<- toRead) e
 	s.hint = after
 	if ok {
 		// The cache is kept whole until the next one is written: its copy
-		// of the path (and of the fingerprint, below) costs nothing more.
+		// of the path costs nothing more.
 		it.path = s.cache.pathAt(after - 1)
 	}
-	if ok && it.change != "" && it.path != "/UUID" && c.change == it.change && c.size == it.size && (s.trusted || s.has(c.id)) {
-		it.id, it.change = c.id, c.change
+	if ok && it.fp.known() && it.path != "/UUID" && c.fp == it.fp && c.size == it.size && (s.trusted || s.has(c.id)) {
+		it.id = c.id
 		it.cached = c.ts == it.ts
 		s.unread++
 		s.prog.Add(1)
@@ -290,7 +296,7 @@ func (s *scanner) read(ctx context.Context, it *scanned, base objects.ID) error 
 	if res.Timestamp != it.ts || int64(len(res.Data)) != it.size {
 		// Changed between listing and reading: the listed fingerprint no
 		// longer vouches for this content.
-		it.change = ""
+		it.fp = fingerprint{}
 	}
 	it.id, it.size, it.ts = id, int64(len(res.Data)), res.Timestamp
 	return nil

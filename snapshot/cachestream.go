@@ -1,0 +1,212 @@
+package snapshot
+
+import (
+	"bufio"
+	"crypto/sha1"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"syscall"
+	"unsafe"
+
+	"github.com/kylin-tools/metastore/objects"
+)
+
+// A scoped backup or restore reads and writes a few resources: holding the
+// whole change cache for them (over 100 MB at a million resources) cost
+// more memory than the rest of the command. It reads the file as a stream
+// instead, twice: once to check its SHA-1 (a damaged cache is never half
+// trusted), then to keep the entries of its paths, or to merge the old
+// entries with the new ones as the next file is written.
+
+// errCacheStream reports a cache file that is missing, damaged, of another
+// version or out of order: it reads as empty.
+var errCacheStream = errors.New("change cache unusable")
+
+// openCacheStream opens a cache file (never through a symbolic link, only a
+// regular file), checks its SHA-1 trailer and returns it positioned at its
+// first entry, the number of bytes of entries, and the commit it names.
+func openCacheStream(path string) (*os.File, int64, objects.ID, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, 0, objects.ID{}, err
+	}
+	fi, err := f.Stat()
+	head := int64(len(cacheMagic) + 20)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() < head+20 || fi.Size() > maxCacheFile {
+		f.Close()
+		return nil, 0, objects.ID{}, errCacheStream
+	}
+	body := fi.Size() - 20
+	h := sha1.New()
+	buf := make([]byte, head)
+	if _, err := io.ReadFull(f, buf); err != nil || string(buf[:len(cacheMagic)]) != cacheMagic {
+		f.Close()
+		return nil, 0, objects.ID{}, errCacheStream
+	}
+	h.Write(buf)
+	var commit objects.ID
+	copy(commit[:], buf[len(cacheMagic):])
+	var sum [20]byte
+	if _, err := io.CopyN(h, f, body-head); err != nil {
+		f.Close()
+		return nil, 0, objects.ID{}, errCacheStream
+	}
+	if _, err := io.ReadFull(f, sum[:]); err != nil || string(h.Sum(nil)) != string(sum[:]) {
+		f.Close()
+		return nil, 0, objects.ID{}, errCacheStream
+	}
+	if _, err := f.Seek(head, io.SeekStart); err != nil {
+		f.Close()
+		return nil, 0, objects.ID{}, err
+	}
+	return f, body - head, commit, nil
+}
+
+// streamCache calls fn for every entry of the cache file at path, in path
+// order, once its checksum is checked, and returns the commit it names.
+// The path fn gets is valid only during the call (it is the reader's
+// buffer); fn returns false to stop. A file that is missing, damaged or out
+// of order returns errCacheStream, possibly after some calls of fn (whose
+// paths were in order).
+func streamCache(path string, fn func(p string, e cacheEntry) bool) (objects.ID, error) {
+	f, n, commit, err := openCacheStream(path)
+	if err != nil {
+		return objects.ID{}, errCacheStream
+	}
+	defer f.Close()
+	rd := bufio.NewReaderSize(io.LimitReader(f, n), 64<<10)
+	var cur, prev []byte
+	for {
+		e, p, err := readCacheEntry(rd, cur)
+		if err == io.EOF {
+			return commit, nil
+		}
+		if err != nil || (prev != nil && string(p) <= string(prev)) {
+			return objects.ID{}, errCacheStream
+		}
+		if !fn(unsafe.String(unsafe.SliceData(p), len(p)), e) {
+			return commit, nil
+		}
+		cur, prev = prev[:0], p // two buffers in turn: prev stays valid
+	}
+}
+
+// readCacheEntry reads one entry of a cache file into buf; io.EOF at the
+// end of the entries. Fixed-size fields are copied from the reader's
+// buffer (Peek): a slice handed to an io.Reader escapes, and would cost an
+// allocation per entry.
+func readCacheEntry(rd *bufio.Reader, buf []byte) (cacheEntry, []byte, error) {
+	var e cacheEntry
+	n, err := binary.ReadUvarint(rd)
+	if err != nil {
+		return e, nil, err // io.EOF only before an entry's first byte
+	}
+	if n > uint64(rd.Size()) {
+		return e, nil, errCacheStream // no path is that long
+	}
+	buf = append(buf[:0], make([]byte, n)...)
+	if !take(rd, buf) || !take(rd, e.fp[:]) {
+		return e, nil, errCacheStream
+	}
+	if e.size, err = binary.ReadVarint(rd); err != nil {
+		return e, nil, errCacheStream
+	}
+	if e.ts, err = binary.ReadVarint(rd); err != nil {
+		return e, nil, errCacheStream
+	}
+	if !take(rd, e.id[:]) {
+		return e, nil, errCacheStream
+	}
+	return e, buf, nil
+}
+
+// take fills b (at most the reader's size) from rd.
+func take(rd *bufio.Reader, b []byte) bool {
+	src, err := rd.Peek(len(b))
+	if err != nil {
+		return false
+	}
+	copy(b, src)
+	rd.Discard(len(b))
+	return true
+}
+
+// loadCacheFor reads the entries of the cache file at path whose paths are
+// among paths (sorted), into an index of their own: a scoped scan holds
+// what it may use, not the whole file. A damaged file reads as empty.
+func loadCacheFor(path string, paths []string) (*cacheIndex, objects.ID) {
+	var all []byte
+	var offs []uint32
+	k := 0
+	commit, err := streamCache(path, func(p string, e cacheEntry) bool {
+		for k < len(paths) && paths[k] < p {
+			k++
+		}
+		if k == len(paths) {
+			return false
+		}
+		if paths[k] == p {
+			offs = append(offs, uint32(len(all)))
+			all = appendCacheEntry(all, p, e)
+		}
+		return true
+	})
+	if err != nil {
+		return &cacheIndex{}, objects.ID{}
+	}
+	return &cacheIndex{all: string(all), offs: offs}, commit
+}
+
+// cacheMerge is the next cache file of a scoped scan: the entries of the
+// old file (streamed, not held), with those of the items that have a
+// fingerprint in their place, in path order. A scoped scan reads by path
+// and learns no fingerprint: the entry it has stays (if the file changed,
+// its fingerprint no longer matches anyway). A damaged old file
+// contributes nothing.
+func cacheMerge(oldPath string, items []scanned, commit objects.ID) cacheFile {
+	return cacheFile{commit: commit, entries: func(yield func(string, cacheEntry) bool) {
+		i := 0
+		// upTo yields the items before p (every one left if last), and the
+		// item at p if it has a fingerprint: replaced says so.
+		upTo := func(p string, last bool) (replaced, ok bool) {
+			for ; i < len(items) && (last || items[i].path < p); i++ {
+				if it := &items[i]; it.fp.known() && !yield(it.path, it.entry()) {
+					return false, false
+				}
+			}
+			if !last && i < len(items) && items[i].path == p {
+				it := &items[i]
+				i++
+				if it.fp.known() {
+					return true, yield(it.path, it.entry())
+				}
+			}
+			return false, true
+		}
+		stopped := false
+		streamCache(oldPath, func(p string, e cacheEntry) bool {
+			replaced, ok := upTo(p, false)
+			if !ok || (!replaced && !yield(p, e)) {
+				stopped = true
+			}
+			return !stopped
+		})
+		if !stopped {
+			upTo("", true)
+		}
+	}}
+}
+
+// cachePaths returns members sorted (a copy: the strings are shared).
+func cachePaths(members []string) []string {
+	return slices.Sorted(slices.Values(members))
+}
+
+// String describes a cache entry (for test failures).
+func (e cacheEntry) String() string {
+	return fmt.Sprintf("{fp %x size %d ts %d id %s}", e.fp, e.size, e.ts, e.id)
+}
