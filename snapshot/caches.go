@@ -30,9 +30,9 @@ func (r *Repository) openCaches(source string, full, useMemo bool) *fileCaches {
 	return c
 }
 
-// close waits for the change cache to be read (so that nothing reads it
-// after the command).
-func (c *fileCaches) close() { c.load.wait() }
+// close waits for the change cache to be opened and closes it (so that
+// nothing reads it after the command).
+func (c *fileCaches) close() { c.load.close() }
 
 // treeMemo returns the tree memo, read once; nil if it does not serve.
 func (c *fileCaches) treeMemo(r *Repository) *dirMemo {
@@ -46,7 +46,7 @@ func (c *fileCaches) treeMemo(r *Repository) *dirMemo {
 // are items, under temporary names: commit them once it is published.
 func (c *fileCaches) prepare(items []scanned, commit objects.ID) []staged {
 	var files []staged
-	if file, ok := encodeCache(c.load.wait(), c.path, items, c.full, commit); ok {
+	if file, ok := encodeCache(c.path, items, c.full, commit); ok {
 		if f, err := prepareAtomicFrom(c.path, file, tmpMarker+"cache-"); err == nil {
 			files = append(files, f)
 		}

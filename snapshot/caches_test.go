@@ -133,7 +133,9 @@ func TestEncodeCacheMerge(t *testing.T) {
 	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	x, _ := loadCacheFile(path)
+	if x, _ := loadCacheFile(path); x.len() != len(old) {
+		t.Fatalf("old cache: %d entries, want %d", x.len(), len(old))
+	}
 	items := []scanned{
 		{path: "/b", fp: fingerprintOf("b2"), id: objects.ID{2}},
 		{path: "/c", fp: fingerprintOf("c2"), id: objects.ID{4}},
@@ -141,7 +143,7 @@ func TestEncodeCacheMerge(t *testing.T) {
 		{path: "/e", fp: fingerprintOf("e2"), id: objects.ID{6}},
 		{path: "/f", fp: fingerprintOf("f2"), id: objects.ID{7}},
 	}
-	file, ok := encodeCache(x, path, items, false, objects.ID{8})
+	file, ok := encodeCache(path, items, false, objects.ID{8})
 	if !ok {
 		t.Fatal("nothing to write")
 	}
@@ -257,18 +259,18 @@ func TestOldCacheVersionReadAsEmpty(t *testing.T) {
 	}
 }
 
-// TestScanSharesCacheStrings checks that a scan keeps, for a resource the
-// change cache knows, the cache's copy of its path instead of the
-// listing's: the cache is held until the next one is written anyway, and a
-// second copy cost about 64 bytes per resource (a million resources: 64 MB
-// of an unchanged backup's heap).
-func TestScanSharesCacheStrings(t *testing.T) {
+// TestWholeScanStreamsCache checks that a scan of the whole source takes
+// its resources from the change cache read as a stream beside the listing,
+// holding a buffer of the file and not the file: held whole, it was about
+// 90 bytes per resource (133 before fingerprints were 16 bytes), the
+// largest part of an unchanged backup's heap.
+func TestWholeScanStreamsCache(t *testing.T) {
 	ctx := t.Context()
 	r := newRepo(t)
 	m := memory.New()
-	const n = 2000
+	const n = 20000
 	for i := range n {
-		m.Write(ctx, metastore.Resource{Path: fmt.Sprintf("/execute_output/job-%05d", i), Data: []byte{byte(i)}, Timestamp: 1})
+		m.Write(ctx, metastore.Resource{Path: fmt.Sprintf("/execute_output/job-%05d-4e2b-4c1d-9a7e-5f3c2b1a0d9e", i), Data: []byte{byte(i)}, Timestamp: 1})
 	}
 	if _, err := r.Backup(ctx, m, BackupOptions{Scope: scope.SystemScope()}); err != nil {
 		t.Fatal(err)
@@ -282,16 +284,30 @@ func TestScanSharesCacheStrings(t *testing.T) {
 	if len(items) != n || st.unread != n {
 		t.Fatalf("%d resources, %d taken from the cache; want %d of each", len(items), st.unread, n)
 	}
-	all := caches.load.wait().all
-	lo := uintptr(unsafe.Pointer(unsafe.StringData(all)))
-	in := func(s string) bool {
-		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
-		return p >= lo && p+uintptr(len(s)) <= lo+uintptr(len(all))
+	if caches.load.entries != nil {
+		t.Errorf("a whole scan loaded %d cache entries; want the file streamed", caches.load.entries.len())
 	}
+	fi, err := os.Stat(caches.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same stream, alone: a fixed buffer, nothing per entry.
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	c, count, _ := openCursor(caches.path)
+	found := 0
 	for _, it := range items {
-		if !in(it.path) {
-			t.Fatalf("%s: path not the cache's copy", it.path)
+		if _, ok := c.seek(it.path); ok {
+			found++
 		}
+	}
+	runtime.ReadMemStats(&after)
+	c.f.Close()
+	if count != n || found != n {
+		t.Errorf("cursor: %d entries, %d found; want %d", count, found, n)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 256<<10 || alloc > uint64(fi.Size())/4 {
+		t.Errorf("streaming a %d-byte cache file allocated %d bytes; want a fixed buffer (under 256 KiB)", fi.Size(), alloc)
 	}
 }
 
@@ -380,7 +396,8 @@ func TestScopedScanReadsOnlyItsEntries(t *testing.T) {
 	if len(items) != 3 || st.unread != 0 {
 		t.Fatalf("%d resources, %d from the cache; want 3 read", len(items), st.unread)
 	}
-	if got := caches.load.wait().len(); got != 3 {
+	caches.load.wait()
+	if got := caches.load.entries.len(); got != 3 {
 		t.Errorf("the scoped scan holds %d cache entries; want 3 (its members the cache knows)", got)
 	}
 	fi, err := os.Stat(caches.path)
@@ -430,5 +447,46 @@ func TestCacheMergeOfDamagedFile(t *testing.T) {
 	want := []string{"/b=" + fmt.Sprintf("%x", items[0].fp[:2]), "/c=" + fmt.Sprintf("%x", items[1].fp[:2])}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("merge over a damaged file: %v, want %v", got, want)
+	}
+}
+
+// TestSameCache checks the comparison that spares an unchanged backup from
+// writing its change cache again, now made against the file as a stream:
+// any entry added, missing or different means a new file.
+func TestSameCache(t *testing.T) {
+	old := map[string]cacheEntry{"/a": {fp: fingerprintOf("a"), size: 1, id: objects.ID{1}}, "/b": {fp: fingerprintOf("b"), size: 2, id: objects.ID{2}}}
+	var buf bytes.Buffer
+	if _, err := cacheFileOf(old, objects.ID{9}).WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "cache")
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	item := func(p string, cached bool) scanned {
+		e := old[p]
+		return scanned{path: p, fp: e.fp, size: e.size, ts: e.ts, id: e.id, cached: cached}
+	}
+	changed := item("/b", false)
+	changed.id = objects.ID{3}
+	tests := []struct {
+		name  string
+		items []scanned
+		want  bool
+	}{
+		{"same, from the cache", []scanned{item("/a", true), item("/b", true)}, true},
+		{"same, read again", []scanned{item("/a", false), item("/b", false)}, true},
+		{"one changed", []scanned{item("/a", true), changed}, false},
+		{"one missing", []scanned{item("/a", true)}, false},
+		{"one more", []scanned{item("/a", true), item("/b", true), {path: "/c", fp: fingerprintOf("c")}}, false},
+		{"another path", []scanned{item("/a", true), {path: "/bb", fp: old["/b"].fp, size: 2, id: objects.ID{2}}}, false},
+	}
+	for _, tt := range tests {
+		if got := sameCache(path, tt.items); got != tt.want {
+			t.Errorf("%s: sameCache = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if sameCache(filepath.Join(t.TempDir(), "none"), nil) {
+		t.Error("a missing file is the same as no items; want a file written")
 	}
 }

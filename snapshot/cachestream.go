@@ -28,42 +28,46 @@ var errCacheStream = errors.New("change cache unusable")
 
 // openCacheStream opens a cache file (never through a symbolic link, only a
 // regular file), checks its SHA-1 trailer and returns it positioned at its
-// first entry, the number of bytes of entries, and the commit it names.
-func openCacheStream(path string) (*os.File, int64, objects.ID, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+// first entry, the number of bytes of entries, the number of entries, and
+// the commit it names.
+func openCacheStream(path string) (f *os.File, n int64, count int, commit objects.ID, err error) {
+	f, err = os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, 0, objects.ID{}, err
+		return nil, 0, 0, commit, err
 	}
+	defer func() {
+		if err != nil {
+			f.Close()
+		}
+	}()
 	fi, err := f.Stat()
 	head := int64(len(cacheMagic) + 20)
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() < head+20 || fi.Size() > maxCacheFile {
-		f.Close()
-		return nil, 0, objects.ID{}, errCacheStream
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() < head+24 || fi.Size() > maxCacheFile {
+		return nil, 0, 0, commit, errCacheStream
 	}
-	body := fi.Size() - 20
+	n = fi.Size() - head - 24
 	h := sha1.New()
 	buf := make([]byte, head)
 	if _, err := io.ReadFull(f, buf); err != nil || string(buf[:len(cacheMagic)]) != cacheMagic {
-		f.Close()
-		return nil, 0, objects.ID{}, errCacheStream
+		return nil, 0, 0, commit, errCacheStream
 	}
 	h.Write(buf)
-	var commit objects.ID
 	copy(commit[:], buf[len(cacheMagic):])
-	var sum [20]byte
-	if _, err := io.CopyN(h, f, body-head); err != nil {
-		f.Close()
-		return nil, 0, objects.ID{}, errCacheStream
+	var tail [24]byte
+	if _, err := io.CopyN(h, f, n); err != nil {
+		return nil, 0, 0, commit, errCacheStream
 	}
-	if _, err := io.ReadFull(f, sum[:]); err != nil || string(h.Sum(nil)) != string(sum[:]) {
-		f.Close()
-		return nil, 0, objects.ID{}, errCacheStream
+	if _, err := io.ReadFull(f, tail[:]); err != nil {
+		return nil, 0, 0, commit, errCacheStream
+	}
+	h.Write(tail[:4])
+	if string(h.Sum(nil)) != string(tail[4:]) {
+		return nil, 0, 0, commit, errCacheStream
 	}
 	if _, err := f.Seek(head, io.SeekStart); err != nil {
-		f.Close()
-		return nil, 0, objects.ID{}, err
+		return nil, 0, 0, commit, err
 	}
-	return f, body - head, commit, nil
+	return f, n, int(binary.BigEndian.Uint32(tail[:4])), commit, nil
 }
 
 // streamCache calls fn for every entry of the cache file at path, in path
@@ -73,16 +77,16 @@ func openCacheStream(path string) (*os.File, int64, objects.ID, error) {
 // of order returns errCacheStream, possibly after some calls of fn (whose
 // paths were in order).
 func streamCache(path string, fn func(p string, e cacheEntry) bool) (objects.ID, error) {
-	f, n, commit, err := openCacheStream(path)
+	f, n, count, commit, err := openCacheStream(path)
 	if err != nil {
 		return objects.ID{}, errCacheStream
 	}
 	defer f.Close()
 	rd := bufio.NewReaderSize(io.LimitReader(f, n), 64<<10)
 	var cur, prev []byte
-	for {
+	for k := 0; ; k++ {
 		e, p, err := readCacheEntry(rd, cur)
-		if err == io.EOF {
+		if err == io.EOF && k == count {
 			return commit, nil
 		}
 		if err != nil || (prev != nil && string(p) <= string(prev)) {
@@ -93,6 +97,57 @@ func streamCache(path string, fn func(p string, e cacheEntry) bool) (objects.ID,
 		}
 		cur, prev = prev[:0], p // two buffers in turn: prev stays valid
 	}
+}
+
+// cacheCursor reads a checked cache file as a stream, forward only: a scan
+// of the whole source looks its paths up in listing order, which is path
+// order, so it merges the file with the listing instead of holding the
+// file (about 90 bytes per resource). A path listed out of order, or a
+// file whose entries turn out to be out of order, is a miss: slower, never
+// wrong.
+type cacheCursor struct {
+	f     *os.File
+	rd    *bufio.Reader
+	p, pb []byte // the current entry's path; the other buffer
+	e     cacheEntry
+	ok    bool // p and e hold an entry
+}
+
+// openCursor opens the cache file at path as a cursor, and returns the
+// number of its entries and the commit it names; nil if it is unusable.
+func openCursor(path string) (*cacheCursor, int, objects.ID) {
+	f, n, count, commit, err := openCacheStream(path)
+	if err != nil {
+		return nil, 0, objects.ID{}
+	}
+	c := &cacheCursor{f: f, rd: bufio.NewReaderSize(io.LimitReader(f, n), 64<<10), ok: true}
+	c.advance(true)
+	return c, count, commit
+}
+
+// advance reads the next entry; first says there is no current one.
+func (c *cacheCursor) advance(first bool) {
+	e, p, err := readCacheEntry(c.rd, c.pb)
+	if err != nil || (!first && string(p) <= string(c.p)) {
+		c.ok = false
+		return
+	}
+	c.pb, c.p, c.e = c.p, p, e
+}
+
+// seek returns the entry of path p, if the file has one after the entries
+// already passed.
+func (c *cacheCursor) seek(p string) (cacheEntry, bool) {
+	if c == nil {
+		return cacheEntry{}, false
+	}
+	for c.ok && string(c.p) < p {
+		c.advance(false)
+	}
+	if c.ok && string(c.p) == p {
+		return c.e, true
+	}
+	return cacheEntry{}, false
 }
 
 // readCacheEntry reads one entry of a cache file into buf; io.EOF at the

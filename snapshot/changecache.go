@@ -59,8 +59,10 @@ func fingerprintOf(change string) fingerprint {
 func (f fingerprint) known() bool { return f != fingerprint{} }
 
 // cacheMagic starts a cache file; the 20-byte id of the snapshot it was
-// saved with follows. A file of an earlier version (1: a map; 2: the
-// fingerprints as the backend's strings) is ignored (read as empty).
+// saved with follows, then the entries, their number (4 bytes, big-endian)
+// and the SHA-1 of everything before it. A file of an earlier version (1: a
+// map; 2: the fingerprints as the backend's strings, no count) is ignored
+// (read as empty).
 const cacheMagic = "metastore-cache 3\n"
 
 func cacheName(source string) string {
@@ -201,7 +203,7 @@ func loadCache(path string) *cacheIndex {
 // empty.
 func loadCacheFile(path string) (*cacheIndex, objects.ID) {
 	data, err := readCacheFile(path)
-	if err != nil || !bytes.HasPrefix(data, []byte(cacheMagic)) || len(data) < len(cacheMagic)+40 {
+	if err != nil || !bytes.HasPrefix(data, []byte(cacheMagic)) || len(data) < len(cacheMagic)+44 {
 		return &cacheIndex{}, objects.ID{}
 	}
 	// A SHA-1 of everything before it ends the file: a damaged cache is
@@ -209,7 +211,8 @@ func loadCacheFile(path string) (*cacheIndex, objects.ID) {
 	if sum := sha1.Sum(data[:len(data)-20]); string(sum[:]) != string(data[len(data)-20:]) {
 		return &cacheIndex{}, objects.ID{}
 	}
-	data = data[:len(data)-20]
+	count := binary.BigEndian.Uint32(data[len(data)-24:])
+	data = data[:len(data)-24]
 	var commit objects.ID
 	copy(commit[:], data[len(cacheMagic):])
 	// One string for the whole file: paths and fingerprints are slices of
@@ -228,28 +231,35 @@ func loadCacheFile(path string) (*cacheIndex, objects.ID) {
 		x.offs = append(x.offs, uint32(i))
 		prev, i = p, next
 	}
+	if len(x.offs) != int(count) {
+		return &cacheIndex{}, objects.ID{}
+	}
 	return x, commit
 }
 
-// cacheLoad is a change cache being read in the background, so that a
-// backup lists the source while the cache file is read and checked. The
-// cache of a whole-source scan is read whole from the start; that of a
-// scoped scan only once the scan names its paths (startFor), and only
-// their entries.
+// cacheLoad is a change cache being opened in the background, so that a
+// backup lists the source while the cache file is checked. The cache of a
+// whole-source scan is read as a stream merged with the listing (both are
+// in path order: see cacheCursor), never held whole; that of a scoped scan
+// is read once the scan names its paths (startFor), and only their entries
+// are kept.
 type cacheLoad struct {
-	r       *Repository
-	path    string
-	once    sync.Once
-	done    chan struct{}
-	entries *cacheIndex
+	r    *Repository
+	path string
+	once sync.Once
+	done chan struct{}
+
+	entries *cacheIndex  // a scoped scan's entries; nil for a whole scan
+	cursor  *cacheCursor // a whole scan's stream; nil if the file is unusable
+	count   int          // entries in the file, for a whole scan
 	commit  objects.ID
 	trusted bool // saved with a snapshot the repository still has
 }
 
-// loadCacheAsync starts reading the cache file at path.
+// loadCacheAsync starts opening the cache file at path as a stream.
 func (r *Repository) loadCacheAsync(path string) *cacheLoad {
 	c := &cacheLoad{r: r, path: path, done: make(chan struct{})}
-	c.start(func() (*cacheIndex, objects.ID) { return loadCacheFile(path) })
+	c.start(func() { c.cursor, c.count, c.commit = openCursor(path) })
 	return c
 }
 
@@ -259,23 +269,23 @@ func (r *Repository) lazyCache(path string) *cacheLoad {
 }
 
 // startFor starts reading the entries of members (of a scoped scan); it
-// does nothing if the cache is read already or being read.
+// does nothing if the cache is opened already or being opened.
 func (c *cacheLoad) startFor(members []string) {
-	c.start(func() (*cacheIndex, objects.ID) { return loadCacheFor(c.path, cachePaths(members)) })
+	c.start(func() { c.entries, c.commit = loadCacheFor(c.path, cachePaths(members)) })
 }
 
 // start runs load in the background, once.
-func (c *cacheLoad) start(load func() (*cacheIndex, objects.ID)) {
+func (c *cacheLoad) start(load func()) {
 	c.once.Do(func() {
 		go func() {
 			defer close(c.done)
-			c.entries, c.commit = load()
+			load()
 			c.trusted = !c.commit.IsZero() && c.r.objs.Has(c.commit)
 		}()
 	})
 }
 
-// ready reports whether the cache has been read.
+// ready reports whether the cache has been opened.
 func (c *cacheLoad) ready() bool {
 	select {
 	case <-c.done:
@@ -285,12 +295,19 @@ func (c *cacheLoad) ready() bool {
 	}
 }
 
-// wait returns the cache once it has been read; a cache never started
-// (a scan that failed before naming its paths) is empty.
-func (c *cacheLoad) wait() *cacheIndex {
-	c.start(func() (*cacheIndex, objects.ID) { return &cacheIndex{}, objects.ID{} })
+// wait waits for the cache to be opened; a cache never started (a scan
+// that failed before naming its paths) is empty.
+func (c *cacheLoad) wait() {
+	c.start(func() {})
 	<-c.done
-	return c.entries
+}
+
+// close waits for the cache and closes its file.
+func (c *cacheLoad) close() {
+	c.wait()
+	if c.cursor != nil {
+		c.cursor.f.Close()
+	}
 }
 
 // cacheFile is the content of a cache file, streamed to its file by
@@ -337,11 +354,16 @@ func (c cacheFile) WriteTo(w io.Writer) (int64, error) {
 	if _, err := bw.Write(buf); err != nil {
 		return cw.n, err
 	}
+	count := uint32(0)
 	for p, e := range c.entries {
 		buf = appendCacheEntry(buf[:0], p, e)
 		if _, err := bw.Write(buf); err != nil {
 			return cw.n, err
 		}
+		count++
+	}
+	if _, err := bw.Write(binary.BigEndian.AppendUint32(buf[:0], count)); err != nil {
+		return cw.n, err
 	}
 	if err := bw.Flush(); err != nil {
 		return cw.n, err
@@ -372,35 +394,36 @@ func appendCacheEntry(buf []byte, p string, e cacheEntry) []byte {
 	return append(buf, e.id[:]...)
 }
 
-// encodeCache returns the next change cache: a full scan replaces the old
-// one (old, read whole), a partial one updates the paths it saw in the old
-// file at oldPath (streamed). It returns false when there is nothing new to
-// write. items are in path order.
-func encodeCache(old *cacheIndex, oldPath string, items []scanned, full bool, commit objects.ID) (cacheFile, bool) {
+// encodeCache returns the next change cache, for the old file at oldPath:
+// a full scan replaces it, a partial one updates the paths it saw (a merge
+// of the old file, streamed, and the items). It returns false when there
+// is nothing new to write. items are in path order.
+func encodeCache(oldPath string, items []scanned, full bool, commit objects.ID) (cacheFile, bool) {
 	if !full {
 		return cacheMerge(oldPath, items, commit), true
 	}
-	if len(items) == old.len() {
-		same := true
-		hint := 0
-		for i := range items {
-			it := &items[i]
-			c, next, ok := old.find(it.path, hint)
-			hint = next
-			if it.cached {
-				continue
-			}
-			if !ok || c != it.entry() {
-				same = false
-				break
-			}
-		}
-		if same {
-			// Nothing to learn; the snapshot the file names still holds
-			// every blob it lists.
-			return cacheFile{}, false
-		}
+	if sameCache(oldPath, items) {
+		// Nothing to learn; the snapshot the file names still holds every
+		// blob it lists.
+		return cacheFile{}, false
 	}
 	// The items are in path order: the file is written from them directly.
 	return cacheFileOfItems(items, commit), true
+}
+
+// sameCache reports whether the cache file at path holds exactly the
+// entries of items (those taken from it unchanged need no comparison), read
+// as a stream.
+func sameCache(path string, items []scanned) bool {
+	k := 0
+	same := true
+	_, err := streamCache(path, func(p string, e cacheEntry) bool {
+		if k == len(items) || items[k].path != p || (!items[k].cached && items[k].entry() != e) {
+			same = false
+			return false
+		}
+		k++
+		return true
+	})
+	return err == nil && same && k == len(items)
 }

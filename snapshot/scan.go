@@ -138,8 +138,8 @@ type scanner struct {
 	all     bool        // the whole source is listed
 	slabs   [][]scanned // the resources listed, in order, slabSize at a time
 	waiting []*scanned  // listed before the cache was ready
-	cache   *cacheIndex // nil until it is
-	hint    int         // where in cache the next path listed is likely
+	ready   bool        // the cache is
+	hint    int         // where in a scoped scan's entries the next path is likely
 	trusted bool
 	unread  int
 
@@ -179,7 +179,7 @@ func (s *scanner) add(ctx context.Context, item scanned, next chan<- toRead) err
 		return err
 	}
 	it := s.newItem(item)
-	if s.cache == nil {
+	if !s.ready {
 		s.waiting = append(s.waiting, it)
 		return s.flush(ctx, false, next)
 	}
@@ -224,12 +224,13 @@ func (s *scanner) reserve(n int) {
 // flush settles the queued resources once the cache is ready; block says
 // whether to wait for it.
 func (s *scanner) flush(ctx context.Context, block bool, next chan<- toRead) error {
-	if s.cache == nil {
+	if !s.ready {
 		if !block && !s.load.ready() {
 			return nil
 		}
-		s.cache, s.trusted = s.load.wait(), s.load.trusted
-		if n := s.cache.len(); s.all && n > 0 {
+		s.load.wait()
+		s.ready, s.trusted = true, s.load.trusted
+		if n := s.load.count; s.all && n > 0 {
 			// The source as the last backup saw it, and room to grow.
 			s.reserve(n + n/16 + slabSize)
 		}
@@ -247,13 +248,7 @@ func (s *scanner) flush(ctx context.Context, block bool, next chan<- toRead) err
 // settle takes a resource the cache vouches for (same fingerprint, blob in
 // the repository) from the cache, and sends the others to be read.
 func (s *scanner) settle(ctx context.Context, it *scanned, next chan<- toRead) error {
-	c, after, ok := s.cache.find(it.path, s.hint)
-	s.hint = after
-	if ok {
-		// The cache is kept whole until the next one is written: its copy
-		// of the path costs nothing more.
-		it.path = s.cache.pathAt(after - 1)
-	}
+	c, ok := s.lookup(it.path)
 	if ok && it.fp.known() && it.path != "/UUID" && c.fp == it.fp && c.size == it.size && (s.trusted || s.has(c.id)) {
 		it.id = c.id
 		it.cached = c.ts == it.ts
@@ -267,6 +262,17 @@ func (s *scanner) settle(ctx context.Context, it *scanned, next chan<- toRead) e
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// lookup returns the change cache's entry of path p: from the stream of a
+// whole scan, or the entries a scoped scan kept.
+func (s *scanner) lookup(p string) (cacheEntry, bool) {
+	if s.load.entries == nil {
+		return s.load.cursor.seek(p)
+	}
+	c, after, ok := s.load.entries.find(p, s.hint)
+	s.hint = after
+	return c, ok
 }
 
 // read reads and stores one resource.
