@@ -44,7 +44,7 @@ func (c *fileCaches) treeMemo(r *Repository) *dirMemo {
 
 // prepare writes the caches that describe snapshot commit, whose resources
 // are items, under temporary names: commit them once it is published.
-func (c *fileCaches) prepare(items []scanned, commit objects.ID) []staged {
+func (c *fileCaches) prepare(items scanList, commit objects.ID) []staged {
 	var files []staged
 	if file, ok := encodeCache(c.path, items, c.full, commit); ok {
 		if f, err := prepareAtomicFrom(c.path, file, tmpMarker+"cache-"); err == nil {
@@ -63,7 +63,7 @@ func (c *fileCaches) prepare(items []scanned, commit objects.ID) []staged {
 
 // save writes the caches that describe snapshot commit, published already.
 // A cache that cannot be saved only makes the next backup slower.
-func (c *fileCaches) save(items []scanned, commit objects.ID) {
+func (c *fileCaches) save(items scanList, commit objects.ID) {
 	for _, f := range c.prepare(items, commit) {
 		_ = f.commit()
 	}

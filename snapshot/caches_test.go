@@ -143,7 +143,7 @@ func TestEncodeCacheMerge(t *testing.T) {
 		{path: "/e", fp: fingerprintOf("e2"), id: objects.ID{6}},
 		{path: "/f", fp: fingerprintOf("f2"), id: objects.ID{7}},
 	}
-	file, ok := encodeCache(path, items, false, objects.ID{8})
+	file, ok := encodeCache(path, listOf(items), false, objects.ID{8})
 	if !ok {
 		t.Fatal("nothing to write")
 	}
@@ -180,7 +180,7 @@ func TestCacheFileWriteBounded(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cache")
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
-	f, err := prepareAtomicFrom(path, cacheFileOfItems(items, objects.ID{2}), "tmp-")
+	f, err := prepareAtomicFrom(path, cacheFileOfItems(listOf(items), objects.ID{2}), "tmp-")
 	runtime.ReadMemStats(&m1)
 	if err != nil {
 		t.Fatal(err)
@@ -281,8 +281,8 @@ func TestWholeScanStreamsCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(items) != n || st.unread != n {
-		t.Fatalf("%d resources, %d taken from the cache; want %d of each", len(items), st.unread, n)
+	if items.Len() != n || st.unread != n {
+		t.Fatalf("%d resources, %d taken from the cache; want %d of each", items.Len(), st.unread, n)
 	}
 	if caches.load.entries != nil {
 		t.Errorf("a whole scan loaded %d cache entries; want the file streamed", caches.load.entries.len())
@@ -296,7 +296,7 @@ func TestWholeScanStreamsCache(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	c, count, _ := openCursor(caches.path)
 	found := 0
-	for _, it := range items {
+	for it := range items.all() {
 		if _, ok := c.seek(it.path); ok {
 			found++
 		}
@@ -357,8 +357,8 @@ func TestScanResultNotCopied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(items) != n || items[n-1].path != "/execute/new" || s.unread != n-1 {
-		t.Fatalf("%d resources (last %s), %d from the cache; want %d, /execute/new last, %d", len(items), items[len(items)-1].path, s.unread, n, n-1)
+	if items.Len() != n || items.item(n-1).path != "/execute/new" || s.unread != n-1 || len(items.slabs) != 1 {
+		t.Fatalf("%d resources (last %s) in %d slabs, %d from the cache; want %d, /execute/new last, one slab, %d", items.Len(), items.item(items.Len()-1).path, len(items.slabs), s.unread, n, n-1)
 	}
 	if got := after.TotalAlloc - before.TotalAlloc; got > 64<<10 {
 		t.Errorf("gathering the result of %d resources allocated %d bytes, want none (a copy: %d)", n, got, n*int(unsafe.Sizeof(scanned{})))
@@ -393,8 +393,8 @@ func TestScopedScanReadsOnlyItsEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(items) != 3 || st.unread != 0 {
-		t.Fatalf("%d resources, %d from the cache; want 3 read", len(items), st.unread)
+	if items.Len() != 3 || st.unread != 0 {
+		t.Fatalf("%d resources, %d from the cache; want 3 read", items.Len(), st.unread)
 	}
 	caches.load.wait()
 	if got := caches.load.entries.len(); got != 3 {
@@ -441,7 +441,7 @@ func TestCacheMergeOfDamagedFile(t *testing.T) {
 	}
 	items := []scanned{{path: "/b", fp: fingerprintOf("b2")}, {path: "/c", fp: fingerprintOf("c2")}}
 	var got []string
-	for p, e := range cacheMerge(path, items, objects.ID{8}).entries {
+	for p, e := range cacheMerge(path, listOf(items), objects.ID{8}).entries {
 		got = append(got, p+"="+fmt.Sprintf("%x", e.fp[:2]))
 	}
 	want := []string{"/b=" + fmt.Sprintf("%x", items[0].fp[:2]), "/c=" + fmt.Sprintf("%x", items[1].fp[:2])}
@@ -482,11 +482,11 @@ func TestSameCache(t *testing.T) {
 		{"another path", []scanned{item("/a", true), {path: "/bb", fp: old["/b"].fp, size: 2, id: objects.ID{2}}}, false},
 	}
 	for _, tt := range tests {
-		if got := sameCache(path, tt.items); got != tt.want {
+		if got := sameCache(path, listOf(tt.items)); got != tt.want {
 			t.Errorf("%s: sameCache = %v, want %v", tt.name, got, tt.want)
 		}
 	}
-	if sameCache(filepath.Join(t.TempDir(), "none"), nil) {
+	if sameCache(filepath.Join(t.TempDir(), "none"), listOf(nil)) {
 		t.Error("a missing file is the same as no items; want a file written")
 	}
 }

@@ -222,7 +222,8 @@ func loadCacheFor(path string, paths []string) (*cacheIndex, objects.ID) {
 // and learns no fingerprint: the entry it has stays (if the file changed,
 // its fingerprint no longer matches anyway). A damaged old file
 // contributes nothing.
-func cacheMerge(oldPath string, items []scanned, commit objects.ID) cacheFile {
+func cacheMerge(oldPath string, list scanList, commit objects.ID) cacheFile {
+	items := list.flat() // a scoped scan's: one slab
 	return cacheFile{commit: commit, entries: func(yield func(string, cacheEntry) bool) {
 		i := 0
 		// upTo yields the items before p (every one left if last), and the

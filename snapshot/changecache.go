@@ -333,10 +333,9 @@ func cacheFileOf(entries map[string]cacheEntry, commit objects.ID) cacheFile {
 // cacheFileOfItems is the cache file of the fingerprints of items, which
 // are in path order; items without one (read by path, not listed) are left
 // out.
-func cacheFileOfItems(items []scanned, commit objects.ID) cacheFile {
+func cacheFileOfItems(items scanList, commit objects.ID) cacheFile {
 	return cacheFile{commit: commit, entries: func(yield func(string, cacheEntry) bool) {
-		for i := range items {
-			it := &items[i]
+		for it := range items.all() {
 			if it.fp.known() && !yield(it.path, it.entry()) {
 				return
 			}
@@ -398,7 +397,7 @@ func appendCacheEntry(buf []byte, p string, e cacheEntry) []byte {
 // a full scan replaces it, a partial one updates the paths it saw (a merge
 // of the old file, streamed, and the items). It returns false when there
 // is nothing new to write. items are in path order.
-func encodeCache(oldPath string, items []scanned, full bool, commit objects.ID) (cacheFile, bool) {
+func encodeCache(oldPath string, items scanList, full bool, commit objects.ID) (cacheFile, bool) {
 	if !full {
 		return cacheMerge(oldPath, items, commit), true
 	}
@@ -414,16 +413,19 @@ func encodeCache(oldPath string, items []scanned, full bool, commit objects.ID) 
 // sameCache reports whether the cache file at path holds exactly the
 // entries of items (those taken from it unchanged need no comparison), read
 // as a stream.
-func sameCache(path string, items []scanned) bool {
+func sameCache(path string, items scanList) bool {
+	next, stop := iter.Pull(items.all())
+	defer stop()
 	k := 0
 	same := true
 	_, err := streamCache(path, func(p string, e cacheEntry) bool {
-		if k == len(items) || items[k].path != p || (!items[k].cached && items[k].entry() != e) {
+		it, ok := next()
+		if !ok || it.path != p || (!it.cached && it.entry() != e) {
 			same = false
 			return false
 		}
 		k++
 		return true
 	})
-	return err == nil && same && k == len(items)
+	return err == nil && same && k == items.Len()
 }

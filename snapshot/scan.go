@@ -87,9 +87,10 @@ func uuidOf(data []byte) string {
 // stores or hashes their content with write, using the change cache where
 // it can (see scanner). A Walker listing the whole source streams them in
 // one pass instead (see walkScan).
-func (r *Repository) scan(ctx context.Context, src metastore.Source, members []string, all bool, write tree.WriteFunc, cache *cacheLoad, prog Progress) ([]scanned, scanStats, error) {
+func (r *Repository) scan(ctx context.Context, src metastore.Source, members []string, all bool, write tree.WriteFunc, cache *cacheLoad, prog Progress) (scanList, scanStats, error) {
 	if w, ok := src.(metastore.Walker); ok && all {
-		return r.walkScan(ctx, w, write, prog)
+		items, st, err := r.walkScan(ctx, w, write, prog)
+		return listOf(items), st, err
 	}
 	s := &scanner{src: src, write: write, load: cache, prog: prog, has: r.objs.Has}
 	g, gctx := errgroup.WithContext(ctx)
@@ -114,7 +115,7 @@ func (r *Repository) scan(ctx context.Context, src metastore.Source, members []s
 		err = ctx.Err()
 	}
 	if err != nil {
-		return nil, scanStats{}, err
+		return scanList{}, scanStats{}, err
 	}
 	items, err := s.result()
 	return items, scanStats{unread: s.unread, uuid: s.uuid, warnings: sortWarnings(s.warnings)}, err
@@ -309,34 +310,26 @@ func (s *scanner) read(ctx context.Context, it *scanned, base objects.ID) error 
 }
 
 // result returns the resources scanned (those still there), in path order:
-// the one slab reserved, if they fit, or a copy of every slab, freeing each
-// once it is copied.
-func (s *scanner) result() ([]scanned, error) {
-	if len(s.slabs) == 1 {
-		one := s.slabs[0]
-		out := one[:0]
-		for i := range one {
-			if !one[i].gone {
-				out = append(out, one[i])
-			}
-		}
-		s.slabs = nil
-		return out, sortScanned(out)
-	}
-	n := 0
-	for _, b := range s.slabs {
-		n += len(b)
-	}
-	out := make([]scanned, 0, n)
+// the slabs, each compacted in place, as they are if the listing was in
+// path order (as sources list), else copied into one slice and sorted.
+func (s *scanner) result() (scanList, error) {
 	for k, b := range s.slabs {
+		out := b[:0]
 		for i := range b {
 			if !b[i].gone {
 				out = append(out, b[i])
 			}
 		}
-		s.slabs[k] = nil
+		clear(b[len(out):]) // no path kept alive past the end
+		s.slabs[k] = out
 	}
-	return out, sortScanned(out)
+	l := listOfSlabs(s.slabs)
+	s.slabs = nil
+	if l.sorted() {
+		return l, nil
+	}
+	one := l.flat()
+	return listOf(one), sortScanned(one)
 }
 
 // sortScanned sorts resources by path and refuses a path listed twice.
