@@ -7,6 +7,8 @@ import (
 	"encoding/binary"
 	"io"
 	"slices"
+
+	"github.com/kylin-tools/metastore/objects/internal/iocount"
 )
 
 // entrySet finds the entries a PackWriter wrote by id: an open-addressing
@@ -76,7 +78,7 @@ func writeIndex(w io.Writer, entries []packEntry, sum ID) (int64, error) {
 	slices.SortFunc(entries, func(a, b packEntry) int { return bytes.Compare(a.id[:], b.id[:]) })
 	entries = slices.CompactFunc(entries, func(a, b packEntry) bool { return a.id == b.id })
 	h := sha1.New()
-	cw := &countWriter{w: io.MultiWriter(w, h)}
+	cw := &iocount.Writer{W: io.MultiWriter(w, h)}
 	bw := bufio.NewWriterSize(cw, 64<<10)
 	var b [8]byte
 	put32 := func(v uint32) {
@@ -116,20 +118,8 @@ func writeIndex(w io.Writer, entries []packEntry, sum ID) (int64, error) {
 	}
 	bw.Write(sum[:])
 	if err := bw.Flush(); err != nil {
-		return cw.n, err
+		return cw.N, err
 	}
 	n, err := w.Write(h.Sum(nil))
-	return cw.n + int64(n), err
-}
-
-// countWriter counts what it writes.
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
+	return cw.N + int64(n), err
 }

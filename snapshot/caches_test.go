@@ -117,6 +117,25 @@ func TestCacheIndexRefusesUnsorted(t *testing.T) {
 	}
 }
 
+// writeCache writes the cache file of entries, saved with commit, into a
+// new folder, after damage (if not nil) changed its bytes, and returns its
+// path.
+func writeCache(t *testing.T, entries map[string]cacheEntry, commit objects.ID, damage func([]byte)) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if _, err := cacheFileOf(entries, commit).WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if damage != nil {
+		damage(buf.Bytes())
+	}
+	path := filepath.Join(t.TempDir(), "cache")
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // TestEncodeCacheMerge checks that a scoped backup's cache keeps the old
 // entries and replaces (or adds) those it learnt, in path order.
 func TestEncodeCacheMerge(t *testing.T) {
@@ -125,14 +144,7 @@ func TestEncodeCacheMerge(t *testing.T) {
 		"/c": {fp: fingerprintOf("c1"), id: objects.ID{3}},
 		"/e": {fp: fingerprintOf("e1"), id: objects.ID{5}},
 	}
-	var buf bytes.Buffer
-	if _, err := cacheFileOf(old, objects.ID{9}).WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "cache")
-	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := writeCache(t, old, objects.ID{9}, nil)
 	if x, _ := loadCacheFile(path); x.len() != len(old) {
 		t.Fatalf("old cache: %d entries, want %d", x.len(), len(old))
 	}
@@ -147,7 +159,7 @@ func TestEncodeCacheMerge(t *testing.T) {
 	if !ok {
 		t.Fatal("nothing to write")
 	}
-	buf.Reset()
+	var buf bytes.Buffer
 	if _, err := file.WriteTo(&buf); err != nil {
 		t.Fatal(err)
 	}
@@ -266,15 +278,8 @@ func TestOldCacheVersionReadAsEmpty(t *testing.T) {
 // largest part of an unchanged backup's heap.
 func TestWholeScanStreamsCache(t *testing.T) {
 	ctx := t.Context()
-	r := newRepo(t)
-	m := memory.New()
 	const n = 20000
-	for i := range n {
-		m.Write(ctx, metastore.Resource{Path: fmt.Sprintf("/execute_output/job-%05d-4e2b-4c1d-9a7e-5f3c2b1a0d9e", i), Data: []byte{byte(i)}, Timestamp: 1})
-	}
-	if _, err := r.Backup(ctx, m, BackupOptions{Scope: scope.SystemScope()}); err != nil {
-		t.Fatal(err)
-	}
+	r, m := backedUpJobs(t, n, "/execute_output/job-%05d-4e2b-4c1d-9a7e-5f3c2b1a0d9e")
 	caches := r.openCaches(metastore.Describe(m), true, false)
 	defer caches.close()
 	items, st, err := r.scan(ctx, m, nil, true, hashOnly, caches.load, progressOrNone(nil))
@@ -317,15 +322,8 @@ func TestWholeScanStreamsCache(t *testing.T) {
 // scan's records (72 bytes a resource) at the backup's peak.
 func TestScanResultNotCopied(t *testing.T) {
 	ctx := t.Context()
-	r := newRepo(t)
-	m := memory.New()
 	const n = 20000
-	for i := range n {
-		m.Write(ctx, metastore.Resource{Path: fmt.Sprintf("/execute/job-%05d", i), Data: []byte{byte(i)}, Timestamp: 1})
-	}
-	if _, err := r.Backup(ctx, m, BackupOptions{Scope: scope.SystemScope()}); err != nil {
-		t.Fatal(err)
-	}
+	r, m := backedUpJobs(t, n, "/execute/job-%05d")
 	m.Write(ctx, metastore.Resource{Path: "/execute/new", Data: []byte("new"), Timestamp: 2})
 	m.Delete(ctx, "/execute/job-00007")
 	caches := r.openCaches(metastore.Describe(m), true, false)
@@ -350,18 +348,12 @@ func TestScanResultNotCopied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	items, err := s.result()
-	runtime.ReadMemStats(&after)
-	if err != nil {
-		t.Fatal(err)
-	}
+	items, allocated := resultAllocs(t, s)
 	if items.Len() != n || items.item(n-1).path != "/execute/new" || s.unread != n-1 || len(items.slabs) != 1 {
 		t.Fatalf("%d resources (last %s) in %d slabs, %d from the cache; want %d, /execute/new last, one slab, %d", items.Len(), items.item(items.Len()-1).path, len(items.slabs), s.unread, n, n-1)
 	}
-	if got := after.TotalAlloc - before.TotalAlloc; got > 64<<10 {
-		t.Errorf("gathering the result of %d resources allocated %d bytes, want none (a copy: %d)", n, got, n*int(unsafe.Sizeof(scanned{})))
+	if allocated > 64<<10 {
+		t.Errorf("gathering the result of %d resources allocated %d bytes, want none (a copy: %d)", n, allocated, n*int(unsafe.Sizeof(scanned{})))
 	}
 }
 
@@ -372,15 +364,8 @@ func TestScanResultNotCopied(t *testing.T) {
 // and that the next cache keeps every entry it had.
 func TestScopedScanReadsOnlyItsEntries(t *testing.T) {
 	ctx := t.Context()
-	r := newRepo(t)
-	m := memory.New()
 	const n = 20000
-	for i := range n {
-		m.Write(ctx, metastore.Resource{Path: fmt.Sprintf("/execute/job-%05d", i), Data: []byte{byte(i), byte(i >> 8)}, Timestamp: 1})
-	}
-	if _, err := r.Backup(ctx, m, BackupOptions{Scope: scope.SystemScope()}); err != nil {
-		t.Fatal(err)
-	}
+	r, m := backedUpJobs(t, n, "/execute/job-%05d")
 	members := []string{"/execute/job-04000", "/execute/job-00010", "/execute/job-00011", "/execute/none"}
 	m.Write(ctx, metastore.Resource{Path: "/execute/job-00011", Data: []byte("changed"), Timestamp: 2})
 	caches := r.openCaches(metastore.Describe(m), false, false)
@@ -426,16 +411,7 @@ func TestScopedScanReadsOnlyItsEntries(t *testing.T) {
 // the old file; and that reading a damaged file for some paths finds none.
 func TestCacheMergeOfDamagedFile(t *testing.T) {
 	old := map[string]cacheEntry{"/a": {fp: fingerprintOf("a1")}, "/c": {fp: fingerprintOf("c1")}}
-	var buf bytes.Buffer
-	if _, err := cacheFileOf(old, objects.ID{9}).WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	data := buf.Bytes()
-	data[len(cacheMagic)+25] ^= 1
-	path := filepath.Join(t.TempDir(), "cache")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := writeCache(t, old, objects.ID{9}, func(data []byte) { data[len(cacheMagic)+25] ^= 1 })
 	if x, _ := loadCacheFor(path, []string{"/a", "/c"}); x.len() != 0 {
 		t.Errorf("a damaged file gave %d entries, want none", x.len())
 	}
@@ -455,14 +431,7 @@ func TestCacheMergeOfDamagedFile(t *testing.T) {
 // any entry added, missing or different means a new file.
 func TestSameCache(t *testing.T) {
 	old := map[string]cacheEntry{"/a": {fp: fingerprintOf("a"), size: 1, id: objects.ID{1}}, "/b": {fp: fingerprintOf("b"), size: 2, id: objects.ID{2}}}
-	var buf bytes.Buffer
-	if _, err := cacheFileOf(old, objects.ID{9}).WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "cache")
-	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := writeCache(t, old, objects.ID{9}, nil)
 	item := func(p string, cached bool) scanned {
 		e := old[p]
 		return scanned{path: p, fp: e.fp, size: e.size, ts: e.ts, id: e.id, cached: cached}
@@ -489,4 +458,20 @@ func TestSameCache(t *testing.T) {
 	if sameCache(filepath.Join(t.TempDir(), "none"), listOf(nil)) {
 		t.Error("a missing file is the same as no items; want a file written")
 	}
+}
+
+// backedUpJobs returns a repository holding a backup of a memory source of
+// n resources named by format (with their number), and the source.
+func backedUpJobs(t *testing.T, n int, format string) (*Repository, *memory.Store) {
+	t.Helper()
+	ctx := t.Context()
+	r := newRepo(t)
+	m := memory.New()
+	for i := range n {
+		m.Write(ctx, metastore.Resource{Path: fmt.Sprintf(format, i), Data: []byte{byte(i), byte(i >> 8)}, Timestamp: 1})
+	}
+	if _, err := r.Backup(ctx, m, BackupOptions{Scope: scope.SystemScope()}); err != nil {
+		t.Fatal(err)
+	}
+	return r, m
 }

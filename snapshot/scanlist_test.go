@@ -86,6 +86,22 @@ func TestFirstScanResultNotCopied(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	items, allocated := resultAllocs(t, s)
+	if items.Len() != n-1 || len(items.slabs) < 2 || !items.sorted() {
+		t.Fatalf("%d resources in %d slabs (sorted %v); want %d in several, sorted", items.Len(), len(items.slabs), items.sorted(), n-1)
+	}
+	if items.item(6).path != "/execute/job-00007" {
+		t.Errorf("resource 6 is %s; want /execute/job-00007 (job-00006 was gone)", items.item(6).path)
+	}
+	if allocated > 16<<10 {
+		t.Errorf("gathering the result of %d resources allocated %d bytes; want the slabs as they are", n, allocated)
+	}
+}
+
+// resultAllocs returns the result of scan s and the bytes gathering it
+// allocated.
+func resultAllocs(t *testing.T, s *scanner) (scanList, uint64) {
+	t.Helper()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	items, err := s.result()
@@ -93,13 +109,5 @@ func TestFirstScanResultNotCopied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if items.Len() != n-1 || len(items.slabs) < 2 || !items.sorted() {
-		t.Fatalf("%d resources in %d slabs (sorted %v); want %d in several, sorted", items.Len(), len(items.slabs), items.sorted(), n-1)
-	}
-	if items.item(6).path != "/execute/job-00007" {
-		t.Errorf("resource 6 is %s; want /execute/job-00007 (job-00006 was gone)", items.item(6).path)
-	}
-	if got := after.TotalAlloc - before.TotalAlloc; got > 16<<10 {
-		t.Errorf("gathering the result of %d resources allocated %d bytes; want the slabs as they are", n, got)
-	}
+	return items, after.TotalAlloc - before.TotalAlloc
 }
