@@ -46,7 +46,7 @@ func (c *fileCaches) treeMemo(r *Repository) *dirMemo {
 // are items, under temporary names: commit them once it is published.
 func (c *fileCaches) prepare(items scanList, commit objects.ID) []staged {
 	var files []staged
-	if file, ok := encodeCache(c.path, items, c.full, commit); ok {
+	if file, ok := encodeCache(c.path, items, c.full, c.load.same, commit); ok {
 		if f, err := prepareAtomicFrom(c.path, file, tmpMarker+"cache-"); err == nil {
 			files = append(files, f)
 		}

@@ -155,7 +155,7 @@ func TestEncodeCacheMerge(t *testing.T) {
 		{path: "/e", fp: fingerprintOf("e2"), id: objects.ID{6}},
 		{path: "/f", fp: fingerprintOf("f2"), id: objects.ID{7}},
 	}
-	file, ok := encodeCache(path, listOf(items), false, objects.ID{8})
+	file, ok := encodeCache(path, listOf(items), false, false, objects.ID{8})
 	if !ok {
 		t.Fatal("nothing to write")
 	}
@@ -333,7 +333,7 @@ func TestScanResultNotCopied(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		for it := range next {
-			if err := s.read(ctx, it.it, it.base); err != nil {
+			if err := s.read(ctx, it.it, it.old.id); err != nil {
 				done <- err
 				return
 			}
@@ -426,37 +426,48 @@ func TestCacheMergeOfDamagedFile(t *testing.T) {
 	}
 }
 
-// TestSameCache checks the comparison that spares an unchanged backup from
-// writing its change cache again, now made against the file as a stream:
-// any entry added, missing or different means a new file.
-func TestSameCache(t *testing.T) {
-	old := map[string]cacheEntry{"/a": {fp: fingerprintOf("a"), size: 1, id: objects.ID{1}}, "/b": {fp: fingerprintOf("b"), size: 2, id: objects.ID{2}}}
-	path := writeCache(t, old, objects.ID{9}, nil)
-	item := func(p string, cached bool) scanned {
-		e := old[p]
-		return scanned{path: p, fp: e.fp, size: e.size, ts: e.ts, id: e.id, cached: cached}
-	}
-	changed := item("/b", false)
-	changed.id = objects.ID{3}
+// TestScanFindsCacheUnchanged checks what spares an unchanged backup from
+// writing its change cache again: a whole scan that found exactly the
+// file's entries says so; any resource added, deleted, changed or with a
+// new timestamp means a new file.
+func TestScanFindsCacheUnchanged(t *testing.T) {
 	tests := []struct {
-		name  string
-		items []scanned
-		want  bool
+		name   string
+		change func(m *memory.Store)
+		same   bool
 	}{
-		{"same, from the cache", []scanned{item("/a", true), item("/b", true)}, true},
-		{"same, read again", []scanned{item("/a", false), item("/b", false)}, true},
-		{"one changed", []scanned{item("/a", true), changed}, false},
-		{"one missing", []scanned{item("/a", true)}, false},
-		{"one more", []scanned{item("/a", true), item("/b", true), {path: "/c", fp: fingerprintOf("c")}}, false},
-		{"another path", []scanned{item("/a", true), {path: "/bb", fp: old["/b"].fp, size: 2, id: objects.ID{2}}}, false},
+		{"nothing", func(*memory.Store) {}, true},
+		{"content", func(m *memory.Store) {
+			m.Write(t.Context(), metastore.Resource{Path: "/execute/job-00003", Data: []byte("new"), Timestamp: 1})
+		}, false},
+		{"timestamp", func(m *memory.Store) {
+			m.Write(t.Context(), metastore.Resource{Path: "/execute/job-00003", Data: []byte{3, 0}, Timestamp: 9})
+		}, false},
+		{"deleted", func(m *memory.Store) { m.Delete(t.Context(), "/execute/job-00003") }, false},
+		{"added", func(m *memory.Store) {
+			m.Write(t.Context(), metastore.Resource{Path: "/execute/job-00003a", Data: []byte("a"), Timestamp: 1})
+		}, false},
 	}
 	for _, tt := range tests {
-		if got := sameCache(path, listOf(tt.items)); got != tt.want {
-			t.Errorf("%s: sameCache = %v, want %v", tt.name, got, tt.want)
+		r, m := backedUpJobs(t, 50, "/execute/job-%05d")
+		// A second backup: the first one's cache lacks /UUID-like
+		// resources read by path; this one's is the reference.
+		if _, err := r.Backup(t.Context(), m, BackupOptions{Scope: scope.SystemScope()}); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if sameCache(filepath.Join(t.TempDir(), "none"), listOf(nil)) {
-		t.Error("a missing file is the same as no items; want a file written")
+		tt.change(m)
+		caches := r.openCaches(metastore.Describe(m), true, false)
+		items, _, err := r.scan(t.Context(), m, nil, true, hashOnly, caches.load, progressOrNone(nil))
+		caches.close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if caches.load.same != tt.same {
+			t.Errorf("%s: same = %v, want %v", tt.name, caches.load.same, tt.same)
+		}
+		if _, write := encodeCache(caches.path, items, true, caches.load.same, objects.ID{1}); write == tt.same {
+			t.Errorf("%s: cache written %v, want %v", tt.name, write, !tt.same)
+		}
 	}
 }
 

@@ -255,6 +255,7 @@ type cacheLoad struct {
 	count   int          // entries in the file, for a whole scan
 	commit  objects.ID
 	trusted bool // saved with a snapshot the repository still has
+	same    bool // a whole scan found exactly the file's entries (set by scan)
 }
 
 // loadCacheAsync starts opening the cache file at path as a stream.
@@ -397,36 +398,17 @@ func appendCacheEntry(buf []byte, p string, e cacheEntry) []byte {
 // encodeCache returns the next change cache, for the old file at oldPath:
 // a full scan replaces it, a partial one updates the paths it saw (a merge
 // of the old file, streamed, and the items). It returns false when there
-// is nothing new to write. items are in path order.
-func encodeCache(oldPath string, items scanList, full bool, commit objects.ID) (cacheFile, bool) {
+// is nothing new to write: same says the full scan found exactly the old
+// file's entries (see scan). items are in path order.
+func encodeCache(oldPath string, items scanList, full, same bool, commit objects.ID) (cacheFile, bool) {
 	if !full {
 		return cacheMerge(oldPath, items, commit), true
 	}
-	if sameCache(oldPath, items) {
+	if same {
 		// Nothing to learn; the snapshot the file names still holds every
 		// blob it lists.
 		return cacheFile{}, false
 	}
 	// The items are in path order: the file is written from them directly.
 	return cacheFileOfItems(items, commit), true
-}
-
-// sameCache reports whether the cache file at path holds exactly the
-// entries of items (those taken from it unchanged need no comparison), read
-// as a stream.
-func sameCache(path string, items scanList) bool {
-	next, stop := iter.Pull(items.all())
-	defer stop()
-	k := 0
-	same := true
-	_, err := streamCache(path, func(p string, e cacheEntry) bool {
-		it, ok := next()
-		if !ok || it.path != p || (!it.cached && it.entry() != e) {
-			same = false
-			return false
-		}
-		k++
-		return true
-	})
-	return err == nil && same && k == items.Len()
 }

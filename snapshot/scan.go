@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/objects"
@@ -36,8 +37,9 @@ func (it *scanned) entry() cacheEntry {
 
 // toRead is a resource for the workers to read and store.
 type toRead struct {
-	it   *scanned
-	base objects.ID // the blob the change cache had for it: a delta base
+	it  *scanned
+	old cacheEntry // the change cache's entry for it: its blob is a delta base
+	had bool       // the cache had an entry
 }
 
 type scanStats struct {
@@ -98,7 +100,7 @@ func (r *Repository) scan(ctx context.Context, src metastore.Source, members []s
 	for range r.opt.Workers {
 		g.Go(func() error {
 			for it := range next {
-				if err := s.read(gctx, it.it, it.base); err != nil {
+				if err := s.readChecked(gctx, it); err != nil {
 					return err
 				}
 			}
@@ -118,6 +120,9 @@ func (r *Repository) scan(ctx context.Context, src metastore.Source, members []s
 		return scanList{}, scanStats{}, err
 	}
 	items, err := s.result()
+	// The cache file holds exactly the entries of the resources scanned:
+	// an unchanged backup need not write it again.
+	cache.same = err == nil && s.all && !s.differs.Load() && s.found == cache.count && items.Len() == cache.count
 	return items, scanStats{unread: s.unread, uuid: s.uuid, warnings: sortWarnings(s.warnings)}, err
 }
 
@@ -143,6 +148,8 @@ type scanner struct {
 	hint    int         // where in a scoped scan's entries the next path is likely
 	trusted bool
 	unread  int
+	found   int         // resources the cache had an entry for
+	differs atomic.Bool // a resource's entry is not the cache's (set by the workers too)
 
 	uuid string // decoded content of /UUID, set by the worker that read it
 
@@ -250,15 +257,21 @@ func (s *scanner) flush(ctx context.Context, block bool, next chan<- toRead) err
 // the repository) from the cache, and sends the others to be read.
 func (s *scanner) settle(ctx context.Context, it *scanned, next chan<- toRead) error {
 	c, ok := s.lookup(it.path)
+	if ok {
+		s.found++
+	}
 	if ok && it.fp.known() && it.path != "/UUID" && c.fp == it.fp && c.size == it.size && (s.trusted || s.has(c.id)) {
 		it.id = c.id
 		it.cached = c.ts == it.ts
+		if !it.cached {
+			s.differs.Store(true)
+		}
 		s.unread++
 		s.prog.Add(1)
 		return nil
 	}
 	select {
-	case next <- toRead{it: it, base: c.id}:
+	case next <- toRead{it: it, old: c, had: ok}:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -274,6 +287,18 @@ func (s *scanner) lookup(p string) (cacheEntry, bool) {
 	c, after, ok := s.load.entries.find(p, s.hint)
 	s.hint = after
 	return c, ok
+}
+
+// readChecked reads and stores a resource sent to the workers, and notes
+// whether its entry differs from the cache's.
+func (s *scanner) readChecked(ctx context.Context, t toRead) error {
+	if err := s.read(ctx, t.it, t.old.id); err != nil {
+		return err
+	}
+	if !t.had || t.it.gone || t.it.entry() != t.old {
+		s.differs.Store(true)
+	}
+	return nil
 }
 
 // read reads and stores one resource.

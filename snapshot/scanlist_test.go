@@ -82,7 +82,7 @@ func TestFirstScanResultNotCopied(t *testing.T) {
 			it.it.gone = true // deleted before it was read
 			continue
 		}
-		if err := s.read(ctx, it.it, it.base); err != nil {
+		if err := s.read(ctx, it.it, it.old.id); err != nil {
 			t.Fatal(err)
 		}
 	}
