@@ -54,7 +54,8 @@ func openCacheStream(path string) (f *os.File, n int64, count int, commit object
 	h.Write(buf)
 	copy(commit[:], buf[len(cacheMagic):])
 	var tail [24]byte
-	if _, err := io.CopyN(h, f, n); err != nil {
+	// Read in large pieces: the file is read twice (checked, then used).
+	if _, err := io.CopyBuffer(h, io.LimitReader(f, n), make([]byte, 128<<10)); err != nil {
 		return nil, 0, 0, commit, errCacheStream
 	}
 	if _, err := io.ReadFull(f, tail[:]); err != nil {
@@ -151,43 +152,31 @@ func (c *cacheCursor) seek(p string) (cacheEntry, bool) {
 }
 
 // readCacheEntry reads one entry of a cache file into buf; io.EOF at the
-// end of the entries. Fixed-size fields are copied from the reader's
-// buffer (Peek): a slice handed to an io.Reader escapes, and would cost an
-// allocation per entry.
+// end of the entries. It decodes the entry in the reader's buffer
+// (decodeCacheEntry over what Peek shows, an entry being far shorter than
+// the buffer) and copies its path into buf.
 func readCacheEntry(rd *bufio.Reader, buf []byte) (cacheEntry, []byte, error) {
-	var e cacheEntry
-	n, err := binary.ReadUvarint(rd)
-	if err != nil {
-		return e, nil, err // io.EOF only before an entry's first byte
+	// What is buffered, or at least a typical entry's worth: Peek of more
+	// than is buffered moves the rest to the buffer's start, which once
+	// per entry would copy the buffer once per entry.
+	for n := max(rd.Buffered(), 4<<10); ; n = rd.Size() {
+		win, err := rd.Peek(min(n, rd.Size()))
+		if len(win) == 0 {
+			if err == nil || err == io.EOF {
+				return cacheEntry{}, nil, io.EOF
+			}
+			return cacheEntry{}, nil, err
+		}
+		p, e, next, ok := decodeCacheEntry(unsafe.String(unsafe.SliceData(win), len(win)), 0)
+		if ok {
+			buf = append(buf[:0], p...)
+			rd.Discard(next)
+			return e, buf, nil
+		}
+		if err != nil || len(win) == rd.Size() {
+			return cacheEntry{}, nil, errCacheStream // damaged, or longer than any entry
+		}
 	}
-	if n > uint64(rd.Size()) {
-		return e, nil, errCacheStream // no path is that long
-	}
-	buf = append(buf[:0], make([]byte, n)...)
-	if !take(rd, buf) || !take(rd, e.fp[:]) {
-		return e, nil, errCacheStream
-	}
-	if e.size, err = binary.ReadVarint(rd); err != nil {
-		return e, nil, errCacheStream
-	}
-	if e.ts, err = binary.ReadVarint(rd); err != nil {
-		return e, nil, errCacheStream
-	}
-	if !take(rd, e.id[:]) {
-		return e, nil, errCacheStream
-	}
-	return e, buf, nil
-}
-
-// take fills b (at most the reader's size) from rd.
-func take(rd *bufio.Reader, b []byte) bool {
-	src, err := rd.Peek(len(b))
-	if err != nil {
-		return false
-	}
-	copy(b, src)
-	rd.Discard(len(b))
-	return true
 }
 
 // loadCacheFor reads the entries of the cache file at path whose paths are
