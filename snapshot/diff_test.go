@@ -294,22 +294,16 @@ var kylinChanges = []struct {
   },
   "priority" : 50
 }`))
-		k.put("/execute_output/"+buildJob, []byte(`{
-  "uuid" : "`+buildJob+`",
+		for _, id := range []string{buildJob, buildJob + "-00"} { // the job and its step
+			k.put("/execute_output/"+id, []byte(`{
+  "uuid" : "`+id+`",
   "last_modified" : 1700000006000,
   "version" : "3.1.3",
   "content" : null,
   "status" : "READY",
   "info" : { }
 }`))
-		k.put("/execute_output/"+buildJob+"-00", []byte(`{
-  "uuid" : "`+buildJob+`-00",
-  "last_modified" : 1700000006000,
-  "version" : "3.1.3",
-  "content" : null,
-  "status" : "READY",
-  "info" : { }
-}`))
+		}
 	}},
 	{"malformed_json", func(k *kylin) {
 		// Someone edits a descriptor by hand and leaves a trailing comma.
