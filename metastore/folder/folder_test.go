@@ -35,19 +35,21 @@ func TestConformance(t *testing.T) {
 // newStore returns a store in a new temporary folder, and that folder.
 func newStore(t testing.TB) (*folder.Store, string) {
 	t.Helper()
-	root := t.TempDir()
-	s, err := folder.Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, root
+	return openTemp(t, folder.Open)
 }
 
 // newPortableStore is newStore with the portable path.
 func newPortableStore(t testing.TB) (*folder.Store, string) {
 	t.Helper()
+	return openTemp(t, folder.OpenPortable)
+}
+
+// openTemp opens a store with open in a new temporary folder and returns
+// it and that folder.
+func openTemp(t testing.TB, open func(root string) (*folder.Store, error)) (*folder.Store, string) {
+	t.Helper()
 	root := t.TempDir()
-	s, err := folder.OpenPortable(root)
+	s, err := open(root)
 	if err != nil {
 		t.Fatal(err)
 	}
