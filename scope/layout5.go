@@ -203,18 +203,13 @@ type dataflow5 struct {
 // its id, and has none until a layout of it is built).
 func (r *resolver) segments5(m *model5, dir string) error {
 	dfKey := dir + "dataflow/" + m.id + jsonSuffix
-	data, ok, err := r.read(dfKey)
-	if err != nil || !ok {
-		return err
-	}
 	var df dataflow5
-	if err := decode(data, &df); err != nil {
-		r.warn(dfKey, "cannot parse (%v); the model's segments are left out", err)
-		return nil
+	if ok, err := r.readDataflow(dfKey, &df); !ok {
+		return err
 	}
 	prefix := dir + "dataflow_details/" + m.id + "/"
 	have := map[string]bool{}
-	err = r.src.List(r.ctx, prefix, func(p string) error {
+	err := r.src.List(r.ctx, prefix, func(p string) error {
 		have[p] = true
 		return nil
 	})
@@ -228,6 +223,21 @@ func (r *resolver) segments5(m *model5, dir string) error {
 		}
 	}
 	return nil
+}
+
+// readDataflow decodes a model's dataflow, at dfKey on either Kylin 5
+// layout, into df, for the model's segments. It reports false if there is
+// none, or if it cannot be parsed (warned: the segments are left out).
+func (r *resolver) readDataflow(dfKey string, df any) (bool, error) {
+	data, ok, err := r.read(dfKey)
+	if err != nil || !ok {
+		return false, err
+	}
+	if err := decode(data, df); err != nil {
+		r.warn(dfKey, "cannot parse (%v); the model's segments are left out", err)
+		return false, nil
+	}
+	return true, nil
 }
 
 // findModel5 finds the one model a cube name names: an alias, then

@@ -159,14 +159,9 @@ func (r *resolver) relationsTyped(m *model5) error {
 // built) and the layout details of the model ("/LAYOUT_DETAILS/ID-L.json").
 func (r *resolver) segmentsTyped(m *model5) error {
 	dfKey := typedKey("DATAFLOW", m.id)
-	data, ok, err := r.read(dfKey)
-	if err != nil || !ok {
-		return err
-	}
 	var df dataflowTyped
-	if err := decode(data, &df); err != nil {
-		r.warn(dfKey, "cannot parse (%v); the model's segments are left out", err)
-		return nil
+	if ok, err := r.readDataflow(dfKey, &df); !ok {
+		return err
 	}
 	for _, seg := range df.SegmentUUIDs {
 		if !isComponent(seg) {
