@@ -366,12 +366,7 @@ func testTemporaryFiles(t *testing.T, newStore storeMaker) {
 	mustWrite(t, s, "/cube/x.json", "x", 1)
 	// Leftovers of a crashed Write, one in a folder of its own.
 	for _, rel := range []string{"cube/.x.json.metastore-tmp-1f3a", "only-tmp/.y.metastore-tmp-9z"} {
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, rel)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(root, rel), []byte("torn"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		metastoretest.WriteFile(t, filepath.Join(root, rel), []byte("torn"), 0o644)
 	}
 	got, err := listAll(s, "/")
 	if want := []string{"/cube/x.json"}; err != nil || !slices.Equal(got, want) {
