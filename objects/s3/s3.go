@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/kylin-tools/metastore/objects/internal/iocount"
+	"github.com/kylin-tools/metastore/objects/internal/scrub"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"gopkg.in/ini.v1"
@@ -315,26 +316,8 @@ func (s *Store) fail(what string, err error) error {
 	default:
 		out = fmt.Errorf("%s: %s: %w", s.display, what, err)
 	}
-	msg := out.Error()
-	clean := msg
-	for _, sec := range s.secrets {
-		if sec != "" {
-			clean = strings.ReplaceAll(clean, sec, "***")
-		}
-	}
-	if clean != msg {
-		return &scrubbed{msg: clean, err: out}
-	}
-	return out
+	return scrub.Secrets(out, s.secrets)
 }
-
-type scrubbed struct {
-	msg string
-	err error
-}
-
-func (e *scrubbed) Error() string { return e.msg }
-func (e *scrubbed) Unwrap() error { return e.err }
 
 func firstOf(vals ...string) string {
 	for _, v := range vals {
