@@ -213,6 +213,23 @@ func TestScannedStaysSmall(t *testing.T) {
 	}
 }
 
+// backedUpJobs returns a new repository holding a system backup of a
+// memory metastore of n one-byte resources, prefix followed by a five-digit
+// number (timestamp 1), and that metastore.
+func backedUpJobs(t *testing.T, prefix string, n int) (*Repository, *memory.Store) {
+	t.Helper()
+	ctx := t.Context()
+	r := newRepo(t)
+	m := memory.New()
+	for i := range n {
+		m.Write(ctx, metastore.Resource{Path: fmt.Sprintf("%s%05d", prefix, i), Data: []byte{byte(i)}, Timestamp: 1})
+	}
+	if _, err := r.Backup(ctx, m, BackupOptions{Scope: scope.SystemScope()}); err != nil {
+		t.Fatal(err)
+	}
+	return r, m
+}
+
 // TestScanSharesCacheStrings checks that a scan keeps, for a resource the
 // change cache knows, the cache's copy of its path and fingerprint instead
 // of the listing's: the cache is held until the next one is written anyway,
@@ -220,15 +237,8 @@ func TestScannedStaysSmall(t *testing.T) {
 // resources: over 100 MB of an unchanged backup's heap).
 func TestScanSharesCacheStrings(t *testing.T) {
 	ctx := t.Context()
-	r := newRepo(t)
-	m := memory.New()
 	const n = 2000
-	for i := range n {
-		m.Write(ctx, metastore.Resource{Path: fmt.Sprintf("/execute_output/job-%05d", i), Data: []byte{byte(i)}, Timestamp: 1})
-	}
-	if _, err := r.Backup(ctx, m, BackupOptions{Scope: scope.SystemScope()}); err != nil {
-		t.Fatal(err)
-	}
+	r, m := backedUpJobs(t, "/execute_output/job-", n)
 	caches := r.openCaches(metastore.Describe(m), true, false)
 	defer caches.close()
 	items, st, err := r.scan(ctx, m, nil, true, hashOnly, caches.load, progressOrNone(nil))
@@ -257,15 +267,8 @@ func TestScanSharesCacheStrings(t *testing.T) {
 // scan's records (72 bytes a resource) at the backup's peak.
 func TestScanResultNotCopied(t *testing.T) {
 	ctx := t.Context()
-	r := newRepo(t)
-	m := memory.New()
 	const n = 20000
-	for i := range n {
-		m.Write(ctx, metastore.Resource{Path: fmt.Sprintf("/execute/job-%05d", i), Data: []byte{byte(i)}, Timestamp: 1})
-	}
-	if _, err := r.Backup(ctx, m, BackupOptions{Scope: scope.SystemScope()}); err != nil {
-		t.Fatal(err)
-	}
+	r, m := backedUpJobs(t, "/execute/job-", n)
 	m.Write(ctx, metastore.Resource{Path: "/execute/new", Data: []byte("new"), Timestamp: 2})
 	m.Delete(ctx, "/execute/job-00007")
 	caches := r.openCaches(metastore.Describe(m), true, false)
