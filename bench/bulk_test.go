@@ -14,8 +14,11 @@ package bench_test
 //
 //	restore (metastore, empty)     metastore's restore of the snapshot into fresh, empty tables
 //	backup (metastore)             metastore's backup of those tables into a new repository
+//	backup (metastore, zlib level 1)
+//	                               the same with zlib's fastest level (snapshot.Options.Compression)
 //	PostgreSQL:
 //	COPY TO (psql \copy)           psql -c "\copy T TO FILE (FORMAT binary)", each table
+//	COPY TO | gzip -1              psql -c "\copy T TO STDOUT (FORMAT binary)" | gzip -1 > FILE
 //	COPY FROM (psql \copy)         psql -c BEGIN -c "\copy T2 FROM FILE (FORMAT binary)" -c COMMIT
 //	                               into fresh, empty tables made as metastore makes them
 //	pg_dump -Fc                    pg_dump -Fc -t T [-t T_log] (its default compression)
@@ -23,6 +26,7 @@ package bench_test
 //	MySQL, MariaDB:
 //	SELECT to a file (mysql -B)    mysql -B -N -e "SELECT ... FROM T" > FILE, each table (SELECT ...
 //	                               INTO OUTFILE needs the FILE privilege, and writes on the server)
+//	mysql -B | gzip -1             the same through gzip -1
 //	LOAD DATA LOCAL INFILE         mysql --local-infile -e "START TRANSACTION; LOAD DATA LOCAL
 //	                               INFILE FILE INTO TABLE T2 ...; COMMIT", tables made as above
 //	mysqldump                      mysqldump --single-transaction T [T_log] > FILE (its defaults:
@@ -34,7 +38,10 @@ package bench_test
 //
 // Every bulk load is checked (row count and bytes of content), and so is
 // every restore (the counts it reports). The wall time of each step is
-// measured; the tables of a round are dropped at its end.
+// measured, and its CPU time: this process's and its children's (the
+// tools'), and the local database server's (read from /proc: all of
+// PostgreSQL's processes, other clients' backends too; MariaDB's whole
+// process). The tables of a round are dropped at its end.
 
 import (
 	"bytes"
@@ -47,6 +54,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -120,6 +128,34 @@ func (sv bulkServer) run(b *testing.B, stdin, stdout string, name string, args .
 	}
 }
 
+// pipe runs a tool whose output gzip -1 compresses into the file out (the
+// two run side by side, as in a shell pipe), and fails the benchmark if
+// either fails.
+func (sv bulkServer) pipe(b *testing.B, out string, name string, args ...string) {
+	b.Helper()
+	f, err := os.Create(out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	cmd := sv.command(name, args...)
+	gz := exec.Command("gzip", "-1")
+	var errb, gzErr bytes.Buffer
+	cmd.Stderr, gz.Stderr, gz.Stdout = &errb, &gzErr, f
+	if gz.Stdin, err = cmd.StdoutPipe(); err != nil {
+		b.Fatal(err)
+	}
+	if err := gz.Start(); err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("%s %q: %v\n%s", name, args, err, errb.String())
+	}
+	if err := gz.Wait(); err != nil {
+		b.Fatalf("gzip -1: %v\n%s", err, gzErr.String())
+	}
+}
+
 // sql runs statements with the server's client and returns its output.
 func (sv bulkServer) sql(b *testing.B, stmts ...string) string {
 	b.Helper()
@@ -190,28 +226,95 @@ func (tg jdbcBenchTarget) open(b *testing.B, id string) *jdbc.Store {
 	return s
 }
 
-// bulkTimes collects the wall times of each side, by name, in order of
-// first appearance.
+// bulkTimes collects the wall and CPU times of each side, by name, in
+// order of first appearance.
 type bulkTimes struct {
-	names []string
-	times map[string][]time.Duration
+	driver jdbc.Driver // whose server's CPU to count
+	names  []string
+	times  map[string][]time.Duration
+	cpus   map[string][]string
 }
 
-func (bt *bulkTimes) add(name string, d time.Duration) {
+func (bt *bulkTimes) add(name string, d time.Duration, cpu string) {
 	if bt.times == nil {
-		bt.times = map[string][]time.Duration{}
+		bt.times, bt.cpus = map[string][]time.Duration{}, map[string][]string{}
 	}
 	if _, ok := bt.times[name]; !ok {
 		bt.names = append(bt.names, name)
 	}
 	bt.times[name] = append(bt.times[name], d)
+	bt.cpus[name] = append(bt.cpus[name], cpu)
 }
 
-// time runs fn and records its wall time under name.
+// time runs fn and records under name its wall time and CPU time: this
+// process's and its children's (the tools), and the database server's.
 func (bt *bulkTimes) time(name string, fn func()) {
+	c0, s0 := clientCPU(), serverCPU(bt.driver)
 	start := time.Now()
 	fn()
-	bt.add(name, time.Since(start))
+	d := time.Since(start)
+	c1, s1 := clientCPU(), serverCPU(bt.driver)
+	cpu := fmt.Sprintf("%.1f + %.1f", (c1 - c0).Seconds(), (s1 - s0).Seconds())
+	if s0 < 0 || s1 < 0 {
+		cpu = fmt.Sprintf("%.1f + ?", (c1 - c0).Seconds())
+	}
+	bt.add(name, d, cpu)
+}
+
+// clientCPU is the CPU time (user and system) of this process and of the
+// children it waited for.
+func clientCPU() time.Duration {
+	var self, kids syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &self)
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &kids)
+	tv := func(t syscall.Timeval) time.Duration { return time.Duration(t.Nano()) }
+	return tv(self.Utime) + tv(self.Stime) + tv(kids.Utime) + tv(kids.Stime)
+}
+
+// serverCPU is the CPU time the local database server has used (Linux,
+// from /proc): PostgreSQL's processes (the postmaster, with the backends
+// it has reaped, and the live ones: other clients' too), MariaDB's or
+// MySQL's one process; -1 if there is none to read.
+func serverCPU(d jdbc.Driver) time.Duration {
+	dirs, _ := os.ReadDir("/proc")
+	var ticks int64
+	found := false
+	for _, e := range dirs {
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		comm, rest, ok := strings.Cut(string(stat), ") ")
+		if !ok {
+			continue
+		}
+		_, comm, _ = strings.Cut(comm, " (")
+		f := strings.Fields(rest) // f[0] is field 3 (state) of proc(5)
+		if len(f) < 15 {
+			continue
+		}
+		n := func(i int) int64 { v, _ := strconv.ParseInt(f[i-3], 10, 64); return v }
+		switch {
+		case d == jdbc.Postgres && comm == "postgres" && parentComm(f[1]) != "postgres":
+			ticks += n(14) + n(15) + n(16) + n(17) // the postmaster and the reaped
+		case d == jdbc.Postgres && comm == "postgres":
+			ticks += n(14) + n(15) // a live (or exited, not yet reaped) backend
+		case d == jdbc.MySQL && (comm == "mariadbd" || comm == "mysqld"):
+			ticks += n(14) + n(15)
+		default:
+			continue
+		}
+		found = true
+	}
+	if !found {
+		return -1
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ
+}
+
+func parentComm(pid string) string {
+	b, _ := os.ReadFile(filepath.Join("/proc", pid, "comm"))
+	return strings.TrimSpace(string(b))
 }
 
 func median(ds []time.Duration) time.Duration {
@@ -259,21 +362,21 @@ func BenchmarkJDBCBulkTools(b *testing.B) {
 			}
 			sv := newBulkServer(b, dsn)
 			for b.Loop() {
-				var bt bulkTimes
+				bt := bulkTimes{driver: sv.driver}
 				before := load()
 				for r := range rounds {
 					tg.bulkRound(b, sv, repo, snap, &bt)
 					b.Logf("round %d done (%s)", r+1, load())
 				}
 				b.Logf("%s, %d resources, %d rounds; at the start: %s; at the end: %s", tg.name, snap.Resources, rounds, before, load())
-				b.Logf("| step | median | runs |")
+				b.Logf("| step | median wall | runs | CPU of each run: this process and its children + the server |")
 				for _, name := range bt.names {
 					var runs []string
 					for _, d := range bt.times[name] {
 						runs = append(runs, fmt.Sprintf("%.1f", d.Seconds()))
 					}
 					m := median(bt.times[name])
-					b.Logf("| %s | %.1f s | %s |", name, m.Seconds(), strings.Join(runs, ", "))
+					b.Logf("| %s | %.1f s | %s | %s |", name, m.Seconds(), strings.Join(runs, ", "), strings.Join(bt.cpus[name], ", "))
 					b.ReportMetric(m.Seconds(), strings.NewReplacer(" ", "_", "(", "", ")", "", ",", "", "<", "", "\\", "", "-", "").Replace(name)+"_s")
 				}
 			}
@@ -314,17 +417,23 @@ func (tg jdbcBenchTarget) bulkRound(b *testing.B, sv bulkServer, repo *snapshot.
 	restore("restore (metastore, empty)", snapshot.Added, snap.Resources)
 	want := sv.fingerprint(b, tables)
 
-	dst, err := snapshot.Create(filepath.Join(dir, "repo.git"), snapshot.Options{User: "bench", Host: "bench"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	bt.time("backup (metastore)", func() {
-		if _, err := dst.Backup(ctx, s, snapshot.BackupOptions{Scope: scope.SystemScope()}); err != nil {
+	// A backup into a new repository (level: its zlib level, 0 for the
+	// default), which is then removed.
+	backup := func(name string, level int) {
+		dst, err := snapshot.Create(filepath.Join(dir, "repo.git"), snapshot.Options{User: "bench", Host: "bench", Compression: level})
+		if err != nil {
 			b.Fatal(err)
 		}
-	})
-	dst.Close()
-	os.RemoveAll(filepath.Join(dir, "repo.git"))
+		bt.time(name, func() {
+			if _, err := dst.Backup(ctx, s, snapshot.BackupOptions{Scope: scope.SystemScope()}); err != nil {
+				b.Fatal(err)
+			}
+		})
+		dst.Close()
+		os.RemoveAll(filepath.Join(dir, "repo.git"))
+	}
+	backup("backup (metastore)", 0)
+	backup("backup (metastore, zlib level 1)", 1) // what the compression costs
 	s.Close()
 
 	// The bulk tools, on the tables metastore restored.
@@ -343,6 +452,12 @@ func (tg jdbcBenchTarget) bulkRound(b *testing.B, sv bulkServer, repo *snapshot.
 				args = append(args, "-c", fmt.Sprintf(`\copy %s (%s) TO '%s' (FORMAT binary)`, sv.quote(t), cols, file(t, ".bin")))
 			}
 			sv.run(b, "", "", "psql", args...)
+		})
+		bt.time(`COPY TO | gzip -1`, func() {
+			for _, t := range tables {
+				sv.pipe(b, file(t, ".bin.gz"), "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", sv.db, "-c",
+					fmt.Sprintf(`\copy %s (%s) TO STDOUT (FORMAT binary)`, sv.quote(t), cols))
+			}
 		})
 		bt.time(`COPY FROM (psql \copy)`, func() {
 			args := []string{"-X", "-q", "-v", "ON_ERROR_STOP=1", sv.db, "-c", "BEGIN"}
@@ -373,6 +488,11 @@ func (tg jdbcBenchTarget) bulkRound(b *testing.B, sv bulkServer, repo *snapshot.
 				sv.run(b, "", file(t, ".tsv"), "mysql", "-B", "-N", sv.db, "-e", fmt.Sprintf("SELECT %s FROM %s", cols, sv.quote(t)))
 			}
 		})
+		bt.time("mysql -B | gzip -1", func() {
+			for _, t := range tables {
+				sv.pipe(b, file(t, ".tsv.gz"), "mysql", "-B", "-N", sv.db, "-e", fmt.Sprintf("SELECT %s FROM %s", cols, sv.quote(t)))
+			}
+		})
 		bt.time("LOAD DATA LOCAL INFILE", func() {
 			stmts := []string{"START TRANSACTION"}
 			for i, t := range tables {
@@ -396,7 +516,7 @@ func (tg jdbcBenchTarget) bulkRound(b *testing.B, sv bulkServer, repo *snapshot.
 	if got := sv.fingerprint(b, tables); got != want {
 		b.Fatalf("the dump restored %s, want %s", got, want)
 	}
-	for _, f := range []string{".bin", ".tsv", ".dump", ".sql"} {
+	for _, f := range []string{".bin", ".tsv", ".bin.gz", ".tsv.gz", ".dump", ".sql"} {
 		for _, t := range append(slices.Clone(tables), id) {
 			os.Remove(file(t, f))
 		}

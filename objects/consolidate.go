@@ -422,12 +422,14 @@ func (w *PackWriter) WriteDelta(k Kind, data []byte, base ID) (ID, bool, error) 
 	if !w.reserve(id) {
 		return id, false, w.failure()
 	}
-	if w.repo.Has(id) {
-		w.release(id)
+	if w.has(id) {
+		w.unreserve(id)
 		return id, false, nil
 	}
 	w.rebase(k, base, id, data)
-	return id, true, w.append(id, encodeEntry(k, data, w.levelFor(k)), int64(len(data)))
+	b := w.encode(k, data, w.levelFor(k))
+	defer w.release(b)
+	return id, true, w.append(id, b.Bytes(), int64(len(data)))
 }
 
 func (w *PackWriter) inCopy(id ID) bool {

@@ -312,6 +312,16 @@ func (r *Repository) ConfigValue(section, key string) (string, bool, error) {
 // Has reports whether the repository holds the object id. It looks in the
 // pack indexes first (this tool writes only packs), then for a loose object.
 func (r *Repository) Has(id ID) bool {
+	if r.hasPacked(id) {
+		return true
+	}
+	hex := id.String()
+	_, err := os.Stat(filepath.Join(r.path, "objects", hex[:2], hex[2:]))
+	return err == nil
+}
+
+// hasPacked reports whether a pack of the repository holds id.
+func (r *Repository) hasPacked(id ID) bool {
 	if idx, err := r.packIndexes(); err == nil {
 		for _, x := range idx {
 			if _, ok := x.find(id); ok {
@@ -319,9 +329,22 @@ func (r *Repository) Has(id ID) bool {
 			}
 		}
 	}
-	hex := id.String()
-	_, err := os.Stat(filepath.Join(r.path, "objects", hex[:2], hex[2:]))
-	return err == nil
+	return false
+}
+
+// mayHaveLoose reports whether the repository has a folder of loose
+// objects (objects/00 to objects/ff), which only git writes.
+func (r *Repository) mayHaveLoose() bool {
+	entries, err := os.ReadDir(filepath.Join(r.path, "objects"))
+	if err != nil {
+		return true
+	}
+	for _, e := range entries {
+		if n := e.Name(); len(n) == 2 && isHex(n) {
+			return true
+		}
+	}
+	return false
 }
 
 // Read returns the kind and content of object id. It fails with ErrNotFound

@@ -163,6 +163,16 @@ func (r *resolver) cube5(res *Result, name string, opt Options) error {
 			return err
 		}
 	}
+	return r.modelTables5(res, m,
+		func(t string) string { return dir + "table/" + t + jsonSuffix },
+		func(t string) string { return dir + "table_exd/" + t + jsonSuffix })
+}
+
+// modelTables5 sets res.Tables to the tables model m names, sorted, and adds
+// each one's resource, tableKey(t) (which must exist), and its extended
+// description, exdKey(t), if there is one. A table name that cannot be a
+// resource key is warned about and left out of the paths.
+func (r *resolver) modelTables5(res *Result, m *model5, tableKey, exdKey func(table string) string) error {
 	res.Tables = m.desc.tables()
 	sort.Strings(res.Tables)
 	for _, t := range res.Tables {
@@ -170,10 +180,10 @@ func (r *resolver) cube5(res *Result, name string, opt Options) error {
 			r.warn(m.path, "names table %q, which cannot be a resource key", t)
 			continue
 		}
-		if err := r.addReferenced(dir+"table/"+t+jsonSuffix, m.path, m.path); err != nil {
+		if err := r.addReferenced(tableKey(t), m.path, m.path); err != nil {
 			return err
 		}
-		if _, err := r.addIfExists(dir + "table_exd/" + t + jsonSuffix); err != nil {
+		if _, err := r.addIfExists(exdKey(t)); err != nil {
 			return err
 		}
 	}
@@ -193,18 +203,13 @@ type dataflow5 struct {
 // its id, and has none until a layout of it is built).
 func (r *resolver) segments5(m *model5, dir string) error {
 	dfKey := dir + "dataflow/" + m.id + jsonSuffix
-	data, ok, err := r.read(dfKey)
-	if err != nil || !ok {
-		return err
-	}
 	var df dataflow5
-	if err := decode(data, &df); err != nil {
-		r.warn(dfKey, "cannot parse (%v); the model's segments are left out", err)
-		return nil
+	if ok, err := r.readDataflow(dfKey, &df); !ok {
+		return err
 	}
 	prefix := dir + "dataflow_details/" + m.id + "/"
 	have := map[string]bool{}
-	err = r.src.List(r.ctx, prefix, func(p string) error {
+	err := r.src.List(r.ctx, prefix, func(p string) error {
 		have[p] = true
 		return nil
 	})
@@ -218,6 +223,21 @@ func (r *resolver) segments5(m *model5, dir string) error {
 		}
 	}
 	return nil
+}
+
+// readDataflow decodes a model's dataflow, at dfKey on either Kylin 5
+// layout, into df, for the model's segments. It reports false if there is
+// none, or if it cannot be parsed (warned: the segments are left out).
+func (r *resolver) readDataflow(dfKey string, df any) (bool, error) {
+	data, ok, err := r.read(dfKey)
+	if err != nil || !ok {
+		return false, err
+	}
+	if err := decode(data, df); err != nil {
+		r.warn(dfKey, "cannot parse (%v); the model's segments are left out", err)
+		return false, nil
+	}
+	return true, nil
 }
 
 // findModel5 finds the one model a cube name names: an alias, then
@@ -401,13 +421,20 @@ func (r *resolver) project5(name string) error {
 	if err := r.globals5(name); err != nil {
 		return err
 	}
+	return r.projectACL5(projPath, data, func(uuid string) string { return "/_global/acl/" + uuid })
+}
+
+// projectACL5 adds a Kylin 5 project's ACL, aclKey(uuid) for the uuid in the
+// project's resource (projPath, holding data), if there is one. A project
+// that cannot be parsed is warned about and its ACL left out.
+func (r *resolver) projectACL5(projPath string, data []byte, aclKey func(uuid string) string) error {
 	var pd projectDesc
 	if err := decode(data, &pd); err != nil {
 		r.warn(projPath, "cannot parse (%v); the project's ACL is left out", err)
 		return nil
 	}
 	if isComponent(pd.UUID) {
-		if _, err := r.addIfExists("/_global/acl/" + pd.UUID); err != nil {
+		if _, err := r.addIfExists(aclKey(pd.UUID)); err != nil {
 			return err
 		}
 	}

@@ -2,7 +2,6 @@ package scope
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/kylin-tools/metastore/metastore"
@@ -79,17 +78,7 @@ func (r *resolver) projectTyped(name string) error {
 			return err
 		}
 	}
-	var pd projectDesc
-	if err := decode(data, &pd); err != nil {
-		r.warn(projPath, "cannot parse (%v); the project's ACL is left out", err)
-		return nil
-	}
-	if isComponent(pd.UUID) {
-		if _, err := r.addIfExists(typedKey("OBJECT_ACL", pd.UUID)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return r.projectACL5(projPath, data, func(uuid string) string { return typedKey("OBJECT_ACL", uuid) })
 }
 
 // dataflowTyped is the part of "/DATAFLOW/ID.json" a model scope reads.
@@ -122,19 +111,10 @@ func (r *resolver) cubeTyped(res *Result, name string, opt Options) error {
 			return err
 		}
 	}
-	res.Tables = m.desc.tables()
-	sort.Strings(res.Tables)
-	for _, t := range res.Tables {
-		if !isComponent(t) {
-			r.warn(m.path, "names table %q, which cannot be a resource key", t)
-			continue
-		}
-		if err := r.addReferenced(typedKey("TABLE_INFO", m.project+"."+t), m.path, m.path); err != nil {
-			return err
-		}
-		if _, err := r.addIfExists(typedKey("TABLE_EXD", m.project+"."+t)); err != nil {
-			return err
-		}
+	if err := r.modelTables5(res, m,
+		func(t string) string { return typedKey("TABLE_INFO", m.project+"."+t) },
+		func(t string) string { return typedKey("TABLE_EXD", m.project+"."+t) }); err != nil {
+		return err
 	}
 	if err := r.relationsTyped(m); err != nil {
 		return err
@@ -179,14 +159,9 @@ func (r *resolver) relationsTyped(m *model5) error {
 // built) and the layout details of the model ("/LAYOUT_DETAILS/ID-L.json").
 func (r *resolver) segmentsTyped(m *model5) error {
 	dfKey := typedKey("DATAFLOW", m.id)
-	data, ok, err := r.read(dfKey)
-	if err != nil || !ok {
-		return err
-	}
 	var df dataflowTyped
-	if err := decode(data, &df); err != nil {
-		r.warn(dfKey, "cannot parse (%v); the model's segments are left out", err)
-		return nil
+	if ok, err := r.readDataflow(dfKey, &df); !ok {
+		return err
 	}
 	for _, seg := range df.SegmentUUIDs {
 		if !isComponent(seg) {

@@ -231,3 +231,26 @@ func TestGlobals5(t *testing.T) {
 		}
 	}
 }
+
+// TestUnparsableDataflow5 checks that a model whose dataflow cannot be
+// parsed keeps its scope (the dataflow included) but, with WithSegments,
+// gets no segment details, and a warning on the dataflow that says so.
+func TestUnparsableDataflow5(t *testing.T) {
+	dfKey := "/default/dataflow/" + testBankID + ".json"
+	src := sample5Copy(t, metastore.Resource{Path: dfKey, Data: []byte(`{"segments":[`), Timestamp: 1})
+	res, err := scope.Resolve(context.Background(), src, scope.CubeScope("test_bank"), scope.Options{WithSegments: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range res.Paths {
+		if strings.Contains(p, "/dataflow_details/") {
+			t.Errorf("segment details %s in the scope of a model whose dataflow cannot be parsed", p)
+		}
+	}
+	if !slices.Contains(res.Paths, dfKey) {
+		t.Errorf("%s missing from %q", dfKey, res.Paths)
+	}
+	if len(res.Warnings) != 1 || res.Warnings[0].Path != dfKey || !strings.Contains(res.Warnings[0].Message, "the model's segments are left out") {
+		t.Errorf("warnings %v, want one on %s that says the model's segments are left out", res.Warnings, dfKey)
+	}
+}

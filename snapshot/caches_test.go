@@ -243,6 +243,23 @@ func TestScannedStaysSmall(t *testing.T) {
 	}
 }
 
+// backedUpJobs returns a new repository holding a system backup of a
+// memory metastore of n one-byte resources, prefix followed by a five-digit
+// number (timestamp 1), and that metastore.
+func backedUpJobs(t *testing.T, prefix string, n int) (*Repository, *memory.Store) {
+	t.Helper()
+	ctx := t.Context()
+	r := newRepo(t)
+	m := memory.New()
+	for i := range n {
+		m.Write(ctx, metastore.Resource{Path: fmt.Sprintf("%s%05d", prefix, i), Data: []byte{byte(i)}, Timestamp: 1})
+	}
+	if _, err := r.Backup(ctx, m, BackupOptions{Scope: scope.SystemScope()}); err != nil {
+		t.Fatal(err)
+	}
+	return r, m
+}
+
 // TestOldCacheVersionReadAsEmpty checks that a change cache of version 2
 // (fingerprints as the backend's strings), well formed and with a right
 // checksum, reads as empty: the next backup reads every resource, slower
@@ -279,7 +296,7 @@ func TestOldCacheVersionReadAsEmpty(t *testing.T) {
 func TestWholeScanStreamsCache(t *testing.T) {
 	ctx := t.Context()
 	const n = 20000
-	r, m := backedUpJobs(t, n, "/execute_output/job-%05d-4e2b-4c1d-9a7e-5f3c2b1a0d9e")
+	r, m := backedUpJobs(t, "/execute_output/job-4e2b-4c1d-9a7e-5f3c2b1a0d9e-", n)
 	caches := r.openCaches(metastore.Describe(m), true, false)
 	defer caches.close()
 	items, st, err := r.scan(ctx, m, nil, true, hashOnly, caches.load, progressOrNone(nil))
@@ -323,7 +340,7 @@ func TestWholeScanStreamsCache(t *testing.T) {
 func TestScanResultNotCopied(t *testing.T) {
 	ctx := t.Context()
 	const n = 20000
-	r, m := backedUpJobs(t, n, "/execute/job-%05d")
+	r, m := backedUpJobs(t, "/execute/job-", n)
 	m.Write(ctx, metastore.Resource{Path: "/execute/new", Data: []byte("new"), Timestamp: 2})
 	m.Delete(ctx, "/execute/job-00007")
 	caches := r.openCaches(metastore.Describe(m), true, false)
@@ -365,7 +382,7 @@ func TestScanResultNotCopied(t *testing.T) {
 func TestScopedScanReadsOnlyItsEntries(t *testing.T) {
 	ctx := t.Context()
 	const n = 20000
-	r, m := backedUpJobs(t, n, "/execute/job-%05d")
+	r, m := backedUpJobs(t, "/execute/job-", n)
 	members := []string{"/execute/job-04000", "/execute/job-00010", "/execute/job-00011", "/execute/none"}
 	m.Write(ctx, metastore.Resource{Path: "/execute/job-00011", Data: []byte("changed"), Timestamp: 2})
 	caches := r.openCaches(metastore.Describe(m), false, false)
@@ -441,7 +458,7 @@ func TestScanFindsCacheUnchanged(t *testing.T) {
 			m.Write(t.Context(), metastore.Resource{Path: "/execute/job-00003", Data: []byte("new"), Timestamp: 1})
 		}, false},
 		{"timestamp", func(m *memory.Store) {
-			m.Write(t.Context(), metastore.Resource{Path: "/execute/job-00003", Data: []byte{3, 0}, Timestamp: 9})
+			m.Write(t.Context(), metastore.Resource{Path: "/execute/job-00003", Data: []byte{3}, Timestamp: 9})
 		}, false},
 		{"deleted", func(m *memory.Store) { m.Delete(t.Context(), "/execute/job-00003") }, false},
 		{"added", func(m *memory.Store) {
@@ -449,7 +466,7 @@ func TestScanFindsCacheUnchanged(t *testing.T) {
 		}, false},
 	}
 	for _, tt := range tests {
-		r, m := backedUpJobs(t, 50, "/execute/job-%05d")
+		r, m := backedUpJobs(t, "/execute/job-", 50)
 		// A second backup: the first one's cache lacks /UUID-like
 		// resources read by path; this one's is the reference.
 		if _, err := r.Backup(t.Context(), m, BackupOptions{Scope: scope.SystemScope()}); err != nil {
@@ -469,20 +486,4 @@ func TestScanFindsCacheUnchanged(t *testing.T) {
 			t.Errorf("%s: cache written %v, want %v", tt.name, write, !tt.same)
 		}
 	}
-}
-
-// backedUpJobs returns a repository holding a backup of a memory source of
-// n resources named by format (with their number), and the source.
-func backedUpJobs(t *testing.T, n int, format string) (*Repository, *memory.Store) {
-	t.Helper()
-	ctx := t.Context()
-	r := newRepo(t)
-	m := memory.New()
-	for i := range n {
-		m.Write(ctx, metastore.Resource{Path: fmt.Sprintf(format, i), Data: []byte{byte(i), byte(i >> 8)}, Timestamp: 1})
-	}
-	if _, err := r.Backup(ctx, m, BackupOptions{Scope: scope.SystemScope()}); err != nil {
-		t.Fatal(err)
-	}
-	return r, m
 }

@@ -39,12 +39,7 @@ func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	path := filepath.Join("testdata", filepath.FromSlash(name))
 	if updating() {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		metastoretest.WriteFile(t, path, got, 0o644)
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
@@ -294,22 +289,16 @@ var kylinChanges = []struct {
   },
   "priority" : 50
 }`))
-		k.put("/execute_output/"+buildJob, []byte(`{
-  "uuid" : "`+buildJob+`",
+		for _, id := range []string{buildJob, buildJob + "-00"} { // the job and its step
+			k.put("/execute_output/"+id, []byte(`{
+  "uuid" : "`+id+`",
   "last_modified" : 1700000006000,
   "version" : "3.1.3",
   "content" : null,
   "status" : "READY",
   "info" : { }
 }`))
-		k.put("/execute_output/"+buildJob+"-00", []byte(`{
-  "uuid" : "`+buildJob+`-00",
-  "last_modified" : 1700000006000,
-  "version" : "3.1.3",
-  "content" : null,
-  "status" : "READY",
-  "info" : { }
-}`))
+		}
 	}},
 	{"malformed_json", func(k *kylin) {
 		// Someone edits a descriptor by hand and leaves a trailing comma.

@@ -16,6 +16,7 @@ import (
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/metastore/folder"
 	"github.com/kylin-tools/metastore/metastore/memory"
+	"github.com/kylin-tools/metastore/metastore/metastoretest"
 	"github.com/kylin-tools/metastore/objects"
 	"github.com/kylin-tools/metastore/scope"
 	"github.com/kylin-tools/metastore/snapshot"
@@ -45,12 +46,7 @@ func writeFolder(t testing.TB, dir string, files map[string]string, ts int64) {
 	t.Helper()
 	for p, data := range files {
 		f := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(f, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		metastoretest.WriteFile(t, f, []byte(data), 0o644)
 		mt := time.UnixMilli(ts)
 		if err := os.Chtimes(f, mt, mt); err != nil {
 			t.Fatal(err)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/metastore/folder"
+	"github.com/kylin-tools/metastore/metastore/metastoretest"
 	"github.com/kylin-tools/metastore/scope"
 	"github.com/kylin-tools/metastore/snapshot"
 )
@@ -339,12 +340,7 @@ func writeState(t testing.TB, dir string, st, old state) {
 			continue
 		}
 		p := filepath.Join(dir, filepath.FromSlash(k))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(v.data), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		metastoretest.WriteFile(t, p, []byte(v.data), 0o644)
 		mt := time.UnixMilli(v.ts)
 		if err := os.Chtimes(p, mt, mt); err != nil {
 			t.Fatal(err)

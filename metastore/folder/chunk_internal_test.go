@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kylin-tools/metastore/metastore"
+	"github.com/kylin-tools/metastore/metastore/metastoretest"
 )
 
 // chunkTree writes a tree with one large folder (bigFiles files and a few
@@ -29,13 +30,7 @@ func chunkTree(t *testing.T, bigFiles int) (string, []string) {
 	}
 	files = append(files, "execute_output/0100-x", "execute_output/0100/0", "execute_output/0100!")
 	for _, f := range files {
-		p := filepath.Join(root, filepath.FromSlash(f))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(f), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		metastoretest.WriteFile(t, filepath.Join(root, filepath.FromSlash(f)), []byte(f), 0o644)
 	}
 	if err := os.WriteFile(filepath.Join(root, "execute_output", tempName("0001.json", 1)), nil, 0o644); err != nil {
 		t.Fatal(err)

@@ -35,19 +35,21 @@ func TestConformance(t *testing.T) {
 // newStore returns a store in a new temporary folder, and that folder.
 func newStore(t testing.TB) (*folder.Store, string) {
 	t.Helper()
-	root := t.TempDir()
-	s, err := folder.Open(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, root
+	return openTemp(t, folder.Open)
 }
 
 // newPortableStore is newStore with the portable path.
 func newPortableStore(t testing.TB) (*folder.Store, string) {
 	t.Helper()
+	return openTemp(t, folder.OpenPortable)
+}
+
+// openTemp opens a store with open in a new temporary folder and returns
+// it and that folder.
+func openTemp(t testing.TB, open func(root string) (*folder.Store, error)) (*folder.Store, string) {
+	t.Helper()
 	root := t.TempDir()
-	s, err := folder.OpenPortable(root)
+	s, err := open(root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,12 +366,7 @@ func testTemporaryFiles(t *testing.T, newStore storeMaker) {
 	mustWrite(t, s, "/cube/x.json", "x", 1)
 	// Leftovers of a crashed Write, one in a folder of its own.
 	for _, rel := range []string{"cube/.x.json.metastore-tmp-1f3a", "only-tmp/.y.metastore-tmp-9z"} {
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, rel)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(root, rel), []byte("torn"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		metastoretest.WriteFile(t, filepath.Join(root, rel), []byte("torn"), 0o644)
 	}
 	got, err := listAll(s, "/")
 	if want := []string{"/cube/x.json"}; err != nil || !slices.Equal(got, want) {

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/kylin-tools/metastore/metastore"
+	"github.com/kylin-tools/metastore/metastore/metastoretest"
 )
 
 // putFiles writes files (path relative to root -> content) with os, as
@@ -19,13 +20,7 @@ import (
 func putFiles(t *testing.T, root string, files map[string]string) {
 	t.Helper()
 	for rel, data := range files {
-		p := filepath.Join(root, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		metastoretest.WriteFile(t, filepath.Join(root, filepath.FromSlash(rel)), []byte(data), 0o600)
 	}
 }
 

@@ -3,12 +3,12 @@ package folder
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/kylin-tools/metastore/metastore"
+	"github.com/kylin-tools/metastore/metastore/metastoretest"
 )
 
 // TestParallelListingMatchesSequential lists a tree with folders, files at
@@ -21,9 +21,7 @@ func TestParallelListingMatchesSequential(t *testing.T) {
 		files = append(files, fmt.Sprintf("execute_output/%04d-00", i))
 	}
 	for _, f := range files {
-		p := filepath.Join(root, filepath.FromSlash(f))
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		os.WriteFile(p, []byte(f), 0o644)
+		metastoretest.WriteFile(t, filepath.Join(root, filepath.FromSlash(f)), []byte(f), 0o644)
 	}
 	s, err := Open(root)
 	if err != nil {

@@ -107,12 +107,13 @@
 //
 // A walk of the Kylin 5 layout inflates content on several goroutines
 // while the rows are read, and calls its function in key order on the
-// caller's goroutine. In MySQL tables whose key collation compares code
-// points without padding (those Open creates), listings and walks read
-// the primary key's index in order rather than have the server sort the
-// table, content and all, before the first row; in a View of the Kylin
-// 2.5-4.x layout, when every row is in the table Kylin keeps its key in,
-// they read each table's key ranges one after the other.
+// caller's goroutine. In tables whose key collation compares bytes
+// (PostgreSQL's "C", MySQL collations of code points without padding:
+// those Open creates), listings and walks read the primary key's index in
+// order rather than have the server sort the table, content and all,
+// before the first row; in a View of the Kylin 2.5-4.x layout, when every
+// row is in the table Kylin keeps its key in, they read each table's key
+// ranges one after the other.
 //
 // Listings and walks are in byte order of key (ORDER BY ... COLLATE "C" in
 // PostgreSQL, by the binary value of the key in MySQL), and prefixes are

@@ -2,13 +2,13 @@ package jdbc
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/kylin-tools/metastore/metastore"
+	"github.com/kylin-tools/metastore/metastore/metastoretest"
 )
 
 // insertRaw4 inserts a Kylin 2.5-4.x row as Kylin would have written it;
@@ -163,14 +163,7 @@ func TestKylin4Pushdown(t *testing.T) {
 		// A local copy of HDFS: kylin.env.hdfs-working-dir with the
 		// metastore's folder in it, or the metastore's folder itself.
 		root := t.TempDir()
-		put := func(path string, data []byte) {
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		put := func(path string, data []byte) { metastoretest.WriteFile(t, path, data, 0o644) }
 		put(filepath.Join(root, cfg.Identifier, "resources-jdbc", "dict", "DEFAULT.T", "C", "big.dict"), dict)
 		cfg.HDFSRoot = root
 		withRoot := openConfig(t, cfg)

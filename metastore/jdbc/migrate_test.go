@@ -166,8 +166,7 @@ func TestBackupReportsPushedContent(t *testing.T) {
 
 	root := t.TempDir()
 	f := filepath.Join(root, cfg.Identifier, "resources-jdbc", "dict", "DEFAULT.T", "C", "d.dict")
-	os.MkdirAll(filepath.Dir(f), 0o755)
-	os.WriteFile(f, []byte("dictionary bytes"), 0o644)
+	metastoretest.WriteFile(t, f, []byte("dictionary bytes"), 0o644)
 	cfg.CreateSchema, cfg.HDFSRoot = "", root
 	withRoot := openStore(t, cfg)
 	time.Sleep(time.Millisecond)

@@ -300,8 +300,9 @@ const (
 // Kylin 2.5-4.x layout, the row of the table Kylin reads the key from
 // first), in byte order of key, and calls fn for each row whose key match
 // accepts. Of two rows with the same key only the first is passed. In a
-// view of MySQL tables of the Kylin 2.5-4.x layout whose keys sort by
-// bytes, it reads them range by range instead (see partitioned).
+// view of tables of the Kylin 2.5-4.x layout whose key columns sort by
+// bytes (see bytewise), it reads them range by range instead (see
+// partitioned).
 func (r reader) scan(ctx context.Context, cond func(a *args, col string) string, match func(string) bool, mode contentMode, fn func(row) error) error {
 	s := r.s
 	d := s.d
@@ -311,7 +312,7 @@ func (r reader) scan(ctx context.Context, cond func(a *args, col string) string,
 	unlock := r.enter()
 	defer unlock()
 	st := &scanState{first: true}
-	if r.view && s.schema == Schema4 && d.driver == MySQL && s.byteOrder(s.main) == s.main.key && s.byteOrder(s.log) == s.log.key {
+	if r.view && s.schema == Schema4 && s.bytewise(s.main) && s.bytewise(s.log) {
 		ok, err := r.partitioned(ctx)
 		if err != nil {
 			return err
@@ -449,8 +450,9 @@ func (s *Store) ranges() []keyRange {
 // write them. Then each range of ranges is in one table, in index order,
 // and scan reads them one after the other, in order, instead of sorting
 // the union of both tables, content and all, before the first row (MySQL:
-// 5 to 10 seconds for 100,000 resources). Both checks search the primary
-// keys' indexes.
+// 5 to 10 seconds for 100,000 resources; PostgreSQL: a parallel sort with
+// temporary files, where the ranges cost the server what a COPY TO of the
+// tables does). Both checks search the primary keys' indexes.
 func (r reader) partitioned(ctx context.Context) (bool, error) {
 	s := r.s
 	for _, tb := range []table{s.main, s.log} {
@@ -479,19 +481,29 @@ func (r reader) partitioned(ctx context.Context) (bool, error) {
 }
 
 // byteOrder is the ORDER BY expression that sorts tb's rows by the bytes
-// of their key: the key column itself when its collation compares code
-// points without padding (MySQL's utf8mb4_0900_bin, MariaDB's
-// utf8mb4_nopad_bin, binary), so that the server reads the primary key's
-// index in order instead of sorting the whole table (with its content)
-// first; else the key as bytes.
+// of their key: the key column itself when its collation compares bytes
+// (see bytewise), so that the server reads the primary key's index in
+// order instead of sorting the whole table (with its content) first; else
+// the key as bytes.
 func (s *Store) byteOrder(tb table) string {
-	if s.d.driver == MySQL {
-		switch strings.ToLower(tb.collation) {
-		case "utf8mb4_nopad_bin", "utf8mb4_0900_bin", "utf8mb3_nopad_bin", "utf8_nopad_bin", "binary":
-			return tb.key
-		}
+	if s.bytewise(tb) {
+		return tb.key
 	}
 	return s.d.bin(tb.key)
+}
+
+// bytewise reports whether tb's key column compares and sorts keys byte
+// for byte: PostgreSQL's "C" and "POSIX" collations (those Open creates),
+// MySQL's utf8mb4_0900_bin, MariaDB's utf8mb4_nopad_bin (code points
+// without padding: the order of their UTF-8 bytes) and binary.
+func (s *Store) bytewise(tb table) bool {
+	switch strings.ToLower(tb.collation) {
+	case "c", "posix":
+		return s.d.driver == Postgres
+	case "utf8mb4_nopad_bin", "utf8mb4_0900_bin", "utf8mb3_nopad_bin", "utf8_nopad_bin", "binary":
+		return s.d.driver == MySQL
+	}
+	return false
 }
 
 func checkPrefix(prefix string) error {

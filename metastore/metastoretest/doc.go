@@ -17,7 +17,8 @@
 //
 // Seed loads a folder of files (such as Kylin's sample metastore) into any
 // Sink with deterministic timestamps, for tests that need realistic content;
-// MemoryCopy copies any source into a fresh memory store.
+// MemoryCopy copies any source into a fresh memory store; WriteFile writes
+// one file, creating its folders, for tests that build folders by hand.
 //
 // Tests that need a real database use one rig (db.go): Databases names the
 // servers the METASTORE_TEST_*_DSN variables point at, Database.Require skips

@@ -85,3 +85,17 @@ func hash(s string) uint64 {
 	}
 	return h
 }
+
+// WriteFile writes data to the file path with permissions perm, creating
+// the folders it needs (0755), and fails the test on any error. It builds
+// the folder metastores, golden files and leftovers of many packages'
+// tests.
+func WriteFile(t testing.TB, path string, data []byte, perm fs.FileMode) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, perm); err != nil {
+		t.Fatal(err)
+	}
+}

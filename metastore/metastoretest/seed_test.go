@@ -45,13 +45,7 @@ func TestSeed(t *testing.T) {
 		"table/数据.json": "{}",
 	}
 	for name, data := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o444); err != nil {
-			t.Fatal(err)
-		}
+		metastoretest.WriteFile(t, filepath.Join(dir, filepath.FromSlash(name)), []byte(data), 0o444)
 	}
 	if err := os.Mkdir(filepath.Join(dir, "emptydir"), 0o755); err != nil {
 		t.Fatal(err)

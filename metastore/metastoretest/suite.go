@@ -532,24 +532,14 @@ func testTransaction(t *testing.T, s metastore.Store) {
 		write(t, s, r)
 	}
 	t.Run("Rollback", func(t *testing.T) {
-		tx, err := ts.Begin(ctx)
-		if err != nil {
-			t.Fatalf("Begin: %v", err)
-		}
-		txApply(t, tx)
-		txUnchanged(t, s, "before Rollback")
+		tx := txApplied(ctx, t, ts, s, "Rollback")
 		if err := tx.Rollback(); err != nil {
 			t.Errorf("Rollback: %v", err)
 		}
 		txUnchanged(t, s, "after Rollback")
 	})
 	t.Run("Commit", func(t *testing.T) {
-		tx, err := ts.Begin(ctx)
-		if err != nil {
-			t.Fatalf("Begin: %v", err)
-		}
-		txApply(t, tx)
-		txUnchanged(t, s, "before Commit")
+		tx := txApplied(ctx, t, ts, s, "Commit")
 		if err := tx.Commit(ctx); err != nil {
 			t.Fatalf("Commit: %v", err)
 		}
@@ -564,6 +554,20 @@ func testTransaction(t *testing.T, s metastore.Store) {
 		}
 		txHolds(t, s, "after Rollback following Commit", want)
 	})
+}
+
+// txApplied begins a transaction of ts (with ctx), makes txApply's changes
+// in it and checks that the store s does not see them yet, before end
+// (Commit or Rollback).
+func txApplied(ctx context.Context, t *testing.T, ts metastore.Transactional, s metastore.Store, end string) metastore.Tx {
+	t.Helper()
+	tx, err := ts.Begin(ctx)
+	if err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	txApply(t, tx)
+	txUnchanged(t, s, "before "+end)
+	return tx
 }
 
 // txApply makes the same changes in each transaction of testTransaction.

@@ -46,6 +46,7 @@ import (
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 	"github.com/kylin-tools/metastore/objects"
 	"github.com/kylin-tools/metastore/objects/internal/iocount"
+	"github.com/kylin-tools/metastore/objects/internal/scrub"
 )
 
 // Errors of this package, wrapped with details; check them with errors.Is.
@@ -482,33 +483,7 @@ func (r *Remote) fail(err error) error {
 }
 
 // scrub replaces every secret in err's message.
-func (r *Remote) scrub(err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	clean := msg
-	for _, s := range r.secrets {
-		if s != "" {
-			clean = strings.ReplaceAll(clean, s, "***")
-		}
-	}
-	if clean == msg {
-		return err
-	}
-	return &scrubbed{msg: clean, err: err}
-}
-
-type scrubbed struct {
-	msg string
-	err error
-}
-
-func (s *scrubbed) Error() string { return s.msg }
-
-// Unwrap keeps errors.Is working; the wrapped error's own message is never
-// printed by this program.
-func (s *scrubbed) Unwrap() error { return s.err }
+func (r *Remote) scrub(err error) error { return scrub.Secrets(err, r.secrets) }
 
 // watchdog cancels a session when nothing moved for its timeout.
 type watchdog struct {

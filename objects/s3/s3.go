@@ -39,6 +39,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kylin-tools/metastore/objects/internal/iocount"
+	"github.com/kylin-tools/metastore/objects/internal/scrub"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"gopkg.in/ini.v1"
@@ -222,7 +224,7 @@ func (s *Store) Download(ctx context.Context, name string, w io.Writer, progress
 	defer o.Close()
 	var r io.Reader = o
 	if progress != nil {
-		r = &countReader{r: o, fn: progress}
+		r = &iocount.Reader{R: o, Progress: progress}
 	}
 	n, err := io.CopyBuffer(w, r, make([]byte, 1<<20))
 	if err != nil {
@@ -235,7 +237,7 @@ func (s *Store) Download(ctx context.Context, name string, w io.Writer, progress
 // that name. A file is visible whole or not at all.
 func (s *Store) Upload(ctx context.Context, name string, r io.Reader, size int64, progress func(int64)) error {
 	if progress != nil {
-		r = &countReader{r: r, fn: progress}
+		r = &iocount.Reader{R: r, Progress: progress}
 	}
 	_, err := s.c.PutObject(ctx, s.bucket, s.key(name), r, size, minio.PutObjectOptions{
 		ContentType: "application/octet-stream",
@@ -314,40 +316,7 @@ func (s *Store) fail(what string, err error) error {
 	default:
 		out = fmt.Errorf("%s: %s: %w", s.display, what, err)
 	}
-	msg := out.Error()
-	clean := msg
-	for _, sec := range s.secrets {
-		if sec != "" {
-			clean = strings.ReplaceAll(clean, sec, "***")
-		}
-	}
-	if clean != msg {
-		return &scrubbed{msg: clean, err: out}
-	}
-	return out
-}
-
-type scrubbed struct {
-	msg string
-	err error
-}
-
-func (e *scrubbed) Error() string { return e.msg }
-func (e *scrubbed) Unwrap() error { return e.err }
-
-type countReader struct {
-	r  io.Reader
-	n  int64
-	fn func(int64)
-}
-
-func (c *countReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	if n > 0 {
-		c.fn(c.n)
-	}
-	return n, err
+	return scrub.Secrets(out, s.secrets)
 }
 
 func firstOf(vals ...string) string {

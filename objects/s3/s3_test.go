@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +65,18 @@ func TestStoreOnVersityGW(t *testing.T) {
 	}
 	if n, err := st.Stat(ctx, "packs/p1.pack"); err != nil || n != int64(len(data)) {
 		t.Fatalf("stat: %d %v", n, err)
+	}
+	// With a progress function, both directions report the bytes moved so
+	// far, up to the whole file.
+	var up, down int64
+	if err := st.Upload(ctx, "progress/p2.pack", bytes.NewReader(data), int64(len(data)), func(n int64) { up = n }); err != nil || up != int64(len(data)) {
+		t.Fatalf("upload with progress: last progress %d, want %d (err %v)", up, len(data), err)
+	}
+	if n, err := st.Download(ctx, "progress/p2.pack", io.Discard, func(n int64) { down = n }); err != nil || n != int64(len(data)) || down != n {
+		t.Fatalf("download with progress: n=%d, last progress %d, err=%v; want %d", n, down, err, len(data))
+	}
+	if err := st.Remove(ctx, "progress/p2.pack"); err != nil {
+		t.Fatal(err)
 	}
 	names, err := st.List(ctx, "packs/")
 	if err != nil || len(names) != 1 || names[0] != "packs/p1.pack" {

@@ -2,7 +2,6 @@ package jsondiff
 
 import (
 	"bytes"
-	"encoding/json"
 	"strconv"
 	"strings"
 )
@@ -200,44 +199,15 @@ func (doc *doc) identityValue(n *node) (string, bool) {
 
 func (d *fastDiffer) byIdentity(path string, la, lb []string, x, y *node) {
 	a, b := d.a.kids(x), d.b.kids(y)
-	ia := make(map[string]int, len(a))
-	for i, l := range la {
-		ia[l] = i
-	}
-	ib := make(map[string]int, len(b))
-	for i, l := range lb {
-		ib[l] = i
-	}
-	for i, l := range la {
-		if _, ok := ib[l]; !ok {
-			d.add(path+"["+l+"]", Removed, &a[i], nil)
-		}
-	}
-	var commonA, commonB []string // labels of matched elements, in old and new order
-	for _, l := range la {
-		if _, ok := ib[l]; ok {
-			commonA = append(commonA, l)
-		}
-	}
-	for j, l := range lb {
-		i, ok := ia[l]
-		if !ok {
-			d.add(path+"["+l+"]", Added, nil, &b[j])
-			continue
-		}
-		commonB = append(commonB, l)
-		if !bytes.Equal(d.a.raw(&a[i]), d.b.raw(&b[j])) {
-			d.value(path+"["+l+"]", &a[i], &b[j])
-		}
-	}
-	// Elements outside a longest common subsequence of the two orders moved.
-	inOrder := stableOrder(commonA, commonB)
-	for _, l := range commonB {
-		if !inOrder[l] {
-			d.out = append(d.out, Change{Path: path + "[" + l + "]", Op: Moved,
-				Old: json.RawMessage(strconv.Itoa(ia[l])), New: json.RawMessage(strconv.Itoa(ib[l]))})
-		}
-	}
+	moved := matchIdentified(path, la, lb,
+		func(i int) { d.add(path+"["+la[i]+"]", Removed, &a[i], nil) },
+		func(j int) { d.add(path+"["+lb[j]+"]", Added, nil, &b[j]) },
+		func(i, j int) {
+			if !bytes.Equal(d.a.raw(&a[i]), d.b.raw(&b[j])) {
+				d.value(path+"["+lb[j]+"]", &a[i], &b[j])
+			}
+		})
+	d.out = append(d.out, moved...)
 }
 
 func (d *fastDiffer) bySequence(path string, x, y *node) {
@@ -254,22 +224,8 @@ func (d *fastDiffer) bySequence(path string, x, y *node) {
 		kb[i] = string(buf)
 	}
 	idx := func(i int) string { return path + "[" + strconv.Itoa(i) + "]" }
-	gap := func(i0, i1, j0, j1 int) {
-		n := min(i1-i0, j1-j0)
-		for k := 0; k < n; k++ {
-			d.value(idx(j0+k), &a[i0+k], &b[j0+k])
-		}
-		for i := i0 + n; i < i1; i++ {
-			d.add(idx(i), Removed, &a[i], nil)
-		}
-		for j := j0 + n; j < j1; j++ {
-			d.add(idx(j), Added, nil, &b[j])
-		}
-	}
-	i, j := 0, 0
-	for _, p := range lcs(ka, kb) {
-		gap(i, p[0], j, p[1])
-		i, j = p[0]+1, p[1]+1
-	}
-	gap(i, len(a), j, len(b))
+	alignSequences(ka, kb,
+		func(i int) { d.add(idx(i), Removed, &a[i], nil) },
+		func(j int) { d.add(idx(j), Added, nil, &b[j]) },
+		func(i, j int) { d.value(idx(j), &a[i], &b[j]) })
 }

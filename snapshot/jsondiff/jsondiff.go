@@ -383,17 +383,33 @@ func needsQuote(s string) bool {
 func (d *differ) byIdentity(path string, keys []string, a, b []any) {
 	la, _ := identify(a, keys)
 	lb, _ := identify(b, keys)
-	ia := make(map[string]int, len(a))
+	moved := matchIdentified(path, la, lb,
+		func(i int) { d.add(path+"["+la[i]+"]", Removed, a[i], nil) },
+		func(j int) { d.add(path+"["+lb[j]+"]", Added, nil, b[j]) },
+		func(i, j int) { d.value(path+"["+lb[j]+"]", a[i], b[j]) })
+	d.out = append(d.out, moved...)
+}
+
+// matchIdentified pairs the elements of two arrays by their identity labels
+// (la and lb, one per element, unique within each array), for both
+// differs: it calls removed(i) for each old element whose label the new
+// array lacks, in old order; then, in new order, added(j) for each new
+// element whose label the old array lacks and matched(i, j) for each pair
+// that shares a label. It returns a Moved change (old and new index) for
+// every matched element outside a longest common subsequence of the two
+// orders.
+func matchIdentified(path string, la, lb []string, removed, added func(int), matched func(i, j int)) []Change {
+	ia := make(map[string]int, len(la))
 	for i, l := range la {
 		ia[l] = i
 	}
-	ib := make(map[string]int, len(b))
+	ib := make(map[string]int, len(lb))
 	for i, l := range lb {
 		ib[l] = i
 	}
 	for i, l := range la {
 		if _, ok := ib[l]; !ok {
-			d.add(path+"["+l+"]", Removed, a[i], nil)
+			removed(i)
 		}
 	}
 	var commonA, commonB []string // labels of matched elements, in old and new order
@@ -405,20 +421,22 @@ func (d *differ) byIdentity(path string, keys []string, a, b []any) {
 	for j, l := range lb {
 		i, ok := ia[l]
 		if !ok {
-			d.add(path+"["+l+"]", Added, nil, b[j])
+			added(j)
 			continue
 		}
 		commonB = append(commonB, l)
-		d.value(path+"["+l+"]", a[i], b[j])
+		matched(i, j)
 	}
 	// Elements outside a longest common subsequence of the two orders moved.
+	var moved []Change
 	inOrder := stableOrder(commonA, commonB)
 	for _, l := range commonB {
 		if !inOrder[l] {
-			d.out = append(d.out, Change{Path: path + "[" + l + "]", Op: Moved,
+			moved = append(moved, Change{Path: path + "[" + l + "]", Op: Moved,
 				Old: json.RawMessage(strconv.Itoa(ia[l])), New: json.RawMessage(strconv.Itoa(ib[l]))})
 		}
 	}
+	return moved
 }
 
 func (d *differ) bySequence(path string, a, b []any) {
@@ -431,16 +449,28 @@ func (d *differ) bySequence(path string, a, b []any) {
 		kb[i] = string(Encode(v))
 	}
 	idx := func(i int) string { return path + "[" + strconv.Itoa(i) + "]" }
+	alignSequences(ka, kb,
+		func(i int) { d.add(idx(i), Removed, a[i], nil) },
+		func(j int) { d.add(idx(j), Added, nil, b[j]) },
+		func(i, j int) { d.value(idx(j), a[i], b[j]) })
+}
+
+// alignSequences aligns two arrays by a longest common subsequence of their
+// elements' encodings (ka, kb), for both differs. Between two common
+// elements it pairs the elements of both sides in order, calling
+// changed(i, j), then calls removed(i) for the old elements left over and
+// added(j) for the new ones; a common element calls nothing.
+func alignSequences(ka, kb []string, removed, added func(int), changed func(i, j int)) {
 	gap := func(i0, i1, j0, j1 int) {
 		n := min(i1-i0, j1-j0)
 		for k := 0; k < n; k++ {
-			d.value(idx(j0+k), a[i0+k], b[j0+k])
+			changed(i0+k, j0+k)
 		}
 		for i := i0 + n; i < i1; i++ {
-			d.add(idx(i), Removed, a[i], nil)
+			removed(i)
 		}
 		for j := j0 + n; j < j1; j++ {
-			d.add(idx(j), Added, nil, b[j])
+			added(j)
 		}
 	}
 	i, j := 0, 0
@@ -448,7 +478,7 @@ func (d *differ) bySequence(path string, a, b []any) {
 		gap(i, p[0], j, p[1])
 		i, j = p[0]+1, p[1]+1
 	}
-	gap(i, len(a), j, len(b))
+	gap(i, len(ka), j, len(kb))
 }
 
 // keyPath appends an object key to a path.

@@ -1,5 +1,8 @@
 // Package iocount counts the bytes that pass through a reader or a writer,
-// for the packs of package objects and the watchdog of objects/gitremote.
+// for the packs of package objects, the watchdog of objects/gitremote and
+// the transfer progress of objects/s3. It imports nothing but the standard
+// library (objects/deps_test.go keeps it so), which is what lets
+// objects/s3, which knows nothing of git, use it.
 package iocount
 
 import "io"

@@ -181,34 +181,29 @@ func TestBrowser(t *testing.T) {
 		do(t, ctx, chromedp.Navigate(f.srv.URL+"/system"), visible("#counts dl.typecounts"))
 		shots.shot(ctx, "system")
 	})
-	t.Run("project backup", func(t *testing.T) {
-		ctx := tab(t, browser)
-		row := `tr[data-project="learn_kylin"] `
-		do(t, ctx, chromedp.Navigate(f.srv.URL+"/projects"), click(row+"summary"), visible(row+`button[data-action=backup]`))
-		shots.shot(ctx, "projects")
-		do(t, ctx, click(row+`button[data-action=backup]`))
-		in, cmd := backupThrough(t, ctx, "project-backup")
-		if in.Scope != scope.ProjectScope("learn_kylin") {
-			t.Errorf("project Actions -> Backup recorded %s", in.Scope)
-		}
-		if want := "metastore restore-project learn_kylin " + in.ID.Short(); cmd != want {
-			t.Errorf("restore command %q, want %q", cmd, want)
-		}
-	})
-	t.Run("cube backup", func(t *testing.T) {
-		ctx := tab(t, browser)
-		row := `tr[data-cube="kylin_sales_cube"] `
-		do(t, ctx, chromedp.Navigate(f.srv.URL+"/cubes"), click(row+"summary"), visible(row+`button[data-action=backup]`))
-		shots.shot(ctx, "cubes")
-		do(t, ctx, click(row+`button[data-action=backup]`))
-		in, cmd := backupThrough(t, ctx, "cube-backup")
-		if in.Scope != scope.CubeScope("kylin_sales_cube") {
-			t.Errorf("cube Actions -> Backup recorded %s", in.Scope)
-		}
-		if want := "metastore restore-cube learn_kylin " + in.ID.Short(); cmd != want {
-			t.Errorf("restore command %q, want %q", cmd, want)
-		}
-	})
+	// A project's and a cube's Actions -> Backup, from their pages.
+	for _, tc := range []struct {
+		name, page, row string
+		scope           scope.Scope
+		restore         string // the restore command, but for the snapshot id
+	}{
+		{"project", "projects", `tr[data-project="learn_kylin"] `, scope.ProjectScope("learn_kylin"), "metastore restore-project learn_kylin "},
+		{"cube", "cubes", `tr[data-cube="kylin_sales_cube"] `, scope.CubeScope("kylin_sales_cube"), "metastore restore-cube learn_kylin "},
+	} {
+		t.Run(tc.name+" backup", func(t *testing.T) {
+			ctx := tab(t, browser)
+			do(t, ctx, chromedp.Navigate(f.srv.URL+"/"+tc.page), click(tc.row+"summary"), visible(tc.row+`button[data-action=backup]`))
+			shots.shot(ctx, tc.page)
+			do(t, ctx, click(tc.row+`button[data-action=backup]`))
+			in, cmd := backupThrough(t, ctx, tc.name+"-backup")
+			if in.Scope != tc.scope {
+				t.Errorf("%s Actions -> Backup recorded %s", tc.name, in.Scope)
+			}
+			if want := tc.restore + in.ID.Short(); cmd != want {
+				t.Errorf("restore command %q, want %q", cmd, want)
+			}
+		})
+	}
 	if t.Failed() {
 		t.FailNow()
 	}
