@@ -13,14 +13,15 @@ import (
 // is (see jobs4). Decoding them with encoding/json into structs and maps
 // made a map of every job's params and a value of every step, and its
 // garbage was what the collector spent its time on at a million resources.
-// jobDecoder instead lets json.Valid (the same scanner json.Unmarshal runs
-// first) decide whether a job is JSON, then walks the valid text once
-// without decoding what the rules do not read, and keeps the few strings it
-// reads in place or in a buffer it reuses from job to job. Only a string
-// with escapes or invalid UTF-8 goes through json.Unmarshal, so strings read
-// exactly as before. (jsontext, the token reader of the JSON v2 prototype,
-// scans in one pass and was about 3x faster again in BenchmarkJobDecoder,
-// but scope imports only the standard library: see TestImports.)
+// jobDecoder instead walks each job once, checking it as json.Valid does
+// (jsonScanner, so that what fails is what failed before) while it picks
+// out the few strings the rules read, in place or into a buffer it reuses
+// from job to job, and skips the rest without decoding it: no allocation
+// per job. Only a string with escapes or invalid UTF-8 goes through
+// json.Unmarshal, so strings read exactly as before. json.Valid followed by
+// a walk of the valid text was 5-7x slower (two passes), jsontext (the JSON
+// v2 prototype's token reader, in go.sum through chromedp) about as fast,
+// but scope imports only the standard library (TestImports).
 //
 // What it reads is what encoding/json read into the structs this replaced
 // (kept in execute_test.go as the reference the tests compare with):
@@ -43,6 +44,10 @@ const (
 	paramSegment        // "segmentId"
 	numParams
 )
+
+// errInvalid is the error of a job that is not JSON, should encoding/json
+// accept what jsonScanner did not (the tests say it never does).
+var errInvalid = errors.New("not valid JSON")
 
 // errNotObject is the error of a job or a "params" that is not a JSON
 // object (nor null).
@@ -81,67 +86,85 @@ func (j *jobDecoder) decode(data []byte) (executable, error) {
 	data = bytes.TrimPrefix(data, utf8BOM)
 	j.text = j.text[:0]
 	e := executable{tasks: j.tasks[:0]}
-	if !json.Valid(data) {
-		var v struct{}
-		return e, json.Unmarshal(data, &v) // the same error as before
-	}
-	switch i := skipWS(data, 0); data[i] {
-	case 'n':
-		return e, nil
-	case '{':
-	default:
-		return e, errNotObject
-	}
-	badParams := false
-	eachMember(data, skipWS(data, 0), func(name, value []byte) {
-		switch {
-		case j.nameFolds(name, "params"):
-			badParams = j.params(&e, value)
-		case j.nameFolds(name, "tasks"):
-			j.steps(&e, value)
+	s := jsonScanner{b: data}
+	i := skipWS(data, 0)
+	ok, badParams := i < len(data), false
+	if ok {
+		var end int
+		if data[i] == '{' {
+			end, ok = s.object(i, func(name []byte, at int) (int, bool) {
+				switch {
+				case j.nameFolds(name, "params"):
+					badParams = data[at] != '{' && data[at] != 'n'
+					return j.params(&s, &e, at)
+				case j.nameFolds(name, "tasks"):
+					return j.steps(&s, &e, at)
+				}
+				return s.value(at)
+			})
+		} else {
+			end, ok = s.value(i)
 		}
-	})
+		ok = ok && skipWS(data, end) == len(data)
+	}
 	j.tasks = e.tasks
-	if badParams {
+	switch {
+	case !ok:
+		var v struct{}
+		if err := json.Unmarshal(data, &v); err != nil {
+			return e, err // the error encoding/json gives
+		}
+		return e, errInvalid
+	case data[i] == 'n':
+		return e, nil
+	case data[i] != '{':
+		return e, errNotObject
+	case badParams:
 		return e, fmt.Errorf("params: %w", errNotObject)
 	}
 	return e, nil
 }
 
-// params reads a job's "params", replacing what an earlier "params" set.
-// It reports whether the value is neither an object nor null.
-func (j *jobDecoder) params(e *executable, value []byte) (bad bool) {
+// params scans a job's "params", the value at data[at], replacing what an
+// earlier "params" set.
+func (j *jobDecoder) params(s *jsonScanner, e *executable, at int) (int, bool) {
 	e.params = [numParams][]byte{}
-	if value[0] != '{' {
-		return value[0] != 'n'
+	if s.b[at] != '{' {
+		return s.value(at)
 	}
-	eachMember(value, 0, func(name, v []byte) {
-		if i := j.paramIndex(name); i >= 0 {
-			e.params[i] = j.stringValue(v)
+	return s.object(at, func(name []byte, at int) (int, bool) {
+		i := j.paramIndex(name)
+		end, ok := s.value(at)
+		if ok && i >= 0 {
+			e.params[i] = j.stringValue(s.b[at:end])
 		}
+		return end, ok
 	})
-	return false
 }
 
-// steps reads a job's "tasks", replacing what an earlier "tasks" listed.
-func (j *jobDecoder) steps(e *executable, value []byte) {
+// steps scans a job's "tasks", the value at data[at], replacing what an
+// earlier "tasks" listed.
+func (j *jobDecoder) steps(s *jsonScanner, e *executable, at int) (int, bool) {
 	e.tasks = e.tasks[:0]
-	if value[0] != '[' {
-		return
+	if s.b[at] != '[' {
+		return s.value(at)
 	}
-	eachElement(value, 0, func(step []byte) {
-		if step[0] != '{' {
-			return
+	return s.array(at, func(at int) (int, bool) {
+		if s.b[at] != '{' {
+			return s.value(at)
 		}
 		var id []byte
-		eachMember(step, 0, func(name, v []byte) {
-			if j.nameFolds(name, "uuid") {
-				id = j.stringValue(v)
+		end, ok := s.object(at, func(name []byte, at int) (int, bool) {
+			end, ok := s.value(at)
+			if ok && j.nameFolds(name, "uuid") {
+				id = j.stringValue(s.b[at:end])
 			}
+			return end, ok
 		})
-		if len(id) > 0 {
+		if ok && len(id) > 0 {
 			e.tasks = append(e.tasks, id)
 		}
+		return end, ok
 	})
 }
 
@@ -154,7 +177,7 @@ func (j *jobDecoder) unquote(s []byte) []byte {
 	}
 	var text string
 	if json.Unmarshal(s, &text) != nil {
-		return nil // not reached: s is a string of a valid document
+		return nil // not reached: jsonScanner accepted s
 	}
 	start := len(j.text)
 	j.text = append(j.text, text...)
@@ -195,61 +218,195 @@ func (j *jobDecoder) paramIndex(name []byte) int {
 	return -1
 }
 
-// The walkers below read JSON text that json.Valid accepted; they use
-// skipWS and scanString of MergeProject's scanner, but skip values without
-// decoding or recording anything.
-
-// eachMember calls fn with the name (quoted) and the value of each member
-// of the object that starts at b[i] == '{', and returns the index after it.
-func eachMember(b []byte, i int, fn func(name, value []byte)) int {
-	for i = skipWS(b, i+1); b[i] != '}'; i = skipWS(b, i+1) {
-		nameEnd, _ := scanString(b, i)
-		start := skipWS(b, skipWS(b, nameEnd)+1) // past ':'
-		end := skipValue(b, start)
-		fn(b[i:nameEnd], b[start:end])
-		if i = skipWS(b, end); b[i] == '}' {
-			break
-		}
-	}
-	return i + 1
+// jsonScanner checks JSON text as json.Valid does (RFC 8259 with invalid
+// UTF-8 inside strings accepted, at most maxDepth nested objects and
+// arrays) while the job decoder walks it, so that each byte is looked at
+// once. Its methods take the index of the first byte of a value (after
+// white space) and return the index after it, or ok == false.
+type jsonScanner struct {
+	b     []byte
+	depth int
 }
 
-// eachElement calls fn with each element of the array that starts at
-// b[i] == '[', and returns the index after it.
-func eachElement(b []byte, i int, fn func(value []byte)) int {
-	for i = skipWS(b, i+1); b[i] != ']'; i = skipWS(b, i+1) {
-		end := skipValue(b, i)
-		fn(b[i:end])
-		if i = skipWS(b, end); b[i] == ']' {
-			break
-		}
+// maxDepth is encoding/json's limit on nesting.
+const maxDepth = 10000
+
+// value scans any value.
+func (s *jsonScanner) value(i int) (end int, ok bool) {
+	switch c := s.b[i]; {
+	case c == '{':
+		return s.object(i, nil)
+	case c == '[':
+		return s.array(i, nil)
+	case c == '"':
+		return s.str(i)
+	case c == 't':
+		return s.literal(i, "true")
+	case c == 'f':
+		return s.literal(i, "false")
+	case c == 'n':
+		return s.literal(i, "null")
+	case c == '-' || c >= '0' && c <= '9':
+		return s.number(i)
 	}
-	return i + 1
+	return 0, false
 }
 
-// skipValue returns the index after the value that starts at b[i].
-func skipValue(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		end, _ := scanString(b, i)
-		return end
-	case '{', '[':
-		depth := 0
-		for ; ; i++ {
+// object scans the object at b[i] == '{'. member, if not nil, scans each
+// member's value (its quoted name checked already), at b[at].
+func (s *jsonScanner) object(i int, member func(name []byte, at int) (int, bool)) (int, bool) {
+	if s.depth++; s.depth > maxDepth {
+		return 0, false
+	}
+	b := s.b
+	if i = skipWS(b, i+1); i < len(b) && b[i] == '}' {
+		s.depth--
+		return i + 1, true
+	}
+	for i < len(b) && b[i] == '"' {
+		nameEnd, ok := s.str(i)
+		if !ok {
+			return 0, false
+		}
+		colon := skipWS(b, nameEnd)
+		at := skipWS(b, colon+1)
+		if colon >= len(b) || b[colon] != ':' || at >= len(b) {
+			return 0, false
+		}
+		var end int
+		if member != nil {
+			end, ok = member(b[i:nameEnd], at)
+		} else {
+			end, ok = s.value(at)
+		}
+		if i = skipWS(b, end); !ok || i >= len(b) {
+			return 0, false
+		}
+		if b[i] == '}' {
+			s.depth--
+			return i + 1, true
+		}
+		if b[i] != ',' {
+			return 0, false
+		}
+		i = skipWS(b, i+1)
+	}
+	return 0, false
+}
+
+// array scans the array at b[i] == '['. elem, if not nil, scans each
+// element, at b[at].
+func (s *jsonScanner) array(i int, elem func(at int) (int, bool)) (int, bool) {
+	if s.depth++; s.depth > maxDepth {
+		return 0, false
+	}
+	b := s.b
+	if i = skipWS(b, i+1); i < len(b) && b[i] == ']' {
+		s.depth--
+		return i + 1, true
+	}
+	for i < len(b) {
+		var end int
+		var ok bool
+		if elem != nil {
+			end, ok = elem(i)
+		} else {
+			end, ok = s.value(i)
+		}
+		if i = skipWS(b, end); !ok || i >= len(b) {
+			return 0, false
+		}
+		if b[i] == ']' {
+			s.depth--
+			return i + 1, true
+		}
+		if b[i] != ',' {
+			return 0, false
+		}
+		if i = skipWS(b, i+1); i >= len(b) {
+			return 0, false
+		}
+	}
+	return 0, false
+}
+
+// str scans the string at b[i] == '"': no control character, only JSON's
+// escapes; any other byte, valid UTF-8 or not.
+func (s *jsonScanner) str(i int) (int, bool) {
+	b := s.b
+	for i++; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1, true
+		case c < 0x20:
+			return 0, false
+		case c == '\\':
+			if i++; i >= len(b) {
+				return 0, false
+			}
 			switch b[i] {
-			case '"':
-				end, _ := scanString(b, i)
-				i = end - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return i + 1
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(b) || !isHex(b[i+1]) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) {
+					return 0, false
 				}
+				i += 4
+			default:
+				return 0, false
 			}
 		}
 	}
-	for i < len(b) && !isWS(b[i]) && b[i] != ',' && b[i] != ']' && b[i] != '}' {
+	return 0, false
+}
+
+// number scans the number at b[i]: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func (s *jsonScanner) number(i int) (int, bool) {
+	b := s.b
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = skipDigits(b, i)
+	default:
+		return 0, false
+	}
+	if i < len(b) && b[i] == '.' {
+		if i++; i >= len(b) || !isDigit(b[i]) {
+			return 0, false
+		}
+		i = skipDigits(b, i)
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		if i++; i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i >= len(b) || !isDigit(b[i]) {
+			return 0, false
+		}
+		i = skipDigits(b, i)
+	}
+	return i, true
+}
+
+// literal scans true, false or null (lit) at b[i].
+func (s *jsonScanner) literal(i int, lit string) (int, bool) {
+	if !bytes.HasPrefix(s.b[i:], []byte(lit)) {
+		return 0, false
+	}
+	return i + len(lit), true
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func isHex(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+// skipDigits returns the index of the first byte at or after i that is
+// not a digit.
+func skipDigits(b []byte, i int) int {
+	for i < len(b) && isDigit(b[i]) {
 		i++
 	}
 	return i
