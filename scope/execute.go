@@ -19,7 +19,7 @@ import (
 // from job to job, and skips the rest without decoding it: no allocation
 // per job. Only a string with escapes or invalid UTF-8 goes through
 // json.Unmarshal, so strings read exactly as before. json.Valid followed by
-// a walk of the valid text was 5-7x slower (two passes), jsontext (the JSON
+// a walk of the valid text was about 4x slower (two passes), jsontext (the JSON
 // v2 prototype's token reader, in go.sum through chromedp) about as fast,
 // but scope imports only the standard library (TestImports).
 //
