@@ -255,34 +255,50 @@ func (s *jsonScanner) value(i int) (end int, ok bool) {
 // object scans the object at b[i] == '{'. member, if not nil, scans each
 // member's value (its quoted name checked already), at b[at].
 func (s *jsonScanner) object(i int, member func(name []byte, at int) (int, bool)) (int, bool) {
+	return s.list(i, '}', func(i int) (int, bool) {
+		b := s.b
+		if b[i] != '"' {
+			return 0, false
+		}
+		nameEnd, ok := s.str(i)
+		colon := skipWS(b, nameEnd)
+		at := skipWS(b, colon+1)
+		if !ok || colon >= len(b) || b[colon] != ':' || at >= len(b) {
+			return 0, false
+		}
+		if member == nil {
+			return s.value(at)
+		}
+		return member(b[i:nameEnd], at)
+	})
+}
+
+// array scans the array at b[i] == '['. elem, if not nil, scans each
+// element, at b[at].
+func (s *jsonScanner) array(i int, elem func(at int) (int, bool)) (int, bool) {
+	if elem == nil {
+		elem = s.value
+	}
+	return s.list(i, ']', elem)
+}
+
+// list scans the object or array whose opening bracket is b[i] and whose
+// closing one is closing: item scans each member or element, at b[at].
+func (s *jsonScanner) list(i int, closing byte, item func(at int) (int, bool)) (int, bool) {
 	if s.depth++; s.depth > maxDepth {
 		return 0, false
 	}
 	b := s.b
-	if i = skipWS(b, i+1); i < len(b) && b[i] == '}' {
+	if i = skipWS(b, i+1); i < len(b) && b[i] == closing {
 		s.depth--
 		return i + 1, true
 	}
-	for i < len(b) && b[i] == '"' {
-		nameEnd, ok := s.str(i)
-		if !ok {
-			return 0, false
-		}
-		colon := skipWS(b, nameEnd)
-		at := skipWS(b, colon+1)
-		if colon >= len(b) || b[colon] != ':' || at >= len(b) {
-			return 0, false
-		}
-		var end int
-		if member != nil {
-			end, ok = member(b[i:nameEnd], at)
-		} else {
-			end, ok = s.value(at)
-		}
+	for i < len(b) {
+		end, ok := item(i)
 		if i = skipWS(b, end); !ok || i >= len(b) {
 			return 0, false
 		}
-		if b[i] == '}' {
+		if b[i] == closing {
 			s.depth--
 			return i + 1, true
 		}
@@ -290,42 +306,6 @@ func (s *jsonScanner) object(i int, member func(name []byte, at int) (int, bool)
 			return 0, false
 		}
 		i = skipWS(b, i+1)
-	}
-	return 0, false
-}
-
-// array scans the array at b[i] == '['. elem, if not nil, scans each
-// element, at b[at].
-func (s *jsonScanner) array(i int, elem func(at int) (int, bool)) (int, bool) {
-	if s.depth++; s.depth > maxDepth {
-		return 0, false
-	}
-	b := s.b
-	if i = skipWS(b, i+1); i < len(b) && b[i] == ']' {
-		s.depth--
-		return i + 1, true
-	}
-	for i < len(b) {
-		var end int
-		var ok bool
-		if elem != nil {
-			end, ok = elem(i)
-		} else {
-			end, ok = s.value(i)
-		}
-		if i = skipWS(b, end); !ok || i >= len(b) {
-			return 0, false
-		}
-		if b[i] == ']' {
-			s.depth--
-			return i + 1, true
-		}
-		if b[i] != ',' {
-			return 0, false
-		}
-		if i = skipWS(b, i+1); i >= len(b) {
-			return 0, false
-		}
 	}
 	return 0, false
 }
