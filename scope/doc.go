@@ -165,7 +165,10 @@
 // all: a cube scope reads the cube, its descriptor and model and the
 // project files, and probes each other key; a project scope also lists the
 // folders it needs ("/execute/", "/user/", "/table/", ...) and reads the
-// jobs to learn their project. On the per-type layout without a
+// jobs to learn their project: each job is scanned once, checked as
+// json.Valid does while its params and steps are picked out, without
+// allocating (execute.go), since a busy metastore holds hundreds of
+// thousands. On the per-type layout without a
 // metastore.FieldLister, a project scope reads the resources of every type
 // that names a project, and a model scope its relations.
 //

@@ -1,10 +1,6 @@
 package scope
 
-import (
-	"encoding/json"
-	"fmt"
-	"strings"
-)
+import "strings"
 
 // The structs below decode only the fields of Kylin's JSON resources that
 // scope rules follow. Missing fields and nulls decode as zero values.
@@ -102,59 +98,6 @@ func normTable(t string) string {
 		t = "DEFAULT." + t
 	}
 	return t
-}
-
-// executable is "/execute/JOB", Kylin's ExecutablePO: the params of a
-// CubingJob name its project ("projectName"), cube ("cubeName") and segment
-// ("segmentId", "segmentName"); "tasks" lists its steps. See decodeExecutable.
-type executable struct {
-	params map[string]json.RawMessage
-	tasks  []string // the steps' uuids
-}
-
-// decodeExecutable reads only what the job rules need, each field on its
-// own, so that no other field changes what a job belongs to: a "tasks" of
-// an unexpected shape (an object, a string, null, a list of non-objects)
-// only lists fewer steps, and a parameter that is not a string is as good
-// as absent. It fails when the resource is not a JSON object, or when
-// "params" is neither an object nor null: then nobody can tell whose job it
-// is.
-func decodeExecutable(data []byte) (executable, error) {
-	var raw struct {
-		Params json.RawMessage `json:"params"`
-		Tasks  json.RawMessage `json:"tasks"`
-	}
-	var e executable
-	if err := decode(data, &raw); err != nil {
-		return e, err
-	}
-	if len(raw.Params) > 0 {
-		if err := json.Unmarshal(raw.Params, &e.params); err != nil {
-			return e, fmt.Errorf("params: %w", err)
-		}
-	}
-	var tasks []json.RawMessage
-	if json.Unmarshal(raw.Tasks, &tasks) == nil {
-		for _, t := range tasks {
-			var task struct {
-				UUID json.RawMessage `json:"uuid"`
-			}
-			var id string
-			if json.Unmarshal(t, &task) == nil && json.Unmarshal(task.UUID, &id) == nil && id != "" {
-				e.tasks = append(e.tasks, id)
-			}
-		}
-	}
-	return e, nil
-}
-
-// param returns a string parameter of a job, or "".
-func (e *executable) param(name string) string {
-	var s string
-	if v, ok := e.params[name]; ok && json.Unmarshal(v, &s) == nil {
-		return s
-	}
-	return ""
 }
 
 // schedulerJob is "/scheduler/X" of KE: the project it runs in.

@@ -1,6 +1,7 @@
 package scope
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 	"strings"
@@ -548,26 +549,27 @@ func (r *resolver) addNamed(prefix string, names map[string]bool) error {
 // steps' ids, which the job lists in "tasks").
 func (r *resolver) jobs4(project string, cubes *orderedSet, segmentIDs map[string]bool) error {
 	jobs := map[string]bool{}
+	dec, projectName := newJobDecoder(), []byte(project)
 	err := r.readEach("/execute/", func(k string, data []byte) {
-		job, err := decodeExecutable(data)
+		job, err := dec.decode(data)
 		if err != nil {
 			r.unparsed(k, data, err, "be a job of project "+project, append([]string{project}, cubes.list...)...)
 			return
 		}
 		var mine bool
-		switch pn, cn, sid := job.param("projectName"), job.param("cubeName"), job.param("segmentId"); {
-		case pn != "":
-			mine = strings.EqualFold(pn, project)
-		case cn != "":
-			mine = cubes.has(cn)
-		case sid != "":
-			mine = segmentIDs[sid]
+		switch pn, cn, sid := job.param(paramProject), job.param(paramCube), job.param(paramSegment); {
+		case len(pn) > 0:
+			mine = bytes.EqualFold(pn, projectName)
+		case len(cn) > 0:
+			mine = cubes.seen[string(cn)]
+		case len(sid) > 0:
+			mine = segmentIDs[string(sid)]
 		}
 		if mine {
 			r.add(k)
 			jobs[k[len("/execute/"):]] = true
 			for _, task := range job.tasks {
-				jobs[task] = true
+				jobs[string(task)] = true
 			}
 		}
 	})

@@ -159,8 +159,14 @@ type dirent struct {
 // the file system reads them in, so that a listing's memory is bounded by
 // the depth of the tree, not by the size of its largest folder (Kylin's
 // /execute_output: one file per job step, hundreds of thousands on a busy
-// metastore), for one getdents(2) pass over the folder per chunk.
-const listChunk = 16384
+// metastore), for one getdents(2) pass over the folder per chunk. A chunk
+// holds about 64 bytes per entry, twice over while a pass trims: 65,536
+// entries are about 8 MB per folder being listed. At a million resources
+// (two folders of 307,437) 16,384 cost 19 passes a folder, 43% of an
+// unchanged backup's CPU in getdents; 65,536 cost 5 passes and the same
+// peak RSS; 131,072 and 262,144 save little more CPU for 15-70 MB more RSS
+// (BENCHMARKS.md, "The listing's chunk").
+const listChunk = 65536
 
 // heldStats records, for tests, the most entries a listing held at once.
 type heldStats struct {
