@@ -1,9 +1,11 @@
 package tree
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -144,10 +146,12 @@ func (b *Builder) store(path string, data []byte) (objects.ID, error) {
 // subfolders, items lo to hi (see dir), straight from its items: a flat
 // folder of 300,000 jobs held two slices of entries (48 bytes each) and a
 // mirror name per resource beside the encoded trees, about 160 bytes per
-// resource. ok is false, and nothing is encoded, if the folder has a
-// subfolder or if its entries or mirror names do not come in git order (a
-// name listed twice; names one of which extends another with a byte
-// sorting before "@"): dir then does it.
+// resource. Mirror names can sort otherwise than the names (Kylin's
+// "JOB" and "JOB-00" in /execute_output: "JOB-00@..." comes before
+// "JOB@..."): the mirror is then encoded in the order of a sorted index
+// of positions (4 bytes a resource). ok is false, and nothing is
+// encoded, if the folder has a subfolder or a name twice: dir then does
+// it, and reports it.
 func (b *Builder) flat(items Items, lo, hi, off int) (tree, mirror []byte, ok bool, err error) {
 	names := 0
 	for i := lo; i < hi; i++ {
@@ -163,17 +167,51 @@ func (b *Builder) flat(items Items, lo, hi, off int) (tree, mirror []byte, ok bo
 	}
 	var t, m objects.TreeEncoder
 	t.Grow(names + (hi-lo)*(len("100644 ")+1+20))
-	m.Grow(names + (hi-lo)*(len("100644 ")+1+20+len("@1700000000000")))
-	var name []byte
+	sorted := true
+	var name, prev []byte
 	for i := lo; i < hi; i++ {
 		it := items.At(i)
-		rest := it.Key[off:]
-		name = AppendMirrorEntry(name[:0], rest, it.Timestamp)
-		if t.Add(rest, false, it.ID) != nil || m.Add(unsafe.String(unsafe.SliceData(name), len(name)), false, empty) != nil {
+		if t.Add(it.Key[off:], false, it.ID) != nil {
+			return nil, nil, false, nil
+		}
+		name = AppendMirrorEntry(name[:0], it.Key[off:], it.Timestamp)
+		sorted = sorted && (i == lo || string(prev) < string(name))
+		name, prev = prev, name
+	}
+	order := mirrorOrder(items, lo, hi, off, sorted)
+	m.Grow(names + (hi-lo)*(len("100644 ")+1+20+len("@1700000000000")))
+	for k := range hi - lo {
+		i := lo + k
+		if order != nil {
+			i = int(order[k])
+		}
+		it := items.At(i)
+		name = AppendMirrorEntry(name[:0], it.Key[off:], it.Timestamp)
+		if m.Add(unsafe.String(unsafe.SliceData(name), len(name)), false, empty) != nil {
 			return nil, nil, false, nil
 		}
 	}
 	return t.Bytes(), m.Bytes(), true, nil
+}
+
+// mirrorOrder returns the positions lo to hi sorted by mirror name; nil if
+// they are in that order already.
+func mirrorOrder(items Items, lo, hi, off int, sorted bool) []int32 {
+	if sorted {
+		return nil
+	}
+	order := make([]int32, hi-lo)
+	for k := range order {
+		order[k] = int32(lo + k)
+	}
+	var x, y []byte
+	slices.SortFunc(order, func(a, b int32) int {
+		ia, ib := items.At(int(a)), items.At(int(b))
+		x = AppendMirrorEntry(x[:0], ia.Key[off:], ia.Timestamp)
+		y = AppendMirrorEntry(y[:0], ib.Key[off:], ib.Timestamp)
+		return bytes.Compare(x, y)
+	})
+	return order
 }
 
 // dir returns the entries of the folder whose resources are items lo to
