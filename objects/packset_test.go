@@ -14,7 +14,7 @@ import (
 
 // goGitIndex is the index go-git's idxfile writer and encoder make of
 // entries, the reference writeIndex must match byte for byte.
-func goGitIndex(t *testing.T, entries []packEntry, sum ID) []byte {
+func goGitIndex(t testing.TB, entries []packEntry, sum ID) []byte {
 	t.Helper()
 	iw := new(idxfile.Writer)
 	if err := iw.OnHeader(uint32(len(entries))); err != nil {
