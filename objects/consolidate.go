@@ -263,12 +263,13 @@ func (w *PackWriter) planCopy() []copyOp {
 		return nil
 	}
 	var ops []copyOp
+	planned := ObjectSet{}
 	for _, p := range cs.packs {
 		for i, e := range p.entries {
-			if _, ok := w.seen[e.id]; ok {
+			if planned.Has(e.id) || w.written.has(w.entries, e.id) {
 				continue // written new, or in an earlier small pack
 			}
-			w.seen[e.id] = struct{}{}
+			planned.Add(e.id)
 			ops = append(ops, copyOp{p: p, i: i, rewrite: w.rewrite[e.id]})
 		}
 	}
@@ -422,7 +423,7 @@ func (w *PackWriter) WriteDelta(k Kind, data []byte, base ID) (ID, bool, error) 
 		return id, false, w.failure()
 	}
 	if w.has(id) {
-		w.skip()
+		w.unreserve(id)
 		return id, false, nil
 	}
 	w.rebase(k, base, id, data)

@@ -18,7 +18,8 @@
 //   - repo.go, open.go, lock.go, config.go, refs.go: a repository, its lock,
 //     its git config and its references.
 //   - pack.go, packindex.go, packread.go, idx.go: writing and reading packs
-//     and their indexes; consolidate.go: merging small packs, a step of its
+//     and their indexes (packset.go: the writer's set of ids and the index
+//     it writes); consolidate.go: merging small packs, a step of its
 //     own that the writer's caller asks for (PlanMerge, Absorb, RemovePacks).
 //   - tree.go, treedelta.go, commit.go, id.go: trees, tree deltas, commits,
 //     object ids.

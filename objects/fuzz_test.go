@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 )
 
@@ -157,24 +156,11 @@ func writeRawPack(t testing.TB, r *Repository, body []byte, offs map[ID]int64) {
 	sum := sha1.Sum(pack.Bytes())
 	pack.Write(sum[:])
 
-	iw := new(idxfile.Writer)
-	if err := iw.OnHeader(uint32(len(offs))); err != nil {
-		t.Fatal(err)
-	}
+	entries := make([]packEntry, 0, len(offs))
 	for id, off := range offs {
-		iw.Add(plumbing.Hash(id), uint64(off), 0)
+		entries = append(entries, packEntry{id: id, offset: off})
 	}
-	if err := iw.OnFooter(plumbing.Hash(sum)); err != nil {
-		t.Fatal(err)
-	}
-	idx, err := iw.Index()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ib bytes.Buffer
-	if _, err := idxfile.NewEncoder(&ib).Encode(idx); err != nil {
-		t.Fatal(err)
-	}
+	ib := bytes.NewBuffer(goGitIndex(t, entries, ID(sum)))
 	dir := filepath.Join(r.Path(), "objects", "pack")
 	old, _ := os.ReadDir(dir)
 	for _, e := range old {

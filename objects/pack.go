@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
 	"github.com/klauspost/compress/zlib"
 )
 
@@ -53,7 +52,8 @@ type PackWriter struct {
 	bw      *bufio.Writer // appends to f; flushed by finish
 	offset  int64
 	entries []packEntry
-	seen    map[ID]struct{}
+	written entrySet        // the ids of entries
+	pending map[ID]struct{} // ids reserved by a write not yet appended
 	stats   PackStats
 	done    bool
 	err     error
@@ -65,10 +65,12 @@ type PackWriter struct {
 	loose bool      // the repository had loose objects when the writer started
 }
 
+// packEntry is 32 bytes: the id, then the 4-byte CRC beside it, then the
+// offset (a pack writer keeps one per object it writes).
 type packEntry struct {
 	id     ID
-	offset int64
 	crc    uint32
+	offset int64
 }
 
 // DefaultCompression is the zlib level a PackWriter uses unless told
@@ -124,7 +126,7 @@ func (r *Repository) NewPackWriter(level int) (*PackWriter, error) {
 	}
 	return &PackWriter{
 		repo: r, level: level, f: f, bw: bufio.NewWriterSize(f, appendBuffer), offset: int64(len(hdr)),
-		seen: map[ID]struct{}{}, rewrite: map[ID][]byte{}, loose: r.mayHaveLoose(),
+		pending: map[ID]struct{}{}, rewrite: map[ID][]byte{}, loose: r.mayHaveLoose(),
 	}, nil
 }
 
@@ -193,12 +195,21 @@ func (w *PackWriter) reserve(id ID) bool {
 	if w.err != nil || w.done {
 		return false
 	}
-	if _, dup := w.seen[id]; dup {
+	if _, dup := w.pending[id]; dup || w.written.has(w.entries, id) {
 		w.stats.Skipped++
 		return false
 	}
-	w.seen[id] = struct{}{}
+	w.pending[id] = struct{}{}
 	return true
+}
+
+// unreserve gives up the reservation of id, which the repository has
+// already: a later write of it finds it there again.
+func (w *PackWriter) unreserve(id ID) {
+	w.mu.Lock()
+	delete(w.pending, id)
+	w.stats.Skipped++
+	w.mu.Unlock()
 }
 
 // failure is the error to return for an id reserve refused: the writer's
@@ -240,6 +251,8 @@ func (w *PackWriter) append(id ID, entry []byte, size int64) error {
 		return w.err
 	}
 	w.entries = append(w.entries, packEntry{id: id, offset: w.offset, crc: crc})
+	w.written.add(w.entries, len(w.entries)-1)
+	delete(w.pending, id)
 	w.offset += int64(len(entry))
 	w.stats.Objects++
 	w.stats.Bytes += size
@@ -452,26 +465,13 @@ func (w *PackWriter) finish(ops []copyOp) (plumbing.Hash, int64, error) {
 		return plumbing.ZeroHash, 0, err
 	}
 
-	iw := new(idxfile.Writer)
-	if err := iw.OnHeader(uint32(len(w.entries))); err != nil {
-		return plumbing.ZeroHash, 0, err
-	}
-	for _, e := range w.entries {
-		iw.Add(plumbing.Hash(e.id), uint64(e.offset), e.crc)
-	}
-	if err := iw.OnFooter(sum); err != nil {
-		return plumbing.ZeroHash, 0, err
-	}
-	idx, err := iw.Index()
-	if err != nil {
-		return plumbing.ZeroHash, 0, err
-	}
 	dir := filepath.Dir(f.Name())
 	xf, err := os.CreateTemp(dir, tmpIdxPrefix)
 	if err != nil {
 		return plumbing.ZeroHash, 0, err
 	}
-	if _, err := idxfile.NewEncoder(xf).Encode(idx); err != nil {
+	// The entries are sorted in place: the writer is done with them.
+	if _, err := writeIndex(xf, w.entries, ID(sum)); err != nil {
 		xf.Close()
 		os.Remove(xf.Name())
 		return plumbing.ZeroHash, 0, fmt.Errorf("write pack index: %w", err)

@@ -14,7 +14,6 @@ import (
 	"sort"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
 )
 
 // Repack writes every object that the commits tips reach (their ancestors,
@@ -457,27 +456,13 @@ func bestDelta(window []windowEntry, o repackObject, k Kind, data []byte, depth 
 
 // writeRepackIndex writes, synced, the index of a pack of entries whose
 // checksum is sum into a temporary file of dir, and returns its name and
-// size.
+// size. It sorts entries by id.
 func writeRepackIndex(dir string, entries []packEntry, sum plumbing.Hash) (string, int, error) {
-	iw := new(idxfile.Writer)
-	if err := iw.OnHeader(uint32(len(entries))); err != nil {
-		return "", 0, err
-	}
-	for _, e := range entries {
-		iw.Add(plumbing.Hash(e.id), uint64(e.offset), e.crc)
-	}
-	if err := iw.OnFooter(sum); err != nil {
-		return "", 0, err
-	}
-	idx, err := iw.Index()
-	if err != nil {
-		return "", 0, err
-	}
 	xf, err := os.CreateTemp(dir, tmpIdxPrefix)
 	if err != nil {
 		return "", 0, err
 	}
-	n, err := idxfile.NewEncoder(xf).Encode(idx)
+	n, err := writeIndex(xf, entries, ID(sum))
 	if err == nil {
 		err = xf.Sync()
 	}
@@ -488,7 +473,7 @@ func writeRepackIndex(dir string, entries []packEntry, sum plumbing.Hash) (strin
 		os.Remove(xf.Name())
 		return "", 0, fmt.Errorf("write pack index: %w", err)
 	}
-	return xf.Name(), n, nil
+	return xf.Name(), int(n), nil
 }
 
 // finishRepack finishes the pack out writes to f, syncs and closes f, and

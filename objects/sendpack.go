@@ -13,8 +13,6 @@ import (
 	"os"
 	"sort"
 
-	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
 	"github.com/kylin-tools/metastore/objects/internal/iocount"
 )
 
@@ -38,21 +36,7 @@ func (p *PackOut) Name() string { return "pack-" + p.Checksum.String() }
 
 // WriteIndex writes the pack's version 2 index (.idx).
 func (p *PackOut) WriteIndex(w io.Writer) error {
-	iw := new(idxfile.Writer)
-	if err := iw.OnHeader(uint32(len(p.entries))); err != nil {
-		return err
-	}
-	for _, e := range p.entries {
-		iw.Add(plumbing.Hash(e.id), uint64(e.offset), e.crc)
-	}
-	if err := iw.OnFooter(plumbing.Hash(p.Checksum)); err != nil {
-		return err
-	}
-	idx, err := iw.Index()
-	if err != nil {
-		return err
-	}
-	_, err = idxfile.NewEncoder(w).Encode(idx)
+	_, err := writeIndex(w, p.entries, p.Checksum)
 	return err
 }
 

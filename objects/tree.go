@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // Mode is the git file mode of a tree entry.
@@ -68,6 +69,50 @@ func EncodeTree(entries []TreeEntry) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// TreeEncoder encodes a tree entry by entry, as EncodeTree does, without a
+// slice of entries: a flat folder of 300,000 jobs took 48 bytes per entry
+// in the slice (and its timestamps mirror as much again, with a name
+// allocated per entry) beside the encoded tree. The zero value is an empty
+// tree.
+type TreeEncoder struct {
+	b        []byte
+	prev     int // where the previous entry's name starts in b; -1: none
+	prevLen  int
+	prevDir  bool
+	notFirst bool
+}
+
+// Grow makes room for n more bytes of entries.
+func (t *TreeEncoder) Grow(n int) { t.b = slices.Grow(t.b, n) }
+
+// Add appends an entry: a subtree if dir, else a file. name is copied. It
+// returns an error, and adds nothing, if name is not a valid entry name or
+// does not come after the previous entry in git's order.
+func (t *TreeEncoder) Add(name string, dir bool, id ID) error {
+	if err := checkEntryName(name); err != nil {
+		return err
+	}
+	if t.notFirst {
+		prev := unsafe.String(unsafe.SliceData(t.b[t.prev:]), t.prevLen)
+		if CompareTreeKeys(prev, t.prevDir, name, dir) >= 0 {
+			return fmt.Errorf("tree entry %q: entries not in git order or duplicated", name)
+		}
+	}
+	if dir {
+		t.b = append(t.b, "40000 "...)
+	} else {
+		t.b = append(t.b, "100644 "...)
+	}
+	t.prev, t.prevLen, t.prevDir, t.notFirst = len(t.b), len(name), dir, true
+	t.b = append(t.b, name...)
+	t.b = append(t.b, 0)
+	t.b = append(t.b, id[:]...)
+	return nil
+}
+
+// Bytes returns the encoded tree.
+func (t *TreeEncoder) Bytes() []byte { return t.b }
 
 // DecodeTree parses the content of a git tree object. The names share one
 // copy of data (a folder of 50,000 jobs is one allocation, not 50,000).

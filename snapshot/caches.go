@@ -16,17 +16,23 @@ type fileCaches struct {
 	memo    *dirMemo
 }
 
-// openCaches starts reading the caches of source: the change cache, and the
-// tree memo if useMemo.
+// openCaches starts reading the caches of source: the change cache (whole
+// if full; for a scoped scan, only the entries of its paths, once it names
+// them), and the tree memo if useMemo.
 func (r *Repository) openCaches(source string, full, useMemo bool) *fileCaches {
 	c := &fileCaches{path: r.cachePath(source), full: full, useMemo: useMemo}
-	c.load = r.loadCacheAsync(c.path)
+	if full {
+		c.load = r.loadCacheAsync(c.path)
+	} else {
+		// Read for the scan's paths once it names them (see scan).
+		c.load = r.lazyCache(c.path)
+	}
 	return c
 }
 
-// close waits for the change cache to be read (so that nothing reads it
-// after the command).
-func (c *fileCaches) close() { c.load.wait() }
+// close waits for the change cache to be opened and closes it (so that
+// nothing reads it after the command).
+func (c *fileCaches) close() { c.load.close() }
 
 // treeMemo returns the tree memo, read once; nil if it does not serve.
 func (c *fileCaches) treeMemo(r *Repository) *dirMemo {
@@ -38,9 +44,9 @@ func (c *fileCaches) treeMemo(r *Repository) *dirMemo {
 
 // prepare writes the caches that describe snapshot commit, whose resources
 // are items, under temporary names: commit them once it is published.
-func (c *fileCaches) prepare(items []scanned, commit objects.ID) []staged {
+func (c *fileCaches) prepare(items scanList, commit objects.ID) []staged {
 	var files []staged
-	if file, ok := encodeCache(c.load.wait(), items, c.full, commit); ok {
+	if file, ok := encodeCache(c.path, items, c.full, c.load.same, commit); ok {
 		if f, err := prepareAtomicFrom(c.path, file, tmpMarker+"cache-"); err == nil {
 			files = append(files, f)
 		}
@@ -57,7 +63,7 @@ func (c *fileCaches) prepare(items []scanned, commit objects.ID) []staged {
 
 // save writes the caches that describe snapshot commit, published already.
 // A cache that cannot be saved only makes the next backup slower.
-func (c *fileCaches) save(items []scanned, commit objects.ID) {
+func (c *fileCaches) save(items scanList, commit objects.ID) {
 	for _, f := range c.prepare(items, commit) {
 		_ = f.commit()
 	}

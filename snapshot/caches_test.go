@@ -2,11 +2,14 @@ package snapshot
 
 import (
 	"bytes"
+	"crypto/sha1"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"testing"
 	"time"
@@ -61,7 +64,7 @@ func TestLoadCacheAllocatesFileOnce(t *testing.T) {
 	entries := make(map[string]cacheEntry, n)
 	for i := range n {
 		p := fmt.Sprintf("/execute_output/%08x-4e2b-4c1d-9a7e-5f3c2b1a0d9e-%02d", i, i%16)
-		entries[p] = cacheEntry{change: fmt.Sprintf("fd00:%x:6570abcd:1a2b3c4d:6570abcd:1a2b3c4d:%x", 1000+i, i), size: int64(i), ts: int64(i) * 1000, id: objects.ID{byte(i), byte(i >> 8)}}
+		entries[p] = cacheEntry{fp: fingerprintOf(fmt.Sprintf("fd00:%x:6570abcd:1a2b3c4d:6570abcd:1a2b3c4d:%x", 1000+i, i)), size: int64(i), ts: int64(i) * 1000, id: objects.ID{byte(i), byte(i >> 8)}}
 	}
 	path := filepath.Join(t.TempDir(), "cache")
 	var file bytes.Buffer
@@ -97,7 +100,7 @@ func TestLoadCacheAllocatesFileOnce(t *testing.T) {
 // not in order (the index searches it) reads as empty: a backup then reads
 // every resource, slower but never wrong.
 func TestCacheIndexRefusesUnsorted(t *testing.T) {
-	e := cacheEntry{change: "c", size: 1, ts: 1, id: objects.ID{1}}
+	e := cacheEntry{fp: fingerprintOf("c"), size: 1, ts: 1, id: objects.ID{1}}
 	file := cacheFile{commit: objects.ID{1}, entries: func(yield func(string, cacheEntry) bool) {
 		_ = yield("/b", e) && yield("/a", e)
 	}}
@@ -114,35 +117,49 @@ func TestCacheIndexRefusesUnsorted(t *testing.T) {
 	}
 }
 
-// TestEncodeCacheMerge checks that a scoped backup's cache keeps the old
-// entries and replaces (or adds) those it learnt, in path order.
-func TestEncodeCacheMerge(t *testing.T) {
-	old := map[string]cacheEntry{
-		"/a": {change: "a1", id: objects.ID{1}},
-		"/c": {change: "c1", id: objects.ID{3}},
-		"/e": {change: "e1", id: objects.ID{5}},
-	}
+// writeCache writes the cache file of entries, saved with commit, into a
+// new folder, after damage (if not nil) changed its bytes, and returns its
+// path.
+func writeCache(t *testing.T, entries map[string]cacheEntry, commit objects.ID, damage func([]byte)) string {
+	t.Helper()
 	var buf bytes.Buffer
-	if _, err := cacheFileOf(old, objects.ID{9}).WriteTo(&buf); err != nil {
+	if _, err := cacheFileOf(entries, commit).WriteTo(&buf); err != nil {
 		t.Fatal(err)
+	}
+	if damage != nil {
+		damage(buf.Bytes())
 	}
 	path := filepath.Join(t.TempDir(), "cache")
 	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	x, _ := loadCacheFile(path)
-	items := []scanned{
-		{path: "/b", change: "b2", id: objects.ID{2}},
-		{path: "/c", change: "c2", id: objects.ID{4}},
-		{path: "/d"}, // read by path: no fingerprint learnt
-		{path: "/e", change: "e2", id: objects.ID{6}},
-		{path: "/f", change: "f2", id: objects.ID{7}},
+	return path
+}
+
+// TestEncodeCacheMerge checks that a scoped backup's cache keeps the old
+// entries and replaces (or adds) those it learnt, in path order.
+func TestEncodeCacheMerge(t *testing.T) {
+	old := map[string]cacheEntry{
+		"/a": {fp: fingerprintOf("a1"), id: objects.ID{1}},
+		"/c": {fp: fingerprintOf("c1"), id: objects.ID{3}},
+		"/e": {fp: fingerprintOf("e1"), id: objects.ID{5}},
 	}
-	file, ok := encodeCache(x, items, false, objects.ID{8})
+	path := writeCache(t, old, objects.ID{9}, nil)
+	if x, _ := loadCacheFile(path); x.len() != len(old) {
+		t.Fatalf("old cache: %d entries, want %d", x.len(), len(old))
+	}
+	items := []scanned{
+		{path: "/b", fp: fingerprintOf("b2"), id: objects.ID{2}},
+		{path: "/c", fp: fingerprintOf("c2"), id: objects.ID{4}},
+		{path: "/d"}, // read by path: no fingerprint learnt
+		{path: "/e", fp: fingerprintOf("e2"), id: objects.ID{6}},
+		{path: "/f", fp: fingerprintOf("f2"), id: objects.ID{7}},
+	}
+	file, ok := encodeCache(path, listOf(items), false, false, objects.ID{8})
 	if !ok {
 		t.Fatal("nothing to write")
 	}
-	buf.Reset()
+	var buf bytes.Buffer
 	if _, err := file.WriteTo(&buf); err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +172,7 @@ func TestEncodeCacheMerge(t *testing.T) {
 		t.Fatalf("merged cache has %d entries, commit %v; want %d, %v", got.len(), commit, len(want), objects.ID{8})
 	}
 	for p, ch := range want {
-		if e, ok := got.get(p); !ok || e.change != ch {
+		if e, ok := got.get(p); !ok || e.fp != fingerprintOf(ch) {
 			t.Errorf("%s: %+v (%v), want change %q", p, e, ok, ch)
 		}
 	}
@@ -169,13 +186,13 @@ func TestCacheFileWriteBounded(t *testing.T) {
 	const n = 20000
 	items := make([]scanned, n)
 	for i := range items {
-		items[i] = scanned{path: fmt.Sprintf("/execute/%08x-4e2b-4c1d-9a7e-5f3c2b1a0d9e", i), change: fmt.Sprintf("fd00:%x:6570abcd:1a2b3c4d", i), size: int64(i), ts: int64(i) * 1000, id: objects.ID{byte(i), byte(i >> 8)}}
+		items[i] = scanned{path: fmt.Sprintf("/execute/%08x-4e2b-4c1d-9a7e-5f3c2b1a0d9e", i), fp: fingerprintOf(fmt.Sprintf("fd00:%x:6570abcd:1a2b3c4d", i)), size: int64(i), ts: int64(i) * 1000, id: objects.ID{byte(i), byte(i >> 8)}}
 	}
-	items[7].change = "" // read by path: left out
+	items[7].fp = fingerprint{} // read by path: left out
 	path := filepath.Join(t.TempDir(), "cache")
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
-	f, err := prepareAtomicFrom(path, cacheFileOfItems(items, objects.ID{2}), "tmp-")
+	f, err := prepareAtomicFrom(path, cacheFileOfItems(listOf(items), objects.ID{2}), "tmp-")
 	runtime.ReadMemStats(&m1)
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +212,7 @@ func TestCacheFileWriteBounded(t *testing.T) {
 		t.Fatalf("read back %d entries, commit %v; want %d, %v", got.len(), commit, n-1, objects.ID{2})
 	}
 	for i, it := range items {
-		want := cacheEntry{change: it.change, size: it.size, ts: it.ts, id: it.id}
+		want := it.entry()
 		if e, ok := got.get(it.path); (i == 7) == ok || (ok && e != want) {
 			t.Fatalf("%s: read back %+v (%v), want %+v", it.path, e, ok, want)
 		}
@@ -207,9 +224,22 @@ func TestCacheFileWriteBounded(t *testing.T) {
 // scan's result is gathered): it was 120 bytes, with a delta base and a
 // decoded /UUID that only the read of one resource needs, then 80, with
 // padding after the object id between 8-byte fields.
+// The change fingerprint is 16 bytes in the record, no longer a string of
+// some 50 characters beside it: the path is the only thing a record points
+// to.
 func TestScannedStaysSmall(t *testing.T) {
 	if n := unsafe.Sizeof(scanned{}); n > 72 {
 		t.Errorf("scanned is %d bytes, want at most 72", n)
+	}
+	rt := reflect.TypeFor[scanned]()
+	for i := range rt.NumField() {
+		f := rt.Field(i)
+		switch f.Type.Kind() {
+		case reflect.String, reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface:
+			if f.Name != "path" {
+				t.Errorf("scanned.%s is a %s: a record holds no allocation beside its path", f.Name, f.Type)
+			}
+		}
 	}
 }
 
@@ -230,34 +260,76 @@ func backedUpJobs(t *testing.T, prefix string, n int) (*Repository, *memory.Stor
 	return r, m
 }
 
-// TestScanSharesCacheStrings checks that a scan keeps, for a resource the
-// change cache knows, the cache's copy of its path and fingerprint instead
-// of the listing's: the cache is held until the next one is written anyway,
-// and a second copy of both cost over 100 bytes per resource (a million
-// resources: over 100 MB of an unchanged backup's heap).
-func TestScanSharesCacheStrings(t *testing.T) {
+// TestOldCacheVersionReadAsEmpty checks that a change cache of version 2
+// (fingerprints as the backend's strings), well formed and with a right
+// checksum, reads as empty: the next backup reads every resource, slower
+// but never wrong.
+func TestOldCacheVersionReadAsEmpty(t *testing.T) {
+	var b []byte
+	b = append(b, "metastore-cache 2\n"...)
+	b = append(b, make([]byte, 20)...)
+	for _, p := range []string{"/a", "/b"} {
+		b = binary.AppendUvarint(b, uint64(len(p)))
+		b = append(b, p...)
+		ch := "fd00:1:2:3:4:5:6"
+		b = binary.AppendUvarint(b, uint64(len(ch)))
+		b = append(b, ch...)
+		b = binary.AppendVarint(b, 1)
+		b = binary.AppendVarint(b, 1)
+		b = append(b, make([]byte, 20)...)
+	}
+	sum := sha1.Sum(b)
+	path := filepath.Join(t.TempDir(), "cache")
+	if err := os.WriteFile(path, append(b, sum[:]...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := loadCacheFile(path); got.len() != 0 {
+		t.Errorf("a version 2 cache loaded %d entries, want none", got.len())
+	}
+}
+
+// TestWholeScanStreamsCache checks that a scan of the whole source takes
+// its resources from the change cache read as a stream beside the listing,
+// holding a buffer of the file and not the file: held whole, it was about
+// 90 bytes per resource (133 before fingerprints were 16 bytes), the
+// largest part of an unchanged backup's heap.
+func TestWholeScanStreamsCache(t *testing.T) {
 	ctx := t.Context()
-	const n = 2000
-	r, m := backedUpJobs(t, "/execute_output/job-", n)
+	const n = 20000
+	r, m := backedUpJobs(t, "/execute_output/job-4e2b-4c1d-9a7e-5f3c2b1a0d9e-", n)
 	caches := r.openCaches(metastore.Describe(m), true, false)
 	defer caches.close()
 	items, st, err := r.scan(ctx, m, nil, true, hashOnly, caches.load, progressOrNone(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(items) != n || st.unread != n {
-		t.Fatalf("%d resources, %d taken from the cache; want %d of each", len(items), st.unread, n)
+	if items.Len() != n || st.unread != n {
+		t.Fatalf("%d resources, %d taken from the cache; want %d of each", items.Len(), st.unread, n)
 	}
-	all := caches.load.wait().all
-	lo := uintptr(unsafe.Pointer(unsafe.StringData(all)))
-	in := func(s string) bool {
-		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
-		return p >= lo && p+uintptr(len(s)) <= lo+uintptr(len(all))
+	if caches.load.entries != nil {
+		t.Errorf("a whole scan loaded %d cache entries; want the file streamed", caches.load.entries.len())
 	}
-	for _, it := range items {
-		if !in(it.path) || !in(it.change) {
-			t.Fatalf("%s: path in the cache %v, fingerprint in the cache %v; want both", it.path, in(it.path), in(it.change))
+	fi, err := os.Stat(caches.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same stream, alone: a fixed buffer, nothing per entry.
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	c, count, _ := openCursor(caches.path)
+	found := 0
+	for it := range items.all() {
+		if _, ok := c.seek(it.path); ok {
+			found++
 		}
+	}
+	runtime.ReadMemStats(&after)
+	c.f.Close()
+	if count != n || found != n {
+		t.Errorf("cursor: %d entries, %d found; want %d", count, found, n)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 256<<10 || alloc > uint64(fi.Size())/4 {
+		t.Errorf("streaming a %d-byte cache file allocated %d bytes; want a fixed buffer (under 256 KiB)", fi.Size(), alloc)
 	}
 }
 
@@ -278,7 +350,7 @@ func TestScanResultNotCopied(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		for it := range next {
-			if err := s.read(ctx, it.it, it.base); err != nil {
+			if err := s.read(ctx, it.it, it.old.id); err != nil {
 				done <- err
 				return
 			}
@@ -293,17 +365,125 @@ func TestScanResultNotCopied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	items, allocated := resultAllocs(t, s)
+	if items.Len() != n || items.item(n-1).path != "/execute/new" || s.unread != n-1 || len(items.slabs) != 1 {
+		t.Fatalf("%d resources (last %s) in %d slabs, %d from the cache; want %d, /execute/new last, one slab, %d", items.Len(), items.item(items.Len()-1).path, len(items.slabs), s.unread, n, n-1)
+	}
+	if allocated > 64<<10 {
+		t.Errorf("gathering the result of %d resources allocated %d bytes, want none (a copy: %d)", n, allocated, n*int(unsafe.Sizeof(scanned{})))
+	}
+}
+
+// TestScopedScanReadsOnlyItsEntries checks that a scan of some members
+// (a scoped backup or restore), which reads them by path (no fingerprint
+// to compare) and asks the change cache only for delta bases, holds only
+// their entries, not the whole file (over 100 MB at a million resources),
+// and that the next cache keeps every entry it had.
+func TestScopedScanReadsOnlyItsEntries(t *testing.T) {
+	ctx := t.Context()
+	const n = 20000
+	r, m := backedUpJobs(t, "/execute/job-", n)
+	members := []string{"/execute/job-04000", "/execute/job-00010", "/execute/job-00011", "/execute/none"}
+	m.Write(ctx, metastore.Resource{Path: "/execute/job-00011", Data: []byte("changed"), Timestamp: 2})
+	caches := r.openCaches(metastore.Describe(m), false, false)
+	old, _ := loadCacheFile(caches.path)
+	defer caches.close()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	items, err := s.result()
+	items, st, err := r.scan(ctx, m, members, false, hashOnly, caches.load, progressOrNone(nil))
 	runtime.ReadMemStats(&after)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(items) != n || items[n-1].path != "/execute/new" || s.unread != n-1 {
-		t.Fatalf("%d resources (last %s), %d from the cache; want %d, /execute/new last, %d", len(items), items[len(items)-1].path, s.unread, n, n-1)
+	if items.Len() != 3 || st.unread != 0 {
+		t.Fatalf("%d resources, %d from the cache; want 3 read", items.Len(), st.unread)
 	}
-	if got := after.TotalAlloc - before.TotalAlloc; got > 64<<10 {
-		t.Errorf("gathering the result of %d resources allocated %d bytes, want none (a copy: %d)", n, got, n*int(unsafe.Sizeof(scanned{})))
+	caches.load.wait()
+	if got := caches.load.entries.len(); got != 3 {
+		t.Errorf("the scoped scan holds %d cache entries; want 3 (its members the cache knows)", got)
+	}
+	fi, err := os.Stat(caches.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Buffers of a fixed size (about 150 KB), nothing per entry of the file.
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > uint64(fi.Size())/4 {
+		t.Errorf("a scan of %d members allocated %d bytes, against a %d-byte cache file; want under a quarter of it", len(members), alloc, fi.Size())
+	}
+	caches.save(items, objects.ID{7})
+	got, commit := loadCacheFile(caches.path)
+	if got.len() != n || commit != (objects.ID{7}) {
+		t.Fatalf("next cache: %d entries, commit %v; want %d, %v", got.len(), commit, n, objects.ID{7})
+	}
+	for k := range old.len() {
+		p, want := old.at(k)
+		if e, ok := got.get(p); !ok || e != want {
+			t.Fatalf("%s: next cache has %v (%v), want %v", p, e, ok, want)
+		}
+	}
+}
+
+// TestCacheMergeOfDamagedFile checks that a scoped scan's next cache, over
+// an old file that is damaged, holds the scan's own entries and nothing of
+// the old file; and that reading a damaged file for some paths finds none.
+func TestCacheMergeOfDamagedFile(t *testing.T) {
+	old := map[string]cacheEntry{"/a": {fp: fingerprintOf("a1")}, "/c": {fp: fingerprintOf("c1")}}
+	path := writeCache(t, old, objects.ID{9}, func(data []byte) { data[len(cacheMagic)+25] ^= 1 })
+	if x, _ := loadCacheFor(path, []string{"/a", "/c"}); x.len() != 0 {
+		t.Errorf("a damaged file gave %d entries, want none", x.len())
+	}
+	items := []scanned{{path: "/b", fp: fingerprintOf("b2")}, {path: "/c", fp: fingerprintOf("c2")}}
+	var got []string
+	for p, e := range cacheMerge(path, listOf(items), objects.ID{8}).entries {
+		got = append(got, p+"="+fmt.Sprintf("%x", e.fp[:2]))
+	}
+	want := []string{"/b=" + fmt.Sprintf("%x", items[0].fp[:2]), "/c=" + fmt.Sprintf("%x", items[1].fp[:2])}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("merge over a damaged file: %v, want %v", got, want)
+	}
+}
+
+// TestScanFindsCacheUnchanged checks what spares an unchanged backup from
+// writing its change cache again: a whole scan that found exactly the
+// file's entries says so; any resource added, deleted, changed or with a
+// new timestamp means a new file.
+func TestScanFindsCacheUnchanged(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(m *memory.Store)
+		same   bool
+	}{
+		{"nothing", func(*memory.Store) {}, true},
+		{"content", func(m *memory.Store) {
+			m.Write(t.Context(), metastore.Resource{Path: "/execute/job-00003", Data: []byte("new"), Timestamp: 1})
+		}, false},
+		{"timestamp", func(m *memory.Store) {
+			m.Write(t.Context(), metastore.Resource{Path: "/execute/job-00003", Data: []byte{3}, Timestamp: 9})
+		}, false},
+		{"deleted", func(m *memory.Store) { m.Delete(t.Context(), "/execute/job-00003") }, false},
+		{"added", func(m *memory.Store) {
+			m.Write(t.Context(), metastore.Resource{Path: "/execute/job-00003a", Data: []byte("a"), Timestamp: 1})
+		}, false},
+	}
+	for _, tt := range tests {
+		r, m := backedUpJobs(t, "/execute/job-", 50)
+		// A second backup: the first one's cache lacks /UUID-like
+		// resources read by path; this one's is the reference.
+		if _, err := r.Backup(t.Context(), m, BackupOptions{Scope: scope.SystemScope()}); err != nil {
+			t.Fatal(err)
+		}
+		tt.change(m)
+		caches := r.openCaches(metastore.Describe(m), true, false)
+		items, _, err := r.scan(t.Context(), m, nil, true, hashOnly, caches.load, progressOrNone(nil))
+		caches.close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if caches.load.same != tt.same {
+			t.Errorf("%s: same = %v, want %v", tt.name, caches.load.same, tt.same)
+		}
+		if _, write := encodeCache(caches.path, items, true, caches.load.same, objects.ID{1}); write == tt.same {
+			t.Errorf("%s: cache written %v, want %v", tt.name, write, !tt.same)
+		}
 	}
 }

@@ -13,10 +13,12 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"sync"
 	"syscall"
 	"unsafe"
 
 	"github.com/kylin-tools/metastore/objects"
+	"github.com/zeebo/xxh3"
 )
 
 // The change cache lets a backup skip reading and hashing resources that did
@@ -29,15 +31,40 @@ import (
 // snapshots, in metastore-cache/ inside the repository, one file per source.
 
 type cacheEntry struct {
-	change string
-	size   int64
-	ts     int64
-	id     objects.ID
+	fp   fingerprint
+	size int64
+	ts   int64
+	id   objects.ID
 }
 
+// fingerprint is a backend's change fingerprint (metastore.Entry.Change)
+// reduced to 16 bytes, its XXH3-128 hash; the zero value is no
+// fingerprint. A folder's fingerprint is some 50 hexadecimal characters:
+// held as a string by every scan record and cache entry, it cost about 64
+// bytes per resource (a million resources: 64 MB). Two fingerprints
+// sharing a 128-bit hash (and the size, also compared) do not happen by
+// accident, and a backend's fingerprint is not chosen by an adversary.
+// XXH3 takes about 30 ns a fingerprint where SHA-1 took 300: it is
+// computed for every resource listed.
+type fingerprint [16]byte
+
+// fingerprintOf returns the fingerprint of change; zero if change is "".
+func fingerprintOf(change string) fingerprint {
+	if change == "" {
+		return fingerprint{}
+	}
+	return xxh3.HashString128(change).Bytes()
+}
+
+// known reports whether f is a fingerprint, not the zero value.
+func (f fingerprint) known() bool { return f != fingerprint{} }
+
 // cacheMagic starts a cache file; the 20-byte id of the snapshot it was
-// saved with follows. A version 1 file is ignored (read as empty).
-const cacheMagic = "metastore-cache 2\n"
+// saved with follows, then the entries, their number (4 bytes, big-endian)
+// and the SHA-1 of everything before it. A file of an earlier version (1: a
+// map; 2: the fingerprints as the backend's strings, no count) is ignored
+// (read as empty).
+const cacheMagic = "metastore-cache 3\n"
 
 func cacheName(source string) string {
 	h := sha1.Sum([]byte(source))
@@ -151,13 +178,17 @@ func decodeCacheEntry(all string, i int) (p string, e cacheEntry, next int, ok b
 		return v, true
 	}
 	p, ok1 := str()
-	ch, ok2 := str()
-	sz, ok3 := varint()
-	ts, ok4 := varint()
-	if !ok1 || !ok2 || !ok3 || !ok4 || len(all)-i < 20 {
+	if !ok1 || len(all)-i < len(e.fp) {
 		return "", cacheEntry{}, 0, false
 	}
-	e = cacheEntry{change: ch, size: sz, ts: ts}
+	copy(e.fp[:], all[i:])
+	i += len(e.fp)
+	sz, ok3 := varint()
+	ts, ok4 := varint()
+	if !ok3 || !ok4 || len(all)-i < 20 {
+		return "", cacheEntry{}, 0, false
+	}
+	e.size, e.ts = sz, ts
 	copy(e.id[:], all[i:i+20])
 	return p, e, i + 20, true
 }
@@ -173,7 +204,7 @@ func loadCache(path string) *cacheIndex {
 // empty.
 func loadCacheFile(path string) (*cacheIndex, objects.ID) {
 	data, err := readCacheFile(path)
-	if err != nil || !bytes.HasPrefix(data, []byte(cacheMagic)) || len(data) < len(cacheMagic)+40 {
+	if err != nil || !bytes.HasPrefix(data, []byte(cacheMagic)) || len(data) < len(cacheMagic)+44 {
 		return &cacheIndex{}, objects.ID{}
 	}
 	// A SHA-1 of everything before it ends the file: a damaged cache is
@@ -181,7 +212,8 @@ func loadCacheFile(path string) (*cacheIndex, objects.ID) {
 	if sum := sha1.Sum(data[:len(data)-20]); string(sum[:]) != string(data[len(data)-20:]) {
 		return &cacheIndex{}, objects.ID{}
 	}
-	data = data[:len(data)-20]
+	count := binary.BigEndian.Uint32(data[len(data)-24:])
+	data = data[:len(data)-24]
 	var commit objects.ID
 	copy(commit[:], data[len(cacheMagic):])
 	// One string for the whole file: paths and fingerprints are slices of
@@ -200,30 +232,62 @@ func loadCacheFile(path string) (*cacheIndex, objects.ID) {
 		x.offs = append(x.offs, uint32(i))
 		prev, i = p, next
 	}
+	if len(x.offs) != int(count) {
+		return &cacheIndex{}, objects.ID{}
+	}
 	return x, commit
 }
 
-// cacheLoad is a change cache being read in the background, so that a
-// backup lists the source while the cache file is read and checked.
+// cacheLoad is a change cache being opened in the background, so that a
+// backup lists the source while the cache file is checked. The cache of a
+// whole-source scan is read as a stream merged with the listing (both are
+// in path order: see cacheCursor), never held whole; that of a scoped scan
+// is read once the scan names its paths (startFor), and only their entries
+// are kept.
 type cacheLoad struct {
-	done    chan struct{}
-	entries *cacheIndex
+	r    *Repository
+	path string
+	once sync.Once
+	done chan struct{}
+
+	entries *cacheIndex  // a scoped scan's entries; nil for a whole scan
+	cursor  *cacheCursor // a whole scan's stream; nil if the file is unusable
+	count   int          // entries in the file, for a whole scan
 	commit  objects.ID
 	trusted bool // saved with a snapshot the repository still has
+	same    bool // a whole scan found exactly the file's entries (set by scan)
 }
 
-// loadCacheAsync starts reading the cache file at path.
+// loadCacheAsync starts opening the cache file at path as a stream.
 func (r *Repository) loadCacheAsync(path string) *cacheLoad {
-	c := &cacheLoad{done: make(chan struct{})}
-	go func() {
-		defer close(c.done)
-		c.entries, c.commit = loadCacheFile(path)
-		c.trusted = !c.commit.IsZero() && r.objs.Has(c.commit)
-	}()
+	c := &cacheLoad{r: r, path: path, done: make(chan struct{})}
+	c.start(func() { c.cursor, c.count, c.commit = openCursor(path) })
 	return c
 }
 
-// ready reports whether the cache has been read.
+// lazyCache is the cache file at path, to be read for some paths only.
+func (r *Repository) lazyCache(path string) *cacheLoad {
+	return &cacheLoad{r: r, path: path, done: make(chan struct{})}
+}
+
+// startFor starts reading the entries of members (of a scoped scan); it
+// does nothing if the cache is opened already or being opened.
+func (c *cacheLoad) startFor(members []string) {
+	c.start(func() { c.entries, c.commit = loadCacheFor(c.path, cachePaths(members)) })
+}
+
+// start runs load in the background, once.
+func (c *cacheLoad) start(load func()) {
+	c.once.Do(func() {
+		go func() {
+			defer close(c.done)
+			load()
+			c.trusted = !c.commit.IsZero() && c.r.objs.Has(c.commit)
+		}()
+	})
+}
+
+// ready reports whether the cache has been opened.
 func (c *cacheLoad) ready() bool {
 	select {
 	case <-c.done:
@@ -233,10 +297,19 @@ func (c *cacheLoad) ready() bool {
 	}
 }
 
-// wait returns the cache once it has been read.
-func (c *cacheLoad) wait() *cacheIndex {
+// wait waits for the cache to be opened; a cache never started (a scan
+// that failed before naming its paths) is empty.
+func (c *cacheLoad) wait() {
+	c.start(func() {})
 	<-c.done
-	return c.entries
+}
+
+// close waits for the cache and closes its file.
+func (c *cacheLoad) close() {
+	c.wait()
+	if c.cursor != nil {
+		c.cursor.f.Close()
+	}
 }
 
 // cacheFile is the content of a cache file, streamed to its file by
@@ -262,11 +335,10 @@ func cacheFileOf(entries map[string]cacheEntry, commit objects.ID) cacheFile {
 // cacheFileOfItems is the cache file of the fingerprints of items, which
 // are in path order; items without one (read by path, not listed) are left
 // out.
-func cacheFileOfItems(items []scanned, commit objects.ID) cacheFile {
+func cacheFileOfItems(items scanList, commit objects.ID) cacheFile {
 	return cacheFile{commit: commit, entries: func(yield func(string, cacheEntry) bool) {
-		for i := range items {
-			it := &items[i]
-			if it.change != "" && !yield(it.path, cacheEntry{change: it.change, size: it.size, ts: it.ts, id: it.id}) {
+		for it := range items.all() {
+			if it.fp.known() && !yield(it.path, it.entry()) {
 				return
 			}
 		}
@@ -283,11 +355,16 @@ func (c cacheFile) WriteTo(w io.Writer) (int64, error) {
 	if _, err := bw.Write(buf); err != nil {
 		return cw.n, err
 	}
+	count := uint32(0)
 	for p, e := range c.entries {
 		buf = appendCacheEntry(buf[:0], p, e)
 		if _, err := bw.Write(buf); err != nil {
 			return cw.n, err
 		}
+		count++
+	}
+	if _, err := bw.Write(binary.BigEndian.AppendUint32(buf[:0], count)); err != nil {
+		return cw.n, err
 	}
 	if err := bw.Flush(); err != nil {
 		return cw.n, err
@@ -312,67 +389,26 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 func appendCacheEntry(buf []byte, p string, e cacheEntry) []byte {
 	buf = binary.AppendUvarint(buf, uint64(len(p)))
 	buf = append(buf, p...)
-	buf = binary.AppendUvarint(buf, uint64(len(e.change)))
-	buf = append(buf, e.change...)
+	buf = append(buf, e.fp[:]...)
 	buf = binary.AppendVarint(buf, e.size)
 	buf = binary.AppendVarint(buf, e.ts)
 	return append(buf, e.id[:]...)
 }
 
-// encodeCache returns the next change cache: a full scan replaces the old
-// one, a partial one updates the paths it saw. It returns false when there
-// is nothing new to write. items are in path order.
-func encodeCache(old *cacheIndex, items []scanned, full bool, commit objects.ID) (cacheFile, bool) {
-	if full && len(items) == old.len() {
-		same := true
-		hint := 0
-		for i := range items {
-			it := &items[i]
-			c, next, ok := old.find(it.path, hint)
-			hint = next
-			if it.cached {
-				continue
-			}
-			if !ok || c != (cacheEntry{change: it.change, size: it.size, ts: it.ts, id: it.id}) {
-				same = false
-				break
-			}
-		}
-		if same {
-			// Nothing to learn; the snapshot the file names still holds
-			// every blob it lists.
-			return cacheFile{}, false
-		}
+// encodeCache returns the next change cache, for the old file at oldPath:
+// a full scan replaces it, a partial one updates the paths it saw (a merge
+// of the old file, streamed, and the items). It returns false when there
+// is nothing new to write: same says the full scan found exactly the old
+// file's entries (see scan). items are in path order.
+func encodeCache(oldPath string, items scanList, full, same bool, commit objects.ID) (cacheFile, bool) {
+	if !full {
+		return cacheMerge(oldPath, items, commit), true
 	}
-	if full {
-		// The items are in path order: the file is written from them
-		// directly.
-		return cacheFileOfItems(items, commit), true
+	if same {
+		// Nothing to learn; the snapshot the file names still holds every
+		// blob it lists.
+		return cacheFile{}, false
 	}
-	// The old entries, with those of the items that have a fingerprint in
-	// their place: a merge of two lists in path order. A scoped scan reads
-	// by path and learns no fingerprint: the entry it has stays (if the
-	// file changed, its fingerprint no longer matches anyway).
-	return cacheFile{commit: commit, entries: func(yield func(string, cacheEntry) bool) {
-		k := 0
-		for i := range items {
-			it := &items[i]
-			if it.change == "" {
-				continue
-			}
-			for ; k < old.len() && old.pathAt(k) <= it.path; k++ {
-				if p, e := old.at(k); p != it.path && !yield(p, e) {
-					return
-				}
-			}
-			if !yield(it.path, cacheEntry{change: it.change, size: it.size, ts: it.ts, id: it.id}) {
-				return
-			}
-		}
-		for ; k < old.len(); k++ {
-			if !yield(old.at(k)) {
-				return
-			}
-		}
-	}}, true
+	// The items are in path order: the file is written from them directly.
+	return cacheFileOfItems(items, commit), true
 }

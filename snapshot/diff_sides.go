@@ -94,7 +94,7 @@ func (s *diffSide) ensureID(ctx context.Context, it *diffItem, p string) error {
 		if s.cache == nil {
 			s.cache = loadCache(s.r.cachePath(s.source))
 		}
-		if c, ok := s.cache.get(p); ok && c.change == it.change && (!it.sizeKnown || c.size == it.size) {
+		if c, ok := s.cache.get(p); ok && c.fp == fingerprintOf(it.change) && (!it.sizeKnown || c.size == it.size) {
 			it.id, it.idKnown = c.id, true
 			return nil
 		}

@@ -38,9 +38,10 @@
 //
 // Beside them: id.go (ID, a snapshot's id), record.go (the recording steps that Backup, Import and the
 // safety snapshot of a restore share), scan.go (reading a source into a
-// pack), commit.go (a snapshot's commit message and trailers), info.go
-// (Info), caches.go (the change cache, changecache.go, and the tree memo,
-// treememo.go, saved through atomicfile.go), progress.go, notices.go,
+// pack; its result, scanlist.go), commit.go (a snapshot's commit message and trailers), info.go
+// (Info), caches.go (the change cache, changecache.go, read as a stream for
+// a scoped scan in cachestream.go, and the tree memo, treememo.go, saved
+// through atomicfile.go), progress.go, notices.go,
 // repo.go (Open, Create, the lock) and errors.go. Subpackages:
 // internal/tree (the snapshot tree format: names, builder, the cached
 // reader with lookup, walk, compare and verify's strict mode) and jsondiff

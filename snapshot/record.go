@@ -58,12 +58,12 @@ func (r *Repository) recordSource(ctx context.Context, src metastore.Source, req
 	if err != nil {
 		return nil, err
 	}
-	if len(items) == 0 {
+	if items.Len() == 0 {
 		return nil, fmt.Errorf("%w: %s has no resources in %s", ErrEmptySource, req.source, req.scope)
 	}
 	req.uuid = st.uuid
-	res := &BackupResult{Repository: r.Path(), Resources: len(items), Unread: st.unread}
-	for _, it := range items {
+	res := &BackupResult{Repository: r.Path(), Resources: items.Len(), Unread: st.unread}
+	for it := range items.all() {
 		res.Bytes += it.size
 	}
 	res.Warnings = append(st.warnings, storeNotices(src)...)
@@ -85,7 +85,7 @@ func (r *Repository) recordSource(ctx context.Context, src metastore.Source, req
 
 // keepLatest ends a backup that found nothing new: the tags name the
 // snapshot that already holds this content.
-func (r *Repository) keepLatest(res *BackupResult, rec recorded, tags []string, caches *fileCaches, items []scanned) error {
+func (r *Repository) keepLatest(res *BackupResult, rec recorded, tags []string, caches *fileCaches, items scanList) error {
 	for _, tag := range tags {
 		if err := r.objs.UpdateRef(refTags+tag, rec.parent, objects.ZeroID); err != nil {
 			return fmt.Errorf("tag %q: %w", tag, err)
@@ -102,7 +102,7 @@ func (r *Repository) keepLatest(res *BackupResult, rec recorded, tags []string, 
 
 // publishRecord publishes a recorded snapshot and, once it is, the caches
 // that describe it (written meanwhile under temporary names).
-func (r *Repository) publishRecord(pw *objects.PackWriter, rec recorded, tags []string, caches *fileCaches, items []scanned, res *BackupResult) error {
+func (r *Repository) publishRecord(pw *objects.PackWriter, rec recorded, tags []string, caches *fileCaches, items scanList, res *BackupResult) error {
 	prepared := make(chan []staged, 1)
 	go func() { prepared <- caches.prepare(items, rec.commit) }()
 	ps, err := r.publish(pw, rec, tags)
@@ -142,7 +142,7 @@ type recorded struct {
 
 // record writes the trees and the commit of a snapshot of items; memo, if
 // not nil, remembers the trees of unchanged folders (see tree.Memo).
-func (r *Repository) record(pw *objects.PackWriter, items []scanned, req recordRequest, memo *dirMemo) (recorded, error) {
+func (r *Repository) record(pw *objects.PackWriter, items scanList, req recordRequest, memo *dirMemo) (recorded, error) {
 	rec := recorded{ref: chainRef(req.scope, req.kind)}
 	var err error
 	rec.parent, err = r.objs.Ref(rec.ref)
@@ -162,7 +162,7 @@ func (r *Repository) record(pw *objects.PackWriter, items []scanned, req recordR
 	if memo != nil {
 		b.Memo = memo
 	}
-	if rec.tree, err = b.Build(scannedItems(items)); err != nil {
+	if rec.tree, err = b.Build(items); err != nil {
 		return rec, err
 	}
 	rec.unchanged = !rec.parent.IsZero() && parentTree == rec.tree
@@ -171,9 +171,9 @@ func (r *Repository) record(pw *objects.PackWriter, items []scanned, req recordR
 }
 
 // commitOf is the commit of a snapshot of items whose tree rec has.
-func (r *Repository) commitOf(rec recorded, items []scanned, req recordRequest) objects.Commit {
+func (r *Repository) commitOf(rec recorded, items scanList, req recordRequest) objects.Commit {
 	var bytes int64
-	for _, it := range items {
+	for it := range items.all() {
 		bytes += it.size
 	}
 	// A snapshot is taken and recorded at one instant (an imported folder
@@ -182,7 +182,7 @@ func (r *Repository) commitOf(rec recorded, items []scanned, req recordRequest) 
 	now := r.opt.Now()
 	t := trailerInfo{
 		Scope: req.scope, Kind: req.kind, Source: req.source, UUID: req.uuid,
-		Resources: len(items), Bytes: bytes, Segments: req.segments,
+		Resources: items.Len(), Bytes: bytes, Segments: req.segments,
 		ImportPath: req.importPath, TakenAt: now, RecordedAt: now, Added: req.added,
 	}
 	if !req.restoreOf.IsZero() {
@@ -229,13 +229,4 @@ func (r *Repository) publish(pw *objects.PackWriter, rec recorded, tags []string
 		}
 	}
 	return ps, nil
-}
-
-// scannedItems are the resources of a snapshot as its tree records them.
-type scannedItems []scanned
-
-func (s scannedItems) Len() int { return len(s) }
-
-func (s scannedItems) At(i int) tree.Item {
-	return tree.Item{Key: s[i].path, ID: s[i].id, Timestamp: s[i].ts}
 }

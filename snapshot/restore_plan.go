@@ -396,10 +396,10 @@ func (x *restore) scanTarget(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read target: %w", err)
 	}
-	x.items, x.uuid = items, st.uuid
-	x.have = make(map[string]*scanned, len(items))
-	for i := range items {
-		x.have[items[i].path] = &items[i]
+	x.items, x.uuid = items.flat(), st.uuid
+	x.have = make(map[string]*scanned, len(x.items))
+	for i := range x.items {
+		x.have[x.items[i].path] = &x.items[i]
 	}
 	return nil
 }

@@ -24,13 +24,13 @@ func (x *restore) recordSafety() (Info, error) {
 			}
 		}
 	}
-	rec, err := x.r.record(x.pw, x.items, req, nil)
+	rec, err := x.r.record(x.pw, listOf(x.items), req, nil)
 	if err != nil {
 		return Info{}, err
 	}
 	if _, err := x.r.publish(x.pw, rec, nil); err != nil {
 		return Info{}, fmt.Errorf("record safety snapshot: %w", err)
 	}
-	x.caches.save(x.items, rec.commit)
+	x.caches.save(listOf(x.items), rec.commit)
 	return x.r.info(rec.commit, nil)
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/objects"
@@ -17,11 +18,11 @@ import (
 
 // scanned is one resource of a scan: where its content is and when it was
 // written. A scan holds one per resource until the snapshot is recorded
-// (72 bytes, beside its path and fingerprint): what is needed only while it
-// is read travels with the read (see toRead), not in here.
+// (72 bytes, beside its path): what is needed only while it is read
+// travels with the read (see toRead), not in here.
 type scanned struct {
 	path   string
-	change string
+	fp     fingerprint // the backend's change fingerprint; zero: none
 	size   int64
 	ts     int64
 	id     objects.ID // after the 8-byte fields: 72 bytes, not 80
@@ -29,10 +30,16 @@ type scanned struct {
 	cached bool       // taken from the change cache, whose entry it equals
 }
 
+// entry is the change cache's entry for it.
+func (it *scanned) entry() cacheEntry {
+	return cacheEntry{fp: it.fp, size: it.size, ts: it.ts, id: it.id}
+}
+
 // toRead is a resource for the workers to read and store.
 type toRead struct {
-	it   *scanned
-	base objects.ID // the blob the change cache had for it: a delta base
+	it  *scanned
+	old cacheEntry // the change cache's entry for it: its blob is a delta base
+	had bool       // the cache had an entry
 }
 
 type scanStats struct {
@@ -82,9 +89,10 @@ func uuidOf(data []byte) string {
 // stores or hashes their content with write, using the change cache where
 // it can (see scanner). A Walker listing the whole source streams them in
 // one pass instead (see walkScan).
-func (r *Repository) scan(ctx context.Context, src metastore.Source, members []string, all bool, write tree.WriteFunc, cache *cacheLoad, prog Progress) ([]scanned, scanStats, error) {
+func (r *Repository) scan(ctx context.Context, src metastore.Source, members []string, all bool, write tree.WriteFunc, cache *cacheLoad, prog Progress) (scanList, scanStats, error) {
 	if w, ok := src.(metastore.Walker); ok && all {
-		return r.walkScan(ctx, w, write, prog)
+		items, st, err := r.walkScan(ctx, w, write, prog)
+		return listOf(items), st, err
 	}
 	s := &scanner{src: src, write: write, load: cache, prog: prog, has: r.objs.Has}
 	g, gctx := errgroup.WithContext(ctx)
@@ -92,7 +100,7 @@ func (r *Repository) scan(ctx context.Context, src metastore.Source, members []s
 	for range r.opt.Workers {
 		g.Go(func() error {
 			for it := range next {
-				if err := s.read(gctx, it.it, it.base); err != nil {
+				if err := s.readChecked(gctx, it); err != nil {
 					return err
 				}
 			}
@@ -109,9 +117,12 @@ func (r *Repository) scan(ctx context.Context, src metastore.Source, members []s
 		err = ctx.Err()
 	}
 	if err != nil {
-		return nil, scanStats{}, err
+		return scanList{}, scanStats{}, err
 	}
 	items, err := s.result()
+	// The cache file holds exactly the entries of the resources scanned:
+	// an unchanged backup need not write it again.
+	cache.same = err == nil && s.all && !s.differs.Load() && s.found == cache.count && items.Len() == cache.count
 	return items, scanStats{unread: s.unread, uuid: s.uuid, warnings: sortWarnings(s.warnings)}, err
 }
 
@@ -133,10 +144,12 @@ type scanner struct {
 	all     bool        // the whole source is listed
 	slabs   [][]scanned // the resources listed, in order, slabSize at a time
 	waiting []*scanned  // listed before the cache was ready
-	cache   *cacheIndex // nil until it is
-	hint    int         // where in cache the next path listed is likely
+	ready   bool        // the cache is
+	hint    int         // where in a scoped scan's entries the next path is likely
 	trusted bool
 	unread  int
+	found   int         // resources the cache had an entry for
+	differs atomic.Bool // a resource's entry is not the cache's (set by the workers too)
 
 	uuid string // decoded content of /UUID, set by the worker that read it
 
@@ -151,13 +164,14 @@ func (s *scanner) list(ctx context.Context, members []string, all bool, next cha
 	if all {
 		s.prog.Start("scanning", -1)
 		err := metastore.ListEntries(ctx, s.src, "/", func(e metastore.Entry) error {
-			return s.add(ctx, scanned{path: e.Path, size: e.Size, ts: e.Timestamp, change: e.Change}, next)
+			return s.add(ctx, scanned{path: e.Path, size: e.Size, ts: e.Timestamp, fp: fingerprintOf(e.Change)}, next)
 		})
 		if err != nil {
 			return fmt.Errorf("list %s: %w", metastore.Describe(s.src), err)
 		}
 	} else {
 		s.prog.Start("reading", int64(len(members)))
+		s.load.startFor(members) // no-op if the whole cache is being read
 		s.reserve(len(members))
 		for _, p := range members {
 			if err := s.add(ctx, scanned{path: p}, next); err != nil {
@@ -173,7 +187,7 @@ func (s *scanner) add(ctx context.Context, item scanned, next chan<- toRead) err
 		return err
 	}
 	it := s.newItem(item)
-	if s.cache == nil {
+	if !s.ready {
 		s.waiting = append(s.waiting, it)
 		return s.flush(ctx, false, next)
 	}
@@ -218,12 +232,13 @@ func (s *scanner) reserve(n int) {
 // flush settles the queued resources once the cache is ready; block says
 // whether to wait for it.
 func (s *scanner) flush(ctx context.Context, block bool, next chan<- toRead) error {
-	if s.cache == nil {
+	if !s.ready {
 		if !block && !s.load.ready() {
 			return nil
 		}
-		s.cache, s.trusted = s.load.wait(), s.load.trusted
-		if n := s.cache.len(); s.all && n > 0 {
+		s.load.wait()
+		s.ready, s.trusted = true, s.load.trusted
+		if n := s.load.count; s.all && n > 0 {
 			// The source as the last backup saw it, and room to grow.
 			s.reserve(n + n/16 + slabSize)
 		}
@@ -241,26 +256,49 @@ func (s *scanner) flush(ctx context.Context, block bool, next chan<- toRead) err
 // settle takes a resource the cache vouches for (same fingerprint, blob in
 // the repository) from the cache, and sends the others to be read.
 func (s *scanner) settle(ctx context.Context, it *scanned, next chan<- toRead) error {
-	c, after, ok := s.cache.find(it.path, s.hint)
-	s.hint = after
+	c, ok := s.lookup(it.path)
 	if ok {
-		// The cache is kept whole until the next one is written: its copy
-		// of the path (and of the fingerprint, below) costs nothing more.
-		it.path = s.cache.pathAt(after - 1)
+		s.found++
 	}
-	if ok && it.change != "" && it.path != "/UUID" && c.change == it.change && c.size == it.size && (s.trusted || s.has(c.id)) {
-		it.id, it.change = c.id, c.change
+	if ok && it.fp.known() && it.path != "/UUID" && c.fp == it.fp && c.size == it.size && (s.trusted || s.has(c.id)) {
+		it.id = c.id
 		it.cached = c.ts == it.ts
+		if !it.cached {
+			s.differs.Store(true)
+		}
 		s.unread++
 		s.prog.Add(1)
 		return nil
 	}
 	select {
-	case next <- toRead{it: it, base: c.id}:
+	case next <- toRead{it: it, old: c, had: ok}:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// lookup returns the change cache's entry of path p: from the stream of a
+// whole scan, or the entries a scoped scan kept.
+func (s *scanner) lookup(p string) (cacheEntry, bool) {
+	if s.load.entries == nil {
+		return s.load.cursor.seek(p)
+	}
+	c, after, ok := s.load.entries.find(p, s.hint)
+	s.hint = after
+	return c, ok
+}
+
+// readChecked reads and stores a resource sent to the workers, and notes
+// whether its entry differs from the cache's.
+func (s *scanner) readChecked(ctx context.Context, t toRead) error {
+	if err := s.read(ctx, t.it, t.old.id); err != nil {
+		return err
+	}
+	if !t.had || t.it.gone || t.it.entry() != t.old {
+		s.differs.Store(true)
+	}
+	return nil
 }
 
 // read reads and stores one resource.
@@ -290,41 +328,33 @@ func (s *scanner) read(ctx context.Context, it *scanned, base objects.ID) error 
 	if res.Timestamp != it.ts || int64(len(res.Data)) != it.size {
 		// Changed between listing and reading: the listed fingerprint no
 		// longer vouches for this content.
-		it.change = ""
+		it.fp = fingerprint{}
 	}
 	it.id, it.size, it.ts = id, int64(len(res.Data)), res.Timestamp
 	return nil
 }
 
 // result returns the resources scanned (those still there), in path order:
-// the one slab reserved, if they fit, or a copy of every slab, freeing each
-// once it is copied.
-func (s *scanner) result() ([]scanned, error) {
-	if len(s.slabs) == 1 {
-		one := s.slabs[0]
-		out := one[:0]
-		for i := range one {
-			if !one[i].gone {
-				out = append(out, one[i])
-			}
-		}
-		s.slabs = nil
-		return out, sortScanned(out)
-	}
-	n := 0
-	for _, b := range s.slabs {
-		n += len(b)
-	}
-	out := make([]scanned, 0, n)
+// the slabs, each compacted in place, as they are if the listing was in
+// path order (as sources list), else copied into one slice and sorted.
+func (s *scanner) result() (scanList, error) {
 	for k, b := range s.slabs {
+		out := b[:0]
 		for i := range b {
 			if !b[i].gone {
 				out = append(out, b[i])
 			}
 		}
-		s.slabs[k] = nil
+		clear(b[len(out):]) // no path kept alive past the end
+		s.slabs[k] = out
 	}
-	return out, sortScanned(out)
+	l := listOfSlabs(s.slabs)
+	s.slabs = nil
+	if l.sorted() {
+		return l, nil
+	}
+	one := l.flat()
+	return listOf(one), sortScanned(one)
 }
 
 // sortScanned sorts resources by path and refuses a path listed twice.

@@ -1,10 +1,13 @@
 package tree
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/kylin-tools/metastore/objects"
 	"golang.org/x/sync/errgroup"
@@ -115,6 +118,12 @@ func (b *Builder) tree(path string, entries []objects.TreeEntry) (objects.ID, er
 	if err != nil {
 		return objects.ID{}, err
 	}
+	return b.store(path, data)
+}
+
+// store writes the encoded tree data at path, in the background if it is
+// large.
+func (b *Builder) store(path string, data []byte) (objects.ID, error) {
 	id := objects.HashObject(objects.KindTree, data)
 	if b.Has != nil && b.Has(id) {
 		return id, nil
@@ -133,18 +142,88 @@ func (b *Builder) tree(path string, entries []objects.TreeEntry) (objects.ID, er
 	return id, nil
 }
 
+// flat encodes the tree and the timestamps mirror of a folder without
+// subfolders, items lo to hi (see dir), straight from its items: a flat
+// folder of 300,000 jobs held two slices of entries (48 bytes each) and a
+// mirror name per resource beside the encoded trees, about 160 bytes per
+// resource. Mirror names can sort otherwise than the names (Kylin's
+// "JOB" and "JOB-00" in /execute_output: "JOB-00@..." comes before
+// "JOB@..."): the mirror is then encoded in the order of a sorted index
+// of positions (4 bytes a resource). ok is false, and nothing is
+// encoded, if the folder has a subfolder or a name twice: dir then does
+// it, and reports it.
+func (b *Builder) flat(items Items, lo, hi, off int) (tree, mirror []byte, ok bool, err error) {
+	names := 0
+	for i := lo; i < hi; i++ {
+		rest := items.At(i).Key[off:]
+		if strings.IndexByte(rest, '/') >= 0 {
+			return nil, nil, false, nil
+		}
+		names += len(rest)
+	}
+	empty, err := b.emptyBlob()
+	if err != nil {
+		return nil, nil, false, err
+	}
+	var t, m objects.TreeEncoder
+	t.Grow(names + (hi-lo)*(len("100644 ")+1+20))
+	sorted := true
+	var name, prev []byte
+	for i := lo; i < hi; i++ {
+		it := items.At(i)
+		if t.Add(it.Key[off:], false, it.ID) != nil {
+			return nil, nil, false, nil
+		}
+		name = AppendMirrorEntry(name[:0], it.Key[off:], it.Timestamp)
+		sorted = sorted && (i == lo || string(prev) < string(name))
+		name, prev = prev, name
+	}
+	order := mirrorOrder(items, lo, hi, off, sorted)
+	m.Grow(names + (hi-lo)*(len("100644 ")+1+20+len("@1700000000000")))
+	for k := range hi - lo {
+		i := lo + k
+		if order != nil {
+			i = int(order[k])
+		}
+		it := items.At(i)
+		name = AppendMirrorEntry(name[:0], it.Key[off:], it.Timestamp)
+		if m.Add(unsafe.String(unsafe.SliceData(name), len(name)), false, empty) != nil {
+			return nil, nil, false, nil
+		}
+	}
+	return t.Bytes(), m.Bytes(), true, nil
+}
+
+// mirrorOrder returns the positions lo to hi sorted by mirror name; nil if
+// they are in that order already.
+func mirrorOrder(items Items, lo, hi, off int, sorted bool) []int32 {
+	if sorted {
+		return nil
+	}
+	order := make([]int32, hi-lo)
+	for k := range order {
+		order[k] = int32(lo + k)
+	}
+	var x, y []byte
+	slices.SortFunc(order, func(a, b int32) int {
+		ia, ib := items.At(int(a)), items.At(int(b))
+		x = AppendMirrorEntry(x[:0], ia.Key[off:], ia.Timestamp)
+		y = AppendMirrorEntry(y[:0], ib.Key[off:], ib.Timestamp)
+		return bytes.Compare(x, y)
+	})
+	return order
+}
+
 // dir returns the entries of the folder whose resources are items lo to
 // hi (not included), all of which share the first `off` bytes of their key (the folder's path with
 // its slash), and the entries of its timestamps mirror, in which each
 // resource is an empty blob named "<name>@<milliseconds>" and each subfolder
 // a tree (see FORMAT.md).
 func (b *Builder) dir(items Items, lo, hi, off int) ([]objects.TreeEntry, []objects.TreeEntry, error) {
+	// Flat folders, the large ones, are encoded straight from their items
+	// (see flat): the entries here are a nested folder's, a few per
+	// subfolder, so they are not sized by the resources below.
 	var entries, mirror []objects.TreeEntry
-	if n := hi - lo; n <= 1<<16 {
-		// At most one entry per resource: enough for a flat folder of job
-		// outputs without regrowing, little to waste for a nested one.
-		entries, mirror = make([]objects.TreeEntry, 0, n), make([]objects.TreeEntry, 0, n)
-	}
 	for i := lo; i < hi; {
 		it := items.At(i)
 		rest := it.Key[off:]
@@ -202,15 +281,7 @@ func (b *Builder) subdir(items Items, lo, hi, off int) (objects.ID, objects.ID, 
 			return tree, mirror, nil
 		}
 	}
-	entries, mirror, err := b.dir(items, lo, hi, off)
-	if err != nil {
-		return objects.ID{}, objects.ID{}, err
-	}
-	id, err := b.tree(path, entries)
-	if err != nil {
-		return objects.ID{}, objects.ID{}, err
-	}
-	mid, err := b.tree(MirrorPath(path), mirror)
+	id, mid, err := b.folder(items, lo, hi, off, path)
 	if err != nil {
 		return objects.ID{}, objects.ID{}, err
 	}
@@ -218,6 +289,34 @@ func (b *Builder) subdir(items Items, lo, hi, off int) (objects.ID, objects.ID, 
 		b.Memo.Put(path, fp, id, mid)
 	}
 	return id, mid, nil
+}
+
+// folder writes the tree and the timestamps mirror of the folder at path,
+// items lo to hi (see dir): encoded straight from the items if it has no
+// subfolder (flat), else from its entries.
+func (b *Builder) folder(items Items, lo, hi, off int, path string) (objects.ID, objects.ID, error) {
+	tree, mirror, ok, err := b.flat(items, lo, hi, off)
+	if err != nil {
+		return objects.ID{}, objects.ID{}, err
+	}
+	if !ok {
+		entries, mentries, err := b.dir(items, lo, hi, off)
+		if err != nil {
+			return objects.ID{}, objects.ID{}, err
+		}
+		if tree, err = objects.EncodeTree(entries); err != nil {
+			return objects.ID{}, objects.ID{}, err
+		}
+		if mirror, err = objects.EncodeTree(mentries); err != nil {
+			return objects.ID{}, objects.ID{}, err
+		}
+	}
+	id, err := b.store(path, tree)
+	if err != nil {
+		return objects.ID{}, objects.ID{}, err
+	}
+	mid, err := b.store(MirrorPath(path), mirror)
+	return id, mid, err
 }
 
 // fingerprint identifies the content of a folder, items lo to hi: the

@@ -34,6 +34,12 @@ func MirrorEntry(name string, ms int64) string {
 	return name + "@" + strconv.FormatInt(ms, 10)
 }
 
+// AppendMirrorEntry appends MirrorEntry(name, ms) to b.
+func AppendMirrorEntry(b []byte, name string, ms int64) []byte {
+	b = append(append(b, name...), '@')
+	return strconv.AppendInt(b, ms, 10)
+}
+
 // ParseMirrorEntry splits a timestamps mirror entry name into the
 // resource's name and its timestamp.
 func ParseMirrorEntry(entry string) (name string, ms int64, ok bool) {
