@@ -217,23 +217,15 @@ func (d *doc) array(i, depth int) (node, int, bool) {
 	if i < len(data) && data[i] == ']' {
 		return node{kind: kindArray, start: int32(start), end: int32(i + 1)}, i + 1, true
 	}
-	for {
+	for done := false; !done; {
 		v, next, ok := d.value(i, depth)
 		if !ok {
 			return node{}, next, false
 		}
 		d.stack = append(d.stack, v)
-		i = skipSpace(data, next)
-		if i >= len(data) {
+		if i, done, ok = d.next(next, ']'); !ok {
 			return node{}, i, false
 		}
-		if data[i] == ']' {
-			break
-		}
-		if data[i] != ',' {
-			return node{}, i, false
-		}
-		i = skipSpace(data, i+1)
 	}
 	return d.close(kindArray, start, i+1, mark), i + 1, true
 }
@@ -249,7 +241,7 @@ func (d *doc) object(i, depth int) (node, int, bool) {
 	if i < len(data) && data[i] == '}' {
 		return node{kind: kindObject, start: int32(start), end: int32(i + 1)}, i + 1, true
 	}
-	for {
+	for done := false; !done; {
 		if i >= len(data) || data[i] != '"' {
 			return node{}, i, false
 		}
@@ -268,17 +260,9 @@ func (d *doc) object(i, depth int) (node, int, bool) {
 		}
 		v.kstart, v.kend = int32(ks), int32(kend-1)
 		d.stack = append(d.stack, v)
-		i = skipSpace(data, next)
-		if i >= len(data) {
+		if i, done, ok = d.next(next, '}'); !ok {
 			return node{}, i, false
 		}
-		if data[i] == '}' {
-			break
-		}
-		if data[i] != ',' {
-			return node{}, i, false
-		}
-		i = skipSpace(data, i+1)
 	}
 	members := d.stack[mark:]
 	slices.SortFunc(members, func(x, y node) int {
@@ -290,6 +274,24 @@ func (d *doc) object(i, depth int) (node, int, bool) {
 		}
 	}
 	return d.close(kindObject, start, i+1, mark), i + 1, true
+}
+
+// next passes the space and the comma or closing bracket after an
+// element or member of an array or object that ends at i: it returns the
+// index of the next one, or of the closing bracket (done), and false if
+// neither follows.
+func (d *doc) next(i int, closing byte) (int, bool, bool) {
+	data := d.data
+	i = skipSpace(data, i)
+	switch {
+	case i >= len(data):
+		return i, false, false
+	case data[i] == closing:
+		return i, true, true
+	case data[i] != ',':
+		return i, false, false
+	}
+	return skipSpace(data, i+1), false, true
 }
 
 // close moves the children scanned since mark to d.nodes and returns their
