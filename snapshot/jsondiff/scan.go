@@ -208,16 +208,12 @@ func scanNumber(data []byte, i int) (int, bool) {
 
 // array scans the array whose bracket is at i.
 func (d *doc) array(i, depth int) (node, int, bool) {
-	data := d.data
-	if depth > maxScanDepth {
+	start, mark := i, len(d.stack)
+	i, done, ok := d.open(i, depth, ']')
+	if !ok {
 		return node{}, i, false
 	}
-	start, mark := i, len(d.stack)
-	i = skipSpace(data, i+1)
-	if i < len(data) && data[i] == ']' {
-		return node{kind: kindArray, start: int32(start), end: int32(i + 1)}, i + 1, true
-	}
-	for done := false; !done; {
+	for !done {
 		v, next, ok := d.value(i, depth)
 		if !ok {
 			return node{}, next, false
@@ -233,15 +229,12 @@ func (d *doc) array(i, depth int) (node, int, bool) {
 // object scans the object whose brace is at i.
 func (d *doc) object(i, depth int) (node, int, bool) {
 	data := d.data
-	if depth > maxScanDepth {
+	start, mark := i, len(d.stack)
+	i, done, ok := d.open(i, depth, '}')
+	if !ok {
 		return node{}, i, false
 	}
-	start, mark := i, len(d.stack)
-	i = skipSpace(data, i+1)
-	if i < len(data) && data[i] == '}' {
-		return node{kind: kindObject, start: int32(start), end: int32(i + 1)}, i + 1, true
-	}
-	for done := false; !done; {
+	for !done {
 		if i >= len(data) || data[i] != '"' {
 			return node{}, i, false
 		}
@@ -274,6 +267,18 @@ func (d *doc) object(i, depth int) (node, int, bool) {
 		}
 	}
 	return d.close(kindObject, start, i+1, mark), i + 1, true
+}
+
+// open passes the bracket at i that opens an array or object of depth
+// depth, and the space after it: it returns the index of the first element
+// or member, or of the closing bracket (done), and false if the value is
+// nested too deep.
+func (d *doc) open(i, depth int, closing byte) (int, bool, bool) {
+	if depth > maxScanDepth {
+		return i, false, false
+	}
+	i = skipSpace(d.data, i+1)
+	return i, i < len(d.data) && d.data[i] == closing, true
 }
 
 // next passes the space and the comma or closing bracket after an
