@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"net"
 	"os/exec"
 	"strings"
 	"testing"
@@ -107,12 +106,7 @@ func TestDatabaseTimeout(t *testing.T) {
 	}
 	t.Run("refused", func(t *testing.T) {
 		t.Parallel()
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		closed := ln.Addr().String()
-		ln.Close()
+		closed := metastoretest.ClosedPort(t)
 		p := &proc{t: t, path: c.path, env: c.env}
 		for _, sub := range []string{"mysql", "postgresql"} {
 			res, took := p.runWithin(30*time.Second, "-q", "--metadata-url", "kylin_metadata@jdbc,url=jdbc:"+sub+"://"+closed+"/kylin,username=kylin,password="+secret, "--repo", repo, "backup")

@@ -367,10 +367,26 @@ type scanState struct {
 
 // run runs one of scan's queries and passes its rows on.
 func (r reader) run(ctx context.Context, q string, vals []any, mode contentMode, match func(string) bool, st *scanState, fn func(row) error) error {
+	return r.eachRow(ctx, q, vals, mode, strings.Join(r.s.Tables(), ", "), func(key string) bool {
+		if !st.first && key == st.last {
+			return false // a duplicate in the other table, which Kylin ignores
+		}
+		if !match(key) {
+			return false
+		}
+		st.first, st.last = false, key
+		return true
+	}, fn)
+}
+
+// eachRow runs the query q of a scan and passes each row whose key keep
+// accepts to fn, with its content when mode selects it; what names the
+// tables queried in errors.
+func (r reader) eachRow(ctx context.Context, q string, vals []any, mode contentMode, what string, keep func(key string) bool, fn func(row) error) error {
 	s := r.s
 	rows, err := r.q.QueryContext(ctx, q, vals...)
 	if err != nil {
-		return s.translate(ctx, "query "+strings.Join(s.Tables(), ", "), err)
+		return s.translate(ctx, "query "+what, err)
 	}
 	defer rows.Close()
 	var (
@@ -383,15 +399,11 @@ func (r reader) run(ctx context.Context, q string, vals []any, mode contentMode,
 	}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
-			return s.translate(ctx, "read "+strings.Join(s.Tables(), ", "), err)
+			return s.translate(ctx, "read "+what, err)
 		}
-		if !st.first && rw.key == st.last {
-			continue // a duplicate in the other table, which Kylin ignores
-		}
-		if !match(rw.key) {
+		if !keep(rw.key) {
 			continue
 		}
-		st.first, st.last = false, rw.key
 		rw.content = nil
 		if mode != noContent {
 			rw.content = content
@@ -401,7 +413,7 @@ func (r reader) run(ctx context.Context, q string, vals []any, mode contentMode,
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return s.translate(ctx, "read "+strings.Join(s.Tables(), ", "), err)
+		return s.translate(ctx, "read "+what, err)
 	}
 	return nil
 }

@@ -15,18 +15,6 @@ import (
 	"github.com/kylin-tools/metastore/metastore/metastoretest"
 )
 
-// closedPort returns a loopback address where nothing listens.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // openWithin opens cfg and fails the test if Open takes longer than limit
 // (it runs on: a hang would otherwise hang the test).
 func openWithin(t *testing.T, cfg Config, limit time.Duration) (*Store, error, time.Duration) {
@@ -99,7 +87,7 @@ func TestRefusedPort(t *testing.T) {
 	for _, scheme := range []string{"jdbc:mysql", "jdbc:postgresql"} {
 		t.Run(scheme, func(t *testing.T) {
 			t.Parallel()
-			addr := closedPort(t)
+			addr := metastoretest.ClosedPort(t)
 			_, err, took := openWithin(t, Config{URL: scheme + "://" + addr + "/kylin", Username: "kylin", Password: "x"}, 20*time.Second)
 			if !errors.Is(err, ErrUnreachable) || errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), addr) {
 				t.Fatalf("Open of a closed port: %v, want ErrUnreachable naming %s", err, addr)

@@ -216,38 +216,7 @@ func (r reader) scanTyped(ctx context.Context, sel selection, match func(string)
 	}
 	unlock := r.enter()
 	defer unlock()
-	rows, err := r.q.QueryContext(ctx, q, a.vals...)
-	if err != nil {
-		return s.translate(ctx, "query the tables of "+s.id+"_*", err)
-	}
-	defer rows.Close()
-	var (
-		rw      row
-		content sql.RawBytes
-	)
-	dest := []any{&rw.key, &rw.ts, &rw.null, &rw.length}
-	if mode != noContent {
-		dest = append(dest, &content)
-	}
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return s.translate(ctx, "read the tables of "+s.id+"_*", err)
-		}
-		if !match(rw.key) {
-			continue
-		}
-		rw.content = nil
-		if mode != noContent {
-			rw.content = content
-		}
-		if err := fn(rw); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return s.translate(ctx, "read the tables of "+s.id+"_*", err)
-	}
-	return nil
+	return r.eachRow(ctx, q, a.vals, mode, "the tables of "+s.id+"_*", match, fn)
 }
 
 // typedOp is a pending change of one resource in a typedTx.

@@ -6,38 +6,21 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
-	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
 	"github.com/kylin-tools/metastore/metastore"
+	"github.com/kylin-tools/metastore/metastore/memory"
+	"github.com/kylin-tools/metastore/metastore/metastoretest"
 )
 
 // typedSample reads testdata/kylin5-typed (Kylin 5.0.2's sample metastore,
-// per-type layout) as resources, with made-up timestamps.
+// per-type layout) as resources, in byte order of path, with Seed's
+// timestamps.
 func typedSample(t testing.TB) []metastore.Resource {
 	t.Helper()
-	root := filepath.Join("..", "..", "testdata", "kylin5-typed")
-	var out []metastore.Resource
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		out = append(out, metastore.Resource{Path: "/" + filepath.ToSlash(rel), Data: data, Timestamp: 1700000000000 + int64(len(out))})
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out
+	return metastoretest.Seed(t, memory.New(), metastoretest.Sample("kylin5-typed"))
 }
 
 func TestParseTypedKey(t *testing.T) {

@@ -25,5 +25,6 @@
 // (or, with METASTORE_REQUIRE_DB=1, fails) when one is missing, NewID makes a
 // random table identifier and SQL.DropTables removes a test's tables.
 // LoopbackServer and SilentServer stand in for a server that accepts
-// connections and never answers, for timeout tests.
+// connections and never answers, for timeout tests; ClosedPort for one that
+// is down.
 package metastoretest

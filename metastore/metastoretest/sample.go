@@ -11,6 +11,7 @@ import (
 //   - "kylin-3.1.3": Apache Kylin 3.1.3's test metastore (the 2.x-4.x layout,
 //     188 resources);
 //   - "kylin5": Apache Kylin 5's test metastore (532 resources);
+//   - "kylin5-typed": Kylin 5.0.2's sample metastore in the per-type layout;
 //   - "kylin-3.1.3.scopes.json": the expected scopes of the first.
 //
 // The path is found from this source file, so it works from any package's

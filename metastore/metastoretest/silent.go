@@ -54,3 +54,17 @@ func LoopbackServer(t testing.TB, accept func(net.Conn) []net.Conn) string {
 	}()
 	return ln.Addr().String()
 }
+
+// ClosedPort returns a loopback address where nothing listens (a port it
+// opened and closed again), like a database host whose server is down: a
+// connection to it is refused at once.
+func ClosedPort(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}

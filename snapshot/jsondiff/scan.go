@@ -208,32 +208,20 @@ func scanNumber(data []byte, i int) (int, bool) {
 
 // array scans the array whose bracket is at i.
 func (d *doc) array(i, depth int) (node, int, bool) {
-	data := d.data
-	if depth > maxScanDepth {
+	start, mark := i, len(d.stack)
+	i, done, ok := d.open(i, depth, ']')
+	if !ok {
 		return node{}, i, false
 	}
-	start, mark := i, len(d.stack)
-	i = skipSpace(data, i+1)
-	if i < len(data) && data[i] == ']' {
-		return node{kind: kindArray, start: int32(start), end: int32(i + 1)}, i + 1, true
-	}
-	for {
+	for !done {
 		v, next, ok := d.value(i, depth)
 		if !ok {
 			return node{}, next, false
 		}
 		d.stack = append(d.stack, v)
-		i = skipSpace(data, next)
-		if i >= len(data) {
+		if i, done, ok = d.next(next, ']'); !ok {
 			return node{}, i, false
 		}
-		if data[i] == ']' {
-			break
-		}
-		if data[i] != ',' {
-			return node{}, i, false
-		}
-		i = skipSpace(data, i+1)
 	}
 	return d.close(kindArray, start, i+1, mark), i + 1, true
 }
@@ -241,15 +229,12 @@ func (d *doc) array(i, depth int) (node, int, bool) {
 // object scans the object whose brace is at i.
 func (d *doc) object(i, depth int) (node, int, bool) {
 	data := d.data
-	if depth > maxScanDepth {
+	start, mark := i, len(d.stack)
+	i, done, ok := d.open(i, depth, '}')
+	if !ok {
 		return node{}, i, false
 	}
-	start, mark := i, len(d.stack)
-	i = skipSpace(data, i+1)
-	if i < len(data) && data[i] == '}' {
-		return node{kind: kindObject, start: int32(start), end: int32(i + 1)}, i + 1, true
-	}
-	for {
+	for !done {
 		if i >= len(data) || data[i] != '"' {
 			return node{}, i, false
 		}
@@ -268,17 +253,9 @@ func (d *doc) object(i, depth int) (node, int, bool) {
 		}
 		v.kstart, v.kend = int32(ks), int32(kend-1)
 		d.stack = append(d.stack, v)
-		i = skipSpace(data, next)
-		if i >= len(data) {
+		if i, done, ok = d.next(next, '}'); !ok {
 			return node{}, i, false
 		}
-		if data[i] == '}' {
-			break
-		}
-		if data[i] != ',' {
-			return node{}, i, false
-		}
-		i = skipSpace(data, i+1)
 	}
 	members := d.stack[mark:]
 	slices.SortFunc(members, func(x, y node) int {
@@ -290,6 +267,36 @@ func (d *doc) object(i, depth int) (node, int, bool) {
 		}
 	}
 	return d.close(kindObject, start, i+1, mark), i + 1, true
+}
+
+// open passes the bracket at i that opens an array or object of depth
+// depth, and the space after it: it returns the index of the first element
+// or member, or of the closing bracket (done), and false if the value is
+// nested too deep.
+func (d *doc) open(i, depth int, closing byte) (int, bool, bool) {
+	if depth > maxScanDepth {
+		return i, false, false
+	}
+	i = skipSpace(d.data, i+1)
+	return i, i < len(d.data) && d.data[i] == closing, true
+}
+
+// next passes the space and the comma or closing bracket after an
+// element or member of an array or object that ends at i: it returns the
+// index of the next one, or of the closing bracket (done), and false if
+// neither follows.
+func (d *doc) next(i int, closing byte) (int, bool, bool) {
+	data := d.data
+	i = skipSpace(data, i)
+	switch {
+	case i >= len(data):
+		return i, false, false
+	case data[i] == closing:
+		return i, true, true
+	case data[i] != ',':
+		return i, false, false
+	}
+	return skipSpace(data, i+1), false, true
 }
 
 // close moves the children scanned since mark to d.nodes and returns their
