@@ -42,6 +42,13 @@ func (r *Reader) load(id objects.ID) (*dir, error) {
 	if err != nil || !fresh {
 		return d, err
 	}
+	r.keep(d)
+	return d, nil
+}
+
+// keep caches folder d, read afresh.
+func (r *Reader) keep(d *dir) {
+	id := d.id
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.dirs == nil || r.bytes+len(d.raw) > maxCachedBytes {
@@ -51,7 +58,6 @@ func (r *Reader) load(id objects.ID) (*dir, error) {
 		r.dirs[id] = d
 		r.bytes += len(d.raw)
 	}
-	return d, nil
 }
 
 // read returns the folder tree id from the cache, or read from the object
@@ -288,6 +294,12 @@ func (t *Root) Walk(ctx context.Context, prefix string, timestamps bool, fn func
 func (t *Root) walk(ctx context.Context, dir, prefix string, timestamps bool, fn func(Entry) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if raw, err := t.bigFolder(dir); raw != nil || err != nil {
+		if err != nil {
+			return err
+		}
+		return t.stream(ctx, dir, raw, prefix, timestamps, fn)
 	}
 	entries, ok, err := t.Folder(dir)
 	if err != nil || !ok {
