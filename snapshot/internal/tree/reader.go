@@ -87,6 +87,9 @@ type Root struct {
 
 	mu   sync.Mutex
 	dirs map[string]*dir // folder path without slashes at the ends ("" is the root)
+	// walking holds the big folders a walk is streaming, by path, so that
+	// the folders below them are found without reading them again.
+	walking map[string]*dir
 }
 
 // Open opens the snapshot tree whose root tree is root; name describes the
@@ -100,6 +103,9 @@ func (r *Reader) Open(root objects.ID, name string) *Root {
 func (t *Root) dir(path string) (*dir, error) {
 	t.mu.Lock()
 	d, ok := t.dirs[path]
+	if !ok {
+		d, ok = t.walking[path]
+	}
 	t.mu.Unlock()
 	if ok {
 		return d, nil

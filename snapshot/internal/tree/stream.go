@@ -25,18 +25,20 @@ import (
 // folder: about 3,000 entries.
 const bigFolderBytes = 256 << 10
 
-// bigFolder returns the encoding of folder dir if a walk should stream it:
+// bigFolder returns the encoding of folder path if a walk should stream it:
 // a big folder, well formed, in git order, not read whole already. A
 // smaller folder, read for the walk, is kept as a lookup would keep it.
+// A big folder is noted as walked, for the walk to find the folders below
+// it, until the walk calls done.
 // The root is never streamed (it holds the records).
-func (t *Root) bigFolder(dir string) ([]byte, error) {
+func (t *Root) bigFolder(path string) ([]byte, error) {
 	t.mu.Lock()
-	_, seen := t.dirs[dir]
+	_, seen := t.dirs[path]
 	t.mu.Unlock()
-	if seen || dir == "" {
+	if seen || path == "" {
 		return nil, nil
 	}
-	id := t.TreeAt(dir)
+	id := t.TreeAt(path)
 	if id.IsZero() {
 		return nil, nil // none, or unreadable: Folder says which
 	}
@@ -48,11 +50,17 @@ func (t *Root) bigFolder(dir string) ([]byte, error) {
 	raw := d.raw
 	d.mu.Unlock()
 	if raw != nil && len(raw) >= bigFolderBytes && streamable(raw) {
+		t.mu.Lock()
+		if t.walking == nil {
+			t.walking = map[string]*dir{}
+		}
+		t.walking[path] = d
+		t.mu.Unlock()
 		return raw, nil
 	}
 	if fresh {
 		t.r.keep(d)
-		t.remember(dir, d)
+		t.remember(path, d)
 	}
 	return nil, nil
 }
@@ -78,6 +86,7 @@ func validName(n []byte) bool {
 
 // stream is walk for folder dir, whose encoding raw is streamable.
 func (t *Root) stream(ctx context.Context, dir string, raw []byte, prefix string, timestamps bool, fn func(Entry) error) error {
+	defer t.done(dir)
 	var ts *records
 	base := "/" + dir + "/"
 	if dir == "" {
@@ -119,6 +128,14 @@ func (t *Root) stream(ctx context.Context, dir string, raw []byte, prefix string
 		}
 	}
 	return nil
+}
+
+// done ends the walk of big folder dir, and of its mirror.
+func (t *Root) done(dir string) {
+	t.mu.Lock()
+	delete(t.walking, dir)
+	delete(t.walking, MirrorPath(dir))
+	t.mu.Unlock()
 }
 
 // hasPrefix reports whether base+name starts with prefix, without making
