@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"sort"
 	"strings"
 	"sync"
 
@@ -363,4 +364,19 @@ func (r *Reader) encoding(id objects.ID) ([]byte, error) {
 		return r.objs.ReadKind(id, objects.KindTree)
 	}
 	return raw, nil
+}
+
+// Kept returns the paths of the folders the snapshot keeps (read and not
+// missing), sorted: for tests of what a reader holds.
+func (t *Root) Kept() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []string
+	for p, d := range t.dirs {
+		if d != nil {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
