@@ -168,7 +168,10 @@
 // jobs to learn their project: each job is scanned once, checked as
 // json.Valid does while its params and steps are picked out, without
 // allocating (execute.go), since a busy metastore holds hundreds of
-// thousands. On the per-type layout without a
+// thousands. They are read one at a time (streamed by a metastore.Walker,
+// or each read as the listing reaches it), and only the project's are
+// kept, so that what a project scope holds grows with the project, not
+// with the metastore. On the per-type layout without a
 // metastore.FieldLister, a project scope reads the resources of every type
 // that names a project, and a model scope its relations.
 //

@@ -2,9 +2,13 @@ package scope
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"sort"
 	"strings"
+
+	"github.com/kylin-tools/metastore/metastore"
 )
 
 // cubeInfo is what the cube rules learned about one cube.
@@ -472,21 +476,6 @@ func (r *resolver) addACL4(uuid string) error {
 	return err
 }
 
-// listKeys returns the keys under prefix that are its direct children.
-func (r *resolver) listKeys(prefix string) ([]string, error) {
-	var keys []string
-	err := r.src.List(r.ctx, prefix, func(p string) error {
-		if !strings.Contains(p[len(prefix):], "/") {
-			keys = append(keys, p)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", prefix, err)
-	}
-	return keys, nil
-}
-
 // scheduler4 adds the KE "/scheduler/*" jobs whose "project" is project.
 func (r *resolver) scheduler4(project string) error {
 	return r.readEach("/scheduler/", func(k string, data []byte) {
@@ -499,21 +488,49 @@ func (r *resolver) scheduler4(project string) error {
 	})
 }
 
-// readEach calls fn with the key and content of each resource under
-// prefix (listed once; one deleted since is passed over).
+// readEach calls fn with the key and content of each resource directly
+// under prefix, one after the other: a Walker streams them, another source
+// is listed and each resource read as it is listed (one deleted since is
+// passed over). Nothing is kept from one resource to the next, so that
+// reading the 300,000 jobs of a large metastore to find a project's holds
+// one job at a time, not their keys (see TestReadEachHoldsNothing); data
+// is valid only during the call.
 func (r *resolver) readEach(prefix string, fn func(key string, data []byte)) error {
-	keys, err := r.listKeys(prefix)
-	if err != nil {
-		return err
+	direct := func(p string) bool {
+		return !strings.Contains(p[len(prefix):], "/") && metastore.CheckPath(p) == nil
 	}
-	for _, k := range keys {
-		data, ok, err := r.read(k)
+	if w, ok := r.src.(metastore.Walker); ok {
+		err := w.Walk(r.ctx, prefix, func(res metastore.Resource, err error) error {
+			switch {
+			case !direct(res.Path):
+			case err != nil:
+				return fmt.Errorf("read %s: %w", res.Path, err)
+			default:
+				fn(res.Path, res.Data)
+			}
+			return nil
+		})
 		if err != nil {
-			return err
+			return fmt.Errorf("walk %s: %w", prefix, err)
 		}
-		if ok {
-			fn(k, data)
+		return nil
+	}
+	err := r.src.List(r.ctx, prefix, func(p string) error {
+		if !direct(p) {
+			return nil
 		}
+		res, err := r.src.Read(r.ctx, p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return fmt.Errorf("read %s: %w", p, err)
+		default:
+			fn(p, res.Data)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("list %s: %w", prefix, err)
 	}
 	return nil
 }
@@ -579,19 +596,23 @@ func (r *resolver) jobs4(project string, cubes *orderedSet, segmentIDs map[strin
 	if len(jobs) == 0 {
 		return nil
 	}
-	outputs, err := r.listKeys("/execute_output/")
+	// Listed as a stream: only the project's outputs are kept.
+	const outputs = "/execute_output/"
+	err = r.src.List(r.ctx, outputs, func(k string) error {
+		id := k[len(outputs):]
+		switch {
+		case strings.Contains(id, "/"):
+		case jobs[id]:
+			r.add(k)
+		default:
+			if i := strings.LastIndexByte(id, '-'); i > 0 && allDigits(id[i+1:]) && jobs[id[:i]] {
+				r.add(k)
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return err
-	}
-	for _, k := range outputs {
-		id := k[len("/execute_output/"):]
-		if jobs[id] {
-			r.add(k)
-			continue
-		}
-		if i := strings.LastIndexByte(id, '-'); i > 0 && allDigits(id[i+1:]) && jobs[id[:i]] {
-			r.add(k)
-		}
+		return fmt.Errorf("list %s: %w", outputs, err)
 	}
 	return nil
 }

@@ -21,7 +21,7 @@
 //	Log                      log.go
 //	Resolve                  resolve.go
 //	Tag, DeleteTag           refs.go
-//	Open, Snapshot           snapshot.go (a snapshot as a metastore.Source), readdir.go
+//	Open, Snapshot           snapshot.go (a snapshot as a metastore.Source and Walker), readdir.go
 //	Summarize                show.go
 //	Diff                     diff.go, diff_sides.go, diff_details.go
 //	History, ProjectHistory  history.go

@@ -11,6 +11,7 @@ import (
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/objects"
 	"github.com/kylin-tools/metastore/scope"
+	"github.com/kylin-tools/metastore/snapshot/internal/tree"
 )
 
 // The plan of a restore: what the target should hold (wanted, read from
@@ -47,7 +48,7 @@ func (x *restore) wanted(ctx context.Context) error {
 		return fmt.Errorf("%w: model %s is of project %s in snapshot %s; on Kylin 5's per-type layout (KYLIN-5945) a model's resources name their project inside their content (field \"project\"), which a restore does not rewrite: restore it into %s",
 			ErrConflict, x.opt.Scope.Name, x.cube.project, x.snap.Info.ID.Short(), x.cube.project)
 	}
-	if err := x.lookupWanted(paths); err != nil {
+	if err := x.lookupWanted(ctx, paths); err != nil {
 		return err
 	}
 	owner, err := x.currentScope(ctx)
@@ -220,17 +221,10 @@ func (x *restore) undoPaths(ctx context.Context) ([]string, error) {
 
 // lookupWanted finds the blob, timestamp and size of each desired resource,
 // and the path it gets in the target.
-func (x *restore) lookupWanted(paths []string) error {
+func (x *restore) lookupWanted(ctx context.Context, paths []string) error {
 	cube := x.opt.Scope.Kind == scope.Cube && !x.exact
 	x.want = make(map[string]wanted, len(paths))
-	for _, p := range paths {
-		if cube && scope.IsProjectFile(p) {
-			continue // merged, never replaced
-		}
-		id, ts, err := x.snap.lookup(p)
-		if err != nil {
-			return err
-		}
+	found := func(p string, id objects.ID, ts int64) error {
 		size, err := x.r.objs.Size(id)
 		if err != nil {
 			return fmt.Errorf("%w: snapshot %s: %s: %v", ErrCorrupt, x.snap.Info.ID.Short(), p, err)
@@ -240,6 +234,84 @@ func (x *restore) lookupWanted(paths []string) error {
 			dst = scope.Retarget(x.layout, p, x.cube.project, x.opt.Project)
 		}
 		x.want[dst] = wanted{id: id, ts: ts, size: size}
+		return nil
+	}
+	var one []string
+	for _, g := range groupByFolder(paths) {
+		if len(g) >= walkFolderFrom {
+			if err := x.walkWanted(ctx, g, cube, found); err != nil {
+				return err
+			}
+			continue
+		}
+		one = append(one, g...)
+	}
+	for _, p := range one {
+		if cube && scope.IsProjectFile(p) {
+			continue // merged, never replaced
+		}
+		id, ts, err := x.snap.lookup(p)
+		if err != nil {
+			return err
+		}
+		if err := found(p, id, ts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// walkFolderFrom is how many desired resources of one folder make
+// lookupWanted walk the folder rather than look each one up: a lookup keeps
+// the folder's tree for the next, a walk of a big folder keeps nothing
+// (a project's jobs, in the /execute of a large metastore; see
+// TestRestoreKeepsNoBigFolder).
+const walkFolderFrom = 64
+
+// groupByFolder splits paths by the folder that holds them, in the order
+// of their first path.
+func groupByFolder(paths []string) [][]string {
+	at := map[string]int{}
+	var groups [][]string
+	for _, p := range paths {
+		dir := p[:strings.LastIndexByte(p, '/')+1]
+		i, ok := at[dir]
+		if !ok {
+			i = len(groups)
+			at[dir] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], p)
+	}
+	return groups
+}
+
+// walkWanted finds the desired resources paths, all in one folder, with
+// one walk of it, and passes each to found. A path the walk does not meet
+// is looked up, for the error that gives.
+func (x *restore) walkWanted(ctx context.Context, paths []string, cube bool, found func(string, objects.ID, int64) error) error {
+	left := make(map[string]bool, len(paths))
+	for _, p := range paths {
+		if !cube || !scope.IsProjectFile(p) {
+			left[p] = true
+		}
+	}
+	dir := paths[0][:strings.LastIndexByte(paths[0], '/')+1]
+	err := x.snap.tree.Walk(ctx, dir, true, func(e tree.Entry) error {
+		if !left[e.Key] {
+			return nil
+		}
+		delete(left, e.Key)
+		return found(e.Key, e.ID, e.Timestamp)
+	})
+	if err != nil {
+		return err
+	}
+	for p := range left {
+		if _, _, err := x.snap.lookup(p); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: snapshot %s: %s not met walking %s", ErrCorrupt, x.snap.Info.ID.Short(), p, dir)
 	}
 	return nil
 }

@@ -72,14 +72,39 @@ func (s *Snapshot) Read(ctx context.Context, p string) (metastore.Resource, erro
 	if err != nil {
 		return metastore.Resource{}, err
 	}
+	data, err := s.content(p, id)
+	if err != nil {
+		return metastore.Resource{}, err
+	}
+	return metastore.Resource{Path: p, Data: data, Timestamp: ts}, nil
+}
+
+// content reads blob id, the content of resource p.
+func (s *Snapshot) content(p string, id objects.ID) ([]byte, error) {
 	data, err := s.repo.objs.ReadKind(id, objects.KindBlob)
 	if err != nil {
 		if errors.Is(err, objects.ErrNotFound) {
-			return metastore.Resource{}, fmt.Errorf("%w: snapshot %s: content of %s (object %s) is missing", ErrCorrupt, s.Info.ID.Short(), p, id)
+			return nil, fmt.Errorf("%w: snapshot %s: content of %s (object %s) is missing", ErrCorrupt, s.Info.ID.Short(), p, id)
 		}
-		return metastore.Resource{}, fmt.Errorf("%w: snapshot %s: %s: %v", ErrCorrupt, s.Info.ID.Short(), p, err)
+		return nil, fmt.Errorf("%w: snapshot %s: %s: %v", ErrCorrupt, s.Info.ID.Short(), p, err)
 	}
-	return metastore.Resource{Path: p, Data: data, Timestamp: ts}, nil
+	return data, nil
+}
+
+// Walk calls fn for each resource whose path starts with prefix, in byte
+// order of path, with its content and timestamp (metastore.Walker); a
+// resource whose content cannot be read is passed with the error Read
+// gives. It reads the resources' folders once each, and big ones entry by
+// entry without keeping them: a project scope reads every job of a large
+// snapshot through it, one at a time.
+func (s *Snapshot) Walk(ctx context.Context, prefix string, fn func(metastore.Resource, error) error) error {
+	if err := metastore.CheckPrefix(prefix); err != nil {
+		return err
+	}
+	return s.tree.Walk(ctx, prefix, true, func(e tree.Entry) error {
+		data, err := s.content(e.Key, e.ID)
+		return fn(metastore.Resource{Path: e.Key, Data: data, Timestamp: e.Timestamp}, err)
+	})
 }
 
 // List calls fn for each resource whose path starts with prefix, in byte

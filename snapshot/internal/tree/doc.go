@@ -17,6 +17,9 @@
 //     first lookups (the first search reads the whole folder once, noting
 //     the names listed twice and a mark every 32 entries; later ones start
 //     at a mark and stop past the name), decoded for walks and many lookups.
+//   - stream.go: a walk reads a big folder (256 KiB of tree: Kylin's
+//     /execute of a busy metastore) and its timestamp records entry by
+//     entry, and keeps neither, in the snapshot or the Reader.
 //   - compare.go: Reader.Compare walks two snapshots' trees together and
 //     skips the folders whose tree and timestamps tree are both unchanged.
 //   - check.go: Checker, the strict mode of verify: every tree read afresh

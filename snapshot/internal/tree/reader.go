@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"sort"
 	"strings"
 	"sync"
 
@@ -42,6 +43,13 @@ func (r *Reader) load(id objects.ID) (*dir, error) {
 	if err != nil || !fresh {
 		return d, err
 	}
+	r.keep(d)
+	return d, nil
+}
+
+// keep caches folder d, read afresh.
+func (r *Reader) keep(d *dir) {
+	id := d.id
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.dirs == nil || r.bytes+len(d.raw) > maxCachedBytes {
@@ -51,7 +59,6 @@ func (r *Reader) load(id objects.ID) (*dir, error) {
 		r.dirs[id] = d
 		r.bytes += len(d.raw)
 	}
-	return d, nil
 }
 
 // read returns the folder tree id from the cache, or read from the object
@@ -81,6 +88,9 @@ type Root struct {
 
 	mu   sync.Mutex
 	dirs map[string]*dir // folder path without slashes at the ends ("" is the root)
+	// walking holds the big folders a walk is streaming, by path, so that
+	// the folders below them are found without reading them again.
+	walking map[string]*dir
 }
 
 // Open opens the snapshot tree whose root tree is root; name describes the
@@ -94,6 +104,9 @@ func (r *Reader) Open(root objects.ID, name string) *Root {
 func (t *Root) dir(path string) (*dir, error) {
 	t.mu.Lock()
 	d, ok := t.dirs[path]
+	if !ok {
+		d, ok = t.walking[path]
+	}
 	t.mu.Unlock()
 	if ok {
 		return d, nil
@@ -289,6 +302,12 @@ func (t *Root) walk(ctx context.Context, dir, prefix string, timestamps bool, fn
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if raw, err := t.bigFolder(dir); raw != nil || err != nil {
+		if err != nil {
+			return err
+		}
+		return t.stream(ctx, dir, raw, prefix, timestamps, fn)
+	}
 	entries, ok, err := t.Folder(dir)
 	if err != nil || !ok {
 		return err
@@ -345,4 +364,19 @@ func (r *Reader) encoding(id objects.ID) ([]byte, error) {
 		return r.objs.ReadKind(id, objects.KindTree)
 	}
 	return raw, nil
+}
+
+// Kept returns the paths of the folders the snapshot keeps (read and not
+// missing), sorted: for tests of what a reader holds.
+func (t *Root) Kept() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []string
+	for p, d := range t.dirs {
+		if d != nil {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
