@@ -378,20 +378,77 @@ func (w *PackWriter) rebase(k Kind, base, id ID, data []byte) {
 	if !ok {
 		return
 	}
-	_, old, err := w.repo.Read(base)
-	if err == nil && len(old) >= 64 {
-		if delta := diffDelta(k, data, old); len(delta) < len(old)/2 {
-			entry := encodeDeltaEntry(id, delta, w.level)
-			w.mu.Lock()
-			w.rewrite[base] = entry
-			w.mu.Unlock()
-			return
-		}
-	}
+	entry := w.baseDelta(k, base, id, data)
 	w.mu.Lock()
-	delete(w.rewrite, base)
+	if entry != nil {
+		w.rewrite[base] = entry
+	} else {
+		delete(w.rewrite, base)
+	}
 	w.mu.Unlock()
 }
+
+// baseDelta returns the entry storing base as a delta against data (the
+// object id), or nil if that delta is not worth it. A tree base, often a
+// flat folder of hundreds of thousands of entries, is read from its small
+// pack as a stream, entry by entry (Merge.treeDelta): neither it nor the
+// tree the delta rebuilds is ever held whole. Anything else, or a tree
+// that does not parse, is read whole (diffDelta).
+func (w *PackWriter) baseDelta(k Kind, base, id ID, data []byte) []byte {
+	var delta []byte
+	size := 0
+	if k == KindTree {
+		delta, size = w.copy.treeDelta(base, data)
+	}
+	if delta == nil {
+		_, old, err := w.repo.Read(base)
+		if err != nil {
+			return nil
+		}
+		delta, size = diffDelta(k, data, old), len(old)
+	}
+	if size < 64 || len(delta) >= size/2 {
+		return nil
+	}
+	return encodeDeltaEntry(id, delta, w.level)
+}
+
+// treeDelta returns a delta that rebuilds tree base, which one of the
+// packs holds whole, from src, and base's size; nil if base is not a whole
+// tree there or does not parse. base is inflated as the delta is built,
+// and the delta checked by hashing what it makes (deltaMakes): the memory
+// is the delta and a buffer, whatever the size of the trees.
+func (cs *Merge) treeDelta(base ID, src []byte) ([]byte, int) {
+	for _, p := range cs.packs {
+		off, ok := p.x.find(base)
+		if !ok {
+			continue
+		}
+		pf := &packFile{name: p.name, f: p.f, size: p.size + 20, idx: p.x}
+		pr := pf.reader(off)
+		defer putReader(pr)
+		e, err := pf.entryAt(pr, off)
+		if err != nil || e.typ != int(KindTree) || e.size > maxObjectSize {
+			return nil, 0
+		}
+		zr, err := getZlibReader(pr.br)
+		if err != nil {
+			return nil, 0
+		}
+		defer zlibReaders.Put(zr)
+		c := &streamCursor{r: bufio.NewReaderSize(zr, treeStreamBuffer), size: int(e.size)}
+		delta, ok := buildTreeDelta(src, c, c.size)
+		if !ok || !deltaMakes(KindTree, src, delta, base) {
+			return nil, 0
+		}
+		return delta, c.size
+	}
+	return nil, 0
+}
+
+// treeStreamBuffer is the buffer of a tree read as a stream: an entry
+// whose name is longer fails the stream (the tree is then read whole).
+const treeStreamBuffer = 16 << 10
 
 // diffDelta returns a delta that rebuilds target from src, objects of kind
 // k. Trees are matched entry by entry (treeDelta), and the result checked;

@@ -3,9 +3,11 @@ package objects
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -327,5 +329,83 @@ func TestPackWriterLeavesOtherPacksAlone(t *testing.T) {
 		if !r.Has(id) {
 			t.Errorf("object %s lost", id)
 		}
+	}
+}
+
+// TestTreeRebaseHoldsNoTree checks that storing the previous version of a
+// large tree as a delta against the new one reads it as a stream: the
+// delta is made, rebuilds the old tree, and what is allocated meanwhile is
+// a small fraction of one tree (reading the old tree whole, or rebuilding
+// it to check the delta, took twice its size: a churn backup of a million
+// resources held that for each of its large folders' trees and mirrors).
+func TestTreeRebaseHoldsNoTree(t *testing.T) {
+	r := newRepo(t)
+	names := make([]string, 50000)
+	for i := range names {
+		names[i] = fmt.Sprintf("%08x-job-%06d", uint32(i)*2654435761, i)
+	}
+	old := jobTree(t, names, []string{"sub"}, 0)
+	w, err := mergingWriter(r, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _, err := w.Write(KindTree, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := commitMerging(r, w); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < len(names); i += 100 {
+		names[i] += "-changed"
+	}
+	cur := jobTree(t, names, []string{"sub"}, 1)
+	id := HashObject(KindTree, cur)
+	w, err = mergingWriter(r, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	w.copy.analyze()
+	// One P, so that the pools of readers and compressors the first call
+	// fills serve the next (a pool's per-P slot is not shared); the least
+	// of a few tries, as a collection may empty the pools meanwhile.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var entry []byte
+	least := uint64(1 << 62)
+	for range 4 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		entry = w.baseDelta(KindTree, base, id, cur)
+		runtime.ReadMemStats(&after)
+		least = min(least, after.TotalAlloc-before.TotalAlloc)
+	}
+	if entry == nil {
+		t.Fatal("no delta for a tree with 1% of its entries changed")
+	}
+	if least > uint64(len(old)/8) {
+		t.Errorf("storing a %d-byte tree as a delta allocated %d bytes, want under %d", len(old), least, len(old)/8)
+	}
+	if len(entry) > len(old)/10 {
+		t.Errorf("delta entry of %d bytes for a %d-byte tree with 1%% changed", len(entry), len(old))
+	}
+	// The entry: header, base id, zlib stream of the delta.
+	i := 0
+	for entry[i]&0x80 != 0 {
+		i++
+	}
+	if got := ID(entry[i+1 : i+21]); got != id {
+		t.Fatalf("delta against %s, want %s", got, id)
+	}
+	zr, err := getZlibReader(bytes.NewReader(entry[i+21:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	delta, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := applyDelta(cur, delta); err != nil || !bytes.Equal(got, old) {
+		t.Fatalf("the delta does not rebuild the old tree: %v", err)
 	}
 }
