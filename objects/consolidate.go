@@ -484,6 +484,9 @@ func (w *PackWriter) WriteDelta(k Kind, data []byte, base ID) (ID, bool, error) 
 		return id, false, nil
 	}
 	w.rebase(k, base, id, data)
+	if len(data) >= streamEntry {
+		return id, true, w.appendStream(id, k, data, w.levelFor(k))
+	}
 	b := w.encode(k, data, w.levelFor(k))
 	defer w.release(b)
 	return id, true, w.append(id, b.Bytes(), int64(len(data)))
