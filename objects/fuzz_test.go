@@ -213,3 +213,45 @@ func FuzzWalkTree(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCheckEncoding: for any tree DecodeTree and DecodeTreeShared accept
+// (the same entries), CheckEncoding agrees with encoding the entries again
+// and comparing, as verify did: nil for the same bytes, EncodeTree's own
+// error when it fails, else an error wrapping ErrCorrupt.
+func FuzzCheckEncoding(f *testing.F) {
+	a := HashObject(KindBlob, []byte("a"))
+	good, _ := EncodeTree([]TreeEntry{
+		{Name: "a.json", Mode: ModeFile, ID: a},
+		{Name: "cube", Mode: ModeDir, ID: HashObject(KindTree, nil)},
+	})
+	f.Add(good)
+	f.Add(append(append([]byte{}, good...), good...))                                 // duplicated
+	f.Add([]byte("100755 x\x00aaaaaaaaaaaaaaaaaaaa100644 a\x00aaaaaaaaaaaaaaaaaaaa")) // mode and order
+	f.Add([]byte("040000 cube\x00aaaaaaaaaaaaaaaaaaaa"))                              // git's old dir mode
+	f.Add([]byte("120000 link\x00aaaaaaaaaaaaaaaaaaaa"))
+	f.Add([]byte(""))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		entries, err := DecodeTree(data)
+		if err != nil {
+			return
+		}
+		shared, err := DecodeTreeShared(data)
+		if err != nil || !reflect.DeepEqual(shared, entries) {
+			t.Fatalf("DecodeTreeShared: %v, entries differ", err)
+		}
+		again, encErr := EncodeTree(entries)
+		err = CheckEncoding(entries, data)
+		switch {
+		case encErr != nil:
+			if err == nil || err.Error() != encErr.Error() {
+				t.Fatalf("CheckEncoding = %v, want EncodeTree's %v", err, encErr)
+			}
+		case bytes.Equal(again, data):
+			if err != nil {
+				t.Fatalf("CheckEncoding of a canonical tree: %v", err)
+			}
+		case !errors.Is(err, ErrCorrupt):
+			t.Fatalf("CheckEncoding of a tree encoded otherwise = %v, want ErrCorrupt", err)
+		}
+	})
+}

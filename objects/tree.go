@@ -117,7 +117,53 @@ func (t *TreeEncoder) Bytes() []byte { return t.b }
 // DecodeTree parses the content of a git tree object. The names share one
 // copy of data (a folder of 50,000 jobs is one allocation, not 50,000).
 func DecodeTree(data []byte) ([]TreeEntry, error) {
-	all := string(data)
+	return decodeTree(string(data))
+}
+
+// DecodeTreeShared is DecodeTree whose names point into data itself, which
+// must not change afterwards: a caller that owns data and only reads it
+// (verify, checking a flat folder of 300,000 jobs) saves the copy.
+func DecodeTreeShared(data []byte) ([]TreeEntry, error) {
+	return decodeTree(unsafe.String(unsafe.SliceData(data), len(data)))
+}
+
+// CheckEncoding returns nil if data is exactly EncodeTree(entries), the
+// error EncodeTree would return if it fails, and else an error wrapping
+// ErrCorrupt if the encoding differs; it builds no encoding to compare.
+func CheckEncoding(entries []TreeEntry, data []byte) error {
+	off, differs := 0, false
+	for i, e := range entries {
+		if err := checkEntryName(e.Name); err != nil {
+			return err
+		}
+		mode := "100644 "
+		switch {
+		case e.Mode == ModeDir:
+			mode = "40000 "
+		case e.Mode != ModeFile:
+			return fmt.Errorf("tree entry %q: unsupported mode %o", e.Name, e.Mode)
+		}
+		if i > 0 && CompareTreeKeys(entries[i-1].Name, entries[i-1].IsDir(), e.Name, e.IsDir()) >= 0 {
+			return fmt.Errorf("tree entry %q: entries not in git order or duplicated", e.Name)
+		}
+		n := len(mode) + len(e.Name) + 1 + len(e.ID)
+		if differs || off+n > len(data) {
+			// Go on: an error of EncodeTree's further on comes first.
+			differs = true
+			continue
+		}
+		b := data[off : off+n]
+		differs = string(b[:len(mode)]) != mode || string(b[len(mode):len(mode)+len(e.Name)]) != e.Name ||
+			b[len(mode)+len(e.Name)] != 0 || ID(b[n-20:]) != e.ID
+		off += n
+	}
+	if differs || off != len(data) {
+		return fmt.Errorf("%w: tree not encoded as git does", ErrCorrupt)
+	}
+	return nil
+}
+
+func decodeTree(all string) ([]TreeEntry, error) {
 	out := make([]TreeEntry, 0, len(all)/48+1)
 	for i := 0; i < len(all); {
 		sp := strings.IndexByte(all[i:], ' ')

@@ -121,6 +121,25 @@ func TestVerifyFindsStructuralProblems(t *testing.T) {
 			only: 2,
 		},
 		{
+			// A file and a folder of one name are in git order: the
+			// folder (which sorts after the file, and after "x-1" and
+			// "x.json") is the second, in a folder and in the root.
+			name:  "file and folder of one name",
+			count: 6,
+			build: func(t *testing.T, pw *objects.PackWriter) objects.ID {
+				empty, _, _ := pw.WriteBlob(nil)
+				blob, _, _ := pw.WriteBlob([]byte("{}"))
+				sub := writeTree(t, pw, file("y.json", blob))
+				subTS := writeTree(t, pw, file("y.json@5", empty))
+				cube := writeTree(t, pw, file("x", blob), file("x-1", blob), file("x.json", blob), dir("x", sub))
+				cubeTS := writeTree(t, pw, file("x@5", empty), file("x-1@5", empty), file("x.json@5", empty), dir("x", subTS))
+				ts := writeTree(t, pw, dir("cube", cubeTS), file("x@5", empty), dir("x", subTS))
+				return rootWithRecords(t, pw, ts, dir("cube", cube), file("x", blob), dir("x", sub))
+			},
+			want: []string{"/cube/x: name listed twice in its folder", "/x: name listed twice in its folder"},
+			only: 2,
+		},
+		{
 			name:  "resource without timestamp and a record without resource",
 			count: 1,
 			build: func(t *testing.T, pw *objects.PackWriter) objects.ID {

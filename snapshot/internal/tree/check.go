@@ -1,7 +1,9 @@
 package tree
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/kylin-tools/metastore/objects"
 )
@@ -92,14 +94,16 @@ func (c *Checker) tree(key string, id objects.ID) ([]objects.TreeEntry, bool) {
 		c.Problem(key, id, "tree "+err.Error())
 		return nil, false
 	}
-	entries, err := objects.DecodeTree(data)
+	// The names point into data, which nothing changes: a flat folder of
+	// 300,000 jobs is not copied, nor encoded again to compare.
+	entries, err := objects.DecodeTreeShared(data)
 	if err != nil {
 		c.Problem(key, id, err.Error())
 		return nil, false
 	}
-	if again, err := objects.EncodeTree(entries); err != nil || string(again) != string(data) {
+	if err := objects.CheckEncoding(entries, data); err != nil {
 		msg := "tree is not in canonical git form"
-		if err != nil {
+		if !errors.Is(err, objects.ErrCorrupt) {
 			msg += ": " + err.Error()
 		}
 		c.Problem(key, id, msg)
@@ -164,15 +168,14 @@ func (c *Checker) records(key string, mirror objects.ID) (map[string]bool, map[s
 func (c *Checker) folder(key string, entries []objects.TreeEntry, mirror objects.ID) int {
 	files, dirs := c.records(key, mirror)
 	n := 0
-	names := make(map[string]bool, len(entries))
-	for _, e := range entries {
+	again := namedBefore(entries)
+	for i, e := range entries {
 		p := key + "/" + e.Name
-		if names[e.Name] {
+		if again(i) {
 			// Two files are caught as a non-canonical tree; a file and a
 			// folder of one name are in git order, and as ambiguous.
 			c.Problem(p, objects.ID{}, "name listed twice in its folder")
 		}
-		names[e.Name] = true
 		if e.IsDir() {
 			m, ok := dirs[EscapeDir(e.Name)]
 			if !ok {
@@ -200,4 +203,34 @@ func (c *Checker) folder(key string, entries []objects.TreeEntry, mirror objects
 	}
 	c.Folder()
 	return n
+}
+
+// namedBefore returns a function reporting whether the name of entries[i]
+// is that of an entry before it. In a tree strictly in git order (every
+// folder checked but the root) only a file and a folder can share a name,
+// the file first: a folder's name is looked up among the entries by binary
+// search, without a set of every name (15 MB for a flat folder of 300,000
+// jobs). Otherwise the names seen are kept in a set.
+func namedBefore(entries []objects.TreeEntry) func(i int) bool {
+	for i := 1; i < len(entries); i++ {
+		a, b := entries[i-1], entries[i]
+		if objects.CompareTreeKeys(a.Name, a.IsDir(), b.Name, b.IsDir()) >= 0 {
+			seen := make(map[string]bool, len(entries))
+			return func(i int) bool {
+				name := entries[i].Name
+				was := seen[name]
+				seen[name] = true
+				return was
+			}
+		}
+	}
+	return func(i int) bool {
+		if !entries[i].IsDir() {
+			return false
+		}
+		_, found := slices.BinarySearchFunc(entries[:i], entries[i].Name, func(x objects.TreeEntry, name string) int {
+			return objects.CompareTreeKeys(x.Name, x.IsDir(), name, false)
+		})
+		return found
+	}
 }
