@@ -135,8 +135,8 @@ func (c *Checker) subfolder(key string, id, mirror objects.ID) int {
 // records reads the timestamps tree of the folder at key: the names of the
 // resources it has records for, and its subfolders' timestamps trees by
 // (escaped) name.
-func (c *Checker) records(key string, mirror objects.ID) (map[string]bool, map[string]objects.ID) {
-	files := map[string]bool{}
+func (c *Checker) records(key string, mirror objects.ID) (*recordSet, map[string]objects.ID) {
+	files := &recordSet{}
 	dirs := map[string]objects.ID{}
 	if mirror.IsZero() {
 		return files, dirs
@@ -145,6 +145,7 @@ func (c *Checker) records(key string, mirror objects.ID) (map[string]bool, map[s
 	if !ok {
 		return files, dirs
 	}
+	names := make([]string, 0, len(entries))
 	for _, e := range entries {
 		if e.IsDir() {
 			dirs[e.Name] = e.ID
@@ -155,12 +156,54 @@ func (c *Checker) records(key string, mirror objects.ID) (map[string]bool, map[s
 			c.Problem(key+"/"+e.Name, objects.ID{}, "timestamp record is not <name>@<milliseconds>")
 			continue
 		}
-		if files[name] {
-			c.Problem(key+"/"+name, objects.ID{}, "two timestamp records")
-		}
-		files[name] = true
+		names = append(names, name)
 	}
+	// In the mirror's order a name can come before a shorter one it
+	// starts with ("JOB-00@..." before "JOB@..."): sort by name.
+	if !slices.IsSorted(names) {
+		slices.Sort(names)
+	}
+	files.names = slices.CompactFunc(names, func(a, b string) bool {
+		if a == b {
+			c.Problem(key+"/"+a, objects.ID{}, "two timestamp records")
+		}
+		return a == b
+	})
+	files.used = make([]bool, len(files.names))
 	return files, dirs
+}
+
+// recordSet is the names of the resources a folder's timestamps tree has
+// records for, sorted, each marked once a resource takes it: 17 bytes a
+// name where a map took 30 to 60 (a flat folder of 300,000 jobs).
+type recordSet struct {
+	names []string
+	used  []bool
+	next  int // where the last name taken was: resources come in order
+}
+
+// take marks the record of name as used; false if there is none, or it
+// is used already (a name listed twice).
+func (r *recordSet) take(name string) bool {
+	lo, hi := 0, len(r.names)
+	if r.next < hi && r.names[r.next] <= name {
+		// Gallop from the last one taken: the next resource is usually
+		// the next record.
+		lo = r.next
+		step := 1
+		for lo+step < hi && r.names[lo+step] <= name {
+			lo += step
+			step *= 2
+		}
+		hi = min(hi, lo+step+1)
+	}
+	i, found := slices.BinarySearch(r.names[lo:hi], name)
+	i += lo
+	if !found || r.used[i] {
+		return false
+	}
+	r.used[i], r.next = true, i
+	return true
 }
 
 // folder checks the entries of the folder at key against its timestamps
@@ -189,14 +232,15 @@ func (c *Checker) folder(key string, entries []objects.TreeEntry, mirror objects
 		if err := checkMode(e.Name, e.Mode); err != nil {
 			c.Problem(p, e.ID, fmt.Sprintf("unexpected mode %o", e.Mode))
 		}
-		if !files[e.Name] {
+		if !files.take(e.Name) {
 			c.Problem(p, objects.ID{}, "resource has no timestamp record")
 		}
-		delete(files, e.Name)
 		c.Resource(p, e.ID)
 	}
-	for name := range files {
-		c.Problem(key+"/"+name, objects.ID{}, "timestamp record without a resource")
+	for i, name := range files.names {
+		if !files.used[i] {
+			c.Problem(key+"/"+name, objects.ID{}, "timestamp record without a resource")
+		}
 	}
 	for name := range dirs {
 		c.Problem(key+"/"+name, objects.ID{}, "timestamp records for a folder that does not exist")
