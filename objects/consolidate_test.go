@@ -194,15 +194,7 @@ func TestConsolidationCopiesEveryObjectOnce(t *testing.T) {
 			ow.WriteBlob([]byte("only in the other pack"))
 			want[HashObject(KindBlob, []byte("only in the other pack"))] = []byte("only in the other pack")
 			ow.Commit()
-			op, _ := other.Packs()
-			for _, ext := range []string{".pack", ".idx"} {
-				b, err := os.ReadFile(filepath.Join(other.Path(), "objects", "pack", op[0]+ext))
-				if err != nil {
-					t.Fatal(err)
-				}
-				os.WriteFile(filepath.Join(r.Path(), "objects", "pack", op[0]+ext), b, 0o600)
-			}
-			r.reindex()
+			copyPacks(t, other, r)
 		}
 	}
 	packs, _ := r.Packs()
@@ -408,4 +400,23 @@ func TestTreeRebaseHoldsNoTree(t *testing.T) {
 	if got, err := applyDelta(cur, delta); err != nil || !bytes.Equal(got, old) {
 		t.Fatalf("the delta does not rebuild the old tree: %v", err)
 	}
+}
+
+// copyPacks copies the packs of from, with their indexes, into to, which
+// then sees them.
+func copyPacks(t *testing.T, from, to *Repository) {
+	t.Helper()
+	names, _ := from.Packs()
+	for _, n := range names {
+		for _, ext := range []string{".pack", ".idx"} {
+			b, err := os.ReadFile(filepath.Join(from.Path(), "objects", "pack", n+ext))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(to.Path(), "objects", "pack", n+ext), b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	to.reindex()
 }

@@ -2,8 +2,6 @@ package objects
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
 	"testing"
 )
@@ -40,15 +38,7 @@ func TestMarks(t *testing.T) {
 	// A pack made elsewhere with an object the first pack has.
 	other := newRepo(t)
 	writePack(other, names[5], "only in the third pack")
-	op, _ := other.Packs()
-	for _, ext := range []string{".pack", ".idx"} {
-		b, err := os.ReadFile(filepath.Join(other.Path(), "objects", "pack", op[0]+ext))
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(r.Path(), "objects", "pack", op[0]+ext), b, 0o600)
-	}
-	r.reindex()
+	copyPacks(t, other, r)
 	ids = append(ids, HashObject(KindBlob, []byte("in no pack")), HashObject(KindTree, nil))
 
 	var before, after runtime.MemStats
