@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"testing"
+	"unsafe"
 )
 
 // TestConsolidationStoresVersionsAsDeltas writes twenty versions of a large
@@ -419,4 +420,121 @@ func copyPacks(t *testing.T, from, to *Repository) {
 		}
 	}
 	to.reindex()
+}
+
+// TestDeltaChainsStopAtMaxDepth writes 60 versions of an object, each in a
+// pack that absorbs the previous one: each older version becomes a delta
+// against its successor until the chain resting on a whole version would
+// reach maxDepth; that version stays whole and the next chain starts on
+// the newer ones. Every version reads back.
+func TestDeltaChainsStopAtMaxDepth(t *testing.T) {
+	r := newRepo(t)
+	var lines [][]byte
+	for i := 0; i < 3000; i++ {
+		lines = append(lines, []byte(fmt.Sprintf("entry %05d with some payload %x\n", i, i*7919)))
+	}
+	const versions = 60
+	var ids []ID
+	var datas [][]byte
+	prev := ID{}
+	for v := 0; v < versions; v++ {
+		lines[v*37%len(lines)] = []byte(fmt.Sprintf("changed in version %d\n", v))
+		data := bytes.Join(lines, nil)
+		w, err := mergingWriter(r, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _, err := w.WriteDelta(KindBlob, data, prev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := commitMerging(r, w); err != nil {
+			t.Fatal(err)
+		}
+		ids, datas, prev = append(ids, id), append(datas, data), id
+	}
+	ps, err := r.openPacks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	depth := func(id ID) int {
+		d := 0
+		for {
+			p, off, ok := ps.find(id)
+			if !ok {
+				t.Fatalf("object %s not found", id)
+			}
+			e, err := p.header(off)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.typ != typeRefDelta {
+				return d
+			}
+			d, id = d+1, e.base
+		}
+	}
+	var whole []int
+	deepest := 0
+	for v, id := range ids {
+		got, err := r.ReadKind(id, KindBlob)
+		if err != nil || !bytes.Equal(got, datas[v]) {
+			t.Fatalf("version %d reads back wrong: %v", v, err)
+		}
+		d := depth(id)
+		if d == 0 {
+			whole = append(whole, v)
+		}
+		deepest = max(deepest, d)
+	}
+	// Versions 0-48 rest on version 49 (a chain of 49); version 49 then
+	// stays whole, and 50-58 rest on 59, the newest.
+	if !slices.Equal(whole, []int{maxDepth - 1, versions - 1}) || deepest != maxDepth-1 {
+		t.Errorf("whole versions %v, deepest chain %d; want [%d %d] and %d", whole, deepest, maxDepth-1, versions-1, maxDepth-1)
+	}
+}
+
+// TestMergeAnalysisSmallPerObject checks that analysing the small packs of
+// a merge (entry headers, delta depths and heights) costs the entries
+// read from their indexes and 8 bytes an object, not maps by id (which
+// took about 150 bytes an object more).
+func TestMergeAnalysisSmallPerObject(t *testing.T) {
+	if n := unsafe.Sizeof(chainSlot{}); n != 8 {
+		t.Errorf("chainSlot is %d bytes, want 8", n)
+	}
+	r := newRepo(t)
+	const perPack = 10000
+	prev := ID{}
+	for p := 0; p < 2; p++ {
+		w, err := r.NewPackWriter(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < perPack; i++ {
+			data := []byte(fmt.Sprintf("object %d of pack %d, with enough text to be worth a delta %0200d", i, p, i))
+			id, _, err := w.WriteDelta(KindBlob, data, prev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			prev = id
+		}
+		if _, err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := r.PlanMerge()
+	if err != nil || len(m.packs) != 2 {
+		t.Fatalf("PlanMerge: %d packs, %v", len(m.packs), err)
+	}
+	defer m.close()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	m.analyze()
+	runtime.ReadMemStats(&after)
+	perObject := float64(after.TotalAlloc-before.TotalAlloc) / (2 * perPack)
+	// idxEntry (40 bytes) + chainSlot (8), with room for the slices'
+	// rounding.
+	if perObject > 64 {
+		t.Errorf("analysing %d objects allocated %.0f bytes an object, want at most 64", 2*perPack, perObject)
+	}
 }
