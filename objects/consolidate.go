@@ -341,7 +341,6 @@ func (w *PackWriter) copyInto(ops []copyOp, out io.Writer) error {
 		cur *smallPack
 		rd  *bufio.Reader
 		pos int64 // offset in cur that rd reads next
-		buf []byte
 	)
 	for _, op := range ops {
 		p, e := op.p, op.p.entries[op.i]
@@ -378,20 +377,34 @@ func (w *PackWriter) copyInto(ops []copyOp, out io.Writer) error {
 			rd.Reset(io.NewSectionReader(p.f, e.offset, p.size-e.offset))
 		}
 		cur, pos = p, e.offset
-		if int64(cap(buf)) < n {
-			buf = make([]byte, n)
-		}
-		b := buf[:n]
-		if _, err := io.ReadFull(rd, b); err != nil {
+		// Through the buffers, never the entry whole (a large folder's
+		// tree is tens of megabytes).
+		if err := copyEntry(out, rd, n); err != nil {
 			return fmt.Errorf("copy from pack %s: %w", p.name, err)
 		}
 		pos += n
-		if _, err := out.Write(b); err != nil {
-			return fmt.Errorf("write pack: %w", err)
-		}
 		w.entries = append(w.entries, packEntry{id: e.id, offset: w.offset, crc: e.crc})
 		w.offset += n
 		w.stats.CopiedBytes += n
+	}
+	return nil
+}
+
+// copyEntry copies n bytes from rd to out.
+func copyEntry(out io.Writer, rd *bufio.Reader, n int64) error {
+	for n > 0 {
+		b, err := rd.Peek(int(min(n, copyBuffer)))
+		if len(b) == 0 {
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+		if _, err := out.Write(b); err != nil {
+			return fmt.Errorf("write pack: %w", err)
+		}
+		rd.Discard(len(b))
+		n -= int64(len(b))
 	}
 	return nil
 }

@@ -538,3 +538,43 @@ func TestMergeAnalysisSmallPerObject(t *testing.T) {
 		t.Errorf("analysing %d objects allocated %.0f bytes an object, want at most 64", 2*perPack, perObject)
 	}
 }
+
+// TestMergeCopiesLargeEntriesThroughBuffers checks that a large entry of a
+// small pack is copied into the new pack through the copy buffers, not
+// read whole first: committing a merge that copies an 8 MiB entry
+// allocates less than half of it.
+func TestMergeCopiesLargeEntriesThroughBuffers(t *testing.T) {
+	r := newRepo(t)
+	big := incompressible(8<<20, 7)
+	w, err := r.NewPackWriter(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bigID, _, err := w.WriteBlob(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	w, err = mergingWriter(r, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.WriteBlob(incompressible(tinyPack+1000, 8)); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	st, err := commitMerging(r, w)
+	runtime.ReadMemStats(&after)
+	if err != nil || len(st.Merged) != 1 {
+		t.Fatalf("commit: merged %v, %v", st.Merged, err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > uint64(len(big)/2) {
+		t.Errorf("merging a pack with an entry of %d bytes allocated %d bytes", len(big), n)
+	}
+	if got, err := r.ReadKind(bigID, KindBlob); err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("the large blob reads back wrong: %v", err)
+	}
+}
