@@ -41,7 +41,7 @@ func (c *Checker) Check(root objects.ID) (n int, ok bool) {
 		c.Problem("", root, "root tree "+err.Error())
 		return 0, false
 	}
-	entries, err := objects.DecodeTree(data)
+	list, err := objects.DecodeTree(data)
 	if err != nil {
 		c.Problem("", root, err.Error())
 		return 0, false
@@ -49,7 +49,7 @@ func (c *Checker) Check(root objects.ID) (n int, ok bool) {
 	c.Trees++
 	var resources []objects.TreeEntry
 	var mirror objects.ID
-	for _, e := range entries {
+	for _, e := range list {
 		if e.Name == RecordsDir {
 			mirror = c.mirrorRoot(e)
 			continue
@@ -59,7 +59,7 @@ func (c *Checker) Check(root objects.ID) (n int, ok bool) {
 	if mirror.IsZero() {
 		c.Problem("", objects.ID{}, "no "+RecordsDir+"/"+TimestampsDir+" records")
 	}
-	return c.folder("", resources, mirror), true
+	return c.folder("", folderEntries{list: resources}, mirror), true
 }
 
 // mirrorRoot returns the timestamps tree in the records entry e.
@@ -87,21 +87,25 @@ func (c *Checker) mirrorRoot(e objects.TreeEntry) objects.ID {
 	return objects.ID{}
 }
 
-// tree reads and decodes a tree, checking that it is in canonical git form.
-func (c *Checker) tree(key string, id objects.ID) ([]objects.TreeEntry, bool) {
+// tree reads a tree and checks that it is in canonical git form; it
+// returns the tree's bytes, which the caller walks (ScanTree) or decodes
+// in place: a flat folder of 300,000 jobs is neither copied, nor decoded
+// into a slice, nor encoded again to compare.
+func (c *Checker) tree(key string, id objects.ID) ([]byte, bool) {
 	data, err := c.Read(id, objects.KindTree)
 	if err != nil {
 		c.Problem(key, id, "tree "+err.Error())
 		return nil, false
 	}
-	// The names point into data, which nothing changes: a flat folder of
-	// 300,000 jobs is not copied, nor encoded again to compare.
-	entries, err := objects.DecodeTreeShared(data)
-	if err != nil {
+	enc := objects.EncodingCheck{Data: data}
+	if err := objects.ScanTree(data, func(e objects.TreeEntry) bool {
+		enc.Add(e)
+		return true
+	}); err != nil {
 		c.Problem(key, id, err.Error())
 		return nil, false
 	}
-	if err := objects.CheckEncoding(entries, data); err != nil {
+	if err := enc.Err(); err != nil {
 		msg := "tree is not in canonical git form"
 		if !errors.Is(err, objects.ErrCorrupt) {
 			msg += ": " + err.Error()
@@ -110,7 +114,46 @@ func (c *Checker) tree(key string, id objects.ID) ([]objects.TreeEntry, bool) {
 		return nil, false
 	}
 	c.Trees++
-	return entries, true
+	return data, true
+}
+
+// folderEntries is a folder's entries: decoded (list: the root, or a folder with
+// subfolders, whose names are looked up for a name listed twice), or walked
+// in place from its tree's bytes (data: a folder of files only, where the
+// canonical form leaves no name twice).
+type folderEntries struct {
+	list []objects.TreeEntry
+	data []byte
+}
+
+// entriesOf returns the entries of the canonical tree data.
+func entriesOf(data []byte) folderEntries {
+	dirs := false
+	objects.ScanTree(data, func(e objects.TreeEntry) bool {
+		dirs = e.IsDir()
+		return !dirs
+	})
+	if !dirs {
+		return folderEntries{data: data}
+	}
+	list, _ := objects.DecodeTreeShared(data)
+	return folderEntries{list: list}
+}
+
+// each calls fn with each entry and whether its name is that of an entry
+// before it.
+func (es folderEntries) each(fn func(e objects.TreeEntry, again bool)) {
+	if es.list == nil {
+		objects.ScanTree(es.data, func(e objects.TreeEntry) bool {
+			fn(e, false)
+			return true
+		})
+		return
+	}
+	again := namedBefore(es.list)
+	for i, e := range es.list {
+		fn(e, again(i))
+	}
 }
 
 // subfolder checks the folder at key (tree id, timestamps tree mirror)
@@ -120,10 +163,10 @@ func (c *Checker) subfolder(key string, id, mirror objects.ID) int {
 	if n, ok := c.folders[pair]; ok {
 		return n
 	}
-	entries, ok := c.tree(key, id)
+	data, ok := c.tree(key, id)
 	n := 0
 	if ok {
-		n = c.folder(key, entries, mirror)
+		n = c.folder(key, entriesOf(data), mirror)
 	}
 	if c.folders == nil {
 		c.folders = map[[2]objects.ID]int{}
@@ -141,23 +184,27 @@ func (c *Checker) records(key string, mirror objects.ID) (*recordSet, map[string
 	if mirror.IsZero() {
 		return files, dirs
 	}
-	entries, ok := c.tree("/"+MirrorPath("")+key, mirror)
+	data, ok := c.tree("/"+MirrorPath("")+key, mirror)
 	if !ok {
 		return files, dirs
 	}
-	names := make([]string, 0, len(entries))
-	for _, e := range entries {
+	// A record of a timestamp since 2001 (13 digits) takes at least 43
+	// bytes ("100644 ", a name, "@", the digits, a NUL and an id): room for
+	// all of them without regrowing (shorter timestamps only make it grow).
+	names := make([]string, 0, len(data)/43+1)
+	objects.ScanTree(data, func(e objects.TreeEntry) bool {
 		if e.IsDir() {
 			dirs[e.Name] = e.ID
-			continue
+			return true
 		}
 		name, _, ok := ParseMirrorEntry(e.Name)
 		if !ok {
 			c.Problem(key+"/"+e.Name, objects.ID{}, "timestamp record is not <name>@<milliseconds>")
-			continue
+			return true
 		}
 		names = append(names, name)
-	}
+		return true
+	})
 	// In the mirror's order a name can come before a shorter one it
 	// starts with ("JOB-00@..." before "JOB@..."): sort by name.
 	if !slices.IsSorted(names) {
@@ -208,13 +255,12 @@ func (r *recordSet) take(name string) bool {
 
 // folder checks the entries of the folder at key against its timestamps
 // tree and returns how many resources it holds.
-func (c *Checker) folder(key string, entries []objects.TreeEntry, mirror objects.ID) int {
+func (c *Checker) folder(key string, es folderEntries, mirror objects.ID) int {
 	files, dirs := c.records(key, mirror)
 	n := 0
-	again := namedBefore(entries)
-	for i, e := range entries {
+	es.each(func(e objects.TreeEntry, again bool) {
 		p := key + "/" + e.Name
-		if again(i) {
+		if again {
 			// Two files are caught as a non-canonical tree; a file and a
 			// folder of one name are in git order, and as ambiguous.
 			c.Problem(p, objects.ID{}, "name listed twice in its folder")
@@ -226,7 +272,7 @@ func (c *Checker) folder(key string, entries []objects.TreeEntry, mirror objects
 			}
 			delete(dirs, EscapeDir(e.Name))
 			n += c.subfolder(p, e.ID, m)
-			continue
+			return
 		}
 		n++
 		if err := checkMode(e.Name, e.Mode); err != nil {
@@ -236,7 +282,7 @@ func (c *Checker) folder(key string, entries []objects.TreeEntry, mirror objects
 			c.Problem(p, objects.ID{}, "resource has no timestamp record")
 		}
 		c.Resource(p, e.ID)
-	}
+	})
 	for i, name := range files.names {
 		if !files.used[i] {
 			c.Problem(key+"/"+name, objects.ID{}, "timestamp record without a resource")
