@@ -457,23 +457,6 @@ func TestDeltaChainsStopAtMaxDepth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	depth := func(id ID) int {
-		d := 0
-		for {
-			p, off, ok := ps.find(id)
-			if !ok {
-				t.Fatalf("object %s not found", id)
-			}
-			e, err := p.header(off)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if e.typ != typeRefDelta {
-				return d
-			}
-			d, id = d+1, e.base
-		}
-	}
 	var whole []int
 	deepest := 0
 	for v, id := range ids {
@@ -481,7 +464,7 @@ func TestDeltaChainsStopAtMaxDepth(t *testing.T) {
 		if err != nil || !bytes.Equal(got, datas[v]) {
 			t.Fatalf("version %d reads back wrong: %v", v, err)
 		}
-		d := depth(id)
+		d := chainLength(t, ps, id)
 		if d == 0 {
 			whole = append(whole, v)
 		}
