@@ -46,6 +46,7 @@ type smallPack struct {
 	size    int64 // bytes before the trailing checksum
 	x       *packIndex
 	entries []idxEntry // in pack order; read by analyze
+	first   int        // the slot of its first object in the Merge's chains
 }
 
 // Merge is a choice of packs for a new pack to absorb (see PlanMerge and
@@ -53,8 +54,45 @@ type smallPack struct {
 type Merge struct {
 	packs    []*smallPack
 	analyzed bool
-	depth    map[ID]int // delta chain length of each copied object (0: whole)
-	height   map[ID]int // longest chain of copied deltas that rests on it
+	// chains has a slot per object of the packs (pack after pack, each in
+	// the order of its index): 8 bytes an object, where maps by id took
+	// about 150 (the small packs of a million-resource repository after
+	// ten churn backups hold about 100,000 objects).
+	chains []chainSlot
+}
+
+// chainSlot is what analyze finds of one copied object: the slot of the
+// base of its delta, and how deep it is and how long the chains of copied
+// deltas resting on it are.
+type chainSlot struct {
+	base   int32  // slot of its base; noBase (whole), outsideBase (a base not copied)
+	depth  uint16 // delta chain length (0: whole)
+	height uint16 // longest chain of copied deltas that rests on it
+}
+
+const (
+	noBase      = -1
+	outsideBase = -2
+	// maxChain bounds the chains analyze follows (a cycle in damaged packs).
+	maxChain = 1000
+)
+
+// slot returns the slot of id: in the first pack that holds it, whose copy
+// of it the new pack takes (planCopy).
+func (cs *Merge) slot(id ID) (int, bool) {
+	for _, p := range cs.packs {
+		if k, ok := p.x.pos(id); ok {
+			return p.first + k, true
+		}
+	}
+	return 0, false
+}
+
+// rebaseable reports whether base is copied whole, with a chain of copied
+// deltas resting on it short enough for one more.
+func (cs *Merge) rebaseable(base ID) bool {
+	k, ok := cs.slot(base)
+	return ok && cs.chains[k].depth == 0 && int(cs.chains[k].height)+1 < maxDepth
 }
 
 // holds reports whether one of the small packs has id (a search of their
@@ -119,63 +157,83 @@ func (cs *Merge) analyze() {
 		return
 	}
 	cs.analyzed = true
-	cs.depth, cs.height = map[ID]int{}, map[ID]int{}
-	bases := map[ID]ID{}
+	type delta struct {
+		slot int32
+		base ID
+	}
+	var deltas []delta
 	kept := cs.packs[:0]
+	n := 0
 	for _, p := range cs.packs {
 		ok := p.load() == nil
-		local := map[ID]ID{}
+		mark := len(deltas)
 		for _, e := range p.entries {
 			if !ok {
 				break
 			}
 			typ, base, err := p.entryHeader(e.offset)
-			if err != nil || typ == typeOfsDelta || typ < 1 || typ > typeRefDelta {
+			k, found := p.x.pos(e.id)
+			if err != nil || !found || typ == typeOfsDelta || typ < 1 || typ > typeRefDelta {
 				ok = false
 				break
 			}
 			if typ == typeRefDelta {
-				local[e.id] = base
+				deltas = append(deltas, delta{int32(n + k), base})
 			}
 		}
 		if !ok {
 			// Not merged: its objects stay where they are.
 			p.f.Close()
+			deltas = deltas[:mark]
 			continue
 		}
+		p.first = n
+		n += p.x.n
 		kept = append(kept, p)
-		for k, v := range local {
-			bases[k] = v
-		}
 	}
 	cs.packs = kept
-	// Depths, following bases inside the copied set.
-	var depth func(id ID, seen int) int
-	depth = func(id ID, seen int) int {
-		if d, ok := cs.depth[id]; ok {
-			return d
-		}
-		b, ok := bases[id]
-		if !ok || seen > 1000 {
-			cs.depth[id] = 0
-			return 0
-		}
-		d := depth(b, seen+1) + 1
-		cs.depth[id] = d
-		return d
+	cs.chains = make([]chainSlot, n)
+	for i := range cs.chains {
+		cs.chains[i].base = noBase
 	}
-	for _, p := range cs.packs {
-		for _, e := range p.entries {
-			depth(e.id, 0)
+	for _, d := range deltas {
+		b, ok := cs.slot(d.base)
+		if !ok {
+			b = outsideBase
 		}
+		cs.chains[d.slot].base = int32(b)
 	}
-	// Heights: walk each delta's chain down to its whole base.
-	for id := range bases {
-		h := 1
-		for b, ok := bases[id], true; ok && h < 1000; b, ok = bases[b] {
-			if cs.height[b] < h {
-				cs.height[b] = h
+	cs.measureChains()
+}
+
+// measureChains computes the depth of every slot, and the height of every
+// object a copied delta rests on.
+func (cs *Merge) measureChains() {
+	c := cs.chains
+	for i := range c {
+		// The chain below i, up to a slot whose depth is known.
+		d, b, steps := 0, int32(i), 0
+		for ; b >= 0 && c[b].base != noBase && steps < maxChain; steps++ {
+			if c[b].depth > 0 {
+				d += int(c[b].depth)
+				break
 			}
+			if c[b].base == outsideBase {
+				d++
+				break
+			}
+			d++
+			b = c[b].base
+		}
+		if steps == maxChain {
+			d = 0 // a cycle: as if whole
+		}
+		c[i].depth = uint16(min(d, maxChain))
+	}
+	for i := range c {
+		h := 1
+		for b := c[i].base; b >= 0 && h < maxChain; b = c[b].base {
+			c[b].height = max(c[b].height, uint16(h))
 			h++
 		}
 	}
@@ -248,29 +306,27 @@ func (cs *Merge) close() {
 const copyBuffer = 1 << 20
 
 // copyOp is one entry of a small pack to copy into the new pack: as it is,
-// or as the delta in rewrite.
+// or as the delta in the writer's rewrite.
 type copyOp struct {
-	p       *smallPack
-	i       int    // index in p.entries
-	rewrite []byte // the entry to write instead; nil: copy as is
+	p *smallPack
+	i int // index in p.entries
 }
 
 // planCopy lists the small packs' entries the new pack copies: every object
-// not written already, once, in pack order.
+// not written already, once (from the first small pack that has it), in
+// pack order.
 func (w *PackWriter) planCopy() []copyOp {
 	cs := w.copy
 	if cs == nil {
 		return nil
 	}
 	var ops []copyOp
-	planned := ObjectSet{}
 	for _, p := range cs.packs {
 		for i, e := range p.entries {
-			if planned.Has(e.id) || w.written.has(w.entries, e.id) {
+			if k, _ := cs.slot(e.id); k < p.first || w.written.has(w.entries, e.id) {
 				continue // written new, or in an earlier small pack
 			}
-			planned.Add(e.id)
-			ops = append(ops, copyOp{p: p, i: i, rewrite: w.rewrite[e.id]})
+			ops = append(ops, copyOp{p: p, i: i})
 		}
 	}
 	return ops
@@ -285,19 +341,18 @@ func (w *PackWriter) copyInto(ops []copyOp, out io.Writer) error {
 		cur *smallPack
 		rd  *bufio.Reader
 		pos int64 // offset in cur that rd reads next
-		buf []byte
 	)
 	for _, op := range ops {
 		p, e := op.p, op.p.entries[op.i]
-		if op.rewrite != nil {
+		if rw := w.rewrite[e.id]; len(rw) > 0 {
 			// The previous version of a new object, now stored as a delta
 			// against it.
-			if _, err := out.Write(op.rewrite); err != nil {
+			if _, err := out.Write(rw); err != nil {
 				return fmt.Errorf("write pack: %w", err)
 			}
-			w.entries = append(w.entries, packEntry{id: e.id, offset: w.offset, crc: crc32.ChecksumIEEE(op.rewrite)})
-			w.offset += int64(len(op.rewrite))
-			w.stats.CopiedBytes += int64(len(op.rewrite))
+			w.entries = append(w.entries, packEntry{id: e.id, offset: w.offset, crc: crc32.ChecksumIEEE(rw)})
+			w.offset += int64(len(rw))
+			w.stats.CopiedBytes += int64(len(rw))
 			continue
 		}
 		end := p.size
@@ -322,20 +377,34 @@ func (w *PackWriter) copyInto(ops []copyOp, out io.Writer) error {
 			rd.Reset(io.NewSectionReader(p.f, e.offset, p.size-e.offset))
 		}
 		cur, pos = p, e.offset
-		if int64(cap(buf)) < n {
-			buf = make([]byte, n)
-		}
-		b := buf[:n]
-		if _, err := io.ReadFull(rd, b); err != nil {
+		// Through the buffers, never the entry whole (a large folder's
+		// tree is tens of megabytes).
+		if err := copyEntry(out, rd, n); err != nil {
 			return fmt.Errorf("copy from pack %s: %w", p.name, err)
 		}
 		pos += n
-		if _, err := out.Write(b); err != nil {
-			return fmt.Errorf("write pack: %w", err)
-		}
 		w.entries = append(w.entries, packEntry{id: e.id, offset: w.offset, crc: e.crc})
 		w.offset += n
 		w.stats.CopiedBytes += n
+	}
+	return nil
+}
+
+// copyEntry copies n bytes from rd to out.
+func copyEntry(out io.Writer, rd *bufio.Reader, n int64) error {
+	for n > 0 {
+		b, err := rd.Peek(int(min(n, copyBuffer)))
+		if len(b) == 0 {
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+		if _, err := out.Write(b); err != nil {
+			return fmt.Errorf("write pack: %w", err)
+		}
+		rd.Discard(len(b))
+		n -= int64(len(b))
 	}
 	return nil
 }
@@ -369,8 +438,7 @@ func (w *PackWriter) rebase(k Kind, base, id ID, data []byte) {
 	}
 	w.mu.Lock()
 	w.copy.analyze()
-	_, has := w.copy.depth[base]
-	ok := has && w.copy.depth[base] == 0 && w.copy.height[base]+1 < maxDepth && w.rewrite[base] == nil
+	ok := w.copy.rebaseable(base) && w.rewrite[base] == nil
 	if ok {
 		w.rewrite[base] = []byte{} // claimed
 	}
@@ -378,20 +446,77 @@ func (w *PackWriter) rebase(k Kind, base, id ID, data []byte) {
 	if !ok {
 		return
 	}
-	_, old, err := w.repo.Read(base)
-	if err == nil && len(old) >= 64 {
-		if delta := diffDelta(k, data, old); len(delta) < len(old)/2 {
-			entry := encodeDeltaEntry(id, delta, w.level)
-			w.mu.Lock()
-			w.rewrite[base] = entry
-			w.mu.Unlock()
-			return
-		}
-	}
+	entry := w.baseDelta(k, base, id, data)
 	w.mu.Lock()
-	delete(w.rewrite, base)
+	if entry != nil {
+		w.rewrite[base] = entry
+	} else {
+		delete(w.rewrite, base)
+	}
 	w.mu.Unlock()
 }
+
+// baseDelta returns the entry storing base as a delta against data (the
+// object id), or nil if that delta is not worth it. A tree base, often a
+// flat folder of hundreds of thousands of entries, is read from its small
+// pack as a stream, entry by entry (Merge.treeDelta): neither it nor the
+// tree the delta rebuilds is ever held whole. Anything else, or a tree
+// that does not parse, is read whole (diffDelta).
+func (w *PackWriter) baseDelta(k Kind, base, id ID, data []byte) []byte {
+	var delta []byte
+	size := 0
+	if k == KindTree {
+		delta, size = w.copy.treeDelta(base, data)
+	}
+	if delta == nil {
+		_, old, err := w.repo.Read(base)
+		if err != nil {
+			return nil
+		}
+		delta, size = diffDelta(k, data, old), len(old)
+	}
+	if size < 64 || len(delta) >= size/2 {
+		return nil
+	}
+	return encodeDeltaEntry(id, delta, w.level)
+}
+
+// treeDelta returns a delta that rebuilds tree base, which one of the
+// packs holds whole, from src, and base's size; nil if base is not a whole
+// tree there or does not parse. base is inflated as the delta is built,
+// and the delta checked by hashing what it makes (deltaMakes): the memory
+// is the delta and a buffer, whatever the size of the trees.
+func (cs *Merge) treeDelta(base ID, src []byte) ([]byte, int) {
+	for _, p := range cs.packs {
+		off, ok := p.x.find(base)
+		if !ok {
+			continue
+		}
+		pf := &packFile{name: p.name, f: p.f, size: p.size + 20, idx: p.x}
+		pr := pf.reader(off)
+		defer putReader(pr)
+		e, err := pf.entryAt(pr, off)
+		if err != nil || e.typ != int(KindTree) || e.size > maxObjectSize {
+			return nil, 0
+		}
+		zr, err := getZlibReader(pr.br)
+		if err != nil {
+			return nil, 0
+		}
+		defer zlibReaders.Put(zr)
+		c := &streamCursor{r: bufio.NewReaderSize(zr, treeStreamBuffer), size: int(e.size)}
+		delta, ok := buildTreeDelta(src, c, c.size)
+		if !ok || !deltaMakes(KindTree, src, delta, base) {
+			return nil, 0
+		}
+		return delta, c.size
+	}
+	return nil, 0
+}
+
+// treeStreamBuffer is the buffer of a tree read as a stream: an entry
+// whose name is longer fails the stream (the tree is then read whole).
+const treeStreamBuffer = 16 << 10
 
 // diffDelta returns a delta that rebuilds target from src, objects of kind
 // k. Trees are matched entry by entry (treeDelta), and the result checked;
@@ -427,6 +552,9 @@ func (w *PackWriter) WriteDelta(k Kind, data []byte, base ID) (ID, bool, error) 
 		return id, false, nil
 	}
 	w.rebase(k, base, id, data)
+	if len(data) >= streamEntry {
+		return id, true, w.appendStream(id, k, data, w.levelFor(k))
+	}
 	b := w.encode(k, data, w.levelFor(k))
 	defer w.release(b)
 	return id, true, w.append(id, b.Bytes(), int64(len(data)))

@@ -3,11 +3,14 @@ package objects
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
+	"unsafe"
 )
 
 // TestConsolidationStoresVersionsAsDeltas writes twenty versions of a large
@@ -192,15 +195,7 @@ func TestConsolidationCopiesEveryObjectOnce(t *testing.T) {
 			ow.WriteBlob([]byte("only in the other pack"))
 			want[HashObject(KindBlob, []byte("only in the other pack"))] = []byte("only in the other pack")
 			ow.Commit()
-			op, _ := other.Packs()
-			for _, ext := range []string{".pack", ".idx"} {
-				b, err := os.ReadFile(filepath.Join(other.Path(), "objects", "pack", op[0]+ext))
-				if err != nil {
-					t.Fatal(err)
-				}
-				os.WriteFile(filepath.Join(r.Path(), "objects", "pack", op[0]+ext), b, 0o600)
-			}
-			r.reindex()
+			copyPacks(t, other, r)
 		}
 	}
 	packs, _ := r.Packs()
@@ -327,5 +322,242 @@ func TestPackWriterLeavesOtherPacksAlone(t *testing.T) {
 		if !r.Has(id) {
 			t.Errorf("object %s lost", id)
 		}
+	}
+}
+
+// TestTreeRebaseHoldsNoTree checks that storing the previous version of a
+// large tree as a delta against the new one reads it as a stream: the
+// delta is made, rebuilds the old tree, and what is allocated meanwhile is
+// a small fraction of one tree (reading the old tree whole, or rebuilding
+// it to check the delta, took twice its size: a churn backup of a million
+// resources held that for each of its large folders' trees and mirrors).
+func TestTreeRebaseHoldsNoTree(t *testing.T) {
+	r := newRepo(t)
+	names := make([]string, 50000)
+	for i := range names {
+		names[i] = fmt.Sprintf("%08x-job-%06d", uint32(i)*2654435761, i)
+	}
+	old := jobTree(t, names, []string{"sub"}, 0)
+	w, err := mergingWriter(r, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _, err := w.Write(KindTree, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := commitMerging(r, w); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < len(names); i += 100 {
+		names[i] += "-changed"
+	}
+	cur := jobTree(t, names, []string{"sub"}, 1)
+	id := HashObject(KindTree, cur)
+	w, err = mergingWriter(r, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	w.copy.analyze()
+	// One P, so that the pools of readers and compressors the first call
+	// fills serve the next (a pool's per-P slot is not shared); the least
+	// of a few tries, as a collection may empty the pools meanwhile.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var entry []byte
+	least := uint64(1 << 62)
+	for range 4 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		entry = w.baseDelta(KindTree, base, id, cur)
+		runtime.ReadMemStats(&after)
+		least = min(least, after.TotalAlloc-before.TotalAlloc)
+	}
+	if entry == nil {
+		t.Fatal("no delta for a tree with 1% of its entries changed")
+	}
+	if least > uint64(len(old)/8) {
+		t.Errorf("storing a %d-byte tree as a delta allocated %d bytes, want under %d", len(old), least, len(old)/8)
+	}
+	if len(entry) > len(old)/10 {
+		t.Errorf("delta entry of %d bytes for a %d-byte tree with 1%% changed", len(entry), len(old))
+	}
+	// The entry: header, base id, zlib stream of the delta.
+	i := 0
+	for entry[i]&0x80 != 0 {
+		i++
+	}
+	if got := ID(entry[i+1 : i+21]); got != id {
+		t.Fatalf("delta against %s, want %s", got, id)
+	}
+	zr, err := getZlibReader(bytes.NewReader(entry[i+21:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	delta, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := applyDelta(cur, delta); err != nil || !bytes.Equal(got, old) {
+		t.Fatalf("the delta does not rebuild the old tree: %v", err)
+	}
+}
+
+// copyPacks copies the packs of from, with their indexes, into to, which
+// then sees them.
+func copyPacks(t *testing.T, from, to *Repository) {
+	t.Helper()
+	names, _ := from.Packs()
+	for _, n := range names {
+		for _, ext := range []string{".pack", ".idx"} {
+			b, err := os.ReadFile(filepath.Join(from.Path(), "objects", "pack", n+ext))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(to.Path(), "objects", "pack", n+ext), b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	to.reindex()
+}
+
+// TestDeltaChainsStopAtMaxDepth writes 60 versions of an object, each in a
+// pack that absorbs the previous one: each older version becomes a delta
+// against its successor until the chain resting on a whole version would
+// reach maxDepth; that version stays whole and the next chain starts on
+// the newer ones. Every version reads back.
+func TestDeltaChainsStopAtMaxDepth(t *testing.T) {
+	r := newRepo(t)
+	var lines [][]byte
+	for i := 0; i < 3000; i++ {
+		lines = append(lines, []byte(fmt.Sprintf("entry %05d with some payload %x\n", i, i*7919)))
+	}
+	const versions = 60
+	var ids []ID
+	var datas [][]byte
+	prev := ID{}
+	for v := 0; v < versions; v++ {
+		lines[v*37%len(lines)] = []byte(fmt.Sprintf("changed in version %d\n", v))
+		data := bytes.Join(lines, nil)
+		w, err := mergingWriter(r, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _, err := w.WriteDelta(KindBlob, data, prev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := commitMerging(r, w); err != nil {
+			t.Fatal(err)
+		}
+		ids, datas, prev = append(ids, id), append(datas, data), id
+	}
+	ps, err := r.openPacks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var whole []int
+	deepest := 0
+	for v, id := range ids {
+		got, err := r.ReadKind(id, KindBlob)
+		if err != nil || !bytes.Equal(got, datas[v]) {
+			t.Fatalf("version %d reads back wrong: %v", v, err)
+		}
+		d := chainLength(t, ps, id)
+		if d == 0 {
+			whole = append(whole, v)
+		}
+		deepest = max(deepest, d)
+	}
+	// Versions 0-48 rest on version 49 (a chain of 49); version 49 then
+	// stays whole, and 50-58 rest on 59, the newest.
+	if !slices.Equal(whole, []int{maxDepth - 1, versions - 1}) || deepest != maxDepth-1 {
+		t.Errorf("whole versions %v, deepest chain %d; want [%d %d] and %d", whole, deepest, maxDepth-1, versions-1, maxDepth-1)
+	}
+}
+
+// TestMergeAnalysisSmallPerObject checks that analysing the small packs of
+// a merge (entry headers, delta depths and heights) costs the entries
+// read from their indexes and 8 bytes an object, not maps by id (which
+// took about 150 bytes an object more).
+func TestMergeAnalysisSmallPerObject(t *testing.T) {
+	if n := unsafe.Sizeof(chainSlot{}); n != 8 {
+		t.Errorf("chainSlot is %d bytes, want 8", n)
+	}
+	r := newRepo(t)
+	const perPack = 10000
+	prev := ID{}
+	for p := 0; p < 2; p++ {
+		w, err := r.NewPackWriter(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < perPack; i++ {
+			data := []byte(fmt.Sprintf("object %d of pack %d, with enough text to be worth a delta %0200d", i, p, i))
+			id, _, err := w.WriteDelta(KindBlob, data, prev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			prev = id
+		}
+		if _, err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := r.PlanMerge()
+	if err != nil || len(m.packs) != 2 {
+		t.Fatalf("PlanMerge: %d packs, %v", len(m.packs), err)
+	}
+	defer m.close()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	m.analyze()
+	runtime.ReadMemStats(&after)
+	perObject := float64(after.TotalAlloc-before.TotalAlloc) / (2 * perPack)
+	// idxEntry (40 bytes) + chainSlot (8), with room for the slices'
+	// rounding.
+	if perObject > 64 {
+		t.Errorf("analysing %d objects allocated %.0f bytes an object, want at most 64", 2*perPack, perObject)
+	}
+}
+
+// TestMergeCopiesLargeEntriesThroughBuffers checks that a large entry of a
+// small pack is copied into the new pack through the copy buffers, not
+// read whole first: committing a merge that copies an 8 MiB entry
+// allocates less than half of it.
+func TestMergeCopiesLargeEntriesThroughBuffers(t *testing.T) {
+	r := newRepo(t)
+	big := incompressible(8<<20, 7)
+	w, err := r.NewPackWriter(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bigID, _, err := w.WriteBlob(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	w, err = mergingWriter(r, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.WriteBlob(incompressible(tinyPack+1000, 8)); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	st, err := commitMerging(r, w)
+	runtime.ReadMemStats(&after)
+	if err != nil || len(st.Merged) != 1 {
+		t.Fatalf("commit: merged %v, %v", st.Merged, err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > uint64(len(big)/2) {
+		t.Errorf("merging a pack with an entry of %d bytes allocated %d bytes", len(big), n)
+	}
+	if got, err := r.ReadKind(bigID, KindBlob); err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("the large blob reads back wrong: %v", err)
 	}
 }

@@ -21,8 +21,9 @@
 //     and their indexes (packset.go: the writer's set of ids and the index
 //     it writes); consolidate.go: merging small packs, a step of its
 //     own that the writer's caller asks for (PlanMerge, Absorb, RemovePacks).
-//   - tree.go, treedelta.go, commit.go, id.go: trees, tree deltas, commits,
-//     object ids.
+//   - tree.go, treedelta.go, commit.go, id.go: trees, tree deltas (from a
+//     tree in memory or read as a stream), commits, object ids; marks.go:
+//     a compact set of the repository's objects (a bit per packed object).
 //   - sendpack.go (WritePack: a pack of chosen objects, reusing stored
 //     entries), recvpack.go (ReceivePack: a received pack checked and
 //     indexed, as git index-pack does), reach.go (what a remote lacks:

@@ -213,3 +213,59 @@ func FuzzWalkTree(f *testing.F) {
 		}
 	})
 }
+
+// FuzzEncodingCheck: ScanTree reads the entries DecodeTree and
+// DecodeTreeShared decode, with the same error; for any tree they accept,
+// EncodingCheck agrees with encoding the entries again and comparing, as
+// verify did: nil for the same bytes, EncodeTree's own error when it fails,
+// else an error wrapping ErrCorrupt.
+func FuzzEncodingCheck(f *testing.F) {
+	a := HashObject(KindBlob, []byte("a"))
+	good, _ := EncodeTree([]TreeEntry{
+		{Name: "a.json", Mode: ModeFile, ID: a},
+		{Name: "cube", Mode: ModeDir, ID: HashObject(KindTree, nil)},
+	})
+	f.Add(good)
+	f.Add(append(append([]byte{}, good...), good...))                                 // duplicated
+	f.Add([]byte("100755 x\x00aaaaaaaaaaaaaaaaaaaa100644 a\x00aaaaaaaaaaaaaaaaaaaa")) // mode and order
+	f.Add([]byte("040000 cube\x00aaaaaaaaaaaaaaaaaaaa"))                              // git's old dir mode
+	f.Add([]byte("120000 link\x00aaaaaaaaaaaaaaaaaaaa"))
+	f.Add(append(append([]byte{}, good...), "100644 x"...)) // truncated after good entries
+	f.Add([]byte(""))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		entries, err := DecodeTree(data)
+		var scanned []TreeEntry
+		scanErr := ScanTree(data, func(e TreeEntry) bool {
+			scanned = append(scanned, e)
+			return true
+		})
+		if (err == nil) != (scanErr == nil) || (err != nil && err.Error() != scanErr.Error()) {
+			t.Fatalf("ScanTree error %v, DecodeTree's %v", scanErr, err)
+		}
+		if err != nil {
+			return
+		}
+		shared, err := DecodeTreeShared(data)
+		if err != nil || !reflect.DeepEqual(shared, entries) || (len(entries) > 0 && !reflect.DeepEqual(scanned, entries)) {
+			t.Fatalf("DecodeTreeShared (%v) or ScanTree: entries differ", err)
+		}
+		again, encErr := EncodeTree(entries)
+		c := EncodingCheck{Data: data}
+		for _, e := range entries {
+			c.Add(e)
+		}
+		err = c.Err()
+		switch {
+		case encErr != nil:
+			if err == nil || err.Error() != encErr.Error() {
+				t.Fatalf("EncodingCheck = %v, want EncodeTree's %v", err, encErr)
+			}
+		case bytes.Equal(again, data):
+			if err != nil {
+				t.Fatalf("EncodingCheck of a canonical tree: %v", err)
+			}
+		case !errors.Is(err, ErrCorrupt):
+			t.Fatalf("EncodingCheck of a tree encoded otherwise = %v, want ErrCorrupt", err)
+		}
+	})
+}

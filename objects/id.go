@@ -4,6 +4,7 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"strconv"
 )
 
@@ -57,12 +58,18 @@ func (k Kind) String() string {
 // HashObject returns the ID git gives an object of kind k with content data.
 func HashObject(k Kind, data []byte) ID {
 	h := sha1.New()
-	h.Write([]byte(k.String()))
-	h.Write([]byte{' '})
-	h.Write(strconv.AppendInt(nil, int64(len(data)), 10))
-	h.Write([]byte{0})
+	writeObjectHeader(h, k, len(data))
 	h.Write(data)
 	var id ID
 	h.Sum(id[:0])
 	return id
+}
+
+// writeObjectHeader writes what git hashes before an object's content:
+// its kind, a space, its size in decimal and a NUL.
+func writeObjectHeader(h io.Writer, k Kind, size int) {
+	h.Write([]byte(k.String()))
+	h.Write([]byte{' '})
+	h.Write(strconv.AppendInt(nil, int64(size), 10))
+	h.Write([]byte{0})
 }

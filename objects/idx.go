@@ -125,6 +125,14 @@ func (x *packIndex) crc(i int) uint32 { return binary.BigEndian.Uint32(x.data[x.
 
 // find returns the pack offset of id.
 func (x *packIndex) find(id ID) (int64, bool) {
+	if i, ok := x.pos(id); ok {
+		return x.offset(i)
+	}
+	return 0, false
+}
+
+// pos returns the position of id in the index (0 to x.n-1, in id order).
+func (x *packIndex) pos(id ID) (int, bool) {
 	lo := 0
 	if id[0] > 0 {
 		lo = int(binary.BigEndian.Uint32(x.data[8+(int(id[0])-1)*4:]))
@@ -135,7 +143,7 @@ func (x *packIndex) find(id ID) (int64, bool) {
 	}
 	i := lo + sort.Search(hi-lo, func(k int) bool { return bytes.Compare(x.id(lo+k), id[:]) >= 0 })
 	if i < hi && bytes.Equal(x.id(i), id[:]) {
-		return x.offset(i)
+		return i, true
 	}
 	return 0, false
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -120,5 +121,70 @@ func TestPackRoundTrip(t *testing.T) {
 	fi, _ := os.Stat(r.Path())
 	if fi.Mode().Perm() != 0o700 {
 		t.Errorf("repository mode %o, want 700", fi.Mode().Perm())
+	}
+}
+
+// TestLargeObjectsStreamIntoPack writes objects on both sides of
+// streamEntry, among small ones and from several goroutines: they read
+// back, git accepts the pack, and an object of streamEntry bytes or more
+// is compressed straight into the pack (its writing allocates a small
+// fraction of it; a buffer for its compressed copy took about its size).
+func TestLargeObjectsStreamIntoPack(t *testing.T) {
+	r := newRepo(t)
+	w, err := r.NewPackWriter(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes := []int{streamEntry - 1, streamEntry, streamEntry + 300_001, 10, 70_000}
+	want := map[ID][]byte{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i, n := range sizes {
+		data := append(incompressible(n/2, uint64(i+1)), bytes.Repeat([]byte("x"), n-n/2)...)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id, _, err := w.WriteBlob(data)
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			want[id] = data
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	big := incompressible(streamEntry+1000, 99)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // pooled compressors: see TestTreeRebaseHoldsNoTree
+	least := uint64(1 << 62)
+	for i := range 3 {
+		big[0] = byte(i)
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		id, _, err := w.Write(KindTree, big)
+		runtime.ReadMemStats(&after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		least = min(least, after.TotalAlloc-before.TotalAlloc)
+		want[id] = append([]byte(nil), big...)
+	}
+	if least > uint64(len(big)/8) {
+		t.Errorf("writing a %d-byte object allocated %d bytes, want under %d", len(big), least, len(big)/8)
+	}
+	if _, err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	for id, data := range want {
+		if _, got, err := r.Read(id); err != nil || !bytes.Equal(got, data) {
+			t.Errorf("object %s of %d bytes reads back wrong: %v", id, len(data), err)
+		}
+	}
+	if git, err := exec.LookPath("git"); err == nil {
+		packs, _ := r.Packs()
+		idx := filepath.Join(r.Path(), "objects", "pack", packs[0]+".idx")
+		if out, err := exec.Command(git, "verify-pack", idx).CombinedOutput(); err != nil {
+			t.Fatalf("git verify-pack: %v\n%s", err, out)
+		}
 	}
 }

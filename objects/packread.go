@@ -3,6 +3,7 @@ package objects
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha1"
 	"errors"
 	"fmt"
 	"io"
@@ -233,7 +234,21 @@ func parseHeader(b []byte, off int64) (entry, error) {
 	return e, nil
 }
 
+// zlibReaders reuses decompressors (getZlibReader); put them back when
+// done.
 var zlibReaders sync.Pool
+
+// getZlibReader returns a pooled zlib reader of r.
+func getZlibReader(r io.Reader) (io.ReadCloser, error) {
+	zr, _ := zlibReaders.Get().(io.ReadCloser)
+	if zr == nil {
+		return zlib.NewReader(r)
+	}
+	if err := zr.(zlib.Resetter).Reset(r, nil); err != nil {
+		return nil, err
+	}
+	return zr, nil
+}
 
 // maxDeflateRatio bounds how much deflate can expand its input (1032:1, for
 // long runs of one byte).
@@ -325,13 +340,7 @@ func (p *packFile) inflateFrom(pr *packReader, off, size int64) ([]byte, error) 
 	if avail := p.size - off; avail < 0 || size > avail*maxDeflateRatio+64 {
 		return nil, fmt.Errorf("entry claims %d bytes, more than the %d bytes left in the pack can hold", size, max(avail, 0))
 	}
-	zr, _ := zlibReaders.Get().(io.ReadCloser)
-	var err error
-	if zr == nil {
-		zr, err = zlib.NewReader(pr.br)
-	} else {
-		err = zr.(zlib.Resetter).Reset(pr.br, nil)
-	}
+	zr, err := getZlibReader(pr.br)
 	if err != nil {
 		return nil, err
 	}
@@ -424,6 +433,21 @@ var errBadDelta = errors.New("invalid delta")
 // by what base and delta can make, however large a size a corrupt delta
 // claims.
 func applyDelta(base, delta []byte) ([]byte, error) {
+	var out []byte
+	_, err := walkDelta(base, delta, func(size int) {
+		out = make([]byte, 0, min(size, 2*len(base)+len(delta)))
+	}, func(b []byte) { out = append(out, b...) })
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// walkDelta checks a git delta against base and calls start with the size
+// of its result, then part with each piece of the result in order (slices
+// of base or of delta, not to be kept). It returns the result's size, or
+// errBadDelta if the delta does not apply to base.
+func walkDelta(base, delta []byte, start func(size int), part func([]byte)) (int, error) {
 	leb := func() (int, bool) {
 		var n, shift uint
 		for i, c := range delta {
@@ -441,13 +465,14 @@ func applyDelta(base, delta []byte) ([]byte, error) {
 	}
 	srcSize, ok := leb()
 	if !ok || srcSize != len(base) {
-		return nil, errBadDelta
+		return 0, errBadDelta
 	}
 	size, ok := leb()
 	if !ok {
-		return nil, errBadDelta
+		return 0, errBadDelta
 	}
-	out := make([]byte, 0, min(size, 2*len(base)+len(delta)))
+	start(size)
+	done := 0
 	for len(delta) > 0 {
 		cmd := delta[0]
 		delta = delta[1:]
@@ -457,7 +482,7 @@ func applyDelta(base, delta []byte) ([]byte, error) {
 			for i := range v {
 				if cmd&(1<<i) != 0 {
 					if len(delta) == 0 {
-						return nil, errBadDelta
+						return 0, errBadDelta
 					}
 					v[i], delta = uint(delta[0]), delta[1:]
 				}
@@ -467,23 +492,38 @@ func applyDelta(base, delta []byte) ([]byte, error) {
 			if n == 0 {
 				n = 0x10000
 			}
-			if off+n > uint(len(base)) || len(out)+int(n) > size {
-				return nil, errBadDelta
+			if off+n > uint(len(base)) || done+int(n) > size {
+				return 0, errBadDelta
 			}
-			out = append(out, base[off:off+n]...)
+			part(base[off : off+n])
+			done += int(n)
 		case cmd != 0: // insert the next cmd bytes
-			if int(cmd) > len(delta) || len(out)+int(cmd) > size {
-				return nil, errBadDelta
+			if int(cmd) > len(delta) || done+int(cmd) > size {
+				return 0, errBadDelta
 			}
-			out, delta = append(out, delta[:cmd]...), delta[cmd:]
+			part(delta[:cmd])
+			done, delta = done+int(cmd), delta[cmd:]
 		default:
-			return nil, errBadDelta
+			return 0, errBadDelta
 		}
 	}
-	if len(out) != size {
-		return nil, errBadDelta
+	if done != size {
+		return 0, errBadDelta
 	}
-	return out, nil
+	return size, nil
+}
+
+// deltaMakes reports whether delta, applied to base, rebuilds the object
+// of kind k named want. It hashes the result as the delta makes it,
+// instead of building it: checking the delta of a large tree costs no
+// copy of the tree.
+func deltaMakes(k Kind, base, delta []byte, want ID) bool {
+	h := sha1.New()
+	_, err := walkDelta(base, delta, func(size int) { writeObjectHeader(h, k, size) },
+		func(b []byte) { h.Write(b) })
+	var got ID
+	h.Sum(got[:0])
+	return err == nil && got == want
 }
 
 func (ps *packSet) cached(p *packFile, off int64) *cachedBase {

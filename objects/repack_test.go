@@ -114,22 +114,7 @@ func TestRepackDeltasReadEverywhere(t *testing.T) {
 	}
 	longest := 0
 	for id := range want {
-		n := 0
-		for cur := id; ; n++ {
-			p, off, ok := ps.find(cur)
-			if !ok {
-				t.Fatalf("object %s not in the pack", cur)
-			}
-			e, err := p.header(off)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if e.typ != typeRefDelta {
-				break
-			}
-			cur = e.base
-		}
-		longest = max(longest, n)
+		longest = max(longest, chainLength(t, ps, id))
 	}
 	if longest > depth || longest == 0 {
 		t.Errorf("longest delta chain %d, want 1..%d", longest, depth)
@@ -190,4 +175,24 @@ func HashKind(t *testing.T, r *Repository, id ID) Kind {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// chainLength returns how many deltas reading id applies: the REF_DELTA
+// entries from id down to a whole object.
+func chainLength(t *testing.T, ps *packSet, id ID) int {
+	t.Helper()
+	for n := 0; ; n++ {
+		p, off, ok := ps.find(id)
+		if !ok {
+			t.Fatalf("object %s not in the packs", id)
+		}
+		e, err := p.header(off)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.typ != typeRefDelta {
+			return n
+		}
+		id = e.base
+	}
 }

@@ -117,31 +117,125 @@ func (t *TreeEncoder) Bytes() []byte { return t.b }
 // DecodeTree parses the content of a git tree object. The names share one
 // copy of data (a folder of 50,000 jobs is one allocation, not 50,000).
 func DecodeTree(data []byte) ([]TreeEntry, error) {
-	all := string(data)
+	return decodeTree(string(data))
+}
+
+// DecodeTreeShared is DecodeTree whose names point into data itself, which
+// must not change afterwards: a caller that owns data and only reads it
+// (verify, checking a flat folder of 300,000 jobs) saves the copy.
+func DecodeTreeShared(data []byte) ([]TreeEntry, error) {
+	return decodeTree(unsafe.String(unsafe.SliceData(data), len(data)))
+}
+
+// ScanTree calls fn with each entry of the encoded tree data, in order, as
+// DecodeTree decodes them, until fn returns false, and returns the error
+// DecodeTree returns for data (after fn has seen the entries before the
+// malformed one). Names point into data, which must not change while they
+// are used; nothing is allocated.
+func ScanTree(data []byte, fn func(TreeEntry) bool) error {
+	return walkDecoded(unsafe.String(unsafe.SliceData(data), len(data)), fn)
+}
+
+// EncodingCheck checks that a tree's bytes, Data, are exactly what
+// EncodeTree writes for the entries given to Add in turn (those ScanTree
+// reads from Data), without building that encoding. The zero value with
+// Data set is ready.
+type EncodingCheck struct {
+	Data    []byte
+	off     int
+	prev    TreeEntry
+	started bool
+	differs bool
+	err     error
+}
+
+// Add checks the next entry.
+func (c *EncodingCheck) Add(e TreeEntry) {
+	if c.err != nil {
+		return
+	}
+	prev, first := c.prev, !c.started
+	c.prev, c.started = e, true
+	if err := checkEntryName(e.Name); err != nil {
+		c.err = err
+		return
+	}
+	mode := "100644 "
+	switch {
+	case e.Mode == ModeDir:
+		mode = "40000 "
+	case e.Mode != ModeFile:
+		c.err = fmt.Errorf("tree entry %q: unsupported mode %o", e.Name, e.Mode)
+		return
+	}
+	if !first && CompareTreeKeys(prev.Name, prev.IsDir(), e.Name, e.IsDir()) >= 0 {
+		c.err = fmt.Errorf("tree entry %q: entries not in git order or duplicated", e.Name)
+		return
+	}
+	n := len(mode) + len(e.Name) + 1 + len(e.ID)
+	if c.differs || c.off+n > len(c.Data) {
+		// Go on: an error of EncodeTree's further on comes first.
+		c.differs = true
+		return
+	}
+	b := c.Data[c.off : c.off+n]
+	c.differs = string(b[:len(mode)]) != mode || string(b[len(mode):len(mode)+len(e.Name)]) != e.Name ||
+		b[len(mode)+len(e.Name)] != 0 || ID(b[n-20:]) != e.ID
+	c.off += n
+}
+
+// Err returns nil if Data is exactly EncodeTree of the entries added, the
+// error EncodeTree returns for them if it fails, and else an error wrapping
+// ErrCorrupt.
+func (c *EncodingCheck) Err() error {
+	if c.err != nil {
+		return c.err
+	}
+	if c.differs || c.off != len(c.Data) {
+		return fmt.Errorf("%w: tree not encoded as git does", ErrCorrupt)
+	}
+	return nil
+}
+
+func decodeTree(all string) ([]TreeEntry, error) {
 	out := make([]TreeEntry, 0, len(all)/48+1)
+	err := walkDecoded(all, func(e TreeEntry) bool {
+		out = append(out, e)
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// walkDecoded is ScanTree over the tree's bytes as a string.
+func walkDecoded(all string, fn func(TreeEntry) bool) error {
 	for i := 0; i < len(all); {
 		sp := strings.IndexByte(all[i:], ' ')
 		if sp < 0 {
-			return nil, fmt.Errorf("%w: tree entry without mode", ErrCorrupt)
+			return fmt.Errorf("%w: tree entry without mode", ErrCorrupt)
 		}
 		m, err := strconv.ParseUint(all[i:i+sp], 8, 32)
 		if err != nil {
-			return nil, fmt.Errorf("%w: tree entry mode %q", ErrCorrupt, all[i:i+sp])
+			return fmt.Errorf("%w: tree entry mode %q", ErrCorrupt, all[i:i+sp])
 		}
 		i += sp + 1
 		nul := strings.IndexByte(all[i:], 0)
 		if nul < 0 || len(all)-i < nul+1+20 {
-			return nil, fmt.Errorf("%w: truncated tree entry", ErrCorrupt)
+			return fmt.Errorf("%w: truncated tree entry", ErrCorrupt)
 		}
 		e := TreeEntry{Name: all[i : i+nul], Mode: normalMode(Mode(m))}
 		copy(e.ID[:], all[i+nul+1:i+nul+21])
 		i += nul + 21
 		if err := checkEntryName(e.Name); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+			return fmt.Errorf("%w: %v", ErrCorrupt, err)
 		}
-		out = append(out, e)
+		if !fn(e) {
+			return nil
+		}
 	}
-	return out, nil
+	return nil
 }
 
 // WalkTree calls fn for each entry of the encoded tree data, in order,

@@ -1,8 +1,10 @@
 package objects
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
+	"io"
 )
 
 // A changed folder's tree differs from its previous version in a few entries
@@ -23,20 +25,40 @@ const (
 // trees, and false if either does not parse as a tree or src is empty
 // (nothing to copy from; go-git refuses such deltas).
 func treeDelta(src, target []byte) ([]byte, bool) {
+	return buildTreeDelta(src, &treeCursor{data: target}, len(target))
+}
+
+// treeEntries is a walk through the entries of an encoded tree: a
+// treeCursor over the tree in memory or a streamCursor reading it.
+type treeEntries interface {
+	// next moves to the following entry; false at the end or on a
+	// malformed entry (failed is then true).
+	next() bool
+	// name is the current entry's name, entry all of it (mode, name and
+	// id), both valid until the next move.
+	name() []byte
+	entry() []byte
+	isDir() bool
+	failed() bool
+}
+
+// buildTreeDelta is treeDelta with the target, of size bytes, read through
+// t: the target is walked once, in order, and only what the delta inserts
+// is kept of it.
+func buildTreeDelta[T treeEntries](src []byte, t T, size int) ([]byte, bool) {
 	if len(src) == 0 {
 		return nil, false
 	}
 	d := deltaBuilder{buf: make([]byte, 0, 256)}
 	d.buf = appendDeltaSize(d.buf, len(src))
-	d.buf = appendDeltaSize(d.buf, len(target))
+	d.buf = appendDeltaSize(d.buf, size)
 	s := treeCursor{data: src}
 	s.next()
-	t := treeCursor{data: target}
 	for t.next() {
-		for !s.end() && CompareTreeKeys(s.name(), s.dir, t.name(), t.dir) < 0 {
+		for !s.end() && CompareTreeKeys(s.name(), s.dir, t.name(), t.isDir()) < 0 {
 			s.next()
 		}
-		entry := target[t.start:t.stop]
+		entry := t.entry()
 		if !s.end() && bytes.Equal(src[s.start:s.stop], entry) {
 			d.copy(s.start, s.stop-s.start)
 			s.next()
@@ -44,7 +66,7 @@ func treeDelta(src, target []byte) ([]byte, bool) {
 		}
 		d.insert(entry)
 	}
-	if t.err || s.err {
+	if t.failed() || s.err {
 		return nil, false
 	}
 	return d.finish(), true
@@ -81,6 +103,59 @@ func (c *treeCursor) next() bool {
 	c.stop = c.start + nul + 21
 	return true
 }
+
+func (c *treeCursor) entry() []byte { return c.data[c.start:c.stop] }
+func (c *treeCursor) isDir() bool   { return c.dir }
+func (c *treeCursor) failed() bool  { return c.err }
+
+// streamCursor walks the entries of an encoded tree of size bytes read
+// from r, holding one entry at a time. Its walk fails if the tree is
+// malformed, r fails (a zlib stream's checksum is checked at its end,
+// which the walk reads), or r holds other than size bytes.
+type streamCursor struct {
+	r         *bufio.Reader
+	size      int
+	read      int    // bytes of the tree read so far
+	buf       []byte // the current entry
+	nameStart int
+	dir       bool
+	err       bool
+}
+
+func (c *streamCursor) next() bool {
+	if c.err {
+		return false
+	}
+	head, err := c.r.ReadSlice(0) // mode, space, name, NUL
+	if len(head) == 0 && err == io.EOF && c.read == c.size {
+		return false
+	}
+	sp := bytes.IndexByte(head, ' ')
+	if err != nil || sp <= 0 || len(head) < sp+3 {
+		c.err = true
+		return false
+	}
+	c.buf = append(c.buf[:0], head...)
+	c.nameStart = sp + 1
+	c.dir = string(head[:sp]) == "40000"
+	n := len(c.buf)
+	c.buf = append(c.buf, make([]byte, 20)...)
+	if _, err := io.ReadFull(c.r, c.buf[n:]); err != nil {
+		c.err = true
+		return false
+	}
+	c.read += len(c.buf)
+	if c.read > c.size {
+		c.err = true
+		return false
+	}
+	return true
+}
+
+func (c *streamCursor) name() []byte  { return c.buf[c.nameStart : len(c.buf)-21] }
+func (c *streamCursor) entry() []byte { return c.buf }
+func (c *streamCursor) isDir() bool   { return c.dir }
+func (c *streamCursor) failed() bool  { return c.err }
 
 // end reports whether the cursor is past the last entry.
 func (c *treeCursor) end() bool { return c.start >= len(c.data) }

@@ -1,6 +1,7 @@
 package objects
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"math/rand/v2"
@@ -178,5 +179,48 @@ func mustTreeDelta(t *testing.T, src, target []byte) []byte {
 	if !bytes.Equal(out, target) {
 		t.Fatalf("delta rebuilds %d bytes, want the %d of the target", len(out), len(target))
 	}
+	c := &streamCursor{r: bufio.NewReader(bytes.NewReader(target)), size: len(target)}
+	if ds, ok := buildTreeDelta(src, c, len(target)); !ok || !bytes.Equal(ds, d) {
+		t.Fatalf("the delta from the target read as a stream differs (ok %v)", ok)
+	}
 	return d
+}
+
+// TestTreeDeltaFromStream checks that a target tree read as a stream gives
+// the delta treeDelta gives from memory, and that a stream that is
+// malformed, shorter or longer than its declared size is refused.
+func TestTreeDeltaFromStream(t *testing.T) {
+	good := jobTree(t, []string{"a", "b", "job-1", "x.json"}, []string{"x"}, 0)
+	src := jobTree(t, []string{"a", "job-1", "job-2"}, []string{"x"}, 1)
+	stream := func(b []byte, size int) *streamCursor {
+		return &streamCursor{r: bufio.NewReaderSize(bytes.NewReader(b), 16), size: size}
+	}
+	want, _ := treeDelta(src, good)
+	got, ok := buildTreeDelta(src, stream(good, len(good)), len(good))
+	if !ok || !bytes.Equal(got, want) {
+		t.Fatalf("delta from a stream = %x, %v; want %x", got, ok, want)
+	}
+	if !deltaMakes(KindTree, src, got, HashObject(KindTree, good)) {
+		t.Error("deltaMakes: the delta does not make the target")
+	}
+	if deltaMakes(KindTree, src, got, HashObject(KindTree, src)) {
+		t.Error("deltaMakes accepted a delta for another object")
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+		size int
+	}{
+		{"shorter than its size", good, len(good) + 1},
+		{"longer than its size", good, len(good) - 1},
+		{"no NUL", []byte("100644 a"), 8},
+		{"id cut short", []byte("100644 a\x00short"), 14},
+		{"no mode", []byte("nomode\x00" + string(make([]byte, 20))), 27},
+		{"no name", []byte("100644 \x00" + string(make([]byte, 20))), 28},
+		{"name longer than the buffer", []byte("100644 " + strings.Repeat("n", 40) + "\x00" + string(make([]byte, 20))), 68},
+	} {
+		if _, ok := buildTreeDelta(src, stream(c.data, c.size), c.size); ok {
+			t.Errorf("%s: accepted", c.name)
+		}
+	}
 }

@@ -145,7 +145,7 @@ func (r *Repository) Verify(ctx context.Context, opt VerifyOptions) (*VerifyResu
 // newVerifier returns a verifier of r's objects that adds what it finds to
 // res.
 func newVerifier(r *Repository, opt VerifyOptions, res *VerifyResult) *verifier {
-	v := &verifier{r: r, opt: opt, res: res, blobs: map[objects.ID]bool{}}
+	v := &verifier{r: r, opt: opt, res: res, bad: map[objects.ID]bool{}}
 	if v.opt.Progress == nil {
 		v.opt.Progress = noProgress{}
 	}
@@ -169,7 +169,10 @@ type verifier struct {
 	opt   VerifyOptions
 	res   *VerifyResult
 	trees *tree.Checker
-	blobs map[objects.ID]bool
+	// blobs are the blobs checked (made at the first, when the packs to
+	// check are there), bad those of them found missing or damaged.
+	blobs *objects.Marks
+	bad   map[objects.ID]bool
 	snap  ID
 	ref   string
 }
@@ -239,8 +242,11 @@ func (v *verifier) snapshot(ref string, id objects.ID) (objects.ID, bool) {
 
 // blob checks one resource's content: present, and with ReadData intact.
 func (v *verifier) blob(path string, id objects.ID) {
-	if ok, seen := v.blobs[id]; seen {
-		if !ok {
+	if v.blobs == nil {
+		v.blobs = v.r.objs.NewMarks()
+	}
+	if !v.blobs.Add(id) {
+		if v.bad[id] {
 			v.problem(Problem{Path: path, Object: id.String(), Message: "content missing or damaged (see above)"})
 		}
 		return
@@ -255,6 +261,8 @@ func (v *verifier) blob(path string, id objects.ID) {
 		v.problem(Problem{Path: path, Object: id.String(), Message: "content missing"})
 		ok = false
 	}
-	v.blobs[id] = ok
+	if !ok {
+		v.bad[id] = true
+	}
 	v.res.Blobs++
 }

@@ -87,6 +87,7 @@ func TestVerifyFindsStructuralProblems(t *testing.T) {
 		count int
 		build func(t *testing.T, pw *objects.PackWriter) objects.ID
 		want  []string
+		only  int // if not 0, how many problems there must be
 	}{
 		{
 			name:  "missing blob",
@@ -99,6 +100,44 @@ func TestVerifyFindsStructuralProblems(t *testing.T) {
 				return rootWithRecords(t, pw, ts, dir("cube", cube))
 			},
 			want: []string{"/cube/a.json (object 03733c4e239c83e188a7604b4291e7f3f11e8dd5): content missing"},
+		},
+		{
+			// Each blob is checked once: the second resource naming a
+			// missing one points at the first's report.
+			name:  "missing blob named twice",
+			count: 3,
+			build: func(t *testing.T, pw *objects.PackWriter) objects.ID {
+				empty, _, _ := pw.WriteBlob(nil)
+				blob, _, _ := pw.WriteBlob([]byte("{}"))
+				ghost := objects.HashObject(objects.KindBlob, []byte("never stored"))
+				cube := writeTree(t, pw, file("a.json", ghost), file("b.json", ghost), file("c.json", blob))
+				ts := writeTree(t, pw, dir("cube", writeTree(t, pw, file("a.json@5", empty), file("b.json@5", empty), file("c.json@5", empty))))
+				return rootWithRecords(t, pw, ts, dir("cube", cube))
+			},
+			want: []string{
+				"/cube/a.json (object 03733c4e239c83e188a7604b4291e7f3f11e8dd5): content missing",
+				"/cube/b.json (object 03733c4e239c83e188a7604b4291e7f3f11e8dd5): content missing or damaged (see above)",
+			},
+			only: 2,
+		},
+		{
+			// A file and a folder of one name are in git order: the
+			// folder (which sorts after the file, and after "x-1" and
+			// "x.json") is the second, in a folder and in the root.
+			name:  "file and folder of one name",
+			count: 6,
+			build: func(t *testing.T, pw *objects.PackWriter) objects.ID {
+				empty, _, _ := pw.WriteBlob(nil)
+				blob, _, _ := pw.WriteBlob([]byte("{}"))
+				sub := writeTree(t, pw, file("y.json", blob))
+				subTS := writeTree(t, pw, file("y.json@5", empty))
+				cube := writeTree(t, pw, file("x", blob), file("x-1", blob), file("x.json", blob), dir("x", sub))
+				cubeTS := writeTree(t, pw, file("x@5", empty), file("x-1@5", empty), file("x.json@5", empty), dir("x", subTS))
+				ts := writeTree(t, pw, dir("cube", cubeTS), file("x@5", empty), dir("x", subTS))
+				return rootWithRecords(t, pw, ts, dir("cube", cube), file("x", blob), dir("x", sub))
+			},
+			want: []string{"/cube/x: name listed twice in its folder", "/x: name listed twice in its folder"},
+			only: 2,
 		},
 		{
 			name:  "resource without timestamp and a record without resource",
@@ -137,7 +176,11 @@ func TestVerifyFindsStructuralProblems(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newRepo(t)
 			craft(t, r, tt.count, func(pw *objects.PackWriter) objects.ID { return tt.build(t, pw) })
-			got := strings.Join(problems(t, r, false), "\n")
+			all := problems(t, r, false)
+			if tt.only > 0 && len(all) != tt.only {
+				t.Errorf("%d problems, want %d:\n%s", len(all), tt.only, strings.Join(all, "\n"))
+			}
+			got := strings.Join(all, "\n")
 			for _, w := range tt.want {
 				if !strings.Contains(got, w) {
 					t.Errorf("problems:\n%s\nwant one containing %q", got, w)
