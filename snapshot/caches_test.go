@@ -410,7 +410,8 @@ func TestScopedScanReadsOnlyItsEntries(t *testing.T) {
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > uint64(fi.Size())/4 {
 		t.Errorf("a scan of %d members allocated %d bytes, against a %d-byte cache file; want under a quarter of it", len(members), alloc, fi.Size())
 	}
-	caches.save(items, objects.ID{7})
+	caches.stage(items)
+	caches.save(objects.ID{7})
 	got, commit := loadCacheFile(caches.path)
 	if got.len() != n || commit != (objects.ID{7}) {
 		t.Fatalf("next cache: %d entries, commit %v; want %d, %v", got.len(), commit, n, objects.ID{7})

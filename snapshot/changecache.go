@@ -412,3 +412,36 @@ func encodeCache(oldPath string, items scanList, full, same bool, commit objects
 	// The items are in path order: the file is written from them directly.
 	return cacheFileOfItems(items, commit), true
 }
+
+// setCacheCommit writes commit into the cache file at path, which was
+// written with a zero one (see fileCaches.stage), and the SHA-1 at its end
+// again, reading the file back: it is over 100 MB at a million resources,
+// and is not kept in memory to be hashed twice.
+func setCacheCommit(path string, commit objects.ID) (err error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	end := st.Size() - sha1.Size
+	if end < int64(len(cacheMagic)+len(commit)+4) {
+		return fmt.Errorf("cache file %s: %d bytes, too short", path, st.Size())
+	}
+	if _, err := f.WriteAt(commit[:], int64(len(cacheMagic))); err != nil {
+		return err
+	}
+	h := sha1.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, end)); err != nil {
+		return err
+	}
+	_, err = f.WriteAt(h.Sum(nil), end)
+	return err
+}

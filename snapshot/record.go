@@ -62,12 +62,12 @@ func (r *Repository) recordSource(ctx context.Context, src metastore.Source, req
 		return nil, fmt.Errorf("%w: %s has no resources in %s", ErrEmptySource, req.source, req.scope)
 	}
 	req.uuid = st.uuid
-	res := &BackupResult{Repository: r.Path(), Resources: items.Len(), Unread: st.unread}
-	for it := range items.all() {
-		res.Bytes += it.size
-	}
+	res := &BackupResult{Repository: r.Path(), Resources: items.Len(), Unread: st.unread, Bytes: sumOf(items).bytes}
 	res.Warnings = append(st.warnings, storeNotices(src)...)
-	rec, err := r.record(pw, items, req, caches.treeMemo(r))
+	// The next change cache is written from the records before the trees,
+	// which release them as they pass (see record).
+	caches.stage(items)
+	rec, err := r.record(pw, items, req, caches.treeMemo(r), true)
 	if err != nil {
 		return nil, err
 	}
@@ -78,14 +78,14 @@ func (r *Repository) recordSource(ctx context.Context, src metastore.Source, req
 		}
 	}
 	if req.skip && rec.unchanged {
-		return res, r.keepLatest(res, rec, req.tags, caches, items)
+		return res, r.keepLatest(res, rec, req.tags, caches)
 	}
-	return res, r.publishRecord(pw, rec, req.tags, caches, items, res)
+	return res, r.publishRecord(pw, rec, req.tags, caches, res)
 }
 
 // keepLatest ends a backup that found nothing new: the tags name the
 // snapshot that already holds this content.
-func (r *Repository) keepLatest(res *BackupResult, rec recorded, tags []string, caches *fileCaches, items scanList) error {
+func (r *Repository) keepLatest(res *BackupResult, rec recorded, tags []string, caches *fileCaches) error {
 	for _, tag := range tags {
 		if err := r.objs.UpdateRef(refTags+tag, rec.parent, objects.ZeroID); err != nil {
 			return fmt.Errorf("tag %q: %w", tag, err)
@@ -96,15 +96,15 @@ func (r *Repository) keepLatest(res *BackupResult, rec recorded, tags []string, 
 		return err
 	}
 	res.Snapshot = info
-	caches.save(items, rec.parent)
+	caches.save(rec.parent)
 	return nil
 }
 
 // publishRecord publishes a recorded snapshot and, once it is, the caches
 // that describe it (written meanwhile under temporary names).
-func (r *Repository) publishRecord(pw *objects.PackWriter, rec recorded, tags []string, caches *fileCaches, items scanList, res *BackupResult) error {
+func (r *Repository) publishRecord(pw *objects.PackWriter, rec recorded, tags []string, caches *fileCaches, res *BackupResult) error {
 	prepared := make(chan []staged, 1)
-	go func() { prepared <- caches.prepare(items, rec.commit) }()
+	go func() { prepared <- caches.prepare(rec.commit) }()
 	ps, err := r.publish(pw, rec, tags)
 	files := <-prepared
 	if err != nil {
@@ -141,9 +141,12 @@ type recorded struct {
 }
 
 // record writes the trees and the commit of a snapshot of items; memo, if
-// not nil, remembers the trees of unchanged folders (see tree.Memo).
-func (r *Repository) record(pw *objects.PackWriter, items scanList, req recordRequest, memo *dirMemo) (recorded, error) {
+// not nil, remembers the trees of unchanged folders (see tree.Memo). If
+// release, the items are released folder by folder as their trees are
+// written (see scanList.release), and gone when it returns.
+func (r *Repository) record(pw *objects.PackWriter, items scanList, req recordRequest, memo *dirMemo, release bool) (recorded, error) {
 	rec := recorded{ref: chainRef(req.scope, req.kind)}
+	sum := sumOf(items)
 	var err error
 	rec.parent, err = r.objs.Ref(rec.ref)
 	if err != nil && !errors.Is(err, objects.ErrNotFound) {
@@ -162,27 +165,46 @@ func (r *Repository) record(pw *objects.PackWriter, items scanList, req recordRe
 	if memo != nil {
 		b.Memo = memo
 	}
+	if release {
+		freed := 0
+		b.Passed = func(hi int) {
+			items.release(freed, hi)
+			freed = hi
+		}
+		defer func() { items.release(freed, items.Len()) }()
+	}
 	if rec.tree, err = b.Build(items); err != nil {
 		return rec, err
 	}
 	rec.unchanged = !rec.parent.IsZero() && parentTree == rec.tree
-	rec.commit, err = pw.WriteCommit(r.commitOf(rec, items, req))
+	rec.commit, err = pw.WriteCommit(r.commitOf(rec, sum, req))
 	return rec, err
 }
 
-// commitOf is the commit of a snapshot of items whose tree rec has.
-func (r *Repository) commitOf(rec recorded, items scanList, req recordRequest) objects.Commit {
-	var bytes int64
+// itemsSum is the number of resources of a snapshot and their total size.
+type itemsSum struct {
+	resources int
+	bytes     int64
+}
+
+func sumOf(items scanList) itemsSum {
+	s := itemsSum{resources: items.Len()}
 	for it := range items.all() {
-		bytes += it.size
+		s.bytes += it.size
 	}
+	return s
+}
+
+// commitOf is the commit of a snapshot of the resources sum counts, whose
+// tree rec has.
+func (r *Repository) commitOf(rec recorded, sum itemsSum, req recordRequest) objects.Commit {
 	// A snapshot is taken and recorded at one instant (an imported folder
 	// too: the time in its name has no zone, so it is no instant at all; see
 	// Info.FolderTime).
 	now := r.opt.Now()
 	t := trailerInfo{
 		Scope: req.scope, Kind: req.kind, Source: req.source, UUID: req.uuid,
-		Resources: items.Len(), Bytes: bytes, Segments: req.segments,
+		Resources: sum.resources, Bytes: sum.bytes, Segments: req.segments,
 		ImportPath: req.importPath, TakenAt: now, RecordedAt: now, Added: req.added,
 	}
 	if !req.restoreOf.IsZero() {

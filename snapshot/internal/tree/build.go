@@ -68,6 +68,11 @@ type Builder struct {
 	// resources); below 2, every tree is stored in turn. The largest
 	// (syncTreeSize) are always stored in turn.
 	Workers int
+	// Passed, if not nil, is told after each folder is written that the
+	// walk is done with the items before position hi: it reads them no
+	// more, and the caller may release them (a backup's scan records and
+	// paths, while the trees of the folders after them are encoded).
+	Passed func(hi int)
 
 	empty     objects.ID
 	haveEmpty bool
@@ -281,6 +286,9 @@ func (b *Builder) dir(items Items, lo, hi, off int) ([]objects.TreeEntry, []obje
 		entries = append(entries, objects.TreeEntry{Name: name, Mode: objects.ModeDir, ID: id})
 		mirror = append(mirror, objects.TreeEntry{Name: EscapeDir(name), Mode: objects.ModeDir, ID: subTS})
 		i = j
+		if b.Passed != nil {
+			b.Passed(j)
+		}
 	}
 	objects.SortTree(entries)
 	objects.SortTree(mirror)
