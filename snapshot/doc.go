@@ -61,15 +61,19 @@
 //     size, blob in the repository) is taken from it unread; the others are
 //     read and stored by Options.Workers goroutines while the listing goes
 //     on. A database that walks its rows in one pass streams them instead.
-//  3. Build the trees (tree.Builder): each folder's tree and timestamps
-//     tree, bottom up; a folder whose content did not change since the last
-//     backup comes from the tree memo without being encoded again, and the
-//     previous version of each tree is the delta base of the new one. Then
-//     the commit, with its trailers (commit.go).
+//  3. Write the next change cache from the scan's records under a
+//     temporary name (fileCaches.stage; the snapshot's id is filled in once
+//     it is recorded), then build the trees (tree.Builder): each folder's
+//     tree and timestamps tree, bottom up, the records of each folder freed
+//     once its trees are written (scanList.release); a folder whose content
+//     did not change since the last backup comes from the tree memo without
+//     being encoded again, and the previous version of each tree is the
+//     delta base of the new one. Then the commit, with its trailers
+//     (commit.go).
 //  4. Publish (publish): finish the pack (index, then pack, renamed into
 //     place), move the scope's reference, add the tags, remove the packs the
 //     new one absorbed; then put the change cache and tree memo, written
-//     meanwhile under temporary names, in place.
+//     under temporary names, in place.
 //
 // Nothing is visible until the reference moves: a crash leaves the previous
 // state, and at most temporary files the next writer removes.

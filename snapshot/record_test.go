@@ -14,9 +14,8 @@ import (
 // TestRecordReleasesScanRecords checks that recording a backup's snapshot
 // releases the scan's records, paths included, as its trees are written
 // (the trees of the last folders were encoded beside every record and
-// path of the backup, a third of its heap at a million resources), both
-// when the scan kept them in slabs (a first backup) and in the one slab it
-// reserved from the change cache; that the tree is the one a build from
+// path of the backup, a third of its heap at a million resources), slab
+// by slab, with a change cache or without (a first backup); that the tree is the one a build from
 // the kept records writes; and that the change cache, written before the
 // trees, names the snapshot and holds every record.
 func TestRecordReleasesScanRecords(t *testing.T) {
@@ -48,8 +47,8 @@ func TestRecordReleasesScanRecords(t *testing.T) {
 			t.Fatal(err)
 		}
 		kept := slices.Clone(items.flat())
-		if first == (len(items.slabs) == 1) {
-			t.Fatalf("first backup %v: the scan's records in %d slabs", first, len(items.slabs))
+		if want := (len(kept) + slabSize - 1) / slabSize; len(items.slabs) != want {
+			t.Fatalf("first backup %v: the scan's %d records in %d slabs, want %d", first, len(kept), len(items.slabs), want)
 		}
 		caches.stage(items)
 		req := recordRequest{scope: scope.SystemScope(), kind: KindBackup, all: true, source: metastore.Describe(m)}

@@ -210,10 +210,10 @@ func (s *scanner) newItem(it scanned) *scanned {
 	return &(*b)[len(*b)-1]
 }
 
-// reserve makes room for n resources in one slab, which result then
-// returns as it is instead of copying every slab into one slice (72 bytes
-// per resource twice over). It moves the resources listed so far, which
-// must all be waiting for the cache (none has gone to the workers).
+// reserve makes room for a scoped scan's n members in one slab, which
+// result returns as it is (its users take it as one slice: see
+// cacheMerge). It moves the resources listed so far, which must all be
+// waiting for the cache (none has gone to the workers).
 func (s *scanner) reserve(n int) {
 	listed := 0
 	for _, b := range s.slabs {
@@ -237,11 +237,10 @@ func (s *scanner) flush(ctx context.Context, block bool, next chan<- toRead) err
 			return nil
 		}
 		s.load.wait()
+		// A whole scan keeps its slabs of slabSize (see newItem), not one
+		// reserved from the cache's size: the snapshot's record frees
+		// them one by one as its trees are written (scanList.release).
 		s.ready, s.trusted = true, s.load.trusted
-		if n := s.load.count; s.all && n > 0 {
-			// The source as the last backup saw it, and room to grow.
-			s.reserve(n + n/16 + slabSize)
-		}
 	}
 	for i, it := range s.waiting {
 		if err := s.settle(ctx, it, next); err != nil {

@@ -8,11 +8,11 @@ import (
 )
 
 // scanList is the resources of a scan, in path order, in one slab or
-// several. A scan that could not reserve room for every resource (a first
-// backup: no change cache tells how many there are) fills slabs of
-// slabSize; copying them into one slice held every record twice at the
-// backup's peak (72 bytes per resource: 72 MB at a million), so the slabs
-// are the result as they are.
+// several. A whole scan fills slabs of slabSize (a scoped scan reserves one
+// for its members); copying them into one slice held every record twice at
+// the backup's peak (72 bytes per resource: 72 MB at a million), so the
+// slabs are the result as they are, and the snapshot's record frees them
+// one by one as its trees are written (release).
 type scanList struct {
 	slabs  [][]scanned
 	starts []int // position of each slab's first resource
