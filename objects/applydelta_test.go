@@ -65,3 +65,66 @@ func TestApplyDelta(t *testing.T) {
 		}
 	}
 }
+
+// TestDeltaRebuilds checks that deltaRebuilds says what comparing
+// applyDelta's result with the target says (for the deltas go-git makes,
+// targets changed by a byte, cut short or lengthened, and deltas damaged
+// at every byte), without making the result: it allocates nothing.
+func TestDeltaRebuilds(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	text := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = "abcdefgh {}\":,\n"[rng.IntN(15)]
+		}
+		return b
+	}
+	want := func(base, delta, target []byte) bool {
+		out, err := applyDelta(base, delta)
+		return err == nil && bytes.Equal(out, target)
+	}
+	checked := 0
+	for _, size := range []int{1, 100, 5000, 70000, 300000} {
+		base := text(size)
+		for _, target := range [][]byte{
+			append(append([]byte{}, base...), "tail"...),
+			append(text(10), base[size/3:]...),
+			base[:size/2],
+			bytes.Repeat(base, 3),
+		} {
+			if len(target) == 0 {
+				continue
+			}
+			delta := packfile.DiffDelta(base, target)
+			if !deltaRebuilds(base, delta, target) {
+				t.Fatalf("base %d bytes: the delta to a %d-byte target does not rebuild it", size, len(target))
+			}
+			if n := testing.AllocsPerRun(5, func() { deltaRebuilds(base, delta, target) }); n != 0 {
+				t.Errorf("base %d bytes: deltaRebuilds allocated %.0f times, want none", size, n)
+			}
+			others := [][]byte{target[:len(target)-1], append(append([]byte{}, target...), 'x')}
+			for _, at := range []int{0, len(target) / 2, len(target) - 1} {
+				changed := append([]byte{}, target...)
+				changed[at] ^= 1
+				others = append(others, changed)
+			}
+			for _, other := range others {
+				if deltaRebuilds(base, delta, other) {
+					t.Errorf("base %d bytes: the delta rebuilds a %d-byte target it does not make", size, len(other))
+				}
+			}
+			for k := 0; k < 3*len(delta) && k < 900; k++ {
+				i := k % len(delta)
+				damaged := append([]byte{}, delta...)
+				damaged[i] ^= byte(1 + rng.IntN(255))
+				if got, w := deltaRebuilds(base, damaged, target), want(base, damaged, target); got != w {
+					t.Fatalf("base %d bytes, delta damaged at byte %d: deltaRebuilds %v, applyDelta and compare %v", size, i, got, w)
+				}
+				checked++
+			}
+		}
+	}
+	if checked < 1000 {
+		t.Errorf("only %d damaged deltas checked", checked)
+	}
+}

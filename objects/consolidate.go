@@ -2,7 +2,6 @@ package objects
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -400,7 +399,7 @@ func (w *PackWriter) rebase(k Kind, base, id ID, data []byte) {
 func diffDelta(k Kind, src, target []byte) []byte {
 	if k == KindTree {
 		if d, ok := treeDelta(src, target); ok {
-			if out, err := packfile.PatchDelta(src, d); err == nil && bytes.Equal(out, target) {
+			if deltaRebuilds(src, d, target) {
 				return d
 			}
 		}
