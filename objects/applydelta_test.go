@@ -10,29 +10,40 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 )
 
-// TestApplyDelta checks that applyDelta makes what go-git's PatchDelta
-// makes from deltas of every kind (copies of up to and over 64 KiB,
-// inserts, a target larger and smaller than its base), allocates the result
-// once at its size (up to twice its base's), and refuses a delta that does
-// not fit its base.
-func TestApplyDelta(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	text := func(n int) []byte {
+// deltaText returns a maker of random JSON-like text of n bytes.
+func deltaText(rng *rand.Rand) func(n int) []byte {
+	return func(n int) []byte {
 		b := make([]byte, n)
 		for i := range b {
 			b[i] = "abcdefgh {}\":,\n"[rng.IntN(15)]
 		}
 		return b
 	}
+}
+
+// deltaTargets returns targets for deltas from base: longer, sharing its
+// tail, shorter, repeating it, and new text.
+func deltaTargets(text func(int) []byte, base []byte) [][]byte {
+	size := len(base)
+	return [][]byte{
+		append(append([]byte{}, base...), "tail"...),
+		append(text(10), base[size/3:]...),
+		base[:size/2],
+		bytes.Repeat(base, 3),
+		text(size / 2),
+	}
+}
+
+// TestApplyDelta checks that applyDelta makes what go-git's PatchDelta
+// makes from deltas of every kind (copies of up to and over 64 KiB,
+// inserts, a target larger and smaller than its base), allocates the result
+// once at its size (up to twice its base's), and refuses a delta that does
+// not fit its base.
+func TestApplyDelta(t *testing.T) {
+	text := deltaText(rand.New(rand.NewPCG(1, 2)))
 	for i, size := range []int{1, 100, 5000, 70000, 300000} {
 		base := text(size)
-		for j, target := range [][]byte{
-			append(append([]byte{}, base...), "tail"...),
-			append(text(10), base[size/3:]...),
-			base[:size/2],
-			bytes.Repeat(base, 3),
-			text(size / 2),
-		} {
+		for j, target := range deltaTargets(text, base) {
 			t.Run(fmt.Sprintf("%d/%d", i, j), func(t *testing.T) {
 				delta := packfile.DiffDelta(base, target)
 				want, err := packfile.PatchDelta(base, delta)
@@ -72,13 +83,7 @@ func TestApplyDelta(t *testing.T) {
 // at every byte), without making the result: it allocates nothing.
 func TestDeltaRebuilds(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	text := func(n int) []byte {
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = "abcdefgh {}\":,\n"[rng.IntN(15)]
-		}
-		return b
-	}
+	text := deltaText(rng)
 	want := func(base, delta, target []byte) bool {
 		out, err := applyDelta(base, delta)
 		return err == nil && bytes.Equal(out, target)
@@ -86,12 +91,7 @@ func TestDeltaRebuilds(t *testing.T) {
 	checked := 0
 	for _, size := range []int{1, 100, 5000, 70000, 300000} {
 		base := text(size)
-		for _, target := range [][]byte{
-			append(append([]byte{}, base...), "tail"...),
-			append(text(10), base[size/3:]...),
-			base[:size/2],
-			bytes.Repeat(base, 3),
-		} {
+		for _, target := range deltaTargets(text, base) {
 			if len(target) == 0 {
 				continue
 			}
