@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -77,6 +78,11 @@ type Builder struct {
 	empty     objects.ID
 	haveEmpty bool
 	late      *errgroup.Group
+	// The root's entries and those of its timestamps mirror, gathered by
+	// Add, and the root's names so far.
+	rootEntries, rootMirror []objects.TreeEntry
+	rootNames               map[string]bool
+	err                     error // of an Add, Finish's
 }
 
 // asyncTreeSize is the size above which a tree is stored in the
@@ -95,22 +101,74 @@ const (
 // timestamps mirror (FORMAT.md). A key that is both a resource and a folder
 // cannot be represented and is an error.
 func (b *Builder) Build(items Items) (objects.ID, error) {
-	b.late = &errgroup.Group{}
-	if b.Workers >= 2 {
-		b.late.SetLimit(b.Workers)
+	b.Add(items) // an error is Finish's
+	return b.Finish()
+}
+
+// Add writes the trees of the folders of items, sorted by key, and keeps
+// their entries for the root, which Finish writes: a snapshot's resources
+// may come in several parts, in key order, each holding whole folders of
+// the root, so that the caller can release each part once it is added (a
+// backup writes a folder's trees as soon as its scan has passed it).
+func (b *Builder) Add(items Items) error {
+	if b.err != nil {
+		return b.err
 	}
-	root, err := b.root(items)
+	if b.late == nil {
+		b.late = &errgroup.Group{}
+		if b.Workers >= 2 {
+			b.late.SetLimit(b.Workers)
+		}
+		b.rootNames = map[string]bool{}
+	}
+	entries, mirror, err := b.dir(items, 0, items.Len(), 1)
+	for _, e := range entries {
+		if err == nil && b.rootNames[e.Name] {
+			err = errBoth("/" + e.Name)
+		}
+		b.rootNames[e.Name] = true
+	}
+	if err != nil {
+		b.err = err
+		return err
+	}
+	b.rootEntries = append(b.rootEntries, entries...)
+	b.rootMirror = append(b.rootMirror, mirror...)
+	return nil
+}
+
+// Finish writes the root tree of the resources added, once every tree
+// stored in the background is; if an Add failed, it writes nothing and
+// returns that error.
+func (b *Builder) Finish() (objects.ID, error) {
+	if b.late == nil {
+		b.Add(ItemSlice(nil))
+	}
+	var root objects.ID
+	err := b.err
+	if err == nil {
+		root, err = b.root()
+	}
 	if lateErr := b.late.Wait(); err == nil {
 		err = lateErr
 	}
 	return root, err
 }
 
-func (b *Builder) root(items Items) (objects.ID, error) {
-	entries, mirror, err := b.dir(items, 0, items.Len(), 1)
-	if err != nil {
-		return objects.ID{}, err
+// Abort waits for the trees being stored in the background, and writes
+// nothing more: the recording failed.
+func (b *Builder) Abort() {
+	if b.late != nil {
+		b.late.Wait()
 	}
+	b.err = errAborted
+}
+
+var errAborted = errors.New("tree builder aborted")
+
+func (b *Builder) root() (objects.ID, error) {
+	entries, mirror := b.rootEntries, b.rootMirror
+	objects.SortTree(mirror)
 	tsTree, err := b.tree(MirrorPath(""), mirror)
 	if err != nil {
 		return objects.ID{}, err

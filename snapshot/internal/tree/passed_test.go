@@ -148,3 +148,60 @@ func (m *memObjects) nestedFolder(t *testing.T, files map[string]Version, prefix
 	}
 	return m.put(t, entries...), m.put(t, mirror...)
 }
+
+// TestBuilderInParts checks that a snapshot's resources added in parts,
+// one per folder of the root (and per run of resources at the root), as a
+// backup adds them during its scan, give the trees of a build in one go,
+// and that a name at the root that is a resource in one part and a folder
+// in another is refused, as in one go.
+func TestBuilderInParts(t *testing.T) {
+	id := func(i int) objects.ID { return objects.HashObject(objects.KindBlob, []byte(fmt.Sprint(i))) }
+	tests := []struct {
+		name    string
+		keys    []string
+		wantErr bool
+	}{
+		{"folders and resources at the root", []string{"UUID", "a.b", "a/x/1", "a/x/2", "a/y", "a0", "cube/c", "dict/T/C/1", "z"}, false},
+		{"folders only", []string{"a/1", "b/c/d", "b/e"}, false},
+		{"a resource and a folder of one name", []string{"a", "a-b", "a/x"}, true},
+	}
+	for _, tt := range tests {
+		files := map[string]Version{}
+		var items ItemSlice
+		for i, k := range tt.keys {
+			files[k] = Version{id(i), int64(i)}
+			items = append(items, Item{Key: "/" + k, ID: id(i), Timestamp: int64(i)})
+		}
+		b := &Builder{Write: func(k objects.Kind, data []byte, _ objects.ID) (objects.ID, error) {
+			return objects.HashObject(k, data), nil
+		}}
+		lo := 0
+		for i := 1; i <= len(items); i++ {
+			if i == len(items) || rootOfKey(items[i].Key) != rootOfKey(items[lo].Key) {
+				b.Add(items[lo:i])
+				lo = i
+			}
+		}
+		got, err := b.Finish()
+		if tt.wantErr {
+			if err == nil {
+				t.Errorf("%s: no error", tt.name)
+			}
+			continue
+		}
+		m := &memObjects{trees: map[objects.ID][]byte{}, reads: map[objects.ID]int{}}
+		if want := m.nestedTree(t, files); err != nil || got != want {
+			t.Errorf("%s: root %s, %v; want %s", tt.name, got, err, want)
+		}
+	}
+}
+
+// rootOfKey is the folder of the root that key is in; "" for a resource
+// at the root.
+func rootOfKey(key string) string {
+	name, _, ok := strings.Cut(key[1:], "/")
+	if !ok {
+		return ""
+	}
+	return name
+}
