@@ -38,9 +38,9 @@ type scanStream struct {
 func (st *scanStream) started() bool { return st.cache != nil }
 
 // rootOf is the folder of the root that p ("/a/b") is in; "" for a
-// resource at the root.
+// resource at the root (or a path checkKey refuses).
 func rootOf(p string) string {
-	name, _, ok := strings.Cut(p[1:], "/")
+	name, _, ok := strings.Cut(strings.TrimPrefix(p, "/"), "/")
 	if !ok {
 		return ""
 	}
