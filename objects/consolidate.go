@@ -2,7 +2,6 @@ package objects
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -525,7 +524,7 @@ const treeStreamBuffer = 16 << 10
 func diffDelta(k Kind, src, target []byte) []byte {
 	if k == KindTree {
 		if d, ok := treeDelta(src, target); ok {
-			if out, err := packfile.PatchDelta(src, d); err == nil && bytes.Equal(out, target) {
+			if deltaRebuilds(src, d, target) {
 				return d
 			}
 		}

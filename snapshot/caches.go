@@ -14,6 +14,7 @@ type fileCaches struct {
 	full    bool       // the scan lists the whole source, not some members
 	useMemo bool       // the tree memo serves this recording (full backups)
 	memo    *dirMemo
+	cache   *staged // the next change cache, its snapshot to fill in (see stage)
 }
 
 // openCaches starts reading the caches of source: the change cache (whole
@@ -31,8 +32,15 @@ func (r *Repository) openCaches(source string, full, useMemo bool) *fileCaches {
 }
 
 // close waits for the change cache to be opened and closes it (so that
-// nothing reads it after the command).
-func (c *fileCaches) close() { c.load.close() }
+// nothing reads it after the command), and removes a next cache that was
+// not saved.
+func (c *fileCaches) close() {
+	c.load.close()
+	if c.cache != nil {
+		c.cache.discard()
+		c.cache = nil
+	}
+}
 
 // treeMemo returns the tree memo, read once; nil if it does not serve.
 func (c *fileCaches) treeMemo(r *Repository) *dirMemo {
@@ -42,13 +50,34 @@ func (c *fileCaches) treeMemo(r *Repository) *dirMemo {
 	return c.memo
 }
 
-// prepare writes the caches that describe snapshot commit, whose resources
-// are items, under temporary names: commit them once it is published.
-func (c *fileCaches) prepare(items scanList, commit objects.ID) []staged {
-	var files []staged
-	if file, ok := encodeCache(c.path, items, c.full, c.load.same, commit); ok {
+// stage writes the next change cache, of the resources items, under a
+// temporary name, before the snapshot it describes is recorded: the
+// records are released while its trees are written. The snapshot's id is
+// filled in by prepare. Nothing is written when there is nothing new (see
+// encodeCache).
+func (c *fileCaches) stage(items scanList) {
+	if c.cache != nil {
+		c.cache.discard()
+		c.cache = nil
+	}
+	if file, ok := encodeCache(c.path, items, c.full, c.load.same, objects.ID{}); ok {
 		if f, err := prepareAtomicFrom(c.path, file, tmpMarker+"cache-"); err == nil {
-			files = append(files, f)
+			c.cache = &f
+		}
+	}
+}
+
+// prepare completes the caches that describe snapshot commit under
+// temporary names (the change cache stage wrote, the tree memo): commit
+// them once it is published.
+func (c *fileCaches) prepare(commit objects.ID) []staged {
+	var files []staged
+	if f := c.cache; f != nil {
+		c.cache = nil
+		if err := setCacheCommit(f.tmp, commit); err == nil {
+			files = append(files, *f)
+		} else {
+			f.discard()
 		}
 	}
 	if c.memo != nil {
@@ -63,8 +92,8 @@ func (c *fileCaches) prepare(items scanList, commit objects.ID) []staged {
 
 // save writes the caches that describe snapshot commit, published already.
 // A cache that cannot be saved only makes the next backup slower.
-func (c *fileCaches) save(items scanList, commit objects.ID) {
-	for _, f := range c.prepare(items, commit) {
+func (c *fileCaches) save(commit objects.ID) {
+	for _, f := range c.prepare(commit) {
 		_ = f.commit()
 	}
 }

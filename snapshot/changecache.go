@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"io"
 	"iter"
 	"maps"
@@ -348,29 +349,59 @@ func cacheFileOfItems(items scanList, commit objects.ID) cacheFile {
 // WriteTo writes the file to w through a buffer of bounded size, with the
 // SHA-1 of everything before it at the end.
 func (c cacheFile) WriteTo(w io.Writer) (int64, error) {
+	cw := newCacheWriter(w, c.commit)
+	for p, e := range c.entries {
+		if !cw.add(p, e) {
+			break
+		}
+	}
+	return cw.finish()
+}
+
+// cacheWriter writes a cache file entry by entry, through a buffer of
+// bounded size (see cacheFile).
+type cacheWriter struct {
+	w     io.Writer
+	h     hash.Hash
+	cw    *countingWriter
+	bw    *bufio.Writer
+	buf   []byte
+	count uint32
+	err   error
+}
+
+// newCacheWriter starts a cache file saved with snapshot commit.
+func newCacheWriter(w io.Writer, commit objects.ID) *cacheWriter {
 	h := sha1.New()
 	cw := &countingWriter{w: io.MultiWriter(w, h)}
-	bw := bufio.NewWriterSize(cw, 256<<10)
-	buf := append(append(make([]byte, 0, 512), cacheMagic...), c.commit[:]...)
-	if _, err := bw.Write(buf); err != nil {
-		return cw.n, err
+	c := &cacheWriter{w: w, h: h, cw: cw, bw: bufio.NewWriterSize(cw, 256<<10), buf: make([]byte, 0, 512)}
+	_, c.err = c.bw.Write(append(append(c.buf, cacheMagic...), commit[:]...))
+	return c
+}
+
+// add writes an entry; false once writing failed.
+func (c *cacheWriter) add(p string, e cacheEntry) bool {
+	if c.err == nil {
+		c.buf = appendCacheEntry(c.buf[:0], p, e)
+		_, c.err = c.bw.Write(c.buf)
+		c.count++
 	}
-	count := uint32(0)
-	for p, e := range c.entries {
-		buf = appendCacheEntry(buf[:0], p, e)
-		if _, err := bw.Write(buf); err != nil {
-			return cw.n, err
-		}
-		count++
+	return c.err == nil
+}
+
+// finish writes the count and the SHA-1, and returns the bytes written.
+func (c *cacheWriter) finish() (int64, error) {
+	if c.err != nil {
+		return c.cw.n, c.err
 	}
-	if _, err := bw.Write(binary.BigEndian.AppendUint32(buf[:0], count)); err != nil {
-		return cw.n, err
+	if _, err := c.bw.Write(binary.BigEndian.AppendUint32(c.buf[:0], c.count)); err != nil {
+		return c.cw.n, err
 	}
-	if err := bw.Flush(); err != nil {
-		return cw.n, err
+	if err := c.bw.Flush(); err != nil {
+		return c.cw.n, err
 	}
-	n, err := w.Write(h.Sum(nil))
-	return cw.n + int64(n), err
+	n, err := c.w.Write(c.h.Sum(nil))
+	return c.cw.n + int64(n), err
 }
 
 // countingWriter counts what it writes.
@@ -411,4 +442,37 @@ func encodeCache(oldPath string, items scanList, full, same bool, commit objects
 	}
 	// The items are in path order: the file is written from them directly.
 	return cacheFileOfItems(items, commit), true
+}
+
+// setCacheCommit writes commit into the cache file at path, which was
+// written with a zero one (see fileCaches.stage), and the SHA-1 at its end
+// again, reading the file back: it is over 100 MB at a million resources,
+// and is not kept in memory to be hashed twice.
+func setCacheCommit(path string, commit objects.ID) (err error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	end := st.Size() - sha1.Size
+	if end < int64(len(cacheMagic)+len(commit)+4) {
+		return fmt.Errorf("cache file %s: %d bytes, too short", path, st.Size())
+	}
+	if _, err := f.WriteAt(commit[:], int64(len(cacheMagic))); err != nil {
+		return err
+	}
+	h := sha1.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, end)); err != nil {
+		return err
+	}
+	_, err = f.WriteAt(h.Sum(nil), end)
+	return err
 }

@@ -38,7 +38,8 @@
 //
 // Beside them: id.go (ID, a snapshot's id), record.go (the recording steps that Backup, Import and the
 // safety snapshot of a restore share), scan.go (reading a source into a
-// pack; its result, scanlist.go), commit.go (a snapshot's commit message and trailers), info.go
+// pack; its result, scanlist.go; the trees written during it,
+// scanstream.go), commit.go (a snapshot's commit message and trailers), info.go
 // (Info), caches.go (the change cache, changecache.go, read as a stream for
 // a scoped scan in cachestream.go, and the tree memo, treememo.go, saved
 // through atomicfile.go), progress.go, notices.go,
@@ -61,15 +62,24 @@
 //     size, blob in the repository) is taken from it unread; the others are
 //     read and stored by Options.Workers goroutines while the listing goes
 //     on. A database that walks its rows in one pass streams them instead.
-//  3. Build the trees (tree.Builder): each folder's tree and timestamps
-//     tree, bottom up; a folder whose content did not change since the last
-//     backup comes from the tree memo without being encoded again, and the
-//     previous version of each tree is the delta base of the new one. Then
-//     the commit, with its trailers (commit.go).
+//     When the listing of a whole source leaves a folder of the root, once
+//     a resource differed from the cache (at once in a first backup), the
+//     scan waits for the reads before it, writes the trees of the folders
+//     listed and their entries of the next change cache, and frees their
+//     records (scanStream, scanstream.go).
+//  3. Write the change cache of the other records under a temporary name
+//     (fileCaches.stage, or the stream's; the snapshot's id is filled in
+//     once it is recorded), then build their trees (tree.Builder): each
+//     folder's tree and timestamps tree, bottom up, the records of each
+//     folder freed once its trees are written (scanList.release); a folder
+//     whose content did not change since the last backup comes from the tree
+//     memo without being encoded again, and the previous version of each
+//     tree is the delta base of the new one. Then the root tree and the
+//     commit, with its trailers (commit.go).
 //  4. Publish (publish): finish the pack (index, then pack, renamed into
 //     place), move the scope's reference, add the tags, remove the packs the
 //     new one absorbed; then put the change cache and tree memo, written
-//     meanwhile under temporary names, in place.
+//     under temporary names, in place.
 //
 // Nothing is visible until the reference moves: a crash leaves the previous
 // state, and at most temporary files the next writer removes.

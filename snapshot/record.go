@@ -54,20 +54,38 @@ func (r *Repository) recordSource(ctx context.Context, src metastore.Source, req
 		return nil, err
 	}
 	defer pw.Abort()
-	items, st, err := r.scan(ctx, src, req.members, req.all, packObjectWriter(pw), caches.load, req.progress)
+	b, rec, err := r.startRecord(pw, req, caches.treeMemo(r))
 	if err != nil {
 		return nil, err
 	}
-	if items.Len() == 0 {
+	// The trees and the change cache of the folders the scan passes are
+	// written during it (scanStream), the others' after it.
+	stream := &scanStream{b: b, path: caches.path}
+	defer stream.discard()
+	items, st, err := r.scanStreaming(ctx, src, req.members, req.all, packObjectWriter(pw), caches.load, req.progress, stream)
+	if err != nil {
+		b.Abort()
+		return nil, err
+	}
+	sum := sumOf(items)
+	sum.resources += stream.resources
+	sum.bytes += stream.bytes
+	if sum.resources == 0 {
 		return nil, fmt.Errorf("%w: %s has no resources in %s", ErrEmptySource, req.source, req.scope)
 	}
 	req.uuid = st.uuid
-	res := &BackupResult{Repository: r.Path(), Resources: items.Len(), Unread: st.unread}
-	for it := range items.all() {
-		res.Bytes += it.size
-	}
+	res := &BackupResult{Repository: r.Path(), Resources: sum.resources, Unread: st.unread, Bytes: sum.bytes}
 	res.Warnings = append(st.warnings, storeNotices(src)...)
-	rec, err := r.record(pw, items, req, caches.treeMemo(r))
+	// The next change cache is written from the records before the trees,
+	// which release them as they pass (see finishRecord).
+	if stream.started() {
+		if f, err := stream.finish(items); err == nil {
+			caches.cache = &f
+		}
+	} else {
+		caches.stage(items)
+	}
+	rec, err = r.finishRecord(pw, b, rec, items, req, sum, true)
 	if err != nil {
 		return nil, err
 	}
@@ -78,14 +96,14 @@ func (r *Repository) recordSource(ctx context.Context, src metastore.Source, req
 		}
 	}
 	if req.skip && rec.unchanged {
-		return res, r.keepLatest(res, rec, req.tags, caches, items)
+		return res, r.keepLatest(res, rec, req.tags, caches)
 	}
-	return res, r.publishRecord(pw, rec, req.tags, caches, items, res)
+	return res, r.publishRecord(pw, rec, req.tags, caches, res)
 }
 
 // keepLatest ends a backup that found nothing new: the tags name the
 // snapshot that already holds this content.
-func (r *Repository) keepLatest(res *BackupResult, rec recorded, tags []string, caches *fileCaches, items scanList) error {
+func (r *Repository) keepLatest(res *BackupResult, rec recorded, tags []string, caches *fileCaches) error {
 	for _, tag := range tags {
 		if err := r.objs.UpdateRef(refTags+tag, rec.parent, objects.ZeroID); err != nil {
 			return fmt.Errorf("tag %q: %w", tag, err)
@@ -96,15 +114,15 @@ func (r *Repository) keepLatest(res *BackupResult, rec recorded, tags []string, 
 		return err
 	}
 	res.Snapshot = info
-	caches.save(items, rec.parent)
+	caches.save(rec.parent)
 	return nil
 }
 
 // publishRecord publishes a recorded snapshot and, once it is, the caches
 // that describe it (written meanwhile under temporary names).
-func (r *Repository) publishRecord(pw *objects.PackWriter, rec recorded, tags []string, caches *fileCaches, items scanList, res *BackupResult) error {
+func (r *Repository) publishRecord(pw *objects.PackWriter, rec recorded, tags []string, caches *fileCaches, res *BackupResult) error {
 	prepared := make(chan []staged, 1)
-	go func() { prepared <- caches.prepare(items, rec.commit) }()
+	go func() { prepared <- caches.prepare(rec.commit) }()
 	ps, err := r.publish(pw, rec, tags)
 	files := <-prepared
 	if err != nil {
@@ -133,56 +151,98 @@ func (r *Repository) publishRecord(pw *objects.PackWriter, rec recorded, tags []
 
 // recorded is a snapshot written into a pack but not yet published.
 type recorded struct {
-	ref       string
-	parent    objects.ID
-	commit    objects.ID
-	tree      objects.ID
-	unchanged bool // the tree equals the parent's
+	ref        string
+	parent     objects.ID
+	commit     objects.ID
+	tree       objects.ID
+	parentTree objects.ID
+	unchanged  bool // the tree equals the parent's
 }
 
 // record writes the trees and the commit of a snapshot of items; memo, if
-// not nil, remembers the trees of unchanged folders (see tree.Memo).
-func (r *Repository) record(pw *objects.PackWriter, items scanList, req recordRequest, memo *dirMemo) (recorded, error) {
+// not nil, remembers the trees of unchanged folders (see tree.Memo). If
+// release, the items are released folder by folder as their trees are
+// written (see scanList.release), and gone when it returns.
+func (r *Repository) record(pw *objects.PackWriter, items scanList, req recordRequest, memo *dirMemo, release bool) (recorded, error) {
+	b, rec, err := r.startRecord(pw, req, memo)
+	if err != nil {
+		return rec, err
+	}
+	return r.finishRecord(pw, b, rec, items, req, sumOf(items), release)
+}
+
+// startRecord finds the latest snapshot of req's scope and returns the
+// builder of the new one's trees: the previous snapshot's folders are the
+// delta bases of the new versions, memo (if not nil) remembers the trees of
+// unchanged folders.
+func (r *Repository) startRecord(pw *objects.PackWriter, req recordRequest, memo *dirMemo) (*tree.Builder, recorded, error) {
 	rec := recorded{ref: chainRef(req.scope, req.kind)}
 	var err error
 	rec.parent, err = r.objs.Ref(rec.ref)
 	if err != nil && !errors.Is(err, objects.ErrNotFound) {
-		return rec, err
+		return nil, rec, err
 	}
 	b := &tree.Builder{Write: packObjectWriter(pw), Has: r.objs.Has, Workers: r.opt.Workers}
-	var parentTree objects.ID
 	if !rec.parent.IsZero() {
 		pc, err := r.objs.ReadCommit(rec.parent)
 		if err != nil {
-			return rec, fmt.Errorf("%w: latest snapshot of %s: %v", ErrCorrupt, req.scope, err)
+			return nil, rec, fmt.Errorf("%w: latest snapshot of %s: %v", ErrCorrupt, req.scope, err)
 		}
-		parentTree = pc.Tree
+		rec.parentTree = pc.Tree
 		b.Prev = r.trees.Open(pc.Tree, "snapshot "+ID(rec.parent).Short())
 	}
 	if memo != nil {
 		b.Memo = memo
 	}
-	if rec.tree, err = b.Build(items); err != nil {
+	return b, rec, nil
+}
+
+// finishRecord adds items to the trees b writes (those a scan's stream did
+// not write, see scanStream), then writes the root tree and the commit of a
+// snapshot of the resources sum counts. If release, see record.
+func (r *Repository) finishRecord(pw *objects.PackWriter, b *tree.Builder, rec recorded, items scanList, req recordRequest, sum itemsSum, release bool) (recorded, error) {
+	if release {
+		freed := 0
+		b.Passed = func(hi int) {
+			items.release(freed, hi)
+			freed = hi
+		}
+		defer func() { items.release(freed, items.Len()) }()
+	}
+	b.Add(items) // an error is Finish's
+	var err error
+	if rec.tree, err = b.Finish(); err != nil {
 		return rec, err
 	}
-	rec.unchanged = !rec.parent.IsZero() && parentTree == rec.tree
-	rec.commit, err = pw.WriteCommit(r.commitOf(rec, items, req))
+	rec.unchanged = !rec.parent.IsZero() && rec.parentTree == rec.tree
+	rec.commit, err = pw.WriteCommit(r.commitOf(rec, sum, req))
 	return rec, err
 }
 
-// commitOf is the commit of a snapshot of items whose tree rec has.
-func (r *Repository) commitOf(rec recorded, items scanList, req recordRequest) objects.Commit {
-	var bytes int64
+// itemsSum is the number of resources of a snapshot and their total size.
+type itemsSum struct {
+	resources int
+	bytes     int64
+}
+
+func sumOf(items scanList) itemsSum {
+	s := itemsSum{resources: items.Len()}
 	for it := range items.all() {
-		bytes += it.size
+		s.bytes += it.size
 	}
+	return s
+}
+
+// commitOf is the commit of a snapshot of the resources sum counts, whose
+// tree rec has.
+func (r *Repository) commitOf(rec recorded, sum itemsSum, req recordRequest) objects.Commit {
 	// A snapshot is taken and recorded at one instant (an imported folder
 	// too: the time in its name has no zone, so it is no instant at all; see
 	// Info.FolderTime).
 	now := r.opt.Now()
 	t := trailerInfo{
 		Scope: req.scope, Kind: req.kind, Source: req.source, UUID: req.uuid,
-		Resources: items.Len(), Bytes: bytes, Segments: req.segments,
+		Resources: sum.resources, Bytes: sum.bytes, Segments: req.segments,
 		ImportPath: req.importPath, TakenAt: now, RecordedAt: now, Added: req.added,
 	}
 	if !req.restoreOf.IsZero() {

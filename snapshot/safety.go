@@ -24,13 +24,14 @@ func (x *restore) recordSafety() (Info, error) {
 			}
 		}
 	}
-	rec, err := x.r.record(x.pw, listOf(x.items), req, nil)
+	rec, err := x.r.record(x.pw, listOf(x.items), req, nil, false)
 	if err != nil {
 		return Info{}, err
 	}
 	if _, err := x.r.publish(x.pw, rec, nil); err != nil {
 		return Info{}, fmt.Errorf("record safety snapshot: %w", err)
 	}
-	x.caches.save(listOf(x.items), rec.commit)
+	x.caches.stage(listOf(x.items))
+	x.caches.save(rec.commit)
 	return x.r.info(rec.commit, nil)
 }

@@ -90,11 +90,22 @@ func uuidOf(data []byte) string {
 // it can (see scanner). A Walker listing the whole source streams them in
 // one pass instead (see walkScan).
 func (r *Repository) scan(ctx context.Context, src metastore.Source, members []string, all bool, write tree.WriteFunc, cache *cacheLoad, prog Progress) (scanList, scanStats, error) {
+	return r.scanStreaming(ctx, src, members, all, write, cache, prog, nil)
+}
+
+// scanStreaming is scan with, for a whole listed source, a stream that
+// writes the trees and the change cache of the folders the listing passes
+// (see scanStream): the list returned then holds only the resources it
+// did not write.
+func (r *Repository) scanStreaming(ctx context.Context, src metastore.Source, members []string, all bool, write tree.WriteFunc, cache *cacheLoad, prog Progress, stream *scanStream) (scanList, scanStats, error) {
 	if w, ok := src.(metastore.Walker); ok && all {
 		items, st, err := r.walkScan(ctx, w, write, prog)
 		return listOf(items), st, err
 	}
-	s := &scanner{src: src, write: write, load: cache, prog: prog, has: r.objs.Has}
+	s := &scanner{src: src, write: write, load: cache, prog: prog, has: r.objs.Has, drained: make(chan struct{}, 1)}
+	if all {
+		s.stream = stream
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	next := make(chan toRead, 1024)
 	for range r.opt.Workers {
@@ -102,6 +113,12 @@ func (r *Repository) scan(ctx context.Context, src metastore.Source, members []s
 			for it := range next {
 				if err := s.readChecked(gctx, it); err != nil {
 					return err
+				}
+				if s.inflight.Add(-1) == 0 {
+					select {
+					case s.drained <- struct{}{}:
+					default:
+					}
 				}
 			}
 			return nil
@@ -122,7 +139,7 @@ func (r *Repository) scan(ctx context.Context, src metastore.Source, members []s
 	items, err := s.result()
 	// The cache file holds exactly the entries of the resources scanned:
 	// an unchanged backup need not write it again.
-	cache.same = err == nil && s.all && !s.differs.Load() && s.found == cache.count && items.Len() == cache.count
+	cache.same = err == nil && s.all && !s.differs.Load() && s.found == cache.count && items.Len() == cache.count && (s.stream == nil || !s.stream.started())
 	return items, scanStats{unread: s.unread, uuid: s.uuid, warnings: sortWarnings(s.warnings)}, err
 }
 
@@ -155,6 +172,13 @@ type scanner struct {
 
 	mu       sync.Mutex // guards warnings
 	warnings []scope.Warning
+
+	// A whole scan's stream of trees (nil: none), and what it waits on:
+	// the resources sent to the workers and not yet read, and a signal
+	// when that drops to none.
+	stream   *scanStream
+	inflight atomic.Int64
+	drained  chan struct{}
 }
 
 // list lists the resources to scan (all of them, or the members), and
@@ -164,6 +188,9 @@ func (s *scanner) list(ctx context.Context, members []string, all bool, next cha
 	if all {
 		s.prog.Start("scanning", -1)
 		err := metastore.ListEntries(ctx, s.src, "/", func(e metastore.Entry) error {
+			if err := s.pass(ctx, e.Path); err != nil {
+				return err
+			}
 			return s.add(ctx, scanned{path: e.Path, size: e.Size, ts: e.Timestamp, fp: fingerprintOf(e.Change)}, next)
 		})
 		if err != nil {
@@ -210,10 +237,10 @@ func (s *scanner) newItem(it scanned) *scanned {
 	return &(*b)[len(*b)-1]
 }
 
-// reserve makes room for n resources in one slab, which result then
-// returns as it is instead of copying every slab into one slice (72 bytes
-// per resource twice over). It moves the resources listed so far, which
-// must all be waiting for the cache (none has gone to the workers).
+// reserve makes room for a scoped scan's n members in one slab, which
+// result returns as it is (its users take it as one slice: see
+// cacheMerge). It moves the resources listed so far, which must all be
+// waiting for the cache (none has gone to the workers).
 func (s *scanner) reserve(n int) {
 	listed := 0
 	for _, b := range s.slabs {
@@ -237,11 +264,10 @@ func (s *scanner) flush(ctx context.Context, block bool, next chan<- toRead) err
 			return nil
 		}
 		s.load.wait()
+		// A whole scan keeps its slabs of slabSize (see newItem), not one
+		// reserved from the cache's size: the snapshot's record frees
+		// them one by one as its trees are written (scanList.release).
 		s.ready, s.trusted = true, s.load.trusted
-		if n := s.load.count; s.all && n > 0 {
-			// The source as the last backup saw it, and room to grow.
-			s.reserve(n + n/16 + slabSize)
-		}
 	}
 	for i, it := range s.waiting {
 		if err := s.settle(ctx, it, next); err != nil {
@@ -270,10 +296,12 @@ func (s *scanner) settle(ctx context.Context, it *scanned, next chan<- toRead) e
 		s.prog.Add(1)
 		return nil
 	}
+	s.inflight.Add(1)
 	select {
 	case next <- toRead{it: it, old: c, had: ok}:
 		return nil
 	case <-ctx.Done():
+		s.inflight.Add(-1)
 		return ctx.Err()
 	}
 }

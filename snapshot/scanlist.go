@@ -8,11 +8,11 @@ import (
 )
 
 // scanList is the resources of a scan, in path order, in one slab or
-// several. A scan that could not reserve room for every resource (a first
-// backup: no change cache tells how many there are) fills slabs of
-// slabSize; copying them into one slice held every record twice at the
-// backup's peak (72 bytes per resource: 72 MB at a million), so the slabs
-// are the result as they are.
+// several. A whole scan fills slabs of slabSize (a scoped scan reserves one
+// for its members); copying them into one slice held every record twice at
+// the backup's peak (72 bytes per resource: 72 MB at a million), so the
+// slabs are the result as they are, and the snapshot's record frees them
+// one by one as its trees are written (release).
 type scanList struct {
 	slabs  [][]scanned
 	starts []int // position of each slab's first resource
@@ -51,6 +51,29 @@ func (l scanList) item(i int) *scanned {
 func (l scanList) At(i int) tree.Item {
 	it := l.item(i)
 	return tree.Item{Key: it.path, ID: it.id, Timestamp: it.ts}
+}
+
+// release drops the resources from position lo to hi, which nothing reads
+// again (see tree.Builder.Passed): a slab wholly before hi is let go, the
+// part of one that is before it cleared, so that their paths go too (a
+// backup's records and paths were a third of its heap at a million
+// resources, held while the trees after them were encoded). Released
+// resources are gone: all, At and item must not reach them afterwards.
+func (l scanList) release(lo, hi int) {
+	for k, b := range l.slabs {
+		start := l.starts[k]
+		if start >= hi {
+			return
+		}
+		if b == nil || start+len(b) <= lo {
+			continue
+		}
+		if start+len(b) <= hi {
+			l.slabs[k] = nil
+			continue
+		}
+		clear(b[max(lo-start, 0) : hi-start])
+	}
 }
 
 // all yields every resource, in order.

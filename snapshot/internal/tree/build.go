@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -64,40 +65,110 @@ type Builder struct {
 	// Memo, if not nil, remembers the trees of unchanged folders.
 	Memo Memo
 	// Workers is how many large trees are stored at once, in the
-	// background while the walk goes on (a flat folder of tens of
-	// thousands of jobs); below 2, every tree is stored in turn.
+	// background while the walk goes on (a folder of thousands of
+	// resources); below 2, every tree is stored in turn. The largest
+	// (syncTreeSize) are always stored in turn.
 	Workers int
+	// Passed, if not nil, is told after each folder is written that the
+	// walk is done with the items before position hi: it reads them no
+	// more, and the caller may release them (a backup's scan records and
+	// paths, while the trees of the folders after them are encoded).
+	Passed func(hi int)
 
 	empty     objects.ID
 	haveEmpty bool
 	late      *errgroup.Group
+	// The root's entries and those of its timestamps mirror, gathered by
+	// Add, and the root's names so far.
+	rootEntries, rootMirror []objects.TreeEntry
+	rootNames               map[string]bool
+	err                     error // of an Add, Finish's
 }
 
 // asyncTreeSize is the size above which a tree is stored in the
-// background.
-const asyncTreeSize = 64 << 10
+// background, and syncTreeSize the size from which it is stored in turn
+// again: a flat folder of 300,000 jobs is a 20 MB tree and a 25 MB
+// mirror, and storing it in the background held it (and its compressed
+// entry, and in a churn backup its previous version and their delta)
+// while the walk encoded the next ones beside it.
+const (
+	asyncTreeSize = 64 << 10
+	syncTreeSize  = 2 << 20
+)
 
 // Build writes the trees of a snapshot of items, sorted by key, and
 // returns the root tree: the resource folders and the records with their
 // timestamps mirror (FORMAT.md). A key that is both a resource and a folder
 // cannot be represented and is an error.
 func (b *Builder) Build(items Items) (objects.ID, error) {
-	b.late = &errgroup.Group{}
-	if b.Workers >= 2 {
-		b.late.SetLimit(b.Workers)
+	b.Add(items) // an error is Finish's
+	return b.Finish()
+}
+
+// Add writes the trees of the folders of items, sorted by key, and keeps
+// their entries for the root, which Finish writes: a snapshot's resources
+// may come in several parts, in key order, each holding whole folders of
+// the root, so that the caller can release each part once it is added (a
+// backup writes a folder's trees as soon as its scan has passed it).
+func (b *Builder) Add(items Items) error {
+	if b.err != nil {
+		return b.err
 	}
-	root, err := b.root(items)
+	if b.late == nil {
+		b.late = &errgroup.Group{}
+		if b.Workers >= 2 {
+			b.late.SetLimit(b.Workers)
+		}
+		b.rootNames = map[string]bool{}
+	}
+	entries, mirror, err := b.dir(items, 0, items.Len(), 1)
+	for _, e := range entries {
+		if err == nil && b.rootNames[e.Name] {
+			err = errBoth("/" + e.Name)
+		}
+		b.rootNames[e.Name] = true
+	}
+	if err != nil {
+		b.err = err
+		return err
+	}
+	b.rootEntries = append(b.rootEntries, entries...)
+	b.rootMirror = append(b.rootMirror, mirror...)
+	return nil
+}
+
+// Finish writes the root tree of the resources added, once every tree
+// stored in the background is; if an Add failed, it writes nothing and
+// returns that error.
+func (b *Builder) Finish() (objects.ID, error) {
+	if b.late == nil {
+		b.Add(ItemSlice(nil))
+	}
+	var root objects.ID
+	err := b.err
+	if err == nil {
+		root, err = b.root()
+	}
 	if lateErr := b.late.Wait(); err == nil {
 		err = lateErr
 	}
 	return root, err
 }
 
-func (b *Builder) root(items Items) (objects.ID, error) {
-	entries, mirror, err := b.dir(items, 0, items.Len(), 1)
-	if err != nil {
-		return objects.ID{}, err
+// Abort waits for the trees being stored in the background, and writes
+// nothing more: the recording failed.
+func (b *Builder) Abort() {
+	if b.late != nil {
+		b.late.Wait()
 	}
+	b.err = errAborted
+}
+
+var errAborted = errors.New("tree builder aborted")
+
+func (b *Builder) root() (objects.ID, error) {
+	entries, mirror := b.rootEntries, b.rootMirror
+	objects.SortTree(mirror)
 	tsTree, err := b.tree(MirrorPath(""), mirror)
 	if err != nil {
 		return objects.ID{}, err
@@ -132,7 +203,7 @@ func (b *Builder) store(path string, data []byte) (objects.ID, error) {
 	if b.Prev != nil {
 		base = b.Prev.TreeAt(path)
 	}
-	if len(data) < asyncTreeSize || b.Workers < 2 {
+	if len(data) < asyncTreeSize || len(data) >= syncTreeSize || b.Workers < 2 {
 		return b.Write(objects.KindTree, data, base)
 	}
 	b.late.Go(func() error {
@@ -142,43 +213,56 @@ func (b *Builder) store(path string, data []byte) (objects.ID, error) {
 	return id, nil
 }
 
-// flat encodes the tree and the timestamps mirror of a folder without
-// subfolders, items lo to hi (see dir), straight from its items: a flat
-// folder of 300,000 jobs held two slices of entries (48 bytes each) and a
-// mirror name per resource beside the encoded trees, about 160 bytes per
-// resource. Mirror names can sort otherwise than the names (Kylin's
-// "JOB" and "JOB-00" in /execute_output: "JOB-00@..." comes before
-// "JOB@..."): the mirror is then encoded in the order of a sorted index
-// of positions (4 bytes a resource). ok is false, and nothing is
-// encoded, if the folder has a subfolder or a name twice: dir then does
-// it, and reports it.
-func (b *Builder) flat(items Items, lo, hi, off int) (tree, mirror []byte, ok bool, err error) {
+// flatTree encodes the tree of a folder without subfolders, items lo to hi
+// (see dir), straight from its items: a flat folder of 300,000 jobs held
+// two slices of entries (48 bytes each) and a mirror name per resource
+// beside the encoded trees, about 160 bytes per resource. ok is false, and
+// nothing is encoded, if the folder has a subfolder or a name twice: dir
+// then does it, and reports it. Its timestamps mirror is encoded apart
+// (flatMirror), once this tree is stored, so that a large folder never
+// holds both encodings at once.
+func flatTree(items Items, lo, hi, off int) (tree []byte, ok bool) {
 	names := 0
 	for i := lo; i < hi; i++ {
 		rest := items.At(i).Key[off:]
 		if strings.IndexByte(rest, '/') >= 0 {
-			return nil, nil, false, nil
+			return nil, false
 		}
 		names += len(rest)
 	}
+	var t objects.TreeEncoder
+	t.Grow(names + (hi-lo)*(len("100644 ")+1+20))
+	for i := lo; i < hi; i++ {
+		it := items.At(i)
+		if t.Add(it.Key[off:], false, it.ID) != nil {
+			return nil, false
+		}
+	}
+	return t.Bytes(), true
+}
+
+// flatMirror encodes the timestamps mirror of a flat folder whose tree
+// flatTree encoded. Mirror names can sort otherwise than the names
+// (Kylin's "JOB" and "JOB-00" in /execute_output: "JOB-00@..." comes before
+// "JOB@..."): the mirror is then encoded in the order of a sorted index of
+// positions (4 bytes a resource).
+func (b *Builder) flatMirror(items Items, lo, hi, off int) ([]byte, error) {
 	empty, err := b.emptyBlob()
 	if err != nil {
-		return nil, nil, false, err
+		return nil, err
 	}
-	var t, m objects.TreeEncoder
-	t.Grow(names + (hi-lo)*(len("100644 ")+1+20))
+	names := 0
 	sorted := true
 	var name, prev []byte
 	for i := lo; i < hi; i++ {
 		it := items.At(i)
-		if t.Add(it.Key[off:], false, it.ID) != nil {
-			return nil, nil, false, nil
-		}
+		names += len(it.Key) - off
 		name = AppendMirrorEntry(name[:0], it.Key[off:], it.Timestamp)
 		sorted = sorted && (i == lo || string(prev) < string(name))
 		name, prev = prev, name
 	}
 	order := mirrorOrder(items, lo, hi, off, sorted)
+	var m objects.TreeEncoder
 	m.Grow(names + (hi-lo)*(len("100644 ")+1+20+len("@1700000000000")))
 	for k := range hi - lo {
 		i := lo + k
@@ -187,11 +271,12 @@ func (b *Builder) flat(items Items, lo, hi, off int) (tree, mirror []byte, ok bo
 		}
 		it := items.At(i)
 		name = AppendMirrorEntry(name[:0], it.Key[off:], it.Timestamp)
-		if m.Add(unsafe.String(unsafe.SliceData(name), len(name)), false, empty) != nil {
-			return nil, nil, false, nil
+		if err := m.Add(unsafe.String(unsafe.SliceData(name), len(name)), false, empty); err != nil {
+			// Distinct names (flatTree checked) give distinct mirror names.
+			return nil, fmt.Errorf("timestamps of %s: %w", items.At(lo).Key[:off], err)
 		}
 	}
-	return t.Bytes(), m.Bytes(), true, nil
+	return m.Bytes(), nil
 }
 
 // mirrorOrder returns the positions lo to hi sorted by mirror name; nil if
@@ -259,6 +344,9 @@ func (b *Builder) dir(items Items, lo, hi, off int) ([]objects.TreeEntry, []obje
 		entries = append(entries, objects.TreeEntry{Name: name, Mode: objects.ModeDir, ID: id})
 		mirror = append(mirror, objects.TreeEntry{Name: EscapeDir(name), Mode: objects.ModeDir, ID: subTS})
 		i = j
+		if b.Passed != nil {
+			b.Passed(j)
+		}
 	}
 	objects.SortTree(entries)
 	objects.SortTree(mirror)
@@ -293,29 +381,30 @@ func (b *Builder) subdir(items Items, lo, hi, off int) (objects.ID, objects.ID, 
 
 // folder writes the tree and the timestamps mirror of the folder at path,
 // items lo to hi (see dir): encoded straight from the items if it has no
-// subfolder (flat), else from its entries.
+// subfolder (flatTree, then flatMirror once the tree is stored), else from
+// its entries.
 func (b *Builder) folder(items Items, lo, hi, off int, path string) (objects.ID, objects.ID, error) {
-	tree, mirror, ok, err := b.flat(items, lo, hi, off)
-	if err != nil {
-		return objects.ID{}, objects.ID{}, err
-	}
-	if !ok {
-		entries, mentries, err := b.dir(items, lo, hi, off)
+	if tree, ok := flatTree(items, lo, hi, off); ok {
+		id, err := b.store(path, tree)
 		if err != nil {
 			return objects.ID{}, objects.ID{}, err
 		}
-		if tree, err = objects.EncodeTree(entries); err != nil {
+		mirror, err := b.flatMirror(items, lo, hi, off)
+		if err != nil {
 			return objects.ID{}, objects.ID{}, err
 		}
-		if mirror, err = objects.EncodeTree(mentries); err != nil {
-			return objects.ID{}, objects.ID{}, err
-		}
+		mid, err := b.store(MirrorPath(path), mirror)
+		return id, mid, err
 	}
-	id, err := b.store(path, tree)
+	entries, mentries, err := b.dir(items, lo, hi, off)
 	if err != nil {
 		return objects.ID{}, objects.ID{}, err
 	}
-	mid, err := b.store(MirrorPath(path), mirror)
+	id, err := b.tree(path, entries)
+	if err != nil {
+		return objects.ID{}, objects.ID{}, err
+	}
+	mid, err := b.tree(MirrorPath(path), mentries)
 	return id, mid, err
 }
 

@@ -9,7 +9,12 @@
 //     MirrorEntry, ParseMirrorEntry, EscapeDir, MirrorPath, IsReserved).
 //   - build.go: Builder writes the trees of a snapshot from its resources,
 //     with the delta bases of the previous snapshot's folders and a Memo of
-//     unchanged folders; large trees are stored in the background.
+//     unchanged folders; large trees are stored in the background, the
+//     largest in turn, and a flat folder's tree before its timestamps mirror
+//     is encoded, so that one big encoding is held at a time; Passed tells
+//     the caller which resources it is done with, folder by folder, and a
+//     snapshot's resources may come in parts of whole root folders (Add,
+//     then Finish writes the root).
 //   - reader.go: Reader reads the trees of one repository and shares the
 //     folders between every snapshot it opens, by id; Root is one
 //     snapshot's tree, with Lookup, Exists, Walk, Folder and Timestamps.
