@@ -37,15 +37,7 @@ func TestReadsPacksGitWrote(t *testing.T) {
 	for i, id := range ids {
 		entries = append(entries, TreeEntry{Name: fmt.Sprintf("v%02d", i), Mode: ModeFile, ID: id})
 	}
-	tree, _, _ := w.WriteTree(entries)
-	c, _ := w.WriteCommit(Commit{Tree: tree, Message: "m\n"})
-	if _, err := w.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	r.UpdateRef("refs/heads/main", c, ZeroID)
-	if out, err := exec.Command(git, "--git-dir", r.Path(), "repack", "-adf", "--depth=50", "--window=50").CombinedOutput(); err != nil {
-		t.Fatalf("git repack: %v\n%s", err, out)
-	}
+	tree, c := commitAndRepack(t, git, r, w, entries)
 	out, _ := exec.Command(git, "--git-dir", r.Path(), "verify-pack", "-v", r.Path()+"/objects/pack/"+mustOnePack(t, r)+".idx").Output()
 	if !bytes.Contains(out, []byte("chain length = ")) {
 		t.Fatalf("git made no deltas; the test proves nothing:\n%s", out)
@@ -70,6 +62,23 @@ func TestReadsPacksGitWrote(t *testing.T) {
 			t.Errorf("Size(%s) = %d, %v; want %d", id, n, err, len(got))
 		}
 	}
+}
+
+// commitAndRepack writes a tree of entries and a commit of it with w,
+// commits the pack, points main at the commit and has git repack
+// everything with deep delta chains (--depth=50).
+func commitAndRepack(t *testing.T, git string, r *Repository, w *PackWriter, entries []TreeEntry) (tree, commit ID) {
+	t.Helper()
+	tree, _, _ = w.WriteTree(entries)
+	commit, _ = w.WriteCommit(Commit{Tree: tree, Message: "m\n"})
+	if _, err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	r.UpdateRef("refs/heads/main", commit, ZeroID)
+	if out, err := exec.Command(git, "--git-dir", r.Path(), "repack", "-adf", "--depth=50", "--window=50").CombinedOutput(); err != nil {
+		t.Fatalf("git repack: %v\n%s", err, out)
+	}
+	return tree, commit
 }
 
 func mustOnePack(t *testing.T, r *Repository) string {
@@ -252,15 +261,7 @@ func TestBaseCacheKeepsNoLargeBases(t *testing.T) {
 			entries = append(entries, TreeEntry{Name: fmt.Sprintf("v%07d-%d", lines, v), Mode: ModeFile, ID: id})
 		}
 	}
-	tree, _, _ := w.WriteTree(entries)
-	c, _ := w.WriteCommit(Commit{Tree: tree, Message: "m\n"})
-	if _, err := w.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	r.UpdateRef("refs/heads/main", c, ZeroID)
-	if out, err := exec.Command(git, "--git-dir", r.Path(), "repack", "-adf", "--depth=50", "--window=50").CombinedOutput(); err != nil {
-		t.Fatalf("git repack: %v\n%s", err, out)
-	}
+	commitAndRepack(t, git, r, w, entries)
 	r.reindex()
 	for _, id := range ids {
 		if _, err := r.ReadKind(id, KindBlob); err != nil {
