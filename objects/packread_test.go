@@ -227,11 +227,11 @@ func BenchmarkReadPacked(b *testing.B) {
 	}
 }
 
-// TestBaseCacheKeepsNoLargeBases checks that the cache of delta bases keeps
-// small bases and no large one: a large tree is the base of one older
-// version of itself, and keeping it held megabytes through verify (5-9 MB
-// trees, 28 MB of its live heap at a million resources).
-func TestBaseCacheKeepsNoLargeBases(t *testing.T) {
+// TestBaseCacheKeepsOneLargeBase checks that the cache of delta bases keeps
+// small bases and only the last large one: a large tree is the base of one
+// older version of itself, and keeping them all held megabytes through
+// verify (5-9 MB trees, 28 MB of its live heap at a million resources).
+func TestBaseCacheKeepsOneLargeBase(t *testing.T) {
 	git, err := exec.LookPath("git")
 	if err != nil {
 		t.Skip("git not installed")
@@ -279,9 +279,13 @@ func TestBaseCacheKeepsNoLargeBases(t *testing.T) {
 	if len(kept) == 0 {
 		t.Fatal("no delta base cached: the test proves nothing (did git make deltas?)")
 	}
+	var held []int
 	for _, n := range kept {
 		if n >= large {
-			t.Errorf("cached a delta base of %d bytes (bases cached: %v), want none of %d", n, kept, large)
+			held = append(held, n)
 		}
+	}
+	if len(held) > 1 {
+		t.Errorf("cached %d delta bases of %d bytes or more (bases cached: %v), want at most the last", len(held), large, kept)
 	}
 }
