@@ -32,6 +32,16 @@ const maxObjectSize = 1 << 31
 // baseCacheBytes bounds the delta bases kept in memory.
 const baseCacheBytes = 48 << 20
 
+// maxCachedBase is the largest delta base the cache keeps any number of.
+// Small bases (resources, trees of small folders) are read again and
+// again; of larger ones (up to baseCacheBytes/4) it keeps only the last:
+// a large tree is the base of one older version of itself, and reading
+// versions in turn (verify, history) needs only the last base kept to
+// resolve each from the one before. Keeping every one held the 5-9 MB
+// trees of moderate folders, 28 MB of verify's 123 MB live heap at a
+// million resources with ten snapshots (BENCHMARKS.md).
+const maxCachedBase = 1 << 20
+
 type packFile struct {
 	name string
 	f    *os.File
@@ -46,6 +56,7 @@ type packSet struct {
 	cache map[baseKey]*cachedBase
 	lru   []baseKey
 	bytes int
+	large *baseKey // the one base over maxCachedBase kept, if any
 }
 
 type baseKey struct {
@@ -587,16 +598,27 @@ func (ps *packSet) remember(p *packFile, off int64, k Kind, data []byte) {
 	if _, ok := ps.cache[key]; ok {
 		return
 	}
+	if len(data) > maxCachedBase {
+		if ps.large != nil {
+			ps.forget(*ps.large)
+		}
+		ps.large = &key
+	}
 	ps.cache[key] = &cachedBase{kind: k, data: data}
 	ps.lru = append(ps.lru, key)
 	ps.bytes += len(data)
 	for ps.bytes > baseCacheBytes && len(ps.lru) > 0 {
 		old := ps.lru[0]
 		ps.lru = ps.lru[1:]
-		if c, ok := ps.cache[old]; ok {
-			ps.bytes -= len(c.data)
-			delete(ps.cache, old)
-		}
+		ps.forget(old)
+	}
+}
+
+// forget drops a cached base, if kept. The caller holds mu.
+func (ps *packSet) forget(key baseKey) {
+	if c, ok := ps.cache[key]; ok {
+		ps.bytes -= len(c.data)
+		delete(ps.cache, key)
 	}
 }
 

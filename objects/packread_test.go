@@ -37,15 +37,7 @@ func TestReadsPacksGitWrote(t *testing.T) {
 	for i, id := range ids {
 		entries = append(entries, TreeEntry{Name: fmt.Sprintf("v%02d", i), Mode: ModeFile, ID: id})
 	}
-	tree, _, _ := w.WriteTree(entries)
-	c, _ := w.WriteCommit(Commit{Tree: tree, Message: "m\n"})
-	if _, err := w.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	r.UpdateRef("refs/heads/main", c, ZeroID)
-	if out, err := exec.Command(git, "--git-dir", r.Path(), "repack", "-adf", "--depth=50", "--window=50").CombinedOutput(); err != nil {
-		t.Fatalf("git repack: %v\n%s", err, out)
-	}
+	tree, c := commitAndRepack(t, git, r, w, entries)
 	out, _ := exec.Command(git, "--git-dir", r.Path(), "verify-pack", "-v", r.Path()+"/objects/pack/"+mustOnePack(t, r)+".idx").Output()
 	if !bytes.Contains(out, []byte("chain length = ")) {
 		t.Fatalf("git made no deltas; the test proves nothing:\n%s", out)
@@ -70,6 +62,23 @@ func TestReadsPacksGitWrote(t *testing.T) {
 			t.Errorf("Size(%s) = %d, %v; want %d", id, n, err, len(got))
 		}
 	}
+}
+
+// commitAndRepack writes a tree of entries and a commit of it with w,
+// commits the pack, points main at the commit and has git repack
+// everything with deep delta chains (--depth=50).
+func commitAndRepack(t *testing.T, git string, r *Repository, w *PackWriter, entries []TreeEntry) (tree, commit ID) {
+	t.Helper()
+	tree, _, _ = w.WriteTree(entries)
+	commit, _ = w.WriteCommit(Commit{Tree: tree, Message: "m\n"})
+	if _, err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	r.UpdateRef("refs/heads/main", commit, ZeroID)
+	if out, err := exec.Command(git, "--git-dir", r.Path(), "repack", "-adf", "--depth=50", "--window=50").CombinedOutput(); err != nil {
+		t.Fatalf("git repack: %v\n%s", err, out)
+	}
+	return tree, commit
 }
 
 func mustOnePack(t *testing.T, r *Repository) string {
@@ -215,5 +224,68 @@ func BenchmarkReadPacked(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestBaseCacheKeepsOneLargeBase checks that the cache of delta bases keeps
+// small bases and only the last large one: a large tree is the base of one
+// older version of itself, and keeping them all held megabytes through
+// verify (5-9 MB trees, 28 MB of its live heap at a million resources).
+func TestBaseCacheKeepsOneLargeBase(t *testing.T) {
+	git, err := exec.LookPath("git")
+	if err != nil {
+		t.Skip("git not installed")
+	}
+	r := newRepo(t)
+	w, _ := r.NewPackWriter(0)
+	var ids []ID
+	var entries []TreeEntry
+	// Resources of 1.5 KB and trees of 4 MB (40 bytes a line).
+	const large = 4 << 20
+	for _, lines := range []int{40, large/39 + 1} {
+		text := make([]string, lines)
+		for i := range text {
+			text[i] = fmt.Sprintf("line %07d of a resource that changes", i)
+		}
+		for v := 0; v < 4; v++ {
+			text[v*3] = fmt.Sprintf("version %d", v)
+			data := []byte(strings.Join(text, "\n"))
+			if lines > 40 && len(data) < large {
+				t.Fatalf("a large blob of %d bytes", len(data))
+			}
+			id, _, err := w.WriteBlob(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+			entries = append(entries, TreeEntry{Name: fmt.Sprintf("v%07d-%d", lines, v), Mode: ModeFile, ID: id})
+		}
+	}
+	commitAndRepack(t, git, r, w, entries)
+	r.reindex()
+	for _, id := range ids {
+		if _, err := r.ReadKind(id, KindBlob); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ps, err := r.openPacks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []int
+	for _, c := range ps.cache {
+		kept = append(kept, len(c.data))
+	}
+	if len(kept) == 0 {
+		t.Fatal("no delta base cached: the test proves nothing (did git make deltas?)")
+	}
+	var held []int
+	for _, n := range kept {
+		if n >= large {
+			held = append(held, n)
+		}
+	}
+	if len(held) > 1 {
+		t.Errorf("cached %d delta bases of %d bytes or more (bases cached: %v), want at most the last", len(held), large, kept)
 	}
 }
