@@ -14,6 +14,9 @@ package bench_test
 //
 //	restore (metastore, empty)     metastore's restore of the snapshot into fresh, empty tables
 //	backup (metastore)             metastore's backup of those tables into a new repository
+//	backup again, nothing changed (metastore)
+//	                               a second backup of the same rows into that repository
+//	                               (the steady state of daily backups: nothing new to store)
 //	backup (metastore, zlib level 1)
 //	                               the same with zlib's fastest level (snapshot.Options.Compression)
 //	PostgreSQL:
@@ -22,6 +25,7 @@ package bench_test
 //	COPY FROM (psql \copy)         psql -c BEGIN -c "\copy T2 FROM FILE (FORMAT binary)" -c COMMIT
 //	                               into fresh, empty tables made as metastore makes them
 //	pg_dump -Fc                    pg_dump -Fc -t T [-t T_log] (its default compression)
+//	pg_dump -t (plain)             pg_dump -t T [-t T_log] -f FILE (plain SQL, uncompressed)
 //	pg_restore                     pg_restore --single-transaction of that dump, the tables dropped
 //	MySQL, MariaDB:
 //	SELECT to a file (mysql -B)    mysql -B -N -e "SELECT ... FROM T" > FILE, each table (SELECT ...
@@ -419,21 +423,35 @@ func (tg jdbcBenchTarget) bulkRound(b *testing.B, sv bulkServer, repo *snapshot.
 
 	// A backup into a new repository (level: its zlib level, 0 for the
 	// default), which is then removed.
-	backup := func(name string, level int) {
+	// again names a second backup into the same repository, of the same
+	// rows: the steady state of daily backups, where only changed
+	// resources are compressed and stored ("": none).
+	backup := func(name string, level int, again string) {
 		dst, err := snapshot.Create(filepath.Join(dir, "repo.git"), snapshot.Options{User: "bench", Host: "bench", Compression: level})
 		if err != nil {
 			b.Fatal(err)
 		}
-		bt.time(name, func() {
-			if _, err := dst.Backup(ctx, s, snapshot.BackupOptions{Scope: scope.SystemScope()}); err != nil {
-				b.Fatal(err)
+		names := []string{name}
+		if again != "" {
+			names = append(names, again)
+		}
+		for i, n := range names {
+			var res *snapshot.BackupResult
+			bt.time(n, func() {
+				if res, err = dst.Backup(ctx, s, snapshot.BackupOptions{Scope: scope.SystemScope()}); err != nil {
+					b.Fatal(err)
+				}
+			})
+			if i > 0 && res.NewObjects > 3 {
+				// The commit, and at most its root and .metastore trees.
+				b.Fatalf("%s: %d new objects: the rows changed?", n, res.NewObjects)
 			}
-		})
+		}
 		dst.Close()
 		os.RemoveAll(filepath.Join(dir, "repo.git"))
 	}
-	backup("backup (metastore)", 0)
-	backup("backup (metastore, zlib level 1)", 1) // what the compression costs
+	backup("backup (metastore)", 0, "backup again, nothing changed (metastore)")
+	backup("backup (metastore, zlib level 1)", 1, "") // what the compression costs
 	s.Close()
 
 	// The bulk tools, on the tables metastore restored.
@@ -471,6 +489,13 @@ func (tg jdbcBenchTarget) bulkRound(b *testing.B, sv bulkServer, repo *snapshot.
 		}
 		bt.time("pg_dump -Fc", func() {
 			args := []string{"-Fc", "-f", file(id, ".dump")}
+			for _, t := range tables {
+				args = append(args, "-t", sv.quote(t))
+			}
+			sv.run(b, "", "", "pg_dump", append(args, sv.db)...)
+		})
+		bt.time("pg_dump -t (plain)", func() {
+			args := []string{"-f", file(id, ".sql")}
 			for _, t := range tables {
 				args = append(args, "-t", sv.quote(t))
 			}
