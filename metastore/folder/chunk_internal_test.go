@@ -1,8 +1,11 @@
 package folder
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -144,5 +147,32 @@ func TestParallelListingHoldsLittleAhead(t *testing.T) {
 	}
 	if s.held.entries < chunk {
 		t.Errorf("held %d entries ahead of the caller: not counted?", s.held.entries)
+	}
+}
+
+// TestSortKeyOrdersAsBytes checks that ordering keys by sortKey, then by
+// bytes.Compare on a tie, is bytes.Compare's order: prefixes of each other,
+// keys longer and shorter than 8 bytes, folders' "/" and bytes over 0x7f.
+func TestSortKeyOrdersAsBytes(t *testing.T) {
+	keys := []string{"", "a", "a/", "a-", "a.b", "a0", "ab", "abcdefgh", "abcdefg", "abcdefgh/", "abcdefghi",
+		"abcdefgh-1", "abcdefgg~", "ü", "u", "\xff\xff\xff\xff\xff\xff\xff\xff", "\xff", "0a1b2c3d-e5f6", "0a1b2c3d-e5f7"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		b := make([]byte, rng.IntN(14))
+		for i := range b {
+			b[i] = "ab/-.\x01\xfe"[rng.IntN(7)]
+		}
+		keys = append(keys, string(b))
+	}
+	for _, a := range keys {
+		for _, b := range keys[:40] {
+			got := cmp.Compare(sortKey([]byte(a)), sortKey([]byte(b)))
+			if got == 0 {
+				got = bytes.Compare([]byte(a), []byte(b))
+			}
+			if want := bytes.Compare([]byte(a), []byte(b)); got != want {
+				t.Fatalf("%q vs %q: sortKey order %d, bytes.Compare %d", a, b, got, want)
+			}
+		}
 	}
 }
