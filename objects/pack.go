@@ -200,16 +200,8 @@ func (w *PackWriter) WriteZlib(k Kind, data, z []byte) (ID, bool, error) {
 		return w.Write(k, data)
 	}
 	id := HashObject(k, data)
-	if w.inCopy(id) {
-		w.skip()
-		return id, false, nil
-	}
-	if !w.reserve(id) {
-		return id, false, w.failure()
-	}
-	if w.has(id) {
-		w.unreserve(id)
-		return id, false, nil
+	if ok, err := w.claim(id); !ok {
+		return id, false, err
 	}
 	b := w.encodeStored(k, len(data), z)
 	defer w.release(b)
