@@ -19,6 +19,12 @@ type Resource struct {
 	// Timestamp is Kylin's resource timestamp in milliseconds since the Unix
 	// epoch (META_TABLE_TS in a database, the file's mtime in a folder).
 	Timestamp int64
+	// Zlib, when a source sets it, is Data as the source keeps it: one zlib
+	// stream (RFC 1950, no preset dictionary, nothing after it) that
+	// inflates to exactly Data, such as Kylin 5 stores in a database. A
+	// backup may store it as it is (a git object is a zlib stream too)
+	// instead of compressing Data again. Writers ignore it.
+	Zlib []byte
 }
 
 // Entry describes a resource without its content, as a listing returns it.
@@ -102,8 +108,8 @@ type FieldLister interface {
 // for a database.
 type Walker interface {
 	// Walk calls fn for each resource whose path starts with prefix, in
-	// byte order of path. The Resource's Data is only valid during the
-	// call. A resource whose content cannot be had is passed with an error
+	// byte order of path. The Resource's Data (and Zlib) is only valid
+	// during the call. A resource whose content cannot be had is passed with an error
 	// (wrapping ErrContentElsewhere, say) and no Data, and the walk goes on
 	// if fn returns nil. Walk stops and returns the first error fn returns.
 	Walk(ctx context.Context, prefix string, fn func(Resource, error) error) error

@@ -538,17 +538,8 @@ func diffDelta(k Kind, src, target []byte) []byte {
 // a delta against it.
 func (w *PackWriter) WriteDelta(k Kind, data []byte, base ID) (ID, bool, error) {
 	id := HashObject(k, data)
-	if w.inCopy(id) {
-		// Already in a small pack: copied with it at Commit.
-		w.skip()
-		return id, false, nil
-	}
-	if !w.reserve(id) {
-		return id, false, w.failure()
-	}
-	if w.has(id) {
-		w.unreserve(id)
-		return id, false, nil
+	if ok, err := w.claim(id); !ok {
+		return id, false, err
 	}
 	w.rebase(k, base, id, data)
 	if len(data) >= streamEntry {
@@ -557,6 +548,25 @@ func (w *PackWriter) WriteDelta(k Kind, data []byte, base ID) (ID, bool, error) 
 	b := w.encode(k, data, w.levelFor(k))
 	defer w.release(b)
 	return id, true, w.append(id, b.Bytes(), int64(len(data)))
+}
+
+// claim reserves id for a write of this writer: false when the object is
+// already written or being written, in the repository, or in a pack being
+// absorbed (copied with it at Commit), and then the writer's error if it
+// failed.
+func (w *PackWriter) claim(id ID) (bool, error) {
+	if w.inCopy(id) {
+		w.skip()
+		return false, nil
+	}
+	if !w.reserve(id) {
+		return false, w.failure()
+	}
+	if w.has(id) {
+		w.unreserve(id)
+		return false, nil
+	}
+	return true, nil
 }
 
 func (w *PackWriter) inCopy(id ID) bool {

@@ -8,7 +8,8 @@
 // packed-refs) can be read. Writing works below go-git's defaults: a
 // PackWriter streams the new objects of one operation into a single packfile,
 // skips objects the repository already has, compresses with
-// klauspost/compress and can be fed from several goroutines at once; the pack
+// klauspost/compress (or stores a zlib stream its caller already has:
+// WriteZlib) and can be fed from several goroutines at once; the pack
 // and its index become visible together when the writer is committed.
 // References are plain files replaced by rename under the repository lock, so
 // a crash never leaves an empty or torn reference.

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/adler32"
 	"hash/crc32"
 	"io"
 	"os"
@@ -185,6 +186,55 @@ func (r *Repository) RemoveStaleTemp(cutoff time.Time) {
 // added.
 func (w *PackWriter) Write(k Kind, data []byte) (ID, bool, error) {
 	return w.WriteDelta(k, data, ID{})
+}
+
+// WriteZlib is Write for content its caller also has compressed: z is a
+// zlib stream that inflates to exactly data, such as Kylin 5 keeps in a
+// database. The pack entry is z as it is, which saves compressing data
+// again; a z whose zlib header or Adler-32 trailer does not fit data is
+// not used (data is compressed as by Write). That z inflates to data is
+// the caller's word: the writer does not inflate it (verify --read-data
+// does).
+func (w *PackWriter) WriteZlib(k Kind, data, z []byte) (ID, bool, error) {
+	if !zlibFits(data, z) {
+		return w.Write(k, data)
+	}
+	id := HashObject(k, data)
+	if ok, err := w.claim(id); !ok {
+		return id, false, err
+	}
+	b := w.encodeStored(k, len(data), z)
+	defer w.release(b)
+	return id, true, w.append(id, b.Bytes(), int64(len(data)))
+}
+
+// zlibFits reports whether z can be the zlib stream of data: a valid zlib
+// header without a preset dictionary (RFC 1950: deflate, a window of at
+// most 32 KiB, a check value that divides by 31), at least an empty
+// deflate block, and data's Adler-32 as its trailer.
+func zlibFits(data, z []byte) bool {
+	if len(z) < 2+2+4 {
+		return false
+	}
+	cmf, flg := z[0], z[1]
+	if cmf&0x0f != 8 || cmf>>4 > 7 || (uint16(cmf)<<8|uint16(flg))%31 != 0 || flg&0x20 != 0 {
+		return false
+	}
+	return binary.BigEndian.Uint32(z[len(z)-4:]) == adler32.Checksum(data)
+}
+
+// encodeStored is encode for an entry whose zlib stream z is given: the
+// header of an object of kind k and size bytes, then z.
+func (w *PackWriter) encodeStored(k Kind, size int, z []byte) *bytes.Buffer {
+	b, _ := w.bufs.Get().(*bytes.Buffer)
+	if b == nil {
+		b = new(bytes.Buffer)
+	}
+	b.Reset()
+	b.Grow(len(z) + 16)
+	appendHeader(b, k, uint64(size))
+	b.Write(z)
+	return b
 }
 
 // reserve claims id for this writer; false if it is already written (or
@@ -378,15 +428,7 @@ type entryWriter interface {
 
 // appendEntry is encodeEntry into b.
 func appendEntry(b entryWriter, k Kind, data []byte, level int) {
-	size := uint64(len(data))
-	c := byte(k)<<4 | byte(size&0x0f)
-	size >>= 4
-	for size != 0 {
-		b.WriteByte(c | 0x80)
-		c = byte(size & 0x7f)
-		size >>= 7
-	}
-	b.WriteByte(c)
+	appendHeader(b, k, uint64(len(data)))
 	zw, _ := zlibWriters[level].Get().(*zlib.Writer)
 	if zw == nil {
 		var err error
@@ -401,6 +443,19 @@ func appendEntry(b entryWriter, k Kind, data []byte, level int) {
 	zw.Close()
 	zw.Reset(nil)
 	zlibWriters[level].Put(zw)
+}
+
+// appendHeader writes the header of a pack entry: the kind and the size of
+// the content.
+func appendHeader(b io.ByteWriter, k Kind, size uint64) {
+	c := byte(k)<<4 | byte(size&0x0f)
+	size >>= 4
+	for size != 0 {
+		b.WriteByte(c | 0x80)
+		c = byte(size & 0x7f)
+		size >>= 7
+	}
+	b.WriteByte(c)
 }
 
 // encode encodes an entry into a buffer of w's, which release gives back:

@@ -62,7 +62,7 @@ func (r *Repository) recordSource(ctx context.Context, src metastore.Source, req
 	// written during it (scanStream), the others' after it.
 	stream := &scanStream{b: b, path: caches.path}
 	defer stream.discard()
-	items, st, err := r.scanStreaming(ctx, src, req.members, req.all, packObjectWriter(pw), caches.load, req.progress, stream)
+	items, st, err := r.scanStreaming(ctx, src, req.members, req.all, packObjectWriter(pw), packZlibWriter(pw), caches.load, req.progress, stream)
 	if err != nil {
 		b.Abort()
 		return nil, err

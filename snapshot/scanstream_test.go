@@ -119,7 +119,7 @@ func TestScanStreamsFolders(t *testing.T) {
 	defer caches.close()
 	stream := &scanStream{b: &tree.Builder{Write: hashOnly}, path: caches.path}
 	defer stream.discard()
-	items, _, err := r.scanStreaming(ctx, m, nil, true, hashOnly, caches.load, progressOrNone(nil), stream)
+	items, _, err := r.scanStreaming(ctx, m, nil, true, hashOnly, nil, caches.load, progressOrNone(nil), stream)
 	if err != nil {
 		t.Fatal(err)
 	}

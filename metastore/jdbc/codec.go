@@ -23,6 +23,7 @@ func isGzipped(b []byte) bool {
 // codec inflates and deflates Kylin 5 content, reusing its buffers. It is
 // not safe for concurrent use.
 type codec struct {
+	src bytes.Reader // the stream being inflated: what is left of it
 	zr  io.ReadCloser
 	out bytes.Buffer
 	zw  *zlib.Writer
@@ -34,7 +35,8 @@ type codec struct {
 var errCorrupt = errors.New("compressed content (GZIP + zlib) is corrupt")
 
 func (c *codec) reader(b []byte) (io.Reader, error) {
-	src := bytes.NewReader(b[len(gzipMagic):])
+	src := &c.src
+	src.Reset(b[len(gzipMagic):])
 	if c.zr == nil {
 		zr, err := zlib.NewReader(src)
 		if err != nil {
@@ -64,6 +66,19 @@ func (c *codec) decode(b []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %v", errCorrupt, err)
 	}
 	return c.out.Bytes(), nil
+}
+
+// decodeStream is decode that also returns, when b is compressed, its zlib
+// stream (b without "GZIP") if inflating it read the whole of it: the bytes
+// Kylin stored, which a backup may keep as they are (see
+// metastore.Resource.Zlib). z is nil when b is not compressed, or has bytes
+// after its stream. data is valid until the next call; z aliases b.
+func (c *codec) decodeStream(b []byte) (data, z []byte, err error) {
+	data, err = c.decode(b)
+	if err != nil || !isGzipped(b) || c.src.Len() != 0 {
+		return data, nil, err
+	}
+	return data, b[len(gzipMagic):], nil
 }
 
 // inflatedSize returns the size of compressed b once inflated.

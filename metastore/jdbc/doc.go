@@ -49,7 +49,9 @@
 //     replaces is compressed, and a new row when the table's rows are (a
 //     sample of them at Open; an empty table counts as compressed, Kylin 5's
 //     default); content that itself starts with "GZIP" is always compressed,
-//     so that it reads back as written. A write sets META_TABLE_MVCC to the
+//     so that it reads back as written. A walk hands each compressed row's
+//     zlib stream on beside its content (metastore.Resource.Zlib), for a
+//     backup to store as it is. A write sets META_TABLE_MVCC to the
 //     row's current value plus one, or 0 for a new row, never to a value of
 //     the snapshot being restored.
 //   - Kylin 2.5 to 4.x push content larger than kylin.metadata.jdbc.max-cell-size,

@@ -627,14 +627,14 @@ func (r reader) walk(ctx context.Context, prefix string, fn func(metastore.Resou
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			data, err := r.s.content(rw, dec)
+			data, z, err := r.s.contentStream(rw, dec)
 			if err != nil {
 				return fn(metastore.Resource{Path: rw.key, Timestamp: rw.ts}, fmt.Errorf("jdbc: read %s: %w", rw.key, err))
 			}
 			if data == nil {
 				data = []byte{}
 			}
-			return fn(metastore.Resource{Path: rw.key, Data: data, Timestamp: rw.ts}, nil)
+			return fn(metastore.Resource{Path: rw.key, Data: data, Timestamp: rw.ts, Zlib: z}, nil)
 		})
 }
 
@@ -645,7 +645,7 @@ func (r reader) walkInflating(ctx context.Context, prefix string, fn func(metast
 	type item struct {
 		res  metastore.Resource
 		err  error
-		raw  []byte        // compressed content, to inflate
+		raw  []byte        // compressed content, to inflate; kept as res.Zlib
 		done chan struct{} // closed once res and err are final
 	}
 	workers := runtime.GOMAXPROCS(0)
@@ -658,11 +658,11 @@ func (r reader) walkInflating(ctx context.Context, prefix string, fn func(metast
 			defer wg.Done()
 			var dec codec
 			for it := range jobs {
-				data, err := dec.decode(it.raw)
+				data, z, err := dec.decodeStream(it.raw)
 				if err != nil {
 					it.err = fmt.Errorf("jdbc: read %s: %w", it.res.Path, err)
 				} else {
-					it.res.Data = clone(data)
+					it.res.Data, it.res.Zlib = clone(data), z
 				}
 				it.raw = nil
 				close(it.done)
@@ -731,16 +731,25 @@ func (r reader) walkInflating(ctx context.Context, prefix string, fn func(metast
 // 5), or read from HDFSRoot (Kylin 2.5-4.x, pushed out). The result may
 // alias the row's buffer or dec's.
 func (s *Store) content(rw row, dec *codec) ([]byte, error) {
+	data, _, err := s.contentStream(rw, dec)
+	return data, err
+}
+
+// contentStream is content, with the row's zlib stream when it holds
+// Kylin 5's compressed content (see codec.decodeStream); z aliases the
+// row's buffer.
+func (s *Store) contentStream(rw row, dec *codec) (data, z []byte, err error) {
 	if s.schema != Schema4 {
 		if rw.null {
-			return []byte{}, nil
+			return []byte{}, nil, nil
 		}
-		return dec.decode(rw.content)
+		return dec.decodeStream(rw.content)
 	}
 	if s.pushed(rw) {
-		return s.readPushed(rw)
+		data, err = s.readPushed(rw)
+		return data, nil, err
 	}
-	return rw.content, nil
+	return rw.content, nil, nil
 }
 
 // size returns the size of a row's resource without keeping its content.

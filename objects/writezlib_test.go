@@ -1,0 +1,126 @@
+package objects
+
+import (
+	"bytes"
+	"compress/zlib"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// zlibOf compresses data with the standard library's zlib (another
+// implementation than the pack writer's, as Kylin's java.util.zip is) at
+// level.
+func zlibOf(t *testing.T, data []byte, level int) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw, err := zlib.NewWriterLevel(&b, level)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw.Write(data)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// TestWriteZlibStoresTheStreamAsIs checks that WriteZlib puts the given
+// zlib stream into the pack byte for byte (a stream of stored blocks takes
+// as much room as its content, which the writer's own compression would
+// not), that the object reads back and git accepts the pack; and that a
+// stream that cannot be data's (another content's, a preset dictionary,
+// no trailer) is not used: data is compressed as by Write.
+func TestWriteZlibStoresTheStreamAsIs(t *testing.T) {
+	data := bytes.Repeat([]byte(`{"uuid":"0a1b2c3d","name":"kylin_sales_cube","status":"READY"}`+"\n"), 500)
+	stored := zlibOf(t, data, zlib.NoCompression)
+	other := zlibOf(t, append([]byte("x"), data...), zlib.BestSpeed)
+	dict := append([]byte(nil), stored...)
+	dict[1] |= 0x20                                                  // FDICT
+	dict[1] += byte(31-(uint16(dict[0])<<8|uint16(dict[1]))%31) % 31 // keep the check value
+	tests := []struct {
+		name string
+		z    []byte
+		asIs bool
+	}{
+		{"stored blocks", stored, true},
+		{"level 1", zlibOf(t, data, zlib.BestSpeed), true},
+		{"another content's stream", other, false},
+		{"preset dictionary", dict, false},
+		{"too short", stored[:6], false},
+		{"bad header", append([]byte{0x79}, stored[1:]...), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRepo(t)
+			w, err := r.NewPackWriter(0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, added, err := w.WriteZlib(KindBlob, data, tt.z)
+			if err != nil || !added {
+				t.Fatalf("WriteZlib: added=%v err=%v", added, err)
+			}
+			if want := HashObject(KindBlob, data); id != want {
+				t.Fatalf("id %s, want %s", id, want)
+			}
+			// Written again, by either method: already there.
+			if _, added, _ := w.WriteZlib(KindBlob, data, tt.z); added {
+				t.Error("the same blob added twice")
+			}
+			if _, added, _ := w.WriteBlob(data); added {
+				t.Error("the same blob added twice by WriteBlob")
+			}
+			st, err := w.Commit()
+			if err != nil {
+				t.Fatal(err)
+			}
+			header := 3 // kind and size of 32,000 bytes
+			if tt.asIs && st.PackBytes != int64(header+len(tt.z)) {
+				t.Errorf("entry of %d bytes, want the header and the %d-byte stream", st.PackBytes, len(tt.z))
+			}
+			if !tt.asIs && st.PackBytes >= int64(len(data)/4) {
+				t.Errorf("entry of %d bytes for %d bytes of content: not compressed by the writer?", st.PackBytes, len(data))
+			}
+			if _, got, err := r.Read(id); err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("reads back wrong: %v", err)
+			}
+			if git, err := exec.LookPath("git"); err == nil {
+				packs, _ := r.Packs()
+				idx := filepath.Join(r.Path(), "objects", "pack", packs[0]+".idx")
+				if out, err := exec.Command(git, "verify-pack", idx).CombinedOutput(); err != nil {
+					t.Fatalf("git verify-pack: %v\n%s", err, out)
+				}
+				out, err := exec.Command(git, "--git-dir", r.Path(), "cat-file", "blob", id.String()).Output()
+				if err != nil || !bytes.Equal(out, data) {
+					t.Fatalf("git cat-file: %v (%d bytes)", err, len(out))
+				}
+			}
+		})
+	}
+}
+
+// TestZlibFits checks the header rules of RFC 1950 that zlibFits applies.
+func TestZlibFits(t *testing.T) {
+	data := []byte("hello")
+	for level := zlib.NoCompression; level <= zlib.BestCompression; level++ {
+		if z := zlibOf(t, data, level); !zlibFits(data, z) {
+			t.Errorf("level %d: a valid stream refused", level)
+		}
+	}
+	z := zlibOf(t, data, 1)
+	if zlibFits([]byte("hellO"), z) {
+		t.Error("another content's stream accepted")
+	}
+	for cmf := range 256 {
+		for flg := range 256 {
+			h := []byte{byte(cmf), byte(flg)}
+			ok := zlibFits(data, append(h, z[2:]...))
+			valid := cmf&0x0f == 8 && cmf>>4 <= 7 && (cmf*256+flg)%31 == 0 && flg&0x20 == 0
+			if ok != valid {
+				t.Fatalf("header %s: fits %v, want %v", fmt.Sprintf("%02x%02x", cmf, flg), ok, valid)
+			}
+		}
+	}
+}
