@@ -203,9 +203,32 @@ func (w *PackWriter) WriteZlib(k Kind, data, z []byte) (ID, bool, error) {
 	if ok, err := w.claim(id); !ok {
 		return id, false, err
 	}
+	if len(z) >= streamEntry {
+		return id, true, w.appendStored(id, k, int64(len(data)), z)
+	}
 	b := w.encodeStored(k, len(data), z)
 	defer w.release(b)
 	return id, true, w.append(id, b.Bytes(), int64(len(data)))
+}
+
+// appendStored writes the entry of an object of kind k and size bytes
+// whose zlib stream is z straight into the pack's buffer, as appendStream
+// does for a large object: no copy of z.
+func (w *PackWriter) appendStored(id ID, k Kind, size int64, z []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
+	}
+	cw := crcWriter{w: w.bw}
+	appendHeader(&cw, k, uint64(size))
+	cw.Write(z)
+	if cw.err != nil {
+		w.err = fmt.Errorf("write pack: %w", cw.err)
+		return w.err
+	}
+	w.added(id, cw.crc, cw.n, size)
+	return nil
 }
 
 // zlibFits reports whether z can be the zlib stream of data: a valid zlib

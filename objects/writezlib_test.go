@@ -39,20 +39,27 @@ func TestWriteZlibStoresTheStreamAsIs(t *testing.T) {
 	dict := append([]byte(nil), stored...)
 	dict[1] |= 0x20                                                  // FDICT
 	dict[1] += byte(31-(uint16(dict[0])<<8|uint16(dict[1]))%31) % 31 // keep the check value
+	large := append(incompressible(streamEntry, 7), data...)         // its stream goes straight into the pack
 	tests := []struct {
 		name string
+		data []byte // nil: data
 		z    []byte
 		asIs bool
 	}{
-		{"stored blocks", stored, true},
-		{"level 1", zlibOf(t, data, zlib.BestSpeed), true},
-		{"another content's stream", other, false},
-		{"preset dictionary", dict, false},
-		{"too short", stored[:6], false},
-		{"bad header", append([]byte{0x79}, stored[1:]...), false},
+		{"stored blocks", nil, stored, true},
+		{"level 1", nil, zlibOf(t, data, zlib.BestSpeed), true},
+		{"larger than streamEntry", large, zlibOf(t, large, zlib.NoCompression), true},
+		{"another content's stream", nil, other, false},
+		{"preset dictionary", nil, dict, false},
+		{"too short", nil, stored[:6], false},
+		{"bad header", nil, append([]byte{0x79}, stored[1:]...), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			data := data
+			if tt.data != nil {
+				data = tt.data
+			}
 			r := newRepo(t)
 			w, err := r.NewPackWriter(0)
 			if err != nil {
@@ -76,8 +83,9 @@ func TestWriteZlibStoresTheStreamAsIs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			header := 3 // kind and size of 32,000 bytes
-			if tt.asIs && st.PackBytes != int64(header+len(tt.z)) {
+			var header bytes.Buffer
+			appendHeader(&header, KindBlob, uint64(len(data)))
+			if tt.asIs && st.PackBytes != int64(header.Len()+len(tt.z)) {
 				t.Errorf("entry of %d bytes, want the header and the %d-byte stream", st.PackBytes, len(tt.z))
 			}
 			if !tt.asIs && st.PackBytes >= int64(len(data)/4) {
