@@ -120,12 +120,7 @@ func TestKylin5TxStoresAGivenStream(t *testing.T) {
 			}
 		}
 
-		cfg := s.cfg
-		cfg.Identifier = newID(t)
-		plain := openConfig(t, cfg)
-		insertRaw(t, plain, "/p/a.json", []byte(`{"compressed":false}`), 1, 0)
-		cfg.CreateSchema = ""
-		again := openConfig(t, cfg)
+		again := openUncompressed(t, s)
 		if err := again.Write(ctx, metastore.Resource{Path: "/p/b.json", Data: data, Timestamp: 2, Zlib: stored}); err != nil {
 			t.Fatal(err)
 		}
