@@ -23,7 +23,9 @@ type Resource struct {
 	// stream (RFC 1950, no preset dictionary, nothing after it) that
 	// inflates to exactly Data, such as Kylin 5 stores in a database. A
 	// backup may store it as it is (a git object is a zlib stream too)
-	// instead of compressing Data again. Writers ignore it.
+	// instead of compressing Data again, and a restore hands on the
+	// stream a snapshot holds to a sink that keeps content compressed (a
+	// Kylin 5 database); other writers ignore it.
 	Zlib []byte
 }
 

@@ -376,6 +376,34 @@ func (p *packFile) inflateFrom(pr *packReader, off, size int64) ([]byte, error) 
 	return out, nil
 }
 
+// readWhole reads the entry at off if it is a whole object of kind k, and
+// returns its content and its zlib stream; ok is false for anything else
+// (a delta, another kind, an error: the caller reads the object the usual
+// way, which reports errors).
+func (p *packFile) readWhole(off int64, k Kind) (data, z []byte, ok bool) {
+	pr := p.reader(off)
+	defer putReader(pr)
+	e, err := p.entryAt(pr, off)
+	if err != nil || e.typ != int(k) {
+		return nil, nil, false
+	}
+	data, err = p.inflateFrom(pr, e.dataOff, e.size)
+	if err != nil {
+		return nil, nil, false
+	}
+	// zlib read the stream byte by byte from pr.br: what pr read, less
+	// what it holds unread, is where the stream ended.
+	n := pr.src.off - int64(pr.br.Buffered()) - e.dataOff
+	if n < 2 || n > p.size-e.dataOff {
+		return nil, nil, false
+	}
+	z = make([]byte, n)
+	if _, err := p.f.ReadAt(z, e.dataOff); err != nil {
+		return nil, nil, false
+	}
+	return data, z, true
+}
+
 // readAt resolves the entry at off, following delta chains.
 func (ps *packSet) readAt(p *packFile, off int64, depth int) (Kind, []byte, error) {
 	if depth > 4096 {

@@ -425,6 +425,23 @@ func (r *Repository) ReadKind(id ID, want Kind) ([]byte, error) {
 	return data, nil
 }
 
+// ReadBlobZlib is ReadKind of a blob that also returns the zlib stream its
+// pack entry holds, when the blob is stored whole in a pack (z is nil for
+// a delta or a loose object): a writer that keeps content compressed (a
+// Kylin 5 database) can store z as it is rather than compress data again.
+// z inflates to exactly data: reading data checked it.
+func (r *Repository) ReadBlobZlib(id ID) (data, z []byte, err error) {
+	if ps, perr := r.openPacks(); perr == nil {
+		if p, off, ok := ps.find(id); ok {
+			if data, z, ok := p.readWhole(off, KindBlob); ok {
+				return data, z, nil
+			}
+		}
+	}
+	data, err = r.ReadKind(id, KindBlob)
+	return data, nil, err
+}
+
 // ReadTree reads and decodes the tree id.
 func (r *Repository) ReadTree(id ID) ([]TreeEntry, error) {
 	data, err := r.ReadKind(id, KindTree)

@@ -132,3 +132,71 @@ func TestZlibFits(t *testing.T) {
 		}
 	}
 }
+
+// TestReadBlobZlib checks that ReadBlobZlib hands on a whole blob's zlib
+// stream (exactly the entry's: the stream a WriteZlib stored comes back
+// byte for byte, and one the writer compressed inflates to the content
+// with nothing after it), no stream for a delta in a pack git made, and
+// refuses what is not a blob.
+func TestReadBlobZlib(t *testing.T) {
+	r := newRepo(t)
+	w, _ := r.NewPackWriter(0)
+	data := bytes.Repeat([]byte(`{"name":"kylin_sales_cube","status":"READY"}`+"\n"), 300)
+	kylins := zlibOf(t, append([]byte("k"), data...), zlib.BestSpeed)
+	kid, _, _ := w.WriteZlib(KindBlob, append([]byte("k"), data...), kylins)
+	id, _, _ := w.WriteBlob(data)
+	tree, _, _ := w.WriteTree([]TreeEntry{{Name: "a", Mode: ModeFile, ID: id}, {Name: "k", Mode: ModeFile, ID: kid}})
+	if _, err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got, z, err := r.ReadBlobZlib(kid); err != nil || !bytes.Equal(got, append([]byte("k"), data...)) || !bytes.Equal(z, kylins) {
+		t.Errorf("stored stream: %d bytes, stream of %d bytes (%v); want the %d-byte stream written", len(got), len(z), err, len(kylins))
+	}
+	got, z, err := r.ReadBlobZlib(id)
+	if err != nil || !bytes.Equal(got, data) || z == nil {
+		t.Fatalf("whole blob: %d bytes, stream %v, %v", len(got), z != nil, err)
+	}
+	zr, err := zlib.NewReader(bytes.NewReader(z))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, err := out.ReadFrom(zr); err != nil || !bytes.Equal(out.Bytes(), data) || !zlibFits(data, z) {
+		t.Errorf("the stream inflates to %d bytes (%v), want the content", out.Len(), err)
+	}
+	if _, _, err := r.ReadBlobZlib(tree); err == nil {
+		t.Error("a tree read as a blob")
+	}
+
+	git, err := exec.LookPath("git")
+	if err != nil {
+		t.Skip("git not installed: no packs with deltas to read")
+	}
+	r2 := newRepo(t)
+	w2, _ := r2.NewPackWriter(0)
+	var entries []TreeEntry
+	want := map[ID][]byte{}
+	for v := range 20 {
+		b := append(bytes.Clone(data), fmt.Sprintf("version %d\n", v)...)
+		id, _, _ := w2.WriteBlob(b)
+		want[id] = b
+		entries = append(entries, TreeEntry{Name: fmt.Sprintf("v%02d", v), Mode: ModeFile, ID: id})
+	}
+	commitAndRepack(t, git, r2, w2, entries)
+	r2.reindex()
+	whole, deltas := 0, 0
+	for id, b := range want {
+		got, z, err := r2.ReadBlobZlib(id)
+		if err != nil || !bytes.Equal(got, b) {
+			t.Fatalf("%s: %v", id, err)
+		}
+		if z == nil {
+			deltas++
+		} else if whole++; !zlibFits(b, z) {
+			t.Errorf("%s: a stream that is not the content's", id)
+		}
+	}
+	if whole == 0 || deltas == 0 {
+		t.Errorf("%d whole blobs and %d deltas: want both", whole, deltas)
+	}
+}

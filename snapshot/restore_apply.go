@@ -43,6 +43,9 @@ func (r *Repository) apply(ctx context.Context, snap *Snapshot, target metastore
 		}()
 		a.sink = tx
 	}
+	if z, ok := a.sink.(zlibSink); ok {
+		a.zlib = z.TakesZlib()
+	}
 	prog.Start("restoring", int64(len(early)+len(writes)+len(deletes)))
 	defer prog.Done()
 	if err := a.remove(ctx, early); err != nil {
@@ -78,6 +81,7 @@ func (r *Repository) apply(ctx context.Context, snap *Snapshot, target metastore
 type applier struct {
 	r    *Repository
 	snap *Snapshot
+	zlib bool // the sink takes zlib streams (zlibSink)
 	sink metastore.Sink
 	prog Progress
 }
@@ -99,14 +103,27 @@ func (a *applier) content(it PlanItem) (metastore.Resource, error) {
 	if it.data != nil {
 		return metastore.Resource{Path: it.Path, Data: it.data, Timestamp: it.NewTimestamp}, nil
 	}
-	data, err := a.r.objs.ReadKind(it.from, objects.KindBlob)
+	var data, z []byte
+	var err error
+	if a.zlib {
+		data, z, err = a.r.objs.ReadBlobZlib(it.from)
+	} else {
+		data, err = a.r.objs.ReadKind(it.from, objects.KindBlob)
+	}
 	if err != nil {
 		return metastore.Resource{}, fmt.Errorf("%w: snapshot %s: content of %s: %v", ErrCorrupt, a.snap.Info.ID.Short(), it.Path, err)
 	}
 	if got := objects.HashObject(objects.KindBlob, data); got != it.from {
 		return metastore.Resource{}, fmt.Errorf("%w: snapshot %s: content of %s does not match its id %s", ErrCorrupt, a.snap.Info.ID.Short(), it.Path, it.from)
 	}
-	return metastore.Resource{Path: it.Path, Data: data, Timestamp: it.NewTimestamp}, nil
+	return metastore.Resource{Path: it.Path, Data: data, Timestamp: it.NewTimestamp, Zlib: z}, nil
+}
+
+// zlibSink is a sink that keeps content as zlib streams (a Kylin 5
+// database) and can take a resource's as it is (metastore.Resource.Zlib):
+// the restore then hands on the stream the snapshot's pack holds.
+type zlibSink interface {
+	TakesZlib() bool
 }
 
 // writeOne writes one plan item.

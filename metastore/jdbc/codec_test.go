@@ -2,6 +2,7 @@ package jdbc
 
 import (
 	"bytes"
+	"compress/zlib"
 	"runtime"
 	"testing"
 
@@ -75,6 +76,56 @@ func TestKylin5WalkKeepsKylinsStream(t *testing.T) {
 					t.Errorf("GOMAXPROCS %d: %s: stream of %d bytes (walked: %v), want %d", procs, p, len(g), ok, len(z))
 				}
 			}
+		}
+	})
+}
+
+// TestKylin5TxStoresAGivenStream checks that a Kylin 5 transaction stores
+// a resource's zlib stream as it is (the row is "GZIP" and the stream,
+// here one of stored blocks that its own compression would never write),
+// that the row reads back as the content, and that a table of
+// uncompressed rows stores the content, stream or not.
+func TestKylin5TxStoresAGivenStream(t *testing.T) {
+	eachDB(t, func(t *testing.T, db testDB) {
+		ctx := t.Context()
+		s := openNew(t, db, Schema5)
+		data := []byte(`{"uuid":"m1","alias":"model","description":"` + string(bytes.Repeat([]byte("x"), 300)) + `"}`)
+		var b bytes.Buffer
+		zw, _ := zlib.NewWriterLevel(&b, zlib.NoCompression)
+		zw.Write(data)
+		zw.Close()
+		stored := b.Bytes()
+		tx, err := s.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !tx.(interface{ TakesZlib() bool }).TakesZlib() {
+			t.Fatal("a Kylin 5 transaction does not take zlib streams")
+		}
+		tx.Write(ctx, metastore.Resource{Path: "/p/model_desc/m1.json", Data: data, Timestamp: 1, Zlib: stored})
+		tx.Write(ctx, metastore.Resource{Path: "/p/model_desc/m2.json", Data: data, Timestamp: 1})
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := rawRow(t, s, "/p/model_desc/m1.json")
+		if !bytes.Equal(raw, append([]byte("GZIP"), stored...)) {
+			t.Errorf("stored %d bytes, want GZIP and the %d-byte stream given", len(raw), len(stored))
+		}
+		if raw2, _ := rawRow(t, s, "/p/model_desc/m2.json"); len(raw2) >= len(data) || !bytes.Equal(inflate(t, raw2), data) {
+			t.Errorf("without a stream: stored %d bytes, want the content compressed", len(raw2))
+		}
+		for _, p := range []string{"/p/model_desc/m1.json", "/p/model_desc/m2.json"} {
+			if r, err := s.Read(ctx, p); err != nil || !bytes.Equal(r.Data, data) {
+				t.Errorf("%s reads back %d bytes (%v)", p, len(r.Data), err)
+			}
+		}
+
+		again := openUncompressed(t, s)
+		if err := again.Write(ctx, metastore.Resource{Path: "/p/b.json", Data: data, Timestamp: 2, Zlib: stored}); err != nil {
+			t.Fatal(err)
+		}
+		if raw, _ := rawRow(t, again, "/p/b.json"); !bytes.Equal(raw, data) {
+			t.Errorf("a table of uncompressed rows stored %d bytes, want the %d bytes of content", len(raw), len(data))
 		}
 	})
 }

@@ -48,6 +48,18 @@ func insertRaw(t *testing.T, s *Store, key string, content []byte, ts, mvcc int6
 	execSQL(t, s, q, a.vals...)
 }
 
+// openUncompressed opens a new Kylin 5 table beside s's whose one row is
+// uncompressed (Kylin 5 with kylin.metadata.compress.enabled=false).
+func openUncompressed(t *testing.T, s *Store) *Store {
+	t.Helper()
+	cfg := s.cfg
+	cfg.Identifier = newID(t)
+	plain := openConfig(t, cfg)
+	insertRaw(t, plain, "/p/a.json", []byte(`{"compressed":false}`), 1, 0)
+	cfg.CreateSchema = ""
+	return openConfig(t, cfg)
+}
+
 func inflate(t *testing.T, b []byte) []byte {
 	t.Helper()
 	if !bytes.HasPrefix(b, []byte("GZIP")) {
@@ -168,12 +180,7 @@ func TestKylin5Content(t *testing.T) {
 
 		// A table whose rows are uncompressed (Kylin 5 with compression
 		// off) gets uncompressed new rows.
-		cfg := s.cfg
-		cfg.Identifier = newID(t)
-		plain := openConfig(t, cfg)
-		insertRaw(t, plain, "/p/a.json", []byte(`{"compressed":false}`), 1, 0)
-		cfg.CreateSchema = ""
-		again := openConfig(t, cfg)
+		again := openUncompressed(t, s)
 		if again.compressNew {
 			t.Error("a table of uncompressed rows should get uncompressed new rows")
 		}

@@ -70,7 +70,7 @@ type pending struct {
 	data []byte
 	ts   int64
 	gone bool   // deleted again before it was sent
-	zenc []byte // Kylin 5: data compressed, if the zipper compressed it
+	zenc []byte // Kylin 5: data compressed, if the zipper compressed it or the writer gave it
 	out  []byte // the bytes to store, once the sender chose them
 }
 
@@ -166,7 +166,7 @@ func (t *Tx) Write(ctx context.Context, r metastore.Resource) error {
 		// before the pending write changes.
 		t.waitZips()
 		t.wbytes -= t.estimate(r.Path, p.data)
-		p.data, p.ts, p.zenc = data, r.Timestamp, nil
+		p.data, p.ts, p.zenc = data, r.Timestamp, t.given(data, r.Zlib)
 		t.wbytes += est
 		t.compress(p)
 		return nil
@@ -177,7 +177,7 @@ func (t *Tx) Write(ctx context.Context, r metastore.Resource) error {
 		}
 	}
 	t.audit.note(r.Path, true)
-	p := &pending{key: r.Path, data: data, ts: r.Timestamp}
+	p := &pending{key: r.Path, data: data, ts: r.Timestamp, zenc: t.given(data, r.Zlib)}
 	t.index[r.Path] = p
 	t.batch = append(t.batch, p)
 	t.wbytes += est
@@ -190,12 +190,27 @@ func (t *Tx) Write(ctx context.Context, r metastore.Resource) error {
 	return nil
 }
 
+// TakesZlib reports that the transaction stores content compressed as a
+// zlib stream (the Kylin 5 layout), so that a writer who has one for a
+// resource (metastore.Resource.Zlib) saves it compressing the content again.
+func (t *Tx) TakesZlib() bool { return t.s.schema == Schema5 }
+
+// given returns Kylin 5's compressed form of data from its zlib stream z:
+// "GZIP" and z, which Kylin's CompressionUtils inflates whatever the level
+// it was deflated at; nil if there is none to give.
+func (t *Tx) given(data, z []byte) []byte {
+	if t.s.schema != Schema5 || len(data) == 0 || len(z) == 0 {
+		return nil
+	}
+	return append(append(make([]byte, 0, len(gzipMagic)+len(z)), gzipMagic...), z...)
+}
+
 // compress has p's content compressed in the background if it will most
 // likely be stored compressed: in the Kylin 5 layout, when new rows are
 // (the row it replaces, if any, decides in the end: see content), or when
 // it starts with "GZIP" itself.
 func (t *Tx) compress(p *pending) {
-	if t.s.schema != Schema5 || len(p.data) == 0 || !(t.s.compressNew || isGzipped(p.data)) {
+	if t.s.schema != Schema5 || len(p.data) == 0 || !(t.s.compressNew || isGzipped(p.data)) || p.zenc != nil {
 		return
 	}
 	if t.zip == nil {
