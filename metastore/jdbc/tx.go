@@ -191,15 +191,16 @@ func (t *Tx) Write(ctx context.Context, r metastore.Resource) error {
 }
 
 // TakesZlib reports that the transaction stores content compressed as a
-// zlib stream (the Kylin 5 layout), so that a writer who has one for a
-// resource (metastore.Resource.Zlib) saves it compressing the content again.
+// zlib stream (the Kylin 5.0 beta layout), so that a writer who has one for
+// a resource (metastore.Resource.Zlib) saves compressing the content again.
 func (t *Tx) TakesZlib() bool { return t.s.schema == Schema5 }
 
 // given returns Kylin 5's compressed form of data from its zlib stream z:
 // "GZIP" and z, which Kylin's CompressionUtils inflates whatever the level
-// it was deflated at; nil if there is none to give.
+// it was deflated at; nil if there is none to give, or data will most
+// likely be stored uncompressed (as compress decides).
 func (t *Tx) given(data, z []byte) []byte {
-	if t.s.schema != Schema5 || len(data) == 0 || len(z) == 0 {
+	if t.s.schema != Schema5 || len(data) == 0 || len(z) == 0 || !(t.s.compressNew || isGzipped(data)) {
 		return nil
 	}
 	return append(append(make([]byte, 0, len(gzipMagic)+len(z)), gzipMagic...), z...)
