@@ -542,12 +542,17 @@ func (w *PackWriter) WriteDelta(k Kind, data []byte, base ID) (ID, bool, error) 
 		return id, false, err
 	}
 	w.rebase(k, base, id, data)
+	return id, true, w.compressNew(id, k, data)
+}
+
+// compressNew compresses and appends the new object id, claimed.
+func (w *PackWriter) compressNew(id ID, k Kind, data []byte) error {
 	if len(data) >= streamEntry {
-		return id, true, w.appendStream(id, k, data, w.levelFor(k))
+		return w.appendStream(id, k, data, w.levelFor(k))
 	}
 	b := w.encode(k, data, w.levelFor(k))
 	defer w.release(b)
-	return id, true, w.append(id, b.Bytes(), int64(len(data)))
+	return w.append(id, b.Bytes(), int64(len(data)))
 }
 
 // claim reserves id for a write of this writer: false when the object is
