@@ -217,20 +217,14 @@ func (w *PackWriter) WriteZlib(k Kind, data, z []byte) (ID, bool, error) {
 // whose zlib stream is z straight into the pack's buffer, as appendStream
 // does for a large object: no copy of z.
 func (w *PackWriter) appendStored(id ID, k Kind, size int64, z []byte) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.err != nil {
-		return w.err
-	}
-	cw := crcWriter{w: w.bw}
-	appendHeader(&cw, k, uint64(size))
-	cw.Write(z)
-	if cw.err != nil {
-		w.err = fmt.Errorf("write pack: %w", cw.err)
-		return w.err
-	}
-	w.added(id, cw.crc, cw.n, size)
-	return nil
+	return w.appendDirect(id, size, func(cw entryWriter) { appendStoredEntry(cw, k, size, z) })
+}
+
+// appendStoredEntry writes the entry of an object of kind k and size bytes
+// whose zlib stream is z: the header, then z.
+func appendStoredEntry(b entryWriter, k Kind, size int64, z []byte) {
+	appendHeader(b, k, uint64(size))
+	b.Write(z)
 }
 
 // zlibFits reports whether z can be the zlib stream of data: a valid zlib
@@ -251,14 +245,8 @@ func zlibFits(data, z []byte) bool {
 // encodeStored is encode for an entry whose zlib stream z is given: the
 // header of an object of kind k and size bytes, then z.
 func (w *PackWriter) encodeStored(k Kind, size int, z []byte) *bytes.Buffer {
-	b, _ := w.bufs.Get().(*bytes.Buffer)
-	if b == nil {
-		b = new(bytes.Buffer)
-	}
-	b.Reset()
-	b.Grow(len(z) + 16)
-	appendHeader(b, k, uint64(size))
-	b.Write(z)
+	b := w.buffer(len(z) + 16)
+	appendStoredEntry(b, k, int64(size), z)
 	return b
 }
 
@@ -351,18 +339,24 @@ const streamEntry = 4 << 20
 // appendStream encodes and writes the entry of an object of kind k with
 // content data, compressing it into the pack's buffer as it goes.
 func (w *PackWriter) appendStream(id ID, k Kind, data []byte, level int) error {
+	return w.appendDirect(id, int64(len(data)), func(cw entryWriter) { appendEntry(cw, k, data, level) })
+}
+
+// appendDirect has write write the entry of id (size bytes of content)
+// straight into the pack's buffer, under the writer's lock.
+func (w *PackWriter) appendDirect(id ID, size int64, write func(entryWriter)) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil {
 		return w.err
 	}
 	cw := crcWriter{w: w.bw}
-	appendEntry(&cw, k, data, level)
+	write(&cw)
 	if cw.err != nil {
 		w.err = fmt.Errorf("write pack: %w", cw.err)
 		return w.err
 	}
-	w.added(id, cw.crc, cw.n, int64(len(data)))
+	w.added(id, cw.crc, cw.n, size)
 	return nil
 }
 
@@ -488,13 +482,20 @@ func appendHeader(b io.ByteWriter, k Kind, size uint64) {
 // of them grown once or twice) cost as much in allocation and clearing as
 // hashing the content did.
 func (w *PackWriter) encode(k Kind, data []byte, level int) *bytes.Buffer {
+	b := w.buffer(len(data)/2 + 64)
+	appendEntry(b, k, data, level)
+	return b
+}
+
+// buffer returns an empty buffer of w's with room for n bytes; release
+// gives it back.
+func (w *PackWriter) buffer(n int) *bytes.Buffer {
 	b, _ := w.bufs.Get().(*bytes.Buffer)
 	if b == nil {
 		b = new(bytes.Buffer)
 	}
 	b.Reset()
-	b.Grow(len(data)/2 + 64)
-	appendEntry(b, k, data, level)
+	b.Grow(n)
 	return b
 }
 
