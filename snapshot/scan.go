@@ -113,7 +113,7 @@ func (r *Repository) scan(ctx context.Context, src metastore.Source, members []s
 // with writeZ, if not nil.
 func (r *Repository) scanStreaming(ctx context.Context, src metastore.Source, members []string, all bool, write tree.WriteFunc, writeZ zlibWriter, cache *cacheLoad, prog Progress, stream *scanStream) (scanList, scanStats, error) {
 	if w, ok := src.(metastore.Walker); ok && all {
-		items, st, err := r.walkScan(ctx, w, write, writeZ, prog)
+		items, st, err := r.walkScan(ctx, w, write, writeZ, cache, prog)
 		return listOf(items), st, err
 	}
 	s := &scanner{src: src, write: write, load: cache, prog: prog, has: r.objs.Has, drained: make(chan struct{}, 1)}
@@ -421,11 +421,15 @@ func sortWarnings(ws []scope.Warning) []scope.Warning {
 // walk's call) into a reused buffer and hands it on, with the zlib stream
 // the source keeps it as, if any, for writeZ (not nil) to store as it is:
 // inflating Kylin 5's content and deflating it again was half of the CPU
-// of a backup of a Kylin 5 database.
-func (r *Repository) walkScan(ctx context.Context, w metastore.Walker, write tree.WriteFunc, writeZ zlibWriter, prog Progress) ([]scanned, scanStats, error) {
+// of a backup of a Kylin 5 database. A ChangeWalker does not even decode
+// the resources whose Change the change cache (if not nil) names with a
+// blob the repository has (see walkCache).
+func (r *Repository) walkScan(ctx context.Context, w metastore.Walker, write tree.WriteFunc, writeZ zlibWriter, cache *cacheLoad, prog Progress) ([]scanned, scanStats, error) {
 	var st scanStats
 	var items []scanned
 	var ids walkIDs
+	wc := r.walkCache(w, cache)
+	defer wc.close()
 	type job struct {
 		id      *objects.ID
 		data, z *[]byte // z: nil, or the zlib stream of data
@@ -457,7 +461,7 @@ func (r *Repository) walkScan(ctx context.Context, w metastore.Walker, write tre
 	prog.Start("reading", -1)
 	g.Go(func() error {
 		defer close(jobs)
-		return w.Walk(gctx, "/", func(res metastore.Resource, rerr error) error {
+		return wc.walk(gctx, func(res metastore.Resource, rerr error) error {
 			if rerr != nil {
 				if errors.Is(rerr, metastore.ErrContentElsewhere) {
 					st.warnings = append(st.warnings, elsewhereWarning(res.Path, rerr))
@@ -468,7 +472,20 @@ func (r *Repository) walkScan(ctx context.Context, w metastore.Walker, write tre
 			if err := checkKey(res.Path); err != nil {
 				return err
 			}
-			items = append(items, scanned{path: res.Path, size: int64(len(res.Data)), ts: res.Timestamp})
+			if res.Unread {
+				it, id, err := wc.unread(res)
+				if err != nil {
+					return err
+				}
+				items = append(items, it)
+				*ids.next() = id
+				st.unread++
+				prog.Add(1)
+				return nil
+			}
+			it := scanned{path: res.Path, fp: fingerprintOf(res.Change), size: int64(len(res.Data)), ts: res.Timestamp}
+			wc.read(it)
+			items = append(items, it)
 			if res.Path == "/UUID" {
 				st.uuid = uuidOf(res.Data)
 			}
@@ -492,7 +509,117 @@ func (r *Repository) walkScan(ctx context.Context, w metastore.Walker, write tre
 	for i := range items {
 		items[i].id = ids.at(i)
 	}
+	wc.finish(len(items))
 	return items, st, sortScanned(items)
+}
+
+// walkCache is the change cache of a walk (see walkScan): a ChangeWalker
+// asks known, on the goroutine reading its source, whether it may leave
+// a resource's content unread; the walk's callback takes the blob of an
+// unread resource from the cache, and notes whether the walk found
+// exactly the cache's entries. Each reads the cache file with a cursor of
+// its own, in path order.
+type walkCache struct {
+	w       metastore.Walker
+	cache   *cacheLoad   // nil: none
+	known   *cacheCursor // known's; nil: no ChangeWalker or no cache
+	trusted bool
+	has     func(objects.ID) bool
+	found   int  // resources the cache has an entry for (callback)
+	differs bool // an entry is not the cache's (callback)
+}
+
+// walkCache opens the change cache for a walk of w.
+func (r *Repository) walkCache(w metastore.Walker, cache *cacheLoad) *walkCache {
+	wc := &walkCache{w: w, cache: cache, has: r.objs.Has}
+	if cache == nil {
+		return wc
+	}
+	cache.wait()
+	if _, ok := w.(metastore.ChangeWalker); !ok || cache.cursor == nil {
+		return wc
+	}
+	if kc, _, commit := openCursor(cache.path); kc != nil {
+		if commit == cache.commit {
+			wc.known, wc.trusted = kc, cache.trusted
+		} else {
+			kc.f.Close() // the file changed meanwhile: not used
+		}
+	}
+	return wc
+}
+
+// walk walks the whole source, leaving unread what the cache knows.
+func (wc *walkCache) walk(ctx context.Context, fn func(metastore.Resource, error) error) error {
+	if wc.known == nil {
+		if cw, ok := wc.w.(metastore.ChangeWalker); ok {
+			// No cache: the Changes are for the next one.
+			return cw.WalkChanges(ctx, "/", func(string, string) bool { return false }, fn)
+		}
+		return wc.w.Walk(ctx, "/", fn)
+	}
+	return wc.w.(metastore.ChangeWalker).WalkChanges(ctx, "/", wc.isKnown, fn)
+}
+
+// isKnown reports whether the cache names the content of path, whose
+// Change is change, with a blob the repository has. /UUID is always read:
+// the backup decodes it.
+func (wc *walkCache) isKnown(p, change string) bool {
+	if p == "/UUID" {
+		return false
+	}
+	c, ok := wc.known.seek(p)
+	return ok && c.fp.known() && c.fp == fingerprintOf(change) && (wc.trusted || wc.has(c.id))
+}
+
+// lookup returns the cache's entry of path p (the callback's cursor).
+func (wc *walkCache) lookup(p string) (cacheEntry, bool) {
+	if wc.cache == nil {
+		return cacheEntry{}, false
+	}
+	c, ok := wc.cache.cursor.seek(p)
+	if ok {
+		wc.found++
+	}
+	return c, ok
+}
+
+// unread returns the record and blob of a resource the walk left unread,
+// from the cache's entry.
+func (wc *walkCache) unread(res metastore.Resource) (scanned, objects.ID, error) {
+	fp := fingerprintOf(res.Change)
+	c, ok := wc.lookup(res.Path)
+	if !ok || !fp.known() || c.fp != fp {
+		return scanned{}, objects.ID{}, fmt.Errorf("read %s: the source left it unread, but the change cache has no entry for it", res.Path)
+	}
+	it := scanned{path: res.Path, fp: fp, size: c.size, ts: res.Timestamp, cached: c.ts == res.Timestamp}
+	if !it.cached {
+		wc.differs = true
+	}
+	return it, c.id, nil
+}
+
+// read notes a resource the walk read.
+func (wc *walkCache) read(it scanned) {
+	c, ok := wc.lookup(it.path)
+	if !ok || c.fp != it.fp || c.size != it.size || c.ts != it.ts {
+		wc.differs = true
+	}
+}
+
+// finish records, once the walk is over, whether it found exactly the
+// cache's n entries: then the cache need not be written again.
+func (wc *walkCache) finish(n int) {
+	if wc.cache != nil {
+		wc.cache.same = !wc.differs && wc.found == wc.cache.count && n == wc.cache.count
+	}
+}
+
+// close closes known's cursor.
+func (wc *walkCache) close() {
+	if wc.known != nil {
+		wc.known.f.Close()
+	}
 }
 
 // walkIDs holds the object IDs of a walk's resources, in walk order, in

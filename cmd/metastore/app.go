@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"syscall"
 	"time"
@@ -167,6 +168,7 @@ func globalFlags(e *env) []cli.Flag {
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress display", Destination: &e.quiet},
 		&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile (pprof) to this file", Hidden: true},
 		&cli.StringFlag{Name: "memprofile", Usage: "write a heap profile (pprof) to this file at exit", Hidden: true},
+		&cli.StringFlag{Name: "trace", Usage: "write an execution trace (go tool trace) to this file", Hidden: true},
 	}
 }
 
@@ -181,6 +183,15 @@ func startProfile(c *cli.Context) error {
 			return err
 		}
 	}
+	if p := c.String("trace"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			return err
+		}
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -189,6 +200,9 @@ func startProfile(c *cli.Context) error {
 func stopProfile(c *cli.Context) error {
 	if c.String("cpuprofile") != "" {
 		pprof.StopCPUProfile()
+	}
+	if c.String("trace") != "" {
+		trace.Stop()
 	}
 	if p := c.String("memprofile"); p != "" {
 		f, err := os.Create(p)
