@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -441,5 +442,56 @@ func TestScopesTypedLayout(t *testing.T) {
 				t.Errorf("restore-model into another project on the per-type layout: %s\nwant exit 4", r)
 			}
 		})
+	})
+}
+
+// TestBackupOfKylin5LeavesKnownRowsUnread backs up a Kylin 5.0.0-beta
+// database again and again: the next backup inflates none of the rows the
+// change cache knows, the one after a change only the changed row (of the
+// same size); each snapshot's tree is the one a backup into a new
+// repository records.
+func TestBackupOfKylin5LeavesKnownRowsUnread(t *testing.T) {
+	eachKylinDatabase(t, "5.0.0-beta", func(t *testing.T, db kylinDatabase) {
+		db.seed(t, kylin5Beta)
+		dir := t.TempDir()
+		backup := func(repo string) int {
+			t.Helper()
+			cli := newCLI(t, "METASTORE_METADATA_URL="+db.url, "METASTORE_REPO="+filepath.Join(dir, repo))
+			var res struct {
+				Resources int `json:"resources"`
+				Unread    int `json:"unread_unchanged"`
+			}
+			if err := json.Unmarshal([]byte(cli.mustRun("--json", "backup").stdout), &res); err != nil {
+				t.Fatal(err)
+			}
+			if res.Resources != len(kylin5Beta) {
+				t.Fatalf("%d resources backed up, want %d", res.Resources, len(kylin5Beta))
+			}
+			return res.Unread
+		}
+		tree := func(repo string) string {
+			t.Helper()
+			out, err := exec.Command("git", "--git-dir", filepath.Join(dir, repo), "rev-parse", "refs/heads/system^{tree}").CombinedOutput()
+			if err != nil {
+				t.Fatalf("git rev-parse: %v: %s", err, out)
+			}
+			return strings.TrimSpace(string(out))
+		}
+		if n := backup("repo.git"); n != 0 {
+			t.Errorf("first backup: %d resources unread", n)
+		}
+		if n := backup("repo.git"); n != len(kylin5Beta) {
+			t.Errorf("unchanged backup: %d resources unread, want %d", n, len(kylin5Beta))
+		}
+		if err := db.store.Write(context.Background(), metastore.Resource{Path: "/learn/table/DB.F.json", Data: []byte(`{"name":"F","database":"DX"}`), Timestamp: 1700000000000}); err != nil {
+			t.Fatal(err)
+		}
+		if n := backup("repo.git"); n != len(kylin5Beta)-1 {
+			t.Errorf("backup after a change: %d resources unread, want %d", n, len(kylin5Beta)-1)
+		}
+		backup("new.git")
+		if got, want := tree("repo.git"), tree("new.git"); got != want {
+			t.Errorf("snapshot after a change: tree %s, a new repository's %s", got, want)
+		}
 	})
 }

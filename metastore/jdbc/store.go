@@ -236,7 +236,7 @@ func (s *Store) Walk(ctx context.Context, prefix string, fn func(metastore.Resou
 // itself, and for NULL content.
 func (s *Store) WalkChanges(ctx context.Context, prefix string, known func(path, change string) bool, fn func(metastore.Resource, error) error) error {
 	if known == nil {
-		known = func(string, string) bool { return false }
+		known = knowsNothing
 	}
 	return s.src.walk(ctx, prefix, known, fn)
 }
@@ -659,6 +659,9 @@ func (r reader) walk(ctx context.Context, prefix string, known func(path, change
 			return fn(metastore.Resource{Path: rw.key, Data: data, Timestamp: rw.ts, Zlib: z, Change: change}, nil)
 		})
 }
+
+// knowsNothing is WalkChanges' known when none is given.
+func knowsNothing(path, change string) bool { return false }
 
 // change returns the Change of a row (see WalkChanges).
 func (s *Store) change(rw row) string {

@@ -98,7 +98,7 @@ func (v *View) Walk(ctx context.Context, prefix string, fn func(metastore.Resour
 // the view.
 func (v *View) WalkChanges(ctx context.Context, prefix string, known func(path, change string) bool, fn func(metastore.Resource, error) error) error {
 	if known == nil {
-		known = func(string, string) bool { return false }
+		known = knowsNothing
 	}
 	return v.src.walk(ctx, prefix, known, fn)
 }
