@@ -5,6 +5,7 @@ package main
 // epochs those its nodes hold.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -446,13 +447,26 @@ func TestScopesTypedLayout(t *testing.T) {
 }
 
 // TestBackupOfKylin5LeavesKnownRowsUnread backs up a Kylin 5.0.0-beta
-// database again and again: the next backup inflates none of the rows the
-// change cache knows, the one after a change only the changed row (of the
-// same size); each snapshot's tree is the one a backup into a new
-// repository records.
+// database, and a Kylin 5.0.2 one (per-type tables), again and again: the
+// next backup inflates none of the rows the change cache knows, the one
+// after a change only the changed row (of the same size); each snapshot's
+// tree is the one a backup into a new repository records.
 func TestBackupOfKylin5LeavesKnownRowsUnread(t *testing.T) {
-	eachKylinDatabase(t, "5.0.0-beta", func(t *testing.T, db kylinDatabase) {
-		db.seed(t, kylin5Beta)
+	for _, c := range []struct {
+		version string
+		seed    map[string]string
+		change  string
+	}{
+		{"5.0.0-beta", kylin5Beta, "/learn/table/DB.F.json"},
+		{"5.0.2", typedLearn, "/TABLE_INFO/learn.DB.F.json"},
+	} {
+		t.Run(c.version, func(t *testing.T) { backupLeavesKnownRowsUnread(t, c.version, c.seed, c.change) })
+	}
+}
+
+func backupLeavesKnownRowsUnread(t *testing.T, version string, seed map[string]string, changed string) {
+	eachKylinDatabase(t, version, func(t *testing.T, db kylinDatabase) {
+		db.seed(t, seed)
 		dir := t.TempDir()
 		backup := func(repo string) int {
 			t.Helper()
@@ -464,8 +478,8 @@ func TestBackupOfKylin5LeavesKnownRowsUnread(t *testing.T) {
 			if err := json.Unmarshal([]byte(cli.mustRun("--json", "backup").stdout), &res); err != nil {
 				t.Fatal(err)
 			}
-			if res.Resources != len(kylin5Beta) {
-				t.Fatalf("%d resources backed up, want %d", res.Resources, len(kylin5Beta))
+			if res.Resources != len(seed) {
+				t.Fatalf("%d resources backed up, want %d", res.Resources, len(seed))
 			}
 			return res.Unread
 		}
@@ -480,14 +494,16 @@ func TestBackupOfKylin5LeavesKnownRowsUnread(t *testing.T) {
 		if n := backup("repo.git"); n != 0 {
 			t.Errorf("first backup: %d resources unread", n)
 		}
-		if n := backup("repo.git"); n != len(kylin5Beta) {
-			t.Errorf("unchanged backup: %d resources unread, want %d", n, len(kylin5Beta))
+		if n := backup("repo.git"); n != len(seed) {
+			t.Errorf("unchanged backup: %d resources unread, want %d", n, len(seed))
 		}
-		if err := db.store.Write(context.Background(), metastore.Resource{Path: "/learn/table/DB.F.json", Data: []byte(`{"name":"F","database":"DX"}`), Timestamp: 1700000000000}); err != nil {
+		data := []byte(seed[changed])
+		data[bytes.LastIndexByte(data, '"')-1] ^= 1 // same size, other content
+		if err := db.store.Write(context.Background(), metastore.Resource{Path: changed, Data: data, Timestamp: 1700000000000}); err != nil {
 			t.Fatal(err)
 		}
-		if n := backup("repo.git"); n != len(kylin5Beta)-1 {
-			t.Errorf("backup after a change: %d resources unread, want %d", n, len(kylin5Beta)-1)
+		if n := backup("repo.git"); n != len(seed)-1 {
+			t.Errorf("backup after a change: %d resources unread, want %d", n, len(seed)-1)
 		}
 		backup("new.git")
 		if got, want := tree("repo.git"), tree("new.git"); got != want {
