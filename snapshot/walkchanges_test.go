@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/metastore/memory"
@@ -24,20 +25,48 @@ func (c *changeSource) Walk(ctx context.Context, prefix string, fn func(metastor
 	return c.WalkChanges(ctx, prefix, func(string, string) bool { return false }, fn)
 }
 
+// WalkChanges asks known on a goroutine of its own, as a database's walk
+// does (it reads the rows while fn takes the resources before them).
 func (c *changeSource) WalkChanges(ctx context.Context, prefix string, known func(p, change string) bool, fn func(metastore.Resource, error) error) error {
-	return c.Store.List(ctx, prefix, func(p string) error {
-		r, err := c.Store.Read(ctx, p)
+	out := make(chan metastore.Resource, 8)
+	stop := make(chan struct{})
+	listed := make(chan error, 1)
+	go func() {
+		defer close(out)
+		listed <- c.Store.List(ctx, prefix, func(p string) error {
+			r, err := c.Store.Read(ctx, p)
+			if err != nil {
+				return err
+			}
+			sum := sha256.Sum256(r.Data)
+			r.Change = string(sum[:])
+			if known(p, r.Change) {
+				r = metastore.Resource{Path: p, Timestamp: r.Timestamp, Change: r.Change, Unread: true}
+			}
+			select {
+			case out <- r:
+				return nil
+			case <-stop:
+				return context.Canceled
+			}
+		})
+	}()
+	var err error
+	for r := range out {
 		if err != nil {
-			return err
+			continue
 		}
-		sum := sha256.Sum256(r.Data)
-		r.Change = string(sum[:])
-		if known(p, r.Change) {
-			return fn(metastore.Resource{Path: p, Timestamp: r.Timestamp, Change: r.Change, Unread: true}, nil)
+		if !r.Unread {
+			c.decoded = append(c.decoded, r.Path)
 		}
-		c.decoded = append(c.decoded, p)
-		return fn(r, nil)
-	})
+		if err = fn(r, nil); err != nil {
+			close(stop)
+		}
+	}
+	if lerr := <-listed; err == nil {
+		err = lerr
+	}
+	return err
 }
 
 // TestBackupLeavesKnownRowsUnread checks backups of a ChangeWalker: the
@@ -117,5 +146,58 @@ func TestBackupLeavesKnownRowsUnread(t *testing.T) {
 	}
 	if res := backupOf(other); len(src.decoded) != len(all)+1 || res.Unread != 0 {
 		t.Errorf("backup with another repository's cache decoded %d of %d resources, %d unread", len(src.decoded), len(all)+1, res.Unread)
+	}
+}
+
+// TestCacheOfScopedBackupNotTrusted checks that the change cache a scoped
+// backup saves, which keeps the last full backup's entries beside its own,
+// is not trusted to name blobs: once every full backup is forgotten and
+// pruned, the next full backup reads what it needs again and records a
+// complete snapshot (it took the pruned blobs from the cache unread, for a
+// database and for a folder alike).
+func TestCacheOfScopedBackupNotTrusted(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		src  func(t *testing.T) metastore.Source
+	}{
+		{"database", func(t *testing.T) metastore.Source { m, _ := seeded(t); return &changeSource{Store: m} }},
+		{"folder", func(t *testing.T) metastore.Source {
+			s, _ := seededFolder(t)
+			// Files changed less than two seconds before a listing get
+			// no fingerprint (their change time is now).
+			time.Sleep(2100 * time.Millisecond)
+			return s
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			src := c.src(t)
+			r := newRepo(t)
+			opt := BackupOptions{Scope: scope.SystemScope(), Source: "kylin"}
+			if _, err := r.Backup(ctx, src, opt); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.Backup(ctx, src, BackupOptions{Scope: scope.ProjectScope("default"), Source: "kylin"}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.Forget(ctx, ForgetOptions{Policy: Policy{Tags: []string{"none"}}, Scope: scope.SystemScope(), HasScope: true}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.Prune(ctx, PruneOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			res, err := r.Backup(ctx, src, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameResources(t, dump(t, r.OpenInfo(res.Snapshot)), dump(t, src))
+			v, err := r.Verify(ctx, VerifyOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(v.Problems) != 0 {
+				t.Errorf("verify after the backup: %v", v.Problems)
+			}
+		})
 	}
 }

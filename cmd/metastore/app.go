@@ -172,7 +172,8 @@ func globalFlags(e *env) []cli.Flag {
 	}
 }
 
-// startProfile starts the CPU profile of --cpuprofile.
+// startProfile starts the CPU profile of --cpuprofile and the execution
+// trace of --trace.
 func startProfile(c *cli.Context) error {
 	if p := c.String("cpuprofile"); p != "" {
 		f, err := os.Create(p)
@@ -189,20 +190,26 @@ func startProfile(c *cli.Context) error {
 			return err
 		}
 		if err := trace.Start(f); err != nil {
+			f.Close()
 			return err
 		}
+		if c.App.Metadata == nil {
+			c.App.Metadata = map[string]any{}
+		}
+		c.App.Metadata["trace"] = f
 	}
 	return nil
 }
 
-// stopProfile ends the CPU profile and writes the heap profile of
-// --memprofile.
+// stopProfile ends the CPU profile and the trace, and writes the heap
+// profile of --memprofile.
 func stopProfile(c *cli.Context) error {
 	if c.String("cpuprofile") != "" {
 		pprof.StopCPUProfile()
 	}
-	if c.String("trace") != "" {
+	if f, ok := c.App.Metadata["trace"].(*os.File); ok {
 		trace.Stop()
+		f.Close()
 	}
 	if p := c.String("memprofile"); p != "" {
 		f, err := os.Create(p)

@@ -230,10 +230,11 @@ func (s *Store) Walk(ctx context.Context, prefix string, fn func(metastore.Resou
 }
 
 // WalkChanges is Walk with each resource's Change (see
-// metastore.ChangeWalker): on the Kylin 5 layout, the SHA-256 of the row's
-// content as stored (compressed), so that a resource known already is not
-// inflated; "" on the Kylin 2.5-4.x layout, whose rows hold the content
-// itself, and for NULL content.
+// metastore.ChangeWalker): on the Kylin 5 layouts (5.0 beta's table, 5.0
+// GA's per-type tables), the SHA-256 of the row's content as stored
+// (compressed), so that a resource known already is not inflated; "" on
+// the Kylin 2.5-4.x layout, whose rows hold the content itself, and for
+// NULL content.
 func (s *Store) WalkChanges(ctx context.Context, prefix string, known func(path, change string) bool, fn func(metastore.Resource, error) error) error {
 	if known == nil {
 		known = knowsNothing
@@ -672,9 +673,11 @@ func (s *Store) change(rw row) string {
 	return "sha256:" + string(sum[:])
 }
 
-// walkInflating is walk for the Kylin 5 layout: content is inflated on
-// several goroutines while the query's rows are read, and fn gets the
-// resources in key order on the calling goroutine.
+// walkInflating is walk for the Kylin 5.0 beta layout: content is
+// inflated on several goroutines while the query's rows are read, and fn
+// gets the resources in key order on the calling goroutine. known (if not
+// nil) is asked on the reading goroutine, before a row is handed to the
+// inflating ones: a row it knows goes to fn Unread.
 func (r reader) walkInflating(ctx context.Context, prefix string, known func(path, change string) bool, fn func(metastore.Resource, error) error) error {
 	type item struct {
 		res  metastore.Resource

@@ -127,3 +127,62 @@ func TestWalkChanges(t *testing.T) {
 		}
 	})
 }
+
+// TestWalkChangesTyped checks the Changes of Kylin 5.0 GA's per-type
+// tables: those of the same rows equal, a changed row's different, a
+// known row passed Unread.
+func TestWalkChangesTyped(t *testing.T) {
+	eachDB(t, func(t *testing.T, db testDB) {
+		ctx := t.Context()
+		s, _, _ := kylinMetastore(t, db, "5.0.2")
+		tx, err := s.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 30 {
+			p := fmt.Sprintf("/PROJECT/p%02d.json", i)
+			if err := tx.Write(ctx, metastore.Resource{Path: p, Data: []byte(fmt.Sprintf(`{"uuid":"00000000-0000-0000-0000-0000000000%02d","name":"p%02d"}`, i, i)), Timestamp: 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		walk := func(known func(p, change string) bool) map[string]metastore.Resource {
+			t.Helper()
+			got := map[string]metastore.Resource{}
+			err := s.WalkChanges(ctx, "/", known, func(r metastore.Resource, err error) error {
+				if err != nil {
+					return err
+				}
+				r.Data = bytes.Clone(r.Data)
+				r.Zlib = nil
+				got[r.Path] = r
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		first := walk(nil)
+		second := walk(func(p, change string) bool { return p < "/PROJECT/p10.json" && change == first[p].Change })
+		for p, r := range second {
+			if r.Change == "" || r.Change != first[p].Change {
+				t.Errorf("%s: Change %x, then %x", p, first[p].Change, r.Change)
+			}
+			if want := p < "/PROJECT/p10.json"; r.Unread != want || (r.Data == nil) != want {
+				t.Errorf("%s: Unread %v with %d bytes, want Unread %v", p, r.Unread, len(r.Data), want)
+			}
+		}
+		if err := s.Write(ctx, metastore.Resource{Path: "/PROJECT/p03.json", Data: []byte(`{"uuid":"00000000-0000-0000-0000-000000000003","name":"p03","x":1}`), Timestamp: 2}); err != nil {
+			t.Fatal(err)
+		}
+		third := walk(nil)
+		for p, r := range third {
+			if (r.Change != first[p].Change) != (p == "/PROJECT/p03.json") {
+				t.Errorf("%s after a change of /PROJECT/p03.json: Change %x, was %x", p, r.Change, first[p].Change)
+			}
+		}
+	})
+}
