@@ -27,6 +27,14 @@ type Resource struct {
 	// stream a snapshot holds to a sink that keeps content compressed (a
 	// Kylin 5 database); other writers ignore it.
 	Zlib []byte
+	// Change, when a ChangeWalker sets it, is a fingerprint of the bytes
+	// the backend keeps for the resource (see ChangeWalker); "" if it
+	// cannot tell.
+	Change string
+	// Unread is set by ChangeWalker.WalkChanges for a resource whose
+	// Change its caller knew: Data and Zlib are nil, the content was not
+	// read.
+	Unread bool
 }
 
 // Entry describes a resource without its content, as a listing returns it.
@@ -115,6 +123,24 @@ type Walker interface {
 	// (wrapping ErrContentElsewhere, say) and no Data, and the walk goes on
 	// if fn returns nil. Walk stops and returns the first error fn returns.
 	Walk(ctx context.Context, prefix string, fn func(Resource, error) error) error
+}
+
+// ChangeWalker is implemented by Walkers that can tell, before decoding a
+// resource's content, whether it is the same as before: a backup then
+// skips decoding and naming the content it already has (a Kylin 5 row is
+// inflated to be named, which costs most of a backup's CPU).
+type ChangeWalker interface {
+	Walker
+	// WalkChanges is Walk, with each resource's Change set: a fingerprint
+	// of the bytes the backend keeps for the resource (not its timestamp),
+	// equal for two resources only if their contents are (a
+	// collision-resistant hash, so that content chosen to collide cannot
+	// hide a change from a backup), or "" if the backend cannot tell. For
+	// each resource with a Change, known(path, change) is called before
+	// its content is decoded; when it returns true, fn gets the resource
+	// Unread, without Data or Zlib. known is called in byte order of
+	// path, on one goroutine, possibly concurrently with fn.
+	WalkChanges(ctx context.Context, prefix string, known func(path, change string) bool, fn func(Resource, error) error) error
 }
 
 // View is a consistent, read-only view of a metastore: everything read

@@ -74,9 +74,17 @@ func (c *fileCaches) prepare(commit objects.ID) []staged {
 	var files []staged
 	if f := c.cache; f != nil {
 		c.cache = nil
-		if err := setCacheCommit(f.tmp, commit); err == nil {
+		switch {
+		case !c.full:
+			// A scoped scan's merge keeps entries of the last full
+			// backup beside its own, whose blobs snapshot commit does
+			// not hold (and the full backup's may be forgotten and
+			// pruned while commit stays): it names no snapshot, and its
+			// blobs are looked up one by one (see cacheLoad.trusted).
 			files = append(files, *f)
-		} else {
+		case setCacheCommit(f.tmp, commit) == nil:
+			files = append(files, *f)
+		default:
 			f.discard()
 		}
 	}

@@ -107,7 +107,8 @@ func streamCache(path string, fn func(p string, e cacheEntry) bool) (objects.ID,
 // file whose entries turn out to be out of order, is a miss: slower, never
 // wrong.
 type cacheCursor struct {
-	f     *os.File
+	f     *os.File // nil for a copy (cacheLoad.cursorCopy)
+	n     int64    // bytes of entries, from the file's first
 	rd    *bufio.Reader
 	p, pb []byte // the current entry's path; the other buffer
 	e     cacheEntry
@@ -121,9 +122,34 @@ func openCursor(path string) (*cacheCursor, int, objects.ID) {
 	if err != nil {
 		return nil, 0, objects.ID{}
 	}
-	c := &cacheCursor{f: f, rd: bufio.NewReaderSize(io.LimitReader(f, n), 64<<10), ok: true}
+	c := &cacheCursor{f: f, n: n, rd: bufio.NewReaderSize(io.LimitReader(f, n), 64<<10), ok: true}
 	c.advance(true)
 	return c, count, commit
+}
+
+// cursorCopy returns another cursor over the cache file a whole scan
+// opened, from its first entry: it reads the file (checked already) on its
+// own (pread), and its close leaves the file open. nil without a cache
+// file. It waits for the cache to be opened.
+func (c *cacheLoad) cursorCopy() *cacheCursor {
+	if c == nil {
+		return nil
+	}
+	c.wait()
+	if c.cursor == nil {
+		return nil
+	}
+	head := int64(len(cacheMagic) + 20)
+	cc := &cacheCursor{n: c.cursor.n, rd: bufio.NewReaderSize(io.NewSectionReader(c.cursor.f, head, c.cursor.n), 64<<10), ok: true}
+	cc.advance(true)
+	return cc
+}
+
+// close closes the cursor's file, unless it is a copy.
+func (c *cacheCursor) close() {
+	if c.f != nil {
+		c.f.Close()
+	}
 }
 
 // advance reads the next entry; first says there is no current one.

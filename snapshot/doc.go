@@ -61,7 +61,9 @@
 //     resource the change cache vouches for (same change fingerprint and
 //     size, blob in the repository) is taken from it unread; the others are
 //     read and stored by Options.Workers goroutines while the listing goes
-//     on. A database that walks its rows in one pass streams them instead.
+//     on. A database that walks its rows in one pass streams them instead;
+//     a Kylin 5 database (a metastore.ChangeWalker) does not inflate the
+//     rows whose stored bytes' fingerprint the cache knows (walkCache).
 //     When the listing of a whole source leaves a folder of the root, once
 //     a resource differed from the cache (at once in a first backup), the
 //     scan waits for the reads before it, writes the trees of the folders

@@ -113,7 +113,7 @@ func (r *Repository) scan(ctx context.Context, src metastore.Source, members []s
 // with writeZ, if not nil.
 func (r *Repository) scanStreaming(ctx context.Context, src metastore.Source, members []string, all bool, write tree.WriteFunc, writeZ zlibWriter, cache *cacheLoad, prog Progress, stream *scanStream) (scanList, scanStats, error) {
 	if w, ok := src.(metastore.Walker); ok && all {
-		items, st, err := r.walkScan(ctx, w, write, writeZ, prog)
+		items, st, err := r.walkScan(ctx, w, write, writeZ, cache, prog)
 		return listOf(items), st, err
 	}
 	s := &scanner{src: src, write: write, load: cache, prog: prog, has: r.objs.Has, drained: make(chan struct{}, 1)}
@@ -153,7 +153,9 @@ func (r *Repository) scanStreaming(ctx context.Context, src metastore.Source, me
 	items, err := s.result()
 	// The cache file holds exactly the entries of the resources scanned:
 	// an unchanged backup need not write it again.
-	cache.same = err == nil && s.all && !s.differs.Load() && s.found == cache.count && items.Len() == cache.count && (s.stream == nil || !s.stream.started())
+	// A cache that names no snapshot the repository has is written again
+	// though: the new one is trusted.
+	cache.same = err == nil && s.all && cache.trusted && !s.differs.Load() && s.found == cache.count && items.Len() == cache.count && (s.stream == nil || !s.stream.started())
 	return items, scanStats{unread: s.unread, uuid: s.uuid, warnings: sortWarnings(s.warnings)}, err
 }
 
@@ -421,11 +423,15 @@ func sortWarnings(ws []scope.Warning) []scope.Warning {
 // walk's call) into a reused buffer and hands it on, with the zlib stream
 // the source keeps it as, if any, for writeZ (not nil) to store as it is:
 // inflating Kylin 5's content and deflating it again was half of the CPU
-// of a backup of a Kylin 5 database.
-func (r *Repository) walkScan(ctx context.Context, w metastore.Walker, write tree.WriteFunc, writeZ zlibWriter, prog Progress) ([]scanned, scanStats, error) {
+// of a backup of a Kylin 5 database. A ChangeWalker does not even decode
+// the resources whose Change the change cache (if not nil) names with a
+// blob the repository has (see walkCache).
+func (r *Repository) walkScan(ctx context.Context, w metastore.Walker, write tree.WriteFunc, writeZ zlibWriter, cache *cacheLoad, prog Progress) ([]scanned, scanStats, error) {
 	var st scanStats
 	var items []scanned
 	var ids walkIDs
+	wc := r.walkCache(w, cache)
+	defer wc.close()
 	type job struct {
 		id      *objects.ID
 		data, z *[]byte // z: nil, or the zlib stream of data
@@ -457,7 +463,7 @@ func (r *Repository) walkScan(ctx context.Context, w metastore.Walker, write tre
 	prog.Start("reading", -1)
 	g.Go(func() error {
 		defer close(jobs)
-		return w.Walk(gctx, "/", func(res metastore.Resource, rerr error) error {
+		return wc.walk(gctx, func(res metastore.Resource, rerr error) error {
 			if rerr != nil {
 				if errors.Is(rerr, metastore.ErrContentElsewhere) {
 					st.warnings = append(st.warnings, elsewhereWarning(res.Path, rerr))
@@ -468,7 +474,20 @@ func (r *Repository) walkScan(ctx context.Context, w metastore.Walker, write tre
 			if err := checkKey(res.Path); err != nil {
 				return err
 			}
-			items = append(items, scanned{path: res.Path, size: int64(len(res.Data)), ts: res.Timestamp})
+			if res.Unread {
+				it, id, err := wc.unread(res)
+				if err != nil {
+					return err
+				}
+				items = append(items, it)
+				*ids.next() = id
+				st.unread++
+				prog.Add(1)
+				return nil
+			}
+			it := scanned{path: res.Path, fp: fingerprintOf(res.Change), size: int64(len(res.Data)), ts: res.Timestamp}
+			wc.read(it)
+			items = append(items, it)
 			if res.Path == "/UUID" {
 				st.uuid = uuidOf(res.Data)
 			}
@@ -492,7 +511,149 @@ func (r *Repository) walkScan(ctx context.Context, w metastore.Walker, write tre
 	for i := range items {
 		items[i].id = ids.at(i)
 	}
+	wc.finish()
 	return items, st, sortScanned(items)
+}
+
+// walkCache is the change cache of a walk (see walkScan): a ChangeWalker
+// asks known, on the goroutine reading its source, whether it may leave a
+// resource's content unread; known hands the cache's entry of each
+// resource it vouches for to the walk's callback through a queue, in
+// order, and the callback takes the blob of an unread resource from it.
+// The callback also looks up the entry of each resource read, to note
+// whether the walk found exactly the cache's entries. Each of known and the
+// callback reads the cache file with a cursor of its own, in path order: a
+// walk out of byte order only misses entries (reads more, writes the cache
+// again), and never takes a blob from another resource's entry.
+type walkCache struct {
+	w     metastore.Walker
+	cache *cacheLoad // nil: none
+	has   func(objects.ID) bool
+
+	// Owned by known (the walk's reading goroutine).
+	known   *cacheCursor
+	started bool
+
+	mu     sync.Mutex
+	queue  []vouched // known's entries, not yet taken by the callback
+	queued int       // of queue, those taken
+
+	// Owned by the callback.
+	found   int  // resources with a fingerprint the cache has an entry for
+	listed  int  // resources with a fingerprint
+	differs bool // an entry is not the cache's
+}
+
+// vouched is an entry known vouched for.
+type vouched struct {
+	path string
+	e    cacheEntry
+}
+
+// walkCache prepares the change cache of a walk of w (opened once the walk
+// first needs it).
+func (r *Repository) walkCache(w metastore.Walker, cache *cacheLoad) *walkCache {
+	return &walkCache{w: w, cache: cache, has: r.objs.Has}
+}
+
+// walk walks the whole source, leaving unread what the cache knows.
+func (wc *walkCache) walk(ctx context.Context, fn func(metastore.Resource, error) error) error {
+	if cw, ok := wc.w.(metastore.ChangeWalker); ok {
+		// Without a cache too: the Changes are for the next one.
+		return cw.WalkChanges(ctx, "/", wc.isKnown, fn)
+	}
+	return wc.w.Walk(ctx, "/", fn)
+}
+
+// isKnown reports whether the cache names the content of path, whose
+// Change is change, with a blob the repository has, and queues its entry
+// for the callback. /UUID is always read: the backup decodes it.
+func (wc *walkCache) isKnown(p, change string) bool {
+	if !wc.started {
+		wc.started = true
+		wc.known = wc.cache.cursorCopy()
+	}
+	if wc.known == nil || p == "/UUID" {
+		return false
+	}
+	c, ok := wc.known.seek(p)
+	if !ok || !c.fp.known() || c.fp != fingerprintOf(change) || !(wc.cache.trusted || wc.has(c.id)) {
+		return false
+	}
+	wc.mu.Lock()
+	wc.queue = append(wc.queue, vouched{path: p, e: c})
+	wc.mu.Unlock()
+	return true
+}
+
+// lookup returns the cache's entry of path p (the callback's cursor).
+func (wc *walkCache) lookup(p string) (cacheEntry, bool) {
+	if wc.cache == nil {
+		return cacheEntry{}, false
+	}
+	wc.cache.wait()
+	c, ok := wc.cache.cursor.seek(p)
+	if ok {
+		wc.found++
+	}
+	return c, ok
+}
+
+// unread returns the record and blob of a resource the walk left unread:
+// the entry known vouched for, next in the queue.
+func (wc *walkCache) unread(res metastore.Resource) (scanned, objects.ID, error) {
+	wc.mu.Lock()
+	var v vouched
+	ok := wc.queued < len(wc.queue)
+	if ok {
+		v = wc.queue[wc.queued]
+		wc.queued++
+		if wc.queued == len(wc.queue) {
+			wc.queue, wc.queued = wc.queue[:0], 0
+		}
+	}
+	wc.mu.Unlock()
+	fp := fingerprintOf(res.Change)
+	if !ok || v.path != res.Path || v.e.fp != fp {
+		return scanned{}, objects.ID{}, fmt.Errorf("read %s: the source left it unread without the backup's say (a fault of the source's walk)", res.Path)
+	}
+	wc.listed++
+	if c, had := wc.lookup(res.Path); !had || c != v.e {
+		wc.differs = true
+	}
+	it := scanned{path: res.Path, fp: fp, size: v.e.size, ts: res.Timestamp, cached: v.e.ts == res.Timestamp}
+	if !it.cached {
+		wc.differs = true
+	}
+	return it, v.e.id, nil
+}
+
+// read notes a resource the walk read. One without a fingerprint has no
+// entry in the cache, nor will it in the next.
+func (wc *walkCache) read(it scanned) {
+	if !it.fp.known() {
+		return
+	}
+	wc.listed++
+	c, ok := wc.lookup(it.path)
+	if !ok || c.fp != it.fp || c.size != it.size || c.ts != it.ts {
+		wc.differs = true
+	}
+}
+
+// finish records, once the walk is over, whether it found exactly the
+// entries of a trusted cache: then the cache need not be written again.
+func (wc *walkCache) finish() {
+	if wc.cache != nil {
+		wc.cache.same = wc.cache.trusted && !wc.differs && wc.found == wc.cache.count && wc.listed == wc.cache.count
+	}
+}
+
+// close closes known's cursor.
+func (wc *walkCache) close() {
+	if wc.known != nil {
+		wc.known.close()
+	}
 }
 
 // walkIDs holds the object IDs of a walk's resources, in walk order, in

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"syscall"
 	"time"
@@ -167,10 +168,12 @@ func globalFlags(e *env) []cli.Flag {
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress display", Destination: &e.quiet},
 		&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile (pprof) to this file", Hidden: true},
 		&cli.StringFlag{Name: "memprofile", Usage: "write a heap profile (pprof) to this file at exit", Hidden: true},
+		&cli.StringFlag{Name: "trace", Usage: "write an execution trace (go tool trace) to this file", Hidden: true},
 	}
 }
 
-// startProfile starts the CPU profile of --cpuprofile.
+// startProfile starts the CPU profile of --cpuprofile and the execution
+// trace of --trace.
 func startProfile(c *cli.Context) error {
 	if p := c.String("cpuprofile"); p != "" {
 		f, err := os.Create(p)
@@ -181,14 +184,32 @@ func startProfile(c *cli.Context) error {
 			return err
 		}
 	}
+	if p := c.String("trace"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			return err
+		}
+		if err := trace.Start(f); err != nil {
+			f.Close()
+			return err
+		}
+		if c.App.Metadata == nil {
+			c.App.Metadata = map[string]any{}
+		}
+		c.App.Metadata["trace"] = f
+	}
 	return nil
 }
 
-// stopProfile ends the CPU profile and writes the heap profile of
-// --memprofile.
+// stopProfile ends the CPU profile and the trace, and writes the heap
+// profile of --memprofile.
 func stopProfile(c *cli.Context) error {
 	if c.String("cpuprofile") != "" {
 		pprof.StopCPUProfile()
+	}
+	if f, ok := c.App.Metadata["trace"].(*os.File); ok {
+		trace.Stop()
+		f.Close()
 	}
 	if p := c.String("memprofile"); p != "" {
 		f, err := os.Create(p)

@@ -5,10 +5,12 @@ package main
 // epochs those its nodes hold.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -441,5 +443,71 @@ func TestScopesTypedLayout(t *testing.T) {
 				t.Errorf("restore-model into another project on the per-type layout: %s\nwant exit 4", r)
 			}
 		})
+	})
+}
+
+// TestBackupOfKylin5LeavesKnownRowsUnread backs up a Kylin 5.0.0-beta
+// database, and a Kylin 5.0.2 one (per-type tables), again and again: the
+// next backup inflates none of the rows the change cache knows, the one
+// after a change only the changed row (of the same size); each snapshot's
+// tree is the one a backup into a new repository records.
+func TestBackupOfKylin5LeavesKnownRowsUnread(t *testing.T) {
+	for _, c := range []struct {
+		version string
+		seed    map[string]string
+		change  string
+	}{
+		{"5.0.0-beta", kylin5Beta, "/learn/table/DB.F.json"},
+		{"5.0.2", typedLearn, "/TABLE_INFO/learn.DB.F.json"},
+	} {
+		t.Run(c.version, func(t *testing.T) { backupLeavesKnownRowsUnread(t, c.version, c.seed, c.change) })
+	}
+}
+
+func backupLeavesKnownRowsUnread(t *testing.T, version string, seed map[string]string, changed string) {
+	eachKylinDatabase(t, version, func(t *testing.T, db kylinDatabase) {
+		db.seed(t, seed)
+		dir := t.TempDir()
+		backup := func(repo string) int {
+			t.Helper()
+			cli := newCLI(t, "METASTORE_METADATA_URL="+db.url, "METASTORE_REPO="+filepath.Join(dir, repo))
+			var res struct {
+				Resources int `json:"resources"`
+				Unread    int `json:"unread_unchanged"`
+			}
+			if err := json.Unmarshal([]byte(cli.mustRun("--json", "backup").stdout), &res); err != nil {
+				t.Fatal(err)
+			}
+			if res.Resources != len(seed) {
+				t.Fatalf("%d resources backed up, want %d", res.Resources, len(seed))
+			}
+			return res.Unread
+		}
+		tree := func(repo string) string {
+			t.Helper()
+			out, err := exec.Command("git", "--git-dir", filepath.Join(dir, repo), "rev-parse", "refs/heads/system^{tree}").CombinedOutput()
+			if err != nil {
+				t.Fatalf("git rev-parse: %v: %s", err, out)
+			}
+			return strings.TrimSpace(string(out))
+		}
+		if n := backup("repo.git"); n != 0 {
+			t.Errorf("first backup: %d resources unread", n)
+		}
+		if n := backup("repo.git"); n != len(seed) {
+			t.Errorf("unchanged backup: %d resources unread, want %d", n, len(seed))
+		}
+		data := []byte(seed[changed])
+		data[bytes.LastIndexByte(data, '"')-1] ^= 1 // same size, other content
+		if err := db.store.Write(context.Background(), metastore.Resource{Path: changed, Data: data, Timestamp: 1700000000000}); err != nil {
+			t.Fatal(err)
+		}
+		if n := backup("repo.git"); n != len(seed)-1 {
+			t.Errorf("backup after a change: %d resources unread, want %d", n, len(seed)-1)
+		}
+		backup("new.git")
+		if got, want := tree("repo.git"), tree("new.git"); got != want {
+			t.Errorf("snapshot after a change: tree %s, a new repository's %s", got, want)
+		}
 	})
 }

@@ -109,7 +109,10 @@
 //
 // A walk of the Kylin 5 layout inflates content on several goroutines
 // while the rows are read, and calls its function in key order on the
-// caller's goroutine. In tables whose key collation compares bytes
+// caller's goroutine. WalkChanges (metastore.ChangeWalker) gives each
+// Kylin 5 row the SHA-256 of its stored bytes first, and does not inflate
+// the rows its caller knows by it: a backup with a change cache. In tables
+// whose key collation compares bytes
 // (PostgreSQL's "C", MySQL collations of code points without padding:
 // those Open creates), listings and walks read the primary key's index in
 // order rather than have the server sort the table, content and all,

@@ -2,6 +2,7 @@ package jdbc
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -53,6 +54,7 @@ var (
 	_ metastore.Store         = (*Store)(nil)
 	_ metastore.EntryLister   = (*Store)(nil)
 	_ metastore.Walker        = (*Store)(nil)
+	_ metastore.ChangeWalker  = (*Store)(nil)
 	_ metastore.Viewer        = (*Store)(nil)
 	_ metastore.Transactional = (*Store)(nil)
 	_ metastore.Describer     = (*Store)(nil)
@@ -224,7 +226,20 @@ func (s *Store) ListEntries(ctx context.Context, prefix string, fn func(metastor
 // does not hold, is passed with an error wrapping
 // metastore.ErrContentElsewhere.
 func (s *Store) Walk(ctx context.Context, prefix string, fn func(metastore.Resource, error) error) error {
-	return s.src.walk(ctx, prefix, fn)
+	return s.src.walk(ctx, prefix, nil, fn)
+}
+
+// WalkChanges is Walk with each resource's Change (see
+// metastore.ChangeWalker): on the Kylin 5 layouts (5.0 beta's table, 5.0
+// GA's per-type tables), the SHA-256 of the row's content as stored
+// (compressed), so that a resource known already is not inflated; "" on
+// the Kylin 2.5-4.x layout, whose rows hold the content itself, and for
+// NULL content.
+func (s *Store) WalkChanges(ctx context.Context, prefix string, known func(path, change string) bool, fn func(metastore.Resource, error) error) error {
+	if known == nil {
+		known = knowsNothing
+	}
+	return s.src.walk(ctx, prefix, known, fn)
 }
 
 // Write writes r in a transaction of its own (see Tx.Write).
@@ -614,18 +629,26 @@ func listRows[T any](ctx context.Context, r reader, prefix string, mode contentM
 	return nil
 }
 
-func (r reader) walk(ctx context.Context, prefix string, fn func(metastore.Resource, error) error) error {
+// walk is Walk, or WalkChanges if known is not nil.
+func (r reader) walk(ctx context.Context, prefix string, known func(path, change string) bool, fn func(metastore.Resource, error) error) error {
 	if err := checkPrefix(prefix); err != nil {
 		return err
 	}
 	if r.s.schema == Schema5 && runtime.GOMAXPROCS(0) > 1 {
-		return r.walkInflating(ctx, prefix, fn)
+		return r.walkInflating(ctx, prefix, known, fn)
 	}
 	dec := &codec{}
 	return r.query(ctx, selection{prefix: prefix},
 		func(k string) bool { return strings.HasPrefix(k, prefix) }, allContent, func(rw row) error {
 			if err := ctx.Err(); err != nil {
 				return err
+			}
+			var change string
+			if known != nil {
+				change = r.s.change(rw)
+				if change != "" && known(rw.key, change) {
+					return fn(metastore.Resource{Path: rw.key, Timestamp: rw.ts, Change: change, Unread: true}, nil)
+				}
 			}
 			data, z, err := r.s.contentStream(rw, dec)
 			if err != nil {
@@ -634,14 +657,28 @@ func (r reader) walk(ctx context.Context, prefix string, fn func(metastore.Resou
 			if data == nil {
 				data = []byte{}
 			}
-			return fn(metastore.Resource{Path: rw.key, Data: data, Timestamp: rw.ts, Zlib: z}, nil)
+			return fn(metastore.Resource{Path: rw.key, Data: data, Timestamp: rw.ts, Zlib: z, Change: change}, nil)
 		})
 }
 
-// walkInflating is walk for the Kylin 5 layout: content is inflated on
-// several goroutines while the query's rows are read, and fn gets the
-// resources in key order on the calling goroutine.
-func (r reader) walkInflating(ctx context.Context, prefix string, fn func(metastore.Resource, error) error) error {
+// knowsNothing is WalkChanges' known when none is given.
+func knowsNothing(path, change string) bool { return false }
+
+// change returns the Change of a row (see WalkChanges).
+func (s *Store) change(rw row) string {
+	if s.schema == Schema4 || rw.null {
+		return ""
+	}
+	sum := sha256.Sum256(rw.content)
+	return "sha256:" + string(sum[:])
+}
+
+// walkInflating is walk for the Kylin 5.0 beta layout: content is
+// inflated on several goroutines while the query's rows are read, and fn
+// gets the resources in key order on the calling goroutine. known (if not
+// nil) is asked on the reading goroutine, before a row is handed to the
+// inflating ones: a row it knows goes to fn Unread.
+func (r reader) walkInflating(ctx context.Context, prefix string, known func(path, change string) bool, fn func(metastore.Resource, error) error) error {
 	type item struct {
 		res  metastore.Resource
 		err  error
@@ -681,8 +718,14 @@ func (r reader) walkInflating(ctx context.Context, prefix string, fn func(metast
 					return err
 				}
 				it := &item{res: metastore.Resource{Path: rw.key, Timestamp: rw.ts, Data: []byte{}}, done: make(chan struct{})}
+				if known != nil {
+					it.res.Change = r.s.change(rw)
+				}
 				switch {
 				case rw.null:
+					close(it.done)
+				case it.res.Change != "" && known(rw.key, it.res.Change):
+					it.res.Data, it.res.Unread = nil, true
 					close(it.done)
 				case isGzipped(rw.content):
 					it.raw = clone(rw.content)

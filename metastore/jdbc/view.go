@@ -27,9 +27,10 @@ type View struct {
 
 // Compile-time checks of the abilities a View offers.
 var (
-	_ metastore.View        = (*View)(nil)
-	_ metastore.Walker      = (*View)(nil)
-	_ metastore.EntryLister = (*View)(nil)
+	_ metastore.View         = (*View)(nil)
+	_ metastore.Walker       = (*View)(nil)
+	_ metastore.ChangeWalker = (*View)(nil)
+	_ metastore.EntryLister  = (*View)(nil)
 )
 
 // errViewClosed is returned by a View used after Close.
@@ -90,7 +91,16 @@ func (v *View) ListEntries(ctx context.Context, prefix string, fn func(metastore
 
 // Walk is Store.Walk in the view. fn must not call the view.
 func (v *View) Walk(ctx context.Context, prefix string, fn func(metastore.Resource, error) error) error {
-	return v.src.walk(ctx, prefix, fn)
+	return v.src.walk(ctx, prefix, nil, fn)
+}
+
+// WalkChanges is Store.WalkChanges in the view. fn and known must not call
+// the view.
+func (v *View) WalkChanges(ctx context.Context, prefix string, known func(path, change string) bool, fn func(metastore.Resource, error) error) error {
+	if known == nil {
+		known = knowsNothing
+	}
+	return v.src.walk(ctx, prefix, known, fn)
 }
 
 // Describe names the view's store.
