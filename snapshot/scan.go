@@ -113,8 +113,7 @@ func (r *Repository) scan(ctx context.Context, src metastore.Source, members []s
 // with writeZ, if not nil.
 func (r *Repository) scanStreaming(ctx context.Context, src metastore.Source, members []string, all bool, write tree.WriteFunc, writeZ zlibWriter, cache *cacheLoad, prog Progress, stream *scanStream) (scanList, scanStats, error) {
 	if w, ok := src.(metastore.Walker); ok && all {
-		items, st, err := r.walkScan(ctx, w, write, writeZ, cache, prog)
-		return listOf(items), st, err
+		return r.walkScan(ctx, src, w, write, writeZ, cache, prog, stream)
 	}
 	s := &scanner{src: src, write: write, load: cache, prog: prog, has: r.objs.Has, drained: make(chan struct{}, 1)}
 	if all {
@@ -425,15 +424,24 @@ func sortWarnings(ws []scope.Warning) []scope.Warning {
 // inflating Kylin 5's content and deflating it again was half of the CPU
 // of a backup of a Kylin 5 database. A ChangeWalker does not even decode
 // the resources whose Change the change cache (if not nil) names with a
-// blob the repository has (see walkCache).
-func (r *Repository) walkScan(ctx context.Context, w metastore.Walker, write tree.WriteFunc, writeZ zlibWriter, cache *cacheLoad, prog Progress) ([]scanned, scanStats, error) {
+// blob the repository has (see walkCache). With a stream (and a cache,
+// even an empty one), the trees of each folder of the root are written
+// once the walk leaves it, as a listing's are (scanStream): a walk of a
+// million rows held every record until its end (275 MB), and its list
+// grew by doubling.
+func (r *Repository) walkScan(ctx context.Context, src metastore.Source, w metastore.Walker, write tree.WriteFunc, writeZ zlibWriter, cache *cacheLoad, prog Progress, stream *scanStream) (scanList, scanStats, error) {
 	var st scanStats
-	var items []scanned
-	var ids walkIDs
 	wc := r.walkCache(w, cache)
 	defer wc.close()
+	// The scanner keeps the records in slabs and, with a stream, writes the
+	// trees of each folder of the root the walk leaves (see scanStream).
+	s := &scanner{src: src, load: cache, prog: prog, has: r.objs.Has, all: true, drained: make(chan struct{}, 1)}
+	if cache != nil {
+		cache.wait()
+		s.ready, s.stream = true, stream
+	}
 	type job struct {
-		id      *objects.ID
+		it      *scanned
 		data, z *[]byte // z: nil, or the zlib stream of data
 	}
 	var bufs walkBuffers
@@ -454,8 +462,14 @@ func (r *Repository) walkScan(ctx context.Context, w metastore.Walker, write tre
 				if err != nil {
 					return err
 				}
-				*j.id = id
+				j.it.id = id
 				prog.Add(1)
+				if s.inflight.Add(-1) == 0 {
+					select {
+					case s.drained <- struct{}{}:
+					default:
+					}
+				}
 			}
 			return nil
 		})
@@ -474,31 +488,40 @@ func (r *Repository) walkScan(ctx context.Context, w metastore.Walker, write tre
 			if err := checkKey(res.Path); err != nil {
 				return err
 			}
+			if err := s.pass(gctx, res.Path); err != nil {
+				return err
+			}
 			if res.Unread {
 				it, id, err := wc.unread(res)
 				if err != nil {
 					return err
 				}
-				items = append(items, it)
-				*ids.next() = id
+				it.id = id
+				s.newItem(it)
+				if wc.differs {
+					s.differs.Store(true)
+				}
 				st.unread++
 				prog.Add(1)
 				return nil
 			}
-			it := scanned{path: res.Path, fp: fingerprintOf(res.Change), size: int64(len(res.Data)), ts: res.Timestamp}
-			wc.read(it)
-			items = append(items, it)
+			it := s.newItem(scanned{path: res.Path, fp: fingerprintOf(res.Change), size: int64(len(res.Data)), ts: res.Timestamp})
+			if wc.read(*it); wc.differs {
+				s.differs.Store(true)
+			}
 			if res.Path == "/UUID" {
 				st.uuid = uuidOf(res.Data)
 			}
-			j := job{id: ids.next(), data: bufs.copy(res.Data)}
+			j := job{it: it, data: bufs.copy(res.Data)}
 			if res.Zlib != nil && writeZ != nil {
 				j.z = bufs.copy(res.Zlib)
 			}
+			s.inflight.Add(1)
 			select {
 			case jobs <- j:
 				return nil
 			case <-gctx.Done():
+				s.inflight.Add(-1)
 				return gctx.Err()
 			}
 		})
@@ -506,13 +529,11 @@ func (r *Repository) walkScan(ctx context.Context, w metastore.Walker, write tre
 	err := g.Wait()
 	prog.Done()
 	if err != nil {
-		return nil, st, err
+		return scanList{}, st, err
 	}
-	for i := range items {
-		items[i].id = ids.at(i)
-	}
-	wc.finish()
-	return items, st, sortScanned(items)
+	wc.finish(s.stream != nil && s.stream.started())
+	items, err := s.result()
+	return items, st, err
 }
 
 // walkCache is the change cache of a walk (see walkScan): a ChangeWalker
@@ -642,10 +663,11 @@ func (wc *walkCache) read(it scanned) {
 }
 
 // finish records, once the walk is over, whether it found exactly the
-// entries of a trusted cache: then the cache need not be written again.
-func (wc *walkCache) finish() {
+// entries of a trusted cache, and wrote none of them (streamed): then the
+// cache need not be written again.
+func (wc *walkCache) finish(streamed bool) {
 	if wc.cache != nil {
-		wc.cache.same = wc.cache.trusted && !wc.differs && wc.found == wc.cache.count && wc.listed == wc.cache.count
+		wc.cache.same = !streamed && wc.cache.trusted && !wc.differs && wc.found == wc.cache.count && wc.listed == wc.cache.count
 	}
 }
 
@@ -655,25 +677,6 @@ func (wc *walkCache) close() {
 		wc.known.close()
 	}
 }
-
-// walkIDs holds the object IDs of a walk's resources, in walk order, in
-// slabs that never move: the walk takes the next one's address for a
-// worker to fill in.
-type walkIDs struct {
-	slabs [][]objects.ID
-	n     int
-}
-
-func (w *walkIDs) next() *objects.ID {
-	if w.n%slabSize == 0 {
-		w.slabs = append(w.slabs, make([]objects.ID, slabSize))
-	}
-	id := &w.slabs[w.n/slabSize][w.n%slabSize]
-	w.n++
-	return id
-}
-
-func (w *walkIDs) at(i int) objects.ID { return w.slabs[i/slabSize][i%slabSize] }
 
 // walkBuffers reuses the buffers a walk copies content into: one new
 // buffer per resource was 700 MB allocated and cleared for a 100,000-

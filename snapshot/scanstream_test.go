@@ -65,9 +65,19 @@ func streamedSample(t *testing.T) *memory.Store {
 // changes, deletions, additions and a resource deleted while read, an
 // unchanged one), and the next backup reads nothing but /UUID again.
 func TestScanStreamsFolders(t *testing.T) {
+	t.Run("listed", func(t *testing.T) { scanStreamsFolders(t, false) })
+	// A database's walk (walkScan) streams its folders the same way.
+	t.Run("walked", func(t *testing.T) { scanStreamsFolders(t, true) })
+}
+
+func scanStreamsFolders(t *testing.T, walked bool) {
 	ctx := t.Context()
 	m := streamedSample(t)
 	r := newRepo(t)
+	var src metastore.Source = m
+	if walked {
+		src = &changeSource{Store: m}
+	}
 	// What a scan without a stream gives, built after it.
 	want := func(src metastore.Source) string {
 		t.Helper()
@@ -102,15 +112,17 @@ func TestScanStreamsFolders(t *testing.T) {
 		}
 	}
 	n := 7 + 80 + 2*(2*slabSize+100)
-	backup("first backup", m, 0)
-	backup("unchanged", m, n-1)
+	backup("first backup", src, 0)
+	backup("unchanged", src, n-1)
 	m.Write(ctx, metastore.Resource{Path: "/cube/c03.json", Data: []byte("changed"), Timestamp: 9})
 	m.Delete(ctx, "/execute/job-00010")
 	m.Write(ctx, metastore.Resource{Path: "/execute/job-99999", Data: []byte("new"), Timestamp: 9})
 	m.Write(ctx, metastore.Resource{Path: "/a/x/3", Data: []byte("new"), Timestamp: 9})
-	backup("changed, one deleted while read", goneOnRead{m, "/execute_output/job-00007-00"}, -1)
-	backup("after it", m, -1)
-	backup("unchanged again", m, n) // n+1 resources now, /UUID read
+	if !walked {
+		backup("changed, one deleted while read", goneOnRead{m, "/execute_output/job-00007-00"}, -1)
+	}
+	backup("after it", src, -1)
+	backup("unchanged again", src, n) // n+1 resources now, /UUID read
 
 	// The stream itself: the records of every folder are freed during the
 	// scan, the last resource ("/z", at the root) is left.
@@ -119,7 +131,7 @@ func TestScanStreamsFolders(t *testing.T) {
 	defer caches.close()
 	stream := &scanStream{b: &tree.Builder{Write: hashOnly}, path: caches.path}
 	defer stream.discard()
-	items, _, err := r.scanStreaming(ctx, m, nil, true, hashOnly, nil, caches.load, progressOrNone(nil), stream)
+	items, _, err := r.scanStreaming(ctx, src, nil, true, hashOnly, nil, caches.load, progressOrNone(nil), stream)
 	if err != nil {
 		t.Fatal(err)
 	}
