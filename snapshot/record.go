@@ -78,11 +78,16 @@ func (r *Repository) recordSource(ctx context.Context, src metastore.Source, req
 	res.Warnings = append(st.warnings, storeNotices(src)...)
 	// The next change cache is written from the records before the trees,
 	// which release them as they pass (see finishRecord).
-	if stream.started() {
+	switch {
+	case stream.started() && caches.load.same:
+		// A walk of resources without fingerprints, all the cache holds
+		// (none): its entries would be the trusted cache's.
+		stream.discard()
+	case stream.started():
 		if f, err := stream.finish(items); err == nil {
 			caches.cache = &f
 		}
-	} else {
+	default:
 		caches.stage(items)
 	}
 	rec, err = r.finishRecord(pw, b, rec, items, req, sum, true)

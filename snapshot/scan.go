@@ -106,10 +106,10 @@ func (r *Repository) scan(ctx context.Context, src metastore.Source, members []s
 	return r.scanStreaming(ctx, src, members, all, write, nil, cache, prog, nil)
 }
 
-// scanStreaming is scan with, for a whole listed source, a stream that
-// writes the trees and the change cache of the folders the listing passes
-// (see scanStream): the list returned then holds only the resources it
-// did not write. A walk stores the resources its source keeps compressed
+// scanStreaming is scan with, for a whole source (listed or walked), a
+// stream that writes the trees and the change cache of the folders the
+// listing or walk passes (see scanStream): the list returned then holds
+// only the resources it did not write. A walk stores the resources its source keeps compressed
 // with writeZ, if not nil.
 func (r *Repository) scanStreaming(ctx context.Context, src metastore.Source, members []string, all bool, write tree.WriteFunc, writeZ zlibWriter, cache *cacheLoad, prog Progress, stream *scanStream) (scanList, scanStats, error) {
 	if w, ok := src.(metastore.Walker); ok && all {
@@ -174,6 +174,7 @@ type scanner struct {
 
 	// Owned by the listing.
 	all     bool        // the whole source is listed
+	walked  bool        // by walkScan: differs is set by the walk alone
 	slabs   [][]scanned // the resources listed, in order, slabSize at a time
 	waiting []*scanned  // listed before the cache was ready
 	ready   bool        // the cache is
@@ -181,7 +182,7 @@ type scanner struct {
 	trusted bool
 	unread  int
 	found   int         // resources the cache had an entry for
-	differs atomic.Bool // a resource's entry is not the cache's (set by the workers too)
+	differs atomic.Bool // a resource's entry is not the cache's (set by a listing's workers too)
 
 	uuid string // decoded content of /UUID, set by the worker that read it
 
@@ -425,54 +426,26 @@ func sortWarnings(ws []scope.Warning) []scope.Warning {
 // of a backup of a Kylin 5 database. A ChangeWalker does not even decode
 // the resources whose Change the change cache (if not nil) names with a
 // blob the repository has (see walkCache). With a stream (and a cache,
-// even an empty one), the trees of each folder of the root are written
-// once the walk leaves it, as a listing's are (scanStream): a walk of a
-// million rows held every record until its end (275 MB), and its list
-// grew by doubling.
+// even an empty one), once a resource differs from the cache (at once
+// without one), the trees of each folder of the root are written as the
+// walk leaves it, as a listing's are (scanStream): a walk of a million rows
+// held every record until its end (275 MB), and its list grew by doubling.
 func (r *Repository) walkScan(ctx context.Context, src metastore.Source, w metastore.Walker, write tree.WriteFunc, writeZ zlibWriter, cache *cacheLoad, prog Progress, stream *scanStream) (scanList, scanStats, error) {
 	var st scanStats
 	wc := r.walkCache(w, cache)
 	defer wc.close()
 	// The scanner keeps the records in slabs and, with a stream, writes the
-	// trees of each folder of the root the walk leaves (see scanStream).
-	s := &scanner{src: src, load: cache, prog: prog, has: r.objs.Has, all: true, drained: make(chan struct{}, 1)}
+	// trees of each folder of the root the walk leaves (see scanStream),
+	// once the cache is open (s.ready).
+	s := &scanner{src: src, load: cache, prog: prog, has: r.objs.Has, all: true, walked: true, drained: make(chan struct{}, 1)}
 	if cache != nil {
-		cache.wait()
-		s.ready, s.stream = true, stream
-	}
-	type job struct {
-		it      *scanned
-		data, z *[]byte // z: nil, or the zlib stream of data
+		s.stream = stream
 	}
 	var bufs walkBuffers
 	g, gctx := errgroup.WithContext(ctx)
-	jobs := make(chan job, 64)
+	jobs := make(chan walkJob, 64)
 	for range r.opt.Workers {
-		g.Go(func() error {
-			for j := range jobs {
-				var id objects.ID
-				var err error
-				if j.z != nil {
-					id, err = writeZ(*j.data, *j.z)
-					bufs.put(j.z)
-				} else {
-					id, err = write(objects.KindBlob, *j.data, objects.ID{})
-				}
-				bufs.put(j.data)
-				if err != nil {
-					return err
-				}
-				j.it.id = id
-				prog.Add(1)
-				if s.inflight.Add(-1) == 0 {
-					select {
-					case s.drained <- struct{}{}:
-					default:
-					}
-				}
-			}
-			return nil
-		})
+		g.Go(func() error { return s.storeWalked(jobs, &bufs, write, writeZ) })
 	}
 	prog.Start("reading", -1)
 	g.Go(func() error {
@@ -487,6 +460,9 @@ func (r *Repository) walkScan(ctx context.Context, src metastore.Source, w metas
 			}
 			if err := checkKey(res.Path); err != nil {
 				return err
+			}
+			if !s.ready && cache != nil && cache.ready() {
+				s.ready = true
 			}
 			if err := s.pass(gctx, res.Path); err != nil {
 				return err
@@ -512,7 +488,7 @@ func (r *Repository) walkScan(ctx context.Context, src metastore.Source, w metas
 			if res.Path == "/UUID" {
 				st.uuid = uuidOf(res.Data)
 			}
-			j := job{it: it, data: bufs.copy(res.Data)}
+			j := walkJob{it: it, data: bufs.copy(res.Data)}
 			if res.Zlib != nil && writeZ != nil {
 				j.z = bufs.copy(res.Zlib)
 			}
@@ -531,9 +507,44 @@ func (r *Repository) walkScan(ctx context.Context, src metastore.Source, w metas
 	if err != nil {
 		return scanList{}, st, err
 	}
-	wc.finish(s.stream != nil && s.stream.started())
+	wc.finish()
 	items, err := s.result()
 	return items, st, err
+}
+
+// walkJob is a walked resource for a worker to store: a copy of its
+// content, and of the zlib stream its source keeps it as (z, or nil).
+type walkJob struct {
+	it      *scanned
+	data, z *[]byte
+}
+
+// storeWalked stores the walked resources of jobs, with writeZ those that
+// come with their zlib stream, and sets their records' ids.
+func (s *scanner) storeWalked(jobs <-chan walkJob, bufs *walkBuffers, write tree.WriteFunc, writeZ zlibWriter) error {
+	for j := range jobs {
+		var id objects.ID
+		var err error
+		if j.z != nil {
+			id, err = writeZ(*j.data, *j.z)
+			bufs.put(j.z)
+		} else {
+			id, err = write(objects.KindBlob, *j.data, objects.ID{})
+		}
+		bufs.put(j.data)
+		if err != nil {
+			return err
+		}
+		j.it.id = id
+		s.prog.Add(1)
+		if s.inflight.Add(-1) == 0 {
+			select {
+			case s.drained <- struct{}{}:
+			default:
+			}
+		}
+	}
+	return nil
 }
 
 // walkCache is the change cache of a walk (see walkScan): a ChangeWalker
@@ -545,7 +556,9 @@ func (r *Repository) walkScan(ctx context.Context, src metastore.Source, w metas
 // whether the walk found exactly the cache's entries. Each of known and the
 // callback reads the cache file with a cursor of its own, in path order: a
 // walk out of byte order only misses entries (reads more, writes the cache
-// again), and never takes a blob from another resource's entry.
+// again), and never takes a blob from another resource's entry (the
+// backup fails, though, once its stream wrote a folder the walk returns
+// to: see scanner.pass).
 type walkCache struct {
 	w     metastore.Walker
 	cache *cacheLoad // nil: none
@@ -663,11 +676,11 @@ func (wc *walkCache) read(it scanned) {
 }
 
 // finish records, once the walk is over, whether it found exactly the
-// entries of a trusted cache, and wrote none of them (streamed): then the
-// cache need not be written again.
-func (wc *walkCache) finish(streamed bool) {
+// entries of a trusted cache: then the cache need not be written again
+// (nor the one a stream started: see recordSource).
+func (wc *walkCache) finish() {
 	if wc.cache != nil {
-		wc.cache.same = !streamed && wc.cache.trusted && !wc.differs && wc.found == wc.cache.count && wc.listed == wc.cache.count
+		wc.cache.same = wc.cache.trusted && !wc.differs && wc.found == wc.cache.count && wc.listed == wc.cache.count
 	}
 }
 

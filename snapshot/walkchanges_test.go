@@ -10,6 +10,7 @@ import (
 
 	"github.com/kylin-tools/metastore/metastore"
 	"github.com/kylin-tools/metastore/metastore/memory"
+	"github.com/kylin-tools/metastore/objects"
 	"github.com/kylin-tools/metastore/scope"
 )
 
@@ -199,5 +200,41 @@ func TestCacheOfScopedBackupNotTrusted(t *testing.T) {
 				t.Errorf("verify after the backup: %v", v.Problems)
 			}
 		})
+	}
+}
+
+// TestUnchangedWalkKeepsCache checks that unchanged backups of a Walker
+// whose resources have no fingerprint (Kylin 4.x rows, a snapshot) do not
+// write the change cache again: the cache of the first backup, empty and
+// trusted, stays, though the walk's stream started at once.
+func TestUnchangedWalkKeepsCache(t *testing.T) {
+	ctx := context.Background()
+	m, _ := seeded(t)
+	src := &walkingSource{Store: m}
+	r := newRepo(t)
+	opt := BackupOptions{Scope: scope.SystemScope(), Source: "kylin4-db"}
+	first, err := r.Backup(ctx, src, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := r.cachePath(opt.Source)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		res, err := r.Backup(ctx, src, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameResources(t, dump(t, r.OpenInfo(res.Snapshot)), dump(t, m))
+	}
+	entries, commit := loadCacheFile(path)
+	after, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if commit != objects.ID(first.Snapshot.ID) || entries.len() != 0 || !after.ModTime().Equal(fi.ModTime()) {
+		t.Errorf("cache after unchanged backups: %d entries, saved with %v (modified %v); want the first backup's, %v, untouched", entries.len(), commit, !after.ModTime().Equal(fi.ModTime()), first.Snapshot.ID)
 	}
 }
