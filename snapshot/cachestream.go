@@ -22,6 +22,10 @@ import (
 // trusted), then to keep the entries of its paths, or to merge the old
 // entries with the new ones as the next file is written.
 
+// cacheHead is the length of a cache file's header: cacheMagic and the
+// snapshot id; the entries follow.
+const cacheHead = len(cacheMagic) + 20
+
 // errCacheStream reports a cache file that is missing, damaged, of another
 // version or out of order: it reads as empty.
 var errCacheStream = errors.New("change cache unusable")
@@ -41,7 +45,7 @@ func openCacheStream(path string) (f *os.File, n int64, count int, commit object
 		}
 	}()
 	fi, err := f.Stat()
-	head := int64(len(cacheMagic) + 20)
+	head := int64(cacheHead)
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() < head+24 || fi.Size() > maxCacheFile {
 		return nil, 0, 0, commit, errCacheStream
 	}
@@ -139,8 +143,7 @@ func (c *cacheLoad) cursorCopy() *cacheCursor {
 	if c.cursor == nil {
 		return nil
 	}
-	head := int64(len(cacheMagic) + 20)
-	cc := &cacheCursor{n: c.cursor.n, rd: bufio.NewReaderSize(io.NewSectionReader(c.cursor.f, head, c.cursor.n), 64<<10), ok: true}
+	cc := &cacheCursor{n: c.cursor.n, rd: bufio.NewReaderSize(io.NewSectionReader(c.cursor.f, int64(cacheHead), c.cursor.n), 64<<10), ok: true}
 	cc.advance(true)
 	return cc
 }

@@ -311,7 +311,7 @@ func (c *cacheLoad) wait() {
 func (c *cacheLoad) close() {
 	c.wait()
 	if c.cursor != nil {
-		c.cursor.f.Close()
+		c.cursor.close()
 	}
 }
 

@@ -70,15 +70,17 @@ func (s *scanner) pass(ctx context.Context, p string) error {
 	if n := len(s.slabs); n == 0 || (st.slab == n-1 && st.at == len(s.slabs[n-1])) {
 		return nil // nothing listed since the last part
 	}
-	if s.walked && !st.started() && !s.differs.Load() && s.load.count > 0 {
-		return nil // a walk knows this without waiting for its writes
+	// Nothing is written while every resource so far is the cache's.
+	same := func() bool { return !st.started() && !s.differs.Load() && s.load.count > 0 }
+	if s.walked && same() {
+		return nil // a walk knows it without waiting for its writes
 	}
 	// Everything listed so far must be read; whether a resource differs
 	// from the cache may be known only then.
 	if err := s.drain(ctx); err != nil {
 		return err
 	}
-	if !st.started() && !s.differs.Load() && s.load.count > 0 {
+	if same() {
 		return nil
 	}
 	return st.write(s)

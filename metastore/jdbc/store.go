@@ -236,10 +236,7 @@ func (s *Store) Walk(ctx context.Context, prefix string, fn func(metastore.Resou
 // the Kylin 2.5-4.x layout, whose rows hold the content itself, and for
 // NULL content.
 func (s *Store) WalkChanges(ctx context.Context, prefix string, known func(path, change string) bool, fn func(metastore.Resource, error) error) error {
-	if known == nil {
-		known = knowsNothing
-	}
-	return s.src.walk(ctx, prefix, known, fn)
+	return s.src.walkChanges(ctx, prefix, known, fn)
 }
 
 // Write writes r in a transaction of its own (see Tx.Write).
@@ -661,8 +658,13 @@ func (r reader) walk(ctx context.Context, prefix string, known func(path, change
 		})
 }
 
-// knowsNothing is WalkChanges' known when none is given.
-func knowsNothing(path, change string) bool { return false }
+// walkChanges is WalkChanges: walk with a known that is never nil.
+func (r reader) walkChanges(ctx context.Context, prefix string, known func(path, change string) bool, fn func(metastore.Resource, error) error) error {
+	if known == nil {
+		known = func(string, string) bool { return false }
+	}
+	return r.walk(ctx, prefix, known, fn)
+}
 
 // change returns the Change of a row (see WalkChanges).
 func (s *Store) change(rw row) string {

@@ -97,10 +97,7 @@ func (v *View) Walk(ctx context.Context, prefix string, fn func(metastore.Resour
 // WalkChanges is Store.WalkChanges in the view. fn and known must not call
 // the view.
 func (v *View) WalkChanges(ctx context.Context, prefix string, known func(path, change string) bool, fn func(metastore.Resource, error) error) error {
-	if known == nil {
-		known = knowsNothing
-	}
-	return v.src.walk(ctx, prefix, known, fn)
+	return v.src.walkChanges(ctx, prefix, known, fn)
 }
 
 // Describe names the view's store.
