@@ -35,6 +35,10 @@ type Resource struct {
 	// Change its caller knew: Data and Zlib are nil, the content was not
 	// read.
 	Unread bool
+	// Owned is set by a Walker that hands fn Data and Zlib for good: they
+	// stay valid after fn returns and the walker never writes to them
+	// again, so fn may keep them instead of copying them.
+	Owned bool
 }
 
 // Entry describes a resource without its content, as a listing returns it.
@@ -119,7 +123,7 @@ type FieldLister interface {
 type Walker interface {
 	// Walk calls fn for each resource whose path starts with prefix, in
 	// byte order of path. The Resource's Data (and Zlib) is only valid
-	// during the call. A resource whose content cannot be had is passed with an error
+	// during the call, unless it is Owned. A resource whose content cannot be had is passed with an error
 	// (wrapping ErrContentElsewhere, say) and no Data, and the walk goes on
 	// if fn returns nil. Walk stops and returns the first error fn returns.
 	Walk(ctx context.Context, prefix string, fn func(Resource, error) error) error

@@ -420,7 +420,7 @@ func sortWarnings(ws []scope.Warning) []scope.Warning {
 // walkScan stores the resources a Walker streams (a database read in one
 // pass), hashing and compressing them on several workers. The walk's
 // goroutine only copies each resource's content (valid only during the
-// walk's call) into a reused buffer and hands it on, with the zlib stream
+// walk's call, unless Owned) into a reused buffer and hands it on, with the zlib stream
 // the source keeps it as, if any, for writeZ (not nil) to store as it is:
 // inflating Kylin 5's content and deflating it again was half of the CPU
 // of a backup of a Kylin 5 database. A ChangeWalker does not even decode
@@ -488,9 +488,9 @@ func (r *Repository) walkScan(ctx context.Context, src metastore.Source, w metas
 			if res.Path == "/UUID" {
 				st.uuid = uuidOf(res.Data)
 			}
-			j := walkJob{it: it, data: bufs.copy(res.Data)}
+			j := walkJob{it: it, owned: res.Owned, data: bufs.take(res.Data, res.Owned)}
 			if res.Zlib != nil && writeZ != nil {
-				j.z = bufs.copy(res.Zlib)
+				j.z = bufs.take(res.Zlib, res.Owned)
 			}
 			s.inflight.Add(1)
 			select {
@@ -512,11 +512,13 @@ func (r *Repository) walkScan(ctx context.Context, src metastore.Source, w metas
 	return items, st, err
 }
 
-// walkJob is a walked resource for a worker to store: a copy of its
-// content, and of the zlib stream its source keeps it as (z, or nil).
+// walkJob is a walked resource for a worker to store: its content, and
+// the zlib stream its source keeps it as (z, or nil); copies in the walk's
+// buffers unless the walker handed them on (owned).
 type walkJob struct {
 	it      *scanned
 	data, z *[]byte
+	owned   bool
 }
 
 // storeWalked stores the walked resources of jobs, with writeZ those that
@@ -527,11 +529,13 @@ func (s *scanner) storeWalked(jobs <-chan walkJob, bufs *walkBuffers, write tree
 		var err error
 		if j.z != nil {
 			id, err = writeZ(*j.data, *j.z)
-			bufs.put(j.z)
 		} else {
 			id, err = write(objects.KindBlob, *j.data, objects.ID{})
 		}
-		bufs.put(j.data)
+		if !j.owned {
+			bufs.put(j.z)
+			bufs.put(j.data)
+		}
 		if err != nil {
 			return err
 		}
@@ -698,6 +702,16 @@ type walkBuffers struct{ pool sync.Pool }
 
 const maxWalkBuffer = 1 << 20
 
+// take returns data itself if the walker handed it on (owned: copying a
+// Kylin 5 database's inflated content again was a gigabyte of copies at
+// 100,000 rows, on the walk's goroutine), else a copy.
+func (w *walkBuffers) take(data []byte, owned bool) *[]byte {
+	if owned {
+		return &data
+	}
+	return w.copy(data)
+}
+
 // copy returns a buffer holding a copy of data.
 func (w *walkBuffers) copy(data []byte) *[]byte {
 	b, _ := w.pool.Get().(*[]byte)
@@ -709,7 +723,7 @@ func (w *walkBuffers) copy(data []byte) *[]byte {
 }
 
 func (w *walkBuffers) put(b *[]byte) {
-	if cap(*b) <= maxWalkBuffer {
+	if b != nil && cap(*b) <= maxWalkBuffer {
 		w.pool.Put(b)
 	}
 }

@@ -1111,3 +1111,69 @@ func TestBackupKeepsTheSourcesStreams(t *testing.T) {
 	}
 	sameResources(t, dump(t, r.OpenInfo(res.Snapshot)), dump(t, m))
 }
+
+// bufferSource is a walkingSource that hands each resource's content (and
+// zlib stream) in one buffer it reuses and scribbles over once fn returns,
+// as Walk's contract allows; or, when owned, in copies of its own marked
+// Owned.
+type bufferSource struct {
+	walkingSource
+	owned bool
+}
+
+func (b *bufferSource) Walk(ctx context.Context, prefix string, fn func(metastore.Resource, error) error) error {
+	var data, z []byte
+	return b.walkingSource.Walk(ctx, prefix, func(r metastore.Resource, err error) error {
+		if err != nil {
+			return fn(r, err)
+		}
+		var zb bytes.Buffer
+		zw, _ := zlib.NewWriterLevel(&zb, zlib.BestSpeed)
+		zw.Write(r.Data)
+		zw.Close()
+		if b.owned {
+			r.Data, r.Zlib, r.Owned = bytes.Clone(r.Data), zb.Bytes(), true
+			return fn(r, nil)
+		}
+		data, z = append(data[:0], r.Data...), append(z[:0], zb.Bytes()...)
+		r.Data, r.Zlib = data, z
+		err = fn(r, nil)
+		for i := range data {
+			data[i] = 'x'
+		}
+		for i := range z {
+			z[i] = 0
+		}
+		return err
+	})
+}
+
+type bufferView struct{ *bufferSource }
+
+func (bufferView) Close() error { return nil }
+
+func (b *bufferSource) View(ctx context.Context) (metastore.View, error) { return bufferView{b}, nil }
+
+// TestBackupOfWalkedBuffers: a walker may reuse its buffers once fn
+// returns, unless it marks a resource Owned; the backup holds the content
+// either way, and keeps an Owned resource's buffers instead of copying
+// them.
+func TestBackupOfWalkedBuffers(t *testing.T) {
+	m, _ := seeded(t)
+	for _, owned := range []bool{false, true} {
+		r := newRepo(t)
+		res := backup(t, r, &bufferSource{walkingSource: walkingSource{Store: m}, owned: owned}, scope.SystemScope())
+		sameResources(t, dump(t, r.OpenInfo(res.Snapshot)), dump(t, m))
+		if v, err := r.Verify(context.Background(), VerifyOptions{ReadData: true}); err != nil || len(v.Problems) > 0 {
+			t.Errorf("owned %v: verify: %v %v", owned, err, v)
+		}
+	}
+	var bufs walkBuffers
+	data := []byte("content")
+	if got := bufs.take(data, true); &(*got)[0] != &data[0] {
+		t.Error("an Owned resource's content was copied")
+	}
+	if got := bufs.take(data, false); &(*got)[0] == &data[0] || string(*got) != "content" {
+		t.Errorf("content not Owned was not copied: %q", *got)
+	}
+}

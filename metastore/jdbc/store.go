@@ -719,7 +719,8 @@ func (r reader) walkInflating(ctx context.Context, prefix string, known func(pat
 				if err := ctx.Err(); err != nil {
 					return err
 				}
-				it := &item{res: metastore.Resource{Path: rw.key, Timestamp: rw.ts, Data: []byte{}}, done: make(chan struct{})}
+				// Data and Zlib are copies no one else holds (Owned).
+				it := &item{res: metastore.Resource{Path: rw.key, Timestamp: rw.ts, Data: []byte{}, Owned: true}, done: make(chan struct{})}
 				if known != nil {
 					it.res.Change = r.s.change(rw)
 				}
