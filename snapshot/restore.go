@@ -153,13 +153,12 @@ type restore struct {
 	exact  bool
 	layout scope.Layout
 
-	want    map[string]wanted // by the path it gets in the target
+	want    []PlanItem // what the target should hold, by the path it gets there, sorted (lookupWanted)
 	cube    cubeSource
 	current []string        // the target's resources in scope (nil: the whole system)
 	inScope map[string]bool // current, as a set
-	items   []scanned       // the target's resources the restore read, in path order
-	have    map[string]*scanned
-	uuid    string // decoded content of the target's /UUID, if read
+	items   []scanned       // the target's resources the restore read, in path order (see held)
+	uuid    string          // decoded content of the target's /UUID, if read
 
 	pw     *objects.PackWriter // holds items for the safety snapshot; nil in a dry run
 	caches *fileCaches

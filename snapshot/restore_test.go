@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -515,4 +516,37 @@ func TestHistoryLeavesOutOtherTargetsSafetySnapshots(t *testing.T) {
 			t.Errorf("project history lists the other folder's safety snapshot %s: %s %s", e.Snapshot.ID.Short(), e.Change.Path, e.Change.Action)
 		}
 	}
+}
+
+// TestSortWanted: the wanted resources come out sorted by path, one per
+// path; of two a cube restore's renaming gives one path, the one found
+// last (as the map they were kept in before let the last one win).
+func TestSortWanted(t *testing.T) {
+	item := func(p string, ts int64) PlanItem { return PlanItem{Path: p, NewTimestamp: ts} }
+	tests := []struct {
+		name string
+		cube bool
+		in   []PlanItem
+		want []PlanItem
+	}{
+		{"empty", false, nil, []PlanItem{}},
+		{"sorted", false, []PlanItem{item("/b", 1), item("/a", 2), item("/a/b", 3), item("/a-b", 4)},
+			[]PlanItem{item("/a", 2), item("/a-b", 4), item("/a/b", 3), item("/b", 1)}},
+		{"the last of one path", true, []PlanItem{item("/t/X--P2.json", 1), item("/c", 2), item("/t/X--P2.json", 3), item("/a", 4)},
+			[]PlanItem{item("/a", 4), item("/c", 2), item("/t/X--P2.json", 3)}},
+	}
+	for _, tt := range tests {
+		got := sortWanted(slices.Clone(tt.in), tt.cube)
+		if !slices.Equal(pathsAndTimes(got), pathsAndTimes(tt.want)) {
+			t.Errorf("%s: got %v, want %v", tt.name, pathsAndTimes(got), pathsAndTimes(tt.want))
+		}
+	}
+}
+
+func pathsAndTimes(items []PlanItem) []string {
+	out := []string{}
+	for _, it := range items {
+		out = append(out, fmt.Sprintf("%s@%d", it.Path, it.NewTimestamp))
+	}
+	return out
 }
