@@ -33,8 +33,8 @@ type PlanItem struct {
 	Note string
 
 	from  objects.ID // blob to write
-	data  []byte     // content to write instead of a blob (merged project file)
 	first bool       // a delete that frees the path of a write: done before the writes
+	data  *[]byte    // content to write instead of a blob (merged project file)
 }
 
 // RestoreOptions say what a restore does.

@@ -101,7 +101,7 @@ func (a *applier) remove(ctx context.Context, plan []PlanItem, first bool) error
 // backed up, or nothing), or a merged project file.
 func (a *applier) content(it PlanItem) (metastore.Resource, error) {
 	if it.data != nil {
-		return metastore.Resource{Path: it.Path, Data: it.data, Timestamp: it.NewTimestamp}, nil
+		return metastore.Resource{Path: it.Path, Data: *it.data, Timestamp: it.NewTimestamp}, nil
 	}
 	var data, z []byte
 	var err error

@@ -252,6 +252,10 @@ func (x *restore) lookupWanted(ctx context.Context, paths []string) error {
 		}
 	}
 	x.want = sortWanted(x.want, cube)
+	// The restore has no more lookups to make in the snapshot: the folders
+	// they kept (at a million resources, 77 MB) need not stay through the
+	// writes.
+	x.snap.tree.Forget()
 	return nil
 }
 
@@ -371,7 +375,7 @@ func (x *restore) mergeProject(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("merge cube %s into %s: %w", name, pf, err)
 	}
-	w := PlanItem{Path: pf, data: merged, NewTimestamp: cur.Timestamp, NewSize: int64(len(merged)), Note: "unchanged: already lists the cube, its model and tables"}
+	w := PlanItem{Path: pf, data: &merged, NewTimestamp: cur.Timestamp, NewSize: int64(len(merged)), Note: "unchanged: already lists the cube, its model and tables"}
 	if changed {
 		w.NewTimestamp = x.r.opt.Now().UnixMilli()
 		w.Note = "merged: adds cube " + name + ", its model and tables"
@@ -562,7 +566,7 @@ func (x *restore) planWrites() {
 			it.Action = Added
 		case it.data == nil && items[k].id == it.from && items[k].ts == it.NewTimestamp:
 			it.Action = Unchanged
-		case it.data != nil && items[k].id == objects.HashObject(objects.KindBlob, it.data):
+		case it.data != nil && items[k].id == objects.HashObject(objects.KindBlob, *it.data):
 			it.Action = Unchanged
 			it.NewTimestamp = items[k].ts
 		default:
