@@ -153,6 +153,7 @@ type restore struct {
 	exact  bool
 	layout scope.Layout
 
+	all     bool       // the scope is the whole snapshot (desiredPaths)
 	want    []PlanItem // what the target should hold, by the path it gets there, sorted (lookupWanted)
 	cube    cubeSource
 	current []string        // the target's resources in scope (nil: the whole system)

@@ -92,14 +92,16 @@ func (x *restore) mismatch(hint string) error {
 	return fmt.Errorf("%w: snapshot %s holds %s; %s", ErrScopeMismatch, in.ID.Short(), in.Scope, hint)
 }
 
-// desiredPaths returns the snapshot's resources in the restored scope.
+// desiredPaths returns the snapshot's resources in the restored scope; none
+// when it takes every resource of the snapshot (it sets x.all).
 func (x *restore) desiredPaths(ctx context.Context) ([]string, error) {
 	in, opt := x.snap.Info, x.opt
 	switch {
 	case opt.Scope.Kind == scope.System && in.Scope.Kind != scope.System:
 		return nil, x.mismatch(fmt.Sprintf("restore it with restore-%s", in.Scope.Kind))
 	case opt.Scope.Kind == scope.System, in.Scope == opt.Scope && opt.Scope.Kind == scope.Project:
-		return x.allPaths(ctx)
+		x.all = true
+		return nil, nil
 	case opt.Scope.Kind == scope.Project && in.Scope.Kind != scope.System:
 		return nil, x.mismatch("a project restore needs a snapshot of that project or of the whole system")
 	case opt.Scope.Kind == scope.Project:
@@ -111,10 +113,6 @@ func (x *restore) desiredPaths(ctx context.Context) ([]string, error) {
 	case in.Scope.Kind == scope.Cube && in.Scope != opt.Scope && !x.sameModel(ctx):
 		return nil, x.mismatch(fmt.Sprintf("restore it with --cube %s, or take %s from a system or project snapshot", in.Scope.Name, opt.Scope.Name))
 	case in.Scope.Kind == scope.Cube:
-		paths, err := x.allPaths(ctx)
-		if err != nil {
-			return nil, err
-		}
 		// Which project the cube came from (to rename --PROJECT tables),
 		// its model and tables (to merge into the project).
 		sr, err := scope.Resolve(ctx, x.snap, opt.Scope, scope.Options{})
@@ -122,7 +120,8 @@ func (x *restore) desiredPaths(ctx context.Context) ([]string, error) {
 			return nil, err
 		}
 		x.cube = cubeSource{project: sr.Project, model: sr.Model, id: sr.ModelID, tables: sr.Tables}
-		return paths, nil
+		x.all = true
+		return nil, nil
 	}
 	return x.resolve(ctx, scope.ErrUnknownCube)
 }
@@ -208,15 +207,23 @@ func (x *restore) undoPaths(ctx context.Context) ([]string, error) {
 		}
 		return nil, x.mismatch(fmt.Sprintf("it is the safety snapshot of a restore of the cube into another project than %s", opt.Project))
 	}
-	return x.allPaths(ctx)
+	x.all = true
+	return nil, nil
 }
 
-// lookupWanted finds the blob, timestamp and size of each desired resource,
+// lookupWanted finds the blob, timestamp and size of each desired resource
+// (each of paths, or with x.all each of the snapshot, in one walk of it),
 // and the path it gets in the target: x.want, sorted by that path (of two
 // resources that get one path, the one found last).
 func (x *restore) lookupWanted(ctx context.Context, paths []string) error {
 	cube := x.opt.Scope.Kind == scope.Cube && !x.exact
-	x.want = make([]PlanItem, 0, len(paths))
+	n := len(paths)
+	if x.all {
+		// The commit's count: a hint, bounded (a damaged trailer must
+		// not make the restore allocate what it names).
+		n = min(max(x.snap.Info.Resources, 0), 1<<21)
+	}
+	x.want = make([]PlanItem, 0, n)
 	found := func(p string, id objects.ID, ts int64) error {
 		size, err := x.r.objs.Size(id)
 		if err != nil {
@@ -228,6 +235,24 @@ func (x *restore) lookupWanted(ctx context.Context, paths []string) error {
 		}
 		x.want = append(x.want, PlanItem{Path: dst, NewSize: size, NewTimestamp: ts, from: id})
 		return nil
+	}
+	if x.all {
+		root := ""
+		err := x.snap.tree.Walk(ctx, "/", true, func(e tree.Entry) error {
+			// The folders of a root folder the walk left are not read
+			// again: not kept (at a million resources, some 100 MB).
+			if r, _, _ := strings.Cut(e.Key[1:], "/"); r != root {
+				x.snap.tree.Forget()
+				root = r
+			}
+			if cube && scope.IsProjectFile(e.Key) {
+				return nil // merged, never replaced
+			}
+			return found(e.Key, e.ID, e.Timestamp)
+		})
+		if err != nil {
+			return err
+		}
 	}
 	var one []string
 	for _, g := range groupByFolder(paths) {
