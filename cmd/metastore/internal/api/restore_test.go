@@ -31,8 +31,8 @@ func TestWriteJSON(t *testing.T) {
 				Result: &snapshot.RestoreResult{
 					Snapshot: snapshot.Info{Message: "m", Time: time.Unix(1700000000, 0).UTC()},
 					Scope:    scope.ProjectScope("p"), Project: "p", Plan: plan,
-					Counts:   map[snapshot.Action]int{snapshot.Added: len(plan)},
-					Applied:  applied, Warnings: []string{`"plan": [],` + "\n  \"plan\": [],\n"},
+					Counts:  map[snapshot.Action]int{snapshot.Added: len(plan)},
+					Applied: applied, Warnings: []string{`"plan": [],` + "\n  \"plan\": [],\n"},
 				},
 				Target: "/meta", DryRun: !applied, Undo: "metastore restore x",
 			}
