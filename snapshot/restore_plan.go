@@ -217,10 +217,11 @@ func (x *restore) undoPaths(ctx context.Context) ([]string, error) {
 // resources that get one path, the one found last).
 func (x *restore) lookupWanted(ctx context.Context, paths []string) error {
 	cube := x.opt.Scope.Kind == scope.Cube && !x.exact
+	// The whole snapshot's count is in its commit: the plan's size when
+	// the commit is sound (no growth by doubling, which held one and a
+	// half plans at a time), bounded, and not kept when wrong (below).
 	n := len(paths)
 	if x.all {
-		// The commit's count: a hint, bounded (a damaged trailer must
-		// not make the restore allocate what it names).
 		n = min(max(x.snap.Info.Resources, 0), 1<<21)
 	}
 	x.want = make([]PlanItem, 0, n)
@@ -275,6 +276,10 @@ func (x *restore) lookupWanted(ctx context.Context, paths []string) error {
 		if err := found(p, id, ts); err != nil {
 			return err
 		}
+	}
+	if cap(x.want) > 2*len(x.want)+1024 {
+		// A damaged count: its room is not held through the restore.
+		x.want = slices.Clone(x.want)
 	}
 	x.want = sortWanted(x.want, cube)
 	// The restore has no more lookups to make in the snapshot: the folders

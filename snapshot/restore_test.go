@@ -648,6 +648,12 @@ func TestApplyOrder(t *testing.T) {
 		if len(log.ops) != 8 || !slices.IsSortedFunc(log.ops, func(a, b string) int { return step(a) - step(b) }) {
 			t.Errorf("tx %v: the restore did %q; want the delete of /a/b, the 4 other writes, the 2 project files, then the delete of /old/x.json", tx, log.ops)
 		}
+		// In one transaction, each step in plan order too.
+		inOrder := []string{"delete /a/b", "write /a", "write /cube/c1.json", "write /cube/c2.json", "write /model_desc/m.json",
+			"write /project/p1.json", "write /project/p2.json", "delete /old/x.json"}
+		if tx && !slices.Equal(log.ops, inOrder) {
+			t.Errorf("in one transaction the restore did %q; want %q", log.ops, inOrder)
+		}
 		got, err := m.Read(ctx, "/project/p2.json")
 		if err != nil || string(got.Data) != `{"realizations": ["c2"]}` {
 			t.Errorf("tx %v: /project/p2.json is %q (%v)", tx, got.Data, err)
