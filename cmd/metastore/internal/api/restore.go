@@ -339,15 +339,16 @@ func (e *Env) importFolder(ctx context.Context, repo *snapshot.Repository, dir s
 
 // JSON is the restore's document.
 func (r *Restore) JSON() RestoreJSON {
-	j := r.document()
+	j := r.Document()
 	j.Plan = make([]PlanItemJSON, 0, len(r.Result.Plan))
 	for _, it := range r.Result.Plan {
-		j.Plan = append(j.Plan, planItemJSON(it))
+		j.Plan = append(j.Plan, PlanItem(it))
 	}
 	return j
 }
 
-func planItemJSON(it snapshot.PlanItem) PlanItemJSON {
+// PlanItem describes one resource of a restore plan.
+func PlanItem(it snapshot.PlanItem) PlanItemJSON {
 	return PlanItemJSON{Path: it.Path, Action: string(it.Action), OldSize: it.OldSize, NewSize: it.NewSize,
 		OldTimestamp: it.OldTimestamp, NewTimestamp: it.NewTimestamp, Note: it.Note}
 }
@@ -362,7 +363,7 @@ const planMark = "\n  \"plan\": [],\n"
 // time: the encoder builds a whole document before writing it, and a plan
 // of a million resources is a document of 192 MB.
 func (r *Restore) WriteJSON(w io.Writer) error {
-	head, err := json.MarshalIndent(r.document(), "", "  ")
+	head, err := json.MarshalIndent(r.Document(), "", "  ")
 	if err != nil {
 		return err
 	}
@@ -374,7 +375,7 @@ func (r *Restore) WriteJSON(w io.Writer) error {
 	bw.Write(head[:i])
 	bw.WriteString("\n  \"plan\": [")
 	for k, it := range r.Result.Plan {
-		item, err := json.MarshalIndent(planItemJSON(it), "    ", "  ")
+		item, err := json.MarshalIndent(PlanItem(it), "    ", "  ")
 		if err != nil {
 			return err
 		}
@@ -393,8 +394,9 @@ func (r *Restore) WriteJSON(w io.Writer) error {
 	return bw.Flush()
 }
 
-// document is r.JSON() with an empty plan.
-func (r *Restore) document() RestoreJSON {
+// Document is r.JSON() with an empty plan: what describes the restore
+// without one item per resource (Result.Plan has them).
+func (r *Restore) Document() RestoreJSON {
 	res := r.Result
 	j := RestoreJSON{
 		Snapshot: Snapshot(res.Snapshot), Imported: r.Imported, Scope: res.Scope.String(), Project: res.Project,
