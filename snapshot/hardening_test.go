@@ -405,3 +405,60 @@ func TestRemoveIfUnused(t *testing.T) {
 		t.Errorf("the used repository: %v", err)
 	}
 }
+
+// craftCubeSnapshot records a system snapshot of one resource, /cube/a.json,
+// whose timestamps mirror holds ts, with the commit's resource count
+// resources.
+func craftCubeSnapshot(t *testing.T, r *Repository, resources int, ts ...string) *Snapshot {
+	t.Helper()
+	pw, err := r.objs.NewPackWriter(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _, _ := pw.WriteBlob([]byte(`{"v":"A"}`))
+	empty, _, _ := pw.WriteBlob(nil)
+	for i := range ts {
+		ts[i] += "\x00" + empty.String()
+	}
+	cube := craftTree(t, pw, "a.json\x00"+a.String())
+	tsRoot := craftTree(t, pw, "d:cube\x00"+craftTree(t, pw, ts...).String())
+	records := craftTree(t, pw, "d:timestamps\x00"+tsRoot.String())
+	root := craftTree(t, pw, "d:.metastore\x00"+records.String(), "d:cube\x00"+cube.String())
+	publishCommit(t, r, pw, objects.Commit{Tree: root, Message: encodeMessage("crafted", trailerInfo{Scope: scope.SystemScope(), Kind: KindBackup, Resources: resources})}, "refs/heads/system")
+	in, err := r.Resolve(context.Background(), Latest, scope.SystemScope())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.OpenInfo(in)
+}
+
+// TestRestoreOfDamagedCount: a commit whose resource count is damaged (a
+// trillion for one resource) does not make a restore allocate for it.
+func TestRestoreOfDamagedCount(t *testing.T) {
+	r := newRepo(t)
+	snap := craftCubeSnapshot(t, r, 1<<40, "a.json@1")
+	res, err := r.Restore(context.Background(), snap, memory.New(), RestoreOptions{Scope: scope.SystemScope(), DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Plan) != 1 || cap(res.Plan) > 4096 {
+		t.Errorf("a plan of %d items with room for %d", len(res.Plan), cap(res.Plan))
+	}
+}
+
+// TestRestoreRefusesStrayTimestampRecord: a timestamps mirror with a record
+// that names no resource in a form it cannot have (no "@") is corrupt; a
+// system restore refuses the snapshot, whatever the folder's size, and
+// writes nothing.
+func TestRestoreRefusesStrayTimestampRecord(t *testing.T) {
+	r := newRepo(t)
+	snap := craftCubeSnapshot(t, r, 1, "a.json@1", "zz-stray")
+	target := memory.New()
+	_, err := r.Restore(context.Background(), snap, target, RestoreOptions{Scope: scope.SystemScope()})
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "zz-stray") {
+		t.Errorf("Restore: %v; want ErrCorrupt naming the record", err)
+	}
+	if target.Len() != 0 {
+		t.Errorf("the refused restore wrote %d resources", target.Len())
+	}
+}

@@ -33,8 +33,8 @@ type PlanItem struct {
 	Note string
 
 	from  objects.ID // blob to write
-	data  []byte     // content to write instead of a blob (merged project file)
 	first bool       // a delete that frees the path of a write: done before the writes
+	data  *[]byte    // content to write instead of a blob (merged project file)
 }
 
 // RestoreOptions say what a restore does.
@@ -153,13 +153,13 @@ type restore struct {
 	exact  bool
 	layout scope.Layout
 
-	want    map[string]wanted // by the path it gets in the target
+	all     bool       // the scope is the whole snapshot (desiredPaths)
+	want    []PlanItem // what the target should hold, by the path it gets there, sorted (lookupWanted)
 	cube    cubeSource
 	current []string        // the target's resources in scope (nil: the whole system)
 	inScope map[string]bool // current, as a set
-	items   []scanned       // the target's resources the restore read, in path order
-	have    map[string]*scanned
-	uuid    string // decoded content of the target's /UUID, if read
+	items   []scanned       // the target's resources the restore read, in path order (see held)
+	uuid    string          // decoded content of the target's /UUID, if read
 
 	pw     *objects.PackWriter // holds items for the safety snapshot; nil in a dry run
 	caches *fileCaches

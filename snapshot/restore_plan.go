@@ -20,15 +20,6 @@ import (
 // lock, stored for the safety snapshot), the /UUID rule, then one PlanItem
 // per resource and the checks of what stands in the way of a write.
 
-// wanted is a resource the restore should leave in the target.
-type wanted struct {
-	id   objects.ID
-	ts   int64
-	size int64
-	data []byte // set for a merged project file
-	note string
-}
-
 // cubeSource describes the cube a cube restore takes from a snapshot.
 type cubeSource struct {
 	project string // the project that listed it in the snapshot
@@ -101,14 +92,16 @@ func (x *restore) mismatch(hint string) error {
 	return fmt.Errorf("%w: snapshot %s holds %s; %s", ErrScopeMismatch, in.ID.Short(), in.Scope, hint)
 }
 
-// desiredPaths returns the snapshot's resources in the restored scope.
+// desiredPaths returns the snapshot's resources in the restored scope; none
+// when it takes every resource of the snapshot (it sets x.all).
 func (x *restore) desiredPaths(ctx context.Context) ([]string, error) {
 	in, opt := x.snap.Info, x.opt
 	switch {
 	case opt.Scope.Kind == scope.System && in.Scope.Kind != scope.System:
 		return nil, x.mismatch(fmt.Sprintf("restore it with restore-%s", in.Scope.Kind))
 	case opt.Scope.Kind == scope.System, in.Scope == opt.Scope && opt.Scope.Kind == scope.Project:
-		return x.allPaths(ctx)
+		x.all = true
+		return nil, nil
 	case opt.Scope.Kind == scope.Project && in.Scope.Kind != scope.System:
 		return nil, x.mismatch("a project restore needs a snapshot of that project or of the whole system")
 	case opt.Scope.Kind == scope.Project:
@@ -120,10 +113,6 @@ func (x *restore) desiredPaths(ctx context.Context) ([]string, error) {
 	case in.Scope.Kind == scope.Cube && in.Scope != opt.Scope && !x.sameModel(ctx):
 		return nil, x.mismatch(fmt.Sprintf("restore it with --cube %s, or take %s from a system or project snapshot", in.Scope.Name, opt.Scope.Name))
 	case in.Scope.Kind == scope.Cube:
-		paths, err := x.allPaths(ctx)
-		if err != nil {
-			return nil, err
-		}
 		// Which project the cube came from (to rename --PROJECT tables),
 		// its model and tables (to merge into the project).
 		sr, err := scope.Resolve(ctx, x.snap, opt.Scope, scope.Options{})
@@ -131,7 +120,8 @@ func (x *restore) desiredPaths(ctx context.Context) ([]string, error) {
 			return nil, err
 		}
 		x.cube = cubeSource{project: sr.Project, model: sr.Model, id: sr.ModelID, tables: sr.Tables}
-		return paths, nil
+		x.all = true
+		return nil, nil
 	}
 	return x.resolve(ctx, scope.ErrUnknownCube)
 }
@@ -217,14 +207,24 @@ func (x *restore) undoPaths(ctx context.Context) ([]string, error) {
 		}
 		return nil, x.mismatch(fmt.Sprintf("it is the safety snapshot of a restore of the cube into another project than %s", opt.Project))
 	}
-	return x.allPaths(ctx)
+	x.all = true
+	return nil, nil
 }
 
-// lookupWanted finds the blob, timestamp and size of each desired resource,
-// and the path it gets in the target.
+// lookupWanted finds the blob, timestamp and size of each desired resource
+// (each of paths, or with x.all each of the snapshot, in one walk of it),
+// and the path it gets in the target: x.want, sorted by that path (of two
+// resources that get one path, the one found last).
 func (x *restore) lookupWanted(ctx context.Context, paths []string) error {
 	cube := x.opt.Scope.Kind == scope.Cube && !x.exact
-	x.want = make(map[string]wanted, len(paths))
+	// The whole snapshot's count is in its commit: the plan's size when
+	// the commit is sound (no growth by doubling, which held one and a
+	// half plans at a time), bounded, and not kept when wrong (below).
+	n := len(paths)
+	if x.all {
+		n = min(max(x.snap.Info.Resources, 0), 1<<21)
+	}
+	x.want = make([]PlanItem, 0, n)
 	found := func(p string, id objects.ID, ts int64) error {
 		size, err := x.r.objs.Size(id)
 		if err != nil {
@@ -234,8 +234,26 @@ func (x *restore) lookupWanted(ctx context.Context, paths []string) error {
 		if cube && x.cube.project != "" && x.cube.project != x.opt.Project {
 			dst = scope.Retarget(x.layout, p, x.cube.project, x.opt.Project)
 		}
-		x.want[dst] = wanted{id: id, ts: ts, size: size}
+		x.want = append(x.want, PlanItem{Path: dst, NewSize: size, NewTimestamp: ts, from: id})
 		return nil
+	}
+	if x.all {
+		root := ""
+		err := x.snap.tree.Walk(ctx, "/", true, func(e tree.Entry) error {
+			// The folders of a root folder the walk left are not read
+			// again: not kept (at a million resources, some 100 MB).
+			if r, _, _ := strings.Cut(e.Key[1:], "/"); r != root {
+				x.snap.tree.Forget()
+				root = r
+			}
+			if cube && scope.IsProjectFile(e.Key) {
+				return nil // merged, never replaced
+			}
+			return found(e.Key, e.ID, e.Timestamp)
+		})
+		if err != nil {
+			return err
+		}
 	}
 	var one []string
 	for _, g := range groupByFolder(paths) {
@@ -259,7 +277,62 @@ func (x *restore) lookupWanted(ctx context.Context, paths []string) error {
 			return err
 		}
 	}
+	if cap(x.want) > 2*len(x.want)+1024 {
+		// A damaged count: its room is not held through the restore.
+		x.want = slices.Clone(x.want)
+	}
+	x.want = sortWanted(x.want, cube)
+	// The restore has no more lookups to make in the snapshot: the folders
+	// they kept (at a million resources, 77 MB) need not stay through the
+	// writes.
+	x.snap.tree.Forget()
 	return nil
+}
+
+// sortWanted sorts the wanted resources by path and keeps, of those that
+// get one path, the last. Only a cube restore, which renames its project's
+// tables, can give two resources one path; only it needs a stable sort.
+func sortWanted(want []PlanItem, cube bool) []PlanItem {
+	if cube {
+		slices.SortStableFunc(want, byPath)
+	} else {
+		slices.SortFunc(want, byPath)
+	}
+	out := want[:0]
+	for i, it := range want {
+		if i+1 < len(want) && want[i+1].Path == it.Path {
+			continue
+		}
+		out = append(out, it)
+	}
+	clear(want[len(out):])
+	return out
+}
+
+func byPath(a, b PlanItem) int { return strings.Compare(a.Path, b.Path) }
+
+// findPath returns the index of the item of plan, sorted by path, with
+// path p, or where it would be.
+func findPath(plan []PlanItem, p string) (int, bool) {
+	return slices.BinarySearchFunc(plan, p, func(it PlanItem, p string) int { return strings.Compare(it.Path, p) })
+}
+
+// setWant sets the wanted resource it.Path to it.
+func (x *restore) setWant(it PlanItem) {
+	if i, ok := findPath(x.want, it.Path); ok {
+		x.want[i] = it
+	} else {
+		x.want = slices.Insert(x.want, i, it)
+	}
+}
+
+// held returns the target's record of p, if the restore read it.
+func (x *restore) held(p string) (*scanned, bool) {
+	i, ok := slices.BinarySearchFunc(x.items, p, func(it scanned, p string) int { return strings.Compare(it.path, p) })
+	if !ok {
+		return nil, false
+	}
+	return &x.items[i], true
 }
 
 // walkFolderFrom is how many desired resources of one folder make
@@ -332,12 +405,12 @@ func (x *restore) mergeProject(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("merge cube %s into %s: %w", name, pf, err)
 	}
-	w := wanted{data: merged, ts: cur.Timestamp, size: int64(len(merged)), note: "unchanged: already lists the cube, its model and tables"}
+	w := PlanItem{Path: pf, data: &merged, NewTimestamp: cur.Timestamp, NewSize: int64(len(merged)), Note: "unchanged: already lists the cube, its model and tables"}
 	if changed {
-		w.ts = x.r.opt.Now().UnixMilli()
-		w.note = "merged: adds cube " + name + ", its model and tables"
+		w.NewTimestamp = x.r.opt.Now().UnixMilli()
+		w.Note = "merged: adds cube " + name + ", its model and tables"
 	}
-	x.want[pf] = w
+	x.setWant(w)
 	return nil
 }
 
@@ -429,17 +502,15 @@ func (x *restore) plan(ctx context.Context) error {
 			return err
 		}
 	}
-	sort.Slice(x.res.Plan, func(i, j int) bool { return x.res.Plan[i].Path < x.res.Plan[j].Path })
 	if err := x.inTheWay(ctx); err != nil {
 		return err
 	}
 	for _, it := range x.res.Plan {
 		x.res.Counts[it.Action]++
 	}
-	// The plan is all that the restore needs from here: the wanted
-	// resources and the target's records by path are not held through the
-	// writes (at a million resources, some 300 MB).
-	x.want, x.have, x.inScope = nil, nil, nil
+	// The plan and the target's records (for the safety snapshot) are all
+	// that the restore needs from here.
+	x.inScope = nil
 	return nil
 }
 
@@ -455,8 +526,8 @@ func (x *restore) scanTarget(ctx context.Context) error {
 			x.inScope[p] = true
 		}
 		paths = append(paths, x.current...)
-		for p := range x.want {
-			if !x.inScope[p] {
+		for _, w := range x.want {
+			if p := w.Path; !x.inScope[p] {
 				if _, err := x.target.Read(ctx, p); err == nil {
 					paths = append(paths, p)
 				}
@@ -474,10 +545,6 @@ func (x *restore) scanTarget(ctx context.Context) error {
 		return fmt.Errorf("read target: %w", err)
 	}
 	x.items, x.uuid = items.flat(), st.uuid
-	x.have = make(map[string]*scanned, len(x.items))
-	for i := range x.items {
-		x.have[x.items[i].path] = &x.items[i]
-	}
 	return nil
 }
 
@@ -485,10 +552,12 @@ func (x *restore) scanTarget(ctx context.Context) error {
 // metastore (another /UUID) unless told, or unless it was imported from a
 // Kylin backup folder (whose /UUID Kylin makes up).
 func (x *restore) uuidRule(ctx context.Context) error {
-	if _, ok := x.have["/UUID"]; !ok {
+	if _, ok := x.held("/UUID"); !ok {
 		return nil
 	}
-	delete(x.want, "/UUID")
+	if i, ok := findPath(x.want, "/UUID"); ok {
+		x.want = slices.Delete(x.want, i, i+1)
+	}
 	targetUUID := x.uuid
 	if targetUUID == "" {
 		if rr, err := x.target.Read(ctx, "/UUID"); err == nil {
@@ -510,28 +579,34 @@ func (x *restore) uuidRule(ctx context.Context) error {
 	return nil
 }
 
-// planWrites plans each wanted resource: added, changed or unchanged.
+// planWrites plans each wanted resource: added, changed or unchanged. The
+// wanted resources become the plan, in path order, as the target's records
+// are (one pass over both: at a million resources, maps of the wanted
+// resources and of the target's records by path were some 300 MB).
 func (x *restore) planWrites() {
-	x.res.Plan = slices.Grow(x.res.Plan, len(x.want)) // one allocation, not a doubling one
-	for p, w := range x.want {
-		it := PlanItem{Path: p, NewSize: w.size, NewTimestamp: w.ts, from: w.id, data: w.data, Note: w.note}
-		old, ok := x.have[p]
+	items, k := x.items, 0
+	for i := range x.want {
+		it := &x.want[i]
+		for k < len(items) && items[k].path < it.Path {
+			k++
+		}
+		ok := k < len(items) && items[k].path == it.Path
 		switch {
 		case !ok:
 			it.Action = Added
-		case w.data == nil && old.id == w.id && old.ts == w.ts:
+		case it.data == nil && items[k].id == it.from && items[k].ts == it.NewTimestamp:
 			it.Action = Unchanged
-		case w.data != nil && old.id == objects.HashObject(objects.KindBlob, w.data):
+		case it.data != nil && items[k].id == objects.HashObject(objects.KindBlob, *it.data):
 			it.Action = Unchanged
-			it.NewTimestamp = old.ts
+			it.NewTimestamp = items[k].ts
 		default:
 			it.Action = Changed
 		}
 		if ok {
-			it.OldSize, it.OldTimestamp = old.size, old.ts
+			it.OldSize, it.OldTimestamp = items[k].size, items[k].ts
 		}
-		x.res.Plan = append(x.res.Plan, it)
 	}
+	x.res.Plan, x.want = x.want, nil
 }
 
 // planDeletes plans, for AfterTruncate, the deletes of the target's
@@ -549,8 +624,13 @@ func (x *restore) planDeletes(ctx context.Context) error {
 	for _, p := range x.snap.Info.RestoreAdded {
 		added[p] = true
 	}
+	writes, k := x.res.Plan, 0
+	var deletes []PlanItem
 	for _, it := range x.items {
-		if _, ok := x.want[it.path]; ok || it.path == "/UUID" {
+		for k < len(writes) && writes[k].Path < it.path {
+			k++
+		}
+		if k < len(writes) && writes[k].Path == it.path || it.path == "/UUID" {
 			continue
 		}
 		if x.opt.Scope.Kind != scope.System && !x.inScope[it.path] || x.exact && !added[it.path] {
@@ -562,7 +642,11 @@ func (x *restore) planDeletes(ctx context.Context) error {
 		} else if x.opt.Scope.Kind == scope.Cube && !x.exact && scope.SharedByNature(it.path) {
 			pi.Action, pi.Note = Kept, "models, tables and projects are never deleted by a cube restore"
 		}
-		x.res.Plan = append(x.res.Plan, pi)
+		deletes = append(deletes, pi)
+	}
+	if len(deletes) > 0 {
+		x.res.Plan = append(x.res.Plan, deletes...)
+		slices.SortFunc(x.res.Plan, byPath)
 	}
 	return nil
 }
@@ -637,11 +721,7 @@ func (x *restore) usedBy(ctx context.Context, out map[string]string, other scope
 // restore did not read.
 func (x *restore) inTheWay(ctx context.Context) error {
 	_, local := x.target.(localFolder)
-	o := &obstacles{x: x, local: local, probe: local && x.opt.Scope.Kind != scope.System,
-		planned: make(map[string]int, len(x.res.Plan)), exists: map[string]bool{}}
-	for i, it := range x.res.Plan {
-		o.planned[it.Path] = i
-	}
+	o := &obstacles{x: x, local: local, probe: local && x.opt.Scope.Kind != scope.System, exists: map[string]bool{}}
 	for _, it := range x.res.Plan {
 		if it.Action == Added || it.Action == Changed {
 			if err := o.check(ctx, it); err != nil {
@@ -656,7 +736,6 @@ func (x *restore) inTheWay(ctx context.Context) error {
 type obstacles struct {
 	x            *restore
 	local, probe bool
-	planned      map[string]int  // plan items by path
 	exists       map[string]bool // the target's resources the probe found, or not
 }
 
@@ -688,7 +767,7 @@ func (o *obstacles) check(ctx context.Context, it PlanItem) error {
 		return nil
 	}
 	return o.x.target.List(ctx, below, func(p string) error {
-		if _, ok := o.x.have[p]; ok {
+		if _, ok := o.x.held(p); ok {
 			return nil
 		}
 		return o.block(it.Path, p)
@@ -699,7 +778,7 @@ func (o *obstacles) check(ctx context.Context, it PlanItem) error {
 // has runs first; anything else is an error (a folder target) or a warning.
 func (o *obstacles) block(w, b string) error {
 	res, opt := o.x.res, o.x.opt
-	i, ok := o.planned[b]
+	i, ok := findPath(res.Plan, b)
 	if ok && res.Plan[i].Action == Deleted {
 		res.Plan[i].first = true
 		return nil
@@ -725,7 +804,7 @@ func (o *obstacles) block(w, b string) error {
 // fileAt reports whether the target has resource p: one the restore read,
 // or, probing a folder target, one it has.
 func (o *obstacles) fileAt(ctx context.Context, p string) (bool, error) {
-	if _, ok := o.x.have[p]; ok {
+	if _, ok := o.x.held(p); ok {
 		return true, nil
 	}
 	if !o.probe {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -513,6 +515,148 @@ func TestHistoryLeavesOutOtherTargetsSafetySnapshots(t *testing.T) {
 	for _, e := range ph {
 		if foreign[e.Snapshot.ID] {
 			t.Errorf("project history lists the other folder's safety snapshot %s: %s %s", e.Snapshot.ID.Short(), e.Change.Path, e.Change.Action)
+		}
+	}
+}
+
+// TestSortWanted: the wanted resources come out sorted by path, one per
+// path; of two a cube restore's renaming gives one path, the one found
+// last (as the map they were kept in before let the last one win).
+func TestSortWanted(t *testing.T) {
+	item := func(p string, ts int64) PlanItem { return PlanItem{Path: p, NewTimestamp: ts} }
+	tests := []struct {
+		name string
+		cube bool
+		in   []PlanItem
+		want []PlanItem
+	}{
+		{"empty", false, nil, []PlanItem{}},
+		{"sorted", false, []PlanItem{item("/b", 1), item("/a", 2), item("/a/b", 3), item("/a-b", 4)},
+			[]PlanItem{item("/a", 2), item("/a-b", 4), item("/a/b", 3), item("/b", 1)}},
+		{"the last of one path", true, []PlanItem{item("/t/X--P2.json", 1), item("/c", 2), item("/t/X--P2.json", 3), item("/a", 4)},
+			[]PlanItem{item("/a", 4), item("/c", 2), item("/t/X--P2.json", 3)}},
+	}
+	for _, tt := range tests {
+		got := sortWanted(slices.Clone(tt.in), tt.cube)
+		if !slices.Equal(pathsAndTimes(got), pathsAndTimes(tt.want)) {
+			t.Errorf("%s: got %v, want %v", tt.name, pathsAndTimes(got), pathsAndTimes(tt.want))
+		}
+	}
+}
+
+func pathsAndTimes(items []PlanItem) []string {
+	out := []string{}
+	for _, it := range items {
+		out = append(out, fmt.Sprintf("%s@%d", it.Path, it.NewTimestamp))
+	}
+	return out
+}
+
+// orderLog records the writes and deletes a restore makes, in order.
+type orderLog struct {
+	mu  sync.Mutex
+	ops []string
+}
+
+func (l *orderLog) add(op string) {
+	l.mu.Lock()
+	l.ops = append(l.ops, op)
+	l.mu.Unlock()
+}
+
+// orderSink is a store that logs its writes and deletes; it is not
+// transactional (the restore writes with several workers).
+type orderSink struct {
+	metastore.Store
+	log *orderLog
+}
+
+func (s orderSink) Write(ctx context.Context, r metastore.Resource) error {
+	s.log.add("write " + r.Path)
+	return s.Store.Write(ctx, r)
+}
+
+func (s orderSink) Delete(ctx context.Context, p string) error {
+	s.log.add("delete " + p)
+	return s.Store.Delete(ctx, p)
+}
+
+// orderTxStore is orderSink over a transactional store: its transaction
+// logs (the restore writes in plan order).
+type orderTxStore struct {
+	orderSink
+	m *memory.Store
+}
+
+func (s orderTxStore) Begin(ctx context.Context) (metastore.Tx, error) {
+	tx, err := s.m.Begin(ctx)
+	return orderTx{Tx: tx, log: s.log}, err
+}
+
+type orderTx struct {
+	metastore.Tx
+	log *orderLog
+}
+
+func (t orderTx) Write(ctx context.Context, r metastore.Resource) error {
+	t.log.add("write " + r.Path)
+	return t.Tx.Write(ctx, r)
+}
+
+func (t orderTx) Delete(ctx context.Context, p string) error {
+	t.log.add("delete " + p)
+	return t.Tx.Delete(ctx, p)
+}
+
+// TestApplyOrder: a restore first deletes what stands in the way of a
+// write, then writes every resource but the project files, then the
+// project files (Kylin must never see a project name a cube that is not
+// there yet), then deletes the rest; with several workers and in one
+// transaction.
+func TestApplyOrder(t *testing.T) {
+	ctx := context.Background()
+	src := memory.New()
+	writeFiles(t, src, map[string]string{
+		"/a": "file", "/cube/c1.json": "{}", "/cube/c2.json": "{}", "/model_desc/m.json": "{}",
+		"/project/p1.json": `{"realizations": ["c1"]}`, "/project/p2.json": `{"realizations": ["c2"]}`,
+	})
+	r := newRepo(t)
+	snap := r.OpenInfo(backup(t, r, src, scope.SystemScope()).Snapshot)
+	for _, tx := range []bool{false, true} {
+		m := memory.New()
+		writeFiles(t, m, map[string]string{"/a/b": "in the way", "/old/x.json": "gone", "/project/p1.json": "{}"})
+		log := &orderLog{}
+		var target metastore.Store = orderSink{Store: m, log: log}
+		if tx {
+			target = orderTxStore{orderSink: orderSink{Store: m, log: log}, m: m}
+		}
+		if _, err := r.Restore(ctx, snap, target, RestoreOptions{Scope: scope.SystemScope(), AfterTruncate: true}); err != nil {
+			t.Fatalf("tx %v: %v", tx, err)
+		}
+		step := func(op string) int {
+			switch {
+			case op == "delete /a/b":
+				return 0
+			case strings.HasPrefix(op, "write /project/"):
+				return 2
+			case strings.HasPrefix(op, "write "):
+				return 1
+			default:
+				return 3
+			}
+		}
+		if len(log.ops) != 8 || !slices.IsSortedFunc(log.ops, func(a, b string) int { return step(a) - step(b) }) {
+			t.Errorf("tx %v: the restore did %q; want the delete of /a/b, the 4 other writes, the 2 project files, then the delete of /old/x.json", tx, log.ops)
+		}
+		// In one transaction, each step in plan order too.
+		inOrder := []string{"delete /a/b", "write /a", "write /cube/c1.json", "write /cube/c2.json", "write /model_desc/m.json",
+			"write /project/p1.json", "write /project/p2.json", "delete /old/x.json"}
+		if tx && !slices.Equal(log.ops, inOrder) {
+			t.Errorf("in one transaction the restore did %q; want %q", log.ops, inOrder)
+		}
+		got, err := m.Read(ctx, "/project/p2.json")
+		if err != nil || string(got.Data) != `{"realizations": ["c2"]}` {
+			t.Errorf("tx %v: /project/p2.json is %q (%v)", tx, got.Data, err)
 		}
 	}
 }

@@ -79,18 +79,27 @@ func (e notInSnapshot) Unwrap() []error { return []error{ErrNotResource, fs.ErrN
 // resources below it ("/cube" lists "/cube/*", not "/cube_desc/*"); "" or
 // "/" lists everything. Entry.Change is the content's blob id.
 func (s *Snapshot) Entries(ctx context.Context, prefix string) ([]metastore.Entry, error) {
-	f := newPathFilter(prefix, nil)
 	var out []metastore.Entry
-	err := s.ListEntries(ctx, f.listPrefix(), func(e metastore.Entry) error {
-		if f.Match(e.Path) {
-			out = append(out, e)
-		}
+	err := s.EachEntry(ctx, prefix, func(e metastore.Entry) error {
+		out = append(out, e)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// EachEntry is Entries, one entry at a time: fn gets each in path order,
+// and the listing keeps none (ls of a million resources).
+func (s *Snapshot) EachEntry(ctx context.Context, prefix string, fn func(metastore.Entry) error) error {
+	f := newPathFilter(prefix, nil)
+	return s.ListEntries(ctx, f.listPrefix(), func(e metastore.Entry) error {
+		if f.Match(e.Path) {
+			return fn(e)
+		}
+		return nil
+	})
 }
 
 // SplitRefPath splits "REF:PATH" (show's form of a resource in a snapshot)

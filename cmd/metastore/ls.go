@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bufio"
+	"fmt"
+
 	"github.com/kylin-tools/metastore/cmd/metastore/internal/api"
+	"github.com/kylin-tools/metastore/metastore"
 	"github.com/urfave/cli/v2"
 )
 
@@ -17,21 +21,30 @@ func lsCommand(e *env) *cli.Command {
 				return usagef("usage: metastore ls REF [PREFIX]")
 			}
 			prefix := c.Args().Get(1)
-			in, entries, err := e.api().Ls(c.Context, c.Args().First(), prefix)
+			// Each entry as it comes: a listing of a million resources is
+			// never held.
+			out := bufio.NewWriter(e.stdout)
+			arr := newJSONArray(out)
+			n := 0
+			in, err := e.api().LsEach(c.Context, c.Args().First(), prefix, func(en metastore.Entry) error {
+				n++
+				if e.json {
+					return arr.add(api.Entry(en))
+				}
+				_, err := fmt.Fprintf(out, "%10d  %s  %s\n", en.Size, msTime(en.Timestamp), en.Path)
+				return err
+			})
 			if err != nil {
 				return err
 			}
 			if e.json {
-				return e.printJSON(api.Entries(entries))
-			}
-			if len(entries) == 0 {
+				if err := arr.close(); err != nil {
+					return err
+				}
+			} else if n == 0 {
 				e.warn("no resource under %s in snapshot %s", prefix, in.ID.Short())
-				return nil
 			}
-			for _, en := range entries {
-				e.printf("%10d  %s  %s\n", en.Size, msTime(en.Timestamp), en.Path)
-			}
-			return nil
+			return out.Flush()
 		},
 	}
 }

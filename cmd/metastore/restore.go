@@ -90,7 +90,7 @@ func (e *env) runRestore(c *cli.Context, req api.RestoreRequest) error {
 		return err
 	}
 	if e.json {
-		return e.printJSON(r.JSON())
+		return r.WriteJSON(e.stdout)
 	}
 	return e.printRestore(r, c.Bool("verbose"))
 }

@@ -366,6 +366,15 @@ func (r *Reader) encoding(id objects.ID) ([]byte, error) {
 	return raw, nil
 }
 
+// Forget drops the folders the snapshot keeps by path: for a reader done
+// with its lookups (a restore, once it knows what to write). Lookups after
+// it read them again.
+func (t *Root) Forget() {
+	t.mu.Lock()
+	clear(t.dirs)
+	t.mu.Unlock()
+}
+
 // Kept returns the paths of the folders the snapshot keeps (read and not
 // missing), sorted: for tests of what a reader holds.
 func (t *Root) Kept() []string {

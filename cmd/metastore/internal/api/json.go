@@ -139,9 +139,14 @@ type EntryJSON struct {
 func Entries(entries []metastore.Entry) []EntryJSON {
 	out := make([]EntryJSON, 0, len(entries))
 	for _, en := range entries {
-		out = append(out, EntryJSON{Path: en.Path, Size: en.Size, Timestamp: en.Timestamp, ID: en.Change})
+		out = append(out, Entry(en))
 	}
 	return out
+}
+
+// Entry describes one resource of a listing.
+func Entry(en metastore.Entry) EntryJSON {
+	return EntryJSON{Path: en.Path, Size: en.Size, Timestamp: en.Timestamp, ID: en.Change}
 }
 
 // PlanItemJSON is one resource of a restore plan.

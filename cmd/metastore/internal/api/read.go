@@ -89,17 +89,26 @@ func (e *Env) ShowResource(ctx context.Context, ref, path string) (info snapshot
 // Ls lists the resources of the snapshot ref names below prefix (ls REF
 // [PREFIX]), and the snapshot.
 func (e *Env) Ls(ctx context.Context, ref, prefix string) (info snapshot.Info, entries []metastore.Entry, err error) {
-	if prefix != "" {
-		if err := metastore.CheckPrefix("/" + strings.TrimPrefix(prefix, "/")); err != nil {
-			return info, nil, Usagef("%v", err)
-		}
-	}
-	err = e.withSnapshot(ctx, ref, func(_ *snapshot.Repository, snap *snapshot.Snapshot) (err error) {
-		info = snap.Info
-		entries, err = snap.Entries(ctx, prefix)
-		return err
+	info, err = e.LsEach(ctx, ref, prefix, func(en metastore.Entry) error {
+		entries = append(entries, en)
+		return nil
 	})
 	return info, entries, err
+}
+
+// LsEach is Ls, one entry at a time (snapshot.Snapshot.EachEntry): fn gets
+// each in path order, while the snapshot is open.
+func (e *Env) LsEach(ctx context.Context, ref, prefix string, fn func(metastore.Entry) error) (info snapshot.Info, err error) {
+	if prefix != "" {
+		if err := metastore.CheckPrefix("/" + strings.TrimPrefix(prefix, "/")); err != nil {
+			return info, Usagef("%v", err)
+		}
+	}
+	err = e.withSnapshot(ctx, ref, func(_ *snapshot.Repository, snap *snapshot.Snapshot) error {
+		info = snap.Info
+		return snap.EachEntry(ctx, prefix, fn)
+	})
+	return info, err
 }
 
 // ReadDir lists one folder of the snapshot ref names, a page at a time

@@ -1,9 +1,13 @@
 package api
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -335,6 +339,64 @@ func (e *Env) importFolder(ctx context.Context, repo *snapshot.Repository, dir s
 
 // JSON is the restore's document.
 func (r *Restore) JSON() RestoreJSON {
+	j := r.Document()
+	j.Plan = make([]PlanItemJSON, 0, len(r.Result.Plan))
+	for _, it := range r.Result.Plan {
+		j.Plan = append(j.Plan, PlanItem(it))
+	}
+	return j
+}
+
+// PlanItem describes one resource of a restore plan.
+func PlanItem(it snapshot.PlanItem) PlanItemJSON {
+	return PlanItemJSON{Path: it.Path, Action: string(it.Action), OldSize: it.OldSize, NewSize: it.NewSize,
+		OldTimestamp: it.OldTimestamp, NewTimestamp: it.NewTimestamp, Note: it.Note}
+}
+
+// planMark is how the empty plan of a document shows in its indented
+// encoding: a key of the top level, never inside a string (where its
+// quotes would be escaped).
+const planMark = "\n  \"plan\": [],\n"
+
+// WriteJSON writes r.JSON() to w indented by two spaces, byte for byte as
+// a json.Encoder with that indent would, but the plan's items one at a
+// time: the encoder builds a whole document before writing it, and a plan
+// of a million resources is a document of 192 MB.
+func (r *Restore) WriteJSON(w io.Writer) error {
+	head, err := json.MarshalIndent(r.Document(), "", "  ")
+	if err != nil {
+		return err
+	}
+	i := bytes.Index(head, []byte(planMark))
+	if i < 0 {
+		return errors.New("restore document without its plan")
+	}
+	bw := bufio.NewWriter(w)
+	bw.Write(head[:i])
+	bw.WriteString("\n  \"plan\": [")
+	for k, it := range r.Result.Plan {
+		item, err := json.MarshalIndent(PlanItem(it), "    ", "  ")
+		if err != nil {
+			return err
+		}
+		if k > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		bw.Write(item)
+	}
+	if len(r.Result.Plan) > 0 {
+		bw.WriteString("\n  ")
+	}
+	bw.WriteString("],\n")
+	bw.Write(head[i+len(planMark):])
+	bw.WriteByte('\n')
+	return bw.Flush()
+}
+
+// Document is r.JSON() with an empty plan: what describes the restore
+// without one item per resource (Result.Plan has them).
+func (r *Restore) Document() RestoreJSON {
 	res := r.Result
 	j := RestoreJSON{
 		Snapshot: Snapshot(res.Snapshot), Imported: r.Imported, Scope: res.Scope.String(), Project: res.Project,
@@ -347,10 +409,6 @@ func (r *Restore) JSON() RestoreJSON {
 	if res.Safety != nil {
 		sj := Snapshot(*res.Safety)
 		j.Safety = &sj
-	}
-	for _, it := range res.Plan {
-		j.Plan = append(j.Plan, PlanItemJSON{Path: it.Path, Action: string(it.Action), OldSize: it.OldSize, NewSize: it.NewSize,
-			OldTimestamp: it.OldTimestamp, NewTimestamp: it.NewTimestamp, Note: it.Note})
 	}
 	if res.Applied && (r.Live == nil || r.Live.AuditLog == "") {
 		j.Reminder = ReloadReminder

@@ -155,7 +155,7 @@ type restoreData struct {
 	Form          restoreForm
 	Projects      []string
 	Planned       bool
-	Plan          api.RestoreJSON
+	Plan          api.RestoreJSON // the plan's description; its items are in plan
 	Items         []api.PlanItemJSON
 	Unchanged     int
 	ShowAll       bool
@@ -165,6 +165,10 @@ type restoreData struct {
 	Digest        string
 	Error         string
 	More          int // items the confirmation leaves out
+
+	// plan is the dry run's plan, one item per resource in scope: only
+	// the items shown become PlanItemJSON (a million for a big system).
+	plan []snapshot.PlanItem
 }
 
 // confirmItems is how many resources a restore confirmation lists.
@@ -172,9 +176,14 @@ const confirmItems = 200
 
 // planDigest identifies a plan: the restore runs only if its dry run still
 // gives the plan the user confirmed.
-func planDigest(doc api.RestoreJSON) string {
+// The items are hashed one at a time, never encoded as one document.
+func planDigest(doc api.RestoreJSON, plan []snapshot.PlanItem) string {
 	h := sha256.New()
-	json.NewEncoder(h).Encode([]any{doc.Snapshot.ID, doc.Scope, doc.Project, doc.Target, doc.Plan})
+	enc := json.NewEncoder(h)
+	enc.Encode([]any{doc.Snapshot.ID, doc.Scope, doc.Project, doc.Target, len(plan)})
+	for _, it := range plan {
+		enc.Encode(api.PlanItem(it))
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 
@@ -199,16 +208,27 @@ func (c *Console) restorePage(w http.ResponseWriter, r *http.Request) {
 		status, d.Error = httpStatus(err), c.errorText(err)
 	}
 	if d.Planned {
-		items := d.Plan.Plan
-		if !d.ShowAll {
-			items = nil
-			for _, it := range d.Plan.Plan {
-				if it.Action != string(snapshot.Unchanged) {
-					items = append(items, it)
-				}
+		shown := func(it snapshot.PlanItem) bool { return d.ShowAll || it.Action != snapshot.Unchanged }
+		total := 0
+		for _, it := range d.plan {
+			if shown(it) {
+				total++
 			}
 		}
-		d.Pager, d.Items = pageOf(r, items, planPerPage)
+		d.Pager = newPager(r, total, planPerPage)
+		lo, hi := d.Pager.bounds()
+		k := 0
+		for _, it := range d.plan {
+			if !shown(it) {
+				continue
+			}
+			if k >= lo && k < hi {
+				d.Items = append(d.Items, api.PlanItem(it))
+			}
+			if k++; k >= hi {
+				break
+			}
+		}
 	}
 	c.render(w, r, status, "restore", "Restore plan", d)
 }
@@ -220,12 +240,12 @@ func (c *Console) plan(ctx context.Context, req api.RestoreRequest, d *restoreDa
 	if err != nil {
 		return err
 	}
-	d.Planned, d.Plan = true, res.JSON()
+	d.Planned, d.Plan, d.plan = true, res.Document(), res.Result.Plan
 	d.Unchanged = d.Plan.Counts[string(snapshot.Unchanged)]
 	d.DryRunCommand = c.command(req.Command())
 	req.DryRun = false
 	d.Command = c.command(req.Command())
-	d.Digest = planDigest(d.Plan)
+	d.Digest = planDigest(d.Plan, d.plan)
 	return nil
 }
 
@@ -243,13 +263,13 @@ func (c *Console) restoreConfirm(w http.ResponseWriter, r *http.Request) {
 		c.failErr(w, r, err)
 		return
 	}
-	for _, it := range d.Plan.Plan {
-		if it.Action != string(snapshot.Unchanged) {
+	for _, it := range d.plan {
+		if it.Action != snapshot.Unchanged {
 			if len(d.Items) == confirmItems {
 				d.More++
 				continue
 			}
-			d.Items = append(d.Items, it)
+			d.Items = append(d.Items, api.PlanItem(it))
 		}
 	}
 	c.renderFragment(w, http.StatusOK, "restore-confirm", d)
@@ -323,7 +343,7 @@ func (c *Console) restoreStart(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return fail(err)
 		}
-		doc := res.JSON()
+		doc := res.Document()
 		out := restoreResultData{RestoreJSON: doc, Undo: res.UndoCommand(), Words: what, Reminder: api.ReloadReminder}
 		out.Changes = doc.Counts[string(snapshot.Added)] + doc.Counts[string(snapshot.Changed)] + doc.Counts[string(snapshot.Deleted)]
 		if doc.Safety != nil {

@@ -317,6 +317,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(b.Bytes())
 }
 
+// writeRestoreJSON answers a restore's document as writeJSON would, but
+// writes the plan an item at a time (api.Restore.WriteJSON): a plan of a
+// million resources is a document of 192 MB.
+func writeRestoreJSON(w http.ResponseWriter, res *api.Restore) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	res.WriteJSON(w)
+}
+
 // groupDigits writes 100000 as 100,000.
 func groupDigits(s string) string {
 	neg := strings.HasPrefix(s, "-")
