@@ -13,8 +13,8 @@ import (
 // apply carries out a plan: the deletes that free the path of a write
 // (see inTheWay), then the writes (project files last, so Kylin never sees
 // a project naming a cube that is not there yet), then the other deletes,
-// each in plan order. A transactional target gets everything in one
-// transaction. The plan is read once per step, not copied (at a million
+// each started in plan order (on several workers, unless the target is
+// transactional: it gets everything in one transaction, in plan order). The plan is read once per step, not copied (at a million
 // resources the copies of its writes were 128 MB and more).
 func (r *Repository) apply(ctx context.Context, snap *Snapshot, target metastore.Store, plan []PlanItem, prog Progress) (err error) {
 	n := 0

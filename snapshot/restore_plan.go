@@ -29,8 +29,9 @@ type cubeSource struct {
 }
 
 // wanted computes what the target should hold: the snapshot's resources in
-// scope, keyed by the path they get in the target; for a cube, the project
-// file merged with the cube. It reads the target's current scope too.
+// scope, sorted by the path they get in the target (x.want); for a cube,
+// the project file merged with the cube. It reads the target's current
+// scope too.
 func (x *restore) wanted(ctx context.Context) error {
 	paths, err := x.desiredPaths(ctx)
 	if err != nil {
@@ -222,7 +223,7 @@ func (x *restore) lookupWanted(ctx context.Context, paths []string) error {
 	// half plans at a time), bounded, and not kept when wrong (below).
 	n := len(paths)
 	if x.all {
-		n = min(max(x.snap.Info.Resources, 0), 1<<21)
+		n = min(max(x.snap.Info.Resources, 0), 1<<20)
 	}
 	x.want = make([]PlanItem, 0, n)
 	found := func(p string, id objects.ID, ts int64) error {

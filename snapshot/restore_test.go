@@ -536,6 +536,26 @@ func TestSortWanted(t *testing.T) {
 		{"the last of one path", true, []PlanItem{item("/t/X--P2.json", 1), item("/c", 2), item("/t/X--P2.json", 3), item("/a", 4)},
 			[]PlanItem{item("/a", 4), item("/c", 2), item("/t/X--P2.json", 3)}},
 	}
+	// Past 12 items the sort is no longer an insertion sort, stable
+	// anyway: collisions interleaved over 60 items, each path's last kept.
+	var many, last []PlanItem
+	for i := range 60 {
+		many = append(many, item(fmt.Sprintf("/t/m%02d.json", (i*7)%20), int64(i)))
+	}
+	for p := range 20 {
+		for i := 59; i >= 0; i-- {
+			if (i*7)%20 == p {
+				last = append(last, item(fmt.Sprintf("/t/m%02d.json", p), int64(i)))
+				break
+			}
+		}
+	}
+	tests = append(tests, struct {
+		name string
+		cube bool
+		in   []PlanItem
+		want []PlanItem
+	}{"the last of one path, many", true, many, last})
 	for _, tt := range tests {
 		got := sortWanted(slices.Clone(tt.in), tt.cube)
 		if !slices.Equal(pathsAndTimes(got), pathsAndTimes(tt.want)) {

@@ -420,7 +420,8 @@ func sortWarnings(ws []scope.Warning) []scope.Warning {
 // walkScan stores the resources a Walker streams (a database read in one
 // pass), hashing and compressing them on several workers. The walk's
 // goroutine only copies each resource's content (valid only during the
-// walk's call, unless Owned) into a reused buffer and hands it on, with the zlib stream
+// walk's call) into a reused buffer, or keeps it as it is when the walk
+// hands it on (Owned), and hands it on, with the zlib stream
 // the source keeps it as, if any, for writeZ (not nil) to store as it is:
 // inflating Kylin 5's content and deflating it again was half of the CPU
 // of a backup of a Kylin 5 database. A ChangeWalker does not even decode

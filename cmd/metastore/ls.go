@@ -35,6 +35,9 @@ func lsCommand(e *env) *cli.Command {
 				return err
 			})
 			if err != nil {
+				// What was listed before the failure stays listed, whole
+				// lines (or array elements) only; the exit code says.
+				out.Flush()
 				return err
 			}
 			if e.json {

@@ -131,7 +131,7 @@ func (c *Console) apiRestorePlan(w http.ResponseWriter, r *http.Request) {
 		c.failErr(w, r, err)
 		return
 	}
-	writeRestoreJSON(w, res)
+	c.writeRestoreJSON(w, res)
 }
 
 // apiSchedule: GET /api/v1/schedule is the state of the scheduled backups
@@ -155,7 +155,7 @@ func (c *Console) apiRestore(w http.ResponseWriter, r *http.Request) {
 		c.failErr(w, r, err)
 		return
 	}
-	writeRestoreJSON(w, res)
+	c.writeRestoreJSON(w, res)
 }
 
 // backupBody is the JSON body POST /api/v1/backup also accepts.

@@ -319,11 +319,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // writeRestoreJSON answers a restore's document as writeJSON would, but
 // writes the plan an item at a time (api.Restore.WriteJSON): a plan of a
-// million resources is a document of 192 MB.
-func writeRestoreJSON(w http.ResponseWriter, res *api.Restore) {
+// million resources is a document of 192 MB. The answer has begun when
+// the document fails (a client gone): the failure is logged.
+func (c *Console) writeRestoreJSON(w http.ResponseWriter, res *api.Restore) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
-	res.WriteJSON(w)
+	if err := res.WriteJSON(w); err != nil {
+		c.logf("restore document not sent whole: %v", err)
+	}
 }
 
 // groupDigits writes 100000 as 100,000.

@@ -96,9 +96,16 @@ func TestPlanDigest(t *testing.T) {
 			t.Errorf("%s: the digest did not change", name)
 		}
 	}
-	other := doc
-	other.Target = "/other"
-	if planDigest(other, plan) == base {
-		t.Error("target: the digest did not change")
+	for name, edit := range map[string]func(*api.RestoreJSON){
+		"target":   func(d *api.RestoreJSON) { d.Target = "/other" },
+		"snapshot": func(d *api.RestoreJSON) { d.Snapshot.ID = "0123456789abcdef0123456789abcdef01234567" },
+		"scope":    func(d *api.RestoreJSON) { d.Scope = "project/learn_kylin" },
+		"project":  func(d *api.RestoreJSON) { d.Project = "learn_kylin" },
+	} {
+		other := doc
+		edit(&other)
+		if planDigest(other, plan) == base {
+			t.Errorf("%s: the digest did not change", name)
+		}
 	}
 }
