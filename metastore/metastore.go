@@ -37,7 +37,8 @@ type Resource struct {
 	Unread bool
 	// Owned is set by a Walker that hands fn Data and Zlib for good: they
 	// stay valid after fn returns and the walker never writes to them
-	// again, so fn may keep them instead of copying them.
+	// again, so fn may keep them instead of copying them. A writer sets it
+	// on a Resource it hands Sink.Write or Tx.Write for good, likewise.
 	Owned bool
 }
 
@@ -71,7 +72,8 @@ type Source interface {
 type Sink interface {
 	// Write creates or replaces the resource at r.Path with r.Data and
 	// r.Timestamp. A reader sees either the old or the new resource, never a
-	// mix.
+	// mix. Write keeps nothing of r.Data (or r.Zlib) after it returns,
+	// unless r.Owned.
 	Write(ctx context.Context, r Resource) error
 	// Delete removes the resource at path. Deleting a resource that does not
 	// exist is not an error.

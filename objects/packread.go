@@ -387,6 +387,10 @@ func (p *packFile) readWhole(off int64, k Kind) (data, z []byte, ok bool) {
 	if err != nil || e.typ != int(k) {
 		return nil, nil, false
 	}
+	// What pr read with the header and has not handed on yet: the start of
+	// the stream, and for most entries all of it. It stays as it is unless
+	// inflating needs more, which makes the stream longer than it.
+	read, _ := pr.br.Peek(pr.br.Buffered())
 	data, err = p.inflateFrom(pr, e.dataOff, e.size)
 	if err != nil {
 		return nil, nil, false
@@ -396,6 +400,9 @@ func (p *packFile) readWhole(off int64, k Kind) (data, z []byte, ok bool) {
 	n := pr.src.off - int64(pr.br.Buffered()) - e.dataOff
 	if n < 2 || n > p.size-e.dataOff {
 		return nil, nil, false
+	}
+	if n <= int64(len(read)) {
+		return data, bytes.Clone(read[:n]), true // no second read of the file
 	}
 	z = make([]byte, n)
 	if _, err := p.f.ReadAt(z, e.dataOff); err != nil {

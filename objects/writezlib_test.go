@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"fmt"
+	"math/rand/v2"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -198,5 +199,49 @@ func TestReadBlobZlib(t *testing.T) {
 	}
 	if whole == 0 || deltas == 0 {
 		t.Errorf("%d whole blobs and %d deltas: want both", whole, deltas)
+	}
+}
+
+// TestReadBlobZlibSizes: the stream ReadBlobZlib returns is the entry's
+// whole stream and nothing after it, whether the first read of the entry
+// held all of it or not (streams of a few bytes to hundreds of KiB, some
+// ending about where that read ends), with other entries packed after it.
+func TestReadBlobZlibSizes(t *testing.T) {
+	r := newRepo(t)
+	w, _ := r.NewPackWriter(0)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	want := map[ID][]byte{}
+	var entries []TreeEntry
+	for i, n := range []int{1, 100, 3000, 4000, 4030, 4050, 4070, 4090, 4100, 5000, 70000, 300000} {
+		for _, random := range []bool{false, true} {
+			b := bytes.Repeat([]byte{'k'}, n)
+			if random {
+				for j := range b {
+					b[j] = byte(rnd.Uint32())
+				}
+			}
+			z := zlibOf(t, b, zlib.BestSpeed)
+			id, _, err := w.WriteZlib(KindBlob, b, z)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want[id] = z
+			entries = append(entries, TreeEntry{Name: fmt.Sprintf("b%02d-%v", i, random), Mode: ModeFile, ID: id})
+		}
+	}
+	if _, _, err := w.WriteTree(entries); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	for id, wantZ := range want {
+		data, z, err := r.ReadBlobZlib(id)
+		if err != nil || HashObject(KindBlob, data) != id {
+			t.Fatalf("%s: %v", id, err)
+		}
+		if !bytes.Equal(z, wantZ) {
+			t.Errorf("%s (%d bytes): a stream of %d bytes, want the %d written", id, len(data), len(z), len(wantZ))
+		}
 	}
 }

@@ -116,7 +116,8 @@ func (a *applier) content(it PlanItem) (metastore.Resource, error) {
 	if got := objects.HashObject(objects.KindBlob, data); got != it.from {
 		return metastore.Resource{}, fmt.Errorf("%w: snapshot %s: content of %s does not match its id %s", ErrCorrupt, a.snap.Info.ID.Short(), it.Path, it.from)
 	}
-	return metastore.Resource{Path: it.Path, Data: data, Timestamp: it.NewTimestamp, Zlib: z}, nil
+	// Read for this write alone: the sink may keep it.
+	return metastore.Resource{Path: it.Path, Data: data, Timestamp: it.NewTimestamp, Zlib: z, Owned: true}, nil
 }
 
 // zlibSink is a sink that keeps content as zlib streams (a Kylin 5

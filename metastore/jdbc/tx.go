@@ -150,8 +150,14 @@ func (t *Tx) Write(ctx context.Context, r metastore.Resource) error {
 			return t.fail(err)
 		}
 	}
-	data := make([]byte, len(r.Data))
-	copy(data, r.Data)
+	data := r.Data
+	if !r.Owned {
+		// Kept until the batch is sent: a copy, unless handed over.
+		data = bytes.Clone(r.Data)
+	}
+	if data == nil {
+		data = []byte{} // empty content, not NULL
+	}
 	if t.s.schema == Schema4 && len(data) == 0 && !isJSONMetadata(r.Path) && t.s.cfg.HDFSRoot != "" {
 		undo, err := t.s.putPushedEmpty(r.Path)
 		if err != nil {

@@ -554,6 +554,34 @@ func testTransaction(t *testing.T, s metastore.Store) {
 		}
 		txHolds(t, s, "after Rollback following Commit", want)
 	})
+	// A transaction keeps what it writes until it commits: a copy of the
+	// caller's slice, unless the caller hands it over (Owned).
+	t.Run("WriteCopiesData", func(t *testing.T) {
+		tx, err := ts.Begin(ctx)
+		if err != nil {
+			t.Fatalf("Begin: %v", err)
+		}
+		defer tx.Rollback()
+		data := []byte("original")
+		for _, r := range []metastore.Resource{
+			{Path: "/tx/copied", Data: data, Timestamp: 7},
+			{Path: "/tx/handed", Data: []byte("handed over"), Timestamp: 8, Owned: true},
+			{Path: "/tx/empty", Data: nil, Timestamp: 9, Owned: true},
+		} {
+			if err := tx.Write(ctx, r); err != nil {
+				t.Fatalf("Write %s: %v", r.Path, err)
+			}
+		}
+		copy(data, "MUTATED!")
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		for path, want := range map[string]string{"/tx/copied": "original", "/tx/handed": "handed over", "/tx/empty": ""} {
+			if got := read(t, s, path); string(got.Data) != want {
+				t.Errorf("after Commit, Read(%s) = %q, want %q", path, got.Data, want)
+			}
+		}
+	})
 }
 
 // txApplied begins a transaction of ts (with ctx), makes txApply's changes
