@@ -204,8 +204,9 @@ func TestReadBlobZlib(t *testing.T) {
 
 // TestReadBlobZlibSizes: the stream ReadBlobZlib returns is the entry's
 // whole stream and nothing after it, whether the first read of the entry
-// held all of it or not (streams of a few bytes to hundreds of KiB, some
-// ending about where that read ends), with other entries packed after it.
+// held all of it or not (streams of a few bytes to hundreds of KiB, and
+// streams ending at each byte around where that read ends), with other
+// entries packed after it.
 func TestReadBlobZlibSizes(t *testing.T) {
 	r := newRepo(t)
 	w, _ := r.NewPackWriter(0)
@@ -228,6 +229,22 @@ func TestReadBlobZlibSizes(t *testing.T) {
 			want[id] = z
 			entries = append(entries, TreeEntry{Name: fmt.Sprintf("b%02d-%v", i, random), Mode: ModeFile, ID: id})
 		}
+	}
+	// Stored blocks: their streams end at every byte around the end of
+	// the entry's first read (a 2-byte entry header, 11 bytes of zlib and
+	// block framing around the content).
+	for n := firstPackRead - 40; n <= firstPackRead; n++ {
+		b := make([]byte, n)
+		for j := range b {
+			b[j] = byte(rnd.Uint32())
+		}
+		z := zlibOf(t, b, zlib.NoCompression)
+		id, _, err := w.WriteZlib(KindBlob, b, z)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[id] = z
+		entries = append(entries, TreeEntry{Name: fmt.Sprintf("s%04d", n), Mode: ModeFile, ID: id})
 	}
 	if _, _, err := w.WriteTree(entries); err != nil {
 		t.Fatal(err)
